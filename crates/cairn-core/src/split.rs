@@ -1,0 +1,1 @@
+//! Splitting SQL scripts into statements (placeholder; being written).
