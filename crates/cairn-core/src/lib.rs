@@ -1,7 +1,35 @@
-//! Cairn's dialect-neutral core.
+//! Cairn's dialect-neutral core: migration source, statement splitter,
+//! checksums, history model, plan, the [`Driver`] trait and the [`Migrator`]
+//! that runs the one migration algorithm on any driver.
+//!
+//! **Architecture invariant**: this crate depends on no database client. It
+//! renders every piece of SQL Cairn sends for its own bookkeeping and decides
+//! what runs in which order; drivers only carry statements to their engine.
+//! `tests/architecture.rs` at the workspace root checks the dependency rule.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
+pub mod checksum;
+pub mod clock;
+pub mod directive;
+pub mod driver;
 pub mod engine;
+pub mod error;
+pub mod history;
+pub mod migration;
+pub mod migrator;
+pub mod plan;
+pub mod source;
 pub mod split;
+pub mod url;
 
+pub use driver::{Capabilities, Driver, DriverError, DriverErrorKind, LockKind, SessionSettings};
 pub use engine::Engine;
+pub use error::{Error, Result};
+pub use history::{HistoryRow, HistoryState, HistoryTable};
+pub use migration::{Direction, Migration, Version};
+pub use migrator::{Migrator, MigratorOptions, RunFailure, RunReport};
+pub use plan::{DownTarget, PlanOptions, Problem, State};
+
+/// The version of Cairn recorded in the history.
+pub const CAIRN_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,1 +1,249 @@
-//! placeholder
+//! Cairn's driver for SQLite, on rusqlite with SQLite bundled.
+//!
+//! rusqlite is blocking, so each [`SqliteDriver`] owns one connection on a
+//! thread of its own and the async methods send it work over a channel: the
+//! async runtime never blocks on SQLite, and every call runs on the same
+//! connection, as the [`Driver`] contract asks.
+//!
+//! SQLite has transactional DDL, so each migration runs in one transaction
+//! with its history row. There is no session lock to take: `BEGIN IMMEDIATE`
+//! takes the database's write lock at the start of each migration (waiting up
+//! to the busy timeout), and the migrator re-reads the history inside that
+//! transaction, which serialises concurrent runners
+//! ([`LockKind::WriteTransaction`]).
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cairn_core::driver::Rows;
+use cairn_core::url::DatabaseUrl;
+use cairn_core::{Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A connection to one SQLite database.
+#[derive(Debug)]
+pub struct SqliteDriver {
+    jobs: mpsc::Sender<Job>,
+    location: String,
+}
+
+/// Where a `sqlite:` URL points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SqliteLocation {
+    /// A file, created if missing.
+    File(PathBuf),
+    /// A private in-memory database.
+    Memory,
+}
+
+impl SqliteLocation {
+    /// Reads `sqlite://path`, `sqlite:path`, `sqlite:///abs/path`,
+    /// `sqlite::memory:` and `sqlite://:memory:`; a `?query` is ignored.
+    pub fn from_url(url: &str) -> Result<Self, DriverError> {
+        let rest = url
+            .split_once(':')
+            .map(|(_, rest)| rest)
+            .ok_or_else(|| DriverError::new(DriverErrorKind::Other, format!("`{url}` is not a sqlite: URL")))?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+        match path {
+            "" => Err(DriverError::new(
+                DriverErrorKind::Other,
+                format!("`{url}` names no file: write sqlite://path/to/file.db or sqlite::memory:"),
+            )),
+            ":memory:" => Ok(SqliteLocation::Memory),
+            path => Ok(SqliteLocation::File(PathBuf::from(path))),
+        }
+    }
+}
+
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl SqliteDriver {
+    /// Opens (creating if needed) the database a `sqlite:` URL names.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, DriverError> {
+        Self::open(SqliteLocation::from_url(url.expose())?).await
+    }
+
+    /// Opens (creating if needed) a database.
+    pub async fn open(location: SqliteLocation) -> Result<Self, DriverError> {
+        let name = match &location {
+            SqliteLocation::File(path) => path.display().to_string(),
+            SqliteLocation::Memory => ":memory:".to_owned(),
+        };
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("cairn-sqlite".to_owned())
+            .spawn(move || {
+                let opened = match &location {
+                    SqliteLocation::File(path) => Connection::open_with_flags(
+                        path,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_URI,
+                    ),
+                    SqliteLocation::Memory => Connection::open_in_memory(),
+                };
+                let mut conn = match opened.and_then(|c| c.busy_timeout(DEFAULT_BUSY_TIMEOUT).map(|()| c)) {
+                    Ok(conn) => {
+                        let _ = ready_tx.send(Ok(()));
+                        conn
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                for job in inbox {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| DriverError::new(DriverErrorKind::Other, format!("cannot start the SQLite thread: {e}")))?;
+        match ready_rx.await {
+            Ok(Ok(())) => Ok(SqliteDriver { jobs, location: name }),
+            Ok(Err(e)) => Err(DriverError::new(
+                DriverErrorKind::Connection,
+                format!("cannot open SQLite database `{name}`: {e}"),
+            )),
+            Err(_) => Err(DriverError::new(DriverErrorKind::Connection, format!("cannot open SQLite database `{name}`"))),
+        }
+    }
+
+    /// The file (or `:memory:`) this driver is connected to.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Runs `f` on the connection's thread and waits for its result.
+    async fn call<T, F>(&self, f: F) -> Result<T, DriverError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        });
+        let lost = || DriverError::new(DriverErrorKind::Connection, "the SQLite connection thread has stopped");
+        self.jobs.send(job).map_err(|_| lost())?;
+        answer.await.map_err(|_| lost())?.map_err(map_error)
+    }
+}
+
+fn map_error(error: rusqlite::Error) -> DriverError {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, message) => {
+            let kind = match failure.code {
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => DriverErrorKind::LockTimeout,
+                ErrorCode::CannotOpen | ErrorCode::NotADatabase => DriverErrorKind::Connection,
+                _ => DriverErrorKind::Statement,
+            };
+            let text = message.clone().unwrap_or_else(|| failure.to_string());
+            DriverError::new(kind, text).with_code(format!("SQLITE {}", failure.extended_code))
+        }
+        _ => DriverError::new(DriverErrorKind::Statement, error.to_string()),
+    }
+}
+
+fn text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(r) => Some(r.to_string()),
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Some(b.iter().map(|byte| format!("{byte:02x}")).collect()),
+    }
+}
+
+#[async_trait]
+impl Driver for SqliteDriver {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new(true, LockKind::WriteTransaction)
+    }
+
+    async fn lock(&mut self, _timeout: Duration) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    async fn unlock(&mut self) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
+        // SQLite has no statement timeout; only the busy timeout applies.
+        let busy = settings.lock_timeout.unwrap_or(DEFAULT_BUSY_TIMEOUT);
+        self.call(move |conn| conn.busy_timeout(busy)).await
+    }
+
+    async fn begin(&mut self) -> Result<(), DriverError> {
+        self.call(|conn| conn.execute_batch("BEGIN IMMEDIATE")).await
+    }
+
+    async fn commit(&mut self) -> Result<(), DriverError> {
+        self.call(|conn| conn.execute_batch("COMMIT")).await
+    }
+
+    async fn rollback(&mut self) -> Result<(), DriverError> {
+        self.call(|conn| {
+            if conn.is_autocommit() {
+                Ok(())
+            } else {
+                conn.execute_batch("ROLLBACK")
+            }
+        })
+        .await
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<u64, DriverError> {
+        let sql = sql.to_owned();
+        self.call(move |conn| {
+            let before = conn.total_changes();
+            conn.execute_batch(&sql)?;
+            Ok(conn.total_changes() - before)
+        })
+        .await
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Rows, DriverError> {
+        let sql = sql.to_owned();
+        self.call(move |conn| {
+            let mut statement = conn.prepare(&sql)?;
+            let columns = statement.column_count();
+            let mut rows = statement.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push((0..columns).map(|i| row.get_ref(i).map(text)).collect::<rusqlite::Result<Vec<_>>>()?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_files_or_memory() {
+        for (url, expected) in [
+            ("sqlite://cairn.db", SqliteLocation::File("cairn.db".into())),
+            ("sqlite:cairn.db", SqliteLocation::File("cairn.db".into())),
+            ("sqlite:///tmp/x.db", SqliteLocation::File("/tmp/x.db".into())),
+            ("sqlite://dir/x.db?mode=rwc", SqliteLocation::File("dir/x.db".into())),
+            ("sqlite::memory:", SqliteLocation::Memory),
+            ("sqlite://:memory:", SqliteLocation::Memory),
+        ] {
+            assert_eq!(SqliteLocation::from_url(url), Ok(expected), "{url}");
+        }
+        assert!(SqliteLocation::from_url("sqlite://").is_err());
+    }
+}

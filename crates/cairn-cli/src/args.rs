@@ -1,0 +1,154 @@
+//! The command line as clap sees it: subcommands, flags and their help.
+//!
+//! Nothing here is resolved or validated beyond what clap checks; turning these
+//! raw flags into a [`crate::config::Config`] is `config.rs`'s job.
+
+use std::path::PathBuf;
+
+use cairn_core::Version;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const LONG_ABOUT: &str = "\
+Cairn applies, rolls back and checks schema migrations on PostgreSQL, MySQL/MariaDB and SQLite.
+
+The database comes from --database-url, else CAIRN_DATABASE_URL, else DATABASE_URL, \
+else `database_url` in cairn.toml, else sqlite://cairn.db. Passwords are never printed.
+
+Exit codes:
+  0  success
+  1  error (the message says what happened and what to do)
+  2  bad usage (unknown flag, conflicting options)
+  3  validation problem found (modified, missing, failed or out-of-order migrations)
+  4  timed out waiting for the migration lock held by another runner";
+
+/// `cairn`: the command line.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about = "Schema migrations for PostgreSQL, MySQL/MariaDB and SQLite", long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// Options every command accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database URL [default: $CAIRN_DATABASE_URL, $DATABASE_URL, cairn.toml, sqlite://cairn.db]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Migrations directory [default: `migrations_dir` in cairn.toml, else ./migrations]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Configuration file (optional unless given) [default: ./cairn.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Log what Cairn does to stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// How reports are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for people, coloured on a terminal.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the migrations directory and a commented cairn.toml
+    Init,
+    /// Create a new migration folder with up.sql and down.sql
+    New(NewArgs),
+    /// Show every migration's state and any problem
+    Status,
+    /// Apply pending migrations
+    Up(UpArgs),
+    /// Roll back applied migrations (the newest one by default)
+    Down(DownArgs),
+    /// Roll back the newest applied migration and apply it again
+    Redo,
+    /// Check the migrations against the history without changing anything
+    Validate,
+    /// Mark an existing database as migrated up to a version
+    Baseline(BaselineArgs),
+    /// Fix the history after review: accept modified checksums, drop missing or failed rows
+    Repair,
+}
+
+impl Command {
+    /// Whether the command talks to a database (and so needs a valid URL).
+    pub fn needs_database(&self) -> bool {
+        !matches!(self, Command::Init | Command::New(_))
+    }
+}
+
+/// `cairn new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Name of the migration, e.g. add_users (spaces and dashes become `_`)
+    pub name: String,
+    /// Number it max existing version + 1 instead of a UTC timestamp
+    #[arg(long)]
+    pub sequential: bool,
+}
+
+/// `cairn up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Apply up to and including this version
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<Version>,
+    /// Print the SQL that would run, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply pending migrations older than the newest applied one
+    #[arg(long)]
+    pub allow_out_of_order: bool,
+}
+
+/// `cairn down`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").multiple(false))]
+pub struct DownArgs {
+    /// Roll back every migration newer than this version (0 for all)
+    #[arg(long, value_name = "VERSION", group = "target")]
+    pub to: Option<Version>,
+    /// Roll back the newest N migrations [default: 1]
+    #[arg(long, value_name = "N", group = "target")]
+    pub steps: Option<usize>,
+    /// Roll back every applied migration
+    #[arg(long, group = "target")]
+    pub all: bool,
+    /// Print the SQL that would run, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `cairn baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Migrations up to and including this version count as applied
+    #[arg(long, value_name = "VERSION")]
+    pub version: Version,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,186 @@
+//! Migrations as read from disk: versions, scripts and their directives.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::checksum;
+use crate::engine::Engine;
+
+/// A migration version: a positive integer (a timestamp or a sequence number).
+pub type Version = i64;
+
+/// How a migration folder or file was laid out on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Layout {
+    /// Cairn's own: `<version>_<name>/up.sql`, `down.sql`, `up.<engine>.sql`, ...
+    Cairn,
+    /// diesel: `YYYY-MM-DD-HHMMSS_<name>/up.sql` and `down.sql`.
+    Diesel,
+    /// sqlx and golang-migrate: `<version>_<name>.up.sql` and `.down.sql`.
+    Sqlx,
+    /// Flyway and refinery: `V<version>__<name>.sql`, `U<version>__<name>.sql`.
+    Flyway,
+    /// dbmate: one `<version>_<name>.sql` file with `-- migrate:up` and `-- migrate:down`.
+    Dbmate,
+}
+
+impl Layout {
+    /// The name used in messages and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Cairn => "cairn",
+            Layout::Diesel => "diesel",
+            Layout::Sqlx => "sqlx",
+            Layout::Flyway => "flyway",
+            Layout::Dbmate => "dbmate",
+        }
+    }
+}
+
+/// Which way a script moves the schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Applies the migration.
+    Up,
+    /// Rolls it back.
+    Down,
+}
+
+impl Direction {
+    /// `up` or `down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// The `-- cairn:` directives at the top of a script.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Directives {
+    /// `-- cairn:no-transaction`: run the statements outside a transaction.
+    pub no_transaction: bool,
+    /// `-- cairn:engines postgres,sqlite`: the migration exists only on these engines.
+    pub engines: Option<BTreeSet<Engine>>,
+    /// `-- cairn:lock-timeout 2s`.
+    pub lock_timeout: Option<Duration>,
+    /// `-- cairn:statement-timeout 10m`.
+    pub statement_timeout: Option<Duration>,
+    /// `-- cairn:irreversible`: the migration has no down script on purpose.
+    pub irreversible: bool,
+}
+
+/// One SQL file (or, for dbmate, one section of a file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Script {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The 1-based line of the file on which `text` begins (1 except for dbmate sections).
+    pub first_line: usize,
+    /// The text after checksum normalisation (no BOM, LF line endings).
+    pub text: String,
+    /// The directives found at its top.
+    pub directives: Directives,
+}
+
+impl Script {
+    /// The SHA-256 of the normalised text (see [`crate::checksum`]).
+    pub fn checksum(&self) -> String {
+        checksum::checksum(&self.text)
+    }
+
+    /// `path:line` for a line of this script's text (1-based within `text`).
+    pub fn location(&self, line: usize) -> String {
+        format!("{}:{}", self.path.display(), self.first_line + line.max(1) - 1)
+    }
+}
+
+/// The scripts for one direction: a plain one, and overrides per engine.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scripts {
+    /// `up.sql` / `down.sql`: used on every engine without an override.
+    pub plain: Option<Script>,
+    /// `up.<engine>.sql` / `down.<engine>.sql`.
+    pub overrides: BTreeMap<Engine, Script>,
+}
+
+impl Scripts {
+    /// The effective script on `engine`: its override, else the plain script.
+    pub fn for_engine(&self, engine: Engine) -> Option<&Script> {
+        self.overrides.get(&engine).or(self.plain.as_ref())
+    }
+
+    /// Whether there is no script at all.
+    pub fn is_empty(&self) -> bool {
+        self.plain.is_none() && self.overrides.is_empty()
+    }
+
+    /// Every script, plain first.
+    pub fn iter(&self) -> impl Iterator<Item = &Script> {
+        self.plain.iter().chain(self.overrides.values())
+    }
+}
+
+/// A migration read from the migrations directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migration {
+    /// Its version: the order in which migrations apply.
+    pub version: Version,
+    /// Its name, from the folder or file name (`add_users`).
+    pub name: String,
+    /// How it was laid out on disk.
+    pub layout: Layout,
+    /// The folder (Cairn, diesel) or the up file (flat layouts) it came from.
+    pub location: PathBuf,
+    /// Up scripts.
+    pub up: Scripts,
+    /// Down scripts; empty when there are none.
+    pub down: Scripts,
+}
+
+impl Migration {
+    /// Whether this migration exists on `engine` (`-- cairn:engines` on its up script).
+    pub fn applies_to(&self, engine: Engine) -> bool {
+        match self.up.for_engine(engine) {
+            Some(script) => script
+                .directives
+                .engines
+                .as_ref()
+                .is_none_or(|engines| engines.contains(&engine)),
+            None => false,
+        }
+    }
+
+    /// The effective script in `direction` on `engine`.
+    pub fn script(&self, direction: Direction, engine: Engine) -> Option<&Script> {
+        match direction {
+            Direction::Up => self.up.for_engine(engine),
+            Direction::Down => self.down.for_engine(engine),
+        }
+    }
+
+    /// The checksum recorded in the history when this migration is applied on `engine`.
+    pub fn checksum(&self, engine: Engine) -> Option<String> {
+        self.up.for_engine(engine).map(Script::checksum)
+    }
+
+    /// Whether the up script declares `-- cairn:irreversible`.
+    pub fn is_irreversible(&self, engine: Engine) -> bool {
+        self.up
+            .for_engine(engine)
+            .is_some_and(|script| script.directives.irreversible)
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

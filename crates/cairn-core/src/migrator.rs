@@ -1,0 +1,825 @@
+//! The migrator: the one algorithm every driver runs.
+//!
+//! `up`: lock → ensure the history tables → read the history → plan → for each
+//! migration, apply it and record it → unlock. The lock, the history read and
+//! the migrations share the driver's one connection.
+//!
+//! How one migration is applied depends on the engine's capabilities:
+//!
+//! - **In a transaction** (PostgreSQL, SQLite, unless `-- cairn:no-transaction`):
+//!   `BEGIN`, the statements, the history row and the log row, `COMMIT`. A
+//!   failure rolls everything back: the database and the history are unchanged.
+//! - **Outside a transaction** (MySQL/MariaDB commit DDL implicitly, or the
+//!   directive asks for it): a `running` row is committed first, then each
+//!   statement, recording progress after each one; a failure leaves a `failed`
+//!   row naming the statement and the server's error, and later runs refuse
+//!   until it is repaired.
+//!
+//! With [`LockKind::WriteTransaction`] (SQLite) there is no session lock: each
+//! migration's transaction starts by taking the write lock and re-reading the
+//! history for its version, and skips a migration another runner applied.
+//!
+//! A statement that times out waiting for a lock held by another session is
+//! retried with backoff (`MigratorOptions::lock_retries`), so DDL never queues
+//! for long in front of the application's queries.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::clock::UtcTime;
+use crate::driver::{Driver, DriverError, DriverErrorKind, LockKind, SessionSettings};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::history::{kind, HistoryRow, HistorySql, HistoryState, HistoryTable, LogAction, LogEntry};
+use crate::migration::{Direction, Migration, Script, Version};
+use crate::plan::{self, DownTarget, PlanOptions, Problem, StatusEntry};
+use crate::split::{self, Statement};
+
+/// How the migrator behaves. Built once from the configuration and passed around.
+#[derive(Clone, Debug)]
+pub struct MigratorOptions {
+    /// Where the history lives.
+    pub table: HistoryTable,
+    /// What the plan allows.
+    pub plan: PlanOptions,
+    /// How long to wait for the migration lock held by another runner.
+    pub lock_wait: Duration,
+    /// `lock_timeout` for each statement unless a directive says otherwise.
+    pub statement_lock_timeout: Duration,
+    /// How often a statement that timed out on a lock is retried.
+    pub lock_retries: u32,
+    /// The first backoff between retries; it doubles each time.
+    pub retry_backoff: Duration,
+    /// Who runs the migrations, recorded in the history.
+    pub actor: String,
+}
+
+impl Default for MigratorOptions {
+    fn default() -> Self {
+        MigratorOptions {
+            table: HistoryTable::default(),
+            plan: PlanOptions::default(),
+            lock_wait: Duration::from_secs(60),
+            statement_lock_timeout: Duration::from_secs(5),
+            lock_retries: 3,
+            retry_backoff: Duration::from_millis(500),
+            actor: "cairn".to_owned(),
+        }
+    }
+}
+
+/// What happened to one migration during a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    /// Version.
+    pub version: Version,
+    /// Name.
+    pub name: String,
+    /// Which way it ran.
+    pub direction: Direction,
+    /// How long it took, in milliseconds.
+    pub duration_ms: i64,
+    /// Statements run.
+    pub statements: usize,
+    /// Whether it ran inside a transaction.
+    pub transactional: bool,
+    /// `true` when another runner had applied it first, so this run skipped it.
+    pub skipped: bool,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// Every migration it touched, in order.
+    pub migrations: Vec<Applied>,
+}
+
+/// A run that failed, with what it did before the failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct RunFailure {
+    /// What completed before the error.
+    pub report: RunReport,
+    /// The error.
+    #[source]
+    pub error: Error,
+}
+
+impl From<Error> for RunFailure {
+    fn from(error: Error) -> Self {
+        RunFailure {
+            report: RunReport::default(),
+            error,
+        }
+    }
+}
+
+/// One statement as a dry run shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlannedStatement {
+    /// `path:line`.
+    pub location: String,
+    /// The SQL.
+    pub sql: String,
+}
+
+/// One migration as a dry run shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlannedMigration {
+    /// Version.
+    pub version: Version,
+    /// Name.
+    pub name: String,
+    /// Which way.
+    pub direction: Direction,
+    /// Whether it would run in a transaction.
+    pub transactional: bool,
+    /// Its statements.
+    pub statements: Vec<PlannedStatement>,
+    /// The bookkeeping statements Cairn would add.
+    pub history: Vec<String>,
+}
+
+/// What `repair` changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RepairAction {
+    /// Version.
+    pub version: Version,
+    /// Name.
+    pub name: String,
+    /// What was done, in words.
+    pub action: String,
+}
+
+/// Status of a database, for `cairn status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    /// The engine.
+    pub engine: Engine,
+    /// Every migration on disk or in the history.
+    pub migrations: Vec<StatusEntry>,
+    /// Problems found.
+    pub problems: Vec<Problem>,
+}
+
+/// What a locked run was asked to do.
+#[derive(Clone, Copy, Debug)]
+enum Request {
+    Up(Option<Version>),
+    Down(DownTarget),
+    Redo,
+}
+
+/// A migration prepared for running: its statements split, its settings known.
+struct Prepared<'a> {
+    migration: &'a Migration,
+    direction: Direction,
+    script: &'a Script,
+    statements: Vec<Statement>,
+    transactional: bool,
+    settings: SessionSettings,
+}
+
+/// Runs a set of migrations against databases through a [`Driver`].
+#[derive(Clone, Debug)]
+pub struct Migrator {
+    migrations: Vec<Migration>,
+    options: MigratorOptions,
+}
+
+impl Migrator {
+    /// A migrator for `migrations` (as read by [`crate::source::read_dir`]).
+    pub fn new(migrations: Vec<Migration>, options: MigratorOptions) -> Self {
+        Migrator {
+            migrations,
+            options,
+        }
+    }
+
+    /// The migrations it knows.
+    pub fn migrations(&self) -> &[Migration] {
+        &self.migrations
+    }
+
+    /// Its options.
+    pub fn options(&self) -> &MigratorOptions {
+        &self.options
+    }
+
+    fn sql(&self, driver: &dyn Driver) -> HistorySql {
+        HistorySql::new(driver.engine(), &self.options.table)
+    }
+
+    /// Reads the history without creating the tables (empty if they do not exist).
+    pub async fn history(&self, driver: &mut dyn Driver) -> Result<Vec<HistoryRow>> {
+        let sql = self.sql(driver);
+        let engine = driver.engine();
+        let exists = driver
+            .query(&sql.exists())
+            .await
+            .map_err(|e| Error::driver(engine, "checking for the history table", e))?;
+        if exists.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = driver
+            .query(&sql.select())
+            .await
+            .map_err(|e| Error::driver(engine, format!("reading {}", sql.table()), e))?;
+        sql.decode(rows)
+    }
+
+    /// The status of every migration, and the problems found. Changes nothing.
+    pub async fn status(&self, driver: &mut dyn Driver) -> Result<StatusReport> {
+        let history = self.history(driver).await?;
+        let engine = driver.engine();
+        Ok(StatusReport {
+            engine,
+            migrations: plan::status(&self.migrations, &history, engine),
+            problems: plan::problems(&self.migrations, &history, engine, self.options.plan),
+        })
+    }
+
+    /// Checks the source against the history, and that every pending script
+    /// splits. Changes nothing; `Err(Error::Validation)` lists the problems.
+    pub async fn validate(&self, driver: &mut dyn Driver) -> Result<StatusReport> {
+        let report = self.status(driver).await?;
+        let engine = driver.engine();
+        for migration in plan::applicable(&self.migrations, engine).values() {
+            for direction in [Direction::Up, Direction::Down] {
+                if migration.script(direction, engine).is_some() {
+                    self.prepare(migration, direction, driver)?;
+                }
+            }
+        }
+        if !report.problems.is_empty() {
+            return Err(Error::Validation(crate::error::Problems(report.problems)));
+        }
+        Ok(report)
+    }
+
+    /// What `up` would run, without running it (`--dry-run`).
+    pub async fn plan_up(&self, driver: &mut dyn Driver, to: Option<Version>) -> Result<Vec<PlannedMigration>> {
+        let history = self.history(driver).await?;
+        let engine = driver.engine();
+        let chosen = plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?;
+        self.describe(driver, chosen, Direction::Up)
+    }
+
+    /// What `down` would run, without running it (`--dry-run`).
+    pub async fn plan_down(&self, driver: &mut dyn Driver, target: DownTarget) -> Result<Vec<PlannedMigration>> {
+        let history = self.history(driver).await?;
+        let engine = driver.engine();
+        let chosen = plan::plan_down(&self.migrations, &history, engine, target)?;
+        self.describe(driver, chosen, Direction::Down)
+    }
+
+    fn describe(&self, driver: &dyn Driver, chosen: Vec<&Migration>, direction: Direction) -> Result<Vec<PlannedMigration>> {
+        let sql = self.sql(driver);
+        chosen
+            .into_iter()
+            .map(|m| {
+                let prepared = self.prepare(m, direction, driver)?;
+                let row = self.row(&prepared, driver.engine(), HistoryState::Applied, 0);
+                let history = match direction {
+                    Direction::Up => sql.insert(&row),
+                    Direction::Down => sql.delete(m.version),
+                };
+                Ok(PlannedMigration {
+                    version: m.version,
+                    name: m.name.clone(),
+                    direction,
+                    transactional: prepared.transactional,
+                    statements: prepared
+                        .statements
+                        .iter()
+                        .map(|s| PlannedStatement {
+                            location: prepared.script.location(s.line),
+                            sql: s.sql.clone(),
+                        })
+                        .collect(),
+                    history: vec![history],
+                })
+            })
+            .collect()
+    }
+
+    /// Applies pending migrations up to `to` (all if `None`).
+    pub async fn up(&self, driver: &mut dyn Driver, to: Option<Version>) -> Result<RunReport, RunFailure> {
+        self.run_locked(driver, Request::Up(to)).await
+    }
+
+    /// Rolls back applied migrations as far as `target` says.
+    pub async fn down(&self, driver: &mut dyn Driver, target: DownTarget) -> Result<RunReport, RunFailure> {
+        self.run_locked(driver, Request::Down(target)).await
+    }
+
+    /// Rolls back the newest applied migration and applies it again.
+    pub async fn redo(&self, driver: &mut dyn Driver) -> Result<RunReport, RunFailure> {
+        self.run_locked(driver, Request::Redo).await
+    }
+
+    /// Records a baseline at `version`: migrations up to it count as applied.
+    /// Refuses when the history already has rows.
+    pub async fn baseline(&self, driver: &mut dyn Driver, version: Version) -> Result<HistoryRow> {
+        if version <= 0 {
+            return Err(Error::Invalid(format!(
+                "baseline version must be a positive integer, got {version}"
+            )));
+        }
+        self.lock(driver).await?;
+        let result = self.baseline_locked(driver, version).await;
+        self.unlock(driver, result).await
+    }
+
+    async fn baseline_locked(&self, driver: &mut dyn Driver, version: Version) -> Result<HistoryRow> {
+        let this = self;
+                let engine = driver.engine();
+                let sql = this.sql(driver);
+                this.ensure_tables(driver).await?;
+                let history = this.history(driver).await?;
+                if let Some(first) = history.first() {
+                    return Err(Error::Invalid(format!(
+                        "cannot baseline on {engine}: the history already has {} row(s), starting with migration {}; baseline is for a database that has no Cairn history yet",
+                        history.len(),
+                        first.version
+                    )));
+                }
+                let name = this
+                    .migrations
+                    .iter()
+                    .find(|m| m.version == version)
+                    .map_or_else(|| "baseline".to_owned(), |m| m.name.clone());
+                let now = UtcTime::now().rfc3339();
+                let row = HistoryRow {
+                    version,
+                    name: name.clone(),
+                    kind: kind::BASELINE.to_owned(),
+                    checksum: String::new(),
+                    state: HistoryState::Applied,
+                    applied_at: now.clone(),
+                    execution_ms: 0,
+                    applied_by: this.options.actor.clone(),
+                    cairn_version: crate::CAIRN_VERSION.to_owned(),
+                    statements_done: None,
+                    statements_checksum: None,
+                    error: None,
+                };
+                let log = sql.log(&LogEntry {
+                    version,
+                    name: &name,
+                    action: LogAction::Baseline,
+                    success: true,
+                    at: &now,
+                    duration_ms: 0,
+                    actor: &this.options.actor,
+                    detail: None,
+                });
+                this.in_transaction(driver, &[sql.insert(&row), log], "recording the baseline")
+                    .await?;
+                Ok(row)
+    }
+
+    /// Repairs the history after a human has reviewed the problems: accepts
+    /// modified checksums, drops rows of migrations missing on disk, and
+    /// removes failed or running rows (the database must have been brought
+    /// back to the state before that migration).
+    pub async fn repair(&self, driver: &mut dyn Driver) -> Result<Vec<RepairAction>> {
+        self.lock(driver).await?;
+        let result = self.repair_locked(driver).await;
+        self.unlock(driver, result).await
+    }
+
+    async fn repair_locked(&self, driver: &mut dyn Driver) -> Result<Vec<RepairAction>> {
+        let this = self;
+                let engine = driver.engine();
+                let sql = this.sql(driver);
+                this.ensure_tables(driver).await?;
+                let history = this.history(driver).await?;
+                let problems = plan::problems(
+                    &this.migrations,
+                    &history,
+                    engine,
+                    PlanOptions { allow_out_of_order: true },
+                );
+                let now = UtcTime::now().rfc3339();
+                let mut statements = Vec::new();
+                let mut actions = Vec::new();
+                for problem in problems {
+                    let version = problem.version();
+                    let Some(row) = history.iter().find(|r| r.version == version) else {
+                        continue;
+                    };
+                    let (statement, action) = match &problem {
+                        Problem::Modified { actual, name, .. } => {
+                            let mut fixed = row.clone();
+                            fixed.checksum.clone_from(actual);
+                            fixed.name.clone_from(name);
+                            (sql.update(&fixed), format!("accepted the new checksum {}", &actual[..12.min(actual.len())]))
+                        }
+                        Problem::Missing { .. } => (sql.delete(version), "removed from the history: missing on disk".to_owned()),
+                        Problem::Failed { .. } => (sql.delete(version), "removed the failed row".to_owned()),
+                        Problem::Running { .. } => (sql.delete(version), "removed the unfinished row".to_owned()),
+                        Problem::OutOfOrder { .. } => continue,
+                    };
+                    statements.push(statement);
+                    statements.push(sql.log(&LogEntry {
+                        version,
+                        name: &row.name,
+                        action: LogAction::Repair,
+                        success: true,
+                        at: &now,
+                        duration_ms: 0,
+                        actor: &this.options.actor,
+                        detail: Some(&action),
+                    }));
+                    actions.push(RepairAction {
+                        version,
+                        name: row.name.clone(),
+                        action,
+                    });
+                }
+                if !statements.is_empty() {
+                    this.in_transaction(driver, &statements, "repairing the history").await?;
+                }
+                Ok(actions)
+    }
+
+    // ----- the machinery -------------------------------------------------
+
+    /// Takes the migration lock when the engine has a session lock.
+    async fn lock(&self, driver: &mut dyn Driver) -> Result<()> {
+        if driver.capabilities().lock != LockKind::Session {
+            return Ok(());
+        }
+        let engine = driver.engine();
+        let started = Instant::now();
+        driver.lock(self.options.lock_wait).await.map_err(|e| match e.kind {
+            DriverErrorKind::LockHeld => Error::LockTimeout {
+                engine,
+                waited_ms: started.elapsed().as_millis(),
+                holder: e.message,
+            },
+            _ => Error::driver(engine, "taking the migration lock", e),
+        })
+    }
+
+    /// Releases the lock; an error releasing it matters only if the work succeeded.
+    async fn unlock<T>(&self, driver: &mut dyn Driver, result: Result<T>) -> Result<T> {
+        if driver.capabilities().lock != LockKind::Session {
+            return result;
+        }
+        let engine = driver.engine();
+        match (driver.unlock().await, result) {
+            (Err(e), Ok(_)) => Err(Error::driver(engine, "releasing the migration lock", e)),
+            (_, result) => result,
+        }
+    }
+
+    async fn run_locked(&self, driver: &mut dyn Driver, request: Request) -> Result<RunReport, RunFailure> {
+        self.lock(driver).await?;
+        let mut report = RunReport::default();
+        let result = self.run_request(driver, request, &mut report).await;
+        match self.unlock(driver, result).await {
+            Ok(()) => Ok(report),
+            Err(error) => Err(RunFailure { report, error }),
+        }
+    }
+
+    async fn run_request(&self, driver: &mut dyn Driver, request: Request, report: &mut RunReport) -> Result<()> {
+        let engine = driver.engine();
+        self.ensure_tables(driver).await?;
+        let history = self.history(driver).await?;
+        let steps = match request {
+            Request::Up(to) => plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?
+                .into_iter()
+                .map(|m| self.prepare(m, Direction::Up, driver))
+                .collect::<Result<Vec<_>>>()?,
+            Request::Down(target) => plan::plan_down(&self.migrations, &history, engine, target)?
+                .into_iter()
+                .map(|m| self.prepare(m, Direction::Down, driver))
+                .collect::<Result<Vec<_>>>()?,
+            Request::Redo => {
+                let chosen = plan::plan_down(&self.migrations, &history, engine, DownTarget::Steps(1))?;
+                let Some(last) = chosen.first() else {
+                    return Err(Error::Invalid("nothing to redo: no migration is applied".to_owned()));
+                };
+                vec![self.prepare(last, Direction::Down, driver)?, self.prepare(last, Direction::Up, driver)?]
+            }
+        };
+        for step in &steps {
+            let applied = self.run(driver, step).await?;
+            report.migrations.push(applied);
+        }
+        Ok(())
+    }
+
+    async fn ensure_tables(&self, driver: &mut dyn Driver) -> Result<()> {
+        let sql = self.sql(driver);
+        let engine = driver.engine();
+        for statement in sql.create() {
+            driver
+                .execute(&statement)
+                .await
+                .map_err(|e| Error::driver(engine, format!("creating {}", sql.table()), e))?;
+        }
+        Ok(())
+    }
+
+    async fn in_transaction(&self, driver: &mut dyn Driver, statements: &[String], context: &str) -> Result<()> {
+        let engine = driver.engine();
+        driver.begin().await.map_err(|e| Error::driver(engine, context, e))?;
+        for statement in statements {
+            if let Err(e) = driver.execute(statement).await {
+                let _ = driver.rollback().await;
+                return Err(Error::driver(engine, context, e));
+            }
+        }
+        driver.commit().await.map_err(|e| Error::driver(engine, context, e))
+    }
+
+    fn prepare<'m>(&self, migration: &'m Migration, direction: Direction, driver: &dyn Driver) -> Result<Prepared<'m>> {
+        let engine = driver.engine();
+        let script = migration.script(direction, engine).ok_or_else(|| Error::NoDownScript {
+            version: migration.version,
+            name: migration.name.clone(),
+            engine,
+            irreversible: if migration.is_irreversible(engine) { " (declared irreversible)" } else { "" },
+        })?;
+        let statements = split::split(&script.text, engine).map_err(|e| {
+            let line = match &e {
+                split::SplitError::Unterminated { line, .. } | split::SplitError::EmptyDelimiter { line } => *line,
+                #[allow(unreachable_patterns)]
+                _ => 1,
+            };
+            Error::Split {
+                location: script.location(line),
+                message: e.to_string(),
+            }
+        })?;
+        let directives = &script.directives;
+        Ok(Prepared {
+            migration,
+            direction,
+            script,
+            statements,
+            transactional: driver.capabilities().transactional_ddl && !directives.no_transaction,
+            settings: SessionSettings {
+                lock_timeout: Some(directives.lock_timeout.unwrap_or(self.options.statement_lock_timeout)),
+                statement_timeout: directives.statement_timeout,
+            },
+        })
+    }
+
+    fn row(&self, step: &Prepared<'_>, engine: Engine, state: HistoryState, execution_ms: i64) -> HistoryRow {
+        let m = step.migration;
+        HistoryRow {
+            version: m.version,
+            name: m.name.clone(),
+            kind: kind::SQL.to_owned(),
+            checksum: m.checksum(engine).unwrap_or_default(),
+            state,
+            applied_at: UtcTime::now().rfc3339(),
+            execution_ms,
+            applied_by: self.options.actor.clone(),
+            cairn_version: crate::CAIRN_VERSION.to_owned(),
+            statements_done: None,
+            statements_checksum: None,
+            error: None,
+        }
+    }
+
+    fn log_entry<'e>(&'e self, step: &'e Prepared<'_>, at: &'e str, ms: i64, detail: Option<&'e str>) -> LogEntry<'e> {
+        LogEntry {
+            version: step.migration.version,
+            name: &step.migration.name,
+            action: match step.direction {
+                Direction::Up => LogAction::Up,
+                Direction::Down => LogAction::Down,
+            },
+            success: detail.is_none(),
+            at,
+            duration_ms: ms,
+            actor: &self.options.actor,
+            detail,
+        }
+    }
+
+    async fn run(&self, driver: &mut dyn Driver, step: &Prepared<'_>) -> Result<Applied> {
+        let engine = driver.engine();
+        driver
+            .apply_settings(&step.settings)
+            .await
+            .map_err(|e| Error::driver(engine, "setting lock and statement timeouts", e))?;
+        let started = Instant::now();
+        let skipped = if step.transactional {
+            self.run_transactional(driver, step, started).await?
+        } else {
+            self.run_outside_transaction(driver, step, started).await?
+        };
+        Ok(Applied {
+            version: step.migration.version,
+            name: step.migration.name.clone(),
+            direction: step.direction,
+            duration_ms: elapsed_ms(started),
+            statements: step.statements.len(),
+            transactional: step.transactional,
+            skipped,
+        })
+    }
+
+    /// Whether another runner already did this step (checked under the write lock).
+    async fn done_by_other(&self, driver: &mut dyn Driver, step: &Prepared<'_>) -> Result<bool> {
+        if driver.capabilities().lock != LockKind::WriteTransaction {
+            return Ok(false);
+        }
+        let engine = driver.engine();
+        let rows = driver
+            .query(&self.sql(driver).select_version(step.migration.version))
+            .await
+            .map_err(|e| Error::driver(engine, "re-reading the history", e))?;
+        Ok(match step.direction {
+            Direction::Up => !rows.is_empty(),
+            Direction::Down => rows.is_empty(),
+        })
+    }
+
+    /// Returns `Ok(true)` when the step was skipped because another runner did it.
+    async fn run_transactional(&self, driver: &mut dyn Driver, step: &Prepared<'_>, started: Instant) -> Result<bool> {
+        let engine = driver.engine();
+        let sql = self.sql(driver);
+        let mut attempt = 0;
+        loop {
+            driver
+                .begin()
+                .await
+                .map_err(|e| Error::driver(engine, format!("starting the transaction for migration {}", step.migration.version), e))?;
+            if self.done_by_other(driver, step).await? {
+                let _ = driver.rollback().await;
+                return Ok(true);
+            }
+            match self.execute_statements(driver, step, 0, None).await {
+                Ok(()) => {}
+                Err((index, e)) => {
+                    let _ = driver.rollback().await;
+                    if e.kind == DriverErrorKind::LockTimeout && attempt < self.options.lock_retries {
+                        self.backoff(attempt).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    let outcome = "the transaction was rolled back: the database and the history are unchanged".to_owned();
+                    let error = self.statement_error(engine, step, index, &e, outcome);
+                    self.log_failure(driver, step, started, &error).await;
+                    return Err(error);
+                }
+            }
+            let ms = elapsed_ms(started);
+            let now = UtcTime::now().rfc3339();
+            let bookkeeping = match step.direction {
+                Direction::Up => sql.insert(&self.row(step, engine, HistoryState::Applied, ms)),
+                Direction::Down => sql.delete(step.migration.version),
+            };
+            let log = sql.log(&self.log_entry(step, &now, ms, None));
+            for statement in [bookkeeping, log] {
+                if let Err(e) = driver.execute(&statement).await {
+                    let _ = driver.rollback().await;
+                    return Err(Error::driver(engine, "recording the migration in the history", e));
+                }
+            }
+            driver
+                .commit()
+                .await
+                .map_err(|e| Error::driver(engine, format!("committing migration {}", step.migration.version), e))?;
+            return Ok(false);
+        }
+    }
+
+    async fn run_outside_transaction(&self, driver: &mut dyn Driver, step: &Prepared<'_>, started: Instant) -> Result<bool> {
+        let engine = driver.engine();
+        let sql = self.sql(driver);
+        // Claim the migration with a `running` row, committed before any statement runs.
+        let mut row = self.row(step, engine, HistoryState::Running, 0);
+        row.statements_done = Some(0);
+        driver.begin().await.map_err(|e| Error::driver(engine, "claiming the migration", e))?;
+        if self.done_by_other(driver, step).await? {
+            let _ = driver.rollback().await;
+            return Ok(true);
+        }
+        let claim = match step.direction {
+            Direction::Up => sql.insert(&row),
+            Direction::Down => {
+                // Keep the applied row's identity; mark it running while it rolls back.
+                sql.update(&row)
+            }
+        };
+        if let Err(e) = driver.execute(&claim).await {
+            let _ = driver.rollback().await;
+            return Err(Error::driver(engine, "claiming the migration in the history", e));
+        }
+        driver.commit().await.map_err(|e| Error::driver(engine, "claiming the migration", e))?;
+
+        if let Err((index, e)) = self.execute_statements(driver, step, 0, Some((&sql, &mut row))).await {
+            row.state = HistoryState::Failed;
+            row.execution_ms = elapsed_ms(started);
+            row.error = Some(format!(
+                "{} statement {} of {} ({}): {e}",
+                step.direction.as_str(),
+                index + 1,
+                step.statements.len(),
+                step.script.location(step.statements[index].line)
+            ));
+            let outcome = format!(
+                "this migration ran outside a transaction: {index} statement(s) before it were committed and stay; the history marks migration {} as failed. Bring the database back to the state before the migration by hand, then run `cairn repair`",
+                step.migration.version
+            );
+            let error = self.statement_error(engine, step, index, &e, outcome);
+            let _ = driver.execute(&sql.update(&row)).await;
+            self.log_failure(driver, step, started, &error).await;
+            return Err(error);
+        }
+        let ms = elapsed_ms(started);
+        let now = UtcTime::now().rfc3339();
+        let finish = match step.direction {
+            Direction::Up => {
+                row.state = HistoryState::Applied;
+                row.execution_ms = ms;
+                row.statements_done = None;
+                row.statements_checksum = None;
+                sql.update(&row)
+            }
+            Direction::Down => sql.delete(step.migration.version),
+        };
+        let log = sql.log(&self.log_entry(step, &now, ms, None));
+        self.in_transaction(driver, &[finish, log], "recording the migration in the history").await?;
+        Ok(false)
+    }
+
+    /// Runs the statements from `from`; outside a transaction, records progress
+    /// in `progress` after each one. On failure returns the statement's index.
+    async fn execute_statements(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        from: usize,
+        mut progress: Option<(&HistorySql, &mut HistoryRow)>,
+    ) -> Result<(), (usize, DriverError)> {
+        for (index, statement) in step.statements.iter().enumerate().skip(from) {
+            let mut attempt = 0;
+            loop {
+                match driver.execute(&statement.sql).await {
+                    Ok(_) => break,
+                    // Outside a transaction a statement that timed out on a lock did nothing: retry it.
+                    Err(e) if progress.is_some() && e.kind == DriverErrorKind::LockTimeout && attempt < self.options.lock_retries => {
+                        self.backoff(attempt).await;
+                        attempt += 1;
+                    }
+                    Err(e) => return Err((index, e)),
+                }
+            }
+            if let Some((sql, row)) = progress.as_mut() {
+                row.statements_done = Some(index as i64 + 1);
+                row.statements_checksum = Some(crate::checksum::statements_checksum(
+                    step.statements[..=index].iter().map(|s| s.sql.as_str()),
+                ));
+                driver.execute(&sql.update(row)).await.map_err(|e| (index, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn statement_error(&self, engine: Engine, step: &Prepared<'_>, index: usize, e: &DriverError, outcome: String) -> Error {
+        Error::Statement {
+            direction: step.direction,
+            version: step.migration.version,
+            name: step.migration.name.clone(),
+            engine,
+            location: step.script.location(step.statements[index].line),
+            index: index + 1,
+            count: step.statements.len(),
+            message: e.to_string(),
+            outcome,
+        }
+    }
+
+    /// Appends a failed entry to the log; a failure to log is not the user's problem here.
+    async fn log_failure(&self, driver: &mut dyn Driver, step: &Prepared<'_>, started: Instant, error: &Error) {
+        let now = UtcTime::now().rfc3339();
+        let detail = error.to_string();
+        let entry = self.log_entry(step, &now, elapsed_ms(started), Some(&detail));
+        let statement = self.sql(driver).log(&entry);
+        if let Err(e) = driver.execute(&statement).await {
+            tracing::warn!(error = %e, "could not append the failure to the history log");
+        }
+    }
+
+    async fn backoff(&self, attempt: u32) {
+        let delay = self.options.retry_backoff.saturating_mul(1 << attempt.min(10));
+        tracing::info!(attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "statement timed out waiting for a lock; retrying");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+fn elapsed_ms(started: Instant) -> i64 {
+    i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+

@@ -1,0 +1,155 @@
+//! Database URLs: which engine a URL names, and how to print one safely.
+//!
+//! A [`DatabaseUrl`] keeps the URL as given (drivers need the password) but its
+//! `Display` and `Debug` show the password as `***`, so logging or printing one
+//! by mistake cannot leak it. Every error that mentions a URL uses [`redact`].
+
+use std::fmt;
+
+use crate::engine::Engine;
+
+/// A database URL whose scheme Cairn knows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    raw: String,
+    engine: Engine,
+}
+
+/// A URL that names no engine Cairn knows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown database URL scheme `{scheme}` in `{redacted}`: use postgres://, postgresql://, mysql://, mariadb:// or sqlite://")]
+pub struct UnknownScheme {
+    /// The scheme found (empty when there was none).
+    pub scheme: String,
+    /// The URL with its password hidden.
+    pub redacted: String,
+}
+
+impl DatabaseUrl {
+    /// Parses the scheme of `url`.
+    pub fn parse(url: &str) -> Result<Self, UnknownScheme> {
+        let url = url.trim();
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        let engine = match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Engine::Postgres,
+            "mysql" | "mariadb" => Engine::Mysql,
+            "sqlite" | "sqlite3" => Engine::Sqlite,
+            _ => {
+                return Err(UnknownScheme {
+                    scheme: scheme.to_owned(),
+                    redacted: redact(url),
+                })
+            }
+        };
+        Ok(DatabaseUrl {
+            raw: url.to_owned(),
+            engine,
+        })
+    }
+
+    /// The engine the scheme names.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The URL as given, password included: hand it to a driver, never print it.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// The URL with its password hidden.
+    pub fn redacted(&self) -> String {
+        redact(&self.raw)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseUrl").field(&self.redacted()).finish()
+    }
+}
+
+/// Hides the password of a URL (`user:***@host`), and the value of any
+/// `password=` / `sslpassword=` query parameter. Text that is not a URL is
+/// returned with any `:secret@` userinfo hidden all the same.
+pub fn redact(url: &str) -> String {
+    let (prefix, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = authority.split_at(at);
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***{host}"),
+                None => authority.to_owned(),
+            }
+        }
+        None => authority.to_owned(),
+    };
+    let tail = redact_query(tail);
+    format!("{prefix}{authority}{tail}")
+}
+
+fn redact_query(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.to_ascii_lowercase().contains("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_name_engines() {
+        for (url, engine) in [
+            ("postgres://u@h/db", Engine::Postgres),
+            ("postgresql://u@h/db", Engine::Postgres),
+            ("mysql://root@127.0.0.1/test", Engine::Mysql),
+            ("mariadb://root@127.0.0.1/test", Engine::Mysql),
+            ("sqlite://cairn.db", Engine::Sqlite),
+            ("sqlite::memory:", Engine::Sqlite),
+        ] {
+            assert_eq!(DatabaseUrl::parse(url).map(|u| u.engine()), Ok(engine), "{url}");
+        }
+    }
+
+    #[test]
+    fn unknown_scheme_is_an_error_without_the_password() {
+        let err = DatabaseUrl::parse("oracle://scott:tiger@db/orcl").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("unknown database URL scheme `oracle`"), "{message}");
+        assert!(message.contains("scott:***@db"), "{message}");
+        assert!(!message.contains("tiger"), "{message}");
+    }
+
+    #[test]
+    fn passwords_are_hidden_everywhere() {
+        let url = DatabaseUrl::parse("postgres://app:s3cr%40t@db:5432/app?sslmode=require&password=other").unwrap();
+        for shown in [url.to_string(), format!("{url:?}"), url.redacted()] {
+            assert!(!shown.contains("s3cr"), "{shown}");
+            assert!(!shown.contains("other"), "{shown}");
+            assert!(shown.contains("app:***@db:5432/app"), "{shown}");
+        }
+        assert_eq!(redact("mysql://root@localhost/test"), "mysql://root@localhost/test");
+        assert_eq!(redact("sqlite://cairn.db"), "sqlite://cairn.db");
+        assert_eq!(redact("user:pw@host"), "user:***@host");
+    }
+}

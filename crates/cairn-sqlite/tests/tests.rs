@@ -1,0 +1,60 @@
+//! cairn-sqlite's integration tests: the conformance suite on real SQLite
+//! files, and SQLite-specific behaviour.
+
+use async_trait::async_trait;
+use cairn_core::url::DatabaseUrl;
+use cairn_core::Driver;
+use cairn_sqlite::SqliteDriver;
+use cairn_testkit::conformance::{Database, Target};
+use cairn_testkit::TestDatabase;
+
+struct Sqlite;
+
+struct SqliteDatabase(TestDatabase);
+
+#[async_trait]
+impl Target for Sqlite {
+    async fn fresh(&self) -> Box<dyn Database> {
+        Box::new(SqliteDatabase(TestDatabase::sqlite()))
+    }
+}
+
+#[async_trait]
+impl Database for SqliteDatabase {
+    async fn connect(&self) -> Box<dyn Driver> {
+        let url = DatabaseUrl::parse(self.0.url()).expect("a sqlite URL");
+        Box::new(SqliteDriver::connect(&url).await.expect("SQLite opens"))
+    }
+}
+
+mod conformance {
+    use super::*;
+
+    cairn_testkit::conformance_tests!(Sqlite);
+}
+
+mod sqlite {
+    use super::*;
+
+    #[tokio::test]
+    async fn opening_a_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().display())).expect("url");
+        let err = SqliteDriver::connect(&url).await.expect_err("a directory opened as a database");
+        assert!(err.message.contains("cannot open SQLite database"), "{err}");
+        assert!(err.message.contains(&dir.path().display().to_string()), "{err}");
+    }
+
+    #[tokio::test]
+    async fn values_come_back_as_text() {
+        let url = DatabaseUrl::parse("sqlite::memory:").expect("url");
+        let mut driver = SqliteDriver::connect(&url).await.expect("open");
+        let rows = driver.query("SELECT 1, 'two', NULL, 2.5, x'ff'").await.expect("query");
+        assert_eq!(
+            rows,
+            vec![vec![Some("1".into()), Some("two".into()), None, Some("2.5".into()), Some("ff".into())]]
+        );
+        let err = driver.execute("SELEC 1").await.expect_err("bad SQL ran");
+        assert!(err.message.contains("syntax error"), "{err}");
+    }
+}

@@ -1,0 +1,430 @@
+//! The driver conformance suite: named cases every Cairn driver must pass.
+//!
+//! A driver crate proves itself by implementing [`Target`] (how to get a
+//! fresh database and connect to it) and expanding [`conformance_tests!`]
+//! in one of its test files, which makes one `#[tokio::test]` per case:
+//!
+//! ```ignore
+//! struct MyTarget;
+//! #[async_trait::async_trait]
+//! impl cairn_testkit::conformance::Target for MyTarget { /* ... */ }
+//! cairn_testkit::conformance_tests!(MyTarget);
+//! ```
+//!
+//! Every case runs on its own fresh database, so cases run in parallel. A case
+//! fails by panicking with a message that says what the driver got wrong.
+//! The cases only use the public API of cairn-core, so they check the driver
+//! through the same [`Migrator`] users run.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cairn_core::driver::Rows;
+use cairn_core::history::{HistorySql, HistoryState};
+use cairn_core::{
+    Direction, DownTarget, Driver, DriverErrorKind, Engine, Error, LockKind, Migrator, MigratorOptions, Problem,
+};
+
+use crate::fixture::{Fixture, FixtureDir};
+
+/// Where a conformance case gets its databases.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// A new, empty database for one case.
+    async fn fresh(&self) -> Box<dyn Database>;
+}
+
+/// One fresh database.
+#[async_trait]
+pub trait Database: Send + Sync {
+    /// A new connection to it. Panics (failing the case) if it cannot connect.
+    async fn connect(&self) -> Box<dyn Driver>;
+}
+
+/// The names of every case, in the order [`conformance_tests!`] expands them.
+pub const CASES: &[&str] = &[
+    "history_round_trip",
+    "lock_exclusivity",
+    "failing_migration",
+    "checksum_mismatch",
+    "no_transaction_directive",
+    "down_and_redo",
+    "engine_override",
+    "baseline_and_repair",
+    "directives",
+    "concurrent_runners",
+];
+
+/// Expands to one `#[tokio::test]` per conformance case for `$target`
+/// (an expression of a type implementing [`Target`]). The calling crate needs
+/// `tokio` with the `macros` and `rt-multi-thread` features as a dev-dependency.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($target:expr) => {
+        $crate::conformance_tests!(@cases $target;
+            history_round_trip, lock_exclusivity, failing_migration, checksum_mismatch,
+            no_transaction_directive, down_and_redo, engine_override, baseline_and_repair,
+            directives, concurrent_runners);
+    };
+    (@cases $target:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::conformance::$case(&$target).await;
+            }
+        )*
+    };
+}
+
+fn migrator(dir: &FixtureDir) -> Migrator {
+    let options = MigratorOptions {
+        lock_wait: Duration::from_secs(30),
+        retry_backoff: Duration::from_millis(50),
+        ..MigratorOptions::default()
+    };
+    Migrator::new(dir.read(), options)
+}
+
+async fn query(driver: &mut dyn Driver, sql: &str) -> Rows {
+    driver
+        .query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{} query failed: {e}\n{sql}", driver.engine()))
+}
+
+/// Whether `table` exists in the database the driver is connected to.
+pub async fn table_exists(driver: &mut dyn Driver, table: &str) -> bool {
+    let sql = match driver.engine() {
+        Engine::Postgres => format!(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{table}'"
+        ),
+        Engine::Mysql => format!(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{table}'"
+        ),
+        Engine::Sqlite => format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{table}'"),
+    };
+    !query(driver, &sql).await.is_empty()
+}
+
+/// The number of rows in the append-only log with `action` for `version`.
+pub async fn log_count(driver: &mut dyn Driver, version: i64, action: &str) -> usize {
+    let sql = HistorySql::new(driver.engine(), &Default::default());
+    let log = sql.table().replace("cairn_history", "cairn_history_log");
+    let rows = query(
+        driver,
+        &format!("SELECT COUNT(*) FROM {log} WHERE version = {version} AND action = '{action}' AND outcome = 'ok'"),
+    )
+    .await;
+    rows.first()
+        .and_then(|row| row.first().cloned().flatten())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("cannot count log rows: {rows:?}"))
+}
+
+fn three_tables() -> Fixture {
+    Fixture::new()
+        .migration(1, "create_a", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n", Some("DROP TABLE a;\n"))
+        .migration(
+            2,
+            "create_b",
+            "CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER);\nCREATE INDEX b_a_id ON b (a_id);\n",
+            Some("DROP TABLE b;\n"),
+        )
+        .migration(3, "create_c", "CREATE TABLE c (id INTEGER PRIMARY KEY);\n", Some("DROP TABLE c;\n"))
+}
+
+/// Applied migrations are recorded with their checksum, state and a log row,
+/// and read back as applied.
+pub async fn history_round_trip(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = three_tables().build();
+    let migrator = migrator(&dir);
+    let report = migrator.up(driver.as_mut(), None).await.unwrap_or_else(|f| panic!("up failed: {f}"));
+    assert_eq!(report.migrations.len(), 3, "{report:?}");
+    let history = migrator.history(driver.as_mut()).await.expect("history reads");
+    let engine = driver.engine();
+    for (row, migration) in history.iter().zip(migrator.migrations()) {
+        assert_eq!(row.version, migration.version);
+        assert_eq!(row.name, migration.name);
+        assert_eq!(Some(&row.checksum), migration.checksum(engine).as_ref());
+        assert_eq!(row.state, HistoryState::Applied);
+        assert!(row.applied_at.ends_with('Z'), "applied_at {:?}", row.applied_at);
+        assert_eq!(log_count(driver.as_mut(), row.version, "up").await, 1);
+    }
+    assert_eq!(history.len(), 3);
+    for table in ["a", "b", "c"] {
+        assert!(table_exists(driver.as_mut(), table).await, "table {table} missing");
+    }
+    let status = migrator.status(driver.as_mut()).await.expect("status");
+    assert!(status.migrations.iter().all(|m| m.state == cairn_core::State::Applied), "{status:?}");
+    let again = migrator.up(driver.as_mut(), None).await.expect("second up");
+    assert!(again.migrations.is_empty(), "second up applied {:?}", again.migrations);
+}
+
+/// While one connection holds the migration lock, another cannot take it.
+pub async fn lock_exclusivity(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut first = db.connect().await;
+    let mut second = db.connect().await;
+    match first.capabilities().lock {
+        LockKind::Session => {
+            first.lock(Duration::from_secs(5)).await.expect("first lock");
+            let err = second
+                .lock(Duration::from_millis(300))
+                .await
+                .expect_err("second connection took a lock the first one holds");
+            assert_eq!(err.kind, DriverErrorKind::LockHeld, "{err}");
+            first.unlock().await.expect("unlock");
+            second.lock(Duration::from_secs(5)).await.expect("lock after release");
+            second.unlock().await.expect("unlock");
+        }
+        LockKind::WriteTransaction => {
+            let settings = cairn_core::SessionSettings {
+                lock_timeout: Some(Duration::from_millis(300)),
+                statement_timeout: None,
+            };
+            second.apply_settings(&settings).await.expect("settings");
+            first.begin().await.expect("first write transaction");
+            let err = second.begin().await.expect_err("second connection began a write transaction while the first holds one");
+            assert_eq!(err.kind, DriverErrorKind::LockTimeout, "{err}");
+            first.commit().await.expect("commit");
+            second.begin().await.expect("begin after the first committed");
+            second.rollback().await.expect("rollback");
+        }
+        _ => panic!("unknown lock kind"),
+    }
+}
+
+/// A statement failing in the third statement of a migration: in a
+/// transaction, nothing of it stays; outside one, a `failed` row says where.
+pub async fn failing_migration(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = Fixture::new()
+        .migration(1, "ok", "CREATE TABLE ok_table (id INTEGER PRIMARY KEY);\n", Some("DROP TABLE ok_table;\n"))
+        .migration(
+            2,
+            "broken",
+            "CREATE TABLE first_t (id INTEGER PRIMARY KEY);\nCREATE TABLE second_t (id INTEGER PRIMARY KEY);\n\nINSERT INTO no_such_table VALUES (1);\n",
+            Some("DROP TABLE second_t;\nDROP TABLE first_t;\n"),
+        )
+        .build();
+    let migrator = migrator(&dir);
+    let failure = migrator.up(driver.as_mut(), None).await.expect_err("a broken migration applied");
+    assert_eq!(failure.report.migrations.len(), 1, "migration 1 should have applied first");
+    match &failure.error {
+        Error::Statement { version, index, count, location, .. } => {
+            assert_eq!((*version, *index, *count), (2, 3, 3));
+            assert!(location.ends_with("up.sql:4"), "location {location}");
+        }
+        other => panic!("expected a statement error, got {other}"),
+    }
+    let history = migrator.history(driver.as_mut()).await.expect("history");
+    if driver.capabilities().transactional_ddl {
+        assert_eq!(history.len(), 1, "history after a rolled back migration: {history:?}");
+        assert!(!table_exists(driver.as_mut(), "first_t").await, "statement 1 was not rolled back");
+        assert!(!table_exists(driver.as_mut(), "second_t").await, "statement 2 was not rolled back");
+    } else {
+        let row = history.iter().find(|r| r.version == 2).expect("a failed row for migration 2");
+        assert_eq!(row.state, HistoryState::Failed);
+        assert_eq!(row.statements_done, Some(2));
+        assert!(row.error.as_deref().is_some_and(|e| e.contains("up.sql:4")), "{row:?}");
+        let refused = migrator.up(driver.as_mut(), None).await.expect_err("up ran over a failed migration");
+        assert!(matches!(refused.error, Error::Validation(_)), "{}", refused.error);
+    }
+}
+
+/// Changing an applied migration is refused until repaired.
+pub async fn checksum_mismatch(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = three_tables().build();
+    migrator(&dir).up(driver.as_mut(), Some(2)).await.expect("up to 2");
+    dir.write("1_create_a/up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY, extra INTEGER);\n");
+    let migrator = migrator(&dir);
+    let failure = migrator.up(driver.as_mut(), None).await.expect_err("up accepted a modified migration");
+    match &failure.error {
+        Error::Validation(problems) => {
+            assert!(
+                problems.0.iter().any(|p| matches!(p, Problem::Modified { version: 1, .. })),
+                "{problems}"
+            );
+        }
+        other => panic!("expected a validation error, got {other}"),
+    }
+    assert!(!table_exists(driver.as_mut(), "c").await, "up ran despite the mismatch");
+    let actions = migrator.repair(driver.as_mut()).await.expect("repair");
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(log_count(driver.as_mut(), 1, "repair").await, 1);
+    migrator.up(driver.as_mut(), None).await.expect("up after repair");
+    assert!(table_exists(driver.as_mut(), "c").await);
+}
+
+/// `-- cairn:no-transaction` runs outside a transaction and records progress.
+pub async fn no_transaction_directive(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = Fixture::new()
+        .migration(
+            1,
+            "outside",
+            "-- cairn:no-transaction\nCREATE TABLE t1 (id INTEGER PRIMARY KEY);\nCREATE INDEX t1_id ON t1 (id);\n",
+            Some("DROP TABLE t1;\n"),
+        )
+        .migration(
+            2,
+            "outside_broken",
+            "-- cairn:no-transaction\nCREATE TABLE t2 (id INTEGER PRIMARY KEY);\nINSERT INTO missing_table VALUES (1);\n",
+            Some("DROP TABLE t2;\n"),
+        )
+        .build();
+    let migrator = migrator(&dir);
+    let failure = migrator.up(driver.as_mut(), None).await.expect_err("broken migration applied");
+    assert_eq!(failure.report.migrations.len(), 1);
+    assert!(!failure.report.migrations[0].transactional);
+    assert!(table_exists(driver.as_mut(), "t1").await);
+    assert!(table_exists(driver.as_mut(), "t2").await, "statement 1 ran outside a transaction and stays");
+    let history = migrator.history(driver.as_mut()).await.expect("history");
+    let row = history.iter().find(|r| r.version == 2).expect("failed row");
+    assert_eq!((row.state, row.statements_done), (HistoryState::Failed, Some(1)), "{row:?}");
+    // The user undoes statement 1 by hand, then repairs.
+    driver.execute("DROP TABLE t2").await.expect("manual fix");
+    let actions = migrator.repair(driver.as_mut()).await.expect("repair");
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    let history = migrator.history(driver.as_mut()).await.expect("history");
+    assert_eq!(history.len(), 1, "{history:?}");
+}
+
+/// `down` undoes the newest migration, `redo` re-applies it, `--all` empties.
+pub async fn down_and_redo(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = three_tables().build();
+    let migrator = migrator(&dir);
+    migrator.up(driver.as_mut(), None).await.expect("up");
+    let report = migrator.down(driver.as_mut(), DownTarget::Steps(1)).await.expect("down");
+    assert_eq!(report.migrations.len(), 1);
+    assert_eq!(report.migrations[0].direction, Direction::Down);
+    assert!(!table_exists(driver.as_mut(), "c").await);
+    assert!(table_exists(driver.as_mut(), "b").await);
+    assert_eq!(migrator.history(driver.as_mut()).await.expect("history").len(), 2);
+    assert_eq!(log_count(driver.as_mut(), 3, "down").await, 1);
+    let report = migrator.redo(driver.as_mut()).await.expect("redo");
+    assert_eq!(report.migrations.len(), 2);
+    assert!(table_exists(driver.as_mut(), "b").await);
+    assert_eq!(migrator.history(driver.as_mut()).await.expect("history").len(), 2);
+    migrator.up(driver.as_mut(), None).await.expect("up again");
+    migrator.down(driver.as_mut(), DownTarget::To(1)).await.expect("down to 1");
+    assert!(table_exists(driver.as_mut(), "a").await);
+    assert!(!table_exists(driver.as_mut(), "b").await);
+    migrator.down(driver.as_mut(), DownTarget::All).await.expect("down all");
+    assert!(!table_exists(driver.as_mut(), "a").await);
+    assert!(migrator.history(driver.as_mut()).await.expect("history").is_empty());
+    let unknown = migrator.down(driver.as_mut(), DownTarget::To(99)).await.expect_err("down to an unknown version");
+    assert!(matches!(unknown.error, Error::UnknownTarget { version: 99 }), "{}", unknown.error);
+}
+
+/// `up.<engine>.sql` replaces `up.sql` on its engine, and is what is checksummed.
+pub async fn engine_override(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let engine = driver.engine();
+    let dir = Fixture::new()
+        .migration(1, "special", "THIS IS NOT SQL ON ANY ENGINE;\n", Some("DROP TABLE special;\n"))
+        .file(format!("1_special/up.{engine}.sql"), "CREATE TABLE special (id INTEGER PRIMARY KEY);\n")
+        .build();
+    let migrator = migrator(&dir);
+    migrator.up(driver.as_mut(), None).await.expect("the override should have run");
+    assert!(table_exists(driver.as_mut(), "special").await);
+    let history = migrator.history(driver.as_mut()).await.expect("history");
+    let expected = cairn_core::checksum::checksum("CREATE TABLE special (id INTEGER PRIMARY KEY);\n");
+    assert_eq!(history[0].checksum, expected);
+}
+
+/// A baseline marks older migrations applied; repair drops missing ones.
+pub async fn baseline_and_repair(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = three_tables().build();
+    let migrator = migrator(&dir);
+    migrator.baseline(driver.as_mut(), 2).await.expect("baseline");
+    let report = migrator.up(driver.as_mut(), None).await.expect("up after baseline");
+    let versions: Vec<i64> = report.migrations.iter().map(|m| m.version).collect();
+    assert_eq!(versions, [3]);
+    assert!(!table_exists(driver.as_mut(), "a").await, "a baselined migration ran");
+    let again = migrator.baseline(driver.as_mut(), 2).await.expect_err("baseline over an existing history");
+    assert!(again.to_string().contains("already has"), "{again}");
+    // Remove migration 3 from disk: it is now missing; repair drops its row.
+    std::fs::remove_dir_all(dir.path().join("3_create_c")).expect("remove 3");
+    let shrunk = self::migrator(&dir);
+    let status = shrunk.status(driver.as_mut()).await.expect("status");
+    assert!(status.problems.iter().any(|p| matches!(p, Problem::Missing { version: 3, .. })), "{status:?}");
+    let actions = shrunk.repair(driver.as_mut()).await.expect("repair");
+    assert_eq!(actions.len(), 1);
+    assert!(shrunk.status(driver.as_mut()).await.expect("status").problems.is_empty());
+}
+
+/// `-- cairn:engines` limits a migration to some engines; timeouts parse and apply.
+pub async fn directives(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let engine = driver.engine();
+    let other: Vec<&str> = Engine::ALL.iter().filter(|e| **e != engine).map(|e| e.as_str()).collect();
+    let dir = Fixture::new()
+        .migration(
+            1,
+            "elsewhere",
+            &format!("-- cairn:engines {}\nCREATE TABLE elsewhere (id INTEGER PRIMARY KEY);\n", other.join(",")),
+            Some("DROP TABLE elsewhere;\n"),
+        )
+        .migration(
+            2,
+            "here",
+            &format!("-- cairn:engines {engine}\n-- cairn:lock-timeout 2s\n-- cairn:statement-timeout 1m\nCREATE TABLE here (id INTEGER PRIMARY KEY);\n"),
+            Some("DROP TABLE here;\n"),
+        )
+        .build();
+    let migrator = migrator(&dir);
+    let report = migrator.up(driver.as_mut(), None).await.expect("up");
+    let versions: Vec<i64> = report.migrations.iter().map(|m| m.version).collect();
+    assert_eq!(versions, [2]);
+    assert!(!table_exists(driver.as_mut(), "elsewhere").await);
+    let status = migrator.status(driver.as_mut()).await.expect("status");
+    assert!(status.migrations.iter().all(|m| m.version == 2), "{status:?}");
+}
+
+/// Eight runners at once apply every migration exactly once.
+pub async fn concurrent_runners(target: &dyn Target) {
+    let db = target.fresh().await;
+    let dir = three_tables().build();
+    let migrations = dir.read();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let mut driver = db.connect().await;
+        let migrator = Migrator::new(
+            migrations.clone(),
+            MigratorOptions {
+                lock_wait: Duration::from_secs(60),
+                statement_lock_timeout: Duration::from_secs(30),
+                ..MigratorOptions::default()
+            },
+        );
+        tasks.push(tokio::spawn(async move {
+            let result = migrator.up(driver.as_mut(), None).await;
+            (result.map(|r| r.migrations.iter().filter(|m| !m.skipped).count()), driver)
+        }));
+    }
+    let mut applied = 0;
+    let mut last = None;
+    for task in tasks {
+        let (result, driver) = task.await.expect("runner task panicked");
+        applied += result.unwrap_or_else(|f| panic!("a concurrent runner failed: {f}"));
+        last = Some(driver);
+    }
+    assert_eq!(applied, 3, "migrations applied across all runners");
+    let mut driver = last.expect("eight runners");
+    for version in 1..=3 {
+        assert_eq!(log_count(driver.as_mut(), version, "up").await, 1, "log entries for {version}");
+    }
+}
