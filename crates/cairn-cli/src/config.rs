@@ -160,27 +160,23 @@ fn read_file(path: &Path, explicit: bool) -> anyhow::Result<(FileConfig, bool)> 
         Err(e) => return Err(e).with_context(|| format!("cannot read the configuration file `{}`", path.display())),
     };
     let file: FileConfig = toml::from_str(&text).map_err(|e| {
-        // toml's message already has the line, column and an excerpt, which
-        // never includes a URL's password only if we redact it here.
+        // Not toml's Display: its excerpt of the file could show a password.
         anyhow::anyhow!(
-            "invalid configuration file `{}`: {}",
+            "invalid configuration file `{}`{}: {}",
             path.display(),
-            cairn_core::url::redact(e.message())
+            line_of(&text, e.span()),
+            cairn_core::url::redact(e.message().trim_end())
         )
-        .context(location(&text, e.span()))
     })?;
     Ok((file, true))
 }
 
-/// `line N` for a byte span of `text`, for configuration errors.
-fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    match span {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!("at line {line}")
-        }
-        None => "in the file".to_owned(),
-    }
+/// ` at line N` for a byte span of `text`, for configuration errors.
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map_or_else(String::new, |span| {
+        let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+        format!(" at line {line}")
+    })
 }
 
 /// The raw database URL and where it came from.
@@ -232,15 +228,10 @@ mod tests {
     }
 
     fn resolve(args: &[&str], env: &FakeEnv) -> Config {
-        let mut argv = vec!["cairn", "--config", "/nonexistent-dir-for-tests/cairn.toml"];
+        let mut argv = vec!["cairn"];
         argv.extend_from_slice(args);
-        let cli = Cli::try_parse_from(argv).unwrap();
-        // An explicit missing config is an error; these tests pass none, so drop it.
-        let cli = Cli {
-            global: crate::args::GlobalArgs { config: None, ..cli.global },
-            ..cli
-        };
-        Config::resolve(&cli, env, false).unwrap()
+        // The crate's folder, where tests run, has no cairn.toml.
+        Config::resolve(&Cli::try_parse_from(argv).unwrap(), env, false).unwrap()
     }
 
     #[test]
@@ -269,7 +260,7 @@ mod tests {
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {
-        assert!(resolve(&["init"], &env(&[])).color == false);
+        assert!(!resolve(&["init"], &env(&[])).color);
         let cli = Cli::try_parse_from(["cairn", "init"]).unwrap();
         assert!(Config::resolve(&cli, &env(&[]), true).unwrap().color);
         assert!(!Config::resolve(&cli, &env(&[("NO_COLOR", "1")]), true).unwrap().color);

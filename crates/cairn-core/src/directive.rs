@@ -226,7 +226,10 @@ mod tests {
     fn no_directives_give_the_defaults() {
         assert_eq!(ok(""), Directives::default());
         assert_eq!(ok("CREATE TABLE t (id INT);\n"), Directives::default());
-        assert_eq!(ok("-- just a comment\n\nSELECT 1;\n"), Directives::default());
+        assert_eq!(
+            ok("-- just a comment\n\nSELECT 1;\n"),
+            Directives::default()
+        );
     }
 
     #[test]
@@ -360,7 +363,10 @@ CREATE TABLE users (id INT);
             match err(text, 1) {
                 Error::BadDirective { location, message } => {
                     assert_eq!(location, "migrations/1_a/up.sql:1", "{text}");
-                    assert!(message.contains("`500ms`, `2s`, `10m` or `1h`"), "{message}");
+                    assert!(
+                        message.contains("`500ms`, `2s`, `10m` or `1h`"),
+                        "{message}"
+                    );
                 }
                 other => panic!("{text}: unexpected {other:?}"),
             }
@@ -405,7 +411,10 @@ CREATE TABLE users (id INT);
 
     #[test]
     fn prose_mentioning_cairn_is_not_a_directive() {
-        assert_eq!(ok("-- Cairn: see ticket 12\n-- cairn is nice\n"), Directives::default());
+        assert_eq!(
+            ok("-- Cairn: see ticket 12\n-- cairn is nice\n"),
+            Directives::default()
+        );
     }
 
     #[test]

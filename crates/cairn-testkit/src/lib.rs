@@ -11,17 +11,40 @@
 
 pub mod conformance;
 pub mod fixture;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub mod server;
 
 use std::path::{Path, PathBuf};
 
 use cairn_core::Engine;
 
 /// A fresh database for one test, removed when dropped.
-#[derive(Debug)]
 pub struct TestDatabase {
     engine: Engine,
     url: String,
     dir: tempfile::TempDir,
+    cleanup: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDatabase")
+            .field("engine", &self.engine)
+            .field("url", &cairn_core::url::redact(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(cleanup) = self.cleanup.take() {
+            cleanup();
+        }
+    }
 }
 
 impl TestDatabase {
@@ -36,6 +59,22 @@ impl TestDatabase {
             engine: Engine::Sqlite,
             url,
             dir,
+            cleanup: None,
+        }
+    }
+
+    /// A database on a server: `url` connects to it, `cleanup` drops it
+    /// (it runs in `Drop`, so it must not need an async runtime of the caller's).
+    pub fn on_server(engine: Engine, url: String, cleanup: Box<dyn FnOnce() + Send>) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("cairn-test-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
+        TestDatabase {
+            engine,
+            url,
+            dir,
+            cleanup: Some(cleanup),
         }
     }
 
