@@ -773,12 +773,14 @@ fn read_dbmate(
             match option {
                 "transaction:false" => no_transaction = true,
                 "transaction:true" => {}
-                other => return Err(bad(
-                    marker.line,
-                    format!(
+                other => {
+                    return Err(bad(
+                        marker.line,
+                        format!(
                         "unknown dbmate option `{other}`: the only option is `transaction:false`"
                     ),
-                )),
+                    ))
+                }
             }
         }
         script(
@@ -820,13 +822,6 @@ fn dbmate_order_problem(markers: &[Marker<'_>]) -> (usize, String) {
                     marker.line,
                     "a second `-- migrate:up`: a dbmate file has one up section and at most one \
                      down section"
-                        .to_owned(),
-                )
-            }
-            Direction::Up if seen_down => {
-                return (
-                    marker.line,
-                    "`-- migrate:up` comes after `-- migrate:down`: put the up section first"
                         .to_owned(),
                 )
             }
@@ -1812,7 +1807,7 @@ DROP INDEX i;
         assert_bad_directive(&fail(&dir), &dir, "1_a.sql", 5, "second `-- migrate:down`");
         let text = "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n-- migrate:up\n";
         let dir = tree(&[("1_a.sql", text)]);
-        assert_bad_directive(&fail(&dir), &dir, "1_a.sql", 5, "put the up section first");
+        assert_bad_directive(&fail(&dir), &dir, "1_a.sql", 5, "second `-- migrate:up`");
     }
 
     #[test]

@@ -61,3 +61,48 @@ pub fn unique_name() -> String {
         .unwrap_or(0);
     format!("cairn_test_{}_{n}_{nanos}", std::process::id())
 }
+
+/// `url` with its database (the path) replaced by `database`, keeping the query.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{database}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Runs `work` to completion on a runtime of its own, on a thread of its own:
+/// for cleanups that run in `Drop`, whatever runtime (if any) the test uses.
+pub fn block_on_own_runtime<F>(work: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let handle = std::thread::spawn(move || match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => eprintln!("cairn-testkit: cannot start a runtime to drop a test database: {e}"),
+    });
+    let _ = handle.join();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_database_replaces_the_path_only() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_database("mysql://root@127.0.0.1:3306", "t"), "mysql://root@127.0.0.1:3306/t");
+    }
+}

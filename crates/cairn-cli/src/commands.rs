@@ -1,0 +1,456 @@
+//! One function per command: load the migrations, connect, call the library,
+//! print the report. The algorithm itself lives in `cairn_core::Migrator`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use cairn_core::clock::UtcTime;
+use cairn_core::url::DatabaseUrl;
+use cairn_core::{source, Direction, DownTarget, Driver, Engine, Error, Migrator, RunFailure, RunReport, Version};
+use cairn_sqlite::SqliteDriver;
+use serde_json::json;
+
+use crate::args::{BaselineArgs, Command, DownArgs, Format, NewArgs, UpArgs};
+use crate::config::{Config, DEFAULT_MIGRATIONS_DIR};
+use crate::output::{self, Style};
+
+/// How a command that ran to its end went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything is fine.
+    Success,
+    /// The command worked and found validation problems (exit code 3).
+    ProblemsFound,
+}
+
+/// Runs `command` with `config` on a single-threaded async runtime.
+pub fn run(command: &Command, config: &Config) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Init => return init(config),
+        Command::New(args) => return new(config, args),
+        _ => {}
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_with_database(command, config))
+}
+
+async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result<Outcome> {
+    let url = config.database_url()?;
+    let migrations = source::read_dir(&config.migrations_dir)?;
+    tracing::info!(count = migrations.len(), dir = %config.migrations_dir.display(), "read migrations");
+    let migrator = Migrator::new(migrations, config.migrator.clone());
+    let mut driver = connect(url).await?;
+    let driver = driver.as_mut();
+    let ctx = Ctx {
+        config,
+        url,
+        style: Style::new(config.color),
+    };
+    match command {
+        Command::Status => ctx.status(&migrator, driver).await,
+        Command::Up(args) => ctx.up(&migrator, driver, args).await,
+        Command::Down(args) => ctx.down(&migrator, driver, args).await,
+        Command::Redo => ctx.redo(&migrator, driver).await,
+        Command::Validate => ctx.validate(&migrator, driver).await,
+        Command::Baseline(args) => ctx.baseline(&migrator, driver, args).await,
+        Command::Repair => ctx.repair(&migrator, driver).await,
+        Command::Init | Command::New(_) => unreachable!("handled without a database"),
+    }
+}
+
+/// Picks the driver for the URL's engine.
+async fn connect(url: &DatabaseUrl) -> anyhow::Result<Box<dyn Driver>> {
+    match url.engine() {
+        Engine::Sqlite => {
+            let driver = SqliteDriver::connect(url)
+                .await
+                .with_context(|| format!("cannot open the database {url}"))?;
+            Ok(Box::new(driver))
+        }
+        engine @ (Engine::Postgres | Engine::Mysql) => bail!(
+            "the {engine} driver is not available in this build yet: cannot connect to {url}; use a sqlite:// URL for now"
+        ),
+    }
+}
+
+/// Prints to stdout; a closed pipe (`cairn status | head`) is not an error worth a panic.
+fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// What every database command shares.
+struct Ctx<'a> {
+    config: &'a Config,
+    url: &'a DatabaseUrl,
+    style: Style,
+}
+
+impl Ctx<'_> {
+    fn json(&self) -> bool {
+        self.config.format == Format::Json
+    }
+
+    async fn status(&self, migrator: &Migrator, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
+        let report = migrator.status(driver).await?;
+        if self.json() {
+            print(&output::json_string(&output::status_json(&report, self.url)));
+        } else {
+            let dir = self.config.migrations_dir.display().to_string();
+            print(&output::status_text(&report, self.url, &dir, self.style));
+        }
+        Ok(if report.problems.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::ProblemsFound
+        })
+    }
+
+    async fn up(&self, migrator: &Migrator, driver: &mut dyn Driver, args: &UpArgs) -> anyhow::Result<Outcome> {
+        if args.dry_run {
+            let planned = migrator.plan_up(driver, args.to).await?;
+            self.print_plan(&planned, Direction::Up);
+            return Ok(Outcome::Success);
+        }
+        let result = migrator.up(driver, args.to).await;
+        self.finish_run(result, Direction::Up)
+    }
+
+    async fn down(&self, migrator: &Migrator, driver: &mut dyn Driver, args: &DownArgs) -> anyhow::Result<Outcome> {
+        let target = match (args.to, args.steps, args.all) {
+            (Some(to), _, _) => DownTarget::To(to),
+            (_, Some(steps), _) => DownTarget::Steps(usize::try_from(steps).unwrap_or(usize::MAX)),
+            (_, _, true) => DownTarget::All,
+            (None, None, false) => DownTarget::Steps(1),
+        };
+        if args.dry_run {
+            let planned = migrator.plan_down(driver, target).await?;
+            self.print_plan(&planned, Direction::Down);
+            return Ok(Outcome::Success);
+        }
+        let result = migrator.down(driver, target).await;
+        self.finish_run(result, Direction::Down)
+    }
+
+    async fn redo(&self, migrator: &Migrator, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
+        let result = migrator.redo(driver).await;
+        self.finish_run(result, Direction::Up)
+    }
+
+    fn print_plan(&self, planned: &[cairn_core::migrator::PlannedMigration], direction: Direction) {
+        if self.json() {
+            print(&output::json_string(&output::plan_json(planned)));
+        } else {
+            print(&output::plan_text(planned, direction));
+        }
+    }
+
+    /// Prints what a run did; on failure, what completed and then the error.
+    fn finish_run(&self, result: Result<RunReport, RunFailure>, direction: Direction) -> anyhow::Result<Outcome> {
+        match result {
+            Ok(report) => {
+                if self.json() {
+                    print(&output::json_string(&output::run_json(&report, None)));
+                } else {
+                    print(&output::run_text(&report, direction, self.style));
+                }
+                Ok(Outcome::Success)
+            }
+            Err(RunFailure { report, error }) => {
+                if self.json() {
+                    print(&output::json_string(&output::run_json(&report, Some(&error.to_string()))));
+                } else if !report.migrations.is_empty() {
+                    print(&output::run_text(&report, direction, self.style));
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    async fn validate(&self, migrator: &Migrator, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
+        match migrator.validate(driver).await {
+            Ok(report) => {
+                let pending = report
+                    .migrations
+                    .iter()
+                    .filter(|m| m.state == cairn_core::State::Pending)
+                    .count();
+                if self.json() {
+                    print(&output::json_string(&json!({ "ok": true, "problems": [], "pending": pending })));
+                } else {
+                    print(&format!(
+                        "{}: {} checked against {}, {pending} pending\n",
+                        self.style.green("ok"),
+                        match report.migrations.len() {
+                            1 => "1 migration".to_owned(),
+                            n => format!("{n} migrations"),
+                        },
+                        self.url
+                    ));
+                }
+                Ok(Outcome::Success)
+            }
+            Err(Error::Validation(problems)) => {
+                if self.json() {
+                    let value = json!({ "ok": false, "problems": output::problems_json(&problems.0) });
+                    print(&output::json_string(&value));
+                } else {
+                    print(&output::problems_text(&problems.0, self.style));
+                }
+                Ok(Outcome::ProblemsFound)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn baseline(&self, migrator: &Migrator, driver: &mut dyn Driver, args: &BaselineArgs) -> anyhow::Result<Outcome> {
+        let row = migrator.baseline(driver, args.version).await?;
+        if self.json() {
+            print(&output::json_string(&json!({ "baseline": row })));
+        } else {
+            print(&format!(
+                "{} at version {} ({}): migrations up to {} count as applied on {}\n",
+                self.style.green("baseline recorded"),
+                row.version,
+                row.name,
+                row.version,
+                self.url
+            ));
+        }
+        Ok(Outcome::Success)
+    }
+
+    async fn repair(&self, migrator: &Migrator, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
+        let actions = migrator.repair(driver).await?;
+        if self.json() {
+            print(&output::json_string(&json!({ "actions": actions })));
+        } else {
+            print(&output::repair_text(&actions, self.style));
+        }
+        Ok(Outcome::Success)
+    }
+}
+
+// ----- commands that need no database --------------------------------------
+
+/// The `cairn.toml` that `init` writes: every key, commented.
+fn config_template(migrations_dir: &str) -> String {
+    format!(
+        r#"# Cairn configuration. Every key is optional: --database-url, --dir and the
+# CAIRN_DATABASE_URL / DATABASE_URL environment variables take precedence.
+
+# Where the migrations live, relative to this file.
+migrations_dir = {migrations_dir}
+
+# The database. Keep URLs with a password in the environment instead.
+# database_url = "sqlite://cairn.db"
+
+# The history table, and on PostgreSQL/MySQL the schema it lives in.
+# history_table = "cairn_history"
+# history_schema = "public"
+
+# How long one statement may wait for a lock before it is retried.
+# lock_timeout = "5s"
+
+# How long to wait for the migration lock held by another runner.
+# lock_wait = "60s"
+
+# Apply pending migrations older than the newest applied one.
+# allow_out_of_order = false
+"#
+    )
+}
+
+fn init(config: &Config) -> anyhow::Result<Outcome> {
+    let dir = &config.migrations_dir;
+    let mut created = Vec::new();
+    let mut existing = Vec::new();
+    if dir.is_dir() {
+        existing.push(dir.clone());
+    } else {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the migrations directory `{}`", dir.display()))?;
+        created.push(dir.clone());
+    }
+    if config.config_file_exists || config.config_file.exists() {
+        existing.push(config.config_file.clone());
+    } else {
+        let text = config_template(&toml_path(&config.migrations_dir, &config.config_file)?);
+        std::fs::write(&config.config_file, text)
+            .with_context(|| format!("cannot write the configuration file `{}`", config.config_file.display()))?;
+        created.push(config.config_file.clone());
+    }
+    if config.format == Format::Json {
+        let paths = |v: &[PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+        print(&output::json_string(&json!({ "created": paths(&created), "existing": paths(&existing) })));
+    } else {
+        let style = Style::new(config.color);
+        let mut text = String::new();
+        for path in &created {
+            text.push_str(&format!("{} {}\n", style.green("created"), path.display()));
+        }
+        for path in &existing {
+            text.push_str(&format!("{} {} (left as it is)\n", style.dim("exists"), path.display()));
+        }
+        if created.contains(dir) {
+            text.push_str("next: `cairn new <name>` creates a migration\n");
+        }
+        print(&text);
+    }
+    Ok(Outcome::Success)
+}
+
+/// The migrations directory as the config file should name it: relative to
+/// the file's folder, as a TOML string.
+fn toml_path(dir: &Path, config_file: &Path) -> anyhow::Result<String> {
+    let base = config_file.parent().unwrap_or(Path::new(""));
+    let shown = if dir.is_absolute() || base.as_os_str().is_empty() || base == Path::new(".") {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir().context("cannot read the current directory")?.join(dir)
+    };
+    let text = shown.to_str().map_or_else(|| DEFAULT_MIGRATIONS_DIR.to_owned(), str::to_owned);
+    Ok(toml::Value::String(text).to_string())
+}
+
+/// A migration name as a folder name: lowercase, `_` for spaces and dashes.
+fn normalise_name(raw: &str) -> anyhow::Result<String> {
+    let name: String = raw
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
+        .collect();
+    let valid = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if name.is_empty() || !valid || !name.chars().any(|c| c.is_ascii_alphanumeric()) {
+        bail!("invalid migration name `{raw}`: use letters, digits and underscores (spaces and dashes become `_`), such as `add_users_table`");
+    }
+    Ok(name)
+}
+
+/// The versions already used in `dir`, read from entry names only (a new,
+/// still empty migration must not stop the next `cairn new`).
+fn existing_versions(dir: &Path) -> anyhow::Result<Vec<Version>> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
+    let mut versions = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read `{}`", dir.display()))?;
+        if let Some(version) = entry.file_name().to_str().and_then(version_of) {
+            versions.push(version);
+        }
+    }
+    Ok(versions)
+}
+
+/// The version in a migration entry's name: `<v>_x`, `<v>_x.up.sql`, `V<v>__x.sql`,
+/// `U<v>__x.sql`, or diesel's `YYYY-MM-DD-HHMMSS_x`.
+fn version_of(name: &str) -> Option<Version> {
+    let digits = |s: &str| -> Option<Version> {
+        let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        (end > 0 && s[end..].starts_with('_')).then(|| s[..end].parse().ok()).flatten()
+    };
+    if let Some(v) = digits(name) {
+        return Some(v);
+    }
+    if let Some(rest) = name.strip_prefix('V').or_else(|| name.strip_prefix('U')) {
+        return digits(rest);
+    }
+    // diesel: 2024-01-31-120000_name
+    let stamp = name.get(..17)?;
+    let bytes = stamp.as_bytes();
+    if bytes[4] == b'-' && bytes[7] == b'-' && bytes[10] == b'-' && name[17..].starts_with('_') {
+        let joined: String = stamp.chars().filter(|c| *c != '-').collect();
+        if joined.len() == 14 && joined.chars().all(|c| c.is_ascii_digit()) {
+            return joined.parse().ok();
+        }
+    }
+    None
+}
+
+fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
+    let name = normalise_name(&args.name)?;
+    let dir = &config.migrations_dir;
+    if !dir.is_dir() {
+        bail!(
+            "migrations directory `{}` does not exist: create it with `cairn init`, or point --dir at your migrations",
+            dir.display()
+        );
+    }
+    let versions = existing_versions(dir)?;
+    let version = if args.sequential {
+        versions.iter().max().map_or(1, |max| max + 1)
+    } else {
+        let mut stamp: Version = UtcTime::now().version_stamp().parse().context("the clock gave a bad timestamp")?;
+        // Two `cairn new` within one second: take the next free second.
+        while versions.contains(&stamp) {
+            stamp += 1;
+        }
+        stamp
+    };
+    let folder = dir.join(format!("{version}_{name}"));
+    std::fs::create_dir(&folder).with_context(|| format!("cannot create `{}`", folder.display()))?;
+    let up = format!(
+        "-- {version} {name}: up\n--\n-- The SQL that applies this migration; end each statement with `;`.\n-- Directives go in this header, for example `-- cairn:no-transaction`.\n\n"
+    );
+    let down = format!(
+        "-- {version} {name}: down\n--\n-- The SQL that undoes up.sql, in reverse order. If it cannot be undone,\n-- delete this file and add the directive `-- cairn:irreversible` to up.sql.\n\n"
+    );
+    for (file, text) in [("up.sql", up), ("down.sql", down)] {
+        let path = folder.join(file);
+        std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    if config.format == Format::Json {
+        print(&output::json_string(&json!({
+            "version": version,
+            "name": name,
+            "path": folder.display().to_string(),
+        })));
+    } else {
+        print(&format!("{} {}\n", Style::new(config.color).green("created"), folder.display()));
+    }
+    Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_or_rejected() {
+        assert_eq!(normalise_name("Add users-Table").unwrap(), "add_users_table");
+        assert_eq!(normalise_name(" v2 ").unwrap(), "v2");
+        for bad in ["", "  ", "___", "drop;table", "naïve", "a/b"] {
+            let err = normalise_name(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid migration name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn versions_come_from_every_layout() {
+        for (name, version) in [
+            ("3_add_users", Some(3)),
+            ("20240101120000_x", Some(20_240_101_120_000)),
+            ("7_x.up.sql", Some(7)),
+            ("V12__x.sql", Some(12)),
+            ("U12__x.sql", Some(12)),
+            ("2024-01-31-120000_x", Some(20_240_131_120_000)),
+            ("README.md", None),
+            (".gitkeep", None),
+            ("12", None),
+        ] {
+            assert_eq!(version_of(name), version, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_config_template_parses_and_names_the_dir() {
+        let text = config_template(&toml_path(Path::new("db/migrations"), Path::new("cairn.toml")).unwrap());
+        let value: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(value["migrations_dir"].as_str(), Some("db/migrations"));
+        assert_eq!(value.len(), 1);
+    }
+}

@@ -1,0 +1,102 @@
+//! How a run ends: the exit code, and the error on stderr.
+//!
+//! | code | meaning                                                          |
+//! |------|------------------------------------------------------------------|
+//! | 0    | success                                                          |
+//! | 1    | error                                                            |
+//! | 2    | bad usage (clap's own code for bad arguments)                    |
+//! | 3    | validation problems found (`Error::Validation`, or problems in `status`/`validate`) |
+//! | 4    | timed out waiting for a lock held by another runner              |
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use cairn_core::{DriverErrorKind, Error};
+
+use crate::commands::Outcome;
+
+/// Success.
+pub const OK: u8 = 0;
+/// Any error.
+pub const ERROR: u8 = 1;
+/// Validation problems found.
+pub const PROBLEMS: u8 = 3;
+/// A lock could not be taken in time.
+pub const LOCK_TIMEOUT: u8 = 4;
+
+/// Prints the error, if any, and returns the exit code.
+pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
+    match result {
+        Ok(Outcome::Success) => ExitCode::from(OK),
+        Ok(Outcome::ProblemsFound) => ExitCode::from(PROBLEMS),
+        Err(error) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", message(&error));
+            ExitCode::from(code(&error))
+        }
+    }
+}
+
+/// The exit code for an error.
+pub fn code(error: &anyhow::Error) -> u8 {
+    match error.chain().find_map(|e| e.downcast_ref::<Error>()) {
+        Some(Error::Validation(_)) => PROBLEMS,
+        Some(Error::LockTimeout { .. }) => LOCK_TIMEOUT,
+        Some(Error::Driver { source, .. }) if source.kind == DriverErrorKind::LockTimeout => LOCK_TIMEOUT,
+        _ => ERROR,
+    }
+}
+
+/// The error and its causes joined with `: `, leaving out a cause that the
+/// message before it already quotes (core errors include their source).
+pub fn message(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+    use cairn_core::{DriverError, Engine};
+
+    #[test]
+    fn causes_are_joined_once() {
+        let driver = DriverError::new(DriverErrorKind::Statement, "disk I/O error");
+        let core = Error::Driver {
+            engine: Engine::Sqlite,
+            context: "reading history".to_owned(),
+            source: driver,
+        };
+        let error = Err::<(), _>(core).context("cannot check").unwrap_err();
+        assert_eq!(message(&error), "cannot check: sqlite: reading history: disk I/O error");
+        assert_eq!(code(&error), ERROR);
+    }
+
+    #[test]
+    fn lock_timeouts_and_validation_have_their_codes() {
+        let lock = anyhow::Error::from(Error::LockTimeout {
+            engine: Engine::Postgres,
+            waited_ms: 10,
+            holder: "pid 7".to_owned(),
+        });
+        assert_eq!(code(&lock), LOCK_TIMEOUT);
+        let busy = anyhow::Error::from(Error::Driver {
+            engine: Engine::Sqlite,
+            context: "starting the transaction".to_owned(),
+            source: DriverError::new(DriverErrorKind::LockTimeout, "database is locked"),
+        });
+        assert_eq!(code(&busy), LOCK_TIMEOUT);
+        let problems = anyhow::Error::from(Error::Validation(cairn_core::error::Problems(vec![])));
+        assert_eq!(code(&problems), PROBLEMS);
+    }
+}

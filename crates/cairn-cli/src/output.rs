@@ -1,0 +1,348 @@
+//! How reports look: text for people (coloured only on a terminal without
+//! `NO_COLOR`) and JSON for programs.
+//!
+//! Every function here is pure: it turns a core report into a `String` or a
+//! JSON value, and the commands print it. URLs are only ever shown redacted.
+
+use std::fmt::Write as _;
+
+use cairn_core::migrator::{Applied, PlannedMigration, RepairAction, StatusReport};
+use cairn_core::url::DatabaseUrl;
+use cairn_core::{Direction, Problem, RunReport, State};
+use serde_json::{json, Value};
+
+/// ANSI colours, or none.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    color: bool,
+}
+
+impl Style {
+    /// Colours if `color`, plain text otherwise.
+    pub fn new(color: bool) -> Self {
+        Style { color }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// Success.
+    pub fn green(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+
+    /// Attention.
+    pub fn yellow(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+
+    /// Trouble.
+    pub fn red(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    /// Headings.
+    pub fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    /// Secondary information.
+    pub fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Pads `text` to `width` and then colours it, so columns line up with colours on.
+fn cell(text: &str, width: usize, paint: impl Fn(&str) -> String) -> String {
+    let padding = width.saturating_sub(text.chars().count());
+    format!("{}{}", paint(text), " ".repeat(padding))
+}
+
+fn paint_state(style: Style, state: State) -> impl Fn(&str) -> String {
+    move |text: &str| match state {
+        State::Applied => style.green(text),
+        State::Pending => style.yellow(text),
+        State::Baselined | State::Baseline | State::Expanded => style.dim(text),
+        _ => style.red(text),
+    }
+}
+
+/// `cairn status` as text: a table, a summary line and the problems.
+pub fn status_text(report: &StatusReport, url: &DatabaseUrl, migrations_dir: &str, style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "database: {url} ({})", report.engine);
+    if report.migrations.is_empty() {
+        let _ = writeln!(out, "no migrations in `{migrations_dir}`: create one with `cairn new <name>`");
+    } else {
+        let rows: Vec<[String; 4]> = report
+            .migrations
+            .iter()
+            .map(|m| {
+                [
+                    m.version.to_string(),
+                    m.name.clone(),
+                    m.state.as_str().to_owned(),
+                    m.applied_at.clone().unwrap_or_else(|| "-".to_owned()),
+                ]
+            })
+            .collect();
+        let headers = ["VERSION", "NAME", "STATE", "APPLIED AT"];
+        let mut widths = headers.map(str::len);
+        for row in &rows {
+            for (width, value) in widths.iter_mut().zip(row) {
+                *width = (*width).max(value.chars().count());
+            }
+        }
+        let header: Vec<String> = headers
+            .iter()
+            .zip(widths)
+            .map(|(h, w)| cell(h, w, |t| style.bold(t)))
+            .collect();
+        let _ = writeln!(out, "{}", header.join("  ").trim_end());
+        for (row, entry) in rows.iter().zip(&report.migrations) {
+            let line = [
+                cell(&row[0], widths[0], str::to_owned),
+                cell(&row[1], widths[1], str::to_owned),
+                cell(&row[2], widths[2], paint_state(style, entry.state)),
+                row[3].clone(),
+            ];
+            let _ = writeln!(out, "{}", line.join("  "));
+        }
+        let mut counts: Vec<(State, usize)> = Vec::new();
+        for entry in &report.migrations {
+            match counts.iter_mut().find(|(state, _)| *state == entry.state) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((entry.state, 1)),
+            }
+        }
+        let summary: Vec<String> = counts.iter().map(|(state, n)| format!("{n} {}", state.as_str())).collect();
+        let _ = writeln!(out, "\n{}", summary.join(", "));
+    }
+    if !report.problems.is_empty() {
+        out.push('\n');
+        out.push_str(&problems_text(&report.problems, style));
+    }
+    out
+}
+
+/// `cairn status` as one JSON object.
+pub fn status_json(report: &StatusReport, url: &DatabaseUrl) -> Value {
+    json!({
+        "engine": report.engine,
+        "database": url.redacted(),
+        "migrations": report.migrations,
+        "problems": problems_json(&report.problems),
+    })
+}
+
+/// Problems as a list, each with what to do.
+pub fn problems_text(problems: &[Problem], style: Style) -> String {
+    let mut out = style.red(&format!("{} found:", plural(problems.len(), "problem", "problems")));
+    out.push('\n');
+    for problem in problems {
+        let _ = writeln!(out, "  - {problem}");
+    }
+    out
+}
+
+/// Problems as JSON: the core's fields plus the `message` a person would read.
+pub fn problems_json(problems: &[Problem]) -> Value {
+    Value::Array(
+        problems
+            .iter()
+            .map(|problem| {
+                let mut value = serde_json::to_value(problem).unwrap_or(Value::Null);
+                if let Value::Object(map) = &mut value {
+                    map.insert("message".to_owned(), Value::String(problem.to_string()));
+                }
+                value
+            })
+            .collect(),
+    )
+}
+
+fn applied_line(applied: &Applied, style: Style) -> String {
+    let painted = match (applied.direction, applied.skipped) {
+        (_, true) => style.dim("skipped"),
+        (Direction::Up, false) => style.green("applied"),
+        (Direction::Down, false) => style.yellow("rolled back"),
+    };
+    let detail = if applied.skipped {
+        "another runner did it first".to_owned()
+    } else {
+        format!(
+            "{} ms, {}{}",
+            applied.duration_ms,
+            plural(applied.statements, "statement", "statements"),
+            if applied.transactional { "" } else { ", outside a transaction" }
+        )
+    };
+    format!("{painted} {} {} ({detail})", applied.version, applied.name)
+}
+
+/// What a run did, one line per migration, then a summary.
+/// `direction` says what was asked, for the "nothing to do" line.
+pub fn run_text(report: &RunReport, direction: Direction, style: Style) -> String {
+    let mut out = String::new();
+    for applied in &report.migrations {
+        let _ = writeln!(out, "{}", applied_line(applied, style));
+    }
+    let done = report.migrations.iter().filter(|m| !m.skipped);
+    let up = done.clone().filter(|m| m.direction == Direction::Up).count();
+    let down = done.filter(|m| m.direction == Direction::Down).count();
+    let mut summary = Vec::new();
+    if down > 0 {
+        summary.push(format!("{} rolled back", plural(down, "migration", "migrations")));
+    }
+    if up > 0 {
+        summary.push(format!("{} applied", plural(up, "migration", "migrations")));
+    }
+    if summary.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            match direction {
+                Direction::Up => "nothing to apply: the database is up to date",
+                Direction::Down => "nothing to roll back",
+            }
+        );
+    } else {
+        let _ = writeln!(out, "{}", summary.join(", "));
+    }
+    out
+}
+
+/// What a run did, as JSON; `error` is the message of a failed run.
+pub fn run_json(report: &RunReport, error: Option<&str>) -> Value {
+    let mut value = serde_json::to_value(report).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("ok".to_owned(), Value::Bool(error.is_none()));
+        if let Some(error) = error {
+            map.insert("error".to_owned(), Value::String(error.to_owned()));
+        }
+    }
+    value
+}
+
+fn terminated(sql: &str) -> String {
+    let sql = sql.trim_end();
+    if sql.ends_with(';') {
+        sql.to_owned()
+    } else {
+        format!("{sql};")
+    }
+}
+
+/// A dry run: the exact SQL each migration would send, with its origin.
+pub fn plan_text(planned: &[PlannedMigration], direction: Direction) -> String {
+    if planned.is_empty() {
+        return match direction {
+            Direction::Up => "-- nothing to apply: the database is up to date\n",
+            Direction::Down => "-- nothing to roll back\n",
+        }
+        .to_owned();
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "-- dry run: nothing was changed");
+    for m in planned {
+        let _ = writeln!(
+            out,
+            "\n-- {} {} {}{}",
+            m.direction.as_str(),
+            m.version,
+            m.name,
+            if m.transactional { "" } else { " (outside a transaction)" }
+        );
+        if m.transactional {
+            let _ = writeln!(out, "BEGIN;");
+        }
+        for statement in &m.statements {
+            let _ = writeln!(out, "-- {} {} ({})", m.version, m.name, statement.location);
+            let _ = writeln!(out, "{}", terminated(&statement.sql));
+        }
+        let _ = writeln!(out, "-- {} {}: Cairn's history", m.version, m.name);
+        for statement in &m.history {
+            let _ = writeln!(out, "{}", terminated(statement));
+        }
+        if m.transactional {
+            let _ = writeln!(out, "COMMIT;");
+        }
+    }
+    out
+}
+
+/// A dry run as JSON.
+pub fn plan_json(planned: &[PlannedMigration]) -> Value {
+    json!({ "dry_run": true, "migrations": planned })
+}
+
+/// What `repair` did.
+pub fn repair_text(actions: &[RepairAction], style: Style) -> String {
+    if actions.is_empty() {
+        return "nothing to repair\n".to_owned();
+    }
+    let mut out = String::new();
+    for action in actions {
+        let _ = writeln!(out, "{} {} {}: {}", style.green("repaired"), action.version, action.name, action.action);
+    }
+    out
+}
+
+/// Renders a JSON value for stdout.
+pub fn json_string(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned());
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(version: i64, direction: Direction) -> Applied {
+        Applied {
+            version,
+            name: "add_users".to_owned(),
+            direction,
+            duration_ms: 3,
+            statements: 2,
+            transactional: true,
+            skipped: false,
+        }
+    }
+
+    #[test]
+    fn runs_read_as_sentences() {
+        let report = RunReport {
+            migrations: vec![applied(2, Direction::Down), applied(2, Direction::Up)],
+        };
+        let text = run_text(&report, Direction::Up, Style::new(false));
+        assert_eq!(
+            text,
+            "rolled back 2 add_users (3 ms, 2 statements)\napplied 2 add_users (3 ms, 2 statements)\n1 migration rolled back, 1 migration applied\n"
+        );
+        assert_eq!(run_text(&RunReport::default(), Direction::Down, Style::new(false)), "nothing to roll back\n");
+    }
+
+    #[test]
+    fn colour_is_plain_ansi_and_off_by_default() {
+        assert_eq!(Style::new(true).green("ok"), "\x1b[32mok\x1b[0m");
+        assert_eq!(Style::new(false).green("ok"), "ok");
+        assert_eq!(cell("ab", 4, |t| Style::new(true).red(t)), "\x1b[31mab\x1b[0m  ");
+    }
+
+    #[test]
+    fn statements_end_with_one_semicolon() {
+        assert_eq!(terminated("SELECT 1"), "SELECT 1;");
+        assert_eq!(terminated("SELECT 1;\n"), "SELECT 1;");
+    }
+}
