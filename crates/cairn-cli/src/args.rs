@@ -37,19 +37,34 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Database URL [default: $CAIRN_DATABASE_URL, $DATABASE_URL, cairn.toml, sqlite://cairn.db]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
     /// Migrations directory [default: `migrations_dir` in cairn.toml, else ./migrations]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR"
+    )]
     pub dir: Option<PathBuf>,
     /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Configuration file (optional unless given) [default: ./cairn.toml]
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "PATH"
+    )]
     pub config: Option<PathBuf>,
     /// Log what Cairn does to stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
 
@@ -124,8 +139,8 @@ pub struct DownArgs {
     #[arg(long, value_name = "VERSION", group = "target")]
     pub to: Option<Version>,
     /// Roll back the newest N migrations [default: 1]
-    #[arg(long, value_name = "N", group = "target")]
-    pub steps: Option<usize>,
+    #[arg(long, value_name = "N", group = "target", value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: Option<u64>,
     /// Roll back every applied migration
     #[arg(long, group = "target")]
     pub all: bool,

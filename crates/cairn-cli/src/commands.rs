@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use cairn_core::clock::UtcTime;
 use cairn_core::url::DatabaseUrl;
-use cairn_core::{source, Direction, DownTarget, Driver, Engine, Error, Migrator, RunFailure, RunReport, Version};
+use cairn_core::{
+    source, Direction, DownTarget, Driver, Engine, Error, Migrator, RunFailure, RunReport, Version,
+};
 use cairn_sqlite::SqliteDriver;
 use serde_json::json;
 
@@ -96,10 +98,16 @@ impl Ctx<'_> {
         self.config.format == Format::Json
     }
 
-    async fn status(&self, migrator: &Migrator, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
+    async fn status(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+    ) -> anyhow::Result<Outcome> {
         let report = migrator.status(driver).await?;
         if self.json() {
-            print(&output::json_string(&output::status_json(&report, self.url)));
+            print(&output::json_string(&output::status_json(
+                &report, self.url,
+            )));
         } else {
             let dir = self.config.migrations_dir.display().to_string();
             print(&output::status_text(&report, self.url, &dir, self.style));
@@ -111,7 +119,12 @@ impl Ctx<'_> {
         })
     }
 
-    async fn up(&self, migrator: &Migrator, driver: &mut dyn Driver, args: &UpArgs) -> anyhow::Result<Outcome> {
+    async fn up(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+        args: &UpArgs,
+    ) -> anyhow::Result<Outcome> {
         if args.dry_run {
             let planned = migrator.plan_up(driver, args.to).await?;
             self.print_plan(&planned, Direction::Up);
@@ -121,7 +134,12 @@ impl Ctx<'_> {
         self.finish_run(result, Direction::Up)
     }
 
-    async fn down(&self, migrator: &Migrator, driver: &mut dyn Driver, args: &DownArgs) -> anyhow::Result<Outcome> {
+    async fn down(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+        args: &DownArgs,
+    ) -> anyhow::Result<Outcome> {
         let target = match (args.to, args.steps, args.all) {
             (Some(to), _, _) => DownTarget::To(to),
             (_, Some(steps), _) => DownTarget::Steps(usize::try_from(steps).unwrap_or(usize::MAX)),
@@ -151,7 +169,11 @@ impl Ctx<'_> {
     }
 
     /// Prints what a run did; on failure, what completed and then the error.
-    fn finish_run(&self, result: Result<RunReport, RunFailure>, direction: Direction) -> anyhow::Result<Outcome> {
+    fn finish_run(
+        &self,
+        result: Result<RunReport, RunFailure>,
+        direction: Direction,
+    ) -> anyhow::Result<Outcome> {
         match result {
             Ok(report) => {
                 if self.json() {
@@ -163,7 +185,10 @@ impl Ctx<'_> {
             }
             Err(RunFailure { report, error }) => {
                 if self.json() {
-                    print(&output::json_string(&output::run_json(&report, Some(&error.to_string()))));
+                    print(&output::json_string(&output::run_json(
+                        &report,
+                        Some(&error.to_string()),
+                    )));
                 } else if !report.migrations.is_empty() {
                     print(&output::run_text(&report, direction, self.style));
                 }
@@ -172,7 +197,11 @@ impl Ctx<'_> {
         }
     }
 
-    async fn validate(&self, migrator: &Migrator, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
+    async fn validate(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+    ) -> anyhow::Result<Outcome> {
         match migrator.validate(driver).await {
             Ok(report) => {
                 let pending = report
@@ -181,7 +210,9 @@ impl Ctx<'_> {
                     .filter(|m| m.state == cairn_core::State::Pending)
                     .count();
                 if self.json() {
-                    print(&output::json_string(&json!({ "ok": true, "problems": [], "pending": pending })));
+                    print(&output::json_string(
+                        &json!({ "ok": true, "problems": [], "pending": pending }),
+                    ));
                 } else {
                     print(&format!(
                         "{}: {} checked against {}, {pending} pending\n",
@@ -197,7 +228,8 @@ impl Ctx<'_> {
             }
             Err(Error::Validation(problems)) => {
                 if self.json() {
-                    let value = json!({ "ok": false, "problems": output::problems_json(&problems.0) });
+                    let value =
+                        json!({ "ok": false, "problems": output::problems_json(&problems.0) });
                     print(&output::json_string(&value));
                 } else {
                     print(&output::problems_text(&problems.0, self.style));
@@ -208,7 +240,12 @@ impl Ctx<'_> {
         }
     }
 
-    async fn baseline(&self, migrator: &Migrator, driver: &mut dyn Driver, args: &BaselineArgs) -> anyhow::Result<Outcome> {
+    async fn baseline(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+        args: &BaselineArgs,
+    ) -> anyhow::Result<Outcome> {
         let row = migrator.baseline(driver, args.version).await?;
         if self.json() {
             print(&output::json_string(&json!({ "baseline": row })));
@@ -225,7 +262,11 @@ impl Ctx<'_> {
         Ok(Outcome::Success)
     }
 
-    async fn repair(&self, migrator: &Migrator, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
+    async fn repair(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+    ) -> anyhow::Result<Outcome> {
         let actions = migrator.repair(driver).await?;
         if self.json() {
             print(&output::json_string(&json!({ "actions": actions })));
@@ -273,20 +314,32 @@ fn init(config: &Config) -> anyhow::Result<Outcome> {
     if dir.is_dir() {
         existing.push(dir.clone());
     } else {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the migrations directory `{}`", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!("cannot create the migrations directory `{}`", dir.display())
+        })?;
         created.push(dir.clone());
     }
     if config.config_file_exists || config.config_file.exists() {
         existing.push(config.config_file.clone());
     } else {
         let text = config_template(&toml_path(&config.migrations_dir, &config.config_file)?);
-        std::fs::write(&config.config_file, text)
-            .with_context(|| format!("cannot write the configuration file `{}`", config.config_file.display()))?;
+        std::fs::write(&config.config_file, text).with_context(|| {
+            format!(
+                "cannot write the configuration file `{}`",
+                config.config_file.display()
+            )
+        })?;
         created.push(config.config_file.clone());
     }
     if config.format == Format::Json {
-        let paths = |v: &[PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
-        print(&output::json_string(&json!({ "created": paths(&created), "existing": paths(&existing) })));
+        let paths = |v: &[PathBuf]| {
+            v.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+        };
+        print(&output::json_string(
+            &json!({ "created": paths(&created), "existing": paths(&existing) }),
+        ));
     } else {
         let style = Style::new(config.color);
         let mut text = String::new();
@@ -294,7 +347,11 @@ fn init(config: &Config) -> anyhow::Result<Outcome> {
             text.push_str(&format!("{} {}\n", style.green("created"), path.display()));
         }
         for path in &existing {
-            text.push_str(&format!("{} {} (left as it is)\n", style.dim("exists"), path.display()));
+            text.push_str(&format!(
+                "{} {} (left as it is)\n",
+                style.dim("exists"),
+                path.display()
+            ));
         }
         if created.contains(dir) {
             text.push_str("next: `cairn new <name>` creates a migration\n");
@@ -311,9 +368,13 @@ fn toml_path(dir: &Path, config_file: &Path) -> anyhow::Result<String> {
     let shown = if dir.is_absolute() || base.as_os_str().is_empty() || base == Path::new(".") {
         dir.to_path_buf()
     } else {
-        std::env::current_dir().context("cannot read the current directory")?.join(dir)
+        std::env::current_dir()
+            .context("cannot read the current directory")?
+            .join(dir)
     };
-    let text = shown.to_str().map_or_else(|| DEFAULT_MIGRATIONS_DIR.to_owned(), str::to_owned);
+    let text = shown
+        .to_str()
+        .map_or_else(|| DEFAULT_MIGRATIONS_DIR.to_owned(), str::to_owned);
     Ok(toml::Value::String(text).to_string())
 }
 
@@ -325,7 +386,9 @@ fn normalise_name(raw: &str) -> anyhow::Result<String> {
         .chars()
         .map(|c| if c == ' ' || c == '-' { '_' } else { c })
         .collect();
-    let valid = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let valid = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if name.is_empty() || !valid || !name.chars().any(|c| c.is_ascii_alphanumeric()) {
         bail!("invalid migration name `{raw}`: use letters, digits and underscores (spaces and dashes become `_`), such as `add_users_table`");
     }
@@ -335,7 +398,8 @@ fn normalise_name(raw: &str) -> anyhow::Result<String> {
 /// The versions already used in `dir`, read from entry names only (a new,
 /// still empty migration must not stop the next `cairn new`).
 fn existing_versions(dir: &Path) -> anyhow::Result<Vec<Version>> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
     let mut versions = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot read `{}`", dir.display()))?;
@@ -351,7 +415,9 @@ fn existing_versions(dir: &Path) -> anyhow::Result<Vec<Version>> {
 fn version_of(name: &str) -> Option<Version> {
     let digits = |s: &str| -> Option<Version> {
         let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        (end > 0 && s[end..].starts_with('_')).then(|| s[..end].parse().ok()).flatten()
+        (end > 0 && s[end..].starts_with('_'))
+            .then(|| s[..end].parse().ok())
+            .flatten()
     };
     if let Some(v) = digits(name) {
         return Some(v);
@@ -384,7 +450,10 @@ fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
     let version = if args.sequential {
         versions.iter().max().map_or(1, |max| max + 1)
     } else {
-        let mut stamp: Version = UtcTime::now().version_stamp().parse().context("the clock gave a bad timestamp")?;
+        let mut stamp: Version = UtcTime::now()
+            .version_stamp()
+            .parse()
+            .context("the clock gave a bad timestamp")?;
         // Two `cairn new` within one second: take the next free second.
         while versions.contains(&stamp) {
             stamp += 1;
@@ -392,7 +461,8 @@ fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
         stamp
     };
     let folder = dir.join(format!("{version}_{name}"));
-    std::fs::create_dir(&folder).with_context(|| format!("cannot create `{}`", folder.display()))?;
+    std::fs::create_dir(&folder)
+        .with_context(|| format!("cannot create `{}`", folder.display()))?;
     let up = format!(
         "-- {version} {name}: up\n--\n-- The SQL that applies this migration; end each statement with `;`.\n-- Directives go in this header, for example `-- cairn:no-transaction`.\n\n"
     );
@@ -401,7 +471,8 @@ fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
     );
     for (file, text) in [("up.sql", up), ("down.sql", down)] {
         let path = folder.join(file);
-        std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+        std::fs::write(&path, text)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     if config.format == Format::Json {
         print(&output::json_string(&json!({
@@ -410,7 +481,11 @@ fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
             "path": folder.display().to_string(),
         })));
     } else {
-        print(&format!("{} {}\n", Style::new(config.color).green("created"), folder.display()));
+        print(&format!(
+            "{} {}\n",
+            Style::new(config.color).green("created"),
+            folder.display()
+        ));
     }
     Ok(Outcome::Success)
 }
@@ -421,7 +496,10 @@ mod tests {
 
     #[test]
     fn names_are_normalised_or_rejected() {
-        assert_eq!(normalise_name("Add users-Table").unwrap(), "add_users_table");
+        assert_eq!(
+            normalise_name("Add users-Table").unwrap(),
+            "add_users_table"
+        );
         assert_eq!(normalise_name(" v2 ").unwrap(), "v2");
         for bad in ["", "  ", "___", "drop;table", "naïve", "a/b"] {
             let err = normalise_name(bad).unwrap_err().to_string();
@@ -448,7 +526,9 @@ mod tests {
 
     #[test]
     fn the_config_template_parses_and_names_the_dir() {
-        let text = config_template(&toml_path(Path::new("db/migrations"), Path::new("cairn.toml")).unwrap());
+        let text = config_template(
+            &toml_path(Path::new("db/migrations"), Path::new("cairn.toml")).unwrap(),
+        );
         let value: toml::Table = toml::from_str(&text).unwrap();
         assert_eq!(value["migrations_dir"].as_str(), Some("db/migrations"));
         assert_eq!(value.len(), 1);

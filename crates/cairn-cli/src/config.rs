@@ -93,15 +93,20 @@ impl Config {
         };
 
         let database_url = if cli.command.needs_database() {
-            let (raw, from) = database_url(global.database_url.as_deref(), env, &file, &config_file);
-            let url = DatabaseUrl::parse(&raw).with_context(|| format!("the database URL from {from} is not usable"))?;
+            let (raw, from) =
+                database_url(global.database_url.as_deref(), env, &file, &config_file);
+            let url = DatabaseUrl::parse(&raw)
+                .with_context(|| format!("the database URL from {from} is not usable"))?;
             tracing::debug!(url = %url, from, "database");
             Some(url)
         } else {
             None
         };
 
-        let duration = |key: &str, value: &Option<String>, default: Duration| -> anyhow::Result<Duration> {
+        let duration = |key: &str,
+                        value: &Option<String>,
+                        default: Duration|
+         -> anyhow::Result<Duration> {
             match value {
                 None => Ok(default),
                 Some(text) => match parse_duration(text) {
@@ -117,7 +122,10 @@ impl Config {
         let mut table = HistoryTable::default();
         if let Some(name) = &file.history_table {
             if name.trim().is_empty() {
-                bail!("`{}`: `history_table` must not be empty", config_file.display());
+                bail!(
+                    "`{}`: `history_table` must not be empty",
+                    config_file.display()
+                );
             }
             table.name.clone_from(name);
         }
@@ -128,7 +136,11 @@ impl Config {
             table,
             plan: PlanOptions { allow_out_of_order },
             lock_wait: duration("lock_wait", &file.lock_wait, defaults.lock_wait)?,
-            statement_lock_timeout: duration("lock_timeout", &file.lock_timeout, defaults.statement_lock_timeout)?,
+            statement_lock_timeout: duration(
+                "lock_timeout",
+                &file.lock_timeout,
+                defaults.statement_lock_timeout,
+            )?,
             actor: actor(env),
             ..defaults
         };
@@ -139,7 +151,9 @@ impl Config {
             config_file,
             config_file_exists,
             format: global.format,
-            color: global.format == Format::Text && stdout_is_terminal && env.var("NO_COLOR").is_none(),
+            color: global.format == Format::Text
+                && stdout_is_terminal
+                && env.var("NO_COLOR").is_none(),
             migrator,
         })
     }
@@ -156,8 +170,14 @@ impl Config {
 fn read_file(path: &Path, explicit: bool) -> anyhow::Result<(FileConfig, bool)> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok((FileConfig::default(), false)),
-        Err(e) => return Err(e).with_context(|| format!("cannot read the configuration file `{}`", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok((FileConfig::default(), false))
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("cannot read the configuration file `{}`", path.display())
+            })
+        }
     };
     let file: FileConfig = toml::from_str(&text).map_err(|e| {
         // Not toml's Display: its excerpt of the file could show a password.
@@ -180,7 +200,12 @@ fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
 }
 
 /// The raw database URL and where it came from.
-fn database_url(flag: Option<&str>, env: &dyn Env, file: &FileConfig, config_file: &Path) -> (String, String) {
+fn database_url(
+    flag: Option<&str>,
+    env: &dyn Env,
+    file: &FileConfig,
+    config_file: &Path,
+) -> (String, String) {
     if let Some(url) = flag.filter(|u| !u.is_empty()) {
         return (url.to_owned(), "--database-url".to_owned());
     }
@@ -190,7 +215,10 @@ fn database_url(flag: Option<&str>, env: &dyn Env, file: &FileConfig, config_fil
         }
     }
     if let Some(url) = &file.database_url {
-        return (url.clone(), format!("`database_url` in `{}`", config_file.display()));
+        return (
+            url.clone(),
+            format!("`database_url` in `{}`", config_file.display()),
+        );
     }
     (DEFAULT_DATABASE_URL.to_owned(), "the default".to_owned())
 }
@@ -219,7 +247,10 @@ mod tests {
 
     impl Env for FakeEnv {
         fn var(&self, key: &str) -> Option<String> {
-            self.0.get(key).map(|v| (*v).to_owned()).filter(|v| !v.is_empty())
+            self.0
+                .get(key)
+                .map(|v| (*v).to_owned())
+                .filter(|v| !v.is_empty())
         }
     }
 
@@ -236,11 +267,29 @@ mod tests {
 
     #[test]
     fn database_url_precedence() {
-        let both = env(&[("CAIRN_DATABASE_URL", "sqlite://a.db"), ("DATABASE_URL", "sqlite://b.db")]);
+        let both = env(&[
+            ("CAIRN_DATABASE_URL", "sqlite://a.db"),
+            ("DATABASE_URL", "sqlite://b.db"),
+        ]);
         let url = |c: Config| c.database_url.unwrap().expose().to_owned();
-        assert_eq!(url(resolve(&["--database-url", "sqlite://flag.db", "status"], &both)), "sqlite://flag.db");
+        assert_eq!(
+            url(resolve(
+                &["--database-url", "sqlite://flag.db", "status"],
+                &both
+            )),
+            "sqlite://flag.db"
+        );
         assert_eq!(url(resolve(&["status"], &both)), "sqlite://a.db");
-        assert_eq!(url(resolve(&["status"], &env(&[("CAIRN_DATABASE_URL", ""), ("DATABASE_URL", "sqlite://b.db")]))), "sqlite://b.db");
+        assert_eq!(
+            url(resolve(
+                &["status"],
+                &env(&[
+                    ("CAIRN_DATABASE_URL", ""),
+                    ("DATABASE_URL", "sqlite://b.db")
+                ])
+            )),
+            "sqlite://b.db"
+        );
         assert_eq!(url(resolve(&["status"], &env(&[]))), DEFAULT_DATABASE_URL);
     }
 
@@ -253,7 +302,10 @@ mod tests {
 
     #[test]
     fn actor_is_user_at_host() {
-        assert_eq!(actor(&env(&[("USER", "ann"), ("HOSTNAME", "box")])), "ann@box");
+        assert_eq!(
+            actor(&env(&[("USER", "ann"), ("HOSTNAME", "box")])),
+            "ann@box"
+        );
         assert_eq!(actor(&env(&[("USERNAME", "bob")])), "bob");
         assert_eq!(actor(&env(&[])), "unknown");
     }
@@ -263,15 +315,24 @@ mod tests {
         assert!(!resolve(&["init"], &env(&[])).color);
         let cli = Cli::try_parse_from(["cairn", "init"]).unwrap();
         assert!(Config::resolve(&cli, &env(&[]), true).unwrap().color);
-        assert!(!Config::resolve(&cli, &env(&[("NO_COLOR", "1")]), true).unwrap().color);
+        assert!(
+            !Config::resolve(&cli, &env(&[("NO_COLOR", "1")]), true)
+                .unwrap()
+                .color
+        );
     }
 
     #[test]
     fn config_file_errors_name_the_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cairn.toml");
-        std::fs::write(&path, "database_url = \"sqlite://x.db\"\nmigration_dir = \"m\"\n").unwrap();
-        let cli = Cli::try_parse_from(["cairn", "--config", path.to_str().unwrap(), "status"]).unwrap();
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite://x.db\"\nmigration_dir = \"m\"\n",
+        )
+        .unwrap();
+        let cli =
+            Cli::try_parse_from(["cairn", "--config", path.to_str().unwrap(), "status"]).unwrap();
         let err = format!("{:#}", Config::resolve(&cli, &env(&[]), false).unwrap_err());
         assert!(err.contains("cairn.toml"), "{err}");
         assert!(err.contains("line 2"), "{err}");
@@ -279,7 +340,10 @@ mod tests {
 
         std::fs::write(&path, "lock_timeout = \"5 seconds\"\n").unwrap();
         let err = format!("{:#}", Config::resolve(&cli, &env(&[]), false).unwrap_err());
-        assert!(err.contains("lock_timeout") && err.contains("cairn.toml"), "{err}");
+        assert!(
+            err.contains("lock_timeout") && err.contains("cairn.toml"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -291,11 +355,15 @@ mod tests {
             "migrations_dir = \"db\"\nhistory_table = \"h\"\nlock_timeout = \"2s\"\nlock_wait = \"1m\"\nallow_out_of_order = true\n",
         )
         .unwrap();
-        let cli = Cli::try_parse_from(["cairn", "--config", path.to_str().unwrap(), "status"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["cairn", "--config", path.to_str().unwrap(), "status"]).unwrap();
         let config = Config::resolve(&cli, &env(&[]), false).unwrap();
         assert_eq!(config.migrations_dir, dir.path().join("db"));
         assert_eq!(config.migrator.table.name, "h");
-        assert_eq!(config.migrator.statement_lock_timeout, Duration::from_secs(2));
+        assert_eq!(
+            config.migrator.statement_lock_timeout,
+            Duration::from_secs(2)
+        );
         assert_eq!(config.migrator.lock_wait, Duration::from_secs(60));
         assert!(config.migrator.plan.allow_out_of_order);
     }

@@ -41,7 +41,9 @@ pub fn code(error: &anyhow::Error) -> u8 {
     match error.chain().find_map(|e| e.downcast_ref::<Error>()) {
         Some(Error::Validation(_)) => PROBLEMS,
         Some(Error::LockTimeout { .. }) => LOCK_TIMEOUT,
-        Some(Error::Driver { source, .. }) if source.kind == DriverErrorKind::LockTimeout => LOCK_TIMEOUT,
+        Some(Error::Driver { source, .. }) if source.kind == DriverErrorKind::LockTimeout => {
+            LOCK_TIMEOUT
+        }
         _ => ERROR,
     }
 }
@@ -78,7 +80,10 @@ mod tests {
             source: driver,
         };
         let error = Err::<(), _>(core).context("cannot check").unwrap_err();
-        assert_eq!(message(&error), "cannot check: sqlite: reading history: disk I/O error");
+        assert_eq!(
+            message(&error),
+            "cannot check: sqlite: reading history: disk I/O error"
+        );
         assert_eq!(code(&error), ERROR);
     }
 

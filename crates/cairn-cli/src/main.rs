@@ -16,8 +16,9 @@ use clap::Parser as _;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_logging(cli.global.verbose);
-    let result = config::Config::resolve(&cli, &config::ProcessEnv, std::io::stdout().is_terminal())
-        .and_then(|config| commands::run(&cli.command, &config));
+    let result =
+        config::Config::resolve(&cli, &config::ProcessEnv, std::io::stdout().is_terminal())
+            .and_then(|config| commands::run(&cli.command, &config));
     exit::finish(result)
 }
 

@@ -77,11 +77,19 @@ fn paint_state(style: Style, state: State) -> impl Fn(&str) -> String {
 }
 
 /// `cairn status` as text: a table, a summary line and the problems.
-pub fn status_text(report: &StatusReport, url: &DatabaseUrl, migrations_dir: &str, style: Style) -> String {
+pub fn status_text(
+    report: &StatusReport,
+    url: &DatabaseUrl,
+    migrations_dir: &str,
+    style: Style,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "database: {url} ({})", report.engine);
     if report.migrations.is_empty() {
-        let _ = writeln!(out, "no migrations in `{migrations_dir}`: create one with `cairn new <name>`");
+        let _ = writeln!(
+            out,
+            "no migrations in `{migrations_dir}`: create one with `cairn new <name>`"
+        );
     } else {
         let rows: Vec<[String; 4]> = report
             .migrations
@@ -124,7 +132,10 @@ pub fn status_text(report: &StatusReport, url: &DatabaseUrl, migrations_dir: &st
                 None => counts.push((entry.state, 1)),
             }
         }
-        let summary: Vec<String> = counts.iter().map(|(state, n)| format!("{n} {}", state.as_str())).collect();
+        let summary: Vec<String> = counts
+            .iter()
+            .map(|(state, n)| format!("{n} {}", state.as_str()))
+            .collect();
         let _ = writeln!(out, "\n{}", summary.join(", "));
     }
     if !report.problems.is_empty() {
@@ -146,7 +157,10 @@ pub fn status_json(report: &StatusReport, url: &DatabaseUrl) -> Value {
 
 /// Problems as a list, each with what to do.
 pub fn problems_text(problems: &[Problem], style: Style) -> String {
-    let mut out = style.red(&format!("{} found:", plural(problems.len(), "problem", "problems")));
+    let mut out = style.red(&format!(
+        "{} found:",
+        plural(problems.len(), "problem", "problems")
+    ));
     out.push('\n');
     for problem in problems {
         let _ = writeln!(out, "  - {problem}");
@@ -183,7 +197,11 @@ fn applied_line(applied: &Applied, style: Style) -> String {
             "{} ms, {}{}",
             applied.duration_ms,
             plural(applied.statements, "statement", "statements"),
-            if applied.transactional { "" } else { ", outside a transaction" }
+            if applied.transactional {
+                ""
+            } else {
+                ", outside a transaction"
+            }
         )
     };
     format!("{painted} {} {} ({detail})", applied.version, applied.name)
@@ -197,11 +215,17 @@ pub fn run_text(report: &RunReport, direction: Direction, style: Style) -> Strin
         let _ = writeln!(out, "{}", applied_line(applied, style));
     }
     let done = report.migrations.iter().filter(|m| !m.skipped);
-    let up = done.clone().filter(|m| m.direction == Direction::Up).count();
+    let up = done
+        .clone()
+        .filter(|m| m.direction == Direction::Up)
+        .count();
     let down = done.filter(|m| m.direction == Direction::Down).count();
     let mut summary = Vec::new();
     if down > 0 {
-        summary.push(format!("{} rolled back", plural(down, "migration", "migrations")));
+        summary.push(format!(
+            "{} rolled back",
+            plural(down, "migration", "migrations")
+        ));
     }
     if up > 0 {
         summary.push(format!("{} applied", plural(up, "migration", "migrations")));
@@ -260,7 +284,11 @@ pub fn plan_text(planned: &[PlannedMigration], direction: Direction) -> String {
             m.direction.as_str(),
             m.version,
             m.name,
-            if m.transactional { "" } else { " (outside a transaction)" }
+            if m.transactional {
+                ""
+            } else {
+                " (outside a transaction)"
+            }
         );
         if m.transactional {
             let _ = writeln!(out, "BEGIN;");
@@ -292,7 +320,14 @@ pub fn repair_text(actions: &[RepairAction], style: Style) -> String {
     }
     let mut out = String::new();
     for action in actions {
-        let _ = writeln!(out, "{} {} {}: {}", style.green("repaired"), action.version, action.name, action.action);
+        let _ = writeln!(
+            out,
+            "{} {} {}: {}",
+            style.green("repaired"),
+            action.version,
+            action.name,
+            action.action
+        );
     }
     out
 }
@@ -330,14 +365,20 @@ mod tests {
             text,
             "rolled back 2 add_users (3 ms, 2 statements)\napplied 2 add_users (3 ms, 2 statements)\n1 migration rolled back, 1 migration applied\n"
         );
-        assert_eq!(run_text(&RunReport::default(), Direction::Down, Style::new(false)), "nothing to roll back\n");
+        assert_eq!(
+            run_text(&RunReport::default(), Direction::Down, Style::new(false)),
+            "nothing to roll back\n"
+        );
     }
 
     #[test]
     fn colour_is_plain_ansi_and_off_by_default() {
         assert_eq!(Style::new(true).green("ok"), "\x1b[32mok\x1b[0m");
         assert_eq!(Style::new(false).green("ok"), "ok");
-        assert_eq!(cell("ab", 4, |t| Style::new(true).red(t)), "\x1b[31mab\x1b[0m  ");
+        assert_eq!(
+            cell("ab", 4, |t| Style::new(true).red(t)),
+            "\x1b[31mab\x1b[0m  "
+        );
     }
 
     #[test]

@@ -417,3 +417,249 @@ pub fn plan_down<'a>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::{Directives, Layout, Script, Scripts};
+    use proptest::prelude::*;
+
+    const E: Engine = Engine::Sqlite;
+
+    fn script(text: &str) -> Script {
+        Script {
+            path: PathBuf::from("up.sql"),
+            first_line: 1,
+            text: text.to_owned(),
+            directives: Directives::default(),
+        }
+    }
+
+    fn migration(version: Version, down: bool) -> Migration {
+        Migration {
+            version,
+            name: format!("m{version}"),
+            layout: Layout::Cairn,
+            location: PathBuf::from(format!("{version}_m{version}")),
+            up: Scripts {
+                plain: Some(script(&format!("CREATE TABLE t{version} (id INTEGER);"))),
+                overrides: BTreeMap::new(),
+            },
+            down: Scripts {
+                plain: down.then(|| script(&format!("DROP TABLE t{version};"))),
+                overrides: BTreeMap::new(),
+            },
+        }
+    }
+
+    fn applied(m: &Migration) -> HistoryRow {
+        HistoryRow {
+            version: m.version,
+            name: m.name.clone(),
+            kind: kind::SQL.to_owned(),
+            checksum: m.checksum(E).unwrap_or_default(),
+            state: HistoryState::Applied,
+            applied_at: "2026-01-01T00:00:00.000Z".to_owned(),
+            execution_ms: 1,
+            applied_by: "test".to_owned(),
+            cairn_version: "0".to_owned(),
+            statements_done: None,
+            statements_checksum: None,
+            error: None,
+        }
+    }
+
+    fn versions(chosen: &[&Migration]) -> Vec<Version> {
+        chosen.iter().map(|m| m.version).collect()
+    }
+
+    fn source(versions: &[Version]) -> Vec<Migration> {
+        versions.iter().map(|v| migration(*v, true)).collect()
+    }
+
+    #[test]
+    fn up_plans_pending_in_order_and_stops_at_target() {
+        let ms = source(&[1, 2, 3, 4]);
+        let history = vec![applied(&ms[0])];
+        let all = plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap();
+        assert_eq!(versions(&all), [2, 3, 4]);
+        let to3 = plan_up(&ms, &history, E, PlanOptions::default(), Some(3)).unwrap();
+        assert_eq!(versions(&to3), [2, 3]);
+        let none = plan_up(&ms, &history, E, PlanOptions::default(), Some(1)).unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn table_of_problems() {
+        let ms = source(&[1, 2, 3]);
+        let mut modified = applied(&ms[0]);
+        modified.checksum = "0".repeat(64);
+        let mut failed = applied(&ms[1]);
+        failed.state = HistoryState::Failed;
+        failed.statements_done = Some(1);
+        let mut running = applied(&ms[1]);
+        running.state = HistoryState::Running;
+        let ghost = applied(&migration(9, true));
+        let cases: Vec<(&str, Vec<HistoryRow>, Vec<Problem>)> = vec![
+            ("clean", vec![applied(&ms[0])], vec![]),
+            (
+                "modified",
+                vec![modified.clone()],
+                vec![Problem::Modified {
+                    version: 1,
+                    name: "m1".into(),
+                    path: "up.sql".into(),
+                    recorded: modified.checksum.clone(),
+                    actual: ms[0].checksum(E).unwrap(),
+                }],
+            ),
+            (
+                "failed",
+                vec![applied(&ms[0]), failed],
+                vec![Problem::Failed { version: 2, name: "m2".into(), statements_done: Some(1), error: None }],
+            ),
+            (
+                "running",
+                vec![applied(&ms[0]), running],
+                vec![Problem::Running { version: 2, name: "m2".into(), started_at: "2026-01-01T00:00:00.000Z".into() }],
+            ),
+            (
+                "missing and out of order",
+                vec![ghost],
+                vec![
+                    Problem::OutOfOrder { version: 1, name: "m1".into(), latest: 9 },
+                    Problem::OutOfOrder { version: 2, name: "m2".into(), latest: 9 },
+                    Problem::OutOfOrder { version: 3, name: "m3".into(), latest: 9 },
+                    Problem::Missing { version: 9, name: "m9".into() },
+                ],
+            ),
+            (
+                "gap",
+                vec![applied(&ms[0]), applied(&ms[2])],
+                vec![Problem::OutOfOrder { version: 2, name: "m2".into(), latest: 3 }],
+            ),
+        ];
+        for (name, history, expected) in cases {
+            assert_eq!(problems(&ms, &history, E, PlanOptions::default()), expected, "case {name}");
+            let refused = plan_up(&ms, &history, E, PlanOptions::default(), None);
+            assert_eq!(refused.is_err(), !expected.is_empty(), "case {name}");
+        }
+    }
+
+    #[test]
+    fn out_of_order_is_applied_when_allowed() {
+        let ms = source(&[1, 2, 3]);
+        let history = vec![applied(&ms[0]), applied(&ms[2])];
+        let allow = PlanOptions { allow_out_of_order: true };
+        assert_eq!(versions(&plan_up(&ms, &history, E, allow, None).unwrap()), [2]);
+    }
+
+    #[test]
+    fn unknown_target_is_refused() {
+        let ms = source(&[1, 2]);
+        let err = plan_up(&ms, &[], E, PlanOptions::default(), Some(7)).unwrap_err();
+        assert!(matches!(err, Error::UnknownTarget { version: 7 }), "{err}");
+        let err = plan_down(&ms, &[], E, DownTarget::To(7)).unwrap_err();
+        assert!(matches!(err, Error::UnknownTarget { version: 7 }), "{err}");
+    }
+
+    #[test]
+    fn down_plans_newest_first_and_needs_down_scripts() {
+        let mut ms = source(&[1, 2, 3]);
+        let history: Vec<HistoryRow> = ms.iter().map(applied).collect();
+        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::Steps(2)).unwrap()), [3, 2]);
+        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::To(1)).unwrap()), [3, 2]);
+        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::All).unwrap()), [3, 2, 1]);
+        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::To(0)).unwrap()), [3, 2, 1]);
+        ms[1].down = Scripts::default();
+        let err = plan_down(&ms, &history, E, DownTarget::Steps(2)).unwrap_err();
+        assert!(matches!(err, Error::NoDownScript { version: 2, .. }), "{err}");
+        assert!(err.to_string().contains("nothing was rolled back"), "{err}");
+        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::Steps(1)).unwrap()), [3]);
+    }
+
+    #[test]
+    fn baseline_hides_older_migrations() {
+        let ms = source(&[1, 2, 3]);
+        let mut baseline = applied(&ms[1]);
+        baseline.kind = kind::BASELINE.to_owned();
+        baseline.checksum = String::new();
+        let history = vec![baseline];
+        assert_eq!(versions(&plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap()), [3]);
+        let states: Vec<State> = status(&ms, &history, E).iter().map(|s| s.state).collect();
+        assert_eq!(states, [State::Baselined, State::Baseline, State::Pending]);
+        assert!(plan_down(&ms, &history, E, DownTarget::All).unwrap().is_empty());
+    }
+
+    #[test]
+    fn status_names_every_state() {
+        let ms = source(&[1, 2, 3]);
+        let mut modified = applied(&ms[1]);
+        modified.checksum = "x".into();
+        let history = vec![applied(&ms[0]), modified, applied(&migration(5, true))];
+        let states: Vec<(Version, State)> = status(&ms, &history, E).iter().map(|s| (s.version, s.state)).collect();
+        assert_eq!(
+            states,
+            [(1, State::Applied), (2, State::Modified), (3, State::Pending), (5, State::Missing)]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// After applying what the plan says, nothing is pending, nothing is
+        /// applied twice, and everything on disk is applied.
+        #[test]
+        fn applying_the_plan_converges(
+            on_disk in proptest::collection::btree_set(1i64..60, 0..20),
+            applied_mask in proptest::collection::vec(any::<bool>(), 20),
+        ) {
+            let ms = source(&on_disk.iter().copied().collect::<Vec<_>>());
+            // Applied: a prefix-closed subset keeps things in order; any subset when allowed.
+            let mut history: Vec<HistoryRow> = ms.iter().zip(&applied_mask).filter(|(_, a)| **a).map(|(m, _)| applied(m)).collect();
+            let options = PlanOptions { allow_out_of_order: true };
+            let chosen = versions(&plan_up(&ms, &history, E, options, None).unwrap_or_default());
+            let mut sorted = chosen.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(&sorted, &chosen, "plan is in version order");
+            for v in &chosen {
+                prop_assert!(!history.iter().any(|r| r.version == *v), "plan re-applies {}", v);
+            }
+            for m in ms.iter().filter(|m| chosen.contains(&m.version)) {
+                history.push(applied(m));
+            }
+            prop_assert!(plan_up(&ms, &history, E, options, None).unwrap().is_empty());
+            prop_assert!(status(&ms, &history, E).iter().all(|s| s.state == State::Applied));
+            // Rolling everything back plans every applied migration, newest first.
+            let down = versions(&plan_down(&ms, &history, E, DownTarget::All).unwrap());
+            let mut expected: Vec<Version> = on_disk.iter().rev().copied().collect();
+            expected.dedup();
+            prop_assert_eq!(down, expected);
+        }
+
+        /// The plan never panics and never plans a version twice, whatever the history says.
+        #[test]
+        fn plan_is_total(
+            on_disk in proptest::collection::btree_set(1i64..30, 0..10),
+            rows in proptest::collection::vec((1i64..30, 0u8..4, any::<bool>()), 0..10),
+        ) {
+            let ms = source(&on_disk.iter().copied().collect::<Vec<_>>());
+            let mut seen = std::collections::BTreeSet::new();
+            let history: Vec<HistoryRow> = rows.into_iter().filter(|(v, _, _)| seen.insert(*v)).map(|(v, state, same)| {
+                let mut row = applied(&migration(v, true));
+                row.state = [HistoryState::Applied, HistoryState::Failed, HistoryState::Running, HistoryState::Expanded][usize::from(state)];
+                if !same { row.checksum = "different".into(); }
+                row
+            }).collect();
+            for options in [PlanOptions::default(), PlanOptions { allow_out_of_order: true }] {
+                if let Ok(chosen) = plan_up(&ms, &history, E, options, None) {
+                    let v = versions(&chosen);
+                    let unique: std::collections::BTreeSet<_> = v.iter().collect();
+                    prop_assert_eq!(unique.len(), v.len());
+                }
+                let _ = plan_down(&ms, &history, E, DownTarget::All);
+                let _ = status(&ms, &history, E);
+            }
+        }
+    }
+}

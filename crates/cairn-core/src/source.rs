@@ -32,15 +32,17 @@
 //! - **What is ignored.** At the top level: hidden entries (`.gitkeep`,
 //!   `.gitattributes`), `README*` and `*.md` files, and `cairn.toml`. Inside a
 //!   migration folder: hidden entries, sub-folders and every file that does not end
-//!   in `.sql` (`README.md`, diesel's `metadata.toml` is read, see below). A `.sql`
-//!   file in a migration folder that is not one of the script names
-//!   (`seed.sql`, `Up.sql`, `up.oracle.sql`) is an error, because it would never run.
+//!   in `.sql` (`README.md`, `notes.txt`), except `migration.toml` and diesel's
+//!   `metadata.toml` (see below). A `.sql` file in a migration folder that is not
+//!   one of the script names (`seed.sql`, `Up.sql`, `up.oracle.sql`) is an error,
+//!   because it would never run. Anything else at the top level is
+//!   [`Error::UnrecognisedName`] with a hint listing the accepted forms.
 //! - **`migration.toml`** is reserved for declarative migrations, which are not
 //!   supported yet: a folder with it is rejected with a hint, also when it has
 //!   `up.sql` besides (a migration is one or the other, and accepting both now
 //!   would change meaning once declarative migrations arrive).
 //! - **diesel's `metadata.toml`** with `run_in_transaction = false` sets
-//!   [`Directives::no_transaction`] on the folder's scripts, as dbmate's
+//!   [`Directives::no_transaction`](crate::migration::Directives::no_transaction) on the folder's scripts, as dbmate's
 //!   `-- migrate:up transaction:false` does for its section, so an imported
 //!   `CREATE INDEX CONCURRENTLY` keeps running outside a transaction.
 //! - **Empty scripts.** An up script with nothing but whitespace and comments is

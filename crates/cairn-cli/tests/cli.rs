@@ -1,0 +1,660 @@
+//! End-to-end tests of the `cairn` binary on SQLite.
+//!
+//! Each test runs the real binary in its own temporary directory (the current
+//! directory of the process), with `CAIRN_DATABASE_URL` and `DATABASE_URL`
+//! removed, and inspects the database file with rusqlite.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A temporary project directory.
+struct Project {
+    dir: TempDir,
+}
+
+/// What one run of `cairn` did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn stdout_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn nowhere(&self, needle: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(needle) && !self.stderr.contains(needle),
+            "{needle:?} was printed\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+impl Project {
+    fn new() -> Self {
+        Project {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn cairn(&self, args: &[&str]) -> Run {
+        self.cairn_env(args, &[])
+    }
+
+    fn cairn_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("CAIRN_DATABASE_URL")
+            .env_remove("DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .env("USER", "tester")
+            .env("HOSTNAME", "ci");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().expect("run cairn");
+        Run {
+            code: output.status.code().expect("exit code"),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn write(&self, relative: &str, text: &str) {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Writes `migrations/<version>_<name>/up.sql` and, if given, `down.sql`.
+    fn migration(&self, version: i64, name: &str, up: &str, down: Option<&str>) {
+        self.write(&format!("migrations/{version}_{name}/up.sql"), up);
+        if let Some(down) = down {
+            self.write(&format!("migrations/{version}_{name}/down.sql"), down);
+        }
+    }
+
+    fn db_at(&self, file: &str) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.path(file)).unwrap()
+    }
+
+    /// The user tables of `file` (Cairn's own included), sorted.
+    fn tables_in(&self, file: &str) -> Vec<String> {
+        if !self.path(file).exists() {
+            return Vec::new();
+        }
+        let db = self.db_at(file);
+        let mut statement = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap();
+        let rows = statement.query_map([], |row| row.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    fn tables(&self) -> Vec<String> {
+        self.tables_in("cairn.db")
+    }
+
+    fn has_table(&self, table: &str) -> bool {
+        self.tables().iter().any(|t| t == table)
+    }
+
+    /// Versions in the history of `cairn.db`, in order.
+    fn history(&self) -> Vec<i64> {
+        let db = self.db_at("cairn.db");
+        let mut statement = db
+            .prepare("SELECT version FROM cairn_history ORDER BY version")
+            .unwrap();
+        let rows = statement.query_map([], |row| row.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    /// Three migrations: users, posts, and an index on posts.
+    fn three_migrations(&self) {
+        self.migration(
+            1,
+            "create_users",
+            "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+            Some("DROP TABLE users;\n"),
+        );
+        self.migration(
+            2,
+            "create_posts",
+            "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));\n",
+            Some("DROP TABLE posts;\n"),
+        );
+        self.migration(
+            3,
+            "index_posts",
+            "CREATE INDEX posts_user ON posts (user_id);\nCREATE TABLE tags (id INTEGER);\n",
+            Some("DROP TABLE tags;\nDROP INDEX posts_user;\n"),
+        );
+    }
+}
+
+fn states(status: &Value) -> Vec<(i64, String)> {
+    status["migrations"]
+        .as_array()
+        .expect("migrations array")
+        .iter()
+        .map(|m| {
+            (
+                m["version"].as_i64().unwrap(),
+                m["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(i64, &str)]) -> Vec<(i64, String)> {
+    list.iter().map(|(v, s)| (*v, (*s).to_owned())).collect()
+}
+
+#[test]
+fn init_new_up_status_down_redo_round_trip() {
+    let p = Project::new();
+    p.cairn(&["init"])
+        .code(0)
+        .stdout_has("created migrations")
+        .stdout_has("created cairn.toml");
+    assert!(p.path("migrations").is_dir());
+    // Idempotent, and says so.
+    p.cairn(&["init"])
+        .code(0)
+        .stdout_has("exists migrations")
+        .stdout_has("exists cairn.toml");
+
+    let run = p.cairn(&["new", "Create users", "--sequential"]);
+    run.code(0).stdout_has("migrations/1_create_users");
+    p.cairn(&["new", "add-email", "--sequential"])
+        .code(0)
+        .stdout_has("migrations/2_add_email");
+    let up1 = p.path("migrations/1_create_users/up.sql");
+    let header = std::fs::read_to_string(&up1).unwrap();
+    assert!(header.starts_with("-- 1 create_users"), "{header}");
+    assert!(p.path("migrations/2_add_email/down.sql").is_file());
+    std::fs::write(
+        &up1,
+        format!("{header}CREATE TABLE users (id INTEGER PRIMARY KEY);\n"),
+    )
+    .unwrap();
+    p.write("migrations/1_create_users/down.sql", "DROP TABLE users;\n");
+    p.write(
+        "migrations/2_add_email/up.sql",
+        "ALTER TABLE users ADD COLUMN email TEXT;\n",
+    );
+    p.write(
+        "migrations/2_add_email/down.sql",
+        "ALTER TABLE users DROP COLUMN email;\n",
+    );
+
+    let status = p.cairn(&["status", "--format", "json"]);
+    let json = status.code(0).json();
+    assert_eq!(json["engine"], "sqlite");
+    assert_eq!(json["database"], "sqlite://cairn.db");
+    assert_eq!(states(&json), pairs(&[(1, "pending"), (2, "pending")]));
+    assert!(json["migrations"][0]["applied_at"].is_null());
+    assert_eq!(json["problems"], Value::Array(vec![]));
+
+    p.cairn(&["up"])
+        .code(0)
+        .stdout_has("applied 1 create_users")
+        .stdout_has("applied 2 add_email")
+        .stdout_has("2 migrations applied");
+    assert!(p.has_table("users"));
+    assert_eq!(p.history(), vec![1, 2]);
+
+    let json = p.cairn(&["status", "--format", "json"]).code(0).json();
+    assert_eq!(states(&json), pairs(&[(1, "applied"), (2, "applied")]));
+    let applied_at = json["migrations"][1]["applied_at"]
+        .as_str()
+        .expect("applied_at is a string");
+    assert!(
+        applied_at.ends_with('Z') && applied_at.len() == 24,
+        "{applied_at}"
+    );
+    assert_eq!(json["migrations"][1]["applied_by"], "tester@ci");
+    p.cairn(&["status"])
+        .code(0)
+        .stdout_has("VERSION")
+        .stdout_has("add_email")
+        .stdout_has("applied");
+
+    p.cairn(&["down"])
+        .code(0)
+        .stdout_has("rolled back 2 add_email")
+        .stdout_has("1 migration rolled back");
+    assert_eq!(p.history(), vec![1]);
+    let json = p.cairn(&["status", "--format", "json"]).code(0).json();
+    assert_eq!(states(&json), pairs(&[(1, "applied"), (2, "pending")]));
+
+    p.cairn(&["redo"])
+        .code(0)
+        .stdout_has("rolled back 1 create_users")
+        .stdout_has("applied 1 create_users");
+    assert_eq!(p.history(), vec![1]);
+    assert!(p.has_table("users"));
+
+    let json = p.cairn(&["up", "--format", "json"]).code(0).json();
+    assert_eq!(json["migrations"][0]["version"], 2);
+    assert_eq!(json["migrations"][0]["direction"], "up");
+    p.cairn(&["up"]).code(0).stdout_has("nothing to apply");
+    p.cairn(&["validate"]).code(0).stdout_has("ok");
+    p.cairn(&["down", "--all"])
+        .code(0)
+        .stdout_has("2 migrations rolled back");
+    assert_eq!(p.history(), Vec::<i64>::new());
+    assert!(!p.has_table("users"));
+}
+
+#[test]
+fn new_sequential_numbers_after_the_highest_version() {
+    let p = Project::new();
+    p.cairn(&["init"]).code(0);
+    p.cairn(&["new", "first", "--sequential"])
+        .code(0)
+        .stdout_has("1_first");
+    p.migration(41, "imported", "SELECT 1;\n", None);
+    p.cairn(&["new", "next", "--sequential"])
+        .code(0)
+        .stdout_has("42_next");
+    assert!(p.path("migrations/42_next/up.sql").is_file());
+    assert!(p.path("migrations/42_next/down.sql").is_file());
+
+    // Without --sequential the version is a UTC timestamp.
+    let run = p.cairn(&["new", "stamped"]);
+    run.code(0);
+    let folder = run.stdout.trim().rsplit('/').next().unwrap().to_owned();
+    let (version, name) = folder.split_once('_').unwrap();
+    assert_eq!(name, "stamped");
+    assert_eq!(version.len(), 14, "{folder}");
+    assert!(version.starts_with("20"), "{folder}");
+
+    p.cairn(&["new", "drop;table"])
+        .code(1)
+        .stderr_has("invalid migration name `drop;table`");
+    p.cairn(&["new", "  "])
+        .code(1)
+        .stderr_has("invalid migration name");
+}
+
+#[test]
+fn new_without_a_migrations_dir_suggests_init() {
+    let p = Project::new();
+    p.cairn(&["new", "x"]).code(1).stderr_has("cairn init");
+    assert!(!p.path("migrations").exists());
+}
+
+#[test]
+fn up_dry_run_prints_the_sql_and_changes_nothing() {
+    let p = Project::new();
+    p.three_migrations();
+    let run = p.cairn(&["up", "--dry-run"]);
+    run.code(0)
+        .stdout_has("-- 1 create_users (migrations/1_create_users/up.sql:1)")
+        .stdout_has("CREATE TABLE users (id INTEGER PRIMARY KEY);")
+        .stdout_has("-- 3 index_posts (migrations/3_index_posts/up.sql:2)")
+        .stdout_has("BEGIN;")
+        .stdout_has("COMMIT;")
+        .stdout_has("INSERT INTO \"cairn_history\"");
+    assert_eq!(p.tables(), Vec::<String>::new());
+
+    let json = p
+        .cairn(&["up", "--dry-run", "--to", "2", "--format", "json"])
+        .code(0)
+        .json();
+    assert_eq!(json["dry_run"], true);
+    assert_eq!(json["migrations"].as_array().unwrap().len(), 2);
+    assert_eq!(p.tables(), Vec::<String>::new());
+
+    p.cairn(&["up"]).code(0);
+    p.cairn(&["down", "--to", "1", "--dry-run"])
+        .code(0)
+        .stdout_has("DROP INDEX posts_user;")
+        .stdout_has("DROP TABLE posts;")
+        .stdout_has("DELETE FROM \"cairn_history\"");
+    assert_eq!(p.history(), vec![1, 2, 3]);
+}
+
+#[test]
+fn up_to_an_unknown_version_names_it_and_applies_nothing() {
+    let p = Project::new();
+    p.three_migrations();
+    p.cairn(&["up", "--to", "1"])
+        .code(0)
+        .stdout_has("1 migration applied");
+    let run = p.cairn(&["up", "--to", "999"]);
+    assert!(run.code == 1 || run.code == 3, "{run:?}");
+    run.stderr_has("error: ").stderr_has("999");
+    assert_eq!(p.history(), vec![1]);
+    assert!(!p.has_table("posts"));
+}
+
+#[test]
+fn down_without_a_down_script_names_the_migration_and_rolls_back_nothing() {
+    let p = Project::new();
+    p.three_migrations();
+    std::fs::remove_file(p.path("migrations/2_create_posts/down.sql")).unwrap();
+    p.cairn(&["up"]).code(0);
+    p.cairn(&["down", "--steps", "2"])
+        .code(1)
+        .stderr_has("migration 2 (create_posts) has no down script");
+    assert_eq!(p.history(), vec![1, 2, 3]);
+    assert!(
+        p.has_table("tags"),
+        "migration 3 must not be rolled back: {:?}",
+        p.tables()
+    );
+}
+
+#[test]
+fn an_edited_applied_migration_fails_validation_until_repaired() {
+    let p = Project::new();
+    p.three_migrations();
+    p.cairn(&["up", "--to", "2"]).code(0);
+    p.write(
+        "migrations/1_create_users/up.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n",
+    );
+
+    p.cairn(&["up"])
+        .code(3)
+        .stderr_has("migration 1 (create_users) was modified")
+        .stderr_has("cairn repair");
+    assert_eq!(p.history(), vec![1, 2]);
+    p.cairn(&["validate"])
+        .code(3)
+        .stdout_has("migration 1 (create_users) was modified");
+    let json = p.cairn(&["validate", "--format", "json"]).code(3).json();
+    assert_eq!(json["problems"][0]["problem"], "modified");
+    assert_eq!(json["problems"][0]["version"], 1);
+    let json = p.cairn(&["status", "--format", "json"]).code(3).json();
+    assert_eq!(
+        states(&json),
+        pairs(&[(1, "modified"), (2, "applied"), (3, "pending")])
+    );
+
+    p.cairn(&["repair"])
+        .code(0)
+        .stdout_has("repaired 1 create_users: accepted the new checksum");
+    p.cairn(&["validate"]).code(0).stdout_has("ok");
+    p.cairn(&["repair"]).code(0).stdout_has("nothing to repair");
+    p.cairn(&["up"]).code(0).stdout_has("applied 3 index_posts");
+}
+
+#[test]
+fn a_failing_statement_rolls_back_its_whole_migration() {
+    let p = Project::new();
+    p.migration(
+        1,
+        "broken",
+        "CREATE TABLE one (id INTEGER);\nCREATE TABLE two (id INTEGER);\nINSERT INTO missing_table VALUES (1);\n",
+        Some("DROP TABLE two;\nDROP TABLE one;\n"),
+    );
+    p.cairn(&["up"])
+        .code(1)
+        .stderr_has("error: ")
+        .stderr_has("1_broken/up.sql:3")
+        .stderr_has("no such table: missing_table")
+        .stderr_has("rolled back");
+    let tables = p.tables();
+    assert!(
+        !tables.contains(&"one".to_owned()) && !tables.contains(&"two".to_owned()),
+        "{tables:?}"
+    );
+    assert_eq!(p.history(), Vec::<i64>::new());
+}
+
+#[test]
+fn a_failing_run_reports_what_completed_first() {
+    let p = Project::new();
+    p.migration(1, "good", "CREATE TABLE good (id INTEGER);\n", None);
+    p.migration(2, "bad", "SELEKT 1;\n", None);
+    p.cairn(&["up"])
+        .code(1)
+        .stdout_has("applied 1 good")
+        .stderr_has("2_bad/up.sql:1");
+    assert_eq!(p.history(), vec![1]);
+    let json = p.cairn(&["up", "--format", "json"]).code(1).json();
+    assert_eq!(json["ok"], false);
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("migration 2 (bad)"),
+        "{json}"
+    );
+}
+
+#[test]
+fn an_unknown_scheme_is_named_without_the_password() {
+    let p = Project::new();
+    p.three_migrations();
+    for run in [
+        p.cairn(&["--database-url", "oracle://u:hunter2@h/db", "status"]),
+        p.cairn_env(
+            &["up"],
+            &[("CAIRN_DATABASE_URL", "oracle://u:hunter2@h/db")],
+        ),
+        p.cairn_env(
+            &["-vvv", "up"],
+            &[("DATABASE_URL", "oracle://u:hunter2@h/db")],
+        ),
+    ] {
+        run.code(1)
+            .stderr_has("unknown database URL scheme `oracle`")
+            .stderr_has("u:***@h")
+            .nowhere("hunter2");
+    }
+}
+
+#[test]
+fn a_postgres_password_is_never_printed() {
+    let p = Project::new();
+    p.three_migrations();
+    let url = "postgres://u:hunter2@127.0.0.1:1/db";
+    for args in [
+        &["status"][..],
+        &["up"],
+        &["up", "--dry-run"],
+        &["-vvv", "validate"],
+        &["status", "--format", "json"],
+    ] {
+        let mut argv = vec!["--database-url", url];
+        argv.extend_from_slice(args);
+        p.cairn(&argv)
+            .code(1)
+            .stderr_has("the postgres driver is not available in this build yet")
+            .nowhere("hunter2");
+    }
+    p.cairn_env(
+        &["-vv", "status"],
+        &[("DATABASE_URL", url), ("RUST_LOG", "trace")],
+    )
+    .code(1)
+    .nowhere("hunter2");
+}
+
+#[test]
+fn a_missing_migrations_dir_suggests_init() {
+    let p = Project::new();
+    p.cairn(&["up"])
+        .code(1)
+        .stderr_has("`migrations` does not exist")
+        .stderr_has("cairn init");
+    p.cairn(&["--dir", "elsewhere", "status"])
+        .code(1)
+        .stderr_has("`elsewhere`")
+        .stderr_has("cairn init");
+    assert!(
+        !p.path("cairn.db").exists(),
+        "no database is created before the migrations are read"
+    );
+}
+
+#[test]
+fn cairn_toml_is_honoured_and_the_environment_overrides_it() {
+    let p = Project::new();
+    p.write("cairn.toml", "database_url = \"sqlite://from_toml.db\"\nmigrations_dir = \"db/migs\"\nhistory_table = \"schema_log\"\n");
+    p.write(
+        "db/migs/1_create_users/up.sql",
+        "CREATE TABLE users (id INTEGER);\n",
+    );
+    p.cairn(&["up"])
+        .code(0)
+        .stdout_has("applied 1 create_users");
+    assert_eq!(
+        p.tables_in("from_toml.db"),
+        ["schema_log", "schema_log_log", "users"]
+    );
+    assert!(!p.path("cairn.db").exists());
+
+    let env = [
+        ("CAIRN_DATABASE_URL", "sqlite://from_env.db"),
+        ("DATABASE_URL", "sqlite://ignored.db"),
+    ];
+    let json = p
+        .cairn_env(&["status", "--format", "json"], &env)
+        .code(0)
+        .json();
+    assert_eq!(json["database"], "sqlite://from_env.db");
+    assert_eq!(states(&json), pairs(&[(1, "pending")]));
+    p.cairn_env(&["up"], &env).code(0);
+    assert!(p.tables_in("from_env.db").contains(&"users".to_owned()));
+    assert!(!p.path("ignored.db").exists());
+
+    let json = p
+        .cairn_env(
+            &[
+                "--database-url",
+                "sqlite://from_flag.db",
+                "status",
+                "--format",
+                "json",
+            ],
+            &env,
+        )
+        .code(0)
+        .json();
+    assert_eq!(json["database"], "sqlite://from_flag.db");
+
+    p.write(
+        "cairn.toml",
+        "database_url = \"sqlite://x.db\"\nmigration_dir = \"db\"\n",
+    );
+    p.cairn(&["status"])
+        .code(1)
+        .stderr_has("cairn.toml")
+        .stderr_has("migration_dir");
+    p.cairn(&["--config", "nope.toml", "status"])
+        .code(1)
+        .stderr_has("nope.toml");
+}
+
+#[test]
+fn baseline_then_up_skips_baselined_migrations() {
+    let p = Project::new();
+    p.three_migrations();
+    // An existing database that already has users and posts.
+    p.db_at("cairn.db")
+        .execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY); CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER);")
+        .unwrap();
+    p.cairn(&["baseline", "--version", "2"])
+        .code(0)
+        .stdout_has("baseline recorded at version 2");
+    p.cairn(&["up"])
+        .code(0)
+        .stdout_has("applied 3 index_posts")
+        .stdout_has("1 migration applied");
+    let json = p.cairn(&["status", "--format", "json"]).code(0).json();
+    assert_eq!(
+        states(&json),
+        pairs(&[(1, "baselined"), (2, "baseline"), (3, "applied")])
+    );
+    p.cairn(&["baseline", "--version", "3"])
+        .code(1)
+        .stderr_has("cannot baseline");
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let p = Project::new();
+    p.cairn(&["down", "--steps", "1", "--all"])
+        .code(2)
+        .stderr_has("cannot be used with");
+    p.cairn(&["down", "--to", "1", "--steps", "2"]).code(2);
+    p.cairn(&["down", "--steps", "0"]).code(2);
+    p.cairn(&["up", "--to", "soon"]).code(2);
+    p.cairn(&["frobnicate"]).code(2);
+    p.cairn(&["--format", "yaml", "status"]).code(2);
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let p = Project::new();
+    p.cairn(&["--help"])
+        .code(0)
+        .stdout_has("Exit codes")
+        .stdout_has("3  validation problem found")
+        .stdout_has("4  timed out waiting for the migration lock");
+}
+
+#[test]
+fn colour_is_off_when_stdout_is_not_a_terminal() {
+    let p = Project::new();
+    p.three_migrations();
+    let run = p.cairn(&["up"]);
+    run.code(0);
+    assert!(!run.stdout.contains('\x1b'), "{:?}", run.stdout);
+}
