@@ -1,0 +1,2 @@
+-- cairn:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS orders_status_idx;

@@ -1,0 +1,1 @@
+//! Nothing here: this package exists for the workspace-level tests in `tests/`.
