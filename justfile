@@ -1,0 +1,97 @@
+# Cairn's tasks. `just --list` shows them; CI runs `just test-all`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# The engine matrix, defined once. Each entry is `name=how`:
+#   url:<URL>      a running server (the ones every dev/CI machine starts)
+#   image:<IMAGE>  a container started through testcontainers
+# Override any entry from the environment, e.g. on a machine with Docker and
+# a registry: CAIRN_MATRIX_POSTGRES_17=image:postgres:17
+pg15     := env_var_or_default("CAIRN_MATRIX_POSTGRES_15", "url:postgres://postgres@127.0.0.1:5432/postgres")
+pg17     := env_var_or_default("CAIRN_MATRIX_POSTGRES_17", "image:localhost/cairn-postgres:17")
+maria10  := env_var_or_default("CAIRN_MATRIX_MARIADB_10_11", "url:mysql://root@127.0.0.1:3306/test")
+maria11  := env_var_or_default("CAIRN_MATRIX_MARIADB_11_8", "image:localhost/cairn-mariadb:11.8")
+mysql8   := env_var_or_default("CAIRN_MATRIX_MYSQL_8", "")
+
+# Crates whose tests talk to PostgreSQL / MySQL servers.
+pg_crates    := "-p cairn-postgres -p cairn-cli -p cairn-workspace-tests"
+mysql_crates := "-p cairn-mysql -p cairn-cli -p cairn-workspace-tests"
+
+default:
+    @just --list
+
+# Run the whole test suite once, against the servers in CAIRN_TEST_*_URL
+# (defaults: the PostgreSQL 15 and MariaDB 10.11 of this machine).
+test *args:
+    CAIRN_TEST_POSTGRES_URL="${CAIRN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}" \
+    CAIRN_TEST_MYSQL_URL="${CAIRN_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}" \
+    cargo test --workspace {{args}}
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Everything CI checks: lint, then every test on every engine of the matrix.
+test-all: lint
+    just matrix-entry postgres "{{pg15}}" mysql "{{maria10}}" all
+    just matrix-entry postgres "{{pg17}}" mysql "{{maria11}}" servers
+    @if [ -n "{{mysql8}}" ]; then just matrix-entry postgres "{{pg15}}" mysql "{{mysql8}}" mysql-only; fi
+    @echo "test-all: every entry of the matrix passed"
+
+# One run of the suite: `which` is all (every crate), servers (the crates that
+# talk to servers) or mysql-only.
+matrix-entry pg_kind pg mysql_kind my which:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    env_for() { # engine spec -> exports
+      local var=$1 spec=$2
+      case "$spec" in
+        url:*)   echo "export CAIRN_TEST_${var}_URL='${spec#url:}'; unset CAIRN_TEST_${var}_IMAGE" ;;
+        image:*) echo "unset CAIRN_TEST_${var}_URL; export CAIRN_TEST_${var}_IMAGE='${spec#image:}'" ;;
+        *) echo "echo 'bad matrix entry: $spec' >&2; exit 2" ;;
+      esac
+    }
+    needs_containers=0
+    case "{{pg}}{{my}}" in *image:*) needs_containers=1 ;; esac
+    if [ "$needs_containers" = 1 ]; then
+      eval "$(scripts/podman.sh | grep '^export ' || true)"
+      for spec in "{{pg}}" "{{my}}"; do
+        case "$spec" in image:localhost/*) scripts/images.sh "${spec#image:localhost/cairn-}" ;; esac
+      done
+    fi
+    eval "$(env_for POSTGRES '{{pg}}')"
+    eval "$(env_for MYSQL '{{my}}')"
+    echo "== matrix entry: postgres {{pg}} / mysql {{my}} ({{which}})"
+    case "{{which}}" in
+      all) cargo test --workspace ;;
+      servers) cargo test {{pg_crates}} -p cairn-mysql ;;
+      mysql-only) cargo test {{mysql_crates}} ;;
+    esac
+
+# Build the offline test images (PostgreSQL 15/17, MariaDB 10.11/11.8) from Debian's packages.
+images *which="all":
+    scripts/images.sh {{which}}
+
+# Start a Podman API socket for testcontainers when there is no Docker daemon.
+podman:
+    scripts/podman.sh
+
+# Benchmarks; figures go to docs/benchmarks.md.
+bench:
+    cargo run --release -p cairn-bench -- --out docs/benchmarks.md
+
+# Try Cairn on the example migrations against a throwaway SQLite file.
+demo:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    db=$(mktemp -d)/demo.db
+    cargo build -q -p cairn-cli
+    cairn=target/debug/cairn
+    export CAIRN_DATABASE_URL="sqlite://$db"
+    $cairn status
+    $cairn up
+    $cairn status
+    $cairn down --all
+    $cairn up
+    echo "demo database: $db"
