@@ -11,7 +11,18 @@ fn root() -> PathBuf {
 /// The normal (non-dev) dependency tree of a workspace crate, one name per line.
 fn dependencies(package: &str) -> Vec<String> {
     let output = Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}"])
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            package,
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
         .current_dir(root())
         .output()
         .expect("cargo tree runs");
@@ -42,9 +53,18 @@ const DATABASE_CLIENTS: &[&str] = &[
 #[test]
 fn core_depends_on_no_database_client() {
     let deps = dependencies("cairn-core");
-    let clients: Vec<&String> = deps.iter().filter(|d| DATABASE_CLIENTS.contains(&d.as_str())).collect();
-    assert!(clients.is_empty(), "cairn-core must not depend on a database client, found {clients:?}");
-    assert!(deps.iter().any(|d| d == "sha2"), "cargo tree output looks wrong: {deps:?}");
+    let clients: Vec<&String> = deps
+        .iter()
+        .filter(|d| DATABASE_CLIENTS.contains(&d.as_str()))
+        .collect();
+    assert!(
+        clients.is_empty(),
+        "cairn-core must not depend on a database client, found {clients:?}"
+    );
+    assert!(
+        deps.iter().any(|d| d == "sha2"),
+        "cargo tree output looks wrong: {deps:?}"
+    );
 }
 
 /// Architecture invariant: only the CLI knows about clap and the terminal.
@@ -53,7 +73,10 @@ fn only_the_cli_depends_on_clap() {
     for package in ["cairn-core", "cairn-sqlite", "cairn-testkit"] {
         let deps = dependencies(package);
         for banned in ["clap", "anyhow", "indicatif"] {
-            assert!(!deps.iter().any(|d| d == banned), "{package} depends on {banned}");
+            assert!(
+                !deps.iter().any(|d| d == banned),
+                "{package} depends on {banned}"
+            );
         }
     }
 }
@@ -95,7 +118,12 @@ fn every_module_has_a_module_doc() {
 #[test]
 fn libraries_do_not_print() {
     let mut files = Vec::new();
-    for krate in ["cairn-core", "cairn-sqlite", "cairn-postgres", "cairn-mysql"] {
+    for krate in [
+        "cairn-core",
+        "cairn-sqlite",
+        "cairn-postgres",
+        "cairn-mysql",
+    ] {
         let src = root().join("crates").join(krate).join("src");
         if src.is_dir() {
             rust_files(&src, &mut files);

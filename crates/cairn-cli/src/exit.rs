@@ -41,7 +41,7 @@ pub fn code(error: &anyhow::Error) -> u8 {
     match error.chain().find_map(|e| e.downcast_ref::<Error>()) {
         Some(Error::Validation(_)) => PROBLEMS,
         Some(Error::LockTimeout { .. }) => LOCK_TIMEOUT,
-        Some(Error::Driver { source, .. }) if source.kind == DriverErrorKind::LockTimeout => {
+        Some(Error::Driver { cause, .. }) if cause.kind == DriverErrorKind::LockTimeout => {
             LOCK_TIMEOUT
         }
         _ => ERROR,
@@ -77,7 +77,7 @@ mod tests {
         let core = Error::Driver {
             engine: Engine::Sqlite,
             context: "reading history".to_owned(),
-            source: driver,
+            cause: driver,
         };
         let error = Err::<(), _>(core).context("cannot check").unwrap_err();
         assert_eq!(
@@ -98,7 +98,7 @@ mod tests {
         let busy = anyhow::Error::from(Error::Driver {
             engine: Engine::Sqlite,
             context: "starting the transaction".to_owned(),
-            source: DriverError::new(DriverErrorKind::LockTimeout, "database is locked"),
+            cause: DriverError::new(DriverErrorKind::LockTimeout, "database is locked"),
         });
         assert_eq!(code(&busy), LOCK_TIMEOUT);
         let problems = anyhow::Error::from(Error::Validation(cairn_core::error::Problems(vec![])));

@@ -27,7 +27,9 @@ pub struct UtcTime {
 impl UtcTime {
     /// Now.
     pub fn now() -> Self {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Self::from_unix_millis(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
     }
 
@@ -80,12 +82,21 @@ mod tests {
 
     #[test]
     fn known_instants() {
-        assert_eq!(UtcTime::from_unix_millis(0).rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            UtcTime::from_unix_millis(0).rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
         assert_eq!(
             UtcTime::from_unix_millis(1_795_601_246_123).rfc3339(),
             "2026-11-25T10:07:26.123Z"
         );
-        assert_eq!(UtcTime::from_unix_millis(951_782_400_000).rfc3339(), "2000-02-29T00:00:00.000Z");
-        assert_eq!(UtcTime::from_unix_millis(1_795_601_246_123).version_stamp(), "20261125100726");
+        assert_eq!(
+            UtcTime::from_unix_millis(951_782_400_000).rfc3339(),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            UtcTime::from_unix_millis(1_795_601_246_123).version_stamp(),
+            "20261125100726"
+        );
     }
 }

@@ -22,12 +22,12 @@ pub enum Error {
         path: PathBuf,
     },
     /// A file or directory could not be read.
-    #[error("cannot read `{}`: {source}", path.display())]
+    #[error("cannot read `{}`: {cause}", path.display())]
     Io {
         /// What was read.
         path: PathBuf,
         /// Why it failed.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A script is not UTF-8.
     #[error("`{}` is not valid UTF-8 (first bad byte at offset {offset}): save it as UTF-8", path.display())]
@@ -153,14 +153,14 @@ pub enum Error {
         holder: String,
     },
     /// A driver failed outside a migration's statements.
-    #[error("{engine}: {context}: {source}")]
+    #[error("{engine}: {context}: {cause}")]
     Driver {
         /// The engine.
         engine: Engine,
         /// What Cairn was doing.
         context: String,
         /// The driver's error.
-        source: DriverError,
+        cause: DriverError,
     },
     /// The history table holds something Cairn cannot read.
     #[error("history table `{table}` on {engine} has an unreadable row: {message}; was it written by a newer Cairn?")]
@@ -183,11 +183,11 @@ impl Error {
         matches!(self, Error::Validation(_))
     }
 
-    pub(crate) fn driver(engine: Engine, context: impl Into<String>, source: DriverError) -> Self {
+    pub(crate) fn driver(engine: Engine, context: impl Into<String>, cause: DriverError) -> Self {
         Error::Driver {
             engine,
             context: context.into(),
-            source,
+            cause,
         }
     }
 }

@@ -224,7 +224,11 @@ impl HistorySql {
     pub fn new(engine: Engine, table: &HistoryTable) -> Self {
         let qualify = |name: &str| match (&table.schema, engine) {
             (Some(schema), Engine::Postgres | Engine::Mysql) => {
-                format!("{}.{}", quote_ident(engine, schema), quote_ident(engine, name))
+                format!(
+                    "{}.{}",
+                    quote_ident(engine, schema),
+                    quote_ident(engine, name)
+                )
             }
             _ => quote_ident(engine, name),
         };
@@ -331,7 +335,10 @@ impl HistorySql {
     /// A query for the version of one row, to check inside a transaction that
     /// another runner has not recorded it meanwhile.
     pub fn select_version(&self, version: Version) -> String {
-        format!("SELECT version FROM {} WHERE version = {version}", self.table)
+        format!(
+            "SELECT version FROM {} WHERE version = {version}",
+            self.table
+        )
     }
 
     /// Inserts `row`.
@@ -438,20 +445,21 @@ impl HistorySql {
         let kind = required("kind")?;
         let checksum = required("checksum")?;
         let state_text = required("state")?;
-        let state = HistoryState::parse(&state_text)
-            .ok_or_else(|| corrupt(format!("version {version} has unknown state {state_text:?}")))?;
+        let state = HistoryState::parse(&state_text).ok_or_else(|| {
+            corrupt(format!(
+                "version {version} has unknown state {state_text:?}"
+            ))
+        })?;
         let applied_at = required("applied_at")?;
         let execution_ms = int("execution_ms", &required("execution_ms")?)?;
         let applied_by = required("applied_by")?;
         let cairn_version = required("cairn_version")?;
-        let rest: Vec<Option<String>> = (0..3)
-            .map(|_| next("statements"))
-            .collect::<Result<_>>()?;
-        let [done, done_checksum, error]: [Option<String>; 3] =
-            rest.try_into().map_err(|_| corrupt("short row".to_owned()))?;
-        let statements_done = done
-            .map(|text| int("statements_done", &text))
-            .transpose()?;
+        let rest: Vec<Option<String>> =
+            (0..3).map(|_| next("statements")).collect::<Result<_>>()?;
+        let [done, done_checksum, error]: [Option<String>; 3] = rest
+            .try_into()
+            .map_err(|_| corrupt("short row".to_owned()))?;
+        let statements_done = done.map(|text| int("statements_done", &text)).transpose()?;
         Ok(HistoryRow {
             version,
             name,
@@ -505,8 +513,14 @@ mod tests {
             schema: Some("ops".to_owned()),
             name: "hist".to_owned(),
         };
-        assert_eq!(HistorySql::new(Engine::Postgres, &table).table(), "\"ops\".\"hist\"");
-        assert_eq!(HistorySql::new(Engine::Mysql, &table).table(), "`ops`.`hist`");
+        assert_eq!(
+            HistorySql::new(Engine::Postgres, &table).table(),
+            "\"ops\".\"hist\""
+        );
+        assert_eq!(
+            HistorySql::new(Engine::Mysql, &table).table(),
+            "`ops`.`hist`"
+        );
         assert_eq!(HistorySql::new(Engine::Sqlite, &table).table(), "\"hist\"");
     }
 
@@ -537,6 +551,9 @@ mod tests {
         let mut cells: Vec<Option<String>> = vec![Some("1".to_owned()); 12];
         cells[4] = Some("weird".to_owned());
         let err = sql.decode(vec![cells]).unwrap_err().to_string();
-        assert!(err.contains("version 1 has unknown state \"weird\""), "{err}");
+        assert!(
+            err.contains("version 1 has unknown state \"weird\""),
+            "{err}"
+        );
     }
 }

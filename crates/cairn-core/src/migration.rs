@@ -98,7 +98,11 @@ impl Script {
 
     /// `path:line` for a line of this script's text (1-based within `text`).
     pub fn location(&self, line: usize) -> String {
-        format!("{}:{}", self.path.display(), self.first_line + line.max(1) - 1)
+        format!(
+            "{}:{}",
+            self.path.display(),
+            self.first_line + line.max(1) - 1
+        )
     }
 }
 

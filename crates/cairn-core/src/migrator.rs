@@ -31,7 +31,9 @@ use crate::clock::UtcTime;
 use crate::driver::{Driver, DriverError, DriverErrorKind, LockKind, SessionSettings};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::history::{kind, HistoryRow, HistorySql, HistoryState, HistoryTable, LogAction, LogEntry};
+use crate::history::{
+    kind, HistoryRow, HistorySql, HistoryState, HistoryTable, LogAction, LogEntry,
+};
 use crate::migration::{Direction, Migration, Script, Version};
 use crate::plan::{self, DownTarget, PlanOptions, Problem, StatusEntry};
 use crate::split::{self, Statement};
@@ -101,8 +103,7 @@ pub struct RunReport {
 pub struct RunFailure {
     /// What completed before the error.
     pub report: RunReport,
-    /// The error.
-    #[source]
+    /// The error (its message is this failure's message, so it is not also a `source`).
     pub error: Error,
 }
 
@@ -137,7 +138,9 @@ pub struct PlannedMigration {
     pub transactional: bool,
     /// Its statements.
     pub statements: Vec<PlannedStatement>,
-    /// The bookkeeping statements Cairn would add.
+    /// The bookkeeping statements Cairn would add: on a database without
+    /// history tables, their creation first (in the first migration only),
+    /// then the history row and the log row.
     pub history: Vec<String>,
 }
 
@@ -211,15 +214,21 @@ impl Migrator {
         HistorySql::new(driver.engine(), &self.options.table)
     }
 
+    async fn history_exists(&self, driver: &mut dyn Driver) -> Result<bool> {
+        let sql = self.sql(driver);
+        let engine = driver.engine();
+        let rows = driver
+            .query(&sql.exists())
+            .await
+            .map_err(|e| Error::driver(engine, "checking for the history table", e))?;
+        Ok(!rows.is_empty())
+    }
+
     /// Reads the history without creating the tables (empty if they do not exist).
     pub async fn history(&self, driver: &mut dyn Driver) -> Result<Vec<HistoryRow>> {
         let sql = self.sql(driver);
         let engine = driver.engine();
-        let exists = driver
-            .query(&sql.exists())
-            .await
-            .map_err(|e| Error::driver(engine, "checking for the history table", e))?;
-        if exists.is_empty() {
+        if !self.history_exists(driver).await? {
             return Ok(Vec::new());
         }
         let rows = driver
@@ -259,32 +268,58 @@ impl Migrator {
     }
 
     /// What `up` would run, without running it (`--dry-run`).
-    pub async fn plan_up(&self, driver: &mut dyn Driver, to: Option<Version>) -> Result<Vec<PlannedMigration>> {
+    pub async fn plan_up(
+        &self,
+        driver: &mut dyn Driver,
+        to: Option<Version>,
+    ) -> Result<Vec<PlannedMigration>> {
         let history = self.history(driver).await?;
         let engine = driver.engine();
         let chosen = plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?;
-        self.describe(driver, chosen, Direction::Up)
+        let setup = self.setup_statements(driver).await?;
+        self.describe(driver, chosen, Direction::Up, setup)
+    }
+
+    /// The statements that would create the history tables, if they are missing.
+    async fn setup_statements(&self, driver: &mut dyn Driver) -> Result<Vec<String>> {
+        Ok(if self.history_exists(driver).await? {
+            Vec::new()
+        } else {
+            self.sql(driver).create()
+        })
     }
 
     /// What `down` would run, without running it (`--dry-run`).
-    pub async fn plan_down(&self, driver: &mut dyn Driver, target: DownTarget) -> Result<Vec<PlannedMigration>> {
+    pub async fn plan_down(
+        &self,
+        driver: &mut dyn Driver,
+        target: DownTarget,
+    ) -> Result<Vec<PlannedMigration>> {
         let history = self.history(driver).await?;
         let engine = driver.engine();
         let chosen = plan::plan_down(&self.migrations, &history, engine, target)?;
-        self.describe(driver, chosen, Direction::Down)
+        self.describe(driver, chosen, Direction::Down, Vec::new())
     }
 
-    fn describe(&self, driver: &dyn Driver, chosen: Vec<&Migration>, direction: Direction) -> Result<Vec<PlannedMigration>> {
+    fn describe(
+        &self,
+        driver: &dyn Driver,
+        chosen: Vec<&Migration>,
+        direction: Direction,
+        mut setup: Vec<String>,
+    ) -> Result<Vec<PlannedMigration>> {
         let sql = self.sql(driver);
         chosen
             .into_iter()
             .map(|m| {
                 let prepared = self.prepare(m, direction, driver)?;
                 let row = self.row(&prepared, driver.engine(), HistoryState::Applied, 0);
-                let history = match direction {
+                let mut history = std::mem::take(&mut setup);
+                history.push(match direction {
                     Direction::Up => sql.insert(&row),
                     Direction::Down => sql.delete(m.version),
-                };
+                });
+                history.push(sql.log(&self.log_entry(&prepared, &row.applied_at, 0, None)));
                 Ok(PlannedMigration {
                     version: m.version,
                     name: m.name.clone(),
@@ -298,19 +333,27 @@ impl Migrator {
                             sql: s.sql.clone(),
                         })
                         .collect(),
-                    history: vec![history],
+                    history,
                 })
             })
             .collect()
     }
 
     /// Applies pending migrations up to `to` (all if `None`).
-    pub async fn up(&self, driver: &mut dyn Driver, to: Option<Version>) -> Result<RunReport, RunFailure> {
+    pub async fn up(
+        &self,
+        driver: &mut dyn Driver,
+        to: Option<Version>,
+    ) -> Result<RunReport, RunFailure> {
         self.run_locked(driver, Request::Up(to)).await
     }
 
     /// Rolls back applied migrations as far as `target` says.
-    pub async fn down(&self, driver: &mut dyn Driver, target: DownTarget) -> Result<RunReport, RunFailure> {
+    pub async fn down(
+        &self,
+        driver: &mut dyn Driver,
+        target: DownTarget,
+    ) -> Result<RunReport, RunFailure> {
         self.run_locked(driver, Request::Down(target)).await
     }
 
@@ -332,52 +375,56 @@ impl Migrator {
         self.unlock(driver, result).await
     }
 
-    async fn baseline_locked(&self, driver: &mut dyn Driver, version: Version) -> Result<HistoryRow> {
+    async fn baseline_locked(
+        &self,
+        driver: &mut dyn Driver,
+        version: Version,
+    ) -> Result<HistoryRow> {
         let this = self;
-                let engine = driver.engine();
-                let sql = this.sql(driver);
-                this.ensure_tables(driver).await?;
-                let history = this.history(driver).await?;
-                if let Some(first) = history.first() {
-                    return Err(Error::Invalid(format!(
+        let engine = driver.engine();
+        let sql = this.sql(driver);
+        this.ensure_tables(driver).await?;
+        let history = this.history(driver).await?;
+        if let Some(first) = history.first() {
+            return Err(Error::Invalid(format!(
                         "cannot baseline on {engine}: the history already has {} row(s), starting with migration {}; baseline is for a database that has no Cairn history yet",
                         history.len(),
                         first.version
                     )));
-                }
-                let name = this
-                    .migrations
-                    .iter()
-                    .find(|m| m.version == version)
-                    .map_or_else(|| "baseline".to_owned(), |m| m.name.clone());
-                let now = UtcTime::now().rfc3339();
-                let row = HistoryRow {
-                    version,
-                    name: name.clone(),
-                    kind: kind::BASELINE.to_owned(),
-                    checksum: String::new(),
-                    state: HistoryState::Applied,
-                    applied_at: now.clone(),
-                    execution_ms: 0,
-                    applied_by: this.options.actor.clone(),
-                    cairn_version: crate::CAIRN_VERSION.to_owned(),
-                    statements_done: None,
-                    statements_checksum: None,
-                    error: None,
-                };
-                let log = sql.log(&LogEntry {
-                    version,
-                    name: &name,
-                    action: LogAction::Baseline,
-                    success: true,
-                    at: &now,
-                    duration_ms: 0,
-                    actor: &this.options.actor,
-                    detail: None,
-                });
-                this.in_transaction(driver, &[sql.insert(&row), log], "recording the baseline")
-                    .await?;
-                Ok(row)
+        }
+        let name = this
+            .migrations
+            .iter()
+            .find(|m| m.version == version)
+            .map_or_else(|| "baseline".to_owned(), |m| m.name.clone());
+        let now = UtcTime::now().rfc3339();
+        let row = HistoryRow {
+            version,
+            name: name.clone(),
+            kind: kind::BASELINE.to_owned(),
+            checksum: String::new(),
+            state: HistoryState::Applied,
+            applied_at: now.clone(),
+            execution_ms: 0,
+            applied_by: this.options.actor.clone(),
+            cairn_version: crate::CAIRN_VERSION.to_owned(),
+            statements_done: None,
+            statements_checksum: None,
+            error: None,
+        };
+        let log = sql.log(&LogEntry {
+            version,
+            name: &name,
+            action: LogAction::Baseline,
+            success: true,
+            at: &now,
+            duration_ms: 0,
+            actor: &this.options.actor,
+            detail: None,
+        });
+        this.in_transaction(driver, &[sql.insert(&row), log], "recording the baseline")
+            .await?;
+        Ok(row)
     }
 
     /// Repairs the history after a human has reviewed the problems: accepts
@@ -392,57 +439,73 @@ impl Migrator {
 
     async fn repair_locked(&self, driver: &mut dyn Driver) -> Result<Vec<RepairAction>> {
         let this = self;
-                let engine = driver.engine();
-                let sql = this.sql(driver);
-                this.ensure_tables(driver).await?;
-                let history = this.history(driver).await?;
-                let problems = plan::problems(
-                    &this.migrations,
-                    &history,
-                    engine,
-                    PlanOptions { allow_out_of_order: true },
-                );
-                let now = UtcTime::now().rfc3339();
-                let mut statements = Vec::new();
-                let mut actions = Vec::new();
-                for problem in problems {
-                    let version = problem.version();
-                    let Some(row) = history.iter().find(|r| r.version == version) else {
-                        continue;
-                    };
-                    let (statement, action) = match &problem {
-                        Problem::Modified { actual, name, .. } => {
-                            let mut fixed = row.clone();
-                            fixed.checksum.clone_from(actual);
-                            fixed.name.clone_from(name);
-                            (sql.update(&fixed), format!("accepted the new checksum {}", &actual[..12.min(actual.len())]))
-                        }
-                        Problem::Missing { .. } => (sql.delete(version), "removed from the history: missing on disk".to_owned()),
-                        Problem::Failed { .. } => (sql.delete(version), "removed the failed row".to_owned()),
-                        Problem::Running { .. } => (sql.delete(version), "removed the unfinished row".to_owned()),
-                        Problem::OutOfOrder { .. } => continue,
-                    };
-                    statements.push(statement);
-                    statements.push(sql.log(&LogEntry {
-                        version,
-                        name: &row.name,
-                        action: LogAction::Repair,
-                        success: true,
-                        at: &now,
-                        duration_ms: 0,
-                        actor: &this.options.actor,
-                        detail: Some(&action),
-                    }));
-                    actions.push(RepairAction {
-                        version,
-                        name: row.name.clone(),
-                        action,
-                    });
+        let engine = driver.engine();
+        let sql = this.sql(driver);
+        this.ensure_tables(driver).await?;
+        let history = this.history(driver).await?;
+        let problems = plan::problems(
+            &this.migrations,
+            &history,
+            engine,
+            PlanOptions {
+                allow_out_of_order: true,
+            },
+        );
+        let now = UtcTime::now().rfc3339();
+        let mut statements = Vec::new();
+        let mut actions = Vec::new();
+        for problem in problems {
+            let version = problem.version();
+            let Some(row) = history.iter().find(|r| r.version == version) else {
+                continue;
+            };
+            let (statement, action) = match &problem {
+                Problem::Modified { actual, name, .. } => {
+                    let mut fixed = row.clone();
+                    fixed.checksum.clone_from(actual);
+                    fixed.name.clone_from(name);
+                    (
+                        sql.update(&fixed),
+                        format!(
+                            "accepted the new checksum {}",
+                            &actual[..12.min(actual.len())]
+                        ),
+                    )
                 }
-                if !statements.is_empty() {
-                    this.in_transaction(driver, &statements, "repairing the history").await?;
+                Problem::Missing { .. } => (
+                    sql.delete(version),
+                    "removed from the history: missing on disk".to_owned(),
+                ),
+                Problem::Failed { .. } => {
+                    (sql.delete(version), "removed the failed row".to_owned())
                 }
-                Ok(actions)
+                Problem::Running { .. } => {
+                    (sql.delete(version), "removed the unfinished row".to_owned())
+                }
+                Problem::OutOfOrder { .. } => continue,
+            };
+            statements.push(statement);
+            statements.push(sql.log(&LogEntry {
+                version,
+                name: &row.name,
+                action: LogAction::Repair,
+                success: true,
+                at: &now,
+                duration_ms: 0,
+                actor: &this.options.actor,
+                detail: Some(&action),
+            }));
+            actions.push(RepairAction {
+                version,
+                name: row.name.clone(),
+                action,
+            });
+        }
+        if !statements.is_empty() {
+            this.in_transaction(driver, &statements, "repairing the history")
+                .await?;
+        }
+        Ok(actions)
     }
 
     // ----- the machinery -------------------------------------------------
@@ -454,14 +517,17 @@ impl Migrator {
         }
         let engine = driver.engine();
         let started = Instant::now();
-        driver.lock(self.options.lock_wait).await.map_err(|e| match e.kind {
-            DriverErrorKind::LockHeld => Error::LockTimeout {
-                engine,
-                waited_ms: started.elapsed().as_millis(),
-                holder: e.message,
-            },
-            _ => Error::driver(engine, "taking the migration lock", e),
-        })
+        driver
+            .lock(self.options.lock_wait)
+            .await
+            .map_err(|e| match e.kind {
+                DriverErrorKind::LockHeld => Error::LockTimeout {
+                    engine,
+                    waited_ms: started.elapsed().as_millis(),
+                    holder: e.message,
+                },
+                _ => Error::driver(engine, "taking the migration lock", e),
+            })
     }
 
     /// Releases the lock; an error releasing it matters only if the work succeeded.
@@ -476,7 +542,11 @@ impl Migrator {
         }
     }
 
-    async fn run_locked(&self, driver: &mut dyn Driver, request: Request) -> Result<RunReport, RunFailure> {
+    async fn run_locked(
+        &self,
+        driver: &mut dyn Driver,
+        request: Request,
+    ) -> Result<RunReport, RunFailure> {
         self.lock(driver).await?;
         let mut report = RunReport::default();
         let result = self.run_request(driver, request, &mut report).await;
@@ -486,27 +556,44 @@ impl Migrator {
         }
     }
 
-    async fn run_request(&self, driver: &mut dyn Driver, request: Request, report: &mut RunReport) -> Result<()> {
+    async fn run_request(
+        &self,
+        driver: &mut dyn Driver,
+        request: Request,
+        report: &mut RunReport,
+    ) -> Result<()> {
         let engine = driver.engine();
-        self.ensure_tables(driver).await?;
+        // Plan before creating anything, so a refused run leaves a fresh database untouched.
         let history = self.history(driver).await?;
         let steps = match request {
-            Request::Up(to) => plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?
-                .into_iter()
-                .map(|m| self.prepare(m, Direction::Up, driver))
-                .collect::<Result<Vec<_>>>()?,
+            Request::Up(to) => {
+                plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?
+                    .into_iter()
+                    .map(|m| self.prepare(m, Direction::Up, driver))
+                    .collect::<Result<Vec<_>>>()?
+            }
             Request::Down(target) => plan::plan_down(&self.migrations, &history, engine, target)?
                 .into_iter()
                 .map(|m| self.prepare(m, Direction::Down, driver))
                 .collect::<Result<Vec<_>>>()?,
             Request::Redo => {
-                let chosen = plan::plan_down(&self.migrations, &history, engine, DownTarget::Steps(1))?;
+                let chosen =
+                    plan::plan_down(&self.migrations, &history, engine, DownTarget::Steps(1))?;
                 let Some(last) = chosen.first() else {
-                    return Err(Error::Invalid("nothing to redo: no migration is applied".to_owned()));
+                    return Err(Error::Invalid(
+                        "nothing to redo: no migration is applied".to_owned(),
+                    ));
                 };
-                vec![self.prepare(last, Direction::Down, driver)?, self.prepare(last, Direction::Up, driver)?]
+                vec![
+                    self.prepare(last, Direction::Down, driver)?,
+                    self.prepare(last, Direction::Up, driver)?,
+                ]
             }
         };
+        if steps.is_empty() {
+            return Ok(());
+        }
+        self.ensure_tables(driver).await?;
         for step in &steps {
             let applied = self.run(driver, step).await?;
             report.migrations.push(applied);
@@ -526,29 +613,52 @@ impl Migrator {
         Ok(())
     }
 
-    async fn in_transaction(&self, driver: &mut dyn Driver, statements: &[String], context: &str) -> Result<()> {
+    async fn in_transaction(
+        &self,
+        driver: &mut dyn Driver,
+        statements: &[String],
+        context: &str,
+    ) -> Result<()> {
         let engine = driver.engine();
-        driver.begin().await.map_err(|e| Error::driver(engine, context, e))?;
+        driver
+            .begin()
+            .await
+            .map_err(|e| Error::driver(engine, context, e))?;
         for statement in statements {
             if let Err(e) = driver.execute(statement).await {
                 let _ = driver.rollback().await;
                 return Err(Error::driver(engine, context, e));
             }
         }
-        driver.commit().await.map_err(|e| Error::driver(engine, context, e))
+        driver
+            .commit()
+            .await
+            .map_err(|e| Error::driver(engine, context, e))
     }
 
-    fn prepare<'m>(&self, migration: &'m Migration, direction: Direction, driver: &dyn Driver) -> Result<Prepared<'m>> {
+    fn prepare<'m>(
+        &self,
+        migration: &'m Migration,
+        direction: Direction,
+        driver: &dyn Driver,
+    ) -> Result<Prepared<'m>> {
         let engine = driver.engine();
-        let script = migration.script(direction, engine).ok_or_else(|| Error::NoDownScript {
-            version: migration.version,
-            name: migration.name.clone(),
-            engine,
-            irreversible: if migration.is_irreversible(engine) { " (declared irreversible)" } else { "" },
-        })?;
+        let script = migration
+            .script(direction, engine)
+            .ok_or_else(|| Error::NoDownScript {
+                version: migration.version,
+                name: migration.name.clone(),
+                engine,
+                irreversible: if migration.is_irreversible(engine) {
+                    " (declared irreversible)"
+                } else {
+                    ""
+                },
+            })?;
         let statements = split::split(&script.text, engine).map_err(|e| {
             let line = match &e {
-                split::SplitError::Unterminated { line, .. } | split::SplitError::EmptyDelimiter { line } => *line,
+                split::SplitError::Unterminated { line, .. }
+                | split::SplitError::EmptyDelimiter { line } => *line,
                 #[allow(unreachable_patterns)]
                 _ => 1,
             };
@@ -565,13 +675,23 @@ impl Migrator {
             statements,
             transactional: driver.capabilities().transactional_ddl && !directives.no_transaction,
             settings: SessionSettings {
-                lock_timeout: Some(directives.lock_timeout.unwrap_or(self.options.statement_lock_timeout)),
+                lock_timeout: Some(
+                    directives
+                        .lock_timeout
+                        .unwrap_or(self.options.statement_lock_timeout),
+                ),
                 statement_timeout: directives.statement_timeout,
             },
         })
     }
 
-    fn row(&self, step: &Prepared<'_>, engine: Engine, state: HistoryState, execution_ms: i64) -> HistoryRow {
+    fn row(
+        &self,
+        step: &Prepared<'_>,
+        engine: Engine,
+        state: HistoryState,
+        execution_ms: i64,
+    ) -> HistoryRow {
         let m = step.migration;
         HistoryRow {
             version: m.version,
@@ -589,7 +709,13 @@ impl Migrator {
         }
     }
 
-    fn log_entry<'e>(&'e self, step: &'e Prepared<'_>, at: &'e str, ms: i64, detail: Option<&'e str>) -> LogEntry<'e> {
+    fn log_entry<'e>(
+        &'e self,
+        step: &'e Prepared<'_>,
+        at: &'e str,
+        ms: i64,
+        detail: Option<&'e str>,
+    ) -> LogEntry<'e> {
         LogEntry {
             version: step.migration.version,
             name: &step.migration.name,
@@ -645,15 +771,26 @@ impl Migrator {
     }
 
     /// Returns `Ok(true)` when the step was skipped because another runner did it.
-    async fn run_transactional(&self, driver: &mut dyn Driver, step: &Prepared<'_>, started: Instant) -> Result<bool> {
+    async fn run_transactional(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        started: Instant,
+    ) -> Result<bool> {
         let engine = driver.engine();
         let sql = self.sql(driver);
         let mut attempt = 0;
         loop {
-            driver
-                .begin()
-                .await
-                .map_err(|e| Error::driver(engine, format!("starting the transaction for migration {}", step.migration.version), e))?;
+            driver.begin().await.map_err(|e| {
+                Error::driver(
+                    engine,
+                    format!(
+                        "starting the transaction for migration {}",
+                        step.migration.version
+                    ),
+                    e,
+                )
+            })?;
             if self.done_by_other(driver, step).await? {
                 let _ = driver.rollback().await;
                 return Ok(true);
@@ -662,7 +799,8 @@ impl Migrator {
                 Ok(()) => {}
                 Err((index, e)) => {
                     let _ = driver.rollback().await;
-                    if e.kind == DriverErrorKind::LockTimeout && attempt < self.options.lock_retries {
+                    if e.kind == DriverErrorKind::LockTimeout && attempt < self.options.lock_retries
+                    {
                         self.backoff(attempt).await;
                         attempt += 1;
                         continue;
@@ -683,24 +821,39 @@ impl Migrator {
             for statement in [bookkeeping, log] {
                 if let Err(e) = driver.execute(&statement).await {
                     let _ = driver.rollback().await;
-                    return Err(Error::driver(engine, "recording the migration in the history", e));
+                    return Err(Error::driver(
+                        engine,
+                        "recording the migration in the history",
+                        e,
+                    ));
                 }
             }
-            driver
-                .commit()
-                .await
-                .map_err(|e| Error::driver(engine, format!("committing migration {}", step.migration.version), e))?;
+            driver.commit().await.map_err(|e| {
+                Error::driver(
+                    engine,
+                    format!("committing migration {}", step.migration.version),
+                    e,
+                )
+            })?;
             return Ok(false);
         }
     }
 
-    async fn run_outside_transaction(&self, driver: &mut dyn Driver, step: &Prepared<'_>, started: Instant) -> Result<bool> {
+    async fn run_outside_transaction(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        started: Instant,
+    ) -> Result<bool> {
         let engine = driver.engine();
         let sql = self.sql(driver);
         // Claim the migration with a `running` row, committed before any statement runs.
         let mut row = self.row(step, engine, HistoryState::Running, 0);
         row.statements_done = Some(0);
-        driver.begin().await.map_err(|e| Error::driver(engine, "claiming the migration", e))?;
+        driver
+            .begin()
+            .await
+            .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
         if self.done_by_other(driver, step).await? {
             let _ = driver.rollback().await;
             return Ok(true);
@@ -714,11 +867,21 @@ impl Migrator {
         };
         if let Err(e) = driver.execute(&claim).await {
             let _ = driver.rollback().await;
-            return Err(Error::driver(engine, "claiming the migration in the history", e));
+            return Err(Error::driver(
+                engine,
+                "claiming the migration in the history",
+                e,
+            ));
         }
-        driver.commit().await.map_err(|e| Error::driver(engine, "claiming the migration", e))?;
+        driver
+            .commit()
+            .await
+            .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
 
-        if let Err((index, e)) = self.execute_statements(driver, step, 0, Some((&sql, &mut row))).await {
+        if let Err((index, e)) = self
+            .execute_statements(driver, step, 0, Some((&sql, &mut row)))
+            .await
+        {
             row.state = HistoryState::Failed;
             row.execution_ms = elapsed_ms(started);
             row.error = Some(format!(
@@ -750,7 +913,12 @@ impl Migrator {
             Direction::Down => sql.delete(step.migration.version),
         };
         let log = sql.log(&self.log_entry(step, &now, ms, None));
-        self.in_transaction(driver, &[finish, log], "recording the migration in the history").await?;
+        self.in_transaction(
+            driver,
+            &[finish, log],
+            "recording the migration in the history",
+        )
+        .await?;
         Ok(false)
     }
 
@@ -769,7 +937,11 @@ impl Migrator {
                 match driver.execute(&statement.sql).await {
                     Ok(_) => break,
                     // Outside a transaction a statement that timed out on a lock did nothing: retry it.
-                    Err(e) if progress.is_some() && e.kind == DriverErrorKind::LockTimeout && attempt < self.options.lock_retries => {
+                    Err(e)
+                        if progress.is_some()
+                            && e.kind == DriverErrorKind::LockTimeout
+                            && attempt < self.options.lock_retries =>
+                    {
                         self.backoff(attempt).await;
                         attempt += 1;
                     }
@@ -781,13 +953,23 @@ impl Migrator {
                 row.statements_checksum = Some(crate::checksum::statements_checksum(
                     step.statements[..=index].iter().map(|s| s.sql.as_str()),
                 ));
-                driver.execute(&sql.update(row)).await.map_err(|e| (index, e))?;
+                driver
+                    .execute(&sql.update(row))
+                    .await
+                    .map_err(|e| (index, e))?;
             }
         }
         Ok(())
     }
 
-    fn statement_error(&self, engine: Engine, step: &Prepared<'_>, index: usize, e: &DriverError, outcome: String) -> Error {
+    fn statement_error(
+        &self,
+        engine: Engine,
+        step: &Prepared<'_>,
+        index: usize,
+        e: &DriverError,
+        outcome: String,
+    ) -> Error {
         Error::Statement {
             direction: step.direction,
             version: step.migration.version,
@@ -802,7 +984,13 @@ impl Migrator {
     }
 
     /// Appends a failed entry to the log; a failure to log is not the user's problem here.
-    async fn log_failure(&self, driver: &mut dyn Driver, step: &Prepared<'_>, started: Instant, error: &Error) {
+    async fn log_failure(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        started: Instant,
+        error: &Error,
+    ) {
         let now = UtcTime::now().rfc3339();
         let detail = error.to_string();
         let entry = self.log_entry(step, &now, elapsed_ms(started), Some(&detail));
@@ -813,8 +1001,15 @@ impl Migrator {
     }
 
     async fn backoff(&self, attempt: u32) {
-        let delay = self.options.retry_backoff.saturating_mul(1 << attempt.min(10));
-        tracing::info!(attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "statement timed out waiting for a lock; retrying");
+        let delay = self
+            .options
+            .retry_backoff
+            .saturating_mul(1 << attempt.min(10));
+        tracing::info!(
+            attempt = attempt + 1,
+            delay_ms = delay.as_millis() as u64,
+            "statement timed out waiting for a lock; retrying"
+        );
         tokio::time::sleep(delay).await;
     }
 }
@@ -822,4 +1017,3 @@ impl Migrator {
 fn elapsed_ms(started: Instant) -> i64 {
     i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
-

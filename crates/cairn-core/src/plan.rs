@@ -212,7 +212,11 @@ fn baseline_version(history: &[HistoryRow]) -> Option<Version> {
 }
 
 /// The status of every migration on disk or in the history, by version.
-pub fn status(migrations: &[Migration], history: &[HistoryRow], engine: Engine) -> Vec<StatusEntry> {
+pub fn status(
+    migrations: &[Migration],
+    history: &[HistoryRow],
+    engine: Engine,
+) -> Vec<StatusEntry> {
     let source = applicable(migrations, engine);
     let baseline = baseline_version(history);
     let rows: BTreeMap<Version, &HistoryRow> = history.iter().map(|r| (r.version, r)).collect();
@@ -240,7 +244,10 @@ pub fn status(migrations: &[Migration], history: &[HistoryRow], engine: Engine) 
             };
             StatusEntry {
                 version,
-                name: migration.map_or_else(|| row.map(|r| r.name.clone()).unwrap_or_default(), |m| m.name.clone()),
+                name: migration.map_or_else(
+                    || row.map(|r| r.name.clone()).unwrap_or_default(),
+                    |m| m.name.clone(),
+                ),
                 state,
                 applied_at: row.map(|r| r.applied_at.clone()),
                 execution_ms: row.map(|r| r.execution_ms),
@@ -285,11 +292,16 @@ pub fn problems(
                 started_at: row.applied_at.clone(),
             }),
             HistoryState::Applied | HistoryState::Expanded => match source.get(&row.version) {
-                None => problems.push(Problem::Missing { version: row.version, name }),
+                None => problems.push(Problem::Missing {
+                    version: row.version,
+                    name,
+                }),
                 Some(m) => {
                     let actual = m.checksum(engine).unwrap_or_default();
                     if actual != row.checksum {
-                        let path = m.up.for_engine(engine).map_or_else(|| m.location.clone(), |s| s.path.clone());
+                        let path =
+                            m.up.for_engine(engine)
+                                .map_or_else(|| m.location.clone(), |s| s.path.clone());
                         problems.push(Problem::Modified {
                             version: row.version,
                             name: m.name.clone(),
@@ -305,9 +317,14 @@ pub fn problems(
     if !options.allow_out_of_order {
         if let Some(latest) = latest {
             for m in source.values() {
-                let pending = !rows.contains_key(&m.version) && baseline.is_none_or(|b| m.version > b);
+                let pending =
+                    !rows.contains_key(&m.version) && baseline.is_none_or(|b| m.version > b);
                 if pending && m.version < latest {
-                    problems.push(Problem::OutOfOrder { version: m.version, name: m.name.clone(), latest });
+                    problems.push(Problem::OutOfOrder {
+                        version: m.version,
+                        name: m.name.clone(),
+                        latest,
+                    });
                 }
             }
         }
@@ -388,7 +405,9 @@ pub fn plan_down<'a>(
             check_target(to, &source, history)?;
         }
     }
-    let options = PlanOptions { allow_out_of_order: true };
+    let options = PlanOptions {
+        allow_out_of_order: true,
+    };
     refuse_on_problems(problems(migrations, history, engine, options))?;
     let mut applied: Vec<&HistoryRow> = history
         .iter()
@@ -404,14 +423,23 @@ pub fn plan_down<'a>(
         .into_iter()
         .map(|row| {
             // `problems` found no missing migration, so every applied row is on disk.
-            let m = source.get(&row.version).copied().ok_or(Error::UnknownTarget { version: row.version })?;
+            let m = source
+                .get(&row.version)
+                .copied()
+                .ok_or(Error::UnknownTarget {
+                    version: row.version,
+                })?;
             match m.script(Direction::Down, engine) {
                 Some(_) => Ok(m),
                 None => Err(Error::NoDownScript {
                     version: m.version,
                     name: m.name.clone(),
                     engine,
-                    irreversible: if m.is_irreversible(engine) { " (declared irreversible)" } else { "" },
+                    irreversible: if m.is_irreversible(engine) {
+                        " (declared irreversible)"
+                    } else {
+                        ""
+                    },
                 }),
             }
         })
@@ -516,31 +544,63 @@ mod tests {
             (
                 "failed",
                 vec![applied(&ms[0]), failed],
-                vec![Problem::Failed { version: 2, name: "m2".into(), statements_done: Some(1), error: None }],
+                vec![Problem::Failed {
+                    version: 2,
+                    name: "m2".into(),
+                    statements_done: Some(1),
+                    error: None,
+                }],
             ),
             (
                 "running",
                 vec![applied(&ms[0]), running],
-                vec![Problem::Running { version: 2, name: "m2".into(), started_at: "2026-01-01T00:00:00.000Z".into() }],
+                vec![Problem::Running {
+                    version: 2,
+                    name: "m2".into(),
+                    started_at: "2026-01-01T00:00:00.000Z".into(),
+                }],
             ),
             (
                 "missing and out of order",
                 vec![ghost],
                 vec![
-                    Problem::OutOfOrder { version: 1, name: "m1".into(), latest: 9 },
-                    Problem::OutOfOrder { version: 2, name: "m2".into(), latest: 9 },
-                    Problem::OutOfOrder { version: 3, name: "m3".into(), latest: 9 },
-                    Problem::Missing { version: 9, name: "m9".into() },
+                    Problem::OutOfOrder {
+                        version: 1,
+                        name: "m1".into(),
+                        latest: 9,
+                    },
+                    Problem::OutOfOrder {
+                        version: 2,
+                        name: "m2".into(),
+                        latest: 9,
+                    },
+                    Problem::OutOfOrder {
+                        version: 3,
+                        name: "m3".into(),
+                        latest: 9,
+                    },
+                    Problem::Missing {
+                        version: 9,
+                        name: "m9".into(),
+                    },
                 ],
             ),
             (
                 "gap",
                 vec![applied(&ms[0]), applied(&ms[2])],
-                vec![Problem::OutOfOrder { version: 2, name: "m2".into(), latest: 3 }],
+                vec![Problem::OutOfOrder {
+                    version: 2,
+                    name: "m2".into(),
+                    latest: 3,
+                }],
             ),
         ];
         for (name, history, expected) in cases {
-            assert_eq!(problems(&ms, &history, E, PlanOptions::default()), expected, "case {name}");
+            assert_eq!(
+                problems(&ms, &history, E, PlanOptions::default()),
+                expected,
+                "case {name}"
+            );
             let refused = plan_up(&ms, &history, E, PlanOptions::default(), None);
             assert_eq!(refused.is_err(), !expected.is_empty(), "case {name}");
         }
@@ -550,8 +610,13 @@ mod tests {
     fn out_of_order_is_applied_when_allowed() {
         let ms = source(&[1, 2, 3]);
         let history = vec![applied(&ms[0]), applied(&ms[2])];
-        let allow = PlanOptions { allow_out_of_order: true };
-        assert_eq!(versions(&plan_up(&ms, &history, E, allow, None).unwrap()), [2]);
+        let allow = PlanOptions {
+            allow_out_of_order: true,
+        };
+        assert_eq!(
+            versions(&plan_up(&ms, &history, E, allow, None).unwrap()),
+            [2]
+        );
     }
 
     #[test]
@@ -567,15 +632,33 @@ mod tests {
     fn down_plans_newest_first_and_needs_down_scripts() {
         let mut ms = source(&[1, 2, 3]);
         let history: Vec<HistoryRow> = ms.iter().map(applied).collect();
-        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::Steps(2)).unwrap()), [3, 2]);
-        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::To(1)).unwrap()), [3, 2]);
-        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::All).unwrap()), [3, 2, 1]);
-        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::To(0)).unwrap()), [3, 2, 1]);
+        assert_eq!(
+            versions(&plan_down(&ms, &history, E, DownTarget::Steps(2)).unwrap()),
+            [3, 2]
+        );
+        assert_eq!(
+            versions(&plan_down(&ms, &history, E, DownTarget::To(1)).unwrap()),
+            [3, 2]
+        );
+        assert_eq!(
+            versions(&plan_down(&ms, &history, E, DownTarget::All).unwrap()),
+            [3, 2, 1]
+        );
+        assert_eq!(
+            versions(&plan_down(&ms, &history, E, DownTarget::To(0)).unwrap()),
+            [3, 2, 1]
+        );
         ms[1].down = Scripts::default();
         let err = plan_down(&ms, &history, E, DownTarget::Steps(2)).unwrap_err();
-        assert!(matches!(err, Error::NoDownScript { version: 2, .. }), "{err}");
+        assert!(
+            matches!(err, Error::NoDownScript { version: 2, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("nothing was rolled back"), "{err}");
-        assert_eq!(versions(&plan_down(&ms, &history, E, DownTarget::Steps(1)).unwrap()), [3]);
+        assert_eq!(
+            versions(&plan_down(&ms, &history, E, DownTarget::Steps(1)).unwrap()),
+            [3]
+        );
     }
 
     #[test]
@@ -585,10 +668,15 @@ mod tests {
         baseline.kind = kind::BASELINE.to_owned();
         baseline.checksum = String::new();
         let history = vec![baseline];
-        assert_eq!(versions(&plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap()), [3]);
+        assert_eq!(
+            versions(&plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap()),
+            [3]
+        );
         let states: Vec<State> = status(&ms, &history, E).iter().map(|s| s.state).collect();
         assert_eq!(states, [State::Baselined, State::Baseline, State::Pending]);
-        assert!(plan_down(&ms, &history, E, DownTarget::All).unwrap().is_empty());
+        assert!(plan_down(&ms, &history, E, DownTarget::All)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -597,10 +685,18 @@ mod tests {
         let mut modified = applied(&ms[1]);
         modified.checksum = "x".into();
         let history = vec![applied(&ms[0]), modified, applied(&migration(5, true))];
-        let states: Vec<(Version, State)> = status(&ms, &history, E).iter().map(|s| (s.version, s.state)).collect();
+        let states: Vec<(Version, State)> = status(&ms, &history, E)
+            .iter()
+            .map(|s| (s.version, s.state))
+            .collect();
         assert_eq!(
             states,
-            [(1, State::Applied), (2, State::Modified), (3, State::Pending), (5, State::Missing)]
+            [
+                (1, State::Applied),
+                (2, State::Modified),
+                (3, State::Pending),
+                (5, State::Missing)
+            ]
         );
     }
 

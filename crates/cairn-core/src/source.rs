@@ -944,10 +944,10 @@ fn is_dir(path: &Path) -> Result<bool, Error> {
         .map_err(|source| io_error(path, source))
 }
 
-fn io_error(path: &Path, source: io::Error) -> Error {
+fn io_error(path: &Path, cause: io::Error) -> Error {
     Error::Io {
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 

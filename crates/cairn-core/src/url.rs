@@ -71,7 +71,9 @@ impl fmt::Display for DatabaseUrl {
 
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("DatabaseUrl").field(&self.redacted()).finish()
+        f.debug_tuple("DatabaseUrl")
+            .field(&self.redacted())
+            .finish()
     }
 }
 
@@ -127,7 +129,11 @@ mod tests {
             ("sqlite://cairn.db", Engine::Sqlite),
             ("sqlite::memory:", Engine::Sqlite),
         ] {
-            assert_eq!(DatabaseUrl::parse(url).map(|u| u.engine()), Ok(engine), "{url}");
+            assert_eq!(
+                DatabaseUrl::parse(url).map(|u| u.engine()),
+                Ok(engine),
+                "{url}"
+            );
         }
     }
 
@@ -135,20 +141,29 @@ mod tests {
     fn unknown_scheme_is_an_error_without_the_password() {
         let err = DatabaseUrl::parse("oracle://scott:tiger@db/orcl").unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("unknown database URL scheme `oracle`"), "{message}");
+        assert!(
+            message.contains("unknown database URL scheme `oracle`"),
+            "{message}"
+        );
         assert!(message.contains("scott:***@db"), "{message}");
         assert!(!message.contains("tiger"), "{message}");
     }
 
     #[test]
     fn passwords_are_hidden_everywhere() {
-        let url = DatabaseUrl::parse("postgres://app:s3cr%40t@db:5432/app?sslmode=require&password=other").unwrap();
+        let url = DatabaseUrl::parse(
+            "postgres://app:s3cr%40t@db:5432/app?sslmode=require&password=other",
+        )
+        .unwrap();
         for shown in [url.to_string(), format!("{url:?}"), url.redacted()] {
             assert!(!shown.contains("s3cr"), "{shown}");
             assert!(!shown.contains("other"), "{shown}");
             assert!(shown.contains("app:***@db:5432/app"), "{shown}");
         }
-        assert_eq!(redact("mysql://root@localhost/test"), "mysql://root@localhost/test");
+        assert_eq!(
+            redact("mysql://root@localhost/test"),
+            "mysql://root@localhost/test"
+        );
         assert_eq!(redact("sqlite://cairn.db"), "sqlite://cairn.db");
         assert_eq!(redact("user:pw@host"), "user:***@host");
     }

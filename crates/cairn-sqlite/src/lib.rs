@@ -19,7 +19,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cairn_core::driver::Rows;
 use cairn_core::url::DatabaseUrl;
-use cairn_core::{Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings};
+use cairn_core::{
+    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
+};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
@@ -45,10 +47,12 @@ impl SqliteLocation {
     /// Reads `sqlite://path`, `sqlite:path`, `sqlite:///abs/path`,
     /// `sqlite::memory:` and `sqlite://:memory:`; a `?query` is ignored.
     pub fn from_url(url: &str) -> Result<Self, DriverError> {
-        let rest = url
-            .split_once(':')
-            .map(|(_, rest)| rest)
-            .ok_or_else(|| DriverError::new(DriverErrorKind::Other, format!("`{url}` is not a sqlite: URL")))?;
+        let rest = url.split_once(':').map(|(_, rest)| rest).ok_or_else(|| {
+            DriverError::new(
+                DriverErrorKind::Other,
+                format!("`{url}` is not a sqlite: URL"),
+            )
+        })?;
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let path = rest.split_once('?').map_or(rest, |(path, _)| path);
         match path {
@@ -84,32 +88,46 @@ impl SqliteDriver {
                 let opened = match &location {
                     SqliteLocation::File(path) => Connection::open_with_flags(
                         path,
-                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_URI,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE
+                            | OpenFlags::SQLITE_OPEN_CREATE
+                            | OpenFlags::SQLITE_OPEN_URI,
                     ),
                     SqliteLocation::Memory => Connection::open_in_memory(),
                 };
-                let mut conn = match opened.and_then(|c| c.busy_timeout(DEFAULT_BUSY_TIMEOUT).map(|()| c)) {
-                    Ok(conn) => {
-                        let _ = ready_tx.send(Ok(()));
-                        conn
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
+                let mut conn =
+                    match opened.and_then(|c| c.busy_timeout(DEFAULT_BUSY_TIMEOUT).map(|()| c)) {
+                        Ok(conn) => {
+                            let _ = ready_tx.send(Ok(()));
+                            conn
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
                 for job in inbox {
                     job(&mut conn);
                 }
             })
-            .map_err(|e| DriverError::new(DriverErrorKind::Other, format!("cannot start the SQLite thread: {e}")))?;
+            .map_err(|e| {
+                DriverError::new(
+                    DriverErrorKind::Other,
+                    format!("cannot start the SQLite thread: {e}"),
+                )
+            })?;
         match ready_rx.await {
-            Ok(Ok(())) => Ok(SqliteDriver { jobs, location: name }),
+            Ok(Ok(())) => Ok(SqliteDriver {
+                jobs,
+                location: name,
+            }),
             Ok(Err(e)) => Err(DriverError::new(
                 DriverErrorKind::Connection,
                 format!("cannot open SQLite database `{name}`: {e}"),
             )),
-            Err(_) => Err(DriverError::new(DriverErrorKind::Connection, format!("cannot open SQLite database `{name}`"))),
+            Err(_) => Err(DriverError::new(
+                DriverErrorKind::Connection,
+                format!("cannot open SQLite database `{name}`"),
+            )),
         }
     }
 
@@ -128,7 +146,12 @@ impl SqliteDriver {
         let job: Job = Box::new(move |conn| {
             let _ = reply.send(f(conn));
         });
-        let lost = || DriverError::new(DriverErrorKind::Connection, "the SQLite connection thread has stopped");
+        let lost = || {
+            DriverError::new(
+                DriverErrorKind::Connection,
+                "the SQLite connection thread has stopped",
+            )
+        };
         self.jobs.send(job).map_err(|_| lost())?;
         answer.await.map_err(|_| lost())?.map_err(map_error)
     }
@@ -184,7 +207,8 @@ impl Driver for SqliteDriver {
     }
 
     async fn begin(&mut self) -> Result<(), DriverError> {
-        self.call(|conn| conn.execute_batch("BEGIN IMMEDIATE")).await
+        self.call(|conn| conn.execute_batch("BEGIN IMMEDIATE"))
+            .await
     }
 
     async fn commit(&mut self) -> Result<(), DriverError> {
@@ -220,7 +244,11 @@ impl Driver for SqliteDriver {
             let mut rows = statement.query([])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                out.push((0..columns).map(|i| row.get_ref(i).map(text)).collect::<rusqlite::Result<Vec<_>>>()?);
+                out.push(
+                    (0..columns)
+                        .map(|i| row.get_ref(i).map(text))
+                        .collect::<rusqlite::Result<Vec<_>>>()?,
+                );
             }
             Ok(out)
         })
@@ -237,8 +265,14 @@ mod tests {
         for (url, expected) in [
             ("sqlite://cairn.db", SqliteLocation::File("cairn.db".into())),
             ("sqlite:cairn.db", SqliteLocation::File("cairn.db".into())),
-            ("sqlite:///tmp/x.db", SqliteLocation::File("/tmp/x.db".into())),
-            ("sqlite://dir/x.db?mode=rwc", SqliteLocation::File("dir/x.db".into())),
+            (
+                "sqlite:///tmp/x.db",
+                SqliteLocation::File("/tmp/x.db".into()),
+            ),
+            (
+                "sqlite://dir/x.db?mode=rwc",
+                SqliteLocation::File("dir/x.db".into()),
+            ),
             ("sqlite::memory:", SqliteLocation::Memory),
             ("sqlite://:memory:", SqliteLocation::Memory),
         ] {

@@ -40,19 +40,33 @@ mod sqlite {
     async fn opening_a_directory_is_a_clear_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().display())).expect("url");
-        let err = SqliteDriver::connect(&url).await.expect_err("a directory opened as a database");
+        let err = SqliteDriver::connect(&url)
+            .await
+            .expect_err("a directory opened as a database");
         assert!(err.message.contains("cannot open SQLite database"), "{err}");
-        assert!(err.message.contains(&dir.path().display().to_string()), "{err}");
+        assert!(
+            err.message.contains(&dir.path().display().to_string()),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn values_come_back_as_text() {
         let url = DatabaseUrl::parse("sqlite::memory:").expect("url");
         let mut driver = SqliteDriver::connect(&url).await.expect("open");
-        let rows = driver.query("SELECT 1, 'two', NULL, 2.5, x'ff'").await.expect("query");
+        let rows = driver
+            .query("SELECT 1, 'two', NULL, 2.5, x'ff'")
+            .await
+            .expect("query");
         assert_eq!(
             rows,
-            vec![vec![Some("1".into()), Some("two".into()), None, Some("2.5".into()), Some("ff".into())]]
+            vec![vec![
+                Some("1".into()),
+                Some("two".into()),
+                None,
+                Some("2.5".into()),
+                Some("ff".into())
+            ]]
         );
         let err = driver.execute("SELEC 1").await.expect_err("bad SQL ran");
         assert!(err.message.contains("syntax error"), "{err}");

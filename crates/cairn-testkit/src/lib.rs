@@ -27,7 +27,7 @@ pub struct TestDatabase {
     engine: Engine,
     url: String,
     dir: tempfile::TempDir,
-    cleanup: Option<Box<dyn FnOnce() + Send>>,
+    cleanup: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl std::fmt::Debug for TestDatabase {
@@ -41,7 +41,8 @@ impl std::fmt::Debug for TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Some(cleanup) = self.cleanup.take() {
+        let cleanup = self.cleanup.get_mut().map_or_else(|poisoned| poisoned.into_inner().take(), Option::take);
+        if let Some(cleanup) = cleanup {
             cleanup();
         }
     }
@@ -59,7 +60,7 @@ impl TestDatabase {
             engine: Engine::Sqlite,
             url,
             dir,
-            cleanup: None,
+            cleanup: std::sync::Mutex::new(None),
         }
     }
 
@@ -74,7 +75,7 @@ impl TestDatabase {
             engine,
             url,
             dir,
-            cleanup: Some(cleanup),
+            cleanup: std::sync::Mutex::new(Some(cleanup)),
         }
     }
 

@@ -1,0 +1,169 @@
+//! mysql_async errors as Cairn's [`DriverError`]s.
+//!
+//! The kind decides what the migrator does: a lock wait timeout or a deadlock
+//! is [`DriverErrorKind::LockTimeout`] (retried with backoff), a refused login
+//! or a missing database is [`DriverErrorKind::Connection`], any other server
+//! error is [`DriverErrorKind::Statement`] with the error number and SQLSTATE
+//! as its code. I/O and protocol errors mean the connection is gone.
+//!
+//! Messages are built here from the parts of the error, never from a URL, and
+//! connection errors are scrubbed of the password as a last line of defence.
+
+use cairn_core::{DriverError, DriverErrorKind};
+use mysql_async::{Error, IoError, ServerError, UrlError};
+
+use crate::options::SslMode;
+
+/// `ER_LOCK_WAIT_TIMEOUT`: a row or metadata lock wait exceeded
+/// `innodb_lock_wait_timeout` / `lock_wait_timeout`.
+const LOCK_WAIT_TIMEOUT: u16 = 1205;
+/// `ER_LOCK_DEADLOCK`: InnoDB chose this statement as a deadlock victim; the
+/// statement did nothing and can be retried.
+const DEADLOCK: u16 = 1213;
+
+/// Server errors that mean "you cannot use this connection", not "this SQL is wrong".
+const CONNECTION_ERRORS: &[u16] = &[
+    1040, // ER_CON_COUNT_ERROR: too many connections
+    1044, // ER_DBACCESS_DENIED_ERROR
+    1045, // ER_ACCESS_DENIED_ERROR
+    1049, // ER_BAD_DB_ERROR: unknown database
+    1053, // ER_SERVER_SHUTDOWN
+    1129, // ER_HOST_IS_BLOCKED
+    1130, // ER_HOST_NOT_PRIVILEGED
+    1927, // ER_CONNECTION_KILLED (MariaDB)
+    3159, // ER_SECURE_TRANSPORT_REQUIRED (MySQL)
+    4031, // ER_CLIENT_INTERACTION_TIMEOUT (MySQL)
+];
+
+/// The code Cairn shows for a server error: `1146, SQLSTATE 42S02`.
+fn code(error: &ServerError) -> String {
+    format!("{}, SQLSTATE {}", error.code, error.state)
+}
+
+/// An error of a statement on an open connection.
+pub(crate) fn statement_error(error: Error) -> DriverError {
+    match error {
+        Error::Server(server) => {
+            let kind = if matches!(server.code, LOCK_WAIT_TIMEOUT | DEADLOCK) {
+                DriverErrorKind::LockTimeout
+            } else if CONNECTION_ERRORS.contains(&server.code) {
+                DriverErrorKind::Connection
+            } else {
+                DriverErrorKind::Statement
+            };
+            let code = code(&server);
+            DriverError::new(kind, server.message).with_code(code)
+        }
+        Error::Io(io) => DriverError::new(DriverErrorKind::Connection, format!("connection to the server lost: {}", io_message(&io))),
+        Error::Driver(driver) => DriverError::new(DriverErrorKind::Connection, format!("MySQL protocol error: {driver}")),
+        Error::Other(other) => DriverError::new(DriverErrorKind::Connection, format!("MySQL client error: {other}")),
+        Error::Url(url) => DriverError::new(DriverErrorKind::Other, url_message(&url)),
+    }
+}
+
+/// An error while connecting to `shown` (a redacted URL). Every such error is
+/// [`DriverErrorKind::Connection`]; `password` is scrubbed from the message.
+pub(crate) fn connect_error(error: Error, shown: &str, mode: SslMode, password: Option<&str>) -> DriverError {
+    let (why, code) = match error {
+        Error::Server(server) => {
+            let code = code(&server);
+            (server.message, Some(code))
+        }
+        Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => (
+            format!(
+                "the server does not offer TLS, but ssl-mode={mode} requires it: enable TLS on the server, \
+                 or use ssl-mode=preferred (TLS when offered) or ssl-mode=disabled"
+            ),
+            None,
+        ),
+        Error::Io(IoError::Tls(tls)) => {
+            let hint = match mode {
+                SslMode::VerifyCa | SslMode::VerifyIdentity => {
+                    ": check that ssl-ca names the CA that signed the server's certificate, and (verify_identity) that the certificate names the host in the URL"
+                }
+                _ => "",
+            };
+            (format!("TLS handshake failed with ssl-mode={mode}: {tls}{hint}"), None)
+        }
+        Error::Io(io) => (io_message(&io), None),
+        Error::Driver(driver) => (format!("MySQL protocol error: {driver}"), None),
+        Error::Other(other) => (format!("MySQL client error: {other}"), None),
+        Error::Url(url) => (url_message(&url), None),
+    };
+    let message = scrub(format!("cannot connect to `{shown}`: {why}"), password);
+    let error = DriverError::new(DriverErrorKind::Connection, message);
+    match code {
+        Some(code) => error.with_code(code),
+        None => error,
+    }
+}
+
+fn io_message(io: &IoError) -> String {
+    match io {
+        IoError::Io(e) => e.to_string(),
+        IoError::Tls(e) => format!("TLS error: {e}"),
+    }
+}
+
+/// What is wrong with a URL mysql_async refused, without the URL.
+pub(crate) fn url_message(error: &UrlError) -> String {
+    match error {
+        UrlError::UnknownParameter { param } => format!(
+            "unknown URL parameter `{param}`: Cairn reads ssl-mode and ssl-ca, and mysql_async the parameters its documentation lists"
+        ),
+        UrlError::InvalidParamValue { param, value } => format!("invalid value `{value}` for URL parameter `{param}`"),
+        UrlError::Invalid => "the URL has no host: expected mysql://user:password@host:port/database".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// `message` with every occurrence of `password` replaced by `***`.
+pub(crate) fn scrub(message: String, password: Option<&str>) -> String {
+    match password {
+        Some(password) if !password.is_empty() && message.contains(password) => message.replace(password, "***"),
+        _ => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16, state: &str, message: &str) -> Error {
+        Error::Server(ServerError {
+            code,
+            message: message.to_owned(),
+            state: state.to_owned(),
+        })
+    }
+
+    #[test]
+    fn server_errors_map_to_kinds_with_codes() {
+        for (code, kind) in [
+            (1205, DriverErrorKind::LockTimeout),
+            (1213, DriverErrorKind::LockTimeout),
+            (1045, DriverErrorKind::Connection),
+            (1049, DriverErrorKind::Connection),
+            (1146, DriverErrorKind::Statement),
+            (1064, DriverErrorKind::Statement),
+        ] {
+            let error = statement_error(server(code, "HY000", "boom"));
+            assert_eq!(error.kind, kind, "{code}");
+            assert_eq!(error.code, Some(format!("{code}, SQLSTATE HY000")));
+            assert_eq!(error.message, "boom");
+        }
+    }
+
+    #[test]
+    fn connect_errors_name_the_redacted_url_and_never_the_password() {
+        let error = connect_error(
+            server(1045, "28000", "Access denied for user 'app' (password hunter2?)"),
+            "mysql://app:***@db/app",
+            SslMode::Preferred,
+            Some("hunter2"),
+        );
+        assert_eq!(error.kind, DriverErrorKind::Connection);
+        assert!(error.message.starts_with("cannot connect to `mysql://app:***@db/app`: Access denied"), "{error}");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}
