@@ -1,1 +1,514 @@
-//! placeholder
+//! Cairn's driver for MySQL 8 and MariaDB 10.11+, on mysql_async.
+//!
+//! A [`MySqlDriver`] is one `mysql_async::Conn` — not a pool — because the
+//! migration lock, the history read and the migrations must share a session
+//! (see [`cairn_core::driver`]). It carries statements; what to run is the
+//! core's business.
+//!
+//! # Why migrations run outside transactions here
+//!
+//! MySQL and MariaDB commit implicitly before and after every DDL statement
+//! (`CREATE`, `ALTER`, `DROP`, `RENAME`, …), so a transaction around a
+//! migration would protect nothing: its first `CREATE TABLE` commits whatever
+//! came before. The driver therefore reports `transactional_ddl = false`, and
+//! the migrator takes its other path: it commits a `running` history row,
+//! records progress after each statement, and on error leaves a `failed` row
+//! naming the statement, so that a half-applied migration is explained
+//! precisely. [`Driver::begin`] and friends are still real (`START
+//! TRANSACTION`, `COMMIT`, `ROLLBACK`): Cairn uses them for its own
+//! bookkeeping, which is plain DML.
+//!
+//! # The migration lock: `GET_LOCK`
+//!
+//! Concurrent runners are kept apart by a named user lock,
+//! `GET_LOCK('cairn:<database>', …)` ([`LockKind::Session`]). It belongs to the
+//! session, not to a transaction, so the implicit commits of DDL do not release
+//! it; it is released by [`Driver::unlock`] or when the connection ends, so a
+//! runner that crashes cannot leave it behind, and it needs no table of its
+//! own. Names are limited to 64 characters: a longer one becomes
+//! `cairn:` + the MD5 of the full name, computed by the server so every Cairn
+//! version agrees. `GET_LOCK` waits in whole seconds, so the driver waits in
+//! whole seconds while at least one remains and polls with `GET_LOCK(name, 0)`
+//! for the rest, which honours sub-second timeouts. When the wait ends, the
+//! error says who holds the lock: `IS_USED_LOCK` gives the connection id, and
+//! `information_schema.PROCESSLIST` its user, host, command and time (when the
+//! user may see other sessions).
+//!
+//! # Session settings
+//!
+//! - `sql_mode`: Cairn writes its history rows as string literals with
+//!   backslashes escaped ([`cairn_core::history::string_literal`]), which is
+//!   only right while `NO_BACKSLASH_ESCAPES` is off. The driver removes that
+//!   one flag from the session's `sql_mode` after connecting and again before
+//!   each migration (a migration may have set it), and leaves every other flag
+//!   as the server has it, so migrations run under the server's usual rules.
+//! - Lock timeouts: [`Driver::apply_settings`] sets both `lock_wait_timeout`
+//!   (metadata locks, which DDL waits for behind open transactions) and
+//!   `innodb_lock_wait_timeout` (row locks, for DML), in whole seconds rounded
+//!   up, at least 1 — neither server accepts less. A statement that waits
+//!   longer fails with error 1205, which the migrator retries with backoff; a
+//!   deadlock (1213) is retried the same way.
+//! - Statement timeouts differ between the two servers: MySQL's
+//!   `max_execution_time` (milliseconds) stops only read-only `SELECT`s, so on
+//!   MySQL a statement timeout does not bound DDL or DML; MariaDB's
+//!   `max_statement_time` (seconds, fractional) stops any statement. Without a
+//!   timeout, each setting is reset to the server's global value (`DEFAULT`),
+//!   so one migration's directive never leaks into the next.
+//!
+//! The flavour is read from `SELECT VERSION()` (MariaDB's contains `MariaDB`).
+//!
+//! # Statements and values
+//!
+//! Everything runs through the text protocol (`COM_QUERY`), never prepared
+//! statements: most DDL cannot be prepared, and migrations are run once. Rows
+//! come back as text, as the server sends them; `NULL` is `None` and bytes
+//! that are not UTF-8 are decoded lossily.
+//!
+//! # URLs and TLS
+//!
+//! `mysql://user:password@host:port/database` or `mariadb://…` (the same
+//! protocol). TLS is chosen with MySQL's `ssl-mode` (PostgreSQL's `sslmode`
+//! spellings work too) and an optional `ssl-ca=/path/ca.pem`; TLS runs on
+//! rustls:
+//!
+//! | mode | TLS | certificate checked |
+//! |---|---|---|
+//! | `disabled` | never | — |
+//! | `preferred` (default) | when the server offers it | no |
+//! | `required` | always, or the connection fails | no (encryption only) |
+//! | `verify_ca` | always | chain to a trusted CA |
+//! | `verify_identity` | always | chain, and the host name |
+//!
+//! `preferred` is the default, as in MySQL's own client: mysql_async has no
+//! such mode, so the driver asks for TLS and, only when the server's handshake
+//! says it has none, connects again without. `preferred` and `required` do not
+//! verify the certificate, so they protect against eavesdropping but not an
+//! active man in the middle; use `verify_identity` across networks you do not
+//! trust. Trusted CAs are those of `ssl-ca` when given (and then only those),
+//! else the Mozilla roots built into webpki-roots. Giving `ssl-ca` with
+//! `preferred` or `required` verifies the chain, as MySQL's client does.
+//! Caveat: mysql_async 0.37 recognises a host name mismatch by the text of
+//! rustls' error, which rustls 0.23 no longer prints, so `verify_ca` may still
+//! reject a certificate that does not name the host.
+//!
+//! Other URL parameters go to mysql_async as they are (mysql_async's own TLS
+//! parameters are refused in favour of `ssl-mode`). The driver does not switch
+//! to the server's Unix socket unless `prefer_socket=true` is given, sends the
+//! connection attribute `program_name=cairn` (visible in
+//! `performance_schema.session_connect_attrs`), and gives up connecting after
+//! 30 seconds.
+//!
+//! Errors never contain the password: messages name the URL as
+//! [`DatabaseUrl::redacted`] shows it, and [`MySqlDriver`]'s `Debug` shows no
+//! options.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod options;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use cairn_core::driver::Rows;
+use cairn_core::history::string_literal;
+use cairn_core::url::DatabaseUrl;
+use cairn_core::{Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder, Row, SslOpts, Value};
+
+pub use options::SslMode;
+use options::UrlParts;
+
+/// How long connecting may take before it fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a lock wait shorter than a second polls `GET_LOCK(name, 0)`.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// The longest lock wait both servers accept (a year, in seconds).
+const MAX_LOCK_WAIT_SECONDS: u64 = 31_536_000;
+
+/// Removes `NO_BACKSLASH_ESCAPES` from the session's `sql_mode`, keeping the rest.
+const SQL_MODE: &str = "sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))";
+
+/// Which server speaks the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavor {
+    MySql,
+    MariaDb,
+}
+
+impl Flavor {
+    fn name(self) -> &'static str {
+        match self {
+            Flavor::MySql => "MySQL",
+            Flavor::MariaDb => "MariaDB",
+        }
+    }
+}
+
+/// A connection to one MySQL or MariaDB database.
+pub struct MySqlDriver {
+    conn: Conn,
+    /// The URL with its password hidden.
+    shown: String,
+    flavor: Flavor,
+    version: String,
+    connection_id: u64,
+    encrypted: bool,
+    /// `DATABASE()` after connecting.
+    database: Option<String>,
+    /// The name of the migration lock while this connection holds it.
+    lock_name: Option<String>,
+}
+
+impl fmt::Debug for MySqlDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MySqlDriver")
+            .field("url", &self.shown)
+            .field("server", &self.version)
+            .field("connection_id", &self.connection_id)
+            .field("encrypted", &self.encrypted)
+            .field("lock", &self.lock_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MySqlDriver {
+    /// Connects to the database a `mysql://` or `mariadb://` URL names, with
+    /// the TLS its `ssl-mode` asks for, and prepares the session.
+    pub async fn connect(url: &DatabaseUrl) -> Result<MySqlDriver, DriverError> {
+        let shown = url.redacted();
+        let invalid = |why: String| DriverError::new(DriverErrorKind::Other, format!("invalid MySQL URL `{shown}`: {why}"));
+        let parts = UrlParts::parse(url.expose()).map_err(invalid)?;
+        let base = Opts::from_url(&parts.url).map_err(|e| invalid(error::url_message(&e)))?;
+        let ssl = parts.ssl_opts().map_err(|why| {
+            DriverError::new(DriverErrorKind::Connection, format!("cannot connect to `{shown}`: {why}"))
+        })?;
+        let password = parts.password.as_deref();
+        let failed = |e| error::connect_error(e, &shown, parts.ssl_mode, password);
+
+        let encrypted = ssl.is_some();
+        let (conn, encrypted) = match open(&base, &parts, ssl).await {
+            Ok(conn) => (conn, encrypted),
+            Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer))
+                if parts.ssl_mode == SslMode::Preferred =>
+            {
+                tracing::debug!(url = %shown, "the server offers no TLS; connecting without it (ssl-mode=preferred)");
+                (open(&base, &parts, None).await.map_err(failed)?, false)
+            }
+            Err(e) => return Err(failed(e)),
+        };
+        let connection_id = u64::from(conn.id());
+        let mut driver = MySqlDriver {
+            conn,
+            shown: shown.clone(),
+            flavor: Flavor::MySql,
+            version: String::new(),
+            connection_id,
+            encrypted,
+            database: None,
+            lock_name: None,
+        };
+        driver.prepare_session().await.map_err(|e| {
+            DriverError {
+                kind: DriverErrorKind::Connection,
+                message: error::scrub(format!("connected to `{shown}` but could not prepare the session: {}", e.message), password),
+                code: e.code,
+            }
+        })?;
+        tracing::debug!(url = %shown, server = %driver.version, connection_id, encrypted, "connected");
+        Ok(driver)
+    }
+
+    /// Reads the server's flavour and version, and fixes `sql_mode`.
+    async fn prepare_session(&mut self) -> Result<(), DriverError> {
+        let rows = self.query("SELECT VERSION(), CONNECTION_ID(), DATABASE()").await?;
+        let row = rows.into_iter().next().unwrap_or_default();
+        self.version = row.first().cloned().flatten().unwrap_or_default();
+        if let Some(id) = row.get(1).cloned().flatten().and_then(|id| id.parse().ok()) {
+            self.connection_id = id;
+        }
+        self.database = row.get(2).cloned().flatten();
+        self.flavor = if self.version.contains("MariaDB") { Flavor::MariaDb } else { Flavor::MySql };
+        self.execute(&format!("SET SESSION {SQL_MODE}")).await?;
+        Ok(())
+    }
+
+    /// The server's version, as `SELECT VERSION()` gives it.
+    pub fn server_version(&self) -> &str {
+        &self.version
+    }
+
+    /// Whether the server is MariaDB (else MySQL).
+    pub fn is_mariadb(&self) -> bool {
+        self.flavor == Flavor::MariaDb
+    }
+
+    /// The server's id for this connection (`CONNECTION_ID()`).
+    pub fn connection_id(&self) -> u64 {
+        self.connection_id
+    }
+
+    /// Whether the connection runs over TLS.
+    pub fn is_encrypted(&self) -> bool {
+        self.encrypted
+    }
+
+    /// Releases the migration lock if held and closes the connection politely.
+    pub async fn close(mut self) -> Result<(), DriverError> {
+        if self.lock_name.is_some() {
+            self.unlock().await?;
+        }
+        self.conn.disconnect().await.map_err(error::statement_error)
+    }
+
+    /// The first value of the first row of `sql`.
+    async fn scalar(&mut self, sql: &str) -> Result<Option<String>, DriverError> {
+        Ok(self.query(sql).await?.into_iter().next().and_then(|row| row.into_iter().next()).flatten())
+    }
+
+    /// `cairn:<database>`, or `cairn:<md5>` when that is longer than 64 characters.
+    async fn lock_name(&mut self) -> Result<String, DriverError> {
+        let rows = self
+            .query("SELECT CONCAT('cairn:', IFNULL(DATABASE(), '')), CONCAT('cairn:', MD5(CONCAT('cairn:', IFNULL(DATABASE(), ''))))")
+            .await?;
+        let mut row = rows.into_iter().next().unwrap_or_default().into_iter().flatten();
+        match (row.next(), row.next()) {
+            (Some(name), _) if name.chars().count() <= 64 => Ok(name),
+            (_, Some(hashed)) => Ok(hashed),
+            _ => Err(DriverError::new(DriverErrorKind::Other, "the server returned no name for the migration lock")),
+        }
+    }
+
+    /// Who holds lock `name`, in words.
+    async fn holder(&mut self, name: &str, waited: Duration) -> Result<String, DriverError> {
+        let literal = string_literal(Engine::Mysql, name);
+        let waited = format!("waited {} ms", waited.as_millis());
+        let Some(id) = self.scalar(&format!("SELECT IS_USED_LOCK({literal})")).await? else {
+            return Ok(format!(
+                "the migration lock `{name}` was taken by another session and released just as the wait ended ({waited}); try again"
+            ));
+        };
+        let server = self.flavor.name();
+        let rows = self
+            .query(&format!(
+                "SELECT USER, HOST, IFNULL(DB, ''), COMMAND, TIME, IFNULL(STATE, '') FROM information_schema.PROCESSLIST WHERE ID = {}",
+                id.parse::<u64>().unwrap_or(0)
+            ))
+            .await?;
+        let details = match rows.into_iter().next() {
+            Some(row) => {
+                let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+                let state = match field(5) {
+                    state if state.is_empty() => String::new(),
+                    state => format!(", state `{state}`"),
+                };
+                format!(
+                    " (user {}, host {}, database `{}`, command {} for {} s{state})",
+                    field(0),
+                    field(1),
+                    field(2),
+                    field(3),
+                    field(4)
+                )
+            }
+            None => " (its details are hidden: this user lacks the PROCESS privilege)".to_owned(),
+        };
+        Ok(format!(
+            "the migration lock `{name}` is held by {server} connection {id}{details}; {waited}; if that run is dead, end it with `KILL {id}`"
+        ))
+    }
+}
+
+/// Opens one connection with `ssl` as its TLS options.
+async fn open(base: &Opts, parts: &UrlParts, ssl: Option<SslOpts>) -> Result<Conn, mysql_async::Error> {
+    let mut builder = OptsBuilder::from_opts(base.clone())
+        .ssl_opts(ssl)
+        .connect_attribute("program_name", "cairn");
+    if !parts.prefer_socket_given {
+        // Stay on the TCP connection the URL names (and the TLS it asks for).
+        builder = builder.prefer_socket(false);
+    }
+    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(builder)).await {
+        Ok(result) => result,
+        Err(_) => Err(mysql_async::Error::Io(
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            )
+            .into(),
+        )),
+    }
+}
+
+/// Whole seconds, rounded up, between 1 and a year: what `*_lock_wait_timeout` accept.
+fn lock_wait_seconds(timeout: Duration) -> u64 {
+    let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    seconds.clamp(1, MAX_LOCK_WAIT_SECONDS)
+}
+
+/// A value as text, as the server sent it.
+fn text(value: Value) -> Option<String> {
+    Some(match value {
+        Value::NULL => return None,
+        Value::Bytes(bytes) => String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Double(d) => d.to_string(),
+        Value::Date(year, month, day, hour, minute, second, micros) => {
+            let mut out = format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}");
+            if micros > 0 {
+                out.push_str(&format!(".{micros:06}"));
+            }
+            out
+        }
+        Value::Time(negative, days, hours, minutes, seconds, micros) => {
+            let hours = u64::from(days) * 24 + u64::from(hours);
+            let mut out = format!("{}{hours:02}:{minutes:02}:{seconds:02}", if negative { "-" } else { "" });
+            if micros > 0 {
+                out.push_str(&format!(".{micros:06}"));
+            }
+            out
+        }
+    })
+}
+
+#[async_trait]
+impl Driver for MySqlDriver {
+    fn engine(&self) -> Engine {
+        Engine::Mysql
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new(false, LockKind::Session)
+    }
+
+    /// The database named in the URL (`DATABASE()` after connecting).
+    fn default_schema(&self) -> Option<String> {
+        self.database.clone()
+    }
+
+    async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
+        if self.lock_name.is_some() {
+            // GET_LOCK nests on one session; Cairn's lock does not.
+            return Ok(());
+        }
+        let name = self.lock_name().await?;
+        let literal = string_literal(Engine::Mysql, &name);
+        let started = Instant::now();
+        let deadline = started + timeout;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let wait = remaining.as_secs().min(MAX_LOCK_WAIT_SECONDS);
+            let got = self.scalar(&format!("SELECT GET_LOCK({literal}, {wait})")).await?;
+            if got.as_deref() == Some("1") {
+                self.lock_name = Some(name);
+                return Ok(());
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                break;
+            }
+            if wait == 0 || got.is_none() {
+                tokio::time::sleep(remaining.min(LOCK_POLL)).await;
+            }
+        }
+        let holder = self.holder(&name, started.elapsed()).await?;
+        Err(DriverError::new(DriverErrorKind::LockHeld, holder))
+    }
+
+    async fn unlock(&mut self) -> Result<(), DriverError> {
+        let Some(name) = self.lock_name.take() else {
+            return Ok(());
+        };
+        let literal = string_literal(Engine::Mysql, &name);
+        match self.scalar(&format!("SELECT RELEASE_LOCK({literal})")).await?.as_deref() {
+            Some("1") => Ok(()),
+            _ => Err(DriverError::new(
+                DriverErrorKind::Other,
+                format!("the migration lock `{name}` was no longer held by this connection when released"),
+            )),
+        }
+    }
+
+    async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
+        let lock = settings
+            .lock_timeout
+            .map_or_else(|| "DEFAULT".to_owned(), |t| lock_wait_seconds(t).to_string());
+        let (variable, statement) = match self.flavor {
+            Flavor::MariaDb => (
+                "max_statement_time",
+                settings.statement_timeout.map_or_else(
+                    || "DEFAULT".to_owned(),
+                    // Seconds with millisecond precision; never round a real timeout down to 0 (no limit).
+                    |t| format!("{:.3}", t.as_secs_f64().max(if t.is_zero() { 0.0 } else { 0.001 })),
+                ),
+            ),
+            Flavor::MySql => (
+                "max_execution_time",
+                settings.statement_timeout.map_or_else(
+                    || "DEFAULT".to_owned(),
+                    |t| {
+                        let ms = t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 > 0);
+                        ms.min(u128::from(u32::MAX)).to_string()
+                    },
+                ),
+            ),
+        };
+        self.execute(&format!(
+            "SET SESSION lock_wait_timeout = {lock}, SESSION innodb_lock_wait_timeout = {lock}, SESSION {variable} = {statement}, SESSION {SQL_MODE}"
+        ))
+        .await
+        .map(drop)
+    }
+
+    async fn begin(&mut self) -> Result<(), DriverError> {
+        self.execute("START TRANSACTION").await.map(drop)
+    }
+
+    async fn commit(&mut self) -> Result<(), DriverError> {
+        self.execute("COMMIT").await.map(drop)
+    }
+
+    async fn rollback(&mut self) -> Result<(), DriverError> {
+        self.execute("ROLLBACK").await.map(drop)
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<u64, DriverError> {
+        self.conn.query_drop(sql).await.map_err(error::statement_error)?;
+        Ok(self.conn.affected_rows())
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Rows, DriverError> {
+        let rows: Vec<Row> = self.conn.query(sql).await.map_err(error::statement_error)?;
+        Ok(rows.into_iter().map(|row| row.unwrap().into_iter().map(text).collect()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_waits_round_up_to_whole_seconds() {
+        assert_eq!(lock_wait_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(lock_wait_seconds(Duration::ZERO), 1);
+        assert_eq!(lock_wait_seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(lock_wait_seconds(Duration::from_secs(5)), 5);
+        assert_eq!(lock_wait_seconds(Duration::from_secs(u64::MAX)), MAX_LOCK_WAIT_SECONDS);
+    }
+
+    #[test]
+    fn values_become_text() {
+        assert_eq!(text(Value::NULL), None);
+        assert_eq!(text(Value::Bytes(b"abc".to_vec())).as_deref(), Some("abc"));
+        assert_eq!(text(Value::Bytes(vec![0xff])).as_deref(), Some("\u{fffd}"));
+        assert_eq!(text(Value::Int(-3)).as_deref(), Some("-3"));
+        assert_eq!(text(Value::Date(2026, 11, 25, 10, 7, 26, 0)).as_deref(), Some("2026-11-25 10:07:26"));
+        assert_eq!(text(Value::Time(true, 1, 2, 3, 4, 5)).as_deref(), Some("-26:03:04.000005"));
+    }
+}

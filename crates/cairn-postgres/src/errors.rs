@@ -15,7 +15,6 @@
 //! never include it, URLs are shown through [`DatabaseUrl::redacted`], and as a
 //! last line of defence connection errors are scrubbed of the URL's secrets.
 
-use std::error::Error as _;
 
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{DriverError, DriverErrorKind};

@@ -1,1 +1,359 @@
-//! placeholder
+//! Cairn's driver for PostgreSQL, on tokio-postgres with TLS through rustls.
+//!
+//! A [`PgDriver`] is one `tokio_postgres::Client` whose connection task runs
+//! on the caller's tokio runtime; every [`Driver`] method runs on that one
+//! session, so the migration lock, the history read and the migrations share
+//! it, as the contract asks.
+//!
+//! # Design choices
+//!
+//! **Session-level advisory lock, polled.** [`Driver::lock`] calls
+//! `pg_try_advisory_lock(key)` in autocommit mode every 50–250 ms until it
+//! succeeds or the timeout passes. It is a *session* lock, never
+//! `pg_advisory_xact_lock`, and no transaction is open while waiting or while
+//! holding it. That matters for `-- cairn:no-transaction` migrations such as
+//! `CREATE INDEX CONCURRENTLY`, which waits for every transaction that might
+//! see the table to finish: a lock held by an open transaction — on this
+//! session or on another runner waiting in one — would make it wait forever
+//! (the trap of flyway#1654). Polling `pg_try_advisory_lock` rather than
+//! blocking in `pg_advisory_lock` keeps the wait bounded without touching the
+//! session's `lock_timeout`, and lets a timeout say who holds the lock, read
+//! from `pg_locks` joined to `pg_stat_activity` (pid, application_name, user,
+//! client address, connected since). A session lock is released by the
+//! server when the connection ends, so a crashed runner cannot leave it held.
+//!
+//! **The lock key** is `('x' || left(md5('cairn:' || current_database()), 16))::bit(64)::bigint`,
+//! computed by the server once per connection. It is stable across Cairn
+//! versions and machines, and an operator can compute it in psql. The
+//! [`Driver::lock`] method does not receive the history table's name, so the
+//! key covers the whole database: two projects keeping separate history
+//! tables in one database take turns rather than run at once, which is safe.
+//!
+//! **`simple_query` for everything.** Cairn renders all of its own SQL with
+//! escaped literals (see `cairn_core::history`), so no statement needs bound
+//! parameters; the simple query protocol runs any statement a migration can
+//! hold (including those the extended protocol refuses, such as several
+//! statements or `CREATE INDEX CONCURRENTLY` outside a transaction), returns
+//! every value as text — exactly what [`Driver::query`] returns — and costs
+//! one round trip per statement.
+//!
+//! **Timeouts.** [`Driver::apply_settings`] sets `lock_timeout` and
+//! `statement_timeout` for the session in one round trip; a value that is
+//! `None` is `RESET` to the server's (or role's) setting, so a directive of one
+//! migration never leaks into the next. A statement whose `lock_timeout`
+//! expires fails with SQLSTATE `55P03`, reported as
+//! [`DriverErrorKind::LockTimeout`], which the migrator retries with backoff.
+//!
+//! **URLs and TLS.** `postgres://` and `postgresql://` URLs as libpq reads
+//! them, with `sslmode=disable|prefer|require|verify-ca|verify-full` (default
+//! `prefer`) and `sslrootcert=/path/ca.pem`. tokio-postgres knows only
+//! disable/prefer/require, so Cairn takes those two parameters out of the URL
+//! and builds the rustls configuration itself; `prefer` and `require` encrypt
+//! without checking the certificate, as libpq does (see the `tls` module).
+//! `application_name` is `cairn` unless the URL sets one, and a connection
+//! attempt gives up after 30 s unless the URL sets `connect_timeout`.
+//!
+//! **Passwords** never reach a message: URLs are shown redacted, tokio-postgres
+//! omits the password from its `Config`'s `Debug` and its errors, and a
+//! [`PgDriver`]'s `Debug` shows only the redacted URL.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod errors;
+mod options;
+mod tls;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use cairn_core::driver::Rows;
+use cairn_core::url::DatabaseUrl;
+use cairn_core::{Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings};
+use tokio_postgres::{AsyncMessage, Client, SimpleQueryMessage};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::errors::map_error;
+use crate::options::ConnectOptions;
+
+/// The SQL expression for the migration lock's key (see the module docs).
+const LOCK_KEY_SQL: &str = "('x' || left(md5('cairn:' || current_database()), 16))::bit(64)::bigint";
+
+/// The first pause between two tries of the migration lock; it doubles up to [`LOCK_POLL_MAX`].
+const LOCK_POLL_MIN: Duration = Duration::from_millis(50);
+/// The longest pause between two tries of the migration lock.
+const LOCK_POLL_MAX: Duration = Duration::from_millis(250);
+
+/// A connection to one PostgreSQL database.
+pub struct PgDriver {
+    client: Client,
+    url: String,
+    database: String,
+    pid: i32,
+    lock_key: i64,
+}
+
+impl fmt::Debug for PgDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgDriver")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("pid", &self.pid)
+            .field("lock_key", &self.lock_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgDriver {
+    /// Connects to the database a `postgres://` or `postgresql://` URL names.
+    ///
+    /// Must be called within a tokio runtime: the connection's task is spawned on it.
+    pub async fn connect(url: &DatabaseUrl) -> Result<PgDriver, DriverError> {
+        let options = ConnectOptions::from_url(url)?;
+        let tls = MakeRustlsConnect::new(tls::client_config(options.ssl_mode, options.roots.as_ref())?);
+        let (client, mut connection) = options
+            .config
+            .connect(tls)
+            .await
+            .map_err(|e| errors::connect_error(url, &options, &e))?;
+        let redacted = url.redacted();
+        let task_url = redacted.clone();
+        tokio::spawn(async move {
+            // Drive the connection, passing the server's notices on to tracing.
+            loop {
+                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    Some(Ok(AsyncMessage::Notice(notice))) => {
+                        tracing::info!(target: "cairn_postgres", severity = notice.severity(), code = notice.code().code(), "{}", notice.message());
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::debug!(url = %task_url, error = %errors::chain(&e), "PostgreSQL connection ended");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        });
+        let mut driver = PgDriver {
+            client,
+            url: redacted,
+            database: String::new(),
+            pid: 0,
+            lock_key: 0,
+        };
+        let rows = driver
+            .query(&format!("SELECT pg_backend_pid(), current_database(), {LOCK_KEY_SQL}"))
+            .await
+            .map_err(|e| DriverError {
+                message: format!("connected to {} but cannot read the session: {}", driver.url, e.message),
+                ..e
+            })?;
+        let row = rows.first().ok_or_else(|| {
+            DriverError::new(DriverErrorKind::Other, "PostgreSQL returned no row for the session query")
+        })?;
+        let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        driver.pid = field(0).parse().unwrap_or_default();
+        driver.database = field(1);
+        driver.lock_key = field(2).parse().map_err(|_| {
+            DriverError::new(
+                DriverErrorKind::Other,
+                format!("PostgreSQL returned an unreadable lock key `{}`", field(2)),
+            )
+        })?;
+        tracing::debug!(url = %driver.url, pid = driver.pid, "connected to PostgreSQL");
+        Ok(driver)
+    }
+
+    /// The server process id of this session (`pg_backend_pid()`).
+    pub fn backend_pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The database this session is connected to.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The key of the advisory lock [`Driver::lock`] takes (see the module docs).
+    pub fn lock_key(&self) -> i64 {
+        self.lock_key
+    }
+
+    async fn simple(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, DriverError> {
+        self.client.simple_query(sql).await.map_err(|e| map_error(&e))
+    }
+
+    async fn try_lock(&self) -> Result<bool, DriverError> {
+        let rows = self.query_rows(&format!("SELECT pg_try_advisory_lock({})", self.lock_key)).await?;
+        Ok(rows.first().and_then(|r| r.first()).is_some_and(|v| v.as_deref() == Some("t")))
+    }
+
+    async fn query_rows(&self, sql: &str) -> Result<Rows, DriverError> {
+        let messages = self.simple(sql).await?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => {
+                    Some((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Who holds the migration lock, in words, from `pg_locks` and `pg_stat_activity`.
+    async fn holder(&self) -> String {
+        // A bigint advisory key shows in pg_locks as classid (high 32 bits),
+        // objid (low 32 bits) and objsubid 1.
+        let key = self.lock_key as u64;
+        let (high, low) = (key >> 32, key & 0xffff_ffff);
+        let sql = format!(
+            "SELECT l.pid, a.application_name, a.usename, \
+                    COALESCE(host(a.client_addr) || ':' || a.client_port, CASE WHEN a.pid IS NOT NULL AND a.client_addr IS NULL AND a.client_port = -1 THEN 'a local socket' END), \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                    a.state, \
+                    to_char(a.state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
+             FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND l.classid = '{high}'::oid AND l.objid = '{low}'::oid AND l.objsubid = 1"
+        );
+        let rows = match self.query_rows(&sql).await {
+            Ok(rows) => rows,
+            Err(e) => return format!("the lock is held by another session (cannot tell which: {e})"),
+        };
+        let Some(row) = rows.first() else {
+            return "the lock was held by another session, which released it just as the wait ended; try again".to_owned();
+        };
+        let get = |i: usize| row.get(i).cloned().flatten();
+        let unknown = || "unknown".to_owned();
+        let mut text = format!(
+            "the lock (advisory lock {} on database `{}`) is held by pid {} (application_name `{}`, user `{}`, client {}",
+            self.lock_key,
+            self.database,
+            get(0).unwrap_or_else(unknown),
+            get(1).unwrap_or_else(unknown),
+            get(2).unwrap_or_else(unknown),
+            get(3).unwrap_or_else(unknown),
+        );
+        if let Some(since) = get(4) {
+            text.push_str(&format!(", connected since {since}"));
+        }
+        if let Some(state) = get(5) {
+            text.push_str(&format!(", {state}"));
+            if let Some(since) = get(6) {
+                text.push_str(&format!(" since {since}"));
+            }
+        }
+        text.push(')');
+        text
+    }
+}
+
+/// Milliseconds for a PostgreSQL setting, rounding up so a short non-zero
+/// duration never becomes 0, which PostgreSQL reads as "no limit" (as it
+/// reads an explicit zero, e.g. `-- cairn:lock-timeout 0s`).
+fn millis(duration: Duration) -> u128 {
+    duration.as_nanos().div_ceil(1_000_000)
+}
+
+/// `SET name = '<ms>ms'`, or `RESET name` for `None`.
+fn setting(name: &str, value: Option<Duration>) -> String {
+    match value {
+        Some(duration) => format!("SET {name} = '{}ms'", millis(duration)),
+        None => format!("RESET {name}"),
+    }
+}
+
+#[async_trait]
+impl Driver for PgDriver {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new(true, LockKind::Session)
+    }
+
+    async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = LOCK_POLL_MIN;
+        loop {
+            if self.try_lock().await? {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let holder = self.holder().await;
+                return Err(DriverError::new(DriverErrorKind::LockHeld, holder));
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(LOCK_POLL_MAX);
+        }
+    }
+
+    async fn unlock(&mut self) -> Result<(), DriverError> {
+        let rows = self.query_rows(&format!("SELECT pg_advisory_unlock({})", self.lock_key)).await?;
+        if rows.first().and_then(|r| r.first()).is_some_and(|v| v.as_deref() == Some("t")) {
+            Ok(())
+        } else {
+            Err(DriverError::new(
+                DriverErrorKind::Other,
+                format!(
+                    "the migration lock (advisory lock {}) was not held by this session (pid {})",
+                    self.lock_key, self.pid
+                ),
+            ))
+        }
+    }
+
+    async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
+        let sql = format!(
+            "{}; {}",
+            setting("lock_timeout", settings.lock_timeout),
+            setting("statement_timeout", settings.statement_timeout)
+        );
+        self.simple(&sql).await.map(|_| ())
+    }
+
+    async fn begin(&mut self) -> Result<(), DriverError> {
+        self.simple("BEGIN").await.map(|_| ())
+    }
+
+    async fn commit(&mut self) -> Result<(), DriverError> {
+        self.simple("COMMIT").await.map(|_| ())
+    }
+
+    async fn rollback(&mut self) -> Result<(), DriverError> {
+        self.simple("ROLLBACK").await.map(|_| ())
+    }
+
+    async fn execute(&mut self, sql: &str) -> Result<u64, DriverError> {
+        let messages = self.simple(sql).await?;
+        Ok(messages
+            .iter()
+            .map(|m| match m {
+                SimpleQueryMessage::CommandComplete(n) => *n,
+                _ => 0,
+            })
+            .sum())
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Rows, DriverError> {
+        self.query_rows(sql).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_up_and_reset() {
+        assert_eq!(setting("lock_timeout", Some(Duration::from_millis(200))), "SET lock_timeout = '200ms'");
+        assert_eq!(setting("lock_timeout", Some(Duration::from_micros(1))), "SET lock_timeout = '1ms'");
+        assert_eq!(setting("lock_timeout", Some(Duration::from_micros(1500))), "SET lock_timeout = '2ms'");
+        assert_eq!(setting("lock_timeout", Some(Duration::ZERO)), "SET lock_timeout = '0ms'");
+        assert_eq!(setting("statement_timeout", None), "RESET statement_timeout");
+    }
+}

@@ -200,11 +200,11 @@ mod tests {
         let err = client_config(SslMode::VerifyFull, Some(&Roots::File("/nonexistent/ca.pem".to_owned())))
             .expect_err("a missing file was accepted");
         assert!(err.message.contains("cannot read sslrootcert `/nonexistent/ca.pem`"), "{err}");
-        let dir = std::env::temp_dir().join(format!("cairn-pg-empty-{}.pem", std::process::id()));
-        std::fs::write(&dir, "not a certificate\n").expect("write");
-        let path = dir.display().to_string();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("empty.pem");
+        std::fs::write(&file, "not a certificate\n").expect("write");
+        let path = file.display().to_string();
         let err = client_config(SslMode::Require, Some(&Roots::File(path.clone()))).expect_err("an empty file was accepted");
         assert!(err.message.contains(&path) && err.message.contains("no PEM certificate"), "{err}");
-        let _ = std::fs::remove_file(&dir);
     }
 }
