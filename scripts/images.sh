@@ -15,7 +15,8 @@
 # parameters and the entrypoint, recorded in the label cairn.recipe) is kept;
 # one built from another recipe is rebuilt. FORCE=1 rebuilds all that are named.
 # The Debian mirror is the one apt already uses (/etc/apt/sources.list.d/*.sources
-# or /etc/apt/sources.list); CAIRN_DEBIAN_MIRROR overrides it.
+# or /etc/apt/sources.list); CAIRN_DEBIAN_MIRROR overrides it. Downloaded .debs
+# are cached in /var/cache/cairn-images/<suite> (CAIRN_IMAGE_CACHE overrides).
 #
 # Environment the images understand (same names as the official images):
 #   cairn-postgres: POSTGRES_PASSWORD (default postgres) for user postgres,
@@ -25,6 +26,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RECIPE_VERSION=1
+CACHE_ROOT=${CAIRN_IMAGE_CACHE:-/var/cache/cairn-images}
 TMPDIRS=()
 trap 'rm -rf "${TMPDIRS[@]}"' EXIT
 
@@ -112,14 +114,27 @@ build() {
         postgres)
             # The cluster that the package's postinst creates is not used: the
             # entrypoint makes its own in $PGDATA on first start.
+            # Nor is JIT (jit = off in the entrypoint): postgresql-NN depends on
+            # libLLVM, which alone would more than double the image's size.
             cleanup='rm -rf "$1"/var/lib/postgresql/* "$1"/etc/postgresql/*'
+            cleanup+=' "$1"/usr/lib/*-linux-gnu/libLLVM* "$1"/usr/lib/*-linux-gnu/libz3.so*'
+            cleanup+=' "$1"/usr/lib/postgresql/*/lib/llvmjit* "$1"/usr/lib/postgresql/*/lib/bitcode'
             ;;
         mariadb)
             cleanup='rm -rf "$1"/var/lib/mysql/* "$1"/var/log/mysql/*'
             ;;
     esac
 
+    # Downloaded packages are kept per suite, so a rebuild or a second image
+    # from the same suite downloads only what it lacks.
+    local cache="$CACHE_ROOT/$suite"
+    mkdir -p "$cache"
+
     mmdebstrap --quiet --variant=apt --include="$package" \
+        --skip=essential/unlink \
+        --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+        --setup-hook="sync-in '$cache' /var/cache/apt/archives/" \
+        --customize-hook="sync-out /var/cache/apt/archives '$cache'" \
         --aptopt='Apt::Install-Recommends "false"' \
         --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/info/*' \

@@ -37,6 +37,8 @@ HBA
 listen_addresses = '*'
 unix_socket_directories = '/var/run/postgresql'
 password_encryption = 'scram-sha-256'
+# The image leaves out LLVM (see scripts/images.sh).
+jit = off
 CONF
     echo "cairn-postgres: initialised $PGDATA (PostgreSQL $PG_MAJOR)" >&2
 fi

@@ -129,6 +129,10 @@ pub struct UpArgs {
     /// Apply pending migrations older than the newest applied one
     #[arg(long)]
     pub allow_out_of_order: bool,
+    /// Continue a migration that failed part way outside a transaction from
+    /// the failed statement (after fixing it), if the statements before it are unchanged
+    #[arg(long, conflicts_with = "dry_run")]
+    pub resume: bool,
 }
 
 /// `cairn down`.

@@ -130,7 +130,11 @@ impl Ctx<'_> {
             self.print_plan(&planned, Direction::Up);
             return Ok(Outcome::Success);
         }
-        let result = migrator.up(driver, args.to).await;
+        let result = if args.resume {
+            migrator.up_resume(driver, args.to).await
+        } else {
+            migrator.up(driver, args.to).await
+        };
         self.finish_run(result, Direction::Up)
     }
 

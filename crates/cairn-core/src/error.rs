@@ -142,6 +142,16 @@ pub enum Error {
         /// What state the database was left in, and what to do.
         outcome: String,
     },
+    /// `--resume` found that statements which already ran have changed.
+    #[error("cannot resume migration {version} ({name}): its first {done} statement(s) already ran but have changed in the file since; restore them as they were and resume, or bring the database back by hand and run `cairn repair`")]
+    ResumeChanged {
+        /// Version.
+        version: Version,
+        /// Name.
+        name: String,
+        /// Statements that had completed.
+        done: usize,
+    },
     /// The migration lock could not be taken in time.
     #[error("could not take the migration lock on {engine} within {waited_ms} ms: {holder}; wait for that run to finish, or raise the lock timeout")]
     LockTimeout {

@@ -170,6 +170,7 @@ pub struct StatusReport {
 #[derive(Clone, Copy, Debug)]
 enum Request {
     Up(Option<Version>),
+    Resume(Option<Version>),
     Down(DownTarget),
     Redo,
 }
@@ -346,6 +347,18 @@ impl Migrator {
         to: Option<Version>,
     ) -> Result<RunReport, RunFailure> {
         self.run_locked(driver, Request::Up(to)).await
+    }
+
+    /// Continues migrations that failed part way outside a transaction from
+    /// the statement that failed — after the user fixed that statement — as
+    /// long as the statements that completed are unchanged; then applies the
+    /// pending migrations up to `to`.
+    pub async fn up_resume(
+        &self,
+        driver: &mut dyn Driver,
+        to: Option<Version>,
+    ) -> Result<RunReport, RunFailure> {
+        self.run_locked(driver, Request::Resume(to)).await
     }
 
     /// Rolls back applied migrations as far as `target` says.
@@ -564,8 +577,31 @@ impl Migrator {
     ) -> Result<()> {
         let engine = driver.engine();
         // Plan before creating anything, so a refused run leaves a fresh database untouched.
-        let history = self.history(driver).await?;
+        let mut history = self.history(driver).await?;
+        let request = match request {
+            Request::Resume(to) => {
+                let failed: Vec<HistoryRow> = history
+                    .iter()
+                    .filter(|row| row.state == HistoryState::Failed)
+                    .cloned()
+                    .collect();
+                if failed.is_empty() {
+                    return Err(Error::Invalid(
+                        "nothing to resume: no migration is marked failed; run `cairn up`"
+                            .to_owned(),
+                    ));
+                }
+                for row in &failed {
+                    let applied = self.resume(driver, row).await?;
+                    report.migrations.push(applied);
+                }
+                history = self.history(driver).await?;
+                Request::Up(to)
+            }
+            other => other,
+        };
         let steps = match request {
+            Request::Resume(_) => unreachable!("resume was turned into up above"),
             Request::Up(to) => {
                 plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?
                     .into_iter()
@@ -877,9 +913,25 @@ impl Migrator {
             .commit()
             .await
             .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
+        self.continue_outside_transaction(driver, step, row, 0, started)
+            .await?;
+        Ok(false)
+    }
 
+    /// Runs the statements of `step` from `from` on, recording progress in
+    /// `row` (already committed as `running`), and finishes or fails the row.
+    async fn continue_outside_transaction(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        mut row: HistoryRow,
+        from: usize,
+        started: Instant,
+    ) -> Result<()> {
+        let engine = driver.engine();
+        let sql = self.sql(driver);
         if let Err((index, e)) = self
-            .execute_statements(driver, step, 0, Some((&sql, &mut row)))
+            .execute_statements(driver, step, from, Some((&sql, &mut row)))
             .await
         {
             row.state = HistoryState::Failed;
@@ -891,10 +943,16 @@ impl Migrator {
                 step.statements.len(),
                 step.script.location(step.statements[index].line)
             ));
-            let outcome = format!(
-                "this migration ran outside a transaction: {index} statement(s) before it were committed and stay; the history marks migration {} as failed. Bring the database back to the state before the migration by hand, then run `cairn repair`",
-                step.migration.version
-            );
+            let outcome = match step.direction {
+                Direction::Up => format!(
+                    "this migration ran outside a transaction: the {index} statement(s) before it were committed and stay; the history marks migration {} as failed. Either fix the failing statement (leave the ones before it unchanged) and run `cairn up --resume`, or bring the database back to the state before the migration by hand and run `cairn repair`",
+                    step.migration.version
+                ),
+                Direction::Down => format!(
+                    "this rollback ran outside a transaction: the {index} statement(s) before it were committed and stay; the history marks migration {} as failed. Finish or undo the rollback by hand, then run `cairn repair`",
+                    step.migration.version
+                ),
+            };
             let error = self.statement_error(engine, step, index, &e, outcome);
             let _ = driver.execute(&sql.update(&row)).await;
             self.log_failure(driver, step, started, &error).await;
@@ -919,7 +977,70 @@ impl Migrator {
             "recording the migration in the history",
         )
         .await?;
-        Ok(false)
+        Ok(())
+    }
+
+    /// Continues a migration that failed outside a transaction, from the
+    /// statement that failed, if the statements that completed are unchanged.
+    async fn resume(&self, driver: &mut dyn Driver, row: &HistoryRow) -> Result<Applied> {
+        let engine = driver.engine();
+        let version = row.version;
+        if row.error.as_deref().is_some_and(|e| e.starts_with("down ")) {
+            return Err(Error::Invalid(format!(
+                "migration {version} ({}) failed while rolling back; --resume only continues an up: finish or undo the rollback by hand, then run `cairn repair`",
+                row.name
+            )));
+        }
+        let migration = plan::applicable(&self.migrations, engine)
+            .get(&version)
+            .copied()
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "migration {version} ({}) failed and is no longer on disk: restore it to resume, or fix the database by hand and run `cairn repair`",
+                    row.name
+                ))
+            })?;
+        let step = self.prepare(migration, Direction::Up, driver)?;
+        let done = usize::try_from(row.statements_done.unwrap_or(0)).unwrap_or(usize::MAX);
+        let unchanged = done <= step.statements.len()
+            && (done == 0
+                || row.statements_checksum.as_deref()
+                    == Some(&crate::checksum::statements_checksum(
+                        step.statements[..done].iter().map(|s| s.sql.as_str()),
+                    )));
+        if !unchanged {
+            return Err(Error::ResumeChanged {
+                version,
+                name: migration.name.clone(),
+                done,
+            });
+        }
+        let started = Instant::now();
+        let mut running = row.clone();
+        running.state = HistoryState::Running;
+        running.error = None;
+        running.checksum = migration.checksum(engine).unwrap_or_default();
+        running.applied_at = UtcTime::now().rfc3339();
+        running.applied_by.clone_from(&self.options.actor);
+        driver
+            .apply_settings(&step.settings)
+            .await
+            .map_err(|e| Error::driver(engine, "setting lock and statement timeouts", e))?;
+        driver
+            .execute(&self.sql(driver).update(&running))
+            .await
+            .map_err(|e| Error::driver(engine, "marking the migration as running again", e))?;
+        self.continue_outside_transaction(driver, &step, running, done, started)
+            .await?;
+        Ok(Applied {
+            version,
+            name: migration.name.clone(),
+            direction: Direction::Up,
+            duration_ms: elapsed_ms(started),
+            statements: step.statements.len() - done,
+            transactional: false,
+            skipped: false,
+        })
     }
 
     /// Runs the statements from `from`; outside a transaction, records progress

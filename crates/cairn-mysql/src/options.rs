@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use mysql_async::{PathOrBuf, SslOpts};
+use mysql_async::SslOpts;
 
 /// How the connection uses TLS (MySQL's `--ssl-mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,7 +185,7 @@ impl UrlParts {
                 let pem = std::fs::read(path)
                     .map_err(|e| format!("cannot read the ssl-ca file `{}`: {e}", path.display()))?;
                 verify
-                    .with_root_certs(vec![PathOrBuf::from(pem)])
+                    .with_root_certs(vec![pem.into()])
                     .with_disable_built_in_roots(true)
             }
             None => verify,

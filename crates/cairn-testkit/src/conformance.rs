@@ -22,7 +22,8 @@ use async_trait::async_trait;
 use cairn_core::driver::Rows;
 use cairn_core::history::{HistorySql, HistoryState};
 use cairn_core::{
-    Direction, DownTarget, Driver, DriverErrorKind, Engine, Error, LockKind, Migrator, MigratorOptions, Problem,
+    Direction, DownTarget, Driver, DriverErrorKind, Engine, Error, LockKind, Migrator,
+    MigratorOptions, Problem,
 };
 
 use crate::fixture::{Fixture, FixtureDir};
@@ -53,6 +54,7 @@ pub const CASES: &[&str] = &[
     "baseline_and_repair",
     "directives",
     "concurrent_runners",
+    "resume_after_fix",
 ];
 
 /// Expands to one `#[tokio::test]` per conformance case for `$target`
@@ -64,7 +66,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $target;
             history_round_trip, lock_exclusivity, failing_migration, checksum_mismatch,
             no_transaction_directive, down_and_redo, engine_override, baseline_and_repair,
-            directives, concurrent_runners);
+            directives, concurrent_runners, resume_after_fix);
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {
         $(
@@ -140,26 +142,49 @@ pub async fn history_round_trip(target: &dyn Target) {
     let mut driver = db.connect().await;
     let dir = three_tables().build();
     let migrator = migrator(&dir);
-    let report = migrator.up(driver.as_mut(), None).await.unwrap_or_else(|f| panic!("up failed: {f}"));
+    let report = migrator
+        .up(driver.as_mut(), None)
+        .await
+        .unwrap_or_else(|f| panic!("up failed: {f}"));
     assert_eq!(report.migrations.len(), 3, "{report:?}");
-    let history = migrator.history(driver.as_mut()).await.expect("history reads");
+    let history = migrator
+        .history(driver.as_mut())
+        .await
+        .expect("history reads");
     let engine = driver.engine();
     for (row, migration) in history.iter().zip(migrator.migrations()) {
         assert_eq!(row.version, migration.version);
         assert_eq!(row.name, migration.name);
         assert_eq!(Some(&row.checksum), migration.checksum(engine).as_ref());
         assert_eq!(row.state, HistoryState::Applied);
-        assert!(row.applied_at.ends_with('Z'), "applied_at {:?}", row.applied_at);
+        assert!(
+            row.applied_at.ends_with('Z'),
+            "applied_at {:?}",
+            row.applied_at
+        );
         assert_eq!(log_count(driver.as_mut(), row.version, "up").await, 1);
     }
     assert_eq!(history.len(), 3);
     for table in ["a", "b", "c"] {
-        assert!(table_exists(driver.as_mut(), table).await, "table {table} missing");
+        assert!(
+            table_exists(driver.as_mut(), table).await,
+            "table {table} missing"
+        );
     }
     let status = migrator.status(driver.as_mut()).await.expect("status");
-    assert!(status.migrations.iter().all(|m| m.state == cairn_core::State::Applied), "{status:?}");
+    assert!(
+        status
+            .migrations
+            .iter()
+            .all(|m| m.state == cairn_core::State::Applied),
+        "{status:?}"
+    );
     let again = migrator.up(driver.as_mut(), None).await.expect("second up");
-    assert!(again.migrations.is_empty(), "second up applied {:?}", again.migrations);
+    assert!(
+        again.migrations.is_empty(),
+        "second up applied {:?}",
+        again.migrations
+    );
 }
 
 /// While one connection holds the migration lock, another cannot take it.
@@ -169,14 +194,20 @@ pub async fn lock_exclusivity(target: &dyn Target) {
     let mut second = db.connect().await;
     match first.capabilities().lock {
         LockKind::Session => {
-            first.lock(Duration::from_secs(5)).await.expect("first lock");
+            first
+                .lock(Duration::from_secs(5))
+                .await
+                .expect("first lock");
             let err = second
                 .lock(Duration::from_millis(300))
                 .await
                 .expect_err("second connection took a lock the first one holds");
             assert_eq!(err.kind, DriverErrorKind::LockHeld, "{err}");
             first.unlock().await.expect("unlock");
-            second.lock(Duration::from_secs(5)).await.expect("lock after release");
+            second
+                .lock(Duration::from_secs(5))
+                .await
+                .expect("lock after release");
             second.unlock().await.expect("unlock");
         }
         LockKind::WriteTransaction => {
@@ -186,10 +217,15 @@ pub async fn lock_exclusivity(target: &dyn Target) {
             };
             second.apply_settings(&settings).await.expect("settings");
             first.begin().await.expect("first write transaction");
-            let err = second.begin().await.expect_err("second connection began a write transaction while the first holds one");
+            let err = second.begin().await.expect_err(
+                "second connection began a write transaction while the first holds one",
+            );
             assert_eq!(err.kind, DriverErrorKind::LockTimeout, "{err}");
             first.commit().await.expect("commit");
-            second.begin().await.expect("begin after the first committed");
+            second
+                .begin()
+                .await
+                .expect("begin after the first committed");
             second.rollback().await.expect("rollback");
         }
         _ => panic!("unknown lock kind"),
@@ -211,10 +247,23 @@ pub async fn failing_migration(target: &dyn Target) {
         )
         .build();
     let migrator = migrator(&dir);
-    let failure = migrator.up(driver.as_mut(), None).await.expect_err("a broken migration applied");
-    assert_eq!(failure.report.migrations.len(), 1, "migration 1 should have applied first");
+    let failure = migrator
+        .up(driver.as_mut(), None)
+        .await
+        .expect_err("a broken migration applied");
+    assert_eq!(
+        failure.report.migrations.len(),
+        1,
+        "migration 1 should have applied first"
+    );
     match &failure.error {
-        Error::Statement { version, index, count, location, .. } => {
+        Error::Statement {
+            version,
+            index,
+            count,
+            location,
+            ..
+        } => {
             assert_eq!((*version, *index, *count), (2, 3, 3));
             assert!(location.ends_with("up.sql:4"), "location {location}");
         }
@@ -222,16 +271,39 @@ pub async fn failing_migration(target: &dyn Target) {
     }
     let history = migrator.history(driver.as_mut()).await.expect("history");
     if driver.capabilities().transactional_ddl {
-        assert_eq!(history.len(), 1, "history after a rolled back migration: {history:?}");
-        assert!(!table_exists(driver.as_mut(), "first_t").await, "statement 1 was not rolled back");
-        assert!(!table_exists(driver.as_mut(), "second_t").await, "statement 2 was not rolled back");
+        assert_eq!(
+            history.len(),
+            1,
+            "history after a rolled back migration: {history:?}"
+        );
+        assert!(
+            !table_exists(driver.as_mut(), "first_t").await,
+            "statement 1 was not rolled back"
+        );
+        assert!(
+            !table_exists(driver.as_mut(), "second_t").await,
+            "statement 2 was not rolled back"
+        );
     } else {
-        let row = history.iter().find(|r| r.version == 2).expect("a failed row for migration 2");
+        let row = history
+            .iter()
+            .find(|r| r.version == 2)
+            .expect("a failed row for migration 2");
         assert_eq!(row.state, HistoryState::Failed);
         assert_eq!(row.statements_done, Some(2));
-        assert!(row.error.as_deref().is_some_and(|e| e.contains("up.sql:4")), "{row:?}");
-        let refused = migrator.up(driver.as_mut(), None).await.expect_err("up ran over a failed migration");
-        assert!(matches!(refused.error, Error::Validation(_)), "{}", refused.error);
+        assert!(
+            row.error.as_deref().is_some_and(|e| e.contains("up.sql:4")),
+            "{row:?}"
+        );
+        let refused = migrator
+            .up(driver.as_mut(), None)
+            .await
+            .expect_err("up ran over a failed migration");
+        assert!(
+            matches!(refused.error, Error::Validation(_)),
+            "{}",
+            refused.error
+        );
     }
 }
 
@@ -240,24 +312,42 @@ pub async fn checksum_mismatch(target: &dyn Target) {
     let db = target.fresh().await;
     let mut driver = db.connect().await;
     let dir = three_tables().build();
-    migrator(&dir).up(driver.as_mut(), Some(2)).await.expect("up to 2");
-    dir.write("1_create_a/up.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY, extra INTEGER);\n");
+    migrator(&dir)
+        .up(driver.as_mut(), Some(2))
+        .await
+        .expect("up to 2");
+    dir.write(
+        "1_create_a/up.sql",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, extra INTEGER);\n",
+    );
     let migrator = migrator(&dir);
-    let failure = migrator.up(driver.as_mut(), None).await.expect_err("up accepted a modified migration");
+    let failure = migrator
+        .up(driver.as_mut(), None)
+        .await
+        .expect_err("up accepted a modified migration");
     match &failure.error {
         Error::Validation(problems) => {
             assert!(
-                problems.0.iter().any(|p| matches!(p, Problem::Modified { version: 1, .. })),
+                problems
+                    .0
+                    .iter()
+                    .any(|p| matches!(p, Problem::Modified { version: 1, .. })),
                 "{problems}"
             );
         }
         other => panic!("expected a validation error, got {other}"),
     }
-    assert!(!table_exists(driver.as_mut(), "c").await, "up ran despite the mismatch");
+    assert!(
+        !table_exists(driver.as_mut(), "c").await,
+        "up ran despite the mismatch"
+    );
     let actions = migrator.repair(driver.as_mut()).await.expect("repair");
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!(log_count(driver.as_mut(), 1, "repair").await, 1);
-    migrator.up(driver.as_mut(), None).await.expect("up after repair");
+    migrator
+        .up(driver.as_mut(), None)
+        .await
+        .expect("up after repair");
     assert!(table_exists(driver.as_mut(), "c").await);
 }
 
@@ -280,14 +370,24 @@ pub async fn no_transaction_directive(target: &dyn Target) {
         )
         .build();
     let migrator = migrator(&dir);
-    let failure = migrator.up(driver.as_mut(), None).await.expect_err("broken migration applied");
+    let failure = migrator
+        .up(driver.as_mut(), None)
+        .await
+        .expect_err("broken migration applied");
     assert_eq!(failure.report.migrations.len(), 1);
     assert!(!failure.report.migrations[0].transactional);
     assert!(table_exists(driver.as_mut(), "t1").await);
-    assert!(table_exists(driver.as_mut(), "t2").await, "statement 1 ran outside a transaction and stays");
+    assert!(
+        table_exists(driver.as_mut(), "t2").await,
+        "statement 1 ran outside a transaction and stays"
+    );
     let history = migrator.history(driver.as_mut()).await.expect("history");
     let row = history.iter().find(|r| r.version == 2).expect("failed row");
-    assert_eq!((row.state, row.statements_done), (HistoryState::Failed, Some(1)), "{row:?}");
+    assert_eq!(
+        (row.state, row.statements_done),
+        (HistoryState::Failed, Some(1)),
+        "{row:?}"
+    );
     // The user undoes statement 1 by hand, then repairs.
     driver.execute("DROP TABLE t2").await.expect("manual fix");
     let actions = migrator.repair(driver.as_mut()).await.expect("repair");
@@ -303,26 +403,60 @@ pub async fn down_and_redo(target: &dyn Target) {
     let dir = three_tables().build();
     let migrator = migrator(&dir);
     migrator.up(driver.as_mut(), None).await.expect("up");
-    let report = migrator.down(driver.as_mut(), DownTarget::Steps(1)).await.expect("down");
+    let report = migrator
+        .down(driver.as_mut(), DownTarget::Steps(1))
+        .await
+        .expect("down");
     assert_eq!(report.migrations.len(), 1);
     assert_eq!(report.migrations[0].direction, Direction::Down);
     assert!(!table_exists(driver.as_mut(), "c").await);
     assert!(table_exists(driver.as_mut(), "b").await);
-    assert_eq!(migrator.history(driver.as_mut()).await.expect("history").len(), 2);
+    assert_eq!(
+        migrator
+            .history(driver.as_mut())
+            .await
+            .expect("history")
+            .len(),
+        2
+    );
     assert_eq!(log_count(driver.as_mut(), 3, "down").await, 1);
     let report = migrator.redo(driver.as_mut()).await.expect("redo");
     assert_eq!(report.migrations.len(), 2);
     assert!(table_exists(driver.as_mut(), "b").await);
-    assert_eq!(migrator.history(driver.as_mut()).await.expect("history").len(), 2);
+    assert_eq!(
+        migrator
+            .history(driver.as_mut())
+            .await
+            .expect("history")
+            .len(),
+        2
+    );
     migrator.up(driver.as_mut(), None).await.expect("up again");
-    migrator.down(driver.as_mut(), DownTarget::To(1)).await.expect("down to 1");
+    migrator
+        .down(driver.as_mut(), DownTarget::To(1))
+        .await
+        .expect("down to 1");
     assert!(table_exists(driver.as_mut(), "a").await);
     assert!(!table_exists(driver.as_mut(), "b").await);
-    migrator.down(driver.as_mut(), DownTarget::All).await.expect("down all");
+    migrator
+        .down(driver.as_mut(), DownTarget::All)
+        .await
+        .expect("down all");
     assert!(!table_exists(driver.as_mut(), "a").await);
-    assert!(migrator.history(driver.as_mut()).await.expect("history").is_empty());
-    let unknown = migrator.down(driver.as_mut(), DownTarget::To(99)).await.expect_err("down to an unknown version");
-    assert!(matches!(unknown.error, Error::UnknownTarget { version: 99 }), "{}", unknown.error);
+    assert!(migrator
+        .history(driver.as_mut())
+        .await
+        .expect("history")
+        .is_empty());
+    let unknown = migrator
+        .down(driver.as_mut(), DownTarget::To(99))
+        .await
+        .expect_err("down to an unknown version");
+    assert!(
+        matches!(unknown.error, Error::UnknownTarget { version: 99 }),
+        "{}",
+        unknown.error
+    );
 }
 
 /// `up.<engine>.sql` replaces `up.sql` on its engine, and is what is checksummed.
@@ -331,14 +465,26 @@ pub async fn engine_override(target: &dyn Target) {
     let mut driver = db.connect().await;
     let engine = driver.engine();
     let dir = Fixture::new()
-        .migration(1, "special", "THIS IS NOT SQL ON ANY ENGINE;\n", Some("DROP TABLE special;\n"))
-        .file(format!("1_special/up.{engine}.sql"), "CREATE TABLE special (id INTEGER PRIMARY KEY);\n")
+        .migration(
+            1,
+            "special",
+            "THIS IS NOT SQL ON ANY ENGINE;\n",
+            Some("DROP TABLE special;\n"),
+        )
+        .file(
+            format!("1_special/up.{engine}.sql"),
+            "CREATE TABLE special (id INTEGER PRIMARY KEY);\n",
+        )
         .build();
     let migrator = migrator(&dir);
-    migrator.up(driver.as_mut(), None).await.expect("the override should have run");
+    migrator
+        .up(driver.as_mut(), None)
+        .await
+        .expect("the override should have run");
     assert!(table_exists(driver.as_mut(), "special").await);
     let history = migrator.history(driver.as_mut()).await.expect("history");
-    let expected = cairn_core::checksum::checksum("CREATE TABLE special (id INTEGER PRIMARY KEY);\n");
+    let expected =
+        cairn_core::checksum::checksum("CREATE TABLE special (id INTEGER PRIMARY KEY);\n");
     assert_eq!(history[0].checksum, expected);
 }
 
@@ -348,21 +494,44 @@ pub async fn baseline_and_repair(target: &dyn Target) {
     let mut driver = db.connect().await;
     let dir = three_tables().build();
     let migrator = migrator(&dir);
-    migrator.baseline(driver.as_mut(), 2).await.expect("baseline");
-    let report = migrator.up(driver.as_mut(), None).await.expect("up after baseline");
+    migrator
+        .baseline(driver.as_mut(), 2)
+        .await
+        .expect("baseline");
+    let report = migrator
+        .up(driver.as_mut(), None)
+        .await
+        .expect("up after baseline");
     let versions: Vec<i64> = report.migrations.iter().map(|m| m.version).collect();
     assert_eq!(versions, [3]);
-    assert!(!table_exists(driver.as_mut(), "a").await, "a baselined migration ran");
-    let again = migrator.baseline(driver.as_mut(), 2).await.expect_err("baseline over an existing history");
+    assert!(
+        !table_exists(driver.as_mut(), "a").await,
+        "a baselined migration ran"
+    );
+    let again = migrator
+        .baseline(driver.as_mut(), 2)
+        .await
+        .expect_err("baseline over an existing history");
     assert!(again.to_string().contains("already has"), "{again}");
     // Remove migration 3 from disk: it is now missing; repair drops its row.
     std::fs::remove_dir_all(dir.path().join("3_create_c")).expect("remove 3");
     let shrunk = self::migrator(&dir);
     let status = shrunk.status(driver.as_mut()).await.expect("status");
-    assert!(status.problems.iter().any(|p| matches!(p, Problem::Missing { version: 3, .. })), "{status:?}");
+    assert!(
+        status
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::Missing { version: 3, .. })),
+        "{status:?}"
+    );
     let actions = shrunk.repair(driver.as_mut()).await.expect("repair");
     assert_eq!(actions.len(), 1);
-    assert!(shrunk.status(driver.as_mut()).await.expect("status").problems.is_empty());
+    assert!(shrunk
+        .status(driver.as_mut())
+        .await
+        .expect("status")
+        .problems
+        .is_empty());
 }
 
 /// `-- cairn:engines` limits a migration to some engines; timeouts parse and apply.
@@ -370,7 +539,11 @@ pub async fn directives(target: &dyn Target) {
     let db = target.fresh().await;
     let mut driver = db.connect().await;
     let engine = driver.engine();
-    let other: Vec<&str> = Engine::ALL.iter().filter(|e| **e != engine).map(|e| e.as_str()).collect();
+    let other: Vec<&str> = Engine::ALL
+        .iter()
+        .filter(|e| **e != engine)
+        .map(|e| e.as_str())
+        .collect();
     let dir = Fixture::new()
         .migration(
             1,
@@ -391,7 +564,10 @@ pub async fn directives(target: &dyn Target) {
     assert_eq!(versions, [2]);
     assert!(!table_exists(driver.as_mut(), "elsewhere").await);
     let status = migrator.status(driver.as_mut()).await.expect("status");
-    assert!(status.migrations.iter().all(|m| m.version == 2), "{status:?}");
+    assert!(
+        status.migrations.iter().all(|m| m.version == 2),
+        "{status:?}"
+    );
 }
 
 /// Eight runners at once apply every migration exactly once.
@@ -412,7 +588,10 @@ pub async fn concurrent_runners(target: &dyn Target) {
         );
         tasks.push(tokio::spawn(async move {
             let result = migrator.up(driver.as_mut(), None).await;
-            (result.map(|r| r.migrations.iter().filter(|m| !m.skipped).count()), driver)
+            (
+                result.map(|r| r.migrations.iter().filter(|m| !m.skipped).count()),
+                driver,
+            )
         }));
     }
     let mut applied = 0;
@@ -425,6 +604,90 @@ pub async fn concurrent_runners(target: &dyn Target) {
     assert_eq!(applied, 3, "migrations applied across all runners");
     let mut driver = last.expect("eight runners");
     for version in 1..=3 {
-        assert_eq!(log_count(driver.as_mut(), version, "up").await, 1, "log entries for {version}");
+        assert_eq!(
+            log_count(driver.as_mut(), version, "up").await,
+            1,
+            "log entries for {version}"
+        );
     }
+}
+
+/// A migration that failed outside a transaction resumes from the failed
+/// statement once fixed, and refuses when statements that ran have changed.
+pub async fn resume_after_fix(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = Fixture::new()
+        .migration(
+            1,
+            "two_steps",
+            "-- cairn:no-transaction\nCREATE TABLE r1 (id INTEGER PRIMARY KEY);\nINSERT INTO r1_typo VALUES (1);\n",
+            Some("DROP TABLE r1;\n"),
+        )
+        .migration(2, "after", "CREATE TABLE r2 (id INTEGER PRIMARY KEY);\n", Some("DROP TABLE r2;\n"))
+        .build();
+    let failure = migrator(&dir)
+        .up(driver.as_mut(), None)
+        .await
+        .expect_err("the typo applied");
+    assert!(
+        failure.error.to_string().contains("--resume"),
+        "{}",
+        failure.error
+    );
+    let nothing = migrator(&dir)
+        .up_resume(driver.as_mut(), None)
+        .await
+        .expect_err("resumed an unchanged failing statement");
+    assert!(
+        matches!(nothing.error, Error::Statement { index: 2, .. }),
+        "{}",
+        nothing.error
+    );
+
+    // Changing a statement that already ran is refused.
+    dir.write("1_two_steps/up.sql", "-- cairn:no-transaction\nCREATE TABLE r1 (id INTEGER PRIMARY KEY, x INTEGER);\nINSERT INTO r1 VALUES (1);\n");
+    let changed = migrator(&dir)
+        .up_resume(driver.as_mut(), None)
+        .await
+        .expect_err("resumed over a changed statement");
+    assert!(
+        matches!(
+            changed.error,
+            Error::ResumeChanged {
+                version: 1,
+                done: 1,
+                ..
+            }
+        ),
+        "{}",
+        changed.error
+    );
+
+    // Fixing only the failed statement resumes from it; statement 1 does not run again.
+    dir.write("1_two_steps/up.sql", "-- cairn:no-transaction\nCREATE TABLE r1 (id INTEGER PRIMARY KEY);\nINSERT INTO r1 VALUES (1);\n");
+    let migrator = migrator(&dir);
+    let report = migrator
+        .up_resume(driver.as_mut(), None)
+        .await
+        .unwrap_or_else(|f| panic!("resume failed: {f}"));
+    let versions: Vec<i64> = report.migrations.iter().map(|m| m.version).collect();
+    assert_eq!(versions, [1, 2]);
+    let history = migrator.history(driver.as_mut()).await.expect("history");
+    assert!(
+        history.iter().all(|r| r.state == HistoryState::Applied),
+        "{history:?}"
+    );
+    assert_eq!(
+        Some(&history[0].checksum),
+        migrator.migrations()[0].checksum(driver.engine()).as_ref()
+    );
+    assert!(migrator
+        .status(driver.as_mut())
+        .await
+        .expect("status")
+        .problems
+        .is_empty());
+    let rows = query(driver.as_mut(), "SELECT COUNT(*) FROM r1").await;
+    assert_eq!(rows, vec![vec![Some("1".to_owned())]]);
 }
