@@ -6,6 +6,8 @@
 #
 #   scripts/images.sh [all|postgres-15|postgres-17|mariadb-10.11|mariadb-11.8]...
 #
+# (an image may also be named as postgres:17 or localhost/cairn-postgres:17)
+#
 #   postgres-15    localhost/cairn-postgres:15     bookworm  postgresql-15
 #   postgres-17    localhost/cairn-postgres:17     trixie    postgresql-17
 #   mariadb-10.11  localhost/cairn-mariadb:10.11   bookworm  mariadb-server
@@ -84,10 +86,31 @@ debian_mirror() {
 build() {
     local image=$1 suite=$2 package=$3 engine=$4 major=${5:-}
     local entrypoint="$ROOT/images/$engine/entrypoint.sh"
+    local cleanup essential=':'
+    case $engine in
+        postgres)
+            # The entrypoint makes its own cluster in $PGDATA on first start: ask
+            # postgresql-common's postinst not to create one (initdb takes a
+            # while), and remove whatever is left. Nor is JIT used (jit = off in
+            # the entrypoint): postgresql-NN depends on libLLVM, which alone would
+            # more than double the image's size.
+            essential='mkdir -p "$1"/etc/postgresql-common/createcluster.d && echo "create_main_cluster = false" >"$1"/etc/postgresql-common/createcluster.d/cairn.conf'
+            cleanup='rm -rf "$1"/var/lib/postgresql/* "$1"/etc/postgresql/*'
+            cleanup+=' "$1"/usr/lib/*-linux-gnu/libLLVM* "$1"/usr/lib/*-linux-gnu/libz3.so*'
+            cleanup+=' "$1"/usr/lib/postgresql/*/lib/llvmjit* "$1"/usr/lib/postgresql/*/lib/bitcode'
+            ;;
+        mariadb)
+            cleanup='rm -rf "$1"/var/lib/mysql/* "$1"/var/log/mysql/*'
+            ;;
+    esac
+
+    # What the image is made from: when any of it changes, the image is rebuilt.
     local recipe
     recipe=$(
         {
             echo "v$RECIPE_VERSION $suite $package $engine $major"
+            echo "$essential"
+            echo "$cleanup"
             cat "$entrypoint"
         } | sha256sum | cut -c1-16
     )
@@ -109,22 +132,6 @@ build() {
     started=$SECONDS
     say "building $image: $package from $suite ($mirror)"
 
-    local cleanup
-    case $engine in
-        postgres)
-            # The cluster that the package's postinst creates is not used: the
-            # entrypoint makes its own in $PGDATA on first start.
-            # Nor is JIT (jit = off in the entrypoint): postgresql-NN depends on
-            # libLLVM, which alone would more than double the image's size.
-            cleanup='rm -rf "$1"/var/lib/postgresql/* "$1"/etc/postgresql/*'
-            cleanup+=' "$1"/usr/lib/*-linux-gnu/libLLVM* "$1"/usr/lib/*-linux-gnu/libz3.so*'
-            cleanup+=' "$1"/usr/lib/postgresql/*/lib/llvmjit* "$1"/usr/lib/postgresql/*/lib/bitcode'
-            ;;
-        mariadb)
-            cleanup='rm -rf "$1"/var/lib/mysql/* "$1"/var/log/mysql/*'
-            ;;
-    esac
-
     # Downloaded packages are kept per suite, so a rebuild or a second image
     # from the same suite downloads only what it lacks.
     local cache="$CACHE_ROOT/$suite"
@@ -141,6 +148,7 @@ build() {
         --dpkgopt='path-exclude=/usr/share/locale/*' \
         --dpkgopt='path-exclude=/usr/share/doc/*' \
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        --essential-hook="$essential" \
         --customize-hook="$cleanup" \
         --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/apt/* "$1"/var/log/*.log' \
         --customize-hook="upload '$entrypoint' /usr/local/bin/cairn-entrypoint" \
@@ -182,6 +190,10 @@ main() {
     [ ${#targets[@]} -eq 0 ] && targets=(all)
     local expanded=()
     for t in "${targets[@]}"; do
+        # Also accepted: postgres:17, cairn-postgres:17, localhost/cairn-postgres:17.
+        t=${t#localhost/}
+        t=${t#cairn-}
+        t=${t/:/-}
         case $t in
             all) expanded+=(postgres-15 postgres-17 mariadb-10.11 mariadb-11.8) ;;
             postgres-15 | postgres-17 | mariadb-10.11 | mariadb-11.8) expanded+=("$t") ;;
@@ -197,6 +209,9 @@ main() {
     done
 
     need_tools
+    # One build at a time on a machine: a second run waits, then finds the images.
+    exec 9>/var/lock/cairn-images.lock
+    flock 9
     local started=$SECONDS
     for t in "${expanded[@]}"; do
         case $t in

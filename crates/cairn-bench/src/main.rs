@@ -1,2 +1,66 @@
-//! placeholder until the bench helper writes it
-fn main() {}
+//! `cairn-bench`: Cairn's benchmarks, each timed beside a baseline in the same
+//! run, printed as a table and, with `--out`, written into `docs/benchmarks.md`.
+//!
+//! One module per engine produces a [`report::Section`]; SQLite is the only one
+//! so far, and PostgreSQL and MariaDB sections slot in beside it.
+#![forbid(unsafe_code)]
+
+mod cairn_bin;
+mod error;
+mod fixtures;
+mod options;
+mod report;
+mod sqlite;
+mod stats;
+
+use std::process::ExitCode;
+
+use options::{Options, Parsed};
+
+fn main() -> ExitCode {
+    let options = match options::parse(std::env::args_os().skip(1)) {
+        Ok(Parsed::Run(options)) => options,
+        Ok(Parsed::Help) => {
+            println!("{}", options::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("cairn-bench: {message}\n\n{}", options::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cairn-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: &Options) -> error::Result<()> {
+    let machine = report::Machine::detect();
+    let cairn = cairn_bin::locate(options.cairn.as_deref())?;
+    eprintln!("timing {}", cairn.display());
+    let scratch = fixtures::scratch_dir()?;
+    // Removed when dropped, unless kept.
+    let (scratch, _remove) = if options.keep {
+        let path = scratch.keep();
+        eprintln!("keeping the scratch files in {}", path.display());
+        (path, None)
+    } else {
+        (scratch.path().to_owned(), Some(scratch))
+    };
+    let sections = [sqlite::run(options, &cairn, &scratch)?];
+    for section in &sections {
+        println!("{}", report::text(section, &machine));
+    }
+    if let Some(out) = &options.out {
+        if options.quick {
+            eprintln!("note: writing --quick figures to {}", out.display());
+        }
+        report::write(out, &machine, &sections)?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}

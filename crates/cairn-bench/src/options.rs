@@ -4,10 +4,11 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How to use the binary, for `--help` and usage errors.
 pub const USAGE: &str = "\
-usage: cairn-bench [--quick] [--out FILE] [--cairn PATH] [--sqlite3 PATH]
+usage: cairn-bench [--quick] [--out FILE] [--cairn PATH] [--sqlite3 PATH] [--keep]
 
 Runs Cairn's benchmarks, each side by side with a baseline, and prints a table.
 
@@ -16,7 +17,9 @@ Runs Cairn's benchmarks, each side by side with a baseline, and prints a table.
                   and <!-- bench:<engine>:end --> (FILE is created if missing)
   --cairn PATH    time this `cairn` binary instead of building it with
                   `cargo build --release -p cairn-cli`
-  --sqlite3 PATH  the sqlite3 shell for the status baseline [default: /usr/bin/sqlite3]";
+  --sqlite3 PATH  the sqlite3 shell for the status baseline [default: /usr/bin/sqlite3]
+  --keep          keep the generated migrations and databases (for profiling)
+                  and print where they are";
 
 /// How big each benchmark is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +28,9 @@ pub struct Sizes {
     pub apply_migrations: usize,
     /// Rounds of `apply-N`; each round times the floor and Cairn once.
     pub apply_rounds: usize,
+    /// After this long, `apply-N` stops after the current round once it has
+    /// three: on a shared disk an fsync can get ten times slower for minutes.
+    pub apply_budget: Duration,
     /// Applied migrations in the `status-N` database.
     pub status_migrations: usize,
     /// Rounds of the status benchmarks; each times every process once.
@@ -36,6 +42,7 @@ impl Sizes {
     pub const FULL: Sizes = Sizes {
         apply_migrations: 1_000,
         apply_rounds: 5,
+        apply_budget: Duration::from_secs(90),
         status_migrations: 10_000,
         status_rounds: 11,
     };
@@ -44,6 +51,7 @@ impl Sizes {
     pub const QUICK: Sizes = Sizes {
         apply_migrations: 100,
         apply_rounds: 2,
+        apply_budget: Duration::from_secs(30),
         status_migrations: 1_000,
         status_rounds: 3,
     };
@@ -62,6 +70,8 @@ pub struct Options {
     pub cairn: Option<PathBuf>,
     /// The sqlite3 shell.
     pub sqlite3: PathBuf,
+    /// Keep the scratch files.
+    pub keep: bool,
 }
 
 /// What the command line asks for.
@@ -77,6 +87,7 @@ pub enum Parsed {
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String> {
     let mut out = None;
     let mut quick = false;
+    let mut keep = false;
     let mut cairn = None;
     let mut sqlite3 = PathBuf::from("/usr/bin/sqlite3");
     let mut args = args.into_iter();
@@ -101,6 +112,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
         match flag.as_str() {
             "-h" | "--help" => return Ok(Parsed::Help),
             "--quick" if inline.is_none() => quick = true,
+            "--keep" if inline.is_none() => keep = true,
             "--out" => out = Some(value("--out")?),
             "--cairn" => cairn = Some(value("--cairn")?),
             "--sqlite3" => sqlite3 = value("--sqlite3")?,
@@ -113,6 +125,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
         sizes: if quick { Sizes::QUICK } else { Sizes::FULL },
         cairn,
         sqlite3,
+        keep,
     }))
 }
 
@@ -138,8 +151,16 @@ mod tests {
 
     #[test]
     fn flags_take_values_separately_or_inline() {
-        let options = run(&["--quick", "--out", "docs/b.md", "--cairn=/x/cairn"]).expect("parses");
+        let options = run(&[
+            "--quick",
+            "--out",
+            "docs/b.md",
+            "--cairn=/x/cairn",
+            "--keep",
+        ])
+        .expect("parses");
         assert!(options.quick);
+        assert!(options.keep);
         assert_eq!(options.sizes, Sizes::QUICK);
         assert_eq!(options.out, Some(PathBuf::from("docs/b.md")));
         assert_eq!(options.cairn, Some(PathBuf::from("/x/cairn")));

@@ -106,7 +106,9 @@ impl Row {
             self.baseline
                 .as_ref()
                 .map_or_else(|| "—".to_owned(), |b| b.label.clone()),
-            self.baseline.as_ref().map_or_else(|| "—".to_owned(), timing),
+            self.baseline
+                .as_ref()
+                .map_or_else(|| "—".to_owned(), timing),
             self.ratio()
                 .map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×")),
             self.goal.map_or_else(|| "—".to_owned(), Goal::describe),
@@ -250,11 +252,7 @@ pub fn replace_section(doc: &str, key: &str, body: &str) -> Result<String> {
     let (start, end) = markers(key);
     let block = format!("{start}\n{}\n{end}", body.trim_end());
     match (doc.find(&start), doc.find(&end)) {
-        (Some(s), Some(e)) if s < e => Ok(format!(
-            "{}{block}{}",
-            &doc[..s],
-            &doc[e + end.len()..]
-        )),
+        (Some(s), Some(e)) if s < e => Ok(format!("{}{block}{}", &doc[..s], &doc[e + end.len()..])),
         (None, None) => {
             let mut out = doc.trim_end().to_owned();
             if !out.is_empty() {
@@ -304,14 +302,20 @@ mod tests {
     #[test]
     fn a_missing_section_is_appended() {
         let table = [
-            ("", "<!-- bench:sqlite:start -->\nx\n<!-- bench:sqlite:end -->\n"),
+            (
+                "",
+                "<!-- bench:sqlite:start -->\nx\n<!-- bench:sqlite:end -->\n",
+            ),
             (
                 "# B\n\nintro\n\n",
                 "# B\n\nintro\n\n<!-- bench:sqlite:start -->\nx\n<!-- bench:sqlite:end -->\n",
             ),
         ];
         for (doc, expected) in table {
-            assert_eq!(replace_section(doc, "sqlite", "x").expect("appends"), expected);
+            assert_eq!(
+                replace_section(doc, "sqlite", "x").expect("appends"),
+                expected
+            );
         }
     }
 
@@ -354,7 +358,10 @@ mod tests {
     #[test]
     fn goals_compare_medians() {
         let ratio_goal = Goal::RatioAtMost(1.10);
-        assert_eq!(row(ratio_goal, &[110, 500, 100], Some(&[100])).met(), Some(true));
+        assert_eq!(
+            row(ratio_goal, &[110, 500, 100], Some(&[100])).met(),
+            Some(true)
+        );
         assert_eq!(row(ratio_goal, &[120], Some(&[100])).met(), Some(false));
         assert_eq!(row(ratio_goal, &[120], None).met(), None);
         let time_goal = Goal::MedianBelow(Duration::from_millis(50));
@@ -377,7 +384,10 @@ mod tests {
             date: "2026-01-01 00:00 UTC".to_owned(),
         };
         let md = markdown(&section, &machine);
-        assert!(md.starts_with("## SQLite\n\nMeasured 2026-01-01 00:00 UTC on 2 CPUs"), "{md}");
+        assert!(
+            md.starts_with("## SQLite\n\nMeasured 2026-01-01 00:00 UTC on 2 CPUs"),
+            "{md}"
+        );
         assert!(
             md.contains("| apply-3 | Cairn | 120.0 ms (120.0 ms–120.0 ms) | floor | 100.0 ms (100.0 ms–100.0 ms) | 1.20× | ratio ≤ 1.10× | **no** |"),
             "{md}"

@@ -24,6 +24,11 @@ impl Samples {
         self.0.len()
     }
 
+    /// The times, in the order they were taken.
+    pub fn times(&self) -> &[Duration] {
+        &self.0
+    }
+
     /// The median run; zero when there are none.
     pub fn median(&self) -> Duration {
         median(&self.0).unwrap_or_default()
@@ -55,6 +60,25 @@ pub fn ratio(subject: Duration, baseline: Duration) -> f64 {
         return f64::INFINITY;
     }
     subject.as_secs_f64() / baseline.as_secs_f64()
+}
+
+/// The median of the ratios `subject[i] / baseline[i]` of runs timed in the
+/// same round: steadier than the ratio of medians when the machine's speed
+/// drifts between rounds. `None` without pairs.
+pub fn median_paired_ratio(subject: &Samples, baseline: &Samples) -> Option<f64> {
+    let mut ratios: Vec<f64> = subject
+        .times()
+        .iter()
+        .zip(baseline.times())
+        .map(|(&s, &b)| ratio(s, b))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    match ratios.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(ratios[mid]),
+        _ => Some((ratios[mid - 1] + ratios[mid]) / 2.0),
+    }
 }
 
 /// A duration for people: `4.21 s`, `62.3 ms`, `0.41 ms`.
@@ -113,6 +137,25 @@ mod tests {
         let r = ratio(Duration::from_millis(110), Duration::from_millis(100));
         assert!((r - 1.1).abs() < 1e-9, "{r}");
         assert!(ratio(Duration::from_millis(1), Duration::ZERO).is_infinite());
+    }
+
+    #[test]
+    fn paired_ratios_follow_the_rounds() {
+        let samples = |values: &[u64]| {
+            let mut samples = Samples::new();
+            for time in ms(values) {
+                samples.push(time);
+            }
+            samples
+        };
+        // The machine slows down fivefold after the first round; each round's ratio is 1.2.
+        let subject = samples(&[120, 600, 600]);
+        let baseline = samples(&[100, 500, 500]);
+        let r = median_paired_ratio(&subject, &baseline).expect("pairs");
+        assert!((r - 1.2).abs() < 1e-9, "{r}");
+        let even = median_paired_ratio(&samples(&[110, 130]), &samples(&[100, 100]));
+        assert!(even.is_some_and(|r| (r - 1.2).abs() < 1e-9), "{even:?}");
+        assert_eq!(median_paired_ratio(&Samples::new(), &baseline), None);
     }
 
     #[test]

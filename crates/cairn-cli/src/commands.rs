@@ -68,14 +68,18 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
 async fn connect(url: &DatabaseUrl) -> anyhow::Result<Box<dyn Driver>> {
     match url.engine() {
         Engine::Sqlite => {
-            let driver = SqliteDriver::connect(url)
-                .await
-                .with_context(|| format!("cannot open the database {url}"))?;
+            // Each driver's connect error names the (redacted) URL already.
+            let driver = SqliteDriver::connect(url).await?;
             Ok(Box::new(driver))
         }
-        engine @ (Engine::Postgres | Engine::Mysql) => bail!(
-            "the {engine} driver is not available in this build yet: cannot connect to {url}; use a sqlite:// URL for now"
-        ),
+        Engine::Postgres => {
+            let driver = cairn_postgres::PgDriver::connect(url).await?;
+            Ok(Box::new(driver))
+        }
+        Engine::Mysql => {
+            let driver = cairn_mysql::MySqlDriver::connect(url).await?;
+            Ok(Box::new(driver))
+        }
     }
 }
 

@@ -500,10 +500,15 @@ fn an_unknown_scheme_is_named_without_the_password() {
 }
 
 #[test]
-fn a_postgres_password_is_never_printed() {
+fn a_server_password_is_never_printed() {
     let p = Project::new();
     p.three_migrations();
     let url = "postgres://u:hunter2@127.0.0.1:1/db";
+    let mysql = "mysql://u:hunter2@127.0.0.1:1/db";
+    p.cairn(&["--database-url", mysql, "up"])
+        .code(1)
+        .stderr_has("mysql://u:***@127.0.0.1:1/db")
+        .nowhere("hunter2");
     for args in [
         &["status"][..],
         &["up"],
@@ -515,7 +520,7 @@ fn a_postgres_password_is_never_printed() {
         argv.extend_from_slice(args);
         p.cairn(&argv)
             .code(1)
-            .stderr_has("the postgres driver is not available in this build yet")
+            .stderr_has("postgres://u:***@127.0.0.1:1/db")
             .nowhere("hunter2");
     }
     p.cairn_env(

@@ -54,16 +54,31 @@ pub(crate) fn statement_error(error: Error) -> DriverError {
             let code = code(&server);
             DriverError::new(kind, server.message).with_code(code)
         }
-        Error::Io(io) => DriverError::new(DriverErrorKind::Connection, format!("connection to the server lost: {}", io_message(&io))),
-        Error::Driver(driver) => DriverError::new(DriverErrorKind::Connection, format!("MySQL protocol error: {driver}")),
-        Error::Other(other) => DriverError::new(DriverErrorKind::Connection, format!("MySQL client error: {other}")),
+        Error::Io(io) => DriverError::new(
+            DriverErrorKind::Connection,
+            format!("connection to the server lost: {}", io_message(&io)),
+        ),
+        Error::Driver(driver) => DriverError::new(
+            DriverErrorKind::Connection,
+            format!("MySQL protocol error: {driver}"),
+        ),
+        Error::Other(other) => DriverError::new(
+            DriverErrorKind::Connection,
+            format!("MySQL client error: {other}"),
+        ),
         Error::Url(url) => DriverError::new(DriverErrorKind::Other, url_message(&url)),
     }
 }
 
 /// An error while connecting to `shown` (a redacted URL). Every such error is
 /// [`DriverErrorKind::Connection`]; `password` is scrubbed from the message.
-pub(crate) fn connect_error(error: Error, shown: &str, mode: SslMode, password: Option<&str>) -> DriverError {
+pub(crate) fn connect_error(
+    error: Error,
+    shown: &str,
+    mode: SslMode,
+    tls: bool,
+    password: Option<&str>,
+) -> DriverError {
     let (why, code) = match error {
         Error::Server(server) => {
             let code = code(&server);
@@ -76,14 +91,12 @@ pub(crate) fn connect_error(error: Error, shown: &str, mode: SslMode, password: 
             ),
             None,
         ),
-        Error::Io(IoError::Tls(tls)) => {
-            let hint = match mode {
-                SslMode::VerifyCa | SslMode::VerifyIdentity => {
-                    ": check that ssl-ca names the CA that signed the server's certificate, and (verify_identity) that the certificate names the host in the URL"
-                }
-                _ => "",
-            };
-            (format!("TLS handshake failed with ssl-mode={mode}: {tls}{hint}"), None)
+        Error::Io(IoError::Tls(e)) => {
+            (format!("TLS handshake failed with ssl-mode={mode}: {e}{}", verify_hint(mode)), None)
+        }
+        // tokio-rustls reports a rejected certificate as invalid data.
+        Error::Io(IoError::Io(io)) if tls && io.kind() == std::io::ErrorKind::InvalidData => {
+            (format!("TLS handshake failed with ssl-mode={mode}: {io}{}", verify_hint(mode)), None)
         }
         Error::Io(io) => (io_message(&io), None),
         Error::Driver(driver) => (format!("MySQL protocol error: {driver}"), None),
@@ -95,6 +108,16 @@ pub(crate) fn connect_error(error: Error, shown: &str, mode: SslMode, password: 
     match code {
         Some(code) => error.with_code(code),
         None => error,
+    }
+}
+
+fn verify_hint(mode: SslMode) -> &'static str {
+    match mode {
+        SslMode::VerifyCa | SslMode::VerifyIdentity => {
+            ": check that ssl-ca names the CA that signed the server's certificate \
+             (without ssl-ca only public CAs are trusted), and for verify_identity that the certificate names the host in the URL"
+        }
+        _ => "",
     }
 }
 
@@ -120,7 +143,9 @@ pub(crate) fn url_message(error: &UrlError) -> String {
 /// `message` with every occurrence of `password` replaced by `***`.
 pub(crate) fn scrub(message: String, password: Option<&str>) -> String {
     match password {
-        Some(password) if !password.is_empty() && message.contains(password) => message.replace(password, "***"),
+        Some(password) if !password.is_empty() && message.contains(password) => {
+            message.replace(password, "***")
+        }
         _ => message,
     }
 }
@@ -157,13 +182,23 @@ mod tests {
     #[test]
     fn connect_errors_name_the_redacted_url_and_never_the_password() {
         let error = connect_error(
-            server(1045, "28000", "Access denied for user 'app' (password hunter2?)"),
+            server(
+                1045,
+                "28000",
+                "Access denied for user 'app' (password hunter2?)",
+            ),
             "mysql://app:***@db/app",
             SslMode::Preferred,
+            false,
             Some("hunter2"),
         );
         assert_eq!(error.kind, DriverErrorKind::Connection);
-        assert!(error.message.starts_with("cannot connect to `mysql://app:***@db/app`: Access denied"), "{error}");
+        assert!(
+            error
+                .message
+                .starts_with("cannot connect to `mysql://app:***@db/app`: Access denied"),
+            "{error}"
+        );
         assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 }

@@ -87,9 +87,10 @@
 //! trust. Trusted CAs are those of `ssl-ca` when given (and then only those),
 //! else the Mozilla roots built into webpki-roots. Giving `ssl-ca` with
 //! `preferred` or `required` verifies the chain, as MySQL's client does.
-//! Caveat: mysql_async 0.37 recognises a host name mismatch by the text of
-//! rustls' error, which rustls 0.23 no longer prints, so `verify_ca` may still
-//! reject a certificate that does not name the host.
+//! `verify_ca` works around mysql_async 0.37, whose own switch for it still
+//! checks the host name under rustls 0.23: when the handshake fails only on the
+//! name, the driver connects again checking the chain against a name the
+//! certificate carries (see `options::presented_name`).
 //!
 //! Other URL parameters go to mysql_async as they are (mysql_async's own TLS
 //! parameters are refused in favour of `ssl-mode`). The driver does not switch
@@ -114,7 +115,9 @@ use async_trait::async_trait;
 use cairn_core::driver::Rows;
 use cairn_core::history::string_literal;
 use cairn_core::url::DatabaseUrl;
-use cairn_core::{Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings};
+use cairn_core::{
+    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
+};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, SslOpts, Value};
 
@@ -181,25 +184,53 @@ impl MySqlDriver {
     /// the TLS its `ssl-mode` asks for, and prepares the session.
     pub async fn connect(url: &DatabaseUrl) -> Result<MySqlDriver, DriverError> {
         let shown = url.redacted();
-        let invalid = |why: String| DriverError::new(DriverErrorKind::Other, format!("invalid MySQL URL `{shown}`: {why}"));
+        let invalid = |why: String| {
+            DriverError::new(
+                DriverErrorKind::Other,
+                format!("invalid MySQL URL `{shown}`: {why}"),
+            )
+        };
         let parts = UrlParts::parse(url.expose()).map_err(invalid)?;
         let base = Opts::from_url(&parts.url).map_err(|e| invalid(error::url_message(&e)))?;
         let ssl = parts.ssl_opts().map_err(|why| {
-            DriverError::new(DriverErrorKind::Connection, format!("cannot connect to `{shown}`: {why}"))
+            DriverError::new(
+                DriverErrorKind::Connection,
+                format!("cannot connect to `{shown}`: {why}"),
+            )
         })?;
         let password = parts.password.as_deref();
-        let failed = |e| error::connect_error(e, &shown, parts.ssl_mode, password);
+        let failed = |e, tls| error::connect_error(e, &shown, parts.ssl_mode, tls, password);
 
         let encrypted = ssl.is_some();
-        let (conn, encrypted) = match open(&base, &parts, ssl).await {
+        let (conn, encrypted) = match open(&base, &parts, ssl.clone()).await {
             Ok(conn) => (conn, encrypted),
-            Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer))
-                if parts.ssl_mode == SslMode::Preferred =>
-            {
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            )) if parts.ssl_mode == SslMode::Preferred => {
                 tracing::debug!(url = %shown, "the server offers no TLS; connecting without it (ssl-mode=preferred)");
-                (open(&base, &parts, None).await.map_err(failed)?, false)
+                (
+                    open(&base, &parts, None)
+                        .await
+                        .map_err(|e| failed(e, false))?,
+                    false,
+                )
             }
-            Err(e) => return Err(failed(e)),
+            Err(e) if parts.ssl_mode == SslMode::VerifyCa => {
+                // The chain verified but the host did not match: see `options::presented_name`.
+                let retry = ssl.zip(options::presented_name(&e.to_string()));
+                let Some((ssl, name)) = retry else {
+                    return Err(failed(e, true));
+                };
+                tracing::debug!(url = %shown, certificate_name = %name, "verify_ca: the chain is trusted; connecting again without the host name check");
+                let ssl = ssl.with_danger_tls_hostname_override(Some(name));
+                (
+                    open(&base, &parts, Some(ssl))
+                        .await
+                        .map_err(|e| failed(e, true))?,
+                    true,
+                )
+            }
+            Err(e) => return Err(failed(e, encrypted)),
         };
         let connection_id = u64::from(conn.id());
         let mut driver = MySqlDriver {
@@ -212,12 +243,16 @@ impl MySqlDriver {
             database: None,
             lock_name: None,
         };
-        driver.prepare_session().await.map_err(|e| {
-            DriverError {
-                kind: DriverErrorKind::Connection,
-                message: error::scrub(format!("connected to `{shown}` but could not prepare the session: {}", e.message), password),
-                code: e.code,
-            }
+        driver.prepare_session().await.map_err(|e| DriverError {
+            kind: DriverErrorKind::Connection,
+            message: error::scrub(
+                format!(
+                    "connected to `{shown}` but could not prepare the session: {}",
+                    e.message
+                ),
+                password,
+            ),
+            code: e.code,
         })?;
         tracing::debug!(url = %shown, server = %driver.version, connection_id, encrypted, "connected");
         Ok(driver)
@@ -225,14 +260,20 @@ impl MySqlDriver {
 
     /// Reads the server's flavour and version, and fixes `sql_mode`.
     async fn prepare_session(&mut self) -> Result<(), DriverError> {
-        let rows = self.query("SELECT VERSION(), CONNECTION_ID(), DATABASE()").await?;
+        let rows = self
+            .query("SELECT VERSION(), CONNECTION_ID(), DATABASE()")
+            .await?;
         let row = rows.into_iter().next().unwrap_or_default();
         self.version = row.first().cloned().flatten().unwrap_or_default();
         if let Some(id) = row.get(1).cloned().flatten().and_then(|id| id.parse().ok()) {
             self.connection_id = id;
         }
         self.database = row.get(2).cloned().flatten();
-        self.flavor = if self.version.contains("MariaDB") { Flavor::MariaDb } else { Flavor::MySql };
+        self.flavor = if self.version.contains("MariaDB") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        };
         self.execute(&format!("SET SESSION {SQL_MODE}")).await?;
         Ok(())
     }
@@ -267,7 +308,13 @@ impl MySqlDriver {
 
     /// The first value of the first row of `sql`.
     async fn scalar(&mut self, sql: &str) -> Result<Option<String>, DriverError> {
-        Ok(self.query(sql).await?.into_iter().next().and_then(|row| row.into_iter().next()).flatten())
+        Ok(self
+            .query(sql)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next())
+            .flatten())
     }
 
     /// `cairn:<database>`, or `cairn:<md5>` when that is longer than 64 characters.
@@ -275,21 +322,31 @@ impl MySqlDriver {
         let rows = self
             .query("SELECT CONCAT('cairn:', IFNULL(DATABASE(), '')), CONCAT('cairn:', MD5(CONCAT('cairn:', IFNULL(DATABASE(), ''))))")
             .await?;
-        let mut row = rows.into_iter().next().unwrap_or_default().into_iter().flatten();
+        let mut row = rows
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .flatten();
         match (row.next(), row.next()) {
             (Some(name), _) if name.chars().count() <= 64 => Ok(name),
             (_, Some(hashed)) => Ok(hashed),
-            _ => Err(DriverError::new(DriverErrorKind::Other, "the server returned no name for the migration lock")),
+            _ => Err(DriverError::new(
+                DriverErrorKind::Other,
+                "the server returned no name for the migration lock",
+            )),
         }
     }
 
     /// Who holds lock `name`, in words.
-    async fn holder(&mut self, name: &str, waited: Duration) -> Result<String, DriverError> {
+    async fn holder(&mut self, name: &str) -> Result<String, DriverError> {
         let literal = string_literal(Engine::Mysql, name);
-        let waited = format!("waited {} ms", waited.as_millis());
-        let Some(id) = self.scalar(&format!("SELECT IS_USED_LOCK({literal})")).await? else {
+        let Some(id) = self
+            .scalar(&format!("SELECT IS_USED_LOCK({literal})"))
+            .await?
+        else {
             return Ok(format!(
-                "the migration lock `{name}` was taken by another session and released just as the wait ended ({waited}); try again"
+                "the migration lock `{name}` was taken by another session and released just as the wait ended; try again"
             ));
         };
         let server = self.flavor.name();
@@ -318,13 +375,17 @@ impl MySqlDriver {
             None => " (its details are hidden: this user lacks the PROCESS privilege)".to_owned(),
         };
         Ok(format!(
-            "the migration lock `{name}` is held by {server} connection {id}{details}; {waited}; if that run is dead, end it with `KILL {id}`"
+            "the migration lock `{name}` is held by {server} connection {id}{details}; if that run is dead, end it with `KILL {id}`"
         ))
     }
 }
 
 /// Opens one connection with `ssl` as its TLS options.
-async fn open(base: &Opts, parts: &UrlParts, ssl: Option<SslOpts>) -> Result<Conn, mysql_async::Error> {
+async fn open(
+    base: &Opts,
+    parts: &UrlParts,
+    ssl: Option<SslOpts>,
+) -> Result<Conn, mysql_async::Error> {
     let mut builder = OptsBuilder::from_opts(base.clone())
         .ssl_opts(ssl)
         .connect_attribute("program_name", "cairn");
@@ -354,13 +415,15 @@ fn lock_wait_seconds(timeout: Duration) -> u64 {
 fn text(value: Value) -> Option<String> {
     Some(match value {
         Value::NULL => return None,
-        Value::Bytes(bytes) => String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Value::Bytes(bytes) => String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Value::Int(i) => i.to_string(),
         Value::UInt(u) => u.to_string(),
         Value::Float(f) => f.to_string(),
         Value::Double(d) => d.to_string(),
         Value::Date(year, month, day, hour, minute, second, micros) => {
-            let mut out = format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}");
+            let mut out =
+                format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}");
             if micros > 0 {
                 out.push_str(&format!(".{micros:06}"));
             }
@@ -368,7 +431,10 @@ fn text(value: Value) -> Option<String> {
         }
         Value::Time(negative, days, hours, minutes, seconds, micros) => {
             let hours = u64::from(days) * 24 + u64::from(hours);
-            let mut out = format!("{}{hours:02}:{minutes:02}:{seconds:02}", if negative { "-" } else { "" });
+            let mut out = format!(
+                "{}{hours:02}:{minutes:02}:{seconds:02}",
+                if negative { "-" } else { "" }
+            );
             if micros > 0 {
                 out.push_str(&format!(".{micros:06}"));
             }
@@ -399,12 +465,13 @@ impl Driver for MySqlDriver {
         }
         let name = self.lock_name().await?;
         let literal = string_literal(Engine::Mysql, &name);
-        let started = Instant::now();
-        let deadline = started + timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let wait = remaining.as_secs().min(MAX_LOCK_WAIT_SECONDS);
-            let got = self.scalar(&format!("SELECT GET_LOCK({literal}, {wait})")).await?;
+            let got = self
+                .scalar(&format!("SELECT GET_LOCK({literal}, {wait})"))
+                .await?;
             if got.as_deref() == Some("1") {
                 self.lock_name = Some(name);
                 return Ok(());
@@ -417,7 +484,7 @@ impl Driver for MySqlDriver {
                 tokio::time::sleep(remaining.min(LOCK_POLL)).await;
             }
         }
-        let holder = self.holder(&name, started.elapsed()).await?;
+        let holder = self.holder(&name).await?;
         Err(DriverError::new(DriverErrorKind::LockHeld, holder))
     }
 
@@ -436,16 +503,22 @@ impl Driver for MySqlDriver {
     }
 
     async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
-        let lock = settings
-            .lock_timeout
-            .map_or_else(|| "DEFAULT".to_owned(), |t| lock_wait_seconds(t).to_string());
+        let lock = settings.lock_timeout.map_or_else(
+            || "DEFAULT".to_owned(),
+            |t| lock_wait_seconds(t).to_string(),
+        );
         let (variable, statement) = match self.flavor {
             Flavor::MariaDb => (
                 "max_statement_time",
                 settings.statement_timeout.map_or_else(
                     || "DEFAULT".to_owned(),
                     // Seconds with millisecond precision; never round a real timeout down to 0 (no limit).
-                    |t| format!("{:.3}", t.as_secs_f64().max(if t.is_zero() { 0.0 } else { 0.001 })),
+                    |t| {
+                        format!(
+                            "{:.3}",
+                            t.as_secs_f64().max(if t.is_zero() { 0.0 } else { 0.001 })
+                        )
+                    },
                 ),
             ),
             Flavor::MySql => (
@@ -479,13 +552,19 @@ impl Driver for MySqlDriver {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, DriverError> {
-        self.conn.query_drop(sql).await.map_err(error::statement_error)?;
+        self.conn
+            .query_drop(sql)
+            .await
+            .map_err(error::statement_error)?;
         Ok(self.conn.affected_rows())
     }
 
     async fn query(&mut self, sql: &str) -> Result<Rows, DriverError> {
         let rows: Vec<Row> = self.conn.query(sql).await.map_err(error::statement_error)?;
-        Ok(rows.into_iter().map(|row| row.unwrap().into_iter().map(text).collect()).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| row.unwrap().into_iter().map(text).collect())
+            .collect())
     }
 }
 
@@ -499,7 +578,10 @@ mod tests {
         assert_eq!(lock_wait_seconds(Duration::ZERO), 1);
         assert_eq!(lock_wait_seconds(Duration::from_millis(1500)), 2);
         assert_eq!(lock_wait_seconds(Duration::from_secs(5)), 5);
-        assert_eq!(lock_wait_seconds(Duration::from_secs(u64::MAX)), MAX_LOCK_WAIT_SECONDS);
+        assert_eq!(
+            lock_wait_seconds(Duration::from_secs(u64::MAX)),
+            MAX_LOCK_WAIT_SECONDS
+        );
     }
 
     #[test]
@@ -508,7 +590,13 @@ mod tests {
         assert_eq!(text(Value::Bytes(b"abc".to_vec())).as_deref(), Some("abc"));
         assert_eq!(text(Value::Bytes(vec![0xff])).as_deref(), Some("\u{fffd}"));
         assert_eq!(text(Value::Int(-3)).as_deref(), Some("-3"));
-        assert_eq!(text(Value::Date(2026, 11, 25, 10, 7, 26, 0)).as_deref(), Some("2026-11-25 10:07:26"));
-        assert_eq!(text(Value::Time(true, 1, 2, 3, 4, 5)).as_deref(), Some("-26:03:04.000005"));
+        assert_eq!(
+            text(Value::Date(2026, 11, 25, 10, 7, 26, 0)).as_deref(),
+            Some("2026-11-25 10:07:26")
+        );
+        assert_eq!(
+            text(Value::Time(true, 1, 2, 3, 4, 5)).as_deref(),
+            Some("-26:03:04.000005")
+        );
     }
 }

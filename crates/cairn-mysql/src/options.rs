@@ -33,14 +33,16 @@ impl SslMode {
     /// `verify_identity`) and PostgreSQL's (`disable`, `prefer`, `require`,
     /// `verify-ca`, `verify-full`), in any case, with `-` or `_`.
     pub fn parse(value: &str) -> Option<SslMode> {
-        Some(match value.to_ascii_lowercase().replace('-', "_").as_str() {
-            "disabled" | "disable" => SslMode::Disabled,
-            "preferred" | "prefer" => SslMode::Preferred,
-            "required" | "require" => SslMode::Required,
-            "verify_ca" => SslMode::VerifyCa,
-            "verify_identity" | "verify_full" => SslMode::VerifyIdentity,
-            _ => return None,
-        })
+        Some(
+            match value.to_ascii_lowercase().replace('-', "_").as_str() {
+                "disabled" | "disable" => SslMode::Disabled,
+                "preferred" | "prefer" => SslMode::Preferred,
+                "required" | "require" => SslMode::Required,
+                "verify_ca" => SslMode::VerifyCa,
+                "verify_identity" | "verify_full" => SslMode::VerifyIdentity,
+                _ => return None,
+            },
+        )
     }
 
     /// MySQL's name for the mode.
@@ -90,7 +92,12 @@ impl fmt::Debug for UrlParts {
 }
 
 /// Parameter names mysql_async reads for TLS, refused in favour of `ssl-mode`.
-const MYSQL_ASYNC_TLS_PARAMS: &[&str] = &["require_ssl", "verify_ca", "verify_identity", "built_in_roots"];
+const MYSQL_ASYNC_TLS_PARAMS: &[&str] = &[
+    "require_ssl",
+    "verify_ca",
+    "verify_identity",
+    "built_in_roots",
+];
 
 impl UrlParts {
     /// Takes `url` apart. The error explains what is wrong without repeating the URL.
@@ -109,7 +116,11 @@ impl UrlParts {
         let mut ssl_ca = None;
         let mut prefer_socket_given = false;
         let mut kept = Vec::new();
-        for pair in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
+        for pair in query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .filter(|p| !p.is_empty())
+        {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = percent_decode(value);
             match key.to_ascii_lowercase().as_str() {
@@ -124,7 +135,9 @@ impl UrlParts {
                 }
                 "ssl-ca" | "ssl_ca" | "sslrootcert" => {
                     if value.is_empty() {
-                        return Err(format!("{key} needs the path of a PEM file of CA certificates"));
+                        return Err(format!(
+                            "{key} needs the path of a PEM file of CA certificates"
+                        ));
                     }
                     ssl_ca = Some(PathBuf::from(value));
                 }
@@ -182,8 +195,9 @@ impl UrlParts {
         };
         Ok(Some(match &self.ssl_ca {
             Some(path) => {
-                let pem = std::fs::read(path)
-                    .map_err(|e| format!("cannot read the ssl-ca file `{}`: {e}", path.display()))?;
+                let pem = std::fs::read(path).map_err(|e| {
+                    format!("cannot read the ssl-ca file `{}`: {e}", path.display())
+                })?;
                 verify
                     .with_root_certs(vec![pem.into()])
                     .with_disable_built_in_roots(true)
@@ -191,6 +205,45 @@ impl UrlParts {
             None => verify,
         }))
     }
+}
+
+/// For `verify_ca`: a name the server's certificate is valid for, read from a
+/// rejected handshake's "certificate not valid for name …; certificate is only
+/// valid for DnsName(\"db.internal\")" error, so the driver can connect again
+/// verifying the chain against that name instead of the URL's host.
+///
+/// Why: mysql_async 0.37 skips the host name check only when rustls' error
+/// text contains `NotValidForName`, which rustls 0.23 no longer prints, so its
+/// own `verify_ca` checks the name too. rustls checks the name only after the
+/// chain verified, so a name error proves the chain is trusted; connecting
+/// again with a name the certificate carries keeps the chain check and drops
+/// only the host check, which is what `verify_ca` means. A wildcard name
+/// (`*.example.com`) is filled with a label. `None` when the error is not a
+/// name mismatch or names nothing usable (then the error stands).
+pub fn presented_name(error: &str) -> Option<String> {
+    let (_, presented) = error.split_once("certificate is only valid for ")?;
+    let dns = presented
+        .find("DnsName(\"")
+        .map(|i| (i, "DnsName(\"", "\")"));
+    let ip = presented.find("IpAddress(").map(|i| (i, "IpAddress(", ")"));
+    let (start, open, close) = match (dns, ip) {
+        (Some(d), Some(i)) => {
+            if d.0 < i.0 {
+                d
+            } else {
+                i
+            }
+        }
+        (Some(found), None) | (None, Some(found)) => found,
+        (None, None) => return None,
+    };
+    let rest = &presented[start + open.len()..];
+    let name = &rest[..rest.find(close)?];
+    let name = match name.strip_prefix("*.") {
+        Some(domain) => format!("cairn.{domain}"),
+        None => name.to_owned(),
+    };
+    (!name.is_empty() && !name.contains('*')).then_some(name)
 }
 
 /// The percent-decoded password of `user:password@host…`, if any.
@@ -221,7 +274,9 @@ pub fn percent_decode(text: &str) -> String {
 }
 
 fn hex(digit: u8) -> Option<u8> {
-    char::from(digit).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
@@ -261,7 +316,10 @@ mod tests {
 
         let parts = UrlParts::parse("mysql://root@127.0.0.1/test").unwrap();
         assert_eq!(parts.url, "mysql://root@127.0.0.1/test");
-        assert_eq!((parts.ssl_mode, parts.ssl_mode_given), (SslMode::Preferred, false));
+        assert_eq!(
+            (parts.ssl_mode, parts.ssl_mode_given),
+            (SslMode::Preferred, false)
+        );
         assert_eq!(parts.password, None);
 
         let parts = UrlParts::parse("mysql://root@h/test?prefer_socket=true").unwrap();
@@ -273,9 +331,11 @@ mod tests {
         let parts = UrlParts::parse("mysql://root@h/test?ssl-ca=/etc/ca%20dir/ca.pem").unwrap();
         assert_eq!(parts.ssl_mode, SslMode::VerifyCa);
         assert_eq!(parts.ssl_ca, Some(PathBuf::from("/etc/ca dir/ca.pem")));
-        let parts = UrlParts::parse("mysql://root@h/test?ssl-mode=required&ssl-ca=/ca.pem").unwrap();
+        let parts =
+            UrlParts::parse("mysql://root@h/test?ssl-mode=required&ssl-ca=/ca.pem").unwrap();
         assert_eq!(parts.ssl_mode, SslMode::VerifyCa);
-        let parts = UrlParts::parse("mysql://root@h/test?ssl-mode=verify_identity&ssl-ca=/ca.pem").unwrap();
+        let parts =
+            UrlParts::parse("mysql://root@h/test?ssl-mode=verify_identity&ssl-ca=/ca.pem").unwrap();
         assert_eq!(parts.ssl_mode, SslMode::VerifyIdentity);
         assert!(UrlParts::parse("mysql://root@h/test?ssl-mode=disabled&ssl-ca=/ca.pem").is_err());
         let missing = UrlParts::parse("mysql://root@h/test?ssl-ca=/no/such/ca.pem")
@@ -301,6 +361,37 @@ mod tests {
         let parts = UrlParts::parse("mysql://u:hunter2@h/db").unwrap();
         let shown = format!("{parts:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn presented_names_come_from_name_mismatch_errors() {
+        let error = |names: &str| {
+            format!(
+                "TLS handshake failed: invalid peer certificate: certificate not valid for name \"127.0.0.1\"; certificate is only valid for {names}"
+            )
+        };
+        assert_eq!(
+            presented_name(&error(r#"DnsName("localhost")"#)).as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(
+            presented_name(&error(r#"DnsName("*.db.internal") or IpAddress(10.0.0.7)"#)).as_deref(),
+            Some("cairn.db.internal")
+        );
+        assert_eq!(
+            presented_name(&error(r#"IpAddress(10.0.0.7) or DnsName("db")"#)).as_deref(),
+            Some("10.0.0.7")
+        );
+        assert_eq!(
+            presented_name("invalid peer certificate: UnknownIssuer"),
+            None
+        );
+        assert_eq!(
+            presented_name(
+                "certificate not valid for name \"h\"; certificate is not valid for any names"
+            ),
+            None
+        );
     }
 
     #[test]

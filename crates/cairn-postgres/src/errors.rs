@@ -15,7 +15,6 @@
 //! never include it, URLs are shown through [`DatabaseUrl::redacted`], and as a
 //! last line of defence connection errors are scrubbed of the URL's secrets.
 
-
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{DriverError, DriverErrorKind};
 use tokio_postgres::error::{DbError, SqlState};
@@ -69,7 +68,9 @@ fn kind_of(code: &SqlState) -> DriverErrorKind {
 /// Maps an error from a statement on an open connection.
 pub(crate) fn map_error(error: &tokio_postgres::Error) -> DriverError {
     match error.as_db_error() {
-        Some(db) => DriverError::new(kind_of(db.code()), server_message(db)).with_code(db.code().code()),
+        Some(db) => {
+            DriverError::new(kind_of(db.code()), server_message(db)).with_code(db.code().code())
+        }
         None if error.is_closed() => DriverError::new(
             DriverErrorKind::Connection,
             "the connection to the PostgreSQL server was closed",
@@ -80,7 +81,11 @@ pub(crate) fn map_error(error: &tokio_postgres::Error) -> DriverError {
 
 /// Maps an error from connecting: every failure is a connection error that
 /// names the (redacted) URL, with advice where the cause is a known one.
-pub(crate) fn connect_error(url: &DatabaseUrl, options: &ConnectOptions, error: &tokio_postgres::Error) -> DriverError {
+pub(crate) fn connect_error(
+    url: &DatabaseUrl,
+    options: &ConnectOptions,
+    error: &tokio_postgres::Error,
+) -> DriverError {
     let target = url.redacted();
     let mut out = match error.as_db_error() {
         Some(db) => DriverError::new(
@@ -108,7 +113,10 @@ pub(crate) fn connect_error(url: &DatabaseUrl, options: &ConnectOptions, error: 
             } else {
                 String::new()
             };
-            DriverError::new(DriverErrorKind::Connection, format!("cannot connect to {target}: {cause}{advice}"))
+            DriverError::new(
+                DriverErrorKind::Connection,
+                format!("cannot connect to {target}: {cause}{advice}"),
+            )
         }
     };
     out.message = scrub(&out.message, &options.secrets);

@@ -69,7 +69,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use cairn_core::driver::Rows;
 use cairn_core::url::DatabaseUrl;
-use cairn_core::{Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings};
+use cairn_core::{
+    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
+};
 use tokio_postgres::{AsyncMessage, Client, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -77,7 +79,8 @@ use crate::errors::map_error;
 use crate::options::ConnectOptions;
 
 /// The SQL expression for the migration lock's key (see the module docs).
-const LOCK_KEY_SQL: &str = "('x' || left(md5('cairn:' || current_database()), 16))::bit(64)::bigint";
+const LOCK_KEY_SQL: &str =
+    "('x' || left(md5('cairn:' || current_database()), 16))::bit(64)::bigint";
 
 /// The first pause between two tries of the migration lock; it doubles up to [`LOCK_POLL_MAX`].
 const LOCK_POLL_MIN: Duration = Duration::from_millis(50);
@@ -110,7 +113,14 @@ impl PgDriver {
     /// Must be called within a tokio runtime: the connection's task is spawned on it.
     pub async fn connect(url: &DatabaseUrl) -> Result<PgDriver, DriverError> {
         let options = ConnectOptions::from_url(url)?;
-        let tls = MakeRustlsConnect::new(tls::client_config(options.ssl_mode, options.roots.as_ref())?);
+        let tls_config =
+            tls::client_config(options.ssl_mode, options.roots.as_ref()).map_err(|e| {
+                DriverError {
+                    message: format!("cannot connect to {}: {}", url.redacted(), e.message),
+                    ..e
+                }
+            })?;
+        let tls = MakeRustlsConnect::new(tls_config);
         let (client, mut connection) = options
             .config
             .connect(tls)
@@ -119,11 +129,23 @@ impl PgDriver {
         let redacted = url.redacted();
         let task_url = redacted.clone();
         tokio::spawn(async move {
-            // Drive the connection, passing the server's notices on to tracing.
+            // Drive the connection, passing the server's notices on to tracing:
+            // warnings as warnings, the rest (such as "relation already
+            // exists, skipping" on every run) at debug level.
             loop {
                 match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                     Some(Ok(AsyncMessage::Notice(notice))) => {
-                        tracing::info!(target: "cairn_postgres", severity = notice.severity(), code = notice.code().code(), "{}", notice.message());
+                        let code = notice.code().code();
+                        if notice.severity() == "WARNING" {
+                            tracing::warn!(code, "PostgreSQL: {}", notice.message());
+                        } else {
+                            tracing::debug!(
+                                code,
+                                severity = notice.severity(),
+                                "PostgreSQL: {}",
+                                notice.message()
+                            );
+                        }
                     }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
@@ -142,14 +164,22 @@ impl PgDriver {
             lock_key: 0,
         };
         let rows = driver
-            .query(&format!("SELECT pg_backend_pid(), current_database(), {LOCK_KEY_SQL}"))
+            .query(&format!(
+                "SELECT pg_backend_pid(), current_database(), {LOCK_KEY_SQL}"
+            ))
             .await
             .map_err(|e| DriverError {
-                message: format!("connected to {} but cannot read the session: {}", driver.url, e.message),
+                message: format!(
+                    "connected to {} but cannot read the session: {}",
+                    driver.url, e.message
+                ),
                 ..e
             })?;
         let row = rows.first().ok_or_else(|| {
-            DriverError::new(DriverErrorKind::Other, "PostgreSQL returned no row for the session query")
+            DriverError::new(
+                DriverErrorKind::Other,
+                "PostgreSQL returned no row for the session query",
+            )
         })?;
         let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
         driver.pid = field(0).parse().unwrap_or_default();
@@ -180,12 +210,20 @@ impl PgDriver {
     }
 
     async fn simple(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, DriverError> {
-        self.client.simple_query(sql).await.map_err(|e| map_error(&e))
+        self.client
+            .simple_query(sql)
+            .await
+            .map_err(|e| map_error(&e))
     }
 
     async fn try_lock(&self) -> Result<bool, DriverError> {
-        let rows = self.query_rows(&format!("SELECT pg_try_advisory_lock({})", self.lock_key)).await?;
-        Ok(rows.first().and_then(|r| r.first()).is_some_and(|v| v.as_deref() == Some("t")))
+        let rows = self
+            .query_rows(&format!("SELECT pg_try_advisory_lock({})", self.lock_key))
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first())
+            .is_some_and(|v| v.as_deref() == Some("t")))
     }
 
     async fn query_rows(&self, sql: &str) -> Result<Rows, DriverError> {
@@ -193,9 +231,11 @@ impl PgDriver {
         Ok(messages
             .iter()
             .filter_map(|m| match m {
-                SimpleQueryMessage::Row(row) => {
-                    Some((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect())
-                }
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_owned))
+                        .collect(),
+                ),
                 _ => None,
             })
             .collect())
@@ -220,7 +260,9 @@ impl PgDriver {
         );
         let rows = match self.query_rows(&sql).await {
             Ok(rows) => rows,
-            Err(e) => return format!("the lock is held by another session (cannot tell which: {e})"),
+            Err(e) => {
+                return format!("the lock is held by another session (cannot tell which: {e})")
+            }
         };
         let Some(row) = rows.first() else {
             return "the lock was held by another session, which released it just as the wait ended; try again".to_owned();
@@ -276,25 +318,32 @@ impl Driver for PgDriver {
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
-        let deadline = Instant::now() + timeout;
+        // A timeout too large to add to now (Duration::MAX, say) waits forever.
+        let deadline = Instant::now().checked_add(timeout);
         let mut pause = LOCK_POLL_MIN;
         loop {
             if self.try_lock().await? {
                 return Ok(());
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if remaining == Some(Duration::ZERO) {
                 let holder = self.holder().await;
                 return Err(DriverError::new(DriverErrorKind::LockHeld, holder));
             }
-            tokio::time::sleep(pause.min(deadline - now)).await;
+            tokio::time::sleep(remaining.map_or(pause, |r| pause.min(r))).await;
             pause = (pause * 2).min(LOCK_POLL_MAX);
         }
     }
 
     async fn unlock(&mut self) -> Result<(), DriverError> {
-        let rows = self.query_rows(&format!("SELECT pg_advisory_unlock({})", self.lock_key)).await?;
-        if rows.first().and_then(|r| r.first()).is_some_and(|v| v.as_deref() == Some("t")) {
+        let rows = self
+            .query_rows(&format!("SELECT pg_advisory_unlock({})", self.lock_key))
+            .await?;
+        if rows
+            .first()
+            .and_then(|r| r.first())
+            .is_some_and(|v| v.as_deref() == Some("t"))
+        {
             Ok(())
         } else {
             Err(DriverError::new(
@@ -350,10 +399,25 @@ mod tests {
 
     #[test]
     fn settings_round_up_and_reset() {
-        assert_eq!(setting("lock_timeout", Some(Duration::from_millis(200))), "SET lock_timeout = '200ms'");
-        assert_eq!(setting("lock_timeout", Some(Duration::from_micros(1))), "SET lock_timeout = '1ms'");
-        assert_eq!(setting("lock_timeout", Some(Duration::from_micros(1500))), "SET lock_timeout = '2ms'");
-        assert_eq!(setting("lock_timeout", Some(Duration::ZERO)), "SET lock_timeout = '0ms'");
-        assert_eq!(setting("statement_timeout", None), "RESET statement_timeout");
+        assert_eq!(
+            setting("lock_timeout", Some(Duration::from_millis(200))),
+            "SET lock_timeout = '200ms'"
+        );
+        assert_eq!(
+            setting("lock_timeout", Some(Duration::from_micros(1))),
+            "SET lock_timeout = '1ms'"
+        );
+        assert_eq!(
+            setting("lock_timeout", Some(Duration::from_micros(1500))),
+            "SET lock_timeout = '2ms'"
+        );
+        assert_eq!(
+            setting("lock_timeout", Some(Duration::ZERO)),
+            "SET lock_timeout = '0ms'"
+        );
+        assert_eq!(
+            setting("statement_timeout", None),
+            "RESET statement_timeout"
+        );
     }
 }

@@ -104,7 +104,15 @@ impl std::fmt::Debug for ConnectOptions {
 }
 
 /// TLS parameters of libpq that Cairn does not support, refused by name.
-const UNSUPPORTED: &[&str] = &["sslcert", "sslkey", "sslpassword", "sslcrl", "sslcrldir", "sslsni", "requiressl"];
+const UNSUPPORTED: &[&str] = &[
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "requiressl",
+];
 
 fn config_error(url: &DatabaseUrl, what: impl std::fmt::Display) -> DriverError {
     DriverError::new(
@@ -118,10 +126,19 @@ impl ConnectOptions {
     pub(crate) fn from_url(url: &DatabaseUrl) -> Result<Self, DriverError> {
         let raw = url.expose();
         let Some((scheme, rest)) = raw.split_once("://") else {
-            return Err(config_error(url, "expected postgres://user:password@host:port/database"));
+            return Err(config_error(
+                url,
+                "expected postgres://user:password@host:port/database",
+            ));
         };
-        if !matches!(scheme.to_ascii_lowercase().as_str(), "postgres" | "postgresql") {
-            return Err(config_error(url, format!("the scheme `{scheme}` is not postgres:// or postgresql://")));
+        if !matches!(
+            scheme.to_ascii_lowercase().as_str(),
+            "postgres" | "postgresql"
+        ) {
+            return Err(config_error(
+                url,
+                format!("the scheme `{scheme}` is not postgres:// or postgresql://"),
+            ));
         }
         // Split where tokio-postgres does: credentials end at the first `@`,
         // the query starts at the first `?` after them.
@@ -157,9 +174,16 @@ impl ConnectOptions {
                 }
                 "sslrootcert" => {
                     if value.is_empty() {
-                        return Err(config_error(url, "sslrootcert is empty: give the path of a PEM file of CA certificates"));
+                        return Err(config_error(
+                            url,
+                            "sslrootcert is empty: give the path of a PEM file of CA certificates",
+                        ));
                     }
-                    roots = Some(if value == "system" { Roots::Builtin } else { Roots::File(value) });
+                    roots = Some(if value == "system" {
+                        Roots::Builtin
+                    } else {
+                        Roots::File(value)
+                    });
                 }
                 key if UNSUPPORTED.contains(&key) => {
                     return Err(config_error(
@@ -182,7 +206,9 @@ impl ConnectOptions {
             rebuilt.push_str(&kept.join("&"));
         }
         // tokio-postgres's parse errors name the option, never its value.
-        let mut config: Config = rebuilt.parse().map_err(|e| config_error(url, crate::errors::chain(&e)))?;
+        let mut config: Config = rebuilt
+            .parse()
+            .map_err(|e| config_error(url, crate::errors::chain(&e)))?;
         config.ssl_mode(ssl_mode.for_tokio_postgres());
         if config.get_application_name().is_none() {
             config.application_name(APPLICATION_NAME);
@@ -246,7 +272,10 @@ mod tests {
         assert_eq!(o.config.get_user(), Some("app"));
         assert_eq!(o.config.get_ports(), &[5433]);
         assert_eq!(o.config.get_ssl_mode(), PgSslMode::Prefer);
-        assert_eq!(o.config.get_connect_timeout(), Some(&DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(
+            o.config.get_connect_timeout(),
+            Some(&DEFAULT_CONNECT_TIMEOUT)
+        );
     }
 
     #[test]
@@ -259,17 +288,27 @@ mod tests {
         assert_eq!(o.roots, Some(Roots::File("/etc/ca.pem".to_owned())));
         assert_eq!(o.config.get_application_name(), Some("billing"));
         assert_eq!(o.config.get_ssl_mode(), PgSslMode::Require);
-        assert_eq!(o.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(
+            o.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
         for (mode, expected) in [
             ("disable", SslMode::Disable),
             ("prefer", SslMode::Prefer),
             ("require", SslMode::Require),
             ("verify-ca", SslMode::VerifyCa),
         ] {
-            assert_eq!(options(&format!("postgres://h/d?sslmode={mode}")).expect(mode).ssl_mode, expected);
+            assert_eq!(
+                options(&format!("postgres://h/d?sslmode={mode}"))
+                    .expect(mode)
+                    .ssl_mode,
+                expected
+            );
         }
         assert_eq!(
-            options("postgres://h/d?sslrootcert=system").expect("system").roots,
+            options("postgres://h/d?sslrootcert=system")
+                .expect("system")
+                .roots,
             Some(Roots::Builtin)
         );
     }
@@ -277,11 +316,23 @@ mod tests {
     #[test]
     fn bad_parameters_are_clear_errors_without_the_password() {
         for (url, expected) in [
-            ("postgres://u:hunter2@h/d?sslmode=verify-everything", "unknown sslmode `verify-everything`"),
-            ("postgres://u:hunter2@h/d?sslcert=/c.pem", "`sslcert` is not supported"),
-            ("postgres://u:hunter2@h/d?nonsense=1", "unknown option `nonsense`"),
+            (
+                "postgres://u:hunter2@h/d?sslmode=verify-everything",
+                "unknown sslmode `verify-everything`",
+            ),
+            (
+                "postgres://u:hunter2@h/d?sslcert=/c.pem",
+                "`sslcert` is not supported",
+            ),
+            (
+                "postgres://u:hunter2@h/d?nonsense=1",
+                "unknown option `nonsense`",
+            ),
             ("postgres://u:hunter2@h:notaport/d", "port"),
-            ("postgres://u:hunter2@h/d?sslrootcert=", "sslrootcert is empty"),
+            (
+                "postgres://u:hunter2@h/d?sslrootcert=",
+                "sslrootcert is empty",
+            ),
         ] {
             let err = options(url).map(|_| ()).expect_err(url);
             assert!(err.message.contains(expected), "{url}: {err}");
@@ -293,10 +344,19 @@ mod tests {
     #[test]
     fn passwords_are_collected_for_scrubbing() {
         let o = options("postgres://u:p%40ssword@h/d?password=another1").expect("parses");
-        assert!(o.secrets.contains(&"p@ssword".to_owned()), "{:?}", o.secrets.len());
+        assert!(
+            o.secrets.contains(&"p@ssword".to_owned()),
+            "{:?}",
+            o.secrets.len()
+        );
         assert!(o.secrets.contains(&"another1".to_owned()));
         let shown = format!("{o:?}");
-        assert!(!shown.contains("p@ssword") && !shown.contains("p%40ssword") && !shown.contains("another1"), "{shown}");
+        assert!(
+            !shown.contains("p@ssword")
+                && !shown.contains("p%40ssword")
+                && !shown.contains("another1"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -42,7 +42,10 @@ fn tls_error(message: impl Into<String>) -> DriverError {
 }
 
 /// The rustls configuration for `mode` and the roots the URL names.
-pub(crate) fn client_config(mode: SslMode, roots: Option<&Roots>) -> Result<ClientConfig, DriverError> {
+pub(crate) fn client_config(
+    mode: SslMode,
+    roots: Option<&Roots>,
+) -> Result<ClientConfig, DriverError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algorithms = provider.signature_verification_algorithms;
     // With an explicit sslrootcert, prefer and require check the chain, as libpq does.
@@ -51,14 +54,19 @@ pub(crate) fn client_config(mode: SslMode, roots: Option<&Roots>) -> Result<Clie
         (mode, _) => mode,
     };
     let verifier: Arc<dyn ServerCertVerifier> = match effective {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(EncryptOnly { algorithms }),
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
+            Arc::new(EncryptOnly { algorithms })
+        }
         SslMode::VerifyCa => Arc::new(ChainOnly {
             roots: Arc::new(root_store(roots)?),
             algorithms,
         }),
-        SslMode::VerifyFull => WebPkiServerVerifier::builder_with_provider(Arc::new(root_store(roots)?), Arc::clone(&provider))
-            .build()
-            .map_err(|e| tls_error(format!("cannot set up TLS certificate verification: {e}")))?,
+        SslMode::VerifyFull => WebPkiServerVerifier::builder_with_provider(
+            Arc::new(root_store(roots)?),
+            Arc::clone(&provider),
+        )
+        .build()
+        .map_err(|e| tls_error(format!("cannot set up TLS certificate verification: {e}")))?,
     };
     Ok(builder(provider)?
         .dangerous()
@@ -66,7 +74,9 @@ pub(crate) fn client_config(mode: SslMode, roots: Option<&Roots>) -> Result<Clie
         .with_no_client_auth())
 }
 
-fn builder(provider: Arc<CryptoProvider>) -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, DriverError> {
+fn builder(
+    provider: Arc<CryptoProvider>,
+) -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, DriverError> {
     ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error(format!("cannot set up TLS: {e}")))
@@ -83,10 +93,14 @@ fn root_store(roots: Option<&Roots>) -> Result<RootCertStore, DriverError> {
                 .map_err(|e| tls_error(format!("cannot read sslrootcert `{path}`: {e}")))?;
             let mut store = RootCertStore::empty();
             for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| tls_error(format!("sslrootcert `{path}` is not a valid PEM file: {e}")))?;
-                store
-                    .add(cert)
-                    .map_err(|e| tls_error(format!("sslrootcert `{path}` holds a certificate rustls cannot use: {e}")))?;
+                let cert = cert.map_err(|e| {
+                    tls_error(format!("sslrootcert `{path}` is not a valid PEM file: {e}"))
+                })?;
+                store.add(cert).map_err(|e| {
+                    tls_error(format!(
+                        "sslrootcert `{path}` holds a certificate rustls cannot use: {e}"
+                    ))
+                })?;
             }
             if store.is_empty() {
                 return Err(tls_error(format!(
@@ -156,7 +170,13 @@ impl ServerCertVerifier for ChainOnly {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let cert = ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(&cert, &self.roots, intermediates, now, self.algorithms.all)?;
+        rustls::client::verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &self.roots,
+            intermediates,
+            now,
+            self.algorithms.all,
+        )?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -189,7 +209,13 @@ mod tests {
 
     #[test]
     fn every_mode_builds_a_config() {
-        for mode in [SslMode::Disable, SslMode::Prefer, SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
+        for mode in [
+            SslMode::Disable,
+            SslMode::Prefer,
+            SslMode::Require,
+            SslMode::VerifyCa,
+            SslMode::VerifyFull,
+        ] {
             client_config(mode, None).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
             client_config(mode, Some(&Roots::Builtin)).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
         }
@@ -197,14 +223,25 @@ mod tests {
 
     #[test]
     fn a_missing_or_empty_root_file_is_named() {
-        let err = client_config(SslMode::VerifyFull, Some(&Roots::File("/nonexistent/ca.pem".to_owned())))
-            .expect_err("a missing file was accepted");
-        assert!(err.message.contains("cannot read sslrootcert `/nonexistent/ca.pem`"), "{err}");
+        let err = client_config(
+            SslMode::VerifyFull,
+            Some(&Roots::File("/nonexistent/ca.pem".to_owned())),
+        )
+        .expect_err("a missing file was accepted");
+        assert!(
+            err.message
+                .contains("cannot read sslrootcert `/nonexistent/ca.pem`"),
+            "{err}"
+        );
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("empty.pem");
         std::fs::write(&file, "not a certificate\n").expect("write");
         let path = file.display().to_string();
-        let err = client_config(SslMode::Require, Some(&Roots::File(path.clone()))).expect_err("an empty file was accepted");
-        assert!(err.message.contains(&path) && err.message.contains("no PEM certificate"), "{err}");
+        let err = client_config(SslMode::Require, Some(&Roots::File(path.clone())))
+            .expect_err("an empty file was accepted");
+        assert!(
+            err.message.contains(&path) && err.message.contains("no PEM certificate"),
+            "{err}"
+        );
     }
 }

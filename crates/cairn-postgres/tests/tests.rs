@@ -60,7 +60,9 @@ impl Parts {
             None => (rest, None),
         };
         let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
-        let (userinfo, host) = authority.rsplit_once('@').unwrap_or(("postgres", authority));
+        let (userinfo, host) = authority
+            .rsplit_once('@')
+            .unwrap_or(("postgres", authority));
         let (user, password) = match userinfo.split_once(':') {
             Some((user, password)) => (user.to_owned(), Some(password.to_owned())),
             None => (userinfo.to_owned(), None),
@@ -100,21 +102,32 @@ async fn url_with_password(database: &str) -> (Parts, String) {
     let admin = cairn_testkit::server::admin_url(cairn_core::Engine::Postgres).await;
     let mut parts = Parts::parse(&admin);
     parts.database = database.to_owned();
-    let password = parts.password.get_or_insert_with(|| "hunter2".to_owned()).clone();
+    let password = parts
+        .password
+        .get_or_insert_with(|| "hunter2".to_owned())
+        .clone();
     (parts, password)
 }
 
 mod postgres {
     use std::time::Duration;
 
-    use cairn_core::{DriverErrorKind, Error, HistoryState, Migrator, MigratorOptions, SessionSettings};
+    use cairn_core::{
+        DriverErrorKind, Error, HistoryState, Migrator, MigratorOptions, SessionSettings,
+    };
     use cairn_testkit::fixture::Fixture;
 
     use super::*;
 
     async fn text(driver: &mut PgDriver, sql: &str) -> Option<String> {
-        let rows = driver.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-        rows.into_iter().next().and_then(|row| row.into_iter().next()).flatten()
+        let rows = driver
+            .query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next())
+            .flatten()
     }
 
     async fn connect_url(url: &str) -> Result<PgDriver, cairn_core::DriverError> {
@@ -147,10 +160,11 @@ mod postgres {
             let mut driver = connect(&db).await;
             let migrator = Migrator::new(migrations.clone(), MigratorOptions::default());
             runners.push(tokio::spawn(async move {
-                let report = tokio::time::timeout(Duration::from_secs(60), migrator.up(&mut driver, None))
-                    .await
-                    .expect("a runner deadlocked: up did not finish within 60 s")
-                    .unwrap_or_else(|f| panic!("up failed: {f}"));
+                let report =
+                    tokio::time::timeout(Duration::from_secs(60), migrator.up(&mut driver, None))
+                        .await
+                        .expect("a runner deadlocked: up did not finish within 60 s")
+                        .unwrap_or_else(|f| panic!("up failed: {f}"));
                 report.migrations.iter().filter(|m| !m.skipped).count()
             }));
         }
@@ -158,23 +172,44 @@ mod postgres {
         for runner in runners {
             applied += runner.await.expect("runner panicked");
         }
-        assert_eq!(applied, 2, "each migration applied exactly once across both runners");
+        assert_eq!(
+            applied, 2,
+            "each migration applied exactly once across both runners"
+        );
         let mut driver = connect(&db).await;
         let valid = text(
             &mut driver,
             "SELECT i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 't_v'",
         )
         .await;
-        assert_eq!(valid.as_deref(), Some("true"), "the concurrent index is missing or invalid");
+        assert_eq!(
+            valid.as_deref(),
+            Some("true"),
+            "the concurrent index is missing or invalid"
+        );
         let migrator = Migrator::new(migrations, MigratorOptions::default());
         let history = migrator.history(&mut driver).await.expect("history");
-        assert!(history.iter().all(|r| r.state == HistoryState::Applied), "{history:?}");
+        assert!(
+            history.iter().all(|r| r.state == HistoryState::Applied),
+            "{history:?}"
+        );
         // And back down, also concurrently, under the lock.
-        tokio::time::timeout(Duration::from_secs(60), migrator.down(&mut driver, cairn_core::DownTarget::Steps(1)))
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            migrator.down(&mut driver, cairn_core::DownTarget::Steps(1)),
+        )
+        .await
+        .expect("down deadlocked")
+        .unwrap_or_else(|f| panic!("down failed: {f}"));
+        assert_eq!(
+            text(
+                &mut driver,
+                "SELECT count(*) FROM pg_class WHERE relname = 't_v'"
+            )
             .await
-            .expect("down deadlocked")
-            .unwrap_or_else(|f| panic!("down failed: {f}"));
-        assert_eq!(text(&mut driver, "SELECT count(*) FROM pg_class WHERE relname = 't_v'").await.as_deref(), Some("0"));
+            .as_deref(),
+            Some("0")
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,18 +217,35 @@ mod postgres {
         let db = cairn_testkit::postgres::database().await;
         let mut holder = connect(&db).await;
         let mut waiter = connect(&db).await;
-        assert_eq!(holder.lock_key(), waiter.lock_key(), "one database, one key");
+        assert_eq!(
+            holder.lock_key(),
+            waiter.lock_key(),
+            "one database, one key"
+        );
         holder.lock(Duration::from_secs(5)).await.expect("lock");
         let started = std::time::Instant::now();
-        let err = waiter.lock(Duration::from_millis(300)).await.expect_err("took a held lock");
-        assert!(started.elapsed() < Duration::from_secs(5), "waited {:?}", started.elapsed());
+        let err = waiter
+            .lock(Duration::from_millis(300))
+            .await
+            .expect_err("took a held lock");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "waited {:?}",
+            started.elapsed()
+        );
         assert_eq!(err.kind, DriverErrorKind::LockHeld, "{err}");
-        assert!(err.message.contains(&format!("pid {}", holder.backend_pid())), "{err}");
+        assert!(
+            err.message
+                .contains(&format!("pid {}", holder.backend_pid())),
+            "{err}"
+        );
         assert!(err.message.contains("application_name `cairn`"), "{err}");
         assert!(err.message.contains("connected since 20"), "{err}");
 
         // Through the migrator, the same words reach the user.
-        let dir = Fixture::new().migration(1, "t", "CREATE TABLE t (id INTEGER);\n", None).build();
+        let dir = Fixture::new()
+            .migration(1, "t", "CREATE TABLE t (id INTEGER);\n", None)
+            .build();
         let migrator = Migrator::new(
             dir.read(),
             MigratorOptions {
@@ -201,16 +253,28 @@ mod postgres {
                 ..MigratorOptions::default()
             },
         );
-        let failure = migrator.up(&mut waiter, None).await.expect_err("up ran without the lock");
+        let failure = migrator
+            .up(&mut waiter, None)
+            .await
+            .expect_err("up ran without the lock");
         match &failure.error {
             Error::LockTimeout { holder: who, .. } => {
-                assert!(who.contains(&format!("pid {}", holder.backend_pid())), "{who}");
+                assert!(
+                    who.contains(&format!("pid {}", holder.backend_pid())),
+                    "{who}"
+                );
             }
             other => panic!("expected a lock timeout, got {other}"),
         }
         holder.unlock().await.expect("unlock");
-        migrator.up(&mut waiter, None).await.expect("up after the lock was released");
-        let err = holder.unlock().await.expect_err("unlocked a lock it does not hold");
+        migrator
+            .up(&mut waiter, None)
+            .await
+            .expect("up after the lock was released");
+        let err = holder
+            .unlock()
+            .await
+            .expect_err("unlocked a lock it does not hold");
         assert!(err.message.contains("not held by this session"), "{err}");
     }
 
@@ -221,7 +285,9 @@ mod postgres {
         holder.lock(Duration::from_secs(5)).await.expect("lock");
         drop(holder);
         let mut next = connect(&db).await;
-        next.lock(Duration::from_secs(10)).await.expect("the lock of a closed session stayed held");
+        next.lock(Duration::from_secs(10))
+            .await
+            .expect("the lock of a closed session stayed held");
         next.unlock().await.expect("unlock");
     }
 
@@ -231,12 +297,23 @@ mod postgres {
     async fn ddl_blocked_by_an_open_transaction_times_out_then_applies() {
         let db = cairn_testkit::postgres::database().await;
         let mut blocker = connect(&db).await;
-        blocker.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").await.expect("create t");
+        blocker
+            .execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .await
+            .expect("create t");
         blocker.begin().await.expect("begin");
-        blocker.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE").await.expect("lock t");
+        blocker
+            .execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock t");
 
         let dir = Fixture::new()
-            .migration(1, "add_c", "ALTER TABLE t ADD COLUMN c INTEGER;\n", Some("ALTER TABLE t DROP COLUMN c;\n"))
+            .migration(
+                1,
+                "add_c",
+                "ALTER TABLE t ADD COLUMN c INTEGER;\n",
+                Some("ALTER TABLE t DROP COLUMN c;\n"),
+            )
             .build();
         let migrator = Migrator::new(
             dir.read(),
@@ -248,20 +325,39 @@ mod postgres {
             },
         );
         let mut driver = connect(&db).await;
+        let started = std::time::Instant::now();
         let failure = tokio::time::timeout(Duration::from_secs(30), migrator.up(&mut driver, None))
             .await
             .expect("up hung behind the lock")
             .expect_err("up applied while t was locked");
         match &failure.error {
-            Error::Statement { version, message, outcome, .. } => {
+            Error::Statement {
+                version,
+                message,
+                outcome,
+                ..
+            } => {
                 assert_eq!(*version, 1);
-                assert!(message.contains("lock timeout") && message.contains("55P03"), "{message}");
+                assert!(
+                    message.contains("lock timeout") && message.contains("55P03"),
+                    "{message}"
+                );
                 assert!(outcome.contains("unchanged"), "{outcome}");
             }
             other => panic!("expected a statement error, got {other}"),
         }
+        // Three attempts of 200 ms each, with 50 ms and 100 ms of backoff between them.
+        assert!(
+            started.elapsed() >= Duration::from_millis(750),
+            "no retries: failed after {:?}",
+            started.elapsed()
+        );
         assert!(failure.report.migrations.is_empty());
-        assert!(migrator.history(&mut driver).await.expect("history").is_empty());
+        assert!(migrator
+            .history(&mut driver)
+            .await
+            .expect("history")
+            .is_empty());
         let column = "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 't' AND column_name = 'c'";
         assert_eq!(text(&mut driver, column).await.as_deref(), Some("0"));
         let attempts = text(
@@ -269,10 +365,17 @@ mod postgres {
             "SELECT count(*) FROM cairn_history_log WHERE version = 1 AND outcome <> 'ok'",
         )
         .await;
-        assert_eq!(attempts.as_deref(), Some("1"), "one failure logged after the retries");
+        assert_eq!(
+            attempts.as_deref(),
+            Some("1"),
+            "one failure logged after the retries"
+        );
 
         blocker.commit().await.expect("commit");
-        migrator.up(&mut driver, None).await.expect("up after the blocker committed");
+        migrator
+            .up(&mut driver, None)
+            .await
+            .expect("up after the blocker committed");
         assert_eq!(text(&mut driver, column).await.as_deref(), Some("1"));
     }
 
@@ -288,14 +391,37 @@ mod postgres {
             .into_iter()
             .map(|s| Some(s.to_owned()))
             .chain([None])
-            .chain(["2.5", "t", "\\xff", "2026-01-02"].into_iter().map(|s| Some(s.to_owned())))
+            .chain(
+                ["2.5", "t", "\\xff", "2026-01-02"]
+                    .into_iter()
+                    .map(|s| Some(s.to_owned())),
+            )
             .collect();
         assert_eq!(rows, vec![expected]);
-        driver.execute("CREATE TABLE n (id INTEGER)").await.expect("create");
-        assert_eq!(driver.execute("INSERT INTO n SELECT generate_series(1, 5)").await.expect("insert"), 5);
-        assert_eq!(driver.execute("UPDATE n SET id = id + 1 WHERE id > 2").await.expect("update"), 3);
+        driver
+            .execute("CREATE TABLE n (id INTEGER)")
+            .await
+            .expect("create");
+        assert_eq!(
+            driver
+                .execute("INSERT INTO n SELECT generate_series(1, 5)")
+                .await
+                .expect("insert"),
+            5
+        );
+        assert_eq!(
+            driver
+                .execute("UPDATE n SET id = id + 1 WHERE id > 2")
+                .await
+                .expect("update"),
+            3
+        );
         assert_eq!(driver.execute("DELETE FROM n").await.expect("delete"), 5);
-        assert!(driver.query("SELECT * FROM n").await.expect("empty").is_empty());
+        assert!(driver
+            .query("SELECT * FROM n")
+            .await
+            .expect("empty")
+            .is_empty());
     }
 
     #[tokio::test]
@@ -305,15 +431,34 @@ mod postgres {
         let err = driver.execute("SELEC 1").await.expect_err("bad SQL ran");
         assert_eq!(err.kind, DriverErrorKind::Statement);
         assert_eq!(err.code.as_deref(), Some("42601"));
-        assert!(err.message.contains("syntax error at or near \"SELEC\""), "{err}");
+        assert!(
+            err.message.contains("syntax error at or near \"SELEC\""),
+            "{err}"
+        );
 
-        driver.execute("CREATE TABLE u (id INTEGER PRIMARY KEY)").await.expect("create");
-        driver.execute("INSERT INTO u VALUES (1)").await.expect("insert");
-        let err = driver.execute("INSERT INTO u VALUES (1)").await.expect_err("duplicate accepted");
+        driver
+            .execute("CREATE TABLE u (id INTEGER PRIMARY KEY)")
+            .await
+            .expect("create");
+        driver
+            .execute("INSERT INTO u VALUES (1)")
+            .await
+            .expect("insert");
+        let err = driver
+            .execute("INSERT INTO u VALUES (1)")
+            .await
+            .expect_err("duplicate accepted");
         assert_eq!(err.code.as_deref(), Some("23505"));
-        assert!(err.message.contains("\nDETAIL: Key (id)=(1) already exists."), "{err}");
+        assert!(
+            err.message
+                .contains("\nDETAIL: Key (id)=(1) already exists."),
+            "{err}"
+        );
 
-        let err = driver.execute("SELECT lenght('x')").await.expect_err("unknown function ran");
+        let err = driver
+            .execute("SELECT lenght('x')")
+            .await
+            .expect_err("unknown function ran");
         assert!(err.message.contains("\nHINT: No function matches"), "{err}");
     }
 
@@ -329,23 +474,50 @@ mod postgres {
             })
             .await
             .expect("settings");
-        assert_eq!(text(&mut driver, "SHOW lock_timeout").await.as_deref(), Some("1500ms"));
-        assert_eq!(text(&mut driver, "SHOW statement_timeout").await.as_deref(), Some("100ms"));
-        let err = driver.execute("SELECT pg_sleep(5)").await.expect_err("statement_timeout did not apply");
-        assert_eq!((err.kind, err.code.as_deref()), (DriverErrorKind::Statement, Some("57014")), "{err}");
-        driver.apply_settings(&SessionSettings::default()).await.expect("reset");
-        assert_eq!(text(&mut driver, "SHOW statement_timeout").await, server_default);
+        assert_eq!(
+            text(&mut driver, "SHOW lock_timeout").await.as_deref(),
+            Some("1500ms")
+        );
+        assert_eq!(
+            text(&mut driver, "SHOW statement_timeout").await.as_deref(),
+            Some("100ms")
+        );
+        let err = driver
+            .execute("SELECT pg_sleep(5)")
+            .await
+            .expect_err("statement_timeout did not apply");
+        assert_eq!(
+            (err.kind, err.code.as_deref()),
+            (DriverErrorKind::Statement, Some("57014")),
+            "{err}"
+        );
+        driver
+            .apply_settings(&SessionSettings::default())
+            .await
+            .expect("reset");
+        assert_eq!(
+            text(&mut driver, "SHOW statement_timeout").await,
+            server_default
+        );
     }
 
     #[tokio::test]
     async fn application_name_is_cairn_unless_the_url_sets_one() {
         let db = cairn_testkit::postgres::database().await;
         let mut driver = connect(&db).await;
-        assert_eq!(text(&mut driver, "SHOW application_name").await.as_deref(), Some("cairn"));
+        assert_eq!(
+            text(&mut driver, "SHOW application_name").await.as_deref(),
+            Some("cairn")
+        );
         let mut parts = Parts::parse(db.url());
         parts.query = None;
-        let mut named = connect_url(&parts.url("application_name=billing")).await.expect("connect");
-        assert_eq!(text(&mut named, "SHOW application_name").await.as_deref(), Some("billing"));
+        let mut named = connect_url(&parts.url("application_name=billing"))
+            .await
+            .expect("connect");
+        assert_eq!(
+            text(&mut named, "SHOW application_name").await.as_deref(),
+            Some("billing")
+        );
     }
 
     #[tokio::test]
@@ -370,7 +542,9 @@ mod postgres {
 
         #[tokio::test]
         async fn unreachable_port_is_a_connection_error_without_the_password() {
-            let err = connect_url("postgres://postgres:hunter2@127.0.0.1:1/x").await.expect_err("port 1 answered");
+            let err = connect_url("postgres://postgres:hunter2@127.0.0.1:1/x")
+                .await
+                .expect_err("port 1 answered");
             assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
             assert!(err.message.contains("postgres:***@127.0.0.1:1/x"), "{err}");
             assert!(err.message.contains("refused"), "{err}");
@@ -381,17 +555,25 @@ mod postgres {
         async fn a_missing_database_is_a_connection_error_naming_it() {
             let name = cairn_testkit::server::unique_name();
             let (parts, password) = url_with_password(&name).await;
-            let err = connect_url(&parts.url("")).await.expect_err("a missing database accepted connections");
+            let err = connect_url(&parts.url(""))
+                .await
+                .expect_err("a missing database accepted connections");
             assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
             assert_eq!(err.code.as_deref(), Some("3D000"), "{err}");
-            assert!(err.message.contains(&format!("database \"{name}\" does not exist")), "{err}");
+            assert!(
+                err.message
+                    .contains(&format!("database \"{name}\" does not exist")),
+                "{err}"
+            );
             assert_hidden(&err, &password);
         }
 
         #[tokio::test]
         async fn an_unknown_sslmode_is_an_error() {
             let (parts, password) = url_with_password("postgres").await;
-            let err = connect_url(&parts.url("sslmode=allow")).await.expect_err("sslmode=allow accepted");
+            let err = connect_url(&parts.url("sslmode=allow"))
+                .await
+                .expect_err("sslmode=allow accepted");
             assert!(err.message.contains("unknown sslmode `allow`"), "{err}");
             assert!(err.message.contains("verify-full"), "{err}");
             assert_hidden(&err, &password);
@@ -403,14 +585,20 @@ mod postgres {
             let err = connect_url(&parts.url("sslmode=verify-full&sslrootcert=/nonexistent"))
                 .await
                 .expect_err("a missing sslrootcert accepted");
-            assert!(err.message.contains("cannot read sslrootcert `/nonexistent`"), "{err}");
+            assert!(
+                err.message
+                    .contains("cannot read sslrootcert `/nonexistent`"),
+                "{err}"
+            );
             assert_hidden(&err, &password);
         }
 
         #[tokio::test]
         async fn client_certificates_are_refused_by_name() {
             let (parts, password) = url_with_password("postgres").await;
-            let err = connect_url(&parts.url("sslcert=/c.pem&sslkey=/k.pem")).await.expect_err("sslcert accepted");
+            let err = connect_url(&parts.url("sslcert=/c.pem&sslkey=/k.pem"))
+                .await
+                .expect_err("sslcert accepted");
             assert!(err.message.contains("`sslcert` is not supported"), "{err}");
             assert_hidden(&err, &password);
         }
@@ -424,18 +612,24 @@ mod postgres {
         /// The server's `ssl` setting and its certificate file, if this machine can read it.
         async fn server_tls() -> (bool, Option<String>) {
             let (parts, _) = url_with_password("postgres").await;
-            let mut driver = connect_url(&parts.url("sslmode=disable")).await.expect("connect without TLS");
+            let mut driver = connect_url(&parts.url("sslmode=disable"))
+                .await
+                .expect("connect without TLS");
             let on = text(&mut driver, "SHOW ssl").await.as_deref() == Some("on");
             let cert = text(&mut driver, "SHOW ssl_cert_file").await;
-            let same_machine = parts.host.starts_with("127.0.0.1") || parts.host.starts_with("localhost");
+            let same_machine =
+                parts.host.starts_with("127.0.0.1") || parts.host.starts_with("localhost");
             let cert = cert.filter(|path| same_machine && std::fs::read(path).is_ok());
             (on, cert)
         }
 
         async fn ssl_in_use(driver: &mut PgDriver) -> String {
-            text(driver, "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-                .await
-                .unwrap_or_default()
+            text(
+                driver,
+                "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            )
+            .await
+            .unwrap_or_default()
         }
 
         #[tokio::test]
@@ -444,7 +638,8 @@ mod postgres {
             let (parts, password) = url_with_password("postgres").await;
             let result = connect_url(&parts.url("sslmode=require")).await;
             if on {
-                let mut driver = result.unwrap_or_else(|e| panic!("sslmode=require failed on a TLS server: {e}"));
+                let mut driver = result
+                    .unwrap_or_else(|e| panic!("sslmode=require failed on a TLS server: {e}"));
                 assert_eq!(ssl_in_use(&mut driver).await, "true");
             } else {
                 let err = result.expect_err("sslmode=require connected to a server without TLS");
@@ -453,7 +648,9 @@ mod postgres {
                 assert!(err.message.contains("sslmode=require needs TLS"), "{err}");
                 assert_hidden(&err, &password);
             }
-            let mut plain = connect_url(&parts.url("sslmode=disable")).await.expect("sslmode=disable");
+            let mut plain = connect_url(&parts.url("sslmode=disable"))
+                .await
+                .expect("sslmode=disable");
             assert_eq!(ssl_in_use(&mut plain).await, "false");
         }
 
@@ -477,9 +674,9 @@ mod postgres {
             // verify-ca passes whatever the host name.
             if let (true, Some(cert)) = (on, cert) {
                 let query = format!("sslmode=verify-ca&sslrootcert={cert}");
-                let mut driver = connect_url(&parts.url(&query))
-                    .await
-                    .unwrap_or_else(|e| panic!("verify-ca with the server's certificate failed: {e}"));
+                let mut driver = connect_url(&parts.url(&query)).await.unwrap_or_else(|e| {
+                    panic!("verify-ca with the server's certificate failed: {e}")
+                });
                 assert_eq!(ssl_in_use(&mut driver).await, "true");
 
                 // verify-full checks the name too: the certificate names
@@ -487,13 +684,18 @@ mod postgres {
                 let query = format!("sslmode=verify-full&sslrootcert={cert}");
                 let mut by_ip = Parts::parse(&parts.url(""));
                 by_ip.host = by_ip.host.replacen("localhost", "127.0.0.1", 1);
-                let err = connect_url(&by_ip.url(&query)).await.expect_err("verify-full accepted a certificate for another name");
-                assert!(err.message.contains("TLS handshake") && err.message.contains(&cert), "{err}");
+                let err = connect_url(&by_ip.url(&query))
+                    .await
+                    .expect_err("verify-full accepted a certificate for another name");
+                assert!(
+                    err.message.contains("TLS handshake") && err.message.contains(&cert),
+                    "{err}"
+                );
                 let mut by_name = by_ip;
                 by_name.host = by_name.host.replacen("127.0.0.1", "localhost", 1);
-                let mut driver = connect_url(&by_name.url(&query))
-                    .await
-                    .unwrap_or_else(|e| panic!("verify-full with the server's certificate and name failed: {e}"));
+                let mut driver = connect_url(&by_name.url(&query)).await.unwrap_or_else(|e| {
+                    panic!("verify-full with the server's certificate and name failed: {e}")
+                });
                 assert_eq!(ssl_in_use(&mut driver).await, "true");
             }
         }

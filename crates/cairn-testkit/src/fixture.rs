@@ -66,7 +66,8 @@ impl FixtureDir {
 
     /// Reads it as Cairn does; panics with the error if it cannot.
     pub fn read(&self) -> Vec<Migration> {
-        cairn_core::source::read_dir(self.path()).unwrap_or_else(|e| panic!("fixture does not read: {e}"))
+        cairn_core::source::read_dir(self.path())
+            .unwrap_or_else(|e| panic!("fixture does not read: {e}"))
     }
 
     /// Writes (or overwrites) a file in the directory.
@@ -77,7 +78,8 @@ impl FixtureDir {
 
 fn write(path: &Path, text: &str) {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+        fs::create_dir_all(parent)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
     }
     fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }

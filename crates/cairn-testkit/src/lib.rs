@@ -41,7 +41,10 @@ impl std::fmt::Debug for TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let cleanup = self.cleanup.get_mut().map_or_else(|poisoned| poisoned.into_inner().take(), Option::take);
+        let cleanup = self
+            .cleanup
+            .get_mut()
+            .map_or_else(|poisoned| poisoned.into_inner().take(), Option::take);
         if let Some(cleanup) = cleanup {
             cleanup();
         }
@@ -54,7 +57,9 @@ impl TestDatabase {
         let dir = tempfile::Builder::new()
             .prefix("cairn-test-")
             .tempdir()
-            .unwrap_or_else(|e| panic!("cannot create a temporary directory for a SQLite test database: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot create a temporary directory for a SQLite test database: {e}")
+            });
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         TestDatabase {
             engine: Engine::Sqlite,

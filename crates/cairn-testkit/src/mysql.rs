@@ -35,11 +35,16 @@ pub async fn database() -> TestDatabase {
         crate::server::block_on_own_runtime(async move {
             let parsed = match DatabaseUrl::parse(&admin) {
                 Ok(url) => url,
-                Err(e) => return eprintln!("cairn-testkit: cannot drop test database `{name}`: {e}"),
+                Err(e) => {
+                    return eprintln!("cairn-testkit: cannot drop test database `{name}`: {e}")
+                }
             };
             match MySqlDriver::connect(&parsed).await {
                 Ok(mut driver) => {
-                    if let Err(e) = driver.execute(&format!("DROP DATABASE IF EXISTS `{name}`")).await {
+                    if let Err(e) = driver
+                        .execute(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                        .await
+                    {
                         eprintln!("cairn-testkit: cannot drop test database `{name}`: {e}");
                     }
                     let _ = driver.close().await;
@@ -54,8 +59,11 @@ pub async fn database() -> TestDatabase {
 /// Connects to the admin URL or panics with what to do.
 async fn connect(admin: &str) -> MySqlDriver {
     let variable = crate::server::url_variable(Engine::Mysql);
-    let url = DatabaseUrl::parse(admin)
-        .unwrap_or_else(|e| panic!("the MySQL test server URL is not a mysql:// or mariadb:// URL: {e} (check {variable})"));
+    let url = DatabaseUrl::parse(admin).unwrap_or_else(|e| {
+        panic!(
+            "the MySQL test server URL is not a mysql:// or mariadb:// URL: {e} (check {variable})"
+        )
+    });
     MySqlDriver::connect(&url).await.unwrap_or_else(|e| {
         panic!(
             "cannot reach the MySQL/MariaDB test server: {e}\n\

@@ -37,7 +37,10 @@ pub async fn database() -> TestDatabase {
     let name = crate::server::unique_name();
     let mut driver = admin(&admin_url).await;
     driver
-        .execute(&format!("CREATE DATABASE {}", quote_ident(Engine::Postgres, &name)))
+        .execute(&format!(
+            "CREATE DATABASE {}",
+            quote_ident(Engine::Postgres, &name)
+        ))
         .await
         .unwrap_or_else(|e| {
             panic!(
@@ -51,7 +54,9 @@ pub async fn database() -> TestDatabase {
         crate::server::block_on_own_runtime(async move {
             let parsed = match DatabaseUrl::parse(&admin_url) {
                 Ok(parsed) => parsed,
-                Err(e) => return eprintln!("cairn-testkit: cannot drop test database `{name}`: {e}"),
+                Err(e) => {
+                    return eprintln!("cairn-testkit: cannot drop test database `{name}`: {e}")
+                }
             };
             let drop_sql = format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -63,7 +68,9 @@ pub async fn database() -> TestDatabase {
                         eprintln!("cairn-testkit: cannot drop test database `{name}`: {e}");
                     }
                 }
-                Err(e) => eprintln!("cairn-testkit: cannot connect to drop test database `{name}`: {e}"),
+                Err(e) => {
+                    eprintln!("cairn-testkit: cannot connect to drop test database `{name}`: {e}")
+                }
             }
         });
     });
