@@ -44,6 +44,9 @@ pub fn code(error: &anyhow::Error) -> u8 {
         Some(Error::Driver { cause, .. }) if cause.kind == DriverErrorKind::LockTimeout => {
             LOCK_TIMEOUT
         }
+        Some(Error::Statement { kind, .. }) if *kind == DriverErrorKind::LockTimeout => {
+            LOCK_TIMEOUT
+        }
         _ => ERROR,
     }
 }

@@ -663,3 +663,23 @@ fn colour_is_off_when_stdout_is_not_a_terminal() {
     run.code(0);
     assert!(!run.stdout.contains('\x1b'), "{:?}", run.stdout);
 }
+
+#[test]
+fn a_database_locked_by_another_session_exits_4_after_retries() {
+    let p = Project::new();
+    p.three_migrations();
+    p.write("cairn.toml", "lock_timeout = \"100ms\"\n");
+    p.cairn(&["up", "--to", "1"]).code(0);
+    // Another session holds SQLite's write lock for the whole run.
+    let blocker = p.db_at("cairn.db");
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    p.cairn(&["up"])
+        .code(4)
+        .stderr_has("migration 2")
+        .stderr_has("database is locked");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+    assert_eq!(p.history(), [1], "nothing was applied while locked");
+    p.cairn(&["up"]).code(0);
+    assert_eq!(p.history(), [1, 2, 3]);
+}

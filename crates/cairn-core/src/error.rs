@@ -139,6 +139,8 @@ pub enum Error {
         count: usize,
         /// The database's message.
         message: String,
+        /// What kind of failure the driver saw (a lock timeout, say).
+        kind: crate::driver::DriverErrorKind,
         /// What state the database was left in, and what to do.
         outcome: String,
     },

@@ -166,6 +166,15 @@ pub struct StatusReport {
     pub problems: Vec<Problem>,
 }
 
+/// Why running a migration's statements stopped.
+#[derive(Debug)]
+enum StepError {
+    /// Statement `.0` (0-based) failed.
+    Statement(usize, DriverError),
+    /// Statement `.0` completed, but recording that in the history failed.
+    Progress(usize, DriverError),
+}
+
 /// What a locked run was asked to do.
 #[derive(Clone, Copy, Debug)]
 enum Request {
@@ -817,23 +826,30 @@ impl Migrator {
         let sql = self.sql(driver);
         let mut attempt = 0;
         loop {
-            driver.begin().await.map_err(|e| {
-                Error::driver(
+            if let Err(e) = driver.begin().await {
+                // SQLite's BEGIN IMMEDIATE waits for the write lock: retry it like a statement.
+                if e.kind == DriverErrorKind::LockTimeout && attempt < self.options.lock_retries {
+                    self.backoff(attempt).await;
+                    attempt += 1;
+                    continue;
+                }
+                return Err(Error::driver(
                     engine,
                     format!(
-                        "starting the transaction for migration {}",
+                        "starting the transaction for migration {} (after {attempt} retries)",
                         step.migration.version
                     ),
                     e,
-                )
-            })?;
+                ));
+            }
             if self.done_by_other(driver, step).await? {
                 let _ = driver.rollback().await;
                 return Ok(true);
             }
             match self.execute_statements(driver, step, 0, None).await {
                 Ok(()) => {}
-                Err((index, e)) => {
+                // Without progress recording only statements fail.
+                Err(StepError::Statement(index, e) | StepError::Progress(index, e)) => {
                     let _ = driver.rollback().await;
                     if e.kind == DriverErrorKind::LockTimeout && attempt < self.options.lock_retries
                     {
@@ -930,10 +946,22 @@ impl Migrator {
     ) -> Result<()> {
         let engine = driver.engine();
         let sql = self.sql(driver);
-        if let Err((index, e)) = self
+        let failure = self
             .execute_statements(driver, step, from, Some((&sql, &mut row)))
-            .await
-        {
+            .await;
+        if let Err(StepError::Progress(index, e)) = failure {
+            return Err(Error::driver(
+                engine,
+                format!(
+                    "recording progress after statement {} of {} of migration {}: the statement completed but the history still counts {index} done; check the database before `cairn up --resume` or `cairn repair`",
+                    index + 1,
+                    step.statements.len(),
+                    step.migration.version
+                ),
+                e,
+            ));
+        }
+        if let Err(StepError::Statement(index, e)) = failure {
             row.state = HistoryState::Failed;
             row.execution_ms = elapsed_ms(started);
             row.error = Some(format!(
@@ -1051,7 +1079,7 @@ impl Migrator {
         step: &Prepared<'_>,
         from: usize,
         mut progress: Option<(&HistorySql, &mut HistoryRow)>,
-    ) -> Result<(), (usize, DriverError)> {
+    ) -> Result<(), StepError> {
         for (index, statement) in step.statements.iter().enumerate().skip(from) {
             let mut attempt = 0;
             loop {
@@ -1066,7 +1094,7 @@ impl Migrator {
                         self.backoff(attempt).await;
                         attempt += 1;
                     }
-                    Err(e) => return Err((index, e)),
+                    Err(e) => return Err(StepError::Statement(index, e)),
                 }
             }
             if let Some((sql, row)) = progress.as_mut() {
@@ -1077,7 +1105,7 @@ impl Migrator {
                 driver
                     .execute(&sql.update(row))
                     .await
-                    .map_err(|e| (index, e))?;
+                    .map_err(|e| StepError::Progress(index, e))?;
             }
         }
         Ok(())
@@ -1100,6 +1128,7 @@ impl Migrator {
             index: index + 1,
             count: step.statements.len(),
             message: e.to_string(),
+            kind: e.kind,
             outcome,
         }
     }

@@ -4,7 +4,7 @@
 //! fresh database and connect to it) and expanding [`conformance_tests!`]
 //! in one of its test files, which makes one `#[tokio::test]` per case:
 //!
-//! ```ignore
+//! ```text
 //! struct MyTarget;
 //! #[async_trait::async_trait]
 //! impl cairn_testkit::conformance::Target for MyTarget { /* ... */ }
