@@ -589,9 +589,16 @@ impl Migrator {
         let mut history = self.history(driver).await?;
         let request = match request {
             Request::Resume(to) => {
+                // A `running` row under our session lock was left by a run that
+                // died (a crash, a lost connection): resume it like a failed one.
+                // Without a session lock another runner may still be running it.
+                let session = driver.capabilities().lock == LockKind::Session;
                 let failed: Vec<HistoryRow> = history
                     .iter()
-                    .filter(|row| row.state == HistoryState::Failed)
+                    .filter(|row| {
+                        row.state == HistoryState::Failed
+                            || (session && row.state == HistoryState::Running)
+                    })
                     .cloned()
                     .collect();
                 if failed.is_empty() {
