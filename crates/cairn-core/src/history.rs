@@ -17,8 +17,6 @@
 //! that a driver runs Cairn's bookkeeping with the same primitive it runs
 //! migrations with, and a migration plus its history row can travel in one batch.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 use crate::driver::Rows;
@@ -341,50 +339,48 @@ impl HistorySql {
         )
     }
 
-    /// Inserts `row`.
-    pub fn insert(&self, row: &HistoryRow) -> String {
+    /// The values of `row` as SQL literals, in the order of `COLUMNS`.
+    fn values(&self, row: &HistoryRow) -> [String; 12] {
         let e = self.engine;
-        format!(
-            "INSERT INTO {} ({COLUMNS}) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-            self.table,
-            row.version,
+        [
+            row.version.to_string(),
             string_literal(e, &row.name),
             string_literal(e, &row.kind),
             string_literal(e, &row.checksum),
             string_literal(e, row.state.as_str()),
             string_literal(e, &row.applied_at),
-            row.execution_ms,
+            row.execution_ms.to_string(),
             string_literal(e, &row.applied_by),
             string_literal(e, &row.cairn_version),
             opt_int(row.statements_done),
             opt_string(e, row.statements_checksum.as_deref()),
             opt_string(e, row.error.as_deref()),
+        ]
+    }
+
+    /// Inserts `row`.
+    pub fn insert(&self, row: &HistoryRow) -> String {
+        format!(
+            "INSERT INTO {} ({COLUMNS}) VALUES ({})",
+            self.table,
+            self.values(row).join(", ")
         )
     }
 
     /// Replaces the row with `row.version` by `row`.
     pub fn update(&self, row: &HistoryRow) -> String {
-        let e = self.engine;
-        let mut sql = format!("UPDATE {} SET ", self.table);
-        let _ = write!(
-            sql,
-            "name = {}, kind = {}, checksum = {}, state = {}, applied_at = {}, execution_ms = {}, \
-             applied_by = {}, cairn_version = {}, statements_done = {}, statements_checksum = {}, error = {} \
-             WHERE version = {}",
-            string_literal(e, &row.name),
-            string_literal(e, &row.kind),
-            string_literal(e, &row.checksum),
-            string_literal(e, row.state.as_str()),
-            string_literal(e, &row.applied_at),
-            row.execution_ms,
-            string_literal(e, &row.applied_by),
-            string_literal(e, &row.cairn_version),
-            opt_int(row.statements_done),
-            opt_string(e, row.statements_checksum.as_deref()),
-            opt_string(e, row.error.as_deref()),
-            row.version,
-        );
-        sql
+        let assignments: Vec<String> = COLUMNS
+            .split(", ")
+            .zip(self.values(row))
+            .skip(1)
+            .map(|(column, value)| format!("{column} = {value}"))
+            .collect();
+        format!(
+            "UPDATE {} SET {} WHERE version = {}",
+            self.table,
+            assignments.join(", "),
+            row.version
+        )
     }
 
     /// Deletes the row of `version`.
@@ -555,5 +551,34 @@ mod tests {
             err.contains("version 1 has unknown state \"weird\""),
             "{err}"
         );
+    }
+
+    /// The SQL Cairn sends for its bookkeeping, per engine, reviewed like code.
+    #[test]
+    fn history_sql_snapshots() {
+        for engine in Engine::ALL {
+            let sql = HistorySql::new(engine, &HistoryTable::default());
+            let entry = LogEntry {
+                version: 7,
+                name: "add_users",
+                action: LogAction::Up,
+                success: true,
+                at: "2026-11-25T10:00:00.000Z",
+                duration_ms: 3,
+                actor: "ci@build",
+                detail: None,
+            };
+            let mut all = sql.create();
+            all.extend([
+                sql.exists(),
+                sql.select(),
+                sql.select_version(7),
+                sql.insert(&row()),
+                sql.update(&row()),
+                sql.delete(7),
+                sql.log(&entry).replace(crate::CAIRN_VERSION, "<version>"),
+            ]);
+            insta::assert_snapshot!(format!("history_sql_{engine}"), all.join(";\n\n"));
+        }
     }
 }
