@@ -86,7 +86,7 @@ debian_mirror() {
 build() {
     local image=$1 suite=$2 package=$3 engine=$4 major=${5:-}
     local entrypoint="$ROOT/images/$engine/entrypoint.sh"
-    local cleanup essential=':'
+    local cleanup essential=''
     case $engine in
         postgres)
             # The entrypoint makes its own cluster in $PGDATA on first start: ask
@@ -148,7 +148,7 @@ build() {
         --dpkgopt='path-exclude=/usr/share/locale/*' \
         --dpkgopt='path-exclude=/usr/share/doc/*' \
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-        --essential-hook="$essential" \
+        ${essential:+--essential-hook="$essential"} \
         --customize-hook="$cleanup" \
         --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/apt/* "$1"/var/log/*.log' \
         --customize-hook="upload '$entrypoint' /usr/local/bin/cairn-entrypoint" \

@@ -13,10 +13,13 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The binary to time: `given` as is (it must exist), else a fresh release build.
+/// The binary to time, as an absolute path (its processes run in the scratch
+/// directory): `given` (it must exist), else a fresh release build.
 pub fn locate(given: Option<&Path>) -> Result<PathBuf> {
     match given {
-        Some(path) if path.is_file() => Ok(path.to_owned()),
+        Some(path) if path.is_file() => path
+            .canonicalize()
+            .context(|| format!("--cairn {}", path.display())),
         Some(path) => Err(BenchError::new(format!(
             "--cairn {}: no such file; build it with `cargo build --release -p cairn-cli` or leave out --cairn",
             path.display()

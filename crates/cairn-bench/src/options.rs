@@ -44,7 +44,7 @@ impl Sizes {
         apply_rounds: 5,
         apply_budget: Duration::from_secs(90),
         status_migrations: 10_000,
-        status_rounds: 11,
+        status_rounds: 9,
     };
 
     /// A smoke test of the whole pipeline in a few seconds.

@@ -229,13 +229,13 @@ pub fn intro(machine: &Machine) -> String {
          Run them with `just bench` (`cargo run --release -p cairn-bench -- --out docs/benchmarks.md`),\n\
          which builds the release `cairn` binary, runs every benchmark and rewrites the\n\
          sections below; `--quick` runs a smaller smoke version.\n\n\
-         The machine is shared and noisy (2 cores, other builds running), so no figure\n\
+         The machine is shared and noisy ({} cores, other builds running), so no figure\n\
          stands alone: each benchmark is timed in alternating rounds beside a baseline\n\
          doing the least work that achieves the same thing, and the ratio of the two\n\
          medians is what to compare across runs. No test asserts on timings.\n\n\
          This file was created {} on {} CPUs, Linux {}; each section says when and where\n\
          its figures were measured.\n",
-        machine.date, machine.cpus, machine.kernel
+        machine.cpus, machine.date, machine.cpus, machine.kernel
     )
 }
 

@@ -30,7 +30,7 @@ use crate::error::{BenchError, Context as _, Result};
 use crate::fixtures::write_migrations;
 use crate::options::Options;
 use crate::report::{Goal, Measured, Row, Section};
-use crate::stats::{format_duration, median_paired_ratio, Samples};
+use crate::stats::{format_duration, median_paired_ratio, thousands, Samples};
 
 /// The most Cairn may add to the floor when applying migrations.
 const APPLY_GOAL: f64 = 1.10;
@@ -145,11 +145,12 @@ impl Bench<'_> {
             Row {
                 name: format!("apply-{count}"),
                 detail: format!(
-                    "{count} generated migrations (`CREATE TABLE` + `CREATE INDEX` each) applied to a fresh \
+                    "{} generated migrations (`CREATE TABLE` + `CREATE INDEX` each) applied to a fresh \
                      file; {rounds} rounds, order rotated. Cairn: `source::read_dir` + `Migrator::up` through \
                      `SqliteDriver`, in-process, default options. Floor: rusqlite on one connection, reading \
                      the same `up.sql` files, then per migration `BEGIN`, the script, one prepared `INSERT` \
-                     into a table shaped like `cairn_history`, `COMMIT`."
+                     into a table shaped like `cairn_history`, `COMMIT`.",
+                    thousands(count)
                 ),
                 subject: Measured {
                     label: "Cairn `Migrator::up`".to_owned(),
@@ -192,10 +193,14 @@ impl Bench<'_> {
     fn status(&self) -> Result<Vec<Row>> {
         let count = self.options.sizes.status_migrations;
         let rounds = self.options.sizes.status_rounds;
-        let many_dir = self.scratch.join(format!("status-{count}"));
-        let many_db = self.scratch.join(format!("status-{count}.db"));
-        write_migrations(&many_dir, count)?;
-        record_applied(&many_dir, &many_db)?;
+        let n = thousands(count);
+        let dir = self.scratch.join(format!("status-{count}"));
+        write_migrations(&dir, count)?;
+        // The history alone, and the history with the tables the migrations create.
+        let history_db = self.scratch.join(format!("status-{count}.db"));
+        record_applied(&dir, &history_db, Tables::Skip)?;
+        let tables_db = self.scratch.join(format!("status-{count}-tables.db"));
+        record_applied(&dir, &tables_db, Tables::Create)?;
         let examples_dir = workspace_root().join("migrations");
         let examples_db = self.scratch.join("examples.db");
         let examples = self
@@ -209,21 +214,30 @@ impl Bench<'_> {
                 .arg(format!("sqlite://{}", db.display()))
                 .arg("--dir")
                 .arg(dir)
-                .arg("status");
+                .arg("status")
+                .current_dir(self.scratch);
             command
         };
-        let mut sqlite3 = Command::new(&self.options.sqlite3);
-        sqlite3.arg(&many_db).arg("SELECT 1");
+        let sqlite3 = |db: &Path, query: &str| {
+            let mut command = Command::new(&self.options.sqlite3);
+            command.arg(db).arg(query);
+            command
+        };
         let mut version = Command::new(self.cairn);
         version.arg("--version");
+        let read_history = "SELECT count(*) FROM cairn_history";
         let mut commands = [
-            (sqlite3, Samples::new()),
-            (status(&many_dir, &many_db), Samples::new()),
-            (status(&examples_dir, &examples_db), Samples::new()),
-            (version, Samples::new()),
-        ];
+            sqlite3(&history_db, "SELECT 1"),
+            status(&dir, &history_db),
+            sqlite3(&tables_db, read_history),
+            status(&dir, &tables_db),
+            status(&examples_dir, &examples_db),
+            version,
+        ]
+        .map(|command| (command, Samples::new()));
         // Check what status sees once; this also warms the page cache.
-        self.check_status(status(&many_dir, &many_db), count)?;
+        self.check_status(status(&dir, &history_db), count)?;
+        self.check_status(status(&dir, &tables_db), count)?;
         self.check_status(status(&examples_dir, &examples_db), examples)?;
         for round in 0..rounds {
             // Rotate the order each round.
@@ -234,12 +248,11 @@ impl Bench<'_> {
             }
             eprintln!("status: round {}/{rounds}", round + 1);
         }
-        let [(_, sqlite3), (_, many), (_, few), (_, version)] = commands;
-        let baseline = || {
-            Some(Measured {
-                label: "`sqlite3 F 'SELECT 1'`".to_owned(),
-                samples: sqlite3.clone(),
-            })
+        let [(_, select_1), (_, history), (_, read_history_samples), (_, tables), (_, few), (_, version)] =
+            commands;
+        let select_1 = Measured {
+            label: "`sqlite3 F 'SELECT 1'`".to_owned(),
+            samples: select_1,
         };
         let k = if count % 1000 == 0 {
             format!("{}k", count / 1000)
@@ -251,27 +264,45 @@ impl Bench<'_> {
                 name: format!("status-{k}"),
                 detail: format!(
                     "the whole `cairn --database-url sqlite://F --dir D status` process (release build, \
-                     stdout to /dev/null), D holding {count} migration folders and F the {count} tables, \
-                     indexes, history and log rows they leave (written with Cairn's own `HistorySql`), \
-                     beside the sqlite3 shell opening F for `SELECT 1`; {rounds} rounds, order rotated."
+                     stdout to /dev/null), D holding {n} migration folders and F their {n} history \
+                     and log rows, written in Cairn's exact format by its own `HistorySql`, beside the \
+                     sqlite3 shell opening F for `SELECT 1`; {rounds} rounds, order rotated."
                 ),
                 subject: Measured {
-                    label: format!("`cairn status`, {count} applied"),
-                    samples: many,
+                    label: format!("`cairn status`, {n} applied"),
+                    samples: history,
                 },
-                baseline: baseline(),
+                baseline: Some(select_1.clone()),
                 goal: Some(Goal::MedianBelow(STATUS_GOAL)),
+            },
+            Row {
+                name: format!("status-{k}+tables"),
+                detail: format!(
+                    "the same, with F also holding the {n} tables and {n} indexes the migrations \
+                     create, as a real database would; the baseline is the sqlite3 shell running \
+                     `{read_history}` on it, which like any first query loads the whole schema."
+                ),
+                subject: Measured {
+                    label: format!("`cairn status`, {n} applied, with tables"),
+                    samples: tables,
+                },
+                baseline: Some(Measured {
+                    label: format!("`sqlite3 F '{read_history}'`"),
+                    samples: read_history_samples,
+                }),
+                goal: None,
             },
             Row {
                 name: "status-examples".to_owned(),
                 detail: format!(
-                    "the same on the {examples} example migrations of `migrations/`, applied, for reference."
+                    "`cairn status` on the {examples} example migrations of `migrations/`, applied, for \
+                     reference, beside the `SELECT 1` above."
                 ),
                 subject: Measured {
                     label: format!("`cairn status`, {examples} applied"),
                     samples: few,
                 },
-                baseline: baseline(),
+                baseline: Some(select_1.clone()),
                 goal: None,
             },
             Row {
@@ -283,7 +314,7 @@ impl Bench<'_> {
                     label: "`cairn --version`".to_owned(),
                     samples: version,
                 },
-                baseline: baseline(),
+                baseline: Some(select_1),
                 goal: None,
             },
         ])
@@ -293,7 +324,6 @@ impl Bench<'_> {
     fn check_status(&self, mut command: Command, expected: usize) -> Result<()> {
         let output = command
             .args(["--format", "json"])
-            .current_dir(self.scratch)
             .env_remove("RUST_LOG")
             .output()
             .context(|| format!("running {}", self.cairn.display()))?;
@@ -444,10 +474,18 @@ fn apply_finding(count: usize, floor: &Samples, floor_log: &Samples, cairn: &Sam
     )
 }
 
-/// Writes into a fresh `db` what applying every migration in `dir` leaves:
-/// their tables, and history and log rows in the exact form Cairn writes them
-/// (rendered by Cairn's [`HistorySql`]), in one transaction.
-fn record_applied(dir: &Path, db: &Path) -> Result<()> {
+/// Whether [`record_applied`] creates the migrations' tables too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tables {
+    Create,
+    Skip,
+}
+
+/// Writes into a fresh `db` the history and log rows of every migration in
+/// `dir`, in the exact form Cairn writes them (rendered by Cairn's
+/// [`HistorySql`]), and with [`Tables::Create`] runs their up scripts too; in
+/// one transaction, which is much faster than applying them one by one.
+fn record_applied(dir: &Path, db: &Path, tables: Tables) -> Result<()> {
     let failed = || {
         format!(
             "recording the migrations of {} in {}",
@@ -468,7 +506,9 @@ fn record_applied(dir: &Path, db: &Path) -> Result<()> {
         let script = migration
             .script(Direction::Up, Engine::Sqlite)
             .ok_or_else(|| BenchError::new(format!("{}: no up script", failed())))?;
-        tx.execute_batch(&script.text).context(failed)?;
+        if tables == Tables::Create {
+            tx.execute_batch(&script.text).context(failed)?;
+        }
         let row = HistoryRow {
             version: migration.version,
             name: migration.name.clone(),

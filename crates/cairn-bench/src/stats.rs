@@ -81,6 +81,19 @@ pub fn median_paired_ratio(subject: &Samples, baseline: &Samples) -> Option<f64>
     }
 }
 
+/// A count for people: `10,000`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// A duration for people: `4.21 s`, `62.3 ms`, `0.41 ms`.
 pub fn format_duration(time: Duration) -> String {
     let ms = time.as_secs_f64() * 1000.0;
@@ -156,6 +169,18 @@ mod tests {
         let even = median_paired_ratio(&samples(&[110, 130]), &samples(&[100, 100]));
         assert!(even.is_some_and(|r| (r - 1.2).abs() < 1e-9), "{even:?}");
         assert_eq!(median_paired_ratio(&Samples::new(), &baseline), None);
+    }
+
+    #[test]
+    fn counts_read_well() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1_234_567, "1,234,567"),
+        ] {
+            assert_eq!(thousands(n), text);
+        }
     }
 
     #[test]

@@ -890,7 +890,10 @@ impl Migrator {
             driver.commit().await.map_err(|e| {
                 Error::driver(
                     engine,
-                    format!("committing migration {}", step.migration.version),
+                    format!(
+                        "committing migration {} (if the connection was lost, the commit may or may not have taken effect: `cairn status` on a new connection tells)",
+                        step.migration.version
+                    ),
                     e,
                 )
             })?;
@@ -978,18 +981,29 @@ impl Migrator {
                 step.statements.len(),
                 step.script.location(step.statements[index].line)
             ));
-            let outcome = match step.direction {
-                Direction::Up => format!(
-                    "this migration ran outside a transaction: the {index} statement(s) before it were committed and stay; the history marks migration {} as failed. Either fix the failing statement (leave the ones before it unchanged) and run `cairn up --resume`, or bring the database back to the state before the migration by hand and run `cairn repair`",
-                    step.migration.version
-                ),
-                Direction::Down => format!(
-                    "this rollback ran outside a transaction: the {index} statement(s) before it were committed and stay; the history marks migration {} as failed. Finish or undo the rollback by hand, then run `cairn repair`",
-                    step.migration.version
-                ),
+            let recorded = driver.execute(&sql.update(&row)).await.is_ok();
+            let version = step.migration.version;
+            let n = index + 1;
+            let outcome = if !recorded || e.kind == DriverErrorKind::Connection {
+                format!(
+                    "the connection was lost during statement {n}, outside a transaction: the {index} statement(s) before it were committed and stay, and statement {n} may or may not have completed; the history {}. Check the database, then run `cairn up --resume` on a new connection (it runs statement {n} again), or restore the database by hand and run `cairn repair`",
+                    if recorded {
+                        format!("marks migration {version} as failed after {index} statement(s)")
+                    } else {
+                        format!("could not be updated and still marks migration {version} as running after {index} statement(s)")
+                    }
+                )
+            } else {
+                match step.direction {
+                    Direction::Up => format!(
+                        "this migration ran outside a transaction: the {index} statement(s) before it were committed and stay; the history marks migration {version} as failed. Either fix the failing statement (leave the ones before it unchanged) and run `cairn up --resume`, or bring the database back to the state before the migration by hand and run `cairn repair`"
+                    ),
+                    Direction::Down => format!(
+                        "this rollback ran outside a transaction: the {index} statement(s) before it were committed and stay; the history marks migration {version} as failed. Finish or undo the rollback by hand, then run `cairn repair`"
+                    ),
+                }
             };
             let error = self.statement_error(engine, step, index, &e, outcome);
-            let _ = driver.execute(&sql.update(&row)).await;
             self.log_failure(driver, step, started, &error).await;
             return Err(error);
         }

@@ -83,6 +83,8 @@ async fn server_has_tls(driver: &mut MySqlDriver) -> bool {
         == Some("YES")
 }
 
+mod faults;
+
 mod conformance {
     use super::*;
 

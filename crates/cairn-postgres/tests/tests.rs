@@ -37,6 +37,8 @@ async fn connect(db: &TestDatabase) -> PgDriver {
         .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"))
 }
 
+mod faults;
+
 mod conformance {
     use super::*;
 

@@ -59,7 +59,7 @@ pub async fn admin_url(engine: Engine) -> String {
 /// `kill -9` of the watcher too) go with
 /// `podman rm -f $(podman ps -aq --filter label=cairn-test)` (or `docker …`).
 /// A failure is remembered: later tests of the binary fail at once with it.
-pub(crate) async fn container_url(engine: Engine) -> Result<String, String> {
+pub async fn container_url(engine: Engine) -> Result<String, String> {
     let cell = match engine {
         Engine::Postgres => &containers::POSTGRES,
         Engine::Mysql => &containers::MYSQL,
