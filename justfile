@@ -13,6 +13,10 @@ maria10  := env_var_or_default("CAIRN_MATRIX_MARIADB_10_11", "url:mysql://root@1
 maria11  := env_var_or_default("CAIRN_MATRIX_MARIADB_11_8", "image:localhost/cairn-mariadb:11.8")
 mysql8   := env_var_or_default("CAIRN_MATRIX_MYSQL_8", "")
 
+# Tests that need a container even when the matrix entry is a URL (a
+# PostgreSQL that checks passwords, for the wrong-password test) use this image.
+pg_container := env_var_or_default("CAIRN_CONTAINER_POSTGRES_IMAGE", "localhost/cairn-postgres:17")
+
 # Crates whose tests talk to PostgreSQL / MySQL servers.
 pg_crates    := "-p cairn-postgres -p cairn-cli -p cairn-workspace-tests"
 mysql_crates := "-p cairn-mysql -p cairn-cli -p cairn-workspace-tests"
@@ -22,7 +26,9 @@ default:
 
 # Run the whole test suite once, against the servers in CAIRN_TEST_*_URL
 # (defaults: the PostgreSQL 15 and MariaDB 10.11 of this machine).
-test *args:
+test *args: containers
+    eval "$(scripts/podman.sh | grep '^export ' || true)"; \
+    CAIRN_TEST_POSTGRES_IMAGE="${CAIRN_TEST_POSTGRES_IMAGE:-{{pg_container}}}" \
     CAIRN_TEST_POSTGRES_URL="${CAIRN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}" \
     CAIRN_TEST_MYSQL_URL="${CAIRN_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}" \
     cargo test --workspace {{args}}
@@ -33,7 +39,7 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
 
 # Everything CI checks: lint, then every test on every engine of the matrix.
-test-all: lint
+test-all: lint containers
     just matrix-entry postgres "{{pg15}}" mysql "{{maria10}}" all
     just matrix-entry postgres "{{pg17}}" mysql "{{maria11}}" servers
     @if [ -n "{{mysql8}}" ]; then just matrix-entry postgres "{{pg15}}" mysql "{{mysql8}}" mysql-only; fi
@@ -47,19 +53,19 @@ matrix-entry pg_kind pg mysql_kind my which:
     env_for() { # engine spec -> exports
       local var=$1 spec=$2
       case "$spec" in
-        url:*)   echo "export CAIRN_TEST_${var}_URL='${spec#url:}'; unset CAIRN_TEST_${var}_IMAGE" ;;
+        url:*)   echo "export CAIRN_TEST_${var}_URL='${spec#url:}'" ;;
         image:*) echo "unset CAIRN_TEST_${var}_URL; export CAIRN_TEST_${var}_IMAGE='${spec#image:}'" ;;
         *) echo "echo 'bad matrix entry: $spec' >&2; exit 2" ;;
       esac
     }
-    needs_containers=0
-    case "{{pg}}{{my}}" in *image:*) needs_containers=1 ;; esac
-    if [ "$needs_containers" = 1 ]; then
-      eval "$(scripts/podman.sh | grep '^export ' || true)"
-      for spec in "{{pg}}" "{{my}}"; do
-        case "$spec" in image:localhost/*) scripts/images.sh "${spec#image:localhost/cairn-}" ;; esac
-      done
-    fi
+    # Containers are used by image entries, and by the few tests that need a
+    # server configured in a way the machine's own servers are not.
+    eval "$(scripts/podman.sh | grep '^export ' || true)"
+    for spec in "{{pg}}" "{{my}}"; do
+      case "$spec" in image:localhost/*) scripts/images.sh "${spec#image:localhost/cairn-}" ;; esac
+    done
+    unset CAIRN_TEST_POSTGRES_URL CAIRN_TEST_MYSQL_URL
+    export CAIRN_TEST_POSTGRES_IMAGE='{{pg_container}}'
     eval "$(env_for POSTGRES '{{pg}}')"
     eval "$(env_for MYSQL '{{my}}')"
     echo "== matrix entry: postgres {{pg}} / mysql {{my}} ({{which}})"
@@ -68,6 +74,11 @@ matrix-entry pg_kind pg mysql_kind my which:
       servers) cargo test {{pg_crates}} -p cairn-mysql ;;
       mysql-only) cargo test {{mysql_crates}} ;;
     esac
+
+# A container engine for the tests, and the offline image the URL entries need.
+containers:
+    scripts/podman.sh >/dev/null
+    @case "{{pg_container}}" in localhost/cairn-*) scripts/images.sh "{{pg_container}}" ;; esac
 
 # Build the offline test images (PostgreSQL 15/17, MariaDB 10.11/11.8) from Debian's packages.
 images *which="all":

@@ -177,6 +177,17 @@ pub trait Driver: Send + fmt::Debug {
     /// Runs one statement; returns the number of rows it affected.
     async fn execute(&mut self, sql: &str) -> Result<u64, DriverError>;
 
+    /// Runs statements in order, stopping at the first that fails and
+    /// returning its index with the error. The default runs them one by one
+    /// with [`Driver::execute`]; a driver may send them together (one round
+    /// trip, one hop to its thread) as long as the outcome is the same.
+    async fn execute_many(&mut self, statements: &[&str]) -> Result<(), (usize, DriverError)> {
+        for (index, statement) in statements.iter().enumerate() {
+            self.execute(statement).await.map_err(|e| (index, e))?;
+        }
+        Ok(())
+    }
+
     /// Runs one query; returns its rows with every value as text.
     async fn query(&mut self, sql: &str) -> Result<Rows, DriverError>;
 }

@@ -283,7 +283,9 @@ impl HistorySql {
                 "BIGINT AUTO_INCREMENT PRIMARY KEY",
                 " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
             ),
-            Engine::Sqlite => ("INTEGER", "TEXT", "INTEGER PRIMARY KEY AUTOINCREMENT", ""),
+            // A rowid alias, not AUTOINCREMENT: the log is append-only, so ids
+            // are never reused, and sqlite_sequence would cost a page write per row.
+            Engine::Sqlite => ("INTEGER", "TEXT", "INTEGER PRIMARY KEY", ""),
         };
         let mut statements = Vec::new();
         if let (Some(schema), Engine::Postgres) = (&self.schema, self.engine) {

@@ -646,8 +646,9 @@ impl Migrator {
             return Ok(());
         }
         self.ensure_tables(driver).await?;
+        let mut session = None;
         for step in &steps {
-            let applied = self.run(driver, step).await?;
+            let applied = self.run(driver, step, &mut session).await?;
             report.migrations.push(applied);
         }
         Ok(())
@@ -783,12 +784,22 @@ impl Migrator {
         }
     }
 
-    async fn run(&self, driver: &mut dyn Driver, step: &Prepared<'_>) -> Result<Applied> {
+    /// Runs one step. `session` remembers the settings last applied on this
+    /// connection, so that they are sent only when a migration changes them.
+    async fn run(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        session: &mut Option<SessionSettings>,
+    ) -> Result<Applied> {
         let engine = driver.engine();
-        driver
-            .apply_settings(&step.settings)
-            .await
-            .map_err(|e| Error::driver(engine, "setting lock and statement timeouts", e))?;
+        if *session != Some(step.settings) {
+            driver
+                .apply_settings(&step.settings)
+                .await
+                .map_err(|e| Error::driver(engine, "setting lock and statement timeouts", e))?;
+            *session = Some(step.settings);
+        }
         let started = Instant::now();
         let skipped = if step.transactional {
             self.run_transactional(driver, step, started).await?
@@ -877,15 +888,13 @@ impl Migrator {
                 Direction::Down => sql.delete(step.migration.version),
             };
             let log = sql.log(&self.log_entry(step, &now, ms, None));
-            for statement in [bookkeeping, log] {
-                if let Err(e) = driver.execute(&statement).await {
-                    let _ = driver.rollback().await;
-                    return Err(Error::driver(
-                        engine,
-                        "recording the migration in the history",
-                        e,
-                    ));
-                }
+            if let Err((_, e)) = driver.execute_many(&[&bookkeeping, &log]).await {
+                let _ = driver.rollback().await;
+                return Err(Error::driver(
+                    engine,
+                    "recording the migration in the history",
+                    e,
+                ));
             }
             driver.commit().await.map_err(|e| {
                 Error::driver(
@@ -1101,6 +1110,18 @@ impl Migrator {
         from: usize,
         mut progress: Option<(&HistorySql, &mut HistoryRow)>,
     ) -> Result<(), StepError> {
+        if progress.is_none() {
+            // In a transaction nothing is recorded between statements: let the
+            // driver send them together (one round trip or thread hop where it can).
+            let statements: Vec<&str> = step.statements[from..]
+                .iter()
+                .map(|s| s.sql.as_str())
+                .collect();
+            return driver
+                .execute_many(&statements)
+                .await
+                .map_err(|(index, e)| StepError::Statement(from + index, e));
+        }
         for (index, statement) in step.statements.iter().enumerate().skip(from) {
             let mut attempt = 0;
             loop {

@@ -236,6 +236,26 @@ impl Driver for SqliteDriver {
         .await
     }
 
+    async fn execute_many(&mut self, statements: &[&str]) -> Result<(), (usize, DriverError)> {
+        // One hop to the connection's thread for the whole batch.
+        let statements: Vec<String> = statements.iter().map(|s| (*s).to_owned()).collect();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let outcome = statements.iter().enumerate().try_for_each(|(index, sql)| {
+                conn.execute_batch(sql).map_err(|e| (index, map_error(e)))
+            });
+            let _ = reply.send(outcome);
+        });
+        let lost = || {
+            DriverError::new(
+                DriverErrorKind::Connection,
+                "the SQLite connection thread has stopped",
+            )
+        };
+        self.jobs.send(job).map_err(|_| (0, lost()))?;
+        answer.await.map_err(|_| (0, lost()))?
+    }
+
     async fn query(&mut self, sql: &str) -> Result<Rows, DriverError> {
         let sql = sql.to_owned();
         self.call(move |conn| {
