@@ -21,6 +21,16 @@ pub fn normalize(text: &str) -> String {
     text.replace("\r\n", "\n")
 }
 
+/// [`normalize`] for owned text, without copying text that it leaves
+/// unchanged (the usual case: no byte order mark and no CRLF).
+pub fn normalize_owned(text: String) -> String {
+    if text.starts_with('\u{feff}') || text.contains("\r\n") {
+        normalize(&text)
+    } else {
+        text
+    }
+}
+
 /// The checksum of already normalised script text.
 pub fn checksum(normalized: &str) -> String {
     hex(&Sha256::digest(normalized.as_bytes()))

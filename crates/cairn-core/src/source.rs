@@ -62,8 +62,8 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fs;
-use std::io;
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::checksum;
@@ -113,7 +113,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
     }
 
     let mut units = Vec::new();
-    for (name, path) in sorted_entries(dir)? {
+    for Entry { name, path, kind } in sorted_entries(dir)? {
         let Some(name) = name.to_str() else {
             if name.to_string_lossy().starts_with('.') {
                 continue;
@@ -126,7 +126,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
         if is_ignored(name) {
             continue;
         }
-        let is_dir = is_dir(&path)?;
+        let is_dir = kind.is_dir(&path)?;
         let parsed = parse_name(name, is_dir).map_err(|hint| unrecognised(&path, hint))?;
         units.push(Unit::read(path, parsed)?);
     }
@@ -550,9 +550,9 @@ fn read_folder(unit: Unit) -> Result<Migration, Error> {
     let mut down = Scripts::default();
     let mut declarative = None;
     let mut no_transaction = false;
-    for (name, path) in sorted_entries(&folder)? {
+    for Entry { name, path, kind } in sorted_entries(&folder)? {
         let lossy = name.to_string_lossy();
-        if lossy.starts_with('.') || is_dir(&path)? {
+        if lossy.starts_with('.') || kind.is_dir(&path)? {
             continue;
         }
         if lossy == "migration.toml" {
@@ -912,27 +912,89 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Reads a file as UTF-8 and normalises it for the checksum contract.
 fn read_text(path: &Path) -> Result<String, Error> {
-    let bytes = fs::read(path).map_err(|source| io_error(path, source))?;
+    let bytes = read_bytes(path).map_err(|source| io_error(path, source))?;
     let text = String::from_utf8(bytes).map_err(|error| Error::NotUtf8 {
         path: path.to_owned(),
         offset: error.utf8_error().valid_up_to(),
     })?;
-    Ok(checksum::normalize(&text))
+    Ok(checksum::normalize_owned(text))
+}
+
+/// Reads a whole file with one `open` and no `stat`.
+///
+/// [`fs::read`] asks for the file's size first (a `statx` per file, and
+/// `File::read_to_end` an `lseek` too); migration scripts are small, so a buffer
+/// of a few KiB, grown as needed, reads most of them in one `read` plus the one
+/// that sees the end of the file. The buffer is then shrunk to the text, so that
+/// thousands of scripts held in memory do not keep 4 KiB each.
+fn read_bytes(path: &Path) -> io::Result<Vec<u8>> {
+    /// Only `read`: the default `read_to_end` then uses no size hint.
+    struct NoSizeHint(File);
+
+    impl Read for NoSizeHint {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+
+    let mut bytes = Vec::with_capacity(4096);
+    NoSizeHint(File::open(path)?).read_to_end(&mut bytes)?;
+    bytes.shrink_to_fit();
+    Ok(bytes)
+}
+
+/// One entry of a directory listing.
+struct Entry {
+    name: OsString,
+    path: PathBuf,
+    kind: EntryKind,
+}
+
+/// What a directory listing says an entry is, without a `stat`.
+#[derive(Clone, Copy)]
+enum EntryKind {
+    Dir,
+    NotDir,
+    /// A symbolic link, or a type the listing did not give: ask the file system.
+    Unknown,
+}
+
+impl EntryKind {
+    fn of(entry: &fs::DirEntry) -> Self {
+        match entry.file_type() {
+            Ok(file_type) if file_type.is_symlink() => EntryKind::Unknown,
+            Ok(file_type) if file_type.is_dir() => EntryKind::Dir,
+            Ok(_) => EntryKind::NotDir,
+            Err(_) => EntryKind::Unknown,
+        }
+    }
+
+    /// Whether the entry at `path` is a directory, following symbolic links.
+    fn is_dir(self, path: &Path) -> Result<bool, Error> {
+        match self {
+            EntryKind::Dir => Ok(true),
+            EntryKind::NotDir => Ok(false),
+            EntryKind::Unknown => is_dir(path),
+        }
+    }
 }
 
 /// The entries of a directory, sorted by name.
-fn sorted_entries(dir: &Path) -> Result<Vec<(OsString, PathBuf)>, Error> {
-    let mut names = Vec::new();
+fn sorted_entries(dir: &Path) -> Result<Vec<Entry>, Error> {
+    let mut entries = Vec::new();
     for entry in fs::read_dir(dir).map_err(|source| io_error(dir, source))? {
         let entry = entry.map_err(|source| io_error(dir, source))?;
-        names.push(entry.file_name());
+        let kind = EntryKind::of(&entry);
+        entries.push((entry.file_name(), kind));
     }
-    names.sort();
-    Ok(names
+    // Names in one directory are unique, so an unstable sort is deterministic.
+    entries.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    Ok(entries
         .into_iter()
-        .map(|name| {
-            let path = dir.join(&name);
-            (name, path)
+        .map(|(name, kind)| Entry {
+            path: dir.join(&name),
+            name,
+            kind,
         })
         .collect())
 }
@@ -1438,6 +1500,56 @@ DROP INDEX i;
         let error = fail(&dir);
         assert!(matches!(&error, Error::Io { path, .. } if *path == dir.path().join("1_a")));
         names(&error, &dir, "1_a");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_followed_to_folders_and_scripts() {
+        let dir = tree(&[
+            ("elsewhere/up.sql", CREATE),
+            ("shared/down.sql", "SELECT 1;\n"),
+        ]);
+        let migrations = dir.path().join("migrations");
+        fs::create_dir(&migrations).expect("migrations");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), migrations.join("1_a"))
+            .expect("folder symlink");
+        fs::create_dir(migrations.join("2_b")).expect("folder");
+        fs::write(migrations.join("2_b/up.sql"), CREATE).expect("up");
+        std::os::unix::fs::symlink(
+            dir.path().join("shared/down.sql"),
+            migrations.join("2_b/down.sql"),
+        )
+        .expect("file symlink");
+        let read = read_dir(&migrations).expect("reads");
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[0].location, migrations.join("1_a"));
+        assert_eq!(plain(&read[0].up).text, CREATE);
+        assert_eq!(plain(&read[1].down).text, "SELECT 1;\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_symlink_in_a_folder_is_an_io_error_naming_it() {
+        let dir = tree(&[("1_a/up.sql", CREATE)]);
+        let link = dir.path().join("1_a/notes.txt");
+        std::os::unix::fs::symlink(dir.path().join("gone"), &link).expect("symlink");
+        let error = fail(&dir);
+        assert!(matches!(&error, Error::Io { path, .. } if *path == link));
+        names(&error, &dir, "1_a/notes.txt");
+    }
+
+    #[test]
+    fn scripts_larger_than_the_read_buffer_are_read_whole() {
+        for size in [4095, 4096, 4097, 100_000] {
+            let mut text = "SELECT 1;\n".repeat(size / 10 + 1);
+            text.truncate(size - 1);
+            text.push('\n');
+            let crlf = text.replace('\n', "\r\n");
+            let dir = tree(&[("1_a/up.sql", &text), ("1_a/down.sql", &crlf)]);
+            let migration = &read(&dir)[0];
+            assert_eq!(plain(&migration.up).text, text, "{size}");
+            assert_eq!(plain(&migration.down).text, text, "{size}");
+        }
     }
 
     #[test]
