@@ -19,6 +19,7 @@ pub mod history;
 pub mod migration;
 pub mod migrator;
 pub mod plan;
+pub mod schema;
 pub mod source;
 pub mod split;
 pub mod url;

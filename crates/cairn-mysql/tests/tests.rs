@@ -632,3 +632,8 @@ mod bad_input {
         }
     }
 }
+
+mod introspection {
+    use super::*;
+    cairn_testkit::introspection_tests!(MySql);
+}

@@ -703,3 +703,8 @@ mod postgres {
         }
     }
 }
+
+mod introspection {
+    use super::*;
+    cairn_testkit::introspection_tests!(Postgres);
+}

@@ -72,3 +72,8 @@ mod sqlite {
         assert!(err.message.contains("syntax error"), "{err}");
     }
 }
+
+mod introspection {
+    use super::*;
+    cairn_testkit::introspection_tests!(Sqlite);
+}

@@ -11,6 +11,7 @@
 
 pub mod conformance;
 pub mod fixture;
+pub mod introspection;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]

@@ -1,0 +1,554 @@
+//! Schema introspection into one normalised [`Snapshot`], and a [`diff`]
+//! between two snapshots: the ground on which `cairn verify` proves that a
+//! migration's down script restores the schema its up script changed.
+//!
+//! **Architecture invariant**: like the rest of the core, introspection uses no
+//! database client. Each engine's catalog queries live in this module
+//! ([`postgres`], [`mysql`], [`sqlite`]), run through [`Driver::query`] (every
+//! value comes back as text) and are decoded here, so every driver introspects
+//! the same way.
+//!
+//! What a snapshot covers: the connection's current schema (PostgreSQL
+//! `current_schema()`), current database (MySQL `DATABASE()`) or `main`
+//! (SQLite), without Cairn's own history tables. Objects are keyed by name in
+//! `BTreeMap`s, so a snapshot, its [`Snapshot::to_text`] rendering and its JSON
+//! are deterministic. Names matter: an index recreated under another name is a
+//! difference. Values are normalised only as far as needed to compare two
+//! snapshots of the *same engine* (types lowercased, SQL text with whitespace
+//! collapsed); they are not meant to compare engines with each other.
+
+mod diff;
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::driver::{Driver, Rows};
+use crate::engine::Engine;
+use crate::error::Error;
+
+pub use diff::{diff, Change, Difference, ObjectKind};
+
+/// What [`introspect`] leaves out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntrospectOptions {
+    /// The history table's name (its log is `<name>_log`); both are excluded.
+    /// Cairn's default `cairn_history` and `cairn_history_log` are always excluded.
+    pub history_table: String,
+}
+
+impl Default for IntrospectOptions {
+    fn default() -> Self {
+        IntrospectOptions {
+            history_table: "cairn_history".to_owned(),
+        }
+    }
+}
+
+impl IntrospectOptions {
+    /// Whether `table` is one of Cairn's own tables.
+    pub fn is_excluded(&self, table: &str) -> bool {
+        let log = format!("{}_log", self.history_table);
+        table == self.history_table
+            || table == log
+            || table == "cairn_history"
+            || table == "cairn_history_log"
+    }
+}
+
+/// A normalised description of one schema.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    /// The engine it was read from.
+    pub engine: Engine,
+    /// Tables by name.
+    pub tables: BTreeMap<String, Table>,
+    /// Views (PostgreSQL: also materialised views) by name.
+    pub views: BTreeMap<String, View>,
+    /// Triggers by name (PostgreSQL: `table.name` when two tables share a trigger name).
+    pub triggers: BTreeMap<String, Trigger>,
+    /// Sequences by name (PostgreSQL; identity sequences show on their column instead).
+    pub sequences: BTreeMap<String, Sequence>,
+    /// Enum types by name, with their labels in order (PostgreSQL).
+    pub enums: BTreeMap<String, Vec<String>>,
+}
+
+/// One table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Table {
+    /// Columns by name.
+    pub columns: BTreeMap<String, Column>,
+    /// The column names in table order.
+    pub column_order: Vec<String>,
+    /// The primary key, if any.
+    pub primary_key: Option<PrimaryKey>,
+    /// Unique constraints by name (SQLite keeps no names: `unique (a, b)`),
+    /// each with its columns in order. MySQL has no unique constraints apart
+    /// from unique indexes, which are listed under `indexes`.
+    pub unique_constraints: BTreeMap<String, Vec<String>>,
+    /// Indexes that back no constraint, by name.
+    pub indexes: BTreeMap<String, Index>,
+    /// Foreign keys by name (SQLite keeps no names: `(a_id) references a (id)`).
+    pub foreign_keys: BTreeMap<String, ForeignKey>,
+    /// Check constraints by name (SQLite: by expression when unnamed), each
+    /// with its normalised expression.
+    pub checks: BTreeMap<String, String>,
+}
+
+/// One column.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Column {
+    /// The type as the engine reports it, lowercased (PostgreSQL `format_type`,
+    /// MySQL `COLUMN_TYPE`, SQLite's declared type).
+    pub data_type: String,
+    /// Whether it accepts NULL.
+    pub nullable: bool,
+    /// The default expression; `None` for none or `NULL`.
+    pub default: Option<String>,
+    /// The generation expression and whether it is `stored` or `virtual`
+    /// (SQLite: only the kind).
+    pub generated: Option<String>,
+    /// Identity: PostgreSQL `always` / `by default`, MySQL `auto_increment`.
+    pub identity: Option<String>,
+    /// The collation, where it differs from the table's or type's default.
+    pub collation: Option<String>,
+    /// Anything else the engine reports (MySQL `on update current_timestamp()`).
+    pub extra: Option<String>,
+}
+
+/// A primary key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PrimaryKey {
+    /// The constraint's name where the engine keeps one (not SQLite; MySQL `PRIMARY`).
+    pub name: Option<String>,
+    /// The columns in key order.
+    pub columns: Vec<String>,
+}
+
+/// An index.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Index {
+    /// Key columns or expressions in order, each followed by ` desc` when descending.
+    pub columns: Vec<String>,
+    /// Whether it is unique.
+    pub unique: bool,
+    /// The predicate of a partial index.
+    pub predicate: Option<String>,
+    /// The access method where it is not the engine's default (PostgreSQL
+    /// `btree`, MySQL `BTREE`), lowercased.
+    pub method: Option<String>,
+}
+
+/// A foreign key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ForeignKey {
+    /// The referencing columns in order.
+    pub columns: Vec<String>,
+    /// The referenced table.
+    pub referenced_table: String,
+    /// The referenced columns in order (SQLite: empty when it references the primary key implicitly).
+    pub referenced_columns: Vec<String>,
+    /// `ON DELETE` action, uppercase (`NO ACTION`, `CASCADE`, ...).
+    pub on_delete: String,
+    /// `ON UPDATE` action, uppercase.
+    pub on_update: String,
+}
+
+/// A view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct View {
+    /// Whether it is materialised (PostgreSQL).
+    pub materialized: bool,
+    /// Its normalised definition (PostgreSQL `pg_get_viewdef`, MySQL
+    /// `VIEW_DEFINITION` without the database qualifier, SQLite the `CREATE VIEW` text).
+    pub definition: String,
+}
+
+/// A trigger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Trigger {
+    /// The trigger's name.
+    pub name: String,
+    /// The table (or view) it fires on.
+    pub table: String,
+    /// `BEFORE`, `AFTER` or `INSTEAD OF`.
+    pub timing: String,
+    /// `INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, in that order.
+    pub events: Vec<String>,
+    /// The normalised definition (PostgreSQL `pg_get_triggerdef`, MySQL the
+    /// action statement, SQLite the `CREATE TRIGGER` text).
+    pub definition: String,
+}
+
+/// A sequence (PostgreSQL).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Sequence {
+    /// Its type (`bigint`, ...).
+    pub data_type: String,
+    /// Start value.
+    pub start: String,
+    /// Increment.
+    pub increment: String,
+    /// Minimum value.
+    pub min: String,
+    /// Maximum value.
+    pub max: String,
+    /// Whether it cycles.
+    pub cycle: bool,
+    /// `table.column` that owns it (a `serial` column), if any.
+    pub owned_by: Option<String>,
+}
+
+/// Reads the schema the driver's connection is in.
+pub async fn introspect(
+    driver: &mut dyn Driver,
+    options: &IntrospectOptions,
+) -> Result<Snapshot, Error> {
+    let mut snapshot = match driver.engine() {
+        Engine::Postgres => postgres::introspect(driver).await?,
+        Engine::Mysql => mysql::introspect(driver).await?,
+        Engine::Sqlite => sqlite::introspect(driver).await?,
+    };
+    snapshot.tables.retain(|name, _| !options.is_excluded(name));
+    snapshot
+        .triggers
+        .retain(|_, trigger| !options.is_excluded(&trigger.table));
+    snapshot.sequences.retain(|_, sequence| {
+        sequence
+            .owned_by
+            .as_deref()
+            .and_then(|owner| owner.split_once('.'))
+            .is_none_or(|(table, _)| !options.is_excluded(table))
+    });
+    Ok(snapshot)
+}
+
+impl Snapshot {
+    /// An empty snapshot of `engine`.
+    pub fn new(engine: Engine) -> Self {
+        Snapshot {
+            engine,
+            tables: BTreeMap::new(),
+            views: BTreeMap::new(),
+            triggers: BTreeMap::new(),
+            sequences: BTreeMap::new(),
+            enums: BTreeMap::new(),
+        }
+    }
+
+    /// A readable text rendering, one object per line, stable across runs.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "-- {} schema", self.engine);
+        for (name, labels) in &self.enums {
+            let _ = writeln!(out, "enum {name} ({})", enum_labels(labels));
+        }
+        for (name, sequence) in &self.sequences {
+            let _ = writeln!(out, "sequence {name} {}", sequence.describe());
+        }
+        for (name, table) in &self.tables {
+            let _ = writeln!(out, "table {name}");
+            for column in &table.column_order {
+                if let Some(c) = table.columns.get(column) {
+                    let _ = writeln!(out, "  column {column} {}", c.describe());
+                }
+            }
+            if let Some(pk) = &table.primary_key {
+                let _ = writeln!(out, "  primary key {}", pk.describe());
+            }
+            for (name, columns) in &table.unique_constraints {
+                let _ = writeln!(out, "  unique {name} ({})", columns.join(", "));
+            }
+            for (name, index) in &table.indexes {
+                let _ = writeln!(out, "  index {name} {}", index.describe());
+            }
+            for (name, fk) in &table.foreign_keys {
+                let _ = writeln!(out, "  foreign key {name} {}", fk.describe());
+            }
+            for (name, check) in &table.checks {
+                let _ = writeln!(out, "  check {name} {check}");
+            }
+        }
+        for (name, view) in &self.views {
+            let _ = writeln!(out, "view {name} {}", view.describe());
+        }
+        for (name, trigger) in &self.triggers {
+            let _ = writeln!(out, "trigger {name} {}", trigger.describe());
+        }
+        out
+    }
+}
+
+fn enum_labels(labels: &[String]) -> String {
+    labels
+        .iter()
+        .map(|l| format!("'{}'", l.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn or_null(value: Option<&String>) -> String {
+    value.cloned().unwrap_or_else(|| "NULL".to_owned())
+}
+
+impl Column {
+    fn describe(&self) -> String {
+        let mut out = self.data_type.clone();
+        out.push_str(if self.nullable { " null" } else { " not null" });
+        if let Some(default) = &self.default {
+            let _ = write!(out, " default {default}");
+        }
+        if let Some(generated) = &self.generated {
+            let _ = write!(out, " generated {generated}");
+        }
+        if let Some(identity) = &self.identity {
+            let _ = write!(out, " identity {identity}");
+        }
+        if let Some(collation) = &self.collation {
+            let _ = write!(out, " collate {collation}");
+        }
+        if let Some(extra) = &self.extra {
+            let _ = write!(out, " {extra}");
+        }
+        out
+    }
+
+    fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("type", self.data_type.clone()),
+            (
+                "nullability",
+                if self.nullable { "null" } else { "not null" }.to_owned(),
+            ),
+            ("default", or_null(self.default.as_ref())),
+            ("generated", or_null(self.generated.as_ref())),
+            ("identity", or_null(self.identity.as_ref())),
+            ("collation", or_null(self.collation.as_ref())),
+            ("extra", or_null(self.extra.as_ref())),
+        ]
+    }
+}
+
+impl PrimaryKey {
+    fn describe(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} ({})", self.columns.join(", ")),
+            None => format!("({})", self.columns.join(", ")),
+        }
+    }
+
+    fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", or_null(self.name.as_ref())),
+            ("columns", self.columns.join(", ")),
+        ]
+    }
+}
+
+impl Index {
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        if self.unique {
+            out.push_str("unique ");
+        }
+        let _ = write!(out, "({})", self.columns.join(", "));
+        if let Some(method) = &self.method {
+            let _ = write!(out, " using {method}");
+        }
+        if let Some(predicate) = &self.predicate {
+            let _ = write!(out, " where {predicate}");
+        }
+        out
+    }
+
+    fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("columns", self.columns.join(", ")),
+            (
+                "uniqueness",
+                if self.unique { "unique" } else { "not unique" }.to_owned(),
+            ),
+            ("predicate", or_null(self.predicate.as_ref())),
+            ("method", or_null(self.method.as_ref())),
+        ]
+    }
+}
+
+impl ForeignKey {
+    fn describe(&self) -> String {
+        format!(
+            "({}) references {} ({}) on delete {} on update {}",
+            self.columns.join(", "),
+            self.referenced_table,
+            self.referenced_columns.join(", "),
+            self.on_delete,
+            self.on_update
+        )
+    }
+
+    fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("columns", self.columns.join(", ")),
+            ("referenced table", self.referenced_table.clone()),
+            ("referenced columns", self.referenced_columns.join(", ")),
+            ("on delete", self.on_delete.clone()),
+            ("on update", self.on_update.clone()),
+        ]
+    }
+}
+
+impl View {
+    fn describe(&self) -> String {
+        if self.materialized {
+            format!("materialized as {}", self.definition)
+        } else {
+            format!("as {}", self.definition)
+        }
+    }
+
+    fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("materialized", self.materialized.to_string()),
+            ("definition", self.definition.clone()),
+        ]
+    }
+}
+
+impl Trigger {
+    fn describe(&self) -> String {
+        format!(
+            "{} {} on {}: {}",
+            self.timing,
+            self.events.join(" or "),
+            self.table,
+            self.definition
+        )
+    }
+
+    fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", self.name.clone()),
+            ("table", self.table.clone()),
+            ("timing", self.timing.clone()),
+            ("events", self.events.join(" or ")),
+            ("definition", self.definition.clone()),
+        ]
+    }
+}
+
+impl Sequence {
+    fn describe(&self) -> String {
+        let mut out = format!(
+            "{} start {} increment {} min {} max {}{}",
+            self.data_type,
+            self.start,
+            self.increment,
+            self.min,
+            self.max,
+            if self.cycle { " cycle" } else { "" }
+        );
+        if let Some(owner) = &self.owned_by {
+            let _ = write!(out, " owned by {owner}");
+        }
+        out
+    }
+
+    fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("type", self.data_type.clone()),
+            ("start", self.start.clone()),
+            ("increment", self.increment.clone()),
+            ("min", self.min.clone()),
+            ("max", self.max.clone()),
+            ("cycle", self.cycle.to_string()),
+            ("owner", or_null(self.owned_by.as_ref())),
+        ]
+    }
+}
+
+/// Runs one introspection query, naming what it read in the error.
+async fn query(driver: &mut dyn Driver, what: &str, sql: &str) -> Result<Rows, Error> {
+    let engine = driver.engine();
+    driver
+        .query(sql)
+        .await
+        .map_err(|cause| Error::driver(engine, format!("cannot introspect {what}"), cause))
+}
+
+/// One row of a catalog query, read by column index.
+struct Row<'a>(&'a [Option<String>]);
+
+impl Row<'_> {
+    /// The value, or `""` for NULL or a missing column.
+    fn text(&self, i: usize) -> String {
+        self.opt(i).unwrap_or_default()
+    }
+
+    /// The value; `None` for NULL.
+    fn opt(&self, i: usize) -> Option<String> {
+        self.0.get(i).cloned().flatten()
+    }
+
+    /// The value; `None` for NULL or an empty string.
+    fn non_empty(&self, i: usize) -> Option<String> {
+        self.opt(i).filter(|v| !v.is_empty())
+    }
+
+    /// A boolean in any engine's text form (`t`, `true`, `1`, `YES`).
+    fn flag(&self, i: usize) -> bool {
+        matches!(
+            self.text(i).to_ascii_lowercase().as_str(),
+            "t" | "true" | "1" | "yes" | "y"
+        )
+    }
+
+    /// An integer; 0 when it is not one.
+    fn int(&self, i: usize) -> i64 {
+        self.text(i).trim().parse().unwrap_or(0)
+    }
+}
+
+/// Collapses whitespace outside quotes to single spaces, trims, and drops a
+/// trailing `;`, so that SQL text compares equal however it was laid out.
+pub fn normalize_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut pending_space = false;
+    for c in sql.chars() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c.is_whitespace() => pending_space = true,
+            None => {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                if matches!(c, '\'' | '"' | '`') {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    let trimmed = out.trim_end_matches(';').trim_end();
+    trimmed.to_owned()
+}
+
+/// A default as compared: `NULL` (any case) is no default.
+fn normalize_default(default: Option<String>) -> Option<String> {
+    default
+        .map(|d| normalize_sql(&d))
+        .filter(|d| !d.is_empty() && !d.eq_ignore_ascii_case("null"))
+}
+
+#[cfg(test)]
+mod tests;
