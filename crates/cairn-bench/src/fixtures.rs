@@ -14,6 +14,13 @@ pub fn up_sql(n: usize) -> String {
     format!("CREATE TABLE t{n} (id INTEGER PRIMARY KEY, a INTEGER, b TEXT);\nCREATE INDEX t{n}_a ON t{n} (a);\n")
 }
 
+/// The up script of generated migration `n` on PostgreSQL and MariaDB: the
+/// same table and index, with a `VARCHAR` column (MySQL cannot index `TEXT`
+/// without a prefix length, so the servers share this form).
+pub fn server_up_sql(n: usize) -> String {
+    format!("CREATE TABLE t{n} (id INTEGER PRIMARY KEY, a INTEGER, b VARCHAR(100));\nCREATE INDEX t{n}_a ON t{n} (a);\n")
+}
+
 /// The down script of generated migration `n`.
 pub fn down_sql(n: usize) -> String {
     format!("DROP TABLE t{n};\n")
@@ -22,10 +29,15 @@ pub fn down_sql(n: usize) -> String {
 /// Writes migrations `1..=count` into `dir` in Cairn's folder layout:
 /// `<n>_t<n>/up.sql` and `<n>_t<n>/down.sql`.
 pub fn write_migrations(dir: &Path, count: usize) -> Result<()> {
+    write_migrations_with(dir, count, up_sql)
+}
+
+/// [`write_migrations`] with the up scripts of `up`.
+pub fn write_migrations_with(dir: &Path, count: usize, up: fn(usize) -> String) -> Result<()> {
     for n in 1..=count {
         let folder = dir.join(format!("{n}_t{n}"));
         fs::create_dir_all(&folder).context(|| format!("creating {}", folder.display()))?;
-        for (file, text) in [("up.sql", up_sql(n)), ("down.sql", down_sql(n))] {
+        for (file, text) in [("up.sql", up(n)), ("down.sql", down_sql(n))] {
             let path = folder.join(file);
             fs::write(&path, text).context(|| format!("writing {}", path.display()))?;
         }

@@ -1,8 +1,8 @@
 //! `cairn-bench`: Cairn's benchmarks, each timed beside a baseline in the same
 //! run, printed as a table and, with `--out`, written into `docs/benchmarks.md`.
 //!
-//! One module per engine produces a [`report::Section`]; SQLite is the only one
-//! so far, and PostgreSQL and MariaDB sections slot in beside it.
+//! One module per engine family produces a [`report::Section`]: `sqlite` for
+//! SQLite, `servers` for PostgreSQL and MariaDB; `--engines` picks which run.
 #![forbid(unsafe_code)]
 
 mod cairn_bin;
@@ -10,12 +10,13 @@ mod error;
 mod fixtures;
 mod options;
 mod report;
+mod servers;
 mod sqlite;
 mod stats;
 
 use std::process::ExitCode;
 
-use options::{Options, Parsed};
+use options::{EngineChoice, Options, Parsed};
 
 fn main() -> ExitCode {
     let options = match options::parse(std::env::args_os().skip(1)) {
@@ -51,9 +52,27 @@ fn run(options: &Options) -> error::Result<()> {
     } else {
         (scratch.path().to_owned(), Some(scratch))
     };
-    let sections = [sqlite::run(options, &cairn, &scratch)?];
-    for section in &sections {
-        println!("{}", report::text(section, &machine));
+    let mut sections = Vec::new();
+    for engine in &options.engines {
+        let section = match engine {
+            EngineChoice::Sqlite => sqlite::run(options, &cairn, &scratch)?,
+            EngineChoice::Postgres => servers::run(
+                options,
+                &cairn,
+                &scratch,
+                servers::Server::Postgres,
+                &options.postgres_url,
+            )?,
+            EngineChoice::Mysql => servers::run(
+                options,
+                &cairn,
+                &scratch,
+                servers::Server::Mariadb,
+                &options.mysql_url,
+            )?,
+        };
+        println!("{}", report::text(&section, &machine));
+        sections.push(section);
     }
     if let Some(out) = &options.out {
         if options.quick {

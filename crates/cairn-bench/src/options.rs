@@ -8,18 +8,81 @@ use std::time::Duration;
 
 /// How to use the binary, for `--help` and usage errors.
 pub const USAGE: &str = "\
-usage: cairn-bench [--quick] [--out FILE] [--cairn PATH] [--sqlite3 PATH] [--keep]
+usage: cairn-bench [--quick] [--engines LIST] [--out FILE] [--cairn PATH] [--sqlite3 PATH]
+                   [--postgres-url URL] [--mysql-url URL] [--keep]
 
 Runs Cairn's benchmarks, each side by side with a baseline, and prints a table.
 
   --quick         fewer migrations and rounds (a smoke test, not for the record)
+  --engines LIST  the engines to benchmark, comma-separated, among sqlite,
+                  postgres and mysql (or mariadb) [default: all three]
   --out FILE      rewrite FILE's sections between <!-- bench:<engine>:start -->
                   and <!-- bench:<engine>:end --> (FILE is created if missing)
   --cairn PATH    time this `cairn` binary instead of building it with
                   `cargo build --release -p cairn-cli`
   --sqlite3 PATH  the sqlite3 shell for the status baseline [default: /usr/bin/sqlite3]
+  --postgres-url URL
+                  a PostgreSQL database the benchmark may create and drop
+                  `cairn_bench_*` databases from [default: $CAIRN_TEST_POSTGRES_URL,
+                  else postgres://postgres@127.0.0.1:5432/postgres]; the psql
+                  client must be on PATH
+  --mysql-url URL a MariaDB or MySQL database, likewise [default:
+                  $CAIRN_TEST_MYSQL_URL, else mysql://root@127.0.0.1:3306/test];
+                  the mariadb client must be on PATH
   --keep          keep the generated migrations and databases (for profiling)
                   and print where they are";
+
+/// The PostgreSQL server used unless `--postgres-url` or `CAIRN_TEST_POSTGRES_URL` says otherwise.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The MariaDB server used unless `--mysql-url` or `CAIRN_TEST_MYSQL_URL` says otherwise.
+pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// An engine the benchmarks can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// SQLite, on a file in the scratch directory.
+    Sqlite,
+    /// PostgreSQL, at `--postgres-url`.
+    Postgres,
+    /// MariaDB or MySQL, at `--mysql-url`.
+    Mysql,
+}
+
+impl EngineChoice {
+    /// Every engine, in the order they run.
+    pub const ALL: [EngineChoice; 3] = [
+        EngineChoice::Sqlite,
+        EngineChoice::Postgres,
+        EngineChoice::Mysql,
+    ];
+
+    fn parse_list(list: &str) -> Result<Vec<EngineChoice>, String> {
+        let mut chosen = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let engine = match name {
+                "sqlite" => EngineChoice::Sqlite,
+                "postgres" | "postgresql" | "pg" => EngineChoice::Postgres,
+                "mysql" | "mariadb" => EngineChoice::Mysql,
+                other => {
+                    return Err(format!(
+                        "--engines: unknown engine `{other}` (sqlite, postgres, mysql)"
+                    ))
+                }
+            };
+            if !chosen.contains(&engine) {
+                chosen.push(engine);
+            }
+        }
+        if chosen.is_empty() {
+            return Err("--engines needs at least one engine".to_owned());
+        }
+        // Always in the canonical order.
+        Ok(EngineChoice::ALL
+            .into_iter()
+            .filter(|e| chosen.contains(e))
+            .collect())
+    }
+}
 
 /// How big each benchmark is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +98,17 @@ pub struct Sizes {
     pub status_migrations: usize,
     /// Rounds of the status benchmarks; each times every process once.
     pub status_rounds: usize,
+    /// Migrations applied by `apply-N` on PostgreSQL and MariaDB (and then
+    /// shown by their `status-N`).
+    pub server_migrations: usize,
+    /// Rounds of `apply-N` on a server.
+    pub server_apply_rounds: usize,
+    /// After this long, a server's `apply-N` stops after the current round
+    /// (there is always at least one): MariaDB creates a table in tens of
+    /// milliseconds, so a round of 1,000 takes minutes there.
+    pub server_apply_budget: Duration,
+    /// Rounds of a server's `status-N`.
+    pub server_status_rounds: usize,
 }
 
 impl Sizes {
@@ -45,6 +119,10 @@ impl Sizes {
         apply_budget: Duration::from_secs(90),
         status_migrations: 10_000,
         status_rounds: 9,
+        server_migrations: 1_000,
+        server_apply_rounds: 3,
+        server_apply_budget: Duration::from_secs(60),
+        server_status_rounds: 9,
     };
 
     /// A smoke test of the whole pipeline in a few seconds.
@@ -54,6 +132,10 @@ impl Sizes {
         apply_budget: Duration::from_secs(30),
         status_migrations: 1_000,
         status_rounds: 3,
+        server_migrations: 100,
+        server_apply_rounds: 2,
+        server_apply_budget: Duration::from_secs(20),
+        server_status_rounds: 3,
     };
 }
 
@@ -72,20 +154,37 @@ pub struct Options {
     pub sqlite3: PathBuf,
     /// Keep the scratch files.
     pub keep: bool,
+    /// The engines to benchmark, in the order they run.
+    pub engines: Vec<EngineChoice>,
+    /// The PostgreSQL server's admin URL.
+    pub postgres_url: String,
+    /// The MariaDB/MySQL server's admin URL.
+    pub mysql_url: String,
 }
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Parsed {
     /// Run the benchmarks.
-    Run(Options),
+    Run(Box<Options>),
     /// Print the usage.
     Help,
 }
 
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String> {
+    parse_with_env(args, |name| std::env::var(name).ok())
+}
+
+/// [`parse`], reading the environment through `env` (for the tests).
+pub fn parse_with_env(
+    args: impl IntoIterator<Item = OsString>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Parsed, String> {
     let mut out = None;
+    let mut engines = EngineChoice::ALL.to_vec();
+    let mut postgres_url = None;
+    let mut mysql_url = None;
     let mut quick = false;
     let mut keep = false;
     let mut cairn = None;
@@ -116,17 +215,33 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
             "--out" => out = Some(value("--out")?),
             "--cairn" => cairn = Some(value("--cairn")?),
             "--sqlite3" => sqlite3 = value("--sqlite3")?,
+            "--engines" => {
+                engines = EngineChoice::parse_list(&value("--engines")?.to_string_lossy())?;
+            }
+            "--postgres-url" => {
+                postgres_url = Some(value("--postgres-url")?.to_string_lossy().into_owned());
+            }
+            "--mysql-url" => {
+                mysql_url = Some(value("--mysql-url")?.to_string_lossy().into_owned());
+            }
             _ => return Err(format!("unknown argument `{arg}`")),
         }
     }
-    Ok(Parsed::Run(Options {
+    Ok(Parsed::Run(Box::new(Options {
         out,
         quick,
         sizes: if quick { Sizes::QUICK } else { Sizes::FULL },
         cairn,
         sqlite3,
         keep,
-    }))
+        engines,
+        postgres_url: postgres_url
+            .or_else(|| env("CAIRN_TEST_POSTGRES_URL").filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned()),
+        mysql_url: mysql_url
+            .or_else(|| env("CAIRN_TEST_MYSQL_URL").filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned()),
+    })))
 }
 
 #[cfg(test)]
@@ -134,8 +249,8 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Result<Options, String> {
-        match parse(args.iter().map(OsString::from))? {
-            Parsed::Run(options) => Ok(options),
+        match parse_with_env(args.iter().map(OsString::from), |_| None)? {
+            Parsed::Run(options) => Ok(*options),
             Parsed::Help => Err("help".to_owned()),
         }
     }
@@ -147,6 +262,42 @@ mod tests {
         assert_eq!(options.cairn, None);
         assert_eq!(options.sizes, Sizes::FULL);
         assert_eq!(options.sqlite3, PathBuf::from("/usr/bin/sqlite3"));
+        assert_eq!(options.engines, EngineChoice::ALL.to_vec());
+        assert_eq!(options.postgres_url, DEFAULT_POSTGRES_URL);
+        assert_eq!(options.mysql_url, DEFAULT_MYSQL_URL);
+    }
+
+    #[test]
+    fn engines_and_urls_come_from_flags_then_the_environment() {
+        let options = run(&[
+            "--engines",
+            "mariadb,postgres",
+            "--postgres-url=postgres://x/y",
+        ])
+        .expect("parses");
+        assert_eq!(
+            options.engines,
+            vec![EngineChoice::Postgres, EngineChoice::Mysql]
+        );
+        assert_eq!(options.postgres_url, "postgres://x/y");
+        let env =
+            |name: &str| (name == "CAIRN_TEST_MYSQL_URL").then(|| "mysql://u@h:1/d".to_owned());
+        let Parsed::Run(options) =
+            parse_with_env([OsString::from("--engines=sqlite")], env).expect("parses")
+        else {
+            panic!("help");
+        };
+        assert_eq!(options.engines, vec![EngineChoice::Sqlite]);
+        assert_eq!(options.mysql_url, "mysql://u@h:1/d");
+        assert_eq!(options.postgres_url, DEFAULT_POSTGRES_URL);
+        assert_eq!(
+            run(&["--engines", "oracle"]),
+            Err("--engines: unknown engine `oracle` (sqlite, postgres, mysql)".to_owned())
+        );
+        assert_eq!(
+            run(&["--engines", ","]),
+            Err("--engines needs at least one engine".to_owned())
+        );
     }
 
     #[test]

@@ -573,7 +573,7 @@ fn remove_database(db: &Path) -> Result<()> {
 }
 
 /// The wall-clock time of one run of `command`, which must succeed.
-fn time_process(command: &mut Command) -> Result<Duration> {
+pub(crate) fn time_process(command: &mut Command) -> Result<Duration> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
