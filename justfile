@@ -89,8 +89,8 @@ podman:
     scripts/podman.sh
 
 # Benchmarks; figures go to docs/benchmarks.md.
-bench:
-    cargo run --release -p cairn-bench -- --out docs/benchmarks.md
+bench *args:
+    cargo run --release -p cairn-bench -- --out docs/benchmarks.md {{args}}
 
 # Try Cairn on the example migrations against a throwaway SQLite file.
 demo:
