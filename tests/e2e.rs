@@ -127,6 +127,26 @@ async fn round_trip(db: TestDatabase) {
     }
 }
 
+/// `cairn verify` on a fresh database: every example migration rolls back to
+/// the schema before it and applies again to the same schema; then the
+/// database holds the migrations, so `cairn drift` against a second fresh
+/// database finds no drift.
+async fn verify_example_project(db: TestDatabase, scratch: TestDatabase) {
+    let stdout = ok(&cairn(&db, &["verify"]));
+    for version in VERSIONS {
+        assert!(stdout.contains(&format!("ok {version} ")), "{stdout}");
+    }
+    assert!(stdout.contains("4 ok, 0 failed"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&cairn(&db, &["schema", "dump", "--format", "json"])))
+            .expect("schema dump prints JSON");
+    for table in TABLES {
+        assert!(json["tables"][table].is_object(), "{table} in {json}");
+    }
+    let stdout = ok(&cairn(&db, &["drift", "--scratch-url", scratch.url()]));
+    assert!(stdout.contains("no drift"), "{stdout}");
+}
+
 /// Eight `cairn up` processes started at once apply every migration once.
 async fn eight_at_once(db: TestDatabase) {
     let children: Vec<_> = (0..8)
@@ -174,6 +194,11 @@ mod sqlite {
     async fn eight_runners_apply_each_migration_once() {
         eight_at_once(TestDatabase::sqlite()).await;
     }
+
+    #[tokio::test]
+    async fn example_project_passes_verify() {
+        verify_example_project(TestDatabase::sqlite(), TestDatabase::sqlite()).await;
+    }
 }
 
 mod postgres {
@@ -188,6 +213,15 @@ mod postgres {
     async fn eight_runners_apply_each_migration_once() {
         eight_at_once(cairn_testkit::postgres::database().await).await;
     }
+
+    #[tokio::test]
+    async fn example_project_passes_verify() {
+        verify_example_project(
+            cairn_testkit::postgres::database().await,
+            cairn_testkit::postgres::database().await,
+        )
+        .await;
+    }
 }
 
 mod mysql {
@@ -201,5 +235,14 @@ mod mysql {
     #[tokio::test]
     async fn eight_runners_apply_each_migration_once() {
         eight_at_once(cairn_testkit::mysql::database().await).await;
+    }
+
+    #[tokio::test]
+    async fn example_project_passes_verify() {
+        verify_example_project(
+            cairn_testkit::mysql::database().await,
+            cairn_testkit::mysql::database().await,
+        )
+        .await;
     }
 }

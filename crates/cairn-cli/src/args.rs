@@ -18,7 +18,8 @@ Exit codes:
   0  success
   1  error (the message says what happened and what to do)
   2  bad usage (unknown flag, conflicting options)
-  3  validation problem found (modified, missing, failed or out-of-order migrations)
+  3  validation problem found (modified, missing, failed or out-of-order migrations),
+     a rollback or re-apply that differs (verify), or schema drift (drift)
   4  timed out waiting for the migration lock held by another runner";
 
 /// `cairn`: the command line.
@@ -98,6 +99,41 @@ pub enum Command {
     Baseline(BaselineArgs),
     /// Fix the history after review: accept modified checksums, drop missing or failed rows
     Repair,
+    /// On an empty scratch database, check that every migration's down script
+    /// restores the schema and that its up script applies again
+    Verify(VerifyArgs),
+    /// Inspect the database's schema
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Compare the live database's schema with what the migrations produce
+    Drift(DriftArgs),
+}
+
+/// `cairn verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Check migrations from this version on (older ones are applied first, unchecked)
+    #[arg(long, value_name = "VERSION")]
+    pub from: Option<Version>,
+    /// Check migrations up to and including this version
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<Version>,
+}
+
+/// `cairn schema ...`.
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Print the normalised schema (text, or JSON with --format json), without Cairn's tables
+    Dump,
+}
+
+/// `cairn drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// An empty database to apply the migrations to (required for PostgreSQL
+    /// and MySQL; for SQLite a temporary file by default)
+    #[arg(long, value_name = "URL")]
+    pub scratch_url: Option<String>,
 }
 
 impl Command {

@@ -1,19 +1,23 @@
 //! One function per command: load the migrations, connect, call the library,
 //! print the report. The algorithm itself lives in `cairn_core::Migrator`.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use cairn_core::clock::UtcTime;
+use cairn_core::schema;
 use cairn_core::url::DatabaseUrl;
+use cairn_core::verify::{self, VerifyEvent, VerifyOptions};
 use cairn_core::{
     source, Direction, DownTarget, Driver, Engine, Error, Migrator, RunFailure, RunReport, Version,
 };
 use cairn_sqlite::SqliteDriver;
 use serde_json::json;
 
-use crate::args::{BaselineArgs, Command, DownArgs, Format, NewArgs, UpArgs};
+use crate::args::{
+    BaselineArgs, Command, DownArgs, DriftArgs, Format, NewArgs, SchemaCommand, UpArgs, VerifyArgs,
+};
 use crate::config::{Config, DEFAULT_MIGRATIONS_DIR};
 use crate::output::{self, Style};
 
@@ -42,6 +46,11 @@ pub fn run(command: &Command, config: &Config) -> anyhow::Result<Outcome> {
 
 async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result<Outcome> {
     let url = config.database_url()?;
+    if let Command::Schema(SchemaCommand::Dump) = command {
+        // Reads the schema only: no migrations directory needed.
+        let mut driver = connect(url).await?;
+        return schema_dump(config, driver.as_mut()).await;
+    }
     let migrations = source::read_dir(&config.migrations_dir)?;
     tracing::info!(count = migrations.len(), dir = %config.migrations_dir.display(), "read migrations");
     let migrator = Migrator::new(migrations, config.migrator.clone());
@@ -60,7 +69,11 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         Command::Validate => ctx.validate(&migrator, driver).await,
         Command::Baseline(args) => ctx.baseline(&migrator, driver, args).await,
         Command::Repair => ctx.repair(&migrator, driver).await,
-        Command::Init | Command::New(_) => unreachable!("handled without a database"),
+        Command::Verify(args) => ctx.verify(&migrator, driver, args).await,
+        Command::Drift(args) => ctx.drift(&migrator, driver, args).await,
+        Command::Init | Command::New(_) | Command::Schema(_) => {
+            unreachable!("handled before reading the migrations")
+        }
     }
 }
 
@@ -282,6 +295,140 @@ impl Ctx<'_> {
             print(&output::repair_text(&actions, self.style));
         }
         Ok(Outcome::Success)
+    }
+}
+
+/// `cairn schema dump`: the normalised schema, without Cairn's own tables.
+async fn schema_dump(config: &Config, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
+    let options = schema::IntrospectOptions {
+        history_table: config.migrator.table.name.clone(),
+    };
+    let snapshot = schema::introspect(driver, &options).await?;
+    if config.format == Format::Json {
+        let value = serde_json::to_value(&snapshot).context("cannot serialise the schema")?;
+        print(&output::json_string(&value));
+    } else {
+        print(&snapshot.to_text());
+    }
+    Ok(Outcome::Success)
+}
+
+/// Shows verification progress on stderr, only when it is a terminal.
+fn progress_printer() -> impl FnMut(VerifyEvent) {
+    let terminal = std::io::stderr().is_terminal();
+    move |event| {
+        if !terminal {
+            return;
+        }
+        let line = match event {
+            VerifyEvent::Preparing { count } => {
+                format!("applying {count} older migration(s) without checks")
+            }
+            VerifyEvent::Verifying {
+                index,
+                total,
+                version,
+                name,
+            } => format!("verifying {index}/{total} {version} {name}"),
+            _ => return,
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+impl Ctx<'_> {
+    async fn verify(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+        args: &VerifyArgs,
+    ) -> anyhow::Result<Outcome> {
+        let options = VerifyOptions {
+            from: args.from,
+            to: args.to,
+        };
+        let mut progress = progress_printer();
+        let report = verify::verify(migrator, driver, &options, &mut progress).await?;
+        if self.json() {
+            print(&output::json_string(&output::verify_json(
+                &report, self.url,
+            )));
+        } else {
+            print(&output::verify_text(&report, self.url, self.style));
+        }
+        if let Some(failed) = report.error() {
+            bail!(
+                "verification stopped at migration {} ({}): {}",
+                failed.version,
+                failed.name,
+                failed.error.as_deref().unwrap_or("it failed")
+            );
+        }
+        Ok(if report.has_failures() {
+            Outcome::ProblemsFound
+        } else {
+            Outcome::Success
+        })
+    }
+
+    async fn drift(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+        args: &DriftArgs,
+    ) -> anyhow::Result<Outcome> {
+        let engine = self.url.engine();
+        // A SQLite scratch file lives in this directory until the end of the command.
+        let mut _temporary = None;
+        let scratch_url = match &args.scratch_url {
+            Some(raw) => DatabaseUrl::parse(raw).context("the --scratch-url is not usable")?,
+            None if engine == Engine::Sqlite => {
+                let dir = tempfile::Builder::new()
+                    .prefix("cairn-drift-")
+                    .tempdir()
+                    .context("cannot create a temporary directory for the scratch database")?;
+                let path = dir.path().join("scratch.db");
+                let raw = format!("sqlite://{}", path.display());
+                _temporary = Some(dir);
+                DatabaseUrl::parse(&raw).context("the temporary scratch database URL")?
+            }
+            None => bail!(
+                "`cairn drift` on {engine} needs an empty scratch database to apply the migrations to: pass --scratch-url {}://...",
+                self.url.to_string().split("://").next().unwrap_or("postgres")
+            ),
+        };
+        if scratch_url.engine() != engine {
+            bail!(
+                "the scratch database {scratch_url} is {} but the live database {} is {engine}: use a scratch database of the same engine",
+                scratch_url.engine(),
+                self.url
+            );
+        }
+        let mut scratch = connect(&scratch_url).await?;
+        verify::ensure_empty(migrator, scratch.as_mut(), "scratch database").await?;
+        migrator
+            .up(scratch.as_mut(), None)
+            .await
+            .map_err(|failure| failure.error)
+            .with_context(|| format!("cannot apply the migrations to {scratch_url}"))?;
+        let options = verify::introspect_options(migrator);
+        let expected = schema::introspect(scratch.as_mut(), &options).await?;
+        drop(scratch);
+        let live = schema::introspect(driver, &options).await?;
+        let differences = schema::diff(&expected, &live);
+        if self.json() {
+            print(&output::json_string(&output::drift_json(
+                &differences,
+                self.url,
+            )));
+        } else {
+            print(&output::drift_text(&differences, self.url, self.style));
+        }
+        Ok(if differences.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::ProblemsFound
+        })
     }
 }
 

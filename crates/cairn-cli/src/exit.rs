@@ -5,7 +5,7 @@
 //! | 0    | success                                                          |
 //! | 1    | error                                                            |
 //! | 2    | bad usage (clap's own code for bad arguments)                    |
-//! | 3    | validation problems found (`Error::Validation`, or problems in `status`/`validate`) |
+//! | 3    | problems found: validation (`Error::Validation`, `status`/`validate`), a rollback or re-apply that differs (`verify`), drift (`drift`) |
 //! | 4    | timed out waiting for a lock held by another runner              |
 
 use std::io::Write as _;

@@ -7,7 +7,9 @@
 use std::fmt::Write as _;
 
 use cairn_core::migrator::{Applied, PlannedMigration, RepairAction, StatusReport};
+use cairn_core::schema::Difference;
 use cairn_core::url::DatabaseUrl;
+use cairn_core::verify::{Outcome as VerifyOutcome, Stage, VerifyReport};
 use cairn_core::{Direction, Problem, RunReport, State};
 use serde_json::{json, Value};
 
@@ -330,6 +332,141 @@ pub fn repair_text(actions: &[RepairAction], style: Style) -> String {
         );
     }
     out
+}
+
+/// `cairn verify` as text: one line per migration, the differences indented
+/// under a failed one, then a summary.
+pub fn verify_text(report: &VerifyReport, url: &DatabaseUrl, style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "verifying {} on {url}",
+        plural(report.migrations.len(), "migration", "migrations")
+    );
+    if !report.applied_before.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} applied first without checks",
+            plural(
+                report.applied_before.len(),
+                "older migration",
+                "older migrations"
+            )
+        );
+    }
+    let (mut ok, mut failed, mut irreversible) = (0, 0, 0);
+    for m in &report.migrations {
+        let label = match m.outcome {
+            VerifyOutcome::Ok => {
+                ok += 1;
+                style.green("ok")
+            }
+            VerifyOutcome::RollbackDiffers | VerifyOutcome::ReapplyDiffers => {
+                failed += 1;
+                style.red("FAILED")
+            }
+            VerifyOutcome::Irreversible => {
+                irreversible += 1;
+                style.yellow("irreversible")
+            }
+            VerifyOutcome::Error => style.red("ERROR"),
+        };
+        let _ = write!(out, "{label} {} {}", m.version, m.name);
+        match m.outcome {
+            VerifyOutcome::Ok => out.push('\n'),
+            VerifyOutcome::Irreversible => {
+                out.push_str(": no down script on this engine, left applied\n");
+            }
+            VerifyOutcome::Error => {
+                let _ = writeln!(out, ": {}", m.error.as_deref().unwrap_or("failed"));
+            }
+            VerifyOutcome::RollbackDiffers | VerifyOutcome::ReapplyDiffers => {
+                out.push('\n');
+                for stage in [Stage::Rollback, Stage::Reapply] {
+                    let findings: Vec<_> =
+                        m.differences.iter().filter(|f| f.stage == stage).collect();
+                    if findings.is_empty() {
+                        continue;
+                    }
+                    let _ = writeln!(
+                        out,
+                        "  {}",
+                        match stage {
+                            Stage::Rollback => "after down, the schema differs from before up:",
+                            Stage::Reapply =>
+                                "after up again, the schema differs from after the first up:",
+                        }
+                    );
+                    for finding in findings {
+                        let _ = writeln!(out, "    {}", finding.message);
+                    }
+                }
+                if let Some(error) = &m.error {
+                    for (i, line) in error.lines().enumerate() {
+                        let _ = writeln!(out, "{}{line}", if i == 0 { "  " } else { "    " });
+                    }
+                }
+            }
+        }
+    }
+    if !report.unchecked.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}: verification stopped, {} not checked: {}",
+            style.yellow("unchecked"),
+            plural(report.unchecked.len(), "migration", "migrations"),
+            report
+                .unchecked
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut summary = vec![format!("{ok} ok"), format!("{failed} failed")];
+    if irreversible > 0 {
+        summary.push(format!("{irreversible} irreversible"));
+    }
+    let _ = writeln!(out, "{}", summary.join(", "));
+    out
+}
+
+/// `cairn verify` as JSON: the report, with `ok` false when a migration failed.
+pub fn verify_json(report: &VerifyReport, url: &DatabaseUrl) -> Value {
+    json!({
+        "ok": !report.has_failures() && report.error().is_none(),
+        "database": url.to_string(),
+        "report": report,
+    })
+}
+
+/// `cairn drift` as text: the differences from what the migrations produce
+/// to the live database.
+pub fn drift_text(differences: &[Difference], url: &DatabaseUrl, style: Style) -> String {
+    if differences.is_empty() {
+        return format!(
+            "{}: {url} matches what the migrations produce\n",
+            style.green("no drift")
+        );
+    }
+    let mut out = format!(
+        "{}: {} between what the migrations produce and {url} (added = only in the live database):\n",
+        style.red("drift"),
+        plural(differences.len(), "difference", "differences")
+    );
+    for d in differences {
+        let _ = writeln!(out, "  {d}");
+    }
+    out
+}
+
+/// `cairn drift` as JSON.
+pub fn drift_json(differences: &[Difference], url: &DatabaseUrl) -> Value {
+    let items: Vec<Value> = differences
+        .iter()
+        .map(|d| json!({ "message": d.to_string(), "difference": d }))
+        .collect();
+    json!({ "drift": !differences.is_empty(), "database": url.to_string(), "differences": items })
 }
 
 /// Renders a JSON value for stdout.

@@ -683,3 +683,244 @@ fn a_database_locked_by_another_session_exits_4_after_retries() {
     p.cairn(&["up"]).code(0);
     assert_eq!(p.history(), [1, 2, 3]);
 }
+
+/// `cairn verify`, `cairn schema dump` and `cairn drift` on SQLite.
+mod verify_cli {
+    use super::*;
+
+    fn example_migrations() -> PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations")
+    }
+
+    /// A table the faulty migrations below change.
+    fn base(p: &Project) {
+        p.migration(
+            1,
+            "create_t",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER);\n",
+            Some("DROP TABLE t;\n"),
+        );
+    }
+
+    #[test]
+    fn verify_passes_a_correct_set() {
+        let p = Project::new();
+        p.three_migrations();
+        p.cairn(&["verify"])
+            .code(0)
+            .stdout_has("ok 1 create_users")
+            .stdout_has("ok 3 index_posts")
+            .stdout_has("3 ok, 0 failed")
+            // stderr is not a terminal here: no progress lines.
+            .nowhere("verifying 1/3");
+        let json = p.cairn(&["verify", "--format", "json"]);
+        // The database now holds the migrations: a second run refuses.
+        json.code(1);
+        let q = Project::new();
+        q.three_migrations();
+        let json = q.cairn(&["verify", "--format", "json"]).code(0).json();
+        assert_eq!(json["ok"], true);
+        assert_eq!(json["report"]["migrations"][2]["outcome"], "ok");
+    }
+
+    #[test]
+    fn verify_catches_a_rollback_that_forgets_an_index() {
+        let p = Project::new();
+        base(&p);
+        p.migration(
+            2,
+            "index_t",
+            "CREATE INDEX t_a ON t (a);\n",
+            Some("-- forgot it\n"),
+        );
+        p.cairn(&["verify"])
+            .code(3)
+            .stdout_has("ok 1 create_t")
+            .stdout_has("FAILED 2 index_t")
+            .stdout_has("index `t_a`")
+            .stdout_has("1 ok, 1 failed");
+        let q = Project::new();
+        base(&q);
+        q.migration(
+            2,
+            "index_t",
+            "CREATE INDEX t_a ON t (a);\n",
+            Some("-- forgot it\n"),
+        );
+        let json = q.cairn(&["verify", "--format", "json"]).code(3).json();
+        let m = &json["report"]["migrations"][1];
+        assert_eq!(m["outcome"], "rollback-differs");
+        assert_eq!(m["differences"][0]["stage"], "rollback");
+        assert_eq!(m["differences"][0]["difference"]["change"], "added");
+    }
+
+    #[test]
+    fn verify_catches_a_rollback_that_leaves_a_column() {
+        let p = Project::new();
+        base(&p);
+        p.migration(
+            2,
+            "add_c",
+            "ALTER TABLE t ADD COLUMN c INTEGER;\n",
+            Some("-- nothing\n"),
+        );
+        p.cairn(&["verify"])
+            .code(3)
+            .stdout_has("FAILED 2 add_c")
+            .stdout_has("column `c`");
+    }
+
+    #[test]
+    fn verify_catches_a_down_that_drops_a_view_it_did_not_create() {
+        let p = Project::new();
+        base(&p);
+        p.migration(
+            2,
+            "view_v",
+            "CREATE VIEW v AS SELECT id FROM t;\n",
+            Some("DROP VIEW v;\n"),
+        );
+        p.migration(
+            3,
+            "add_b",
+            "ALTER TABLE t ADD COLUMN b INTEGER;\n",
+            Some("ALTER TABLE t DROP COLUMN b;\nDROP VIEW v;\n"),
+        );
+        p.cairn(&["verify"])
+            .code(3)
+            .stdout_has("ok 2 view_v")
+            .stdout_has("FAILED 3 add_b")
+            .stdout_has("view `v`");
+    }
+
+    #[test]
+    fn verify_catches_a_down_that_forgets_a_trigger() {
+        let p = Project::new();
+        base(&p);
+        p.migration(
+            2,
+            "trigger_t",
+            "CREATE TABLE audit (id INTEGER);\nCREATE TRIGGER t_audit AFTER INSERT ON t BEGIN INSERT INTO audit (id) VALUES (NEW.id); END;\n",
+            Some("DROP TABLE audit;\n"),
+        );
+        p.migration(
+            3,
+            "add_b",
+            "ALTER TABLE t ADD COLUMN b INTEGER;\n",
+            Some("ALTER TABLE t DROP COLUMN b;\n"),
+        );
+        p.cairn(&["verify"])
+            .code(3)
+            .stdout_has("FAILED 2 trigger_t")
+            .stdout_has("trigger `t_audit` added")
+            .stdout_has("applying it again failed")
+            .stdout_has("unchecked: verification stopped, 1 migration not checked: 3");
+    }
+
+    #[test]
+    fn verify_reports_a_migration_without_down_as_irreversible() {
+        let p = Project::new();
+        base(&p);
+        p.migration(
+            2,
+            "seed",
+            "-- cairn:irreversible\nINSERT INTO t (id, a) VALUES (1, 2);\n",
+            None,
+        );
+        p.migration(
+            3,
+            "add_b",
+            "ALTER TABLE t ADD COLUMN b INTEGER;\n",
+            Some("ALTER TABLE t DROP COLUMN b;\n"),
+        );
+        p.cairn(&["verify"])
+            .code(0)
+            .stdout_has("irreversible 2 seed")
+            .stdout_has("ok 3 add_b")
+            .stdout_has("2 ok, 0 failed, 1 irreversible");
+    }
+
+    #[test]
+    fn verify_refuses_a_database_that_is_not_empty() {
+        let p = Project::new();
+        p.three_migrations();
+        p.db_at("cairn.db")
+            .execute_batch("CREATE TABLE keep_me (id INTEGER);")
+            .unwrap();
+        let before = p.tables();
+        p.cairn(&["verify"])
+            .code(1)
+            .stderr_has("not empty")
+            .stderr_has("keep_me");
+        assert_eq!(p.tables(), before);
+        assert_eq!(before, vec!["keep_me".to_owned()]);
+    }
+
+    #[test]
+    fn verify_from_and_to_limit_the_checks() {
+        let p = Project::new();
+        p.three_migrations();
+        p.cairn(&["verify", "--from", "2", "--to", "2"])
+            .code(0)
+            .stdout_has("verifying 1 migration")
+            .stdout_has("1 older migration applied first")
+            .stdout_has("ok 2 create_posts")
+            .nowhere("index_posts");
+    }
+
+    fn dump_example() -> String {
+        let p = Project::new();
+        let dir = example_migrations();
+        let dir = dir.to_str().unwrap();
+        p.cairn(&["--dir", dir, "up"]).code(0);
+        let first = p.cairn(&["schema", "dump"]).code(0).stdout.clone();
+        let second = p.cairn(&["schema", "dump"]).code(0).stdout.clone();
+        assert_eq!(first, second, "two dumps differ");
+        let json = p
+            .cairn(&["schema", "dump", "--format", "json"])
+            .code(0)
+            .json();
+        assert_eq!(json["engine"], "sqlite");
+        assert!(json["tables"]["users"]["columns"]["email"].is_object());
+        assert!(json["tables"].get("cairn_history").is_none());
+        first
+    }
+
+    #[test]
+    fn schema_dump_of_the_example_project() {
+        let text = dump_example();
+        assert!(!text.contains("cairn_history"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn drift_finds_a_column_added_by_hand() {
+        let p = Project::new();
+        p.three_migrations();
+        p.cairn(&["up"]).code(0);
+        p.cairn(&["drift"]).code(0).stdout_has("no drift");
+        p.db_at("cairn.db")
+            .execute_batch("ALTER TABLE users ADD COLUMN nickname TEXT;")
+            .unwrap();
+        p.cairn(&["drift"])
+            .code(3)
+            .stdout_has("table `users`: column `nickname` added");
+        let json = p.cairn(&["drift", "--format", "json"]).code(3).json();
+        assert_eq!(json["drift"], true);
+        assert_eq!(json["differences"][0]["difference"]["change"], "added");
+    }
+
+    #[test]
+    fn drift_uses_a_given_scratch_database_and_refuses_a_full_one() {
+        let p = Project::new();
+        p.three_migrations();
+        p.cairn(&["up"]).code(0);
+        p.cairn(&["drift", "--scratch-url", "sqlite://scratch.db"])
+            .code(0)
+            .stdout_has("no drift");
+        // scratch.db now holds the migrations: not a scratch database any more.
+        p.cairn(&["drift", "--scratch-url", "sqlite://scratch.db"])
+            .code(1)
+            .stderr_has("scratch database is not empty");
+    }
+}

@@ -23,6 +23,7 @@ pub mod schema;
 pub mod source;
 pub mod split;
 pub mod url;
+pub mod verify;
 
 pub use driver::{Capabilities, Driver, DriverError, DriverErrorKind, LockKind, SessionSettings};
 pub use engine::Engine;

@@ -921,33 +921,40 @@ impl Migrator {
         // Claim the migration with a `running` row, committed before any statement runs.
         let mut row = self.row(step, engine, HistoryState::Running, 0);
         row.statements_done = Some(0);
-        driver
-            .begin()
-            .await
-            .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
-        if self.done_by_other(driver, step).await? {
-            let _ = driver.rollback().await;
-            return Ok(true);
-        }
         let claim = match step.direction {
             Direction::Up => sql.insert(&row),
-            Direction::Down => {
-                // Keep the applied row's identity; mark it running while it rolls back.
-                sql.update(&row)
-            }
+            // Keep the applied row's identity; mark it running while it rolls back.
+            Direction::Down => sql.update(&row),
         };
-        if let Err(e) = driver.execute(&claim).await {
-            let _ = driver.rollback().await;
-            return Err(Error::driver(
-                engine,
-                "claiming the migration in the history",
-                e,
-            ));
+        if driver.capabilities().lock == LockKind::Session {
+            // Under the session lock nobody else can claim it: one autocommitted write.
+            driver
+                .execute(&claim)
+                .await
+                .map_err(|e| Error::driver(engine, "claiming the migration in the history", e))?;
+        } else {
+            // Without one, re-check and claim under the engine's write lock.
+            driver
+                .begin()
+                .await
+                .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
+            if self.done_by_other(driver, step).await? {
+                let _ = driver.rollback().await;
+                return Ok(true);
+            }
+            if let Err(e) = driver.execute(&claim).await {
+                let _ = driver.rollback().await;
+                return Err(Error::driver(
+                    engine,
+                    "claiming the migration in the history",
+                    e,
+                ));
+            }
+            driver
+                .commit()
+                .await
+                .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
         }
-        driver
-            .commit()
-            .await
-            .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
         self.continue_outside_transaction(driver, step, row, 0, started)
             .await?;
         Ok(false)
