@@ -267,7 +267,13 @@ impl Snapshot {
                 let _ = writeln!(out, "  index {name} {}", index.describe());
             }
             for (name, fk) in &table.foreign_keys {
-                let _ = writeln!(out, "  foreign key {name} {}", fk.describe());
+                // SQLite's foreign keys have no names: their key is their own
+                // description, which is not worth printing twice.
+                if name.starts_with('(') {
+                    let _ = writeln!(out, "  foreign key {}", fk.describe());
+                } else {
+                    let _ = writeln!(out, "  foreign key {name} {}", fk.describe());
+                }
             }
             for (name, check) in &table.checks {
                 let _ = writeln!(out, "  check {name} {check}");
