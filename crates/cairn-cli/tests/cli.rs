@@ -924,3 +924,25 @@ mod verify_cli {
             .stderr_has("scratch database is not empty");
     }
 }
+
+#[test]
+fn resume_refuses_a_rollback_that_failed_part_way() {
+    let p = Project::new();
+    p.migration(
+        1,
+        "two_tables",
+        "-- cairn:no-transaction\nCREATE TABLE a (id INTEGER PRIMARY KEY);\nCREATE TABLE b (id INTEGER PRIMARY KEY);\n",
+        Some("-- cairn:no-transaction\nDROP TABLE b;\nDROP TABLE no_such_table;\n"),
+    );
+    p.cairn(&["up"]).code(0);
+    p.cairn(&["down"])
+        .code(1)
+        .stderr_has("rollback ran outside a transaction")
+        .stderr_has("cairn repair");
+    // The up script must not run again over a half-rolled-back migration.
+    p.cairn(&["up", "--resume"])
+        .code(1)
+        .stderr_has("failed while rolling back");
+    assert!(p.has_table("a"), "resume re-ran or undid something");
+    assert!(!p.has_table("b"));
+}

@@ -332,13 +332,10 @@ impl HistorySql {
         format!("SELECT {COLUMNS} FROM {} ORDER BY version", self.table)
     }
 
-    /// A query for the version of one row, to check inside a transaction that
+    /// A query for the state of one row, to check inside a transaction that
     /// another runner has not recorded it meanwhile.
     pub fn select_version(&self, version: Version) -> String {
-        format!(
-            "SELECT version FROM {} WHERE version = {version}",
-            self.table
-        )
+        format!("SELECT state FROM {} WHERE version = {version}", self.table)
     }
 
     /// The values of `row` as SQL literals, in the order of `COLUMNS`.

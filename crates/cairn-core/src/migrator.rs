@@ -166,6 +166,10 @@ pub struct StatusReport {
     pub problems: Vec<Problem>,
 }
 
+/// The `error` of a history row whose rollback is in progress; like every
+/// error of a failed rollback, it starts with `down `.
+const DOWN_IN_PROGRESS: &str = "down in progress: statements_done counts the rollback's statements";
+
 /// Why running a migration's statements stopped.
 #[derive(Debug)]
 enum StepError {
@@ -463,7 +467,7 @@ impl Migrator {
         let this = self;
         let engine = driver.engine();
         let sql = this.sql(driver);
-        this.ensure_tables(driver).await?;
+        // A database without history has nothing to repair: create nothing there.
         let history = this.history(driver).await?;
         let problems = plan::problems(
             &this.migrations,
@@ -606,6 +610,19 @@ impl Migrator {
                         "nothing to resume: no migration is marked failed; run `cairn up`"
                             .to_owned(),
                     ));
+                }
+                // Refuse before changing anything if something else is wrong.
+                let resumed: Vec<Version> = failed.iter().map(|row| row.version).collect();
+                let others: Vec<Problem> =
+                    plan::problems(&self.migrations, &history, engine, self.options.plan)
+                        .into_iter()
+                        .filter(|p| {
+                            !(resumed.contains(&p.version())
+                                && matches!(p, Problem::Failed { .. } | Problem::Running { .. }))
+                        })
+                        .collect();
+                if !others.is_empty() {
+                    return Err(Error::Validation(crate::error::Problems(others)));
                 }
                 for row in &failed {
                     let applied = self.resume(driver, row).await?;
@@ -793,7 +810,11 @@ impl Migrator {
         session: &mut Option<SessionSettings>,
     ) -> Result<Applied> {
         let engine = driver.engine();
-        if *session != Some(step.settings) {
+        // Engines without transactional DDL (MySQL) get the settings before
+        // every migration: the driver also re-asserts session state there
+        // (sql_mode) that a previous migration may have changed.
+        let cache = driver.capabilities().transactional_ddl;
+        if !cache || *session != Some(step.settings) {
             driver
                 .apply_settings(&step.settings)
                 .await
@@ -823,14 +844,32 @@ impl Migrator {
             return Ok(false);
         }
         let engine = driver.engine();
-        let rows = driver
-            .query(&self.sql(driver).select_version(step.migration.version))
+        let version = step.migration.version;
+        let rows = match driver
+            .query(&self.sql(driver).select_version(version))
             .await
-            .map_err(|e| Error::driver(engine, "re-reading the history", e))?;
-        Ok(match step.direction {
-            Direction::Up => !rows.is_empty(),
-            Direction::Down => rows.is_empty(),
-        })
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = driver.rollback().await;
+                return Err(Error::driver(engine, "re-reading the history", e));
+            }
+        };
+        let state = rows.first().and_then(|row| row.first().cloned().flatten());
+        match (step.direction, state.as_deref()) {
+            (Direction::Up, None) => Ok(false),
+            (Direction::Up, Some("applied")) | (Direction::Down, None) => Ok(true),
+            (Direction::Down, Some("applied")) => Ok(false),
+            (_, Some(state)) => {
+                // Another run is in the middle of it (or failed in it): going on
+                // would apply later migrations on top of a half-done one.
+                let _ = driver.rollback().await;
+                Err(Error::Invalid(format!(
+                    "migration {version} ({}) is {state} in the history, written by another run meanwhile; stopped here. Wait for that run, then check `cairn status`",
+                    step.migration.name
+                )))
+            }
+        }
     }
 
     /// Returns `Ok(true)` when the step was skipped because another runner did it.
@@ -921,6 +960,11 @@ impl Migrator {
         // Claim the migration with a `running` row, committed before any statement runs.
         let mut row = self.row(step, engine, HistoryState::Running, 0);
         row.statements_done = Some(0);
+        if step.direction == Direction::Down {
+            // Marks the row as a rollback in progress, so `--resume` never
+            // mistakes it for an interrupted up.
+            row.error = Some(DOWN_IN_PROGRESS.to_owned());
+        }
         let claim = match step.direction {
             Direction::Up => sql.insert(&row),
             // Keep the applied row's identity; mark it running while it rolls back.
@@ -1000,24 +1044,33 @@ impl Migrator {
             let recorded = driver.execute(&sql.update(&row)).await.is_ok();
             let version = step.migration.version;
             let n = index + 1;
-            let outcome = if !recorded || e.kind == DriverErrorKind::Connection {
+            let what = match step.direction {
+                Direction::Up => "migration",
+                Direction::Down => "rollback",
+            };
+            let next = match step.direction {
+                Direction::Up => "Check the database, then run `cairn up --resume` on a new connection (it runs that statement again), or restore the database by hand and run `cairn repair`",
+                Direction::Down => "Finish or undo the rollback by hand, then run `cairn repair`",
+            };
+            let history = if recorded {
                 format!(
-                    "the connection was lost during statement {n}, outside a transaction: the {index} statement(s) before it were committed and stay, and statement {n} may or may not have completed; the history {}. Check the database, then run `cairn up --resume` on a new connection (it runs statement {n} again), or restore the database by hand and run `cairn repair`",
-                    if recorded {
-                        format!("marks migration {version} as failed after {index} statement(s)")
-                    } else {
-                        format!("could not be updated and still marks migration {version} as running after {index} statement(s)")
-                    }
+                    "the history marks migration {version} as failed after {index} statement(s)"
                 )
             } else {
-                match step.direction {
-                    Direction::Up => format!(
-                        "this migration ran outside a transaction: the {index} statement(s) before it were committed and stay; the history marks migration {version} as failed. Either fix the failing statement (leave the ones before it unchanged) and run `cairn up --resume`, or bring the database back to the state before the migration by hand and run `cairn repair`"
-                    ),
-                    Direction::Down => format!(
-                        "this rollback ran outside a transaction: the {index} statement(s) before it were committed and stay; the history marks migration {version} as failed. Finish or undo the rollback by hand, then run `cairn repair`"
-                    ),
-                }
+                format!("the history could not be updated and still marks migration {version} as running after {index} statement(s)")
+            };
+            let outcome = if e.kind == DriverErrorKind::Connection {
+                format!(
+                    "the connection was lost during statement {n} of this {what}, which ran outside a transaction: the {index} statement(s) before it were committed and stay, and statement {n} may or may not have completed; {history}. {next}"
+                )
+            } else {
+                let next = match step.direction {
+                    Direction::Up => "Either fix the failing statement (leave the ones before it unchanged) and run `cairn up --resume`, or bring the database back to the state before the migration by hand and run `cairn repair`",
+                    Direction::Down => next,
+                };
+                format!(
+                    "this {what} ran outside a transaction: the {index} statement(s) before it were committed and stay; {history}. {next}"
+                )
             };
             let error = self.statement_error(engine, step, index, &e, outcome);
             self.log_failure(driver, step, started, &error).await;

@@ -123,7 +123,7 @@ impl fmt::Display for Problem {
             }
             Problem::Running { version, name, started_at } => write!(
                 f,
-                "migration {version} ({name}) has been running since {started_at}: if no other cairn is running, it crashed; check the database, then run `cairn up --resume` to continue from the last completed statement, or `cairn repair`"
+                "migration {version} ({name}) has been running since {started_at}: if no other cairn is running, it crashed; check the database, then run `cairn up --resume` to continue an interrupted up from its last completed statement, or, for an interrupted rollback or after fixing it by hand, `cairn repair`"
             ),
         }
     }

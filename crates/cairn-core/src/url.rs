@@ -85,20 +85,20 @@ pub fn redact(url: &str) -> String {
         Some(i) => url.split_at(i + 3),
         None => ("", url),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rfind('@') {
+    // The password may itself hold `/`, `?`, `#` or `@`: the userinfo ends at
+    // the last `@`. If a query holds an `@` too, more is hidden, never less.
+    let (rest, tail) = match rest.rfind('@') {
         Some(at) => {
-            let (userinfo, host) = authority.split_at(at);
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{user}:***{host}"),
-                None => authority.to_owned(),
-            }
+            let (userinfo, host_and_rest) = rest.split_at(at);
+            let userinfo = match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => userinfo.to_owned(),
+            };
+            (userinfo, host_and_rest)
         }
-        None => authority.to_owned(),
+        None => (String::new(), rest),
     };
-    let tail = redact_query(tail);
-    format!("{prefix}{authority}{tail}")
+    format!("{prefix}{rest}{}", redact_query(tail))
 }
 
 fn redact_query(tail: &str) -> String {
@@ -166,5 +166,15 @@ mod tests {
         );
         assert_eq!(redact("sqlite://cairn.db"), "sqlite://cairn.db");
         assert_eq!(redact("user:pw@host"), "user:***@host");
+        // Passwords holding URL delimiters.
+        for (url, secret) in [
+            ("postgres://u:abc#123@h/db", "abc#123"),
+            ("postgres://app:p@ss/word@db/app", "ss/word"),
+            ("mysql://root:a?b@h:3306/test", "a?b"),
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains(secret), "{url} shown as {shown}");
+            assert!(shown.contains(":***@"), "{shown}");
+        }
     }
 }
