@@ -54,11 +54,12 @@ pub(crate) fn client_config(
         (mode, _) => mode,
     };
     let verifier: Arc<dyn ServerCertVerifier> = match effective {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-            Arc::new(EncryptOnly { algorithms })
-        }
-        SslMode::VerifyCa => Arc::new(ChainOnly {
-            roots: Arc::new(root_store(roots)?),
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(NoHostName {
+            roots: None,
+            algorithms,
+        }),
+        SslMode::VerifyCa => Arc::new(NoHostName {
+            roots: Some(Arc::new(root_store(roots)?)),
             algorithms,
         }),
         SslMode::VerifyFull => WebPkiServerVerifier::builder_with_provider(
@@ -112,55 +113,17 @@ fn root_store(roots: Option<&Roots>) -> Result<RootCertStore, DriverError> {
     }
 }
 
-/// `prefer` / `require`: any certificate, but a valid handshake signature.
+/// Every mode but `verify-full`: the host name is not checked. With `roots`
+/// (`verify-ca`) the chain must lead to a trusted root; without (`prefer`,
+/// `require`) any certificate is accepted. The handshake signature is always
+/// verified.
 #[derive(Debug)]
-struct EncryptOnly {
+struct NoHostName {
+    roots: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for EncryptOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted root; the host name is not checked.
-#[derive(Debug)]
-struct ChainOnly {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for NoHostName {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -169,14 +132,16 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
