@@ -7,6 +7,7 @@
 //! | 2    | bad usage (clap's own code for bad arguments)                    |
 //! | 3    | problems found: validation (`Error::Validation`, `status`/`validate`), a rollback or re-apply that differs (`verify`), drift (`drift`) |
 //! | 4    | timed out waiting for a lock held by another runner              |
+//! | 130  | stopped by Ctrl-C or SIGTERM at a backfill batch boundary        |
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ pub const ERROR: u8 = 1;
 pub const PROBLEMS: u8 = 3;
 /// A lock could not be taken in time.
 pub const LOCK_TIMEOUT: u8 = 4;
+/// Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
 
 /// Prints the error, if any, and returns the exit code.
 pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
@@ -41,6 +44,7 @@ pub fn code(error: &anyhow::Error) -> u8 {
     match error.chain().find_map(|e| e.downcast_ref::<Error>()) {
         Some(Error::Validation(_)) => PROBLEMS,
         Some(Error::LockTimeout { .. }) => LOCK_TIMEOUT,
+        Some(Error::Interrupted { .. }) => INTERRUPTED,
         Some(Error::Driver { cause, .. }) if cause.kind == DriverErrorKind::LockTimeout => {
             LOCK_TIMEOUT
         }

@@ -3,10 +3,13 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod backfill;
 mod commands;
 mod config;
 mod exit;
 mod output;
+mod scratch;
+mod verify_engines;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;

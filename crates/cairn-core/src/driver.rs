@@ -162,6 +162,25 @@ pub trait Driver: Send + fmt::Debug {
     /// Releases the migration lock.
     async fn unlock(&mut self) -> Result<(), DriverError>;
 
+    /// Takes the lock that keeps other runners out while backfills run
+    /// across many transactions, waiting at most `timeout`; fails with
+    /// [`DriverErrorKind::LockHeld`] saying who holds it.
+    ///
+    /// With [`LockKind::Session`] the migration lock already covers the whole
+    /// run, so the default does nothing. A [`LockKind::WriteTransaction`]
+    /// engine has no lock between transactions and must provide one that
+    /// ends with the process (SQLite locks a file beside the database), so
+    /// that a backfill interrupted by `kill -9` can be resumed at once.
+    async fn lock_backfill(&mut self, timeout: Duration) -> Result<(), DriverError> {
+        let _ = timeout;
+        Ok(())
+    }
+
+    /// Releases the lock of [`Driver::lock_backfill`].
+    async fn unlock_backfill(&mut self) -> Result<(), DriverError> {
+        Ok(())
+    }
+
     /// Applies lock and statement timeouts to the session.
     async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError>;
 

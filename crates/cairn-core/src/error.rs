@@ -184,6 +184,40 @@ pub enum Error {
         /// What could not be read.
         message: String,
     },
+    /// A backfill failed; its checkpoint stays at the last committed batch.
+    #[error("backfill of `{table}` in migration {version} ({name}) failed on {engine}, {location}{}: {message}\n{outcome}", key.as_ref().map(|k| format!(", at the row with key ({k})")).unwrap_or_default())]
+    Backfill {
+        /// The migration's version.
+        version: Version,
+        /// Its name.
+        name: String,
+        /// The engine.
+        engine: Engine,
+        /// `path:line` of the `[[backfill]]` in migration.toml.
+        location: String,
+        /// The table.
+        table: String,
+        /// The primary key of the row that failed, when one row did.
+        key: Option<String>,
+        /// The database's message, or what is wrong.
+        message: String,
+        /// What state things were left in, and what to do.
+        outcome: String,
+    },
+    /// A backfill stopped at a batch boundary because stopping was asked for (Ctrl-C).
+    #[error("stopped at a batch boundary: the backfill of `{table}` in migration {version} ({name}) has done {done} of {total} rows, and the checkpoint is committed; run `cairn up` to resume")]
+    Interrupted {
+        /// The migration's version.
+        version: Version,
+        /// Its name.
+        name: String,
+        /// The table.
+        table: String,
+        /// Rows done.
+        done: i64,
+        /// Rows to do in all.
+        total: i64,
+    },
     /// A request that cannot be carried out as asked.
     #[error("{0}")]
     Invalid(String),

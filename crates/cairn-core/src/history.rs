@@ -37,6 +37,9 @@ pub enum HistoryState {
     Failed,
     /// Expanded and waiting for contract (zero-downtime operations).
     Expanded,
+    /// Its SQL is applied and its backfills are running, or were interrupted
+    /// (`cairn up` resumes them from their checkpoints).
+    Backfilling,
 }
 
 impl HistoryState {
@@ -47,6 +50,7 @@ impl HistoryState {
             HistoryState::Running => "running",
             HistoryState::Failed => "failed",
             HistoryState::Expanded => "expanded",
+            HistoryState::Backfilling => "backfilling",
         }
     }
 
@@ -56,6 +60,7 @@ impl HistoryState {
             "running" => HistoryState::Running,
             "failed" => HistoryState::Failed,
             "expanded" => HistoryState::Expanded,
+            "backfilling" => HistoryState::Backfilling,
             _ => return None,
         })
     }
@@ -244,6 +249,18 @@ impl HistorySql {
         &self.table
     }
 
+    /// The checkpoint table of backfills, `<name>_backfill` beside the history table.
+    pub fn checkpoints(&self) -> crate::backfill::sql::CheckpointSql {
+        let name = quote_ident(self.engine, &format!("{}_backfill", self.bare_name));
+        let table = match (&self.schema, self.engine) {
+            (Some(schema), Engine::Postgres | Engine::Mysql) => {
+                format!("{}.{name}", quote_ident(self.engine, schema))
+            }
+            _ => name,
+        };
+        crate::backfill::sql::CheckpointSql::new(self.engine, table)
+    }
+
     /// The engine these statements are for.
     pub fn engine(&self) -> Engine {
         self.engine
@@ -251,7 +268,16 @@ impl HistorySql {
 
     /// A query returning one row if the history table exists.
     pub fn exists(&self) -> String {
-        let name = string_literal(self.engine, &self.bare_name);
+        self.table_exists(&self.bare_name)
+    }
+
+    /// A query returning one row if the backfill checkpoint table exists.
+    pub fn checkpoints_exist(&self) -> String {
+        self.table_exists(&format!("{}_backfill", self.bare_name))
+    }
+
+    fn table_exists(&self, bare_name: &str) -> String {
+        let name = string_literal(self.engine, bare_name);
         match self.engine {
             Engine::Postgres => {
                 let schema = self.schema.as_deref().map_or_else(

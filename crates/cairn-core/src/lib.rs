@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backfill;
 pub mod checksum;
 pub mod clock;
 pub mod directive;
@@ -20,6 +21,7 @@ pub mod migration;
 pub mod migrator;
 pub mod plan;
 pub mod schema;
+pub mod seed;
 pub mod source;
 pub mod split;
 pub mod url;

@@ -147,6 +147,19 @@ pub struct Migration {
     pub up: Scripts,
     /// Down scripts; empty when there are none.
     pub down: Scripts,
+    /// Its `migration.toml`, if it has one: backfills that run after its SQL.
+    pub declaration: Option<Declaration>,
+}
+
+/// A migration's `migration.toml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Declaration {
+    /// The file.
+    pub path: PathBuf,
+    /// Its text after checksum normalisation (part of the migration's checksum).
+    pub text: String,
+    /// The backfills it declares, in file order.
+    pub backfills: Vec<crate::backfill::Backfill>,
 }
 
 impl Migration {
@@ -170,9 +183,25 @@ impl Migration {
         }
     }
 
-    /// The checksum recorded in the history when this migration is applied on `engine`.
+    /// The checksum recorded in the history when this migration is applied on
+    /// `engine`: of its effective up script, followed by its `migration.toml`
+    /// when it has one (see docs/checksums.md).
     pub fn checksum(&self, engine: Engine) -> Option<String> {
-        self.up.for_engine(engine).map(Script::checksum)
+        let script = self.up.for_engine(engine)?;
+        Some(match &self.declaration {
+            None => script.checksum(),
+            Some(declaration) => checksum::checksum(&format!(
+                "{}\n-- cairn:migration.toml\n{}",
+                script.text, declaration.text
+            )),
+        })
+    }
+
+    /// The backfills that run after its up script (empty for most migrations).
+    pub fn backfills(&self) -> &[crate::backfill::Backfill] {
+        self.declaration
+            .as_ref()
+            .map_or(&[], |declaration| &declaration.backfills)
     }
 
     /// Whether the up script declares `-- cairn:irreversible`.

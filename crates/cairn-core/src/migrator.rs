@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::backfill::{self, DataMigration, Hooks, ProgressFn, StopSignal};
 use crate::clock::UtcTime;
 use crate::driver::{Driver, DriverError, DriverErrorKind, LockKind, SessionSettings};
 use crate::engine::Engine;
@@ -88,6 +89,8 @@ pub struct Applied {
     pub transactional: bool,
     /// `true` when another runner had applied it first, so this run skipped it.
     pub skipped: bool,
+    /// Rows its backfills changed in this run (`None` without backfills).
+    pub backfilled: Option<i64>,
 }
 
 /// What a run did.
@@ -203,6 +206,7 @@ struct Prepared<'a> {
 pub struct Migrator {
     migrations: Vec<Migration>,
     options: MigratorOptions,
+    hooks: Hooks,
 }
 
 impl Migrator {
@@ -211,7 +215,57 @@ impl Migrator {
         Migrator {
             migrations,
             options,
+            hooks: Hooks::default(),
         }
+    }
+
+    /// Registers a data migration written in Rust under `name`, the name a
+    /// `migration.toml` gives it (`rust = "<name>"`).
+    pub fn register_data_migration(
+        &mut self,
+        name: impl Into<String>,
+        migration: impl DataMigration + 'static,
+    ) -> &mut Self {
+        self.hooks
+            .data_migrations
+            .insert(name.into(), std::sync::Arc::new(migration));
+        self
+    }
+
+    /// Backfills stop at the next batch boundary once `stop` is given.
+    pub fn set_stop_signal(&mut self, stop: StopSignal) -> &mut Self {
+        self.hooks.stop = stop;
+        self
+    }
+
+    /// Receives a report when each backfill starts, after every batch and at its end.
+    pub fn on_progress(&mut self, progress: std::sync::Arc<ProgressFn>) -> &mut Self {
+        self.hooks.progress = Some(progress);
+        self
+    }
+
+    /// The checkpoints of every backfill (`cairn backfill status`); empty
+    /// when none has run. Changes nothing.
+    pub async fn backfill_status(&self, driver: &mut dyn Driver) -> Result<Vec<backfill::Checkpoint>> {
+        let engine = driver.engine();
+        let sql = self.sql(driver);
+        let checkpoints = sql.checkpoints();
+        let exists = driver
+            .query(&sql.checkpoints_exist())
+            .await
+            .map_err(|e| Error::driver(engine, "checking for the backfill checkpoints", e))?;
+        if exists.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = driver
+            .query(&checkpoints.select(None))
+            .await
+            .map_err(|e| Error::driver(engine, format!("reading {}", checkpoints.table()), e))?;
+        checkpoints.decode(rows).map_err(|message| Error::CorruptHistory {
+            table: checkpoints.table().to_owned(),
+            engine,
+            message,
+        })
     }
 
     /// The migrations it knows.
@@ -575,11 +629,46 @@ impl Migrator {
     ) -> Result<RunReport, RunFailure> {
         self.lock(driver).await?;
         let mut report = RunReport::default();
-        let result = self.run_request(driver, request, &mut report).await;
+        let result = match self.lock_backfills(driver).await {
+            Ok(locked) => {
+                let result = self.run_request(driver, request, &mut report).await;
+                if locked {
+                    if let Err(e) = driver.unlock_backfill().await {
+                        tracing::warn!(error = %e, "could not release the backfill lock");
+                    }
+                }
+                result
+            }
+            Err(e) => Err(e),
+        };
         match self.unlock(driver, result).await {
             Ok(()) => Ok(report),
             Err(error) => Err(RunFailure { report, error }),
         }
+    }
+
+    /// On an engine without a session lock, takes the driver's backfill lock
+    /// for the run when any migration has backfills. Returns whether it did.
+    async fn lock_backfills(&self, driver: &mut dyn Driver) -> Result<bool> {
+        if driver.capabilities().lock == LockKind::Session
+            || self.migrations.iter().all(|m| m.backfills().is_empty())
+        {
+            return Ok(false);
+        }
+        let engine = driver.engine();
+        let started = Instant::now();
+        driver
+            .lock_backfill(self.options.lock_wait)
+            .await
+            .map_err(|e| match e.kind {
+                DriverErrorKind::LockHeld => Error::LockTimeout {
+                    engine,
+                    waited_ms: started.elapsed().as_millis(),
+                    holder: e.message,
+                },
+                _ => Error::driver(engine, "taking the backfill lock", e),
+            })?;
+        Ok(true)
     }
 
     async fn run_request(
@@ -633,6 +722,27 @@ impl Migrator {
             }
             other => other,
         };
+        if let Request::Up(to) = request {
+            // Backfills interrupted by a crash or Ctrl-C continue first, from
+            // their checkpoints, unless something else is wrong.
+            let backfilling: Vec<HistoryRow> = history
+                .iter()
+                .filter(|row| row.state == HistoryState::Backfilling)
+                .filter(|row| to.is_none_or(|to| row.version <= to))
+                .cloned()
+                .collect();
+            if !backfilling.is_empty() {
+                let problems = plan::problems(&self.migrations, &history, engine, self.options.plan);
+                if !problems.is_empty() {
+                    return Err(Error::Validation(crate::error::Problems(problems)));
+                }
+                for row in &backfilling {
+                    let applied = self.resume_backfills(driver, row).await?;
+                    report.migrations.push(applied);
+                }
+                history = self.history(driver).await?;
+            }
+        }
         let steps = match request {
             Request::Resume(_) => unreachable!("resume was turned into up above"),
             Request::Up(to) => {
@@ -762,7 +872,16 @@ impl Migrator {
         state: HistoryState,
         execution_ms: i64,
     ) -> HistoryRow {
-        let m = step.migration;
+        self.migration_row(step.migration, engine, state, execution_ms)
+    }
+
+    fn migration_row(
+        &self,
+        m: &Migration,
+        engine: Engine,
+        state: HistoryState,
+        execution_ms: i64,
+    ) -> HistoryRow {
         HistoryRow {
             version: m.version,
             name: m.name.clone(),
@@ -827,6 +946,11 @@ impl Migrator {
         } else {
             self.run_outside_transaction(driver, step, started).await?
         };
+        let backfilled = if skipped || !self.backfills_up(step) {
+            None
+        } else {
+            Some(self.run_backfills(driver, step.migration, started).await?)
+        };
         Ok(Applied {
             version: step.migration.version,
             name: step.migration.name.clone(),
@@ -835,6 +959,7 @@ impl Migrator {
             statements: step.statements.len(),
             transactional: step.transactional,
             skipped,
+            backfilled,
         })
     }
 
@@ -922,12 +1047,31 @@ impl Migrator {
             }
             let ms = elapsed_ms(started);
             let now = UtcTime::now().rfc3339();
-            let bookkeeping = match step.direction {
-                Direction::Up => sql.insert(&self.row(step, engine, HistoryState::Applied, ms)),
-                Direction::Down => sql.delete(step.migration.version),
+            let mut bookkeeping = match step.direction {
+                // With backfills to run, the row says so until the last one
+                // finishes, and the log entry waits for that.
+                Direction::Up if self.backfills_up(step) => vec![sql.insert(&self.row(
+                    step,
+                    engine,
+                    HistoryState::Backfilling,
+                    ms,
+                ))],
+                Direction::Up => vec![
+                    sql.insert(&self.row(step, engine, HistoryState::Applied, ms)),
+                    sql.log(&self.log_entry(step, &now, ms, None)),
+                ],
+                Direction::Down => vec![
+                    sql.delete(step.migration.version),
+                    sql.log(&self.log_entry(step, &now, ms, None)),
+                ],
             };
-            let log = sql.log(&self.log_entry(step, &now, ms, None));
-            if let Err((_, e)) = driver.execute_many(&[&bookkeeping, &log]).await {
+            if step.direction == Direction::Down && !step.migration.backfills().is_empty() {
+                let checkpoints = sql.checkpoints();
+                bookkeeping.push(checkpoints.create());
+                bookkeeping.push(checkpoints.delete(step.migration.version));
+            }
+            let bookkeeping: Vec<&str> = bookkeeping.iter().map(String::as_str).collect();
+            if let Err((_, e)) = driver.execute_many(&bookkeeping).await {
                 let _ = driver.rollback().await;
                 return Err(Error::driver(
                     engine,
@@ -1078,7 +1222,17 @@ impl Migrator {
         }
         let ms = elapsed_ms(started);
         let now = UtcTime::now().rfc3339();
-        let finish = match step.direction {
+        if self.backfills_up(step) {
+            // The statements are done; the backfills run next (see `run`).
+            row.state = HistoryState::Backfilling;
+            row.execution_ms = ms;
+            return driver
+                .execute(&sql.update(&row))
+                .await
+                .map(drop)
+                .map_err(|e| Error::driver(engine, "recording the migration in the history", e));
+        }
+        let mut finish = vec![match step.direction {
             Direction::Up => {
                 row.state = HistoryState::Applied;
                 row.execution_ms = ms;
@@ -1087,14 +1241,18 @@ impl Migrator {
                 sql.update(&row)
             }
             Direction::Down => sql.delete(step.migration.version),
-        };
-        let log = sql.log(&self.log_entry(step, &now, ms, None));
-        self.in_transaction(
-            driver,
-            &[finish, log],
-            "recording the migration in the history",
-        )
-        .await?;
+        }];
+        finish.push(sql.log(&self.log_entry(step, &now, ms, None)));
+        if step.direction == Direction::Down && !step.migration.backfills().is_empty() {
+            let checkpoints = sql.checkpoints();
+            driver
+                .execute(&checkpoints.create())
+                .await
+                .map_err(|e| Error::driver(engine, format!("creating {}", checkpoints.table()), e))?;
+            finish.push(checkpoints.delete(step.migration.version));
+        }
+        self.in_transaction(driver, &finish, "recording the migration in the history")
+            .await?;
         Ok(())
     }
 
@@ -1150,6 +1308,11 @@ impl Migrator {
             .map_err(|e| Error::driver(engine, "marking the migration as running again", e))?;
         self.continue_outside_transaction(driver, &step, running, done, started)
             .await?;
+        let backfilled = if self.backfills_up(&step) {
+            Some(self.run_backfills(driver, migration, started).await?)
+        } else {
+            None
+        };
         Ok(Applied {
             version,
             name: migration.name.clone(),
@@ -1158,6 +1321,98 @@ impl Migrator {
             statements: step.statements.len() - done,
             transactional: false,
             skipped: false,
+            backfilled,
+        })
+    }
+
+    /// Whether `step` applies a migration that has backfills to run after its SQL.
+    fn backfills_up(&self, step: &Prepared<'_>) -> bool {
+        step.direction == Direction::Up && !step.migration.backfills().is_empty()
+    }
+
+    /// Runs the backfills of `migration`, whose row is `backfilling`, each
+    /// from its checkpoint, then records the migration as applied. Returns
+    /// the rows changed by this run.
+    async fn run_backfills(
+        &self,
+        driver: &mut dyn Driver,
+        migration: &Migration,
+        started: Instant,
+    ) -> Result<i64> {
+        let engine = driver.engine();
+        let sql = self.sql(driver);
+        let checkpoints = sql.checkpoints();
+        let backfills = migration.backfills();
+        let mut changed = 0;
+        for (step, backfill) in backfills.iter().enumerate() {
+            let before = backfill::run(
+                driver,
+                backfill,
+                &backfill::Context {
+                    version: migration.version,
+                    migration: &migration.name,
+                    step,
+                    steps: backfills.len(),
+                    checkpoints: &checkpoints,
+                    hooks: &self.hooks,
+                    lock_retries: self.options.lock_retries,
+                    retry_backoff: self.options.retry_backoff,
+                },
+            )
+            .await?;
+            changed += before.rows_changed;
+        }
+        let ms = elapsed_ms(started);
+        let now = UtcTime::now().rfc3339();
+        let row = self.migration_row(migration, engine, HistoryState::Applied, ms);
+        let log = sql.log(&LogEntry {
+            version: migration.version,
+            name: &migration.name,
+            action: LogAction::Up,
+            success: true,
+            at: &now,
+            duration_ms: ms,
+            actor: &self.options.actor,
+            detail: None,
+        });
+        self.in_transaction(
+            driver,
+            &[sql.update(&row), log],
+            "recording the migration as applied after its backfills",
+        )
+        .await?;
+        Ok(changed)
+    }
+
+    /// Resumes the backfills of a migration whose row is `backfilling`: a run
+    /// that was stopped or died (under the lock, no other run is at it).
+    async fn resume_backfills(&self, driver: &mut dyn Driver, row: &HistoryRow) -> Result<Applied> {
+        let engine = driver.engine();
+        let migration = plan::applicable(&self.migrations, engine)
+            .get(&row.version)
+            .copied()
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "migration {} ({}) is backfilling but is no longer on disk: restore it and run `cairn up`",
+                    row.version, row.name
+                ))
+            })?;
+        let step = self.prepare(migration, Direction::Up, driver)?;
+        driver
+            .apply_settings(&step.settings)
+            .await
+            .map_err(|e| Error::driver(engine, "setting lock and statement timeouts", e))?;
+        let started = Instant::now();
+        let backfilled = self.run_backfills(driver, migration, started).await?;
+        Ok(Applied {
+            version: migration.version,
+            name: migration.name.clone(),
+            direction: Direction::Up,
+            duration_ms: elapsed_ms(started),
+            statements: 0,
+            transactional: false,
+            skipped: false,
+            backfilled: Some(backfilled),
         })
     }
 

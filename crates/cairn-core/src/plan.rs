@@ -154,6 +154,8 @@ pub enum State {
     Baselined,
     /// Expanded, waiting for contract.
     Expanded,
+    /// Applied, its backfills running or interrupted (`cairn up` resumes them).
+    Backfilling,
     /// A baseline marker row.
     Baseline,
 }
@@ -170,6 +172,7 @@ impl State {
             State::Modified => "modified",
             State::Baselined => "baselined",
             State::Expanded => "expanded",
+            State::Backfilling => "backfilling",
             State::Baseline => "baseline",
         }
     }
@@ -233,6 +236,9 @@ pub fn status(
                 (_, Some(row)) if row.state == HistoryState::Failed => State::Failed,
                 (_, Some(row)) if row.state == HistoryState::Running => State::Running,
                 (None, Some(_)) => State::Missing,
+                (Some(_), Some(row)) if row.state == HistoryState::Backfilling => {
+                    State::Backfilling
+                }
                 (Some(m), Some(row)) if m.checksum(engine).as_deref() != Some(&row.checksum) => {
                     State::Modified
                 }
@@ -291,7 +297,10 @@ pub fn problems(
                 name,
                 started_at: row.applied_at.clone(),
             }),
-            HistoryState::Applied | HistoryState::Expanded => match source.get(&row.version) {
+            // A backfill may be fixed in migration.toml while it is interrupted:
+            // its checksum is renewed when it resumes.
+            HistoryState::Backfilling if source.contains_key(&row.version) => {}
+            HistoryState::Applied | HistoryState::Expanded | HistoryState::Backfilling => match source.get(&row.version) {
                 None => problems.push(Problem::Missing {
                     version: row.version,
                     name,
@@ -411,7 +420,10 @@ pub fn plan_down<'a>(
     refuse_on_problems(problems(migrations, history, engine, options))?;
     let mut applied: Vec<&HistoryRow> = history
         .iter()
-        .filter(|row| row.kind != kind::BASELINE && row.state == HistoryState::Applied)
+        .filter(|row| {
+            row.kind != kind::BASELINE
+                && matches!(row.state, HistoryState::Applied | HistoryState::Backfilling)
+        })
         .collect();
     applied.sort_by_key(|row| std::cmp::Reverse(row.version));
     let chosen: Vec<&HistoryRow> = match target {
@@ -477,6 +489,7 @@ mod tests {
                 plain: down.then(|| script(&format!("DROP TABLE t{version};"))),
                 overrides: BTreeMap::new(),
             },
+            declaration: None,
         }
     }
 

@@ -37,10 +37,9 @@
 //!   one of the script names (`seed.sql`, `Up.sql`, `up.oracle.sql`) is an error,
 //!   because it would never run. Anything else at the top level is
 //!   [`Error::UnrecognisedName`] with a hint listing the accepted forms.
-//! - **`migration.toml`** is reserved for declarative migrations, which are not
-//!   supported yet: a folder with it is rejected with a hint, also when it has
-//!   `up.sql` besides (a migration is one or the other, and accepting both now
-//!   would change meaning once declarative migrations arrive).
+//! - **`migration.toml`** declares backfills ([`crate::backfill::spec`]) that
+//!   run after the folder's up script; a folder may hold only `migration.toml`,
+//!   and then its SQL is empty. Its text is part of the migration's checksum.
 //! - **diesel's `metadata.toml`** with `run_in_transaction = false` sets
 //!   [`Directives::no_transaction`](crate::migration::Directives::no_transaction) on the folder's scripts, as dbmate's
 //!   `-- migrate:up transaction:false` does for its section, so an imported
@@ -539,6 +538,7 @@ impl Pair {
                 overrides: BTreeMap::new(),
             },
             down,
+            declaration: None,
         })
     }
 }
@@ -593,23 +593,27 @@ fn read_folder(unit: Unit) -> Result<Migration, Error> {
             script.directives.no_transaction = true;
         }
     }
-    if let Some(toml) = declarative {
-        return Err(if up.is_empty() {
-            unrecognised(
-                &folder,
-                "declarative migrations (`migration.toml`) are not supported yet: write the \
-                 migration as `up.sql` and `down.sql`"
-                    .to_owned(),
-            )
-        } else {
-            unrecognised(
-                &toml,
-                "a migration is either sql scripts or a declarative `migration.toml`, not both, \
-                 and declarative migrations are not supported yet: remove `migration.toml`"
-                    .to_owned(),
-            )
-        });
-    }
+    let declaration = match declarative {
+        Some(path) => {
+            let text = read_text(&path)?;
+            let backfills = crate::backfill::spec::parse(&text, &path)?;
+            // A migration that only backfills has no SQL of its own: empty
+            // scripts stand in for it, so it plans, applies, rolls back (its
+            // down changes no data) and verifies like any other.
+            if up.is_empty() {
+                up.plain = Some(empty_script(&path));
+                if down.is_empty() {
+                    down.plain = Some(empty_script(&path));
+                }
+            }
+            Some(crate::migration::Declaration {
+                path,
+                text,
+                backfills,
+            })
+        }
+        None => None,
+    };
     if up.is_empty() {
         return Err(Error::EmptyScript { path: folder });
     }
@@ -620,7 +624,18 @@ fn read_folder(unit: Unit) -> Result<Migration, Error> {
         location: folder,
         up,
         down,
+        declaration,
     })
+}
+
+/// The script of a migration that only backfills: no statements.
+fn empty_script(toml: &Path) -> Script {
+    Script {
+        path: toml.to_owned(),
+        first_line: 1,
+        text: String::new(),
+        directives: crate::migration::Directives::default(),
+    }
 }
 
 fn up_and_down<'a>(
@@ -810,6 +825,7 @@ fn read_dbmate(
             plain: down_script,
             overrides: BTreeMap::new(),
         },
+        declaration: None,
     })
 }
 
@@ -1617,16 +1633,35 @@ DROP INDEX i;
         unrecognised_at(&fail(&dir), &dir, "1_a/seed.sql", "would never run");
     }
 
+    const BACKFILL: &str = "[[backfill]]\ntable = \"t\"\nset = \"x = 1\"\n";
+
     #[test]
-    fn a_declarative_migration_is_not_supported_yet() {
-        let dir = tree(&[("1_a/migration.toml", "[[operation]]\n")]);
-        unrecognised_at(&fail(&dir), &dir, "1_a", "not supported yet");
+    fn a_migration_toml_alone_is_a_backfill_with_empty_scripts() {
+        let dir = tree(&[("1_a/migration.toml", BACKFILL)]);
+        let migrations = read_dir(dir.path()).unwrap();
+        let m = &migrations[0];
+        assert_eq!(m.backfills().len(), 1);
+        assert_eq!(m.up.plain.as_ref().unwrap().text, "");
+        assert_eq!(m.down.plain.as_ref().unwrap().text, "");
+        assert!(m.script(Direction::Down, Engine::Postgres).is_some());
     }
 
     #[test]
-    fn migration_toml_beside_up_sql_is_rejected() {
-        let dir = tree(&[("1_a/migration.toml", ""), ("1_a/up.sql", CREATE)]);
-        unrecognised_at(&fail(&dir), &dir, "1_a/migration.toml", "not both");
+    fn migration_toml_beside_up_sql_runs_after_it_and_joins_the_checksum() {
+        let dir = tree(&[("1_a/migration.toml", BACKFILL), ("1_a/up.sql", CREATE)]);
+        let with = read_dir(dir.path()).unwrap();
+        let dir = tree(&[("1_a/up.sql", CREATE)]);
+        let without = read_dir(dir.path()).unwrap();
+        assert_eq!(with[0].backfills().len(), 1);
+        assert!(with[0].down.is_empty());
+        assert_ne!(with[0].checksum(Engine::Sqlite), without[0].checksum(Engine::Sqlite));
+    }
+
+    #[test]
+    fn a_bad_migration_toml_names_its_line() {
+        let dir = tree(&[("1_a/migration.toml", "[[backfill]]\ntable = \"t\"\nsett = 1\n")]);
+        let message = fail(&dir).to_string();
+        assert!(message.contains("1_a/migration.toml:3: migration.toml: unknown field `sett`"), "{message}");
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //! to the busy timeout), and the migrator re-reads the history inside that
 //! transaction, which serialises concurrent runners
 //! ([`LockKind::WriteTransaction`]).
+//!
+//! Backfills run in many transactions, so for them the driver also locks a
+//! file beside the database, `<database>-cairn-backfill.lock`
+//! ([`Driver::lock_backfill`]): the operating system releases it when the
+//! process ends, even by `kill -9`, so a resumed run never waits for a dead
+//! one. The file holds the holder's process id and start time, for messages.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -32,6 +38,8 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct SqliteDriver {
     jobs: mpsc::Sender<Job>,
     location: String,
+    file: Option<PathBuf>,
+    backfill_lock: Option<std::fs::File>,
 }
 
 /// Where a `sqlite:` URL points.
@@ -80,6 +88,10 @@ impl SqliteDriver {
             SqliteLocation::File(path) => path.display().to_string(),
             SqliteLocation::Memory => ":memory:".to_owned(),
         };
+        let file = match &location {
+            SqliteLocation::File(path) => Some(path.clone()),
+            SqliteLocation::Memory => None,
+        };
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
@@ -119,6 +131,8 @@ impl SqliteDriver {
             Ok(Ok(())) => Ok(SqliteDriver {
                 jobs,
                 location: name,
+                file,
+                backfill_lock: None,
             }),
             Ok(Err(e)) => Err(DriverError::new(
                 DriverErrorKind::Connection,
@@ -155,6 +169,13 @@ impl SqliteDriver {
         self.jobs.send(job).map_err(|_| lost())?;
         answer.await.map_err(|_| lost())?.map_err(map_error)
     }
+}
+
+/// `<database>-cairn-backfill.lock`, beside the database file.
+pub fn backfill_lock_path(database: &std::path::Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-cairn-backfill.lock");
+    PathBuf::from(name)
 }
 
 fn map_error(error: rusqlite::Error) -> DriverError {
@@ -197,6 +218,75 @@ impl Driver for SqliteDriver {
     }
 
     async fn unlock(&mut self) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    async fn lock_backfill(&mut self, timeout: Duration) -> Result<(), DriverError> {
+        let Some(database) = &self.file else {
+            return Ok(()); // an in-memory database belongs to this connection alone
+        };
+        if self.backfill_lock.is_some() {
+            return Ok(());
+        }
+        let path = backfill_lock_path(database);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| {
+                DriverError::new(
+                    DriverErrorKind::Other,
+                    format!("cannot open the backfill lock file `{}`: {e}", path.display()),
+                )
+            })?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let holder = holder.trim();
+                    return Err(DriverError::new(
+                        DriverErrorKind::LockHeld,
+                        format!(
+                            "another run holds the backfill lock `{}`{}",
+                            path.display(),
+                            if holder.is_empty() { String::new() } else { format!(" ({holder})") }
+                        ),
+                    ));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(DriverError::new(
+                        DriverErrorKind::Other,
+                        format!("cannot lock `{}`: {e}", path.display()),
+                    ))
+                }
+            }
+        }
+        // Who holds it, for the message another runner shows; best effort.
+        let note = format!(
+            "process {} since {}",
+            std::process::id(),
+            cairn_core::clock::UtcTime::now().rfc3339()
+        );
+        let _ = file.set_len(0);
+        let _ = std::io::Write::write_all(&mut &file, note.as_bytes());
+        self.backfill_lock = Some(file);
+        Ok(())
+    }
+
+    async fn unlock_backfill(&mut self) -> Result<(), DriverError> {
+        if let Some(file) = self.backfill_lock.take() {
+            let _ = file.set_len(0);
+            file.unlock().map_err(|e| {
+                DriverError::new(DriverErrorKind::Other, format!("cannot unlock the backfill lock: {e}"))
+            })?;
+        }
         Ok(())
     }
 
