@@ -99,6 +99,9 @@ impl Display {
             return;
         };
         let c = p.checkpoint;
+        if c.rows_total == 0 && c.rows_done == 0 && p.rejected.is_empty() {
+            return; // nothing to backfill: no line, no bar
+        }
         let id = (p.version, p.step);
         if state.as_ref().is_none_or(|s| s.id != id) {
             if let Some(Shown { bar: Some(bar), .. }) = state.take() {

@@ -466,7 +466,7 @@ fn report(
     finished: bool,
 ) {
     for r in rejected {
-        tracing::warn!(version = ctx.version, table = %checkpoint.table, key = %r.key.join(", "), reason = %r.reason, "row rejected by the data migration");
+        tracing::info!(version = ctx.version, table = %checkpoint.table, key = %r.key.join(", "), reason = %r.reason, "row rejected by the data migration");
     }
     if let Some(progress) = &ctx.hooks.progress {
         progress(&Progress {
@@ -498,6 +498,7 @@ fn lag_query(engine: Engine) -> Option<&'static str> {
 async fn wait_for_replicas(driver: &mut dyn Driver, max_lag: Duration, stop: &super::StopSignal) -> Result<()> {
     let engine = driver.engine();
     let Some(query) = lag_query(engine) else {
+        tracing::warn!(%engine, "max_replication_lag is only measured on PostgreSQL (pg_stat_replication); ignored on this engine");
         return Ok(());
     };
     loop {
