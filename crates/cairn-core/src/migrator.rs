@@ -246,7 +246,10 @@ impl Migrator {
 
     /// The checkpoints of every backfill (`cairn backfill status`); empty
     /// when none has run. Changes nothing.
-    pub async fn backfill_status(&self, driver: &mut dyn Driver) -> Result<Vec<backfill::Checkpoint>> {
+    pub async fn backfill_status(
+        &self,
+        driver: &mut dyn Driver,
+    ) -> Result<Vec<backfill::Checkpoint>> {
         let engine = driver.engine();
         let sql = self.sql(driver);
         let checkpoints = sql.checkpoints();
@@ -261,11 +264,13 @@ impl Migrator {
             .query(&checkpoints.select(None))
             .await
             .map_err(|e| Error::driver(engine, format!("reading {}", checkpoints.table()), e))?;
-        checkpoints.decode(rows).map_err(|message| Error::CorruptHistory {
-            table: checkpoints.table().to_owned(),
-            engine,
-            message,
-        })
+        checkpoints
+            .decode(rows)
+            .map_err(|message| Error::CorruptHistory {
+                table: checkpoints.table().to_owned(),
+                engine,
+                message,
+            })
     }
 
     /// The migrations it knows.
@@ -732,7 +737,8 @@ impl Migrator {
                 .cloned()
                 .collect();
             if !backfilling.is_empty() {
-                let problems = plan::problems(&self.migrations, &history, engine, self.options.plan);
+                let problems =
+                    plan::problems(&self.migrations, &history, engine, self.options.plan);
                 if !problems.is_empty() {
                     return Err(Error::Validation(crate::error::Problems(problems)));
                 }
@@ -1050,12 +1056,9 @@ impl Migrator {
             let mut bookkeeping = match step.direction {
                 // With backfills to run, the row says so until the last one
                 // finishes, and the log entry waits for that.
-                Direction::Up if self.backfills_up(step) => vec![sql.insert(&self.row(
-                    step,
-                    engine,
-                    HistoryState::Backfilling,
-                    ms,
-                ))],
+                Direction::Up if self.backfills_up(step) => {
+                    vec![sql.insert(&self.row(step, engine, HistoryState::Backfilling, ms))]
+                }
                 Direction::Up => vec![
                     sql.insert(&self.row(step, engine, HistoryState::Applied, ms)),
                     sql.log(&self.log_entry(step, &now, ms, None)),
@@ -1245,10 +1248,9 @@ impl Migrator {
         finish.push(sql.log(&self.log_entry(step, &now, ms, None)));
         if step.direction == Direction::Down && !step.migration.backfills().is_empty() {
             let checkpoints = sql.checkpoints();
-            driver
-                .execute(&checkpoints.create())
-                .await
-                .map_err(|e| Error::driver(engine, format!("creating {}", checkpoints.table()), e))?;
+            driver.execute(&checkpoints.create()).await.map_err(|e| {
+                Error::driver(engine, format!("creating {}", checkpoints.table()), e)
+            })?;
             finish.push(checkpoints.delete(step.migration.version));
         }
         self.in_transaction(driver, &finish, "recording the migration in the history")
@@ -1345,7 +1347,7 @@ impl Migrator {
         let backfills = migration.backfills();
         let mut changed = 0;
         for (step, backfill) in backfills.iter().enumerate() {
-            let before = backfill::run(
+            let (_, changed_now) = backfill::run(
                 driver,
                 backfill,
                 &backfill::Context {
@@ -1360,7 +1362,7 @@ impl Migrator {
                 },
             )
             .await?;
-            changed += before.rows_changed;
+            changed += changed_now;
         }
         let ms = elapsed_ms(started);
         let now = UtcTime::now().rfc3339();

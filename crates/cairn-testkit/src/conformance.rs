@@ -19,6 +19,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use cairn_core::backfill::{Progress, StopSignal};
 use cairn_core::driver::Rows;
 use cairn_core::history::{HistorySql, HistoryState};
 use cairn_core::{
@@ -55,6 +56,9 @@ pub const CASES: &[&str] = &[
     "directives",
     "concurrent_runners",
     "resume_after_fix",
+    "backfill_resume_composite_key",
+    "backfill_failing_row",
+    "backfill_lock",
 ];
 
 /// Expands to one `#[tokio::test]` per conformance case for `$target`
@@ -66,7 +70,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $target;
             history_round_trip, lock_exclusivity, failing_migration, checksum_mismatch,
             no_transaction_directive, down_and_redo, engine_override, baseline_and_repair,
-            directives, concurrent_runners, resume_after_fix);
+            directives, concurrent_runners, resume_after_fix, backfill_resume_composite_key,
+            backfill_failing_row, backfill_lock);
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {
         $(
@@ -690,4 +695,233 @@ pub async fn resume_after_fix(target: &dyn Target) {
         .is_empty());
     let rows = query(driver.as_mut(), "SELECT COUNT(*) FROM r1").await;
     assert_eq!(rows, vec![vec![Some("1".to_owned())]]);
+}
+
+/// `(a, b)` keys, 40 rows, `v` to fill.
+fn backfill_fixture(batch: u32) -> Fixture {
+    let values: Vec<String> = (1..=40)
+        .map(|i| format!("({}, 'k{:02}', {i}, NULL)", i % 4, i))
+        .collect();
+    let toml = format!(
+        "[[backfill]]\ntable = \"pairs\"\nset = \"v = n * 10\"\nwhere = \"v IS NULL\"\nbatch_size = {batch}\n"
+    );
+    Fixture::new()
+        .migration(
+            1,
+            "pairs",
+            &format!(
+                "CREATE TABLE pairs (a INTEGER NOT NULL, b VARCHAR(10) NOT NULL, n INTEGER NOT NULL, v INTEGER, PRIMARY KEY (a, b), CONSTRAINT pairs_v_check CHECK (v IS NULL OR v <> 250));\nINSERT INTO pairs (a, b, n, v) VALUES {};\n",
+                values.join(", ")
+            ),
+            Some("DROP TABLE pairs;\n"),
+        )
+        .file("2_fill/migration.toml", &toml)
+        .file("3_fill_again/migration.toml", &toml)
+}
+
+async fn filled(driver: &mut dyn Driver) -> (usize, usize) {
+    let rows = query(driver, "SELECT n, v FROM pairs").await;
+    let good = rows
+        .iter()
+        .filter(|r| {
+            let n: i64 = r[0].as_deref().and_then(|s| s.parse().ok()).unwrap_or(-1);
+            r[1].as_deref().and_then(|s| s.parse::<i64>().ok()) == Some(n * 10)
+        })
+        .count();
+    (good, rows.len())
+}
+
+/// A backfill on a composite key stops at a batch boundary when asked,
+/// leaves its checkpoint and a `backfilling` row, resumes to the end, and a
+/// second identical backfill changes nothing.
+pub async fn backfill_resume_composite_key(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = backfill_fixture(7).file(
+        "2_fill/migration.toml",
+        "[[backfill]]\ntable = \"pairs\"\nset = \"v = n * 10\"\nwhere = \"v IS NULL AND n <> 25\"\nbatch_size = 7\n",
+    ).build();
+    // Row n = 25 would break the CHECK; this case leaves it out.
+    dir.write("3_fill_again/migration.toml", "[[backfill]]\ntable = \"pairs\"\nset = \"v = n * 10\"\nwhere = \"v IS NULL AND n <> 25\"\nbatch_size = 7\n");
+    let stop = StopSignal::new();
+    let mut first = migrator(&dir);
+    first.set_stop_signal(stop.clone());
+    let batches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = batches.clone();
+    first.on_progress(std::sync::Arc::new(move |p: &Progress<'_>| {
+        if !p.finished && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == 2 {
+            stop.stop();
+        }
+    }));
+    let failure = first
+        .up(driver.as_mut(), None)
+        .await
+        .expect_err("the backfill did not stop when asked");
+    assert!(
+        matches!(
+            failure.error,
+            Error::Interrupted {
+                version: 2,
+                done: 14,
+                total: 39,
+                ..
+            }
+        ),
+        "{}",
+        failure.error
+    );
+    let history = first.history(driver.as_mut()).await.expect("history");
+    let states: Vec<(i64, HistoryState)> = history.iter().map(|r| (r.version, r.state)).collect();
+    assert_eq!(
+        states,
+        [(1, HistoryState::Applied), (2, HistoryState::Backfilling)]
+    );
+    assert_eq!(
+        filled(driver.as_mut()).await,
+        (14, 40),
+        "rows filled by two batches of 7"
+    );
+    let checkpoints = first
+        .backfill_status(driver.as_mut())
+        .await
+        .expect("checkpoints");
+    assert_eq!(checkpoints.len(), 1);
+    assert_eq!((checkpoints[0].rows_done, checkpoints[0].batches), (14, 2));
+    assert_eq!(checkpoints[0].key_columns, ["a", "b"]);
+
+    let again = migrator(&dir);
+    let report = again
+        .up(driver.as_mut(), None)
+        .await
+        .unwrap_or_else(|f| panic!("resuming failed: {f}"));
+    let done: Vec<(i64, Option<i64>)> = report
+        .migrations
+        .iter()
+        .map(|m| (m.version, m.backfilled))
+        .collect();
+    assert_eq!(
+        done,
+        [(2, Some(25)), (3, Some(0))],
+        "resumed rows, then nothing for the repeat"
+    );
+    assert_eq!(filled(driver.as_mut()).await, (39, 40));
+    let history = again.history(driver.as_mut()).await.expect("history");
+    assert!(
+        history.iter().all(|r| r.state == HistoryState::Applied),
+        "{history:?}"
+    );
+    assert_eq!(log_count(driver.as_mut(), 2, "up").await, 1);
+    let checkpoints = again
+        .backfill_status(driver.as_mut())
+        .await
+        .expect("checkpoints");
+    assert!(
+        checkpoints.iter().all(|c| c.state == "done"),
+        "{checkpoints:?}"
+    );
+
+    // Rolling back removes the checkpoints; the data stays as the backfill left it.
+    again
+        .down(driver.as_mut(), DownTarget::To(1))
+        .await
+        .unwrap_or_else(|f| panic!("down: {f}"));
+    assert!(again
+        .backfill_status(driver.as_mut())
+        .await
+        .expect("checkpoints")
+        .is_empty());
+    assert_eq!(filled(driver.as_mut()).await, (39, 40));
+}
+
+/// A backfill whose batch fails on one row names that row's key, keeps the
+/// checkpoint at the last committed batch, and resumes once the row is fixed.
+pub async fn backfill_failing_row(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = backfill_fixture(10).build();
+    let migrator = migrator(&dir);
+    let failure = migrator
+        .up(driver.as_mut(), Some(2))
+        .await
+        .expect_err("the CHECK constraint did not fail the batch");
+    // Key order is (a, b): a = 0 holds n = 4, 8, ..., 40, so n = 25 (a = 1) is in the second batch.
+    match &failure.error {
+        Error::Backfill { key, table, .. } => {
+            assert_eq!(key.as_deref(), Some("1, k25"), "{}", failure.error);
+            assert_eq!(table, "pairs");
+        }
+        other => panic!("expected a backfill error, got {other}"),
+    }
+    assert!(
+        failure
+            .error
+            .to_string()
+            .contains("2_fill/migration.toml:1"),
+        "{}",
+        failure.error
+    );
+    let checkpoints = migrator
+        .backfill_status(driver.as_mut())
+        .await
+        .expect("checkpoints");
+    assert_eq!(
+        (checkpoints[0].state.as_str(), checkpoints[0].rows_done),
+        ("failed", 10)
+    );
+    assert_eq!(
+        filled(driver.as_mut()).await,
+        (10, 40),
+        "only the first batch is committed"
+    );
+
+    driver
+        .execute("UPDATE pairs SET n = 26 WHERE a = 1 AND b = 'k25'")
+        .await
+        .expect("fix the row");
+    migrator
+        .up(driver.as_mut(), None)
+        .await
+        .unwrap_or_else(|f| panic!("resuming after the fix failed: {f}"));
+    assert_eq!(filled(driver.as_mut()).await, (40, 40));
+}
+
+/// Two connections cannot both hold the backfill lock on an engine without
+/// a session lock; with one, the migration lock covers backfills and the
+/// backfill lock is a no-op that must not fail.
+pub async fn backfill_lock(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut first = db.connect().await;
+    let mut second = db.connect().await;
+    first
+        .lock_backfill(Duration::from_secs(5))
+        .await
+        .expect("first backfill lock");
+    match first.capabilities().lock {
+        LockKind::Session => {
+            second
+                .lock_backfill(Duration::from_secs(5))
+                .await
+                .expect("backfill lock (a no-op under a session lock)");
+            second.unlock_backfill().await.expect("unlock");
+        }
+        LockKind::WriteTransaction => {
+            let err = second
+                .lock_backfill(Duration::from_millis(300))
+                .await
+                .expect_err("second connection took the backfill lock the first one holds");
+            assert_eq!(err.kind, DriverErrorKind::LockHeld, "{err}");
+            assert!(
+                err.message.contains("process"),
+                "the holder is named: {err}"
+            );
+            first.unlock_backfill().await.expect("unlock");
+            second
+                .lock_backfill(Duration::from_secs(5))
+                .await
+                .expect("lock after release");
+            second.unlock_backfill().await.expect("unlock");
+        }
+        _ => panic!("unknown lock kind"),
+    }
+    first.unlock_backfill().await.expect("unlock is idempotent");
 }

@@ -72,7 +72,12 @@ pub fn parse(input: &str) -> Result<Address, String> {
         [street, city] => (*city, street.to_string()),
         [street, unit, city] => (*city, format!("{street}, {unit}")),
         [] | [_] => return Err("no street and city before the state".to_owned()),
-        _ => return Err(format!("{} parts before the state: expected street, [unit,] city", rest.len())),
+        _ => {
+            return Err(format!(
+                "{} parts before the state: expected street, [unit,] city",
+                rest.len()
+            ))
+        }
     };
     if !street.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(format!("the street `{street}` has no house number"));
@@ -132,31 +137,67 @@ mod tests {
 
     #[test]
     fn addresses_that_parse() {
-        let s = |a: &str, b: &str, c: &str, d: &str| (a.to_owned(), b.to_owned(), c.to_owned(), d.to_owned());
-        assert_eq!(ok("123 Main St, New York, NY 10001"), s("123 Main St", "New York", "NY", "10001"));
-        assert_eq!(ok(" 9 Oak Ave ,Springfield,  il   62704-1234 "), s("9 Oak Ave", "Springfield", "IL", "62704-1234"));
-        assert_eq!(ok("1 Elm St, Apt 4, Boston, MA 02108"), s("1 Elm St, Apt 4", "Boston", "MA", "02108"));
-        assert_eq!(ok("500 Pine Rd, Austin, TX, 73301"), s("500 Pine Rd", "Austin", "TX", "73301"));
+        let s = |a: &str, b: &str, c: &str, d: &str| {
+            (a.to_owned(), b.to_owned(), c.to_owned(), d.to_owned())
+        };
+        assert_eq!(
+            ok("123 Main St, New York, NY 10001"),
+            s("123 Main St", "New York", "NY", "10001")
+        );
+        assert_eq!(
+            ok(" 9 Oak Ave ,Springfield,  il   62704-1234 "),
+            s("9 Oak Ave", "Springfield", "IL", "62704-1234")
+        );
+        assert_eq!(
+            ok("1 Elm St, Apt 4, Boston, MA 02108"),
+            s("1 Elm St, Apt 4", "Boston", "MA", "02108")
+        );
+        assert_eq!(
+            ok("500 Pine Rd, Austin, TX, 73301"),
+            s("500 Pine Rd", "Austin", "TX", "73301")
+        );
     }
 
     #[test]
     fn addresses_that_do_not_parse_say_why() {
         let err = |input: &str| parse(input).unwrap_err();
-        assert_eq!(err("123 Main St New York NY"), "`NY` is not a zip code (12345 or 12345-6789)");
-        assert_eq!(err("123 Main St, New York, ZZ 10001"), "`ZZ` is not a US state code");
-        assert_eq!(err("New York, NY 10001"), "no street and city before the state");
-        assert_eq!(err("Main St, New York, NY 10001"), "the street `Main St` has no house number");
+        assert_eq!(
+            err("123 Main St New York NY"),
+            "`NY` is not a zip code (12345 or 12345-6789)"
+        );
+        assert_eq!(
+            err("123 Main St, New York, ZZ 10001"),
+            "`ZZ` is not a US state code"
+        );
+        assert_eq!(
+            err("New York, NY 10001"),
+            "no street and city before the state"
+        );
+        assert_eq!(
+            err("Main St, New York, NY 10001"),
+            "the street `Main St` has no house number"
+        );
         assert_eq!(err("1 A St,, NY 10001"), "an empty part between commas");
-        assert_eq!(err("PO Box"), "`Box` is not a zip code (12345 or 12345-6789)");
-        assert_eq!(err("1 a, b, c, d, NY 10001"), "4 parts before the state: expected street, [unit,] city");
+        assert_eq!(
+            err("PO Box"),
+            "`Box` is not a zip code (12345 or 12345-6789)"
+        );
+        assert_eq!(
+            err("1 a, b, c, d, NY 10001"),
+            "4 parts before the state: expected street, [unit,] city"
+        );
     }
 
     #[test]
     fn the_data_migration_writes_four_columns_or_rejects() {
         let m = UsAddress::default();
         assert_eq!(m.reads(), vec!["address".to_owned()]);
-        assert!(matches!(m.transform(&[Some("1 A St, B, NY 10001".into())]), Transform::Write(v) if v.len() == 4));
+        assert!(
+            matches!(m.transform(&[Some("1 A St, B, NY 10001".into())]), Transform::Write(v) if v.len() == 4)
+        );
         assert!(matches!(m.transform(&[None]), Transform::Reject(r) if r == "`address` is NULL"));
-        assert!(matches!(m.transform(&[Some("nowhere".into())]), Transform::Reject(r) if r.starts_with("cannot parse \"nowhere\"")));
+        assert!(
+            matches!(m.transform(&[Some("nowhere".into())]), Transform::Reject(r) if r.starts_with("cannot parse \"nowhere\""))
+        );
     }
 }

@@ -35,13 +35,23 @@ pub struct Context<'a> {
 
 /// What a batch does to its rows.
 enum Work<'a> {
-    Sql { set: &'a str },
-    Rust { data: &'a dyn DataMigration, reads: Vec<String> },
+    Sql {
+        set: &'a str,
+    },
+    Rust {
+        data: &'a dyn DataMigration,
+        reads: Vec<String>,
+    },
 }
 
 /// Runs `backfill` to the end (or to the stop signal), resuming from its
-/// checkpoint if an earlier run committed one. Returns the final checkpoint.
-pub async fn run(driver: &mut dyn Driver, backfill: &Backfill, ctx: &Context<'_>) -> Result<Checkpoint> {
+/// checkpoint if an earlier run committed one. Returns the final checkpoint
+/// and the rows this run changed.
+pub async fn run(
+    driver: &mut dyn Driver,
+    backfill: &Backfill,
+    ctx: &Context<'_>,
+) -> Result<(Checkpoint, i64)> {
     let engine = driver.engine();
     let fail = |key: Option<&[String]>, message: String, outcome: &str| Error::Backfill {
         version: ctx.version,
@@ -59,14 +69,20 @@ pub async fn run(driver: &mut dyn Driver, backfill: &Backfill, ctx: &Context<'_>
         .map_err(|e| Error::driver(engine, format!("creating {}", ctx.checkpoints.table()), e))?;
     let existing = read_checkpoint(driver, ctx).await?;
     if let Some(done) = existing.as_ref().filter(|c| c.state == "done") {
-        return Ok(done.clone());
+        return Ok((done.clone(), 0));
     }
 
     // The key, and a check of the SQL that changes nothing.
     let key_rows = driver
         .query(&primary_key_query(engine, &backfill.table))
         .await
-        .map_err(|e| Error::driver(engine, format!("reading the primary key of `{}`", backfill.table), e))?;
+        .map_err(|e| {
+            Error::driver(
+                engine,
+                format!("reading the primary key of `{}`", backfill.table),
+                e,
+            )
+        })?;
     let (set, filter) = backfill.action.sql_for(engine);
     let work = match &backfill.action {
         Action::Sql { .. } => Work::Sql {
@@ -100,8 +116,14 @@ pub async fn run(driver: &mut dyn Driver, backfill: &Backfill, ctx: &Context<'_>
     );
     let sql = BatchSql::new(engine, &backfill.table, key);
     let probe = match &work {
-        Work::Sql { set } => driver.execute(&sql.probe_update(set, filter)).await.map(drop),
-        Work::Rust { reads, .. } => driver.query(&sql.probe_select(reads, filter)).await.map(drop),
+        Work::Sql { set } => driver
+            .execute(&sql.probe_update(set, filter))
+            .await
+            .map(drop),
+        Work::Rust { reads, .. } => driver
+            .query(&sql.probe_select(reads, filter))
+            .await
+            .map(drop),
     };
     if let Err(e) = probe {
         return Err(fail(None, e.to_string(), "the backfill was checked before any batch ran: nothing was written; fix `set`/`where` (or the table) in migration.toml and run `cairn up` again"));
@@ -121,13 +143,16 @@ pub async fn run(driver: &mut dyn Driver, backfill: &Backfill, ctx: &Context<'_>
         }
         None => start(driver, &sql, filter, backfill, ctx).await?,
     };
+    let changed_before = checkpoint.rows_changed;
     let Some(max) = checkpoint.max_key.clone() else {
-        return finish(driver, ctx, checkpoint, Instant::now(), 0).await;
+        return Ok((finish(driver, ctx, checkpoint, Instant::now(), 0).await?, 0));
     };
 
     let started = Instant::now();
     let done_before = checkpoint.rows_done;
-    let mut size = u64::try_from(checkpoint.batch_size).unwrap_or(backfill.batch.size).clamp(1, MAX_BATCH_SIZE);
+    let mut size = u64::try_from(checkpoint.batch_size)
+        .unwrap_or(backfill.batch.size)
+        .clamp(1, MAX_BATCH_SIZE);
     loop {
         if ctx.hooks.stop.is_stopped() {
             return Err(Error::Interrupted {
@@ -145,28 +170,53 @@ pub async fn run(driver: &mut dyn Driver, backfill: &Backfill, ctx: &Context<'_>
         let (batch, rejected, took) = loop {
             let batch_started = Instant::now();
             match run_batch(driver, &sql, &work, filter, &max, &checkpoint, size, ctx).await {
-                Ok(Some((batch, rejected))) => break (Some(batch), rejected, batch_started.elapsed()),
+                Ok(Some((batch, rejected))) => {
+                    break (Some(batch), rejected, batch_started.elapsed())
+                }
                 Ok(None) => break (None, Vec::new(), batch_started.elapsed()),
-                Err(BatchError::Driver(e)) if e.kind == DriverErrorKind::LockTimeout && attempt < ctx.lock_retries => {
-                    tokio::time::sleep(ctx.retry_backoff.saturating_mul(1 << attempt.min(10))).await;
+                Err(BatchError::Driver(e))
+                    if e.kind == DriverErrorKind::LockTimeout && attempt < ctx.lock_retries =>
+                {
+                    tokio::time::sleep(ctx.retry_backoff.saturating_mul(1 << attempt.min(10)))
+                        .await;
                     attempt += 1;
                 }
                 Err(BatchError::Driver(e)) if e.kind == DriverErrorKind::Connection => {
                     return Err(Error::driver(engine, format!("running a batch of the backfill of `{}` (migration {}): the batch in flight was rolled back by the server and the checkpoint stays at {} of {} rows; run `cairn up` again to resume", backfill.table, ctx.version, checkpoint.rows_done, checkpoint.rows_total), e));
                 }
                 Err(BatchError::Driver(e)) => {
-                    return Err(record_failure(driver, ctx, &mut checkpoint, None, &e, &fail).await);
+                    return Err(
+                        record_failure(driver, ctx, &mut checkpoint, None, &e, &fail).await,
+                    );
                 }
                 Err(BatchError::Row(key, e)) => {
-                    return Err(record_failure(driver, ctx, &mut checkpoint, Some(&key), &e, &fail).await);
+                    return Err(record_failure(
+                        driver,
+                        ctx,
+                        &mut checkpoint,
+                        Some(&key),
+                        &e,
+                        &fail,
+                    )
+                    .await);
                 }
             }
         };
         let Some(batch) = batch else {
-            return finish(driver, ctx, checkpoint, started, done_before).await;
+            let done = finish(driver, ctx, checkpoint, started, done_before).await?;
+            let changed = done.rows_changed - changed_before;
+            return Ok((done, changed));
         };
         checkpoint = batch;
-        report(ctx, &checkpoint, done_before, started, took, &rejected, false);
+        report(
+            ctx,
+            &checkpoint,
+            done_before,
+            started,
+            took,
+            &rejected,
+            false,
+        );
         if let Some(target) = backfill.batch.target_time {
             size = adapt(size, took, target);
         }
@@ -199,11 +249,14 @@ async fn read_checkpoint(driver: &mut dyn Driver, ctx: &Context<'_>) -> Result<O
         .query(&ctx.checkpoints.select(Some(ctx.version)))
         .await
         .map_err(|e| Error::driver(engine, format!("reading {}", ctx.checkpoints.table()), e))?;
-    let checkpoints = ctx.checkpoints.decode(rows).map_err(|message| Error::CorruptHistory {
-        table: ctx.checkpoints.table().to_owned(),
-        engine,
-        message,
-    })?;
+    let checkpoints = ctx
+        .checkpoints
+        .decode(rows)
+        .map_err(|message| Error::CorruptHistory {
+            table: ctx.checkpoints.table().to_owned(),
+            engine,
+            message,
+        })?;
     Ok(checkpoints.into_iter().find(|c| c.step == ctx.step as i64))
 }
 
@@ -216,14 +269,23 @@ async fn start(
     ctx: &Context<'_>,
 ) -> Result<Checkpoint> {
     let engine = driver.engine();
-    let context = |what: &str| format!("{what} of the backfill of `{}` (migration {})", backfill.table, ctx.version);
+    let context = |what: &str| {
+        format!(
+            "{what} of the backfill of `{}` (migration {})",
+            backfill.table, ctx.version
+        )
+    };
     let max = driver
         .query(&sql.max_key())
         .await
         .map_err(|e| Error::driver(engine, context("reading the largest key"), e))?
         .into_iter()
         .next()
-        .map(|row| row.into_iter().map(Option::unwrap_or_default).collect::<Vec<String>>());
+        .map(|row| {
+            row.into_iter()
+                .map(Option::unwrap_or_default)
+                .collect::<Vec<String>>()
+        });
     let total = match &max {
         Some(max) => first_int(
             driver
@@ -282,7 +344,10 @@ async fn run_batch(
 ) -> Result<Option<(Checkpoint, Vec<Rejection>)>, BatchError> {
     let started = Instant::now();
     driver.begin().await.map_err(BatchError::Driver)?;
-    let result = batch_statements(driver, sql, work, filter, max, checkpoint, size, ctx, started).await;
+    let result = batch_statements(
+        driver, sql, work, filter, max, checkpoint, size, ctx, started,
+    )
+    .await;
     match result {
         Ok(Some(done)) => match driver.commit().await {
             Ok(()) => Ok(Some(done)),
@@ -299,7 +364,9 @@ async fn run_batch(
             let _ = driver.rollback().await;
             Err(match e {
                 BatchError::Driver(e) if e.kind == DriverErrorKind::Statement => {
-                    find_failing_row(driver, sql, work, filter, max, checkpoint, size).await.unwrap_or(BatchError::Driver(e))
+                    find_failing_row(driver, sql, work, filter, max, checkpoint, size)
+                        .await
+                        .unwrap_or(BatchError::Driver(e))
                 }
                 other => other,
             })
@@ -331,7 +398,10 @@ async fn batch_statements(
     let Some(last) = rows.last() else {
         return Ok(None);
     };
-    let upper: Vec<String> = last[..key_len].iter().map(|v| v.clone().unwrap_or_default()).collect();
+    let upper: Vec<String> = last[..key_len]
+        .iter()
+        .map(|v| v.clone().unwrap_or_default())
+        .collect();
     let mut rejected = Vec::new();
     let changed = match work {
         Work::Sql { set } => driver
@@ -341,9 +411,14 @@ async fn batch_statements(
         Work::Rust { data, .. } => {
             let mut writes = Vec::new();
             for row in &rows {
-                let key: Vec<String> = row[..key_len].iter().map(|v| v.clone().unwrap_or_default()).collect();
+                let key: Vec<String> = row[..key_len]
+                    .iter()
+                    .map(|v| v.clone().unwrap_or_default())
+                    .collect();
                 match data.transform(&row[key_len..]) {
-                    Transform::Write(values) if !values.is_empty() => writes.push(sql.write_row(&key, &values)),
+                    Transform::Write(values) if !values.is_empty() => {
+                        writes.push(sql.write_row(&key, &values))
+                    }
                     Transform::Write(_) | Transform::Unchanged => {}
                     Transform::Reject(reason) => rejected.push(Rejection { key, reason }),
                 }
@@ -363,7 +438,9 @@ async fn batch_statements(
     next.rows_rejected += rejected.len() as i64;
     next.batches += 1;
     next.batch_size = size as i64;
-    next.longest_batch_ms = next.longest_batch_ms.max(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
+    next.longest_batch_ms = next
+        .longest_batch_ms
+        .max(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
     next.updated_at = UtcTime::now().rfc3339();
     driver
         .execute(&ctx.checkpoints.update(&next))
@@ -393,7 +470,10 @@ async fn find_failing_row(
         .await
         .ok()?;
     for row in rows {
-        let key: Vec<String> = row[..key_len].iter().map(|v| v.clone().unwrap_or_default()).collect();
+        let key: Vec<String> = row[..key_len]
+            .iter()
+            .map(|v| v.clone().unwrap_or_default())
+            .collect();
         let statement = match work {
             Work::Sql { set } => sql.update_row(set, &key, filter),
             Work::Rust { data, .. } => match data.transform(&row[key_len..]) {
@@ -452,7 +532,15 @@ async fn finish(
         .execute(&ctx.checkpoints.update(&checkpoint))
         .await
         .map_err(|e| Error::driver(engine, "marking the backfill done", e))?;
-    report(ctx, &checkpoint, done_before, started, Duration::ZERO, &[], true);
+    report(
+        ctx,
+        &checkpoint,
+        done_before,
+        started,
+        Duration::ZERO,
+        &[],
+        true,
+    );
     Ok(checkpoint)
 }
 
@@ -495,7 +583,11 @@ fn lag_query(engine: Engine) -> Option<&'static str> {
 }
 
 /// Waits while a replica lags more than `max_lag` (checked every second).
-async fn wait_for_replicas(driver: &mut dyn Driver, max_lag: Duration, stop: &super::StopSignal) -> Result<()> {
+async fn wait_for_replicas(
+    driver: &mut dyn Driver,
+    max_lag: Duration,
+    stop: &super::StopSignal,
+) -> Result<()> {
     let engine = driver.engine();
     let Some(query) = lag_query(engine) else {
         tracing::warn!(%engine, "max_replication_lag is only measured on PostgreSQL (pg_stat_replication); ignored on this engine");
@@ -514,7 +606,11 @@ async fn wait_for_replicas(driver: &mut dyn Driver, max_lag: Duration, stop: &su
         if lag <= max_lag.as_secs_f64() || stop.is_stopped() {
             return Ok(());
         }
-        tracing::info!(lag_s = lag, max_s = max_lag.as_secs_f64(), "replicas lag behind: waiting before the next batch");
+        tracing::info!(
+            lag_s = lag,
+            max_s = max_lag.as_secs_f64(),
+            "replicas lag behind: waiting before the next batch"
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
@@ -531,6 +627,9 @@ mod tests {
         assert_eq!(adapt(1000, Duration::from_millis(400), target), 500);
         assert_eq!(adapt(1000, Duration::from_millis(125), target), 800);
         assert_eq!(adapt(1, Duration::from_secs(9), target), 1);
-        assert_eq!(adapt(MAX_BATCH_SIZE, Duration::ZERO, target), MAX_BATCH_SIZE);
+        assert_eq!(
+            adapt(MAX_BATCH_SIZE, Duration::ZERO, target),
+            MAX_BATCH_SIZE
+        );
     }
 }

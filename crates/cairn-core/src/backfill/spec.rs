@@ -184,7 +184,9 @@ impl Entry {
     fn into_backfill(self, path: &Path, line: usize) -> Result<Backfill, Error> {
         let err = |message: String| bad(path, line, message);
         if self.table.trim().is_empty() {
-            return Err(err("`table` is empty: name the table to backfill".to_owned()));
+            return Err(err(
+                "`table` is empty: name the table to backfill".to_owned()
+            ));
         }
         let overrides: BTreeMap<Engine, SqlOverride> = [
             (Engine::Postgres, self.postgres),
@@ -310,7 +312,10 @@ mod tests {
     fn a_rust_backfill_and_defaults() {
         let text = "[[backfill]]\ntable = \"a\"\nset = \"x = 1\"\n\n[[backfill]]\ntable = \"addresses\"\nrust = \"us_address\"\n";
         let backfills = parse(text, path()).unwrap();
-        assert_eq!(backfills[1].location, "migrations/5_backfill/migration.toml:5");
+        assert_eq!(
+            backfills[1].location,
+            "migrations/5_backfill/migration.toml:5"
+        );
         assert_eq!(
             backfills[1].action,
             Action::Rust {
@@ -327,14 +332,26 @@ mod tests {
             err("[[backfill]]\ntable = \"a\"\nset = \"x = 1\"\nbatchsize = 3\n"),
             "migrations/5_backfill/migration.toml:4: migration.toml: unknown field `batchsize`, expected one of `table`, `set`, `where`, `rust`, `batch_size`, `pause`, `target_batch_time`, `max_replication_lag`, `postgres`, `mysql`, `sqlite`"
         );
-        assert!(err("[[backfill]]\ntable = \"a\"\n").contains(":1: migration.toml: a backfill needs `set"));
-        assert!(err("[[backfill]]\ntable = \"a\"\nset = \"x=1\"\nrust = \"r\"\n").contains("not both"));
-        assert!(err("[[backfill]]\ntable = \"a\"\nset = \"x=1\"\nbatch_size = 0\n").contains("`batch_size` must be between 1 and 100000, found 0"));
-        assert!(err("[[backfill]]\ntable = \"a\"\nset = \"x=1\"\npause = \"soon\"\n").contains("`pause` must be a duration"));
+        assert!(err("[[backfill]]\ntable = \"a\"\n")
+            .contains(":1: migration.toml: a backfill needs `set"));
+        assert!(
+            err("[[backfill]]\ntable = \"a\"\nset = \"x=1\"\nrust = \"r\"\n").contains("not both")
+        );
+        assert!(
+            err("[[backfill]]\ntable = \"a\"\nset = \"x=1\"\nbatch_size = 0\n")
+                .contains("`batch_size` must be between 1 and 100000, found 0")
+        );
+        assert!(
+            err("[[backfill]]\ntable = \"a\"\nset = \"x=1\"\npause = \"soon\"\n")
+                .contains("`pause` must be a duration")
+        );
         assert!(err("[[backfill]]\ntable = \"a\"\nset = \"  \"\n").contains("`set` is empty"));
         assert!(err("title = 3\n").contains("unknown field `title`"));
         assert!(err("").contains("declares nothing"));
         assert!(err("[[backfill]\n").contains("migration.toml:1:"));
-        assert!(err("[[backfill]]\ntable = \"a\"\nrust = \"r\"\n[backfill.mysql]\nset = \"x\"\n").contains("a Rust backfill has none"));
+        assert!(
+            err("[[backfill]]\ntable = \"a\"\nrust = \"r\"\n[backfill.mysql]\nset = \"x\"\n")
+                .contains("a Rust backfill has none")
+        );
     }
 }

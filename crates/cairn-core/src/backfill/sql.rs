@@ -150,7 +150,12 @@ impl BatchSql {
             .join(", ")
     }
 
-    fn conditions(&self, after: Option<&[String]>, up_to: &[String], filter: Option<&str>) -> String {
+    fn conditions(
+        &self,
+        after: Option<&[String]>,
+        up_to: &[String],
+        filter: Option<&str>,
+    ) -> String {
         let mut parts = Vec::with_capacity(3);
         if let Some(after) = after {
             parts.push(self.after(after));
@@ -478,7 +483,9 @@ fn decode_row(row: Vec<Option<String>>) -> Result<Checkpoint, String> {
     let keys = |i: usize| -> Result<Option<Vec<String>>, String> {
         row[i]
             .as_deref()
-            .map(|s| serde_json::from_str::<Vec<String>>(s).map_err(|e| format!("bad key {s:?}: {e}")))
+            .map(|s| {
+                serde_json::from_str::<Vec<String>>(s).map_err(|e| format!("bad key {s:?}: {e}"))
+            })
             .transpose()
     };
     Ok(Checkpoint {
@@ -550,18 +557,27 @@ mod tests {
             my.up_to(&v(&["1", "x"])),
             "((`a` < 1) OR (`a` = 1 AND `b` <= 'x'))"
         );
-        let lite = key(Engine::Sqlite, &[("a", "INTEGER"), ("b", "INTEGER"), ("c", "TEXT")]);
+        let lite = key(
+            Engine::Sqlite,
+            &[("a", "INTEGER"), ("b", "INTEGER"), ("c", "TEXT")],
+        );
         assert_eq!(
             lite.after(&v(&["1", "2", "z"])),
             "((\"a\" > 1) OR (\"a\" = 1 AND \"b\" > 2) OR (\"a\" = 1 AND \"b\" = 2 AND \"c\" > 'z'))"
         );
-        assert_eq!(lite.equals(&v(&["1", "2", "z"])), "\"a\" = 1 AND \"b\" = 2 AND \"c\" = 'z'");
+        assert_eq!(
+            lite.equals(&v(&["1", "2", "z"])),
+            "\"a\" = 1 AND \"b\" = 2 AND \"c\" = 'z'"
+        );
     }
 
     #[test]
     fn a_non_numeric_value_of_an_integer_column_is_quoted() {
         let sql = key(Engine::Mysql, &[("id", "int")]);
-        assert_eq!(sql.after(&v(&["1; DROP TABLE t"])), "`id` > '1; DROP TABLE t'");
+        assert_eq!(
+            sql.after(&v(&["1; DROP TABLE t"])),
+            "`id` > '1; DROP TABLE t'"
+        );
     }
 
     #[test]
@@ -587,14 +603,28 @@ mod tests {
             error: Some("it's".to_owned()),
         };
         let row: Vec<Option<String>> = vec![
-            Some("5".into()), Some("0".into()), Some("users".into()), Some("running".into()),
-            Some("[\"id\"]".into()), Some("[\"100\"]".into()), None, Some("100".into()),
-            Some("0".into()), Some("0".into()), Some("0".into()), Some("0".into()),
-            Some("10".into()), Some("0".into()), Some(c.started_at.clone()),
-            Some(c.updated_at.clone()), Some("it's".into()),
+            Some("5".into()),
+            Some("0".into()),
+            Some("users".into()),
+            Some("running".into()),
+            Some("[\"id\"]".into()),
+            Some("[\"100\"]".into()),
+            None,
+            Some("100".into()),
+            Some("0".into()),
+            Some("0".into()),
+            Some("0".into()),
+            Some("0".into()),
+            Some("10".into()),
+            Some("0".into()),
+            Some(c.started_at.clone()),
+            Some(c.updated_at.clone()),
+            Some("it's".into()),
         ];
         assert_eq!(sql.decode(vec![row]).unwrap(), vec![c.clone()]);
         assert!(sql.insert(&c).contains("'[\"100\"]', NULL, 100"));
-        assert!(sql.update(&c).ends_with("error = 'it''s' WHERE version = 5 AND step = 0"));
+        assert!(sql
+            .update(&c)
+            .ends_with("error = 'it''s' WHERE version = 5 AND step = 0"));
     }
 }
