@@ -20,7 +20,8 @@ Exit codes:
   2  bad usage (unknown flag, conflicting options)
   3  validation problem found (modified, missing, failed or out-of-order migrations),
      a rollback or re-apply that differs (verify), or schema drift (drift)
-  4  timed out waiting for the migration lock held by another runner";
+  4  timed out waiting for the migration lock held by another runner
+  130 stopped by Ctrl-C (or SIGTERM) at a backfill batch boundary: `cairn up` resumes";
 
 /// `cairn`: the command line.
 #[derive(Debug, Parser)]
@@ -76,6 +77,8 @@ pub enum Format {
     Text,
     /// One JSON document on stdout.
     Json,
+    /// SQL DDL that rebuilds the schema (only `cairn schema dump`).
+    Sql,
 }
 
 /// The subcommands.
@@ -107,6 +110,16 @@ pub enum Command {
     Schema(SchemaCommand),
     /// Compare the live database's schema with what the migrations produce
     Drift(DriftArgs),
+    /// Batched data migrations declared in migration.toml
+    #[command(subcommand)]
+    Backfill(BackfillCommand),
+}
+
+/// `cairn backfill …`.
+#[derive(Debug, Subcommand)]
+pub enum BackfillCommand {
+    /// Show every backfill's checkpoint: rows done, rate, last batch (safe while one runs)
+    Status,
 }
 
 /// `cairn verify`.
@@ -118,12 +131,27 @@ pub struct VerifyArgs {
     /// Check migrations up to and including this version
     #[arg(long, value_name = "VERSION")]
     pub to: Option<Version>,
+    /// Verify on a disposable database of each engine instead of --database-url:
+    /// SQLite in a temporary file, PostgreSQL and MySQL/MariaDB created on the
+    /// server of CAIRN_VERIFY_POSTGRES_URL / CAIRN_VERIFY_MYSQL_URL and dropped after
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_engine)]
+    pub engines: Vec<cairn_core::Engine>,
+    /// Insert generated rows into every table after each up, and check that
+    /// down and up again keep the rows of the tables that were there before
+    #[arg(long)]
+    pub seed_data: bool,
+}
+
+fn parse_engine(name: &str) -> Result<cairn_core::Engine, String> {
+    name.parse()
+        .map_err(|e: cairn_core::engine::UnknownEngine| e.to_string())
 }
 
 /// `cairn schema ...`.
 #[derive(Debug, Subcommand)]
 pub enum SchemaCommand {
-    /// Print the normalised schema (text, or JSON with --format json), without Cairn's tables
+    /// Print the normalised schema (text; JSON with --format json; the DDL
+    /// that rebuilds it with --format sql), without Cairn's tables
     Dump,
 }
 
@@ -169,6 +197,10 @@ pub struct UpArgs {
     /// the failed statement (after fixing it), if the statements before it are unchanged
     #[arg(long, conflicts_with = "dry_run")]
     pub resume: bool,
+    /// A replica whose lag a backfill's `max_replication_lag` limits (repeatable;
+    /// overrides `replica_urls` in cairn.toml)
+    #[arg(long, value_name = "URL")]
+    pub replica_url: Vec<String>,
 }
 
 /// `cairn down`.

@@ -46,6 +46,9 @@ pub fn run(command: &Command, config: &Config) -> anyhow::Result<Outcome> {
 
 async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result<Outcome> {
     let url = config.database_url()?;
+    if config.format == Format::Sql && !matches!(command, Command::Schema(SchemaCommand::Dump)) {
+        bail!("--format sql is only for `cairn schema dump`: use --format text or --format json");
+    }
     if let Command::Schema(SchemaCommand::Dump) = command {
         // Reads the schema only: no migrations directory needed.
         let mut driver = connect(url).await?;
@@ -53,7 +56,26 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
     }
     let migrations = source::read_dir(&config.migrations_dir)?;
     tracing::info!(count = migrations.len(), dir = %config.migrations_dir.display(), "read migrations");
-    let migrator = Migrator::new(migrations, config.migrator.clone());
+    let mut migrator = Migrator::new(migrations, config.migrator.clone());
+    if matches!(command, Command::Up(_) | Command::Redo) {
+        crate::backfill::prepare(&mut migrator, config);
+    } else {
+        crate::backfill::register(&mut migrator);
+    }
+    if let Command::Verify(args) = command {
+        if !args.engines.is_empty() {
+            // Disposable databases: the configured URL is not used.
+            return crate::verify_engines::run(config, &migrator, args).await;
+        }
+    }
+    if matches!(command, Command::Up(_) | Command::Redo) {
+        for replica in &config.replica_urls {
+            let driver = connect(replica)
+                .await
+                .with_context(|| format!("connecting to replica {}", replica.redacted()))?;
+            migrator.add_replica(replica.redacted(), driver);
+        }
+    }
     let mut driver = connect(url).await?;
     let driver = driver.as_mut();
     let ctx = Ctx {
@@ -71,6 +93,9 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         Command::Repair => ctx.repair(&migrator, driver).await,
         Command::Verify(args) => ctx.verify(&migrator, driver, args).await,
         Command::Drift(args) => ctx.drift(&migrator, driver, args).await,
+        Command::Backfill(crate::args::BackfillCommand::Status) => {
+            crate::backfill::status(&migrator, driver, config, url).await
+        }
         Command::Init | Command::New(_) | Command::Schema(_) => {
             unreachable!("handled before reading the migrations")
         }
@@ -78,7 +103,7 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
 }
 
 /// Picks the driver for the URL's engine.
-async fn connect(url: &DatabaseUrl) -> anyhow::Result<Box<dyn Driver>> {
+pub(crate) async fn connect(url: &DatabaseUrl) -> anyhow::Result<Box<dyn Driver>> {
     match url.engine() {
         Engine::Sqlite => {
             // Each driver's connect error names the (redacted) URL already.
@@ -97,7 +122,7 @@ async fn connect(url: &DatabaseUrl) -> anyhow::Result<Box<dyn Driver>> {
 }
 
 /// Prints to stdout; a closed pipe (`cairn status | head`) is not an error worth a panic.
-fn print(text: &str) {
+pub(crate) fn print(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
@@ -304,17 +329,19 @@ async fn schema_dump(config: &Config, driver: &mut dyn Driver) -> anyhow::Result
         history_table: config.migrator.table.name.clone(),
     };
     let snapshot = schema::introspect(driver, &options).await?;
-    if config.format == Format::Json {
-        let value = serde_json::to_value(&snapshot).context("cannot serialise the schema")?;
-        print(&output::json_string(&value));
-    } else {
-        print(&snapshot.to_text());
+    match config.format {
+        Format::Json => {
+            let value = serde_json::to_value(&snapshot).context("cannot serialise the schema")?;
+            print(&output::json_string(&value));
+        }
+        Format::Sql => print(&snapshot.to_sql()),
+        Format::Text => print(&snapshot.to_text()),
     }
     Ok(Outcome::Success)
 }
 
 /// Shows verification progress on stderr, only when it is a terminal.
-fn progress_printer() -> impl FnMut(VerifyEvent) {
+pub(crate) fn progress_printer() -> impl FnMut(VerifyEvent) {
     let terminal = std::io::stderr().is_terminal();
     move |event| {
         if !terminal {
@@ -346,6 +373,7 @@ impl Ctx<'_> {
         let options = VerifyOptions {
             from: args.from,
             to: args.to,
+            seed_data: args.seed_data,
         };
         let mut progress = progress_printer();
         let report = verify::verify(migrator, driver, &options, &mut progress).await?;

@@ -44,6 +44,9 @@ pub struct Config {
     pub color: bool,
     /// The options of the migrator.
     pub migrator: MigratorOptions,
+    /// Replicas whose lag a backfill's `max_replication_lag` limits
+    /// (`up --replica-url`, else `replica_urls` in cairn.toml).
+    pub replica_urls: Vec<DatabaseUrl>,
 }
 
 /// The keys of `cairn.toml`.
@@ -57,6 +60,7 @@ struct FileConfig {
     lock_timeout: Option<String>,
     lock_wait: Option<String>,
     allow_out_of_order: Option<bool>,
+    replica_urls: Option<Vec<String>>,
 }
 
 /// Where the process gets its environment, so resolution is testable.
@@ -145,7 +149,29 @@ impl Config {
             ..defaults
         };
 
+        let replica_urls = match &cli.command {
+            Command::Up(up) if !up.replica_url.is_empty() => up
+                .replica_url
+                .iter()
+                .map(|raw| DatabaseUrl::parse(raw).context("a --replica-url is not usable"))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            _ => file
+                .replica_urls
+                .iter()
+                .flatten()
+                .map(|raw| {
+                    DatabaseUrl::parse(raw).with_context(|| {
+                        format!(
+                            "`{}`: an entry of `replica_urls` is not usable",
+                            config_file.display()
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        };
+
         Ok(Config {
+            replica_urls,
             database_url,
             migrations_dir,
             config_file,

@@ -74,6 +74,7 @@ fn paint_state(style: Style, state: State) -> impl Fn(&str) -> String {
         State::Applied => style.green(text),
         State::Pending => style.yellow(text),
         State::Baselined | State::Baseline | State::Expanded => style.dim(text),
+        State::Backfilling => style.yellow(text),
         _ => style.red(text),
     }
 }
@@ -196,14 +197,18 @@ fn applied_line(applied: &Applied, style: Style) -> String {
         "another runner did it first".to_owned()
     } else {
         format!(
-            "{} ms, {}{}",
+            "{} ms, {}{}{}",
             applied.duration_ms,
             plural(applied.statements, "statement", "statements"),
             if applied.transactional {
                 ""
             } else {
                 ", outside a transaction"
-            }
+            },
+            applied
+                .backfilled
+                .map(|rows| format!(", backfilled {}", plural(rows as usize, "row", "rows")))
+                .unwrap_or_default()
         )
     };
     format!("{painted} {} {} ({detail})", applied.version, applied.name)
@@ -361,7 +366,9 @@ pub fn verify_text(report: &VerifyReport, url: &DatabaseUrl, style: Style) -> St
                 ok += 1;
                 style.green("ok")
             }
-            VerifyOutcome::RollbackDiffers | VerifyOutcome::ReapplyDiffers => {
+            VerifyOutcome::RollbackDiffers
+            | VerifyOutcome::ReapplyDiffers
+            | VerifyOutcome::RowsDiffer => {
                 failed += 1;
                 style.red("FAILED")
             }
@@ -374,6 +381,7 @@ pub fn verify_text(report: &VerifyReport, url: &DatabaseUrl, style: Style) -> St
         let _ = write!(out, "{label} {} {}", m.version, m.name);
         match m.outcome {
             VerifyOutcome::Ok => out.push('\n'),
+            VerifyOutcome::RowsDiffer => out.push('\n'),
             VerifyOutcome::Irreversible => {
                 out.push_str(": no down script on this engine, left applied\n");
             }
@@ -407,6 +415,23 @@ pub fn verify_text(report: &VerifyReport, url: &DatabaseUrl, style: Style) -> St
                     }
                 }
             }
+        }
+        if !m.rows.is_empty() {
+            out.push_str(
+                "  after down and up again, rows of tables that were there before differ:\n",
+            );
+            for finding in &m.rows {
+                let _ = writeln!(out, "    {}", finding.message);
+            }
+        }
+        for skipped in &m.not_seeded {
+            let _ = writeln!(
+                out,
+                "  {} table `{}` not seeded (its rows are not checked): {}",
+                style.dim("note:"),
+                skipped.table,
+                skipped.reason
+            );
         }
     }
     if !report.unchecked.is_empty() {

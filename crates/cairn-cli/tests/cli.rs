@@ -923,6 +923,153 @@ mod verify_cli {
             .code(1)
             .stderr_has("scratch database is not empty");
     }
+
+    /// The variables that name servers for `verify --engines`, removed.
+    const NO_SERVERS: [(&str, &str); 2] = [
+        ("CAIRN_VERIFY_POSTGRES_URL", ""),
+        ("CAIRN_VERIFY_MYSQL_URL", ""),
+    ];
+
+    #[test]
+    fn verify_engines_sqlite_uses_a_disposable_file_and_not_the_database_url() {
+        let p = Project::new();
+        p.three_migrations();
+        let json = p
+            .cairn_env(
+                &["verify", "--engines", "sqlite", "--format", "json"],
+                &NO_SERVERS,
+            )
+            .code(0)
+            .json();
+        assert_eq!(json["ok"], true);
+        assert_eq!(json["engines"][0]["engine"], "sqlite");
+        assert_eq!(
+            json["engines"][0]["report"]["migrations"][2]["outcome"],
+            "ok"
+        );
+        let file = json["engines"][0]["database"].as_str().expect("a database");
+        let path = file.strip_prefix("sqlite://").expect("a sqlite URL");
+        assert!(
+            !std::path::Path::new(path).exists(),
+            "{path} was left behind"
+        );
+        // The configured database (sqlite://cairn.db) was never opened.
+        assert!(!p.path("cairn.db").exists());
+        p.cairn_env(&["verify", "--engines", "sqlite"], &NO_SERVERS)
+            .code(0)
+            .stdout_has("== sqlite")
+            .stdout_has("3 ok, 0 failed")
+            .stdout_has("engines: sqlite ok");
+    }
+
+    #[test]
+    fn verify_engines_names_the_variable_for_a_missing_server() {
+        let p = Project::new();
+        p.three_migrations();
+        p.cairn_env(&["verify", "--engines", "sqlite,postgres"], &NO_SERVERS)
+            .code(1)
+            .stderr_has("no postgres server")
+            .stderr_has("set CAIRN_VERIFY_POSTGRES_URL")
+            // Nothing ran: not even the SQLite part.
+            .nowhere("== sqlite");
+        p.cairn_env(&["verify", "--engines", "mysql"], &NO_SERVERS)
+            .code(1)
+            .stderr_has("CAIRN_VERIFY_MYSQL_URL");
+        p.cairn_env(&["verify", "--engines", "oracle"], &NO_SERVERS)
+            .code(2)
+            .stderr_has("unknown engine `oracle`");
+    }
+
+    #[test]
+    fn verify_engines_reports_an_unreachable_server_without_its_password() {
+        let p = Project::new();
+        p.three_migrations();
+        // Port 1: nothing listens there.
+        let env = [
+            (
+                "CAIRN_VERIFY_POSTGRES_URL",
+                "postgres://admin:hunter2@127.0.0.1:1/postgres",
+            ),
+            ("CAIRN_VERIFY_MYSQL_URL", ""),
+        ];
+        let run = p.cairn_env(
+            &["verify", "--engines", "postgres,sqlite", "--format", "json"],
+            &env,
+        );
+        run.code(1)
+            .stderr_has("verification did not complete on postgres")
+            .stderr_has("CAIRN_VERIFY_POSTGRES_URL")
+            .nowhere("hunter2");
+        let json = run.json();
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["engines"][0]["ok"], false);
+        assert!(json["engines"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot reach")));
+        // The other engine still ran.
+        assert_eq!(json["engines"][1]["ok"], true);
+    }
+
+    #[test]
+    fn verify_seed_data_catches_rows_lost_by_down_and_up() {
+        let p = Project::new();
+        base(&p);
+        p.migration(
+            2,
+            "add_b",
+            "ALTER TABLE t ADD COLUMN b INTEGER;\n",
+            Some("DROP TABLE t;\nCREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER);\n"),
+        );
+        // The schema is restored: without seed data verify passes.
+        p.cairn(&["verify", "--engines", "sqlite"]).code(0);
+        let run = p.cairn(&[
+            "verify",
+            "--engines",
+            "sqlite",
+            "--seed-data",
+            "--format",
+            "json",
+        ]);
+        let json = run.code(3).json();
+        let m = &json["engines"][0]["report"]["migrations"][1];
+        assert_eq!(m["outcome"], "rows-differ");
+        assert_eq!(m["rows"][0]["table"], "t");
+        assert_eq!(m["rows"][0]["missing"], 3);
+        p.cairn(&["verify", "--engines", "sqlite", "--seed-data"])
+            .code(3)
+            .stdout_has("FAILED 2 add_b")
+            .stdout_has("table `t`: 3 of 3 rows lost by down and up again");
+    }
+
+    #[test]
+    fn verify_seed_data_names_a_table_it_cannot_fill() {
+        let p = Project::new();
+        p.migration(
+            1,
+            "strict",
+            "CREATE TABLE strict_t (id INTEGER PRIMARY KEY, code TEXT NOT NULL CHECK (code = 'x'));\n",
+            Some("DROP TABLE strict_t;\n"),
+        );
+        p.cairn(&["verify", "--seed-data"])
+            .code(0)
+            .stdout_has("ok 1 strict")
+            .stdout_has("table `strict_t` not seeded")
+            .stdout_has("CHECK constraint failed");
+    }
+
+    #[test]
+    fn format_sql_is_only_for_schema_dump() {
+        let p = Project::new();
+        p.three_migrations();
+        p.cairn(&["status", "--format", "sql"])
+            .code(1)
+            .stderr_has("--format sql is only for `cairn schema dump`");
+        p.cairn(&["up"]).code(0);
+        p.cairn(&["schema", "dump", "--format", "sql"])
+            .code(0)
+            .stdout_has("CREATE TABLE users (")
+            .nowhere("cairn_history");
+    }
 }
 
 #[test]
@@ -945,4 +1092,104 @@ fn resume_refuses_a_rollback_that_failed_part_way() {
         .stderr_has("failed while rolling back");
     assert!(p.has_table("a"), "resume re-ran or undid something");
     assert!(!p.has_table("b"));
+}
+
+/// A table to backfill, with three rows, as migration 1.
+fn backfill_project(toml: &str) -> Project {
+    let p = Project::new();
+    p.migration(
+        1,
+        "items",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, v INTEGER);\nINSERT INTO items (id, n) VALUES (1, 1), (2, 2), (3, 3);\n",
+        Some("DROP TABLE items;\n"),
+    );
+    p.write("migrations/2_fill/migration.toml", toml);
+    p
+}
+
+#[test]
+fn a_backfill_runs_and_backfill_status_reports_it() {
+    let p = backfill_project(
+        "[[backfill]]\ntable = \"items\"\nset = \"v = n * 2\"\nwhere = \"v IS NULL\"\nbatch_size = 2\n",
+    );
+    p.cairn(&["backfill", "status"])
+        .code(0)
+        .stdout_has("no backfill has run");
+    p.cairn(&["up"])
+        .code(0)
+        .stdout_has("applied 2 fill")
+        .stdout_has("backfilled 3 rows")
+        .stderr_has("backfill 2 (1/1) items: 3/3 rows (100%)");
+    p.cairn(&["backfill", "status"])
+        .code(0)
+        .stdout_has("2 #1 items: done — 3/3 rows (100%), 3 changed, 0 rejected, 2 batches");
+    let status = p.cairn(&["backfill", "status", "--format", "json"]).json();
+    assert_eq!(status["backfills"][0]["rows_done"], 3, "{status}");
+    assert_eq!(status["backfills"][0]["last_key"][0], "3", "{status}");
+    let sum: i64 = p
+        .db_at("cairn.db")
+        .query_row("SELECT SUM(v) FROM items", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(sum, 12);
+}
+
+#[test]
+fn an_unregistered_rust_backfill_names_the_file_and_writes_nothing() {
+    let p = backfill_project("[[backfill]]\ntable = \"items\"\nrust = \"nope\"\n");
+    p.cairn(&["up"])
+        .code(1)
+        .stderr_has("2_fill/migration.toml:1")
+        .stderr_has("no data migration named `nope` is registered")
+        .stderr_has("nothing was written");
+    let filled: i64 = p
+        .db_at("cairn.db")
+        .query_row("SELECT COUNT(v) FROM items", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(filled, 0);
+}
+
+#[test]
+fn a_bad_migration_toml_is_refused_before_anything_runs() {
+    let p = backfill_project("[[backfill]]\ntable = \"items\"\nset = \"v = 1\"\nbatchsize = 5\n");
+    p.cairn(&["up"])
+        .code(1)
+        .stderr_has("2_fill/migration.toml:4: migration.toml: unknown field `batchsize`");
+    assert!(
+        !p.path("cairn.db").exists() || p.tables().is_empty(),
+        "{:?}",
+        p.tables()
+    );
+}
+
+#[test]
+fn a_backfill_on_a_table_without_a_primary_key_is_refused() {
+    let p = Project::new();
+    p.migration(
+        1,
+        "loose",
+        "CREATE TABLE loose (n INTEGER, v INTEGER);\n",
+        Some("DROP TABLE loose;\n"),
+    );
+    p.write(
+        "migrations/2_fill/migration.toml",
+        "[[backfill]]\ntable = \"loose\"\nset = \"v = n\"\n",
+    );
+    p.cairn(&["up"])
+        .code(1)
+        .stderr_has("table `loose` has no primary key")
+        .stderr_has("nothing was written");
+}
+
+#[test]
+fn unusable_replica_urls_are_refused_with_their_origin() {
+    let p = backfill_project("[[backfill]]\ntable = \"items\"\nset = \"v = n\"\n");
+    p.cairn(&["up", "--replica-url", "oracle://secret:hunter2@db/x"])
+        .code(1)
+        .stderr_has("a --replica-url is not usable")
+        .nowhere("hunter2");
+    p.write("cairn.toml", "replica_urls = [\"nope\"]\n");
+    p.cairn(&["up"])
+        .code(1)
+        .stderr_has("cairn.toml`: an entry of `replica_urls` is not usable");
+    assert!(!p.path("cairn.db").exists(), "nothing may be created");
 }

@@ -238,6 +238,16 @@ impl Migrator {
         self
     }
 
+    /// Adds a replica whose lag `max_replication_lag` in migration.toml limits
+    /// (see [`backfill::Replica`]); `name` is how messages call it.
+    pub fn add_replica(&mut self, name: impl Into<String>, driver: Box<dyn Driver>) -> &mut Self {
+        self.hooks.replicas.push(backfill::Replica {
+            name: name.into(),
+            driver: std::sync::Arc::new(tokio::sync::Mutex::new(driver)),
+        });
+        self
+    }
+
     /// Receives a report when each backfill starts, after every batch and at its end.
     pub fn on_progress(&mut self, progress: std::sync::Arc<ProgressFn>) -> &mut Self {
         self.hooks.progress = Some(progress);

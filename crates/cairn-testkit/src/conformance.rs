@@ -59,6 +59,7 @@ pub const CASES: &[&str] = &[
     "backfill_resume_composite_key",
     "backfill_failing_row",
     "backfill_lock",
+    "backfill_replica_lag",
 ];
 
 /// Expands to one `#[tokio::test]` per conformance case for `$target`
@@ -71,7 +72,7 @@ macro_rules! conformance_tests {
             history_round_trip, lock_exclusivity, failing_migration, checksum_mismatch,
             no_transaction_directive, down_and_redo, engine_override, baseline_and_repair,
             directives, concurrent_runners, resume_after_fix, backfill_resume_composite_key,
-            backfill_failing_row, backfill_lock);
+            backfill_failing_row, backfill_lock, backfill_replica_lag);
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {
         $(
@@ -924,4 +925,72 @@ pub async fn backfill_lock(target: &dyn Target) {
         _ => panic!("unknown lock kind"),
     }
     first.unlock_backfill().await.expect("unlock is idempotent");
+}
+
+/// With a replica configured and `max_replication_lag`, a backfill waits
+/// before its next batch until the replica has applied the earlier ones
+/// (read from the replica's copy of the checkpoint), then goes on. The
+/// "replica" here is a second database whose checkpoint the case writes.
+pub async fn backfill_replica_lag(target: &dyn Target) {
+    let primary = target.fresh().await;
+    let replica = target.fresh().await;
+    let mut driver = primary.connect().await;
+    let mut observer = primary.connect().await;
+    let mut replica_writer = replica.connect().await;
+    let dir = backfill_fixture(10)
+        .file(
+            "2_fill/migration.toml",
+            "[[backfill]]\ntable = \"pairs\"\nset = \"v = n * 10\"\nwhere = \"v IS NULL AND n <> 25\"\nbatch_size = 10\npause = \"300ms\"\nmax_replication_lag = \"200ms\"\n",
+        )
+        .build();
+    let checkpoints = HistorySql::new(replica_writer.engine(), &Default::default()).checkpoints();
+    replica_writer
+        .execute(&checkpoints.create())
+        .await
+        .expect("checkpoint table on the replica");
+    let mut migrator = migrator(&dir);
+    migrator.add_replica("replica", replica.connect().await);
+    let run = tokio::spawn(async move {
+        let result = migrator.up(driver.as_mut(), Some(2)).await.map(|_| ());
+        result.map_err(|f| f.to_string())
+    });
+    // The first batch commits; the replica has applied none, so the second waits.
+    let status = crate::conformance::migrator(&dir);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let done = status
+            .backfill_status(observer.as_mut())
+            .await
+            .expect("checkpoints");
+        if let Some(c) = done.first().filter(|c| c.batches >= 1) {
+            break c.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no batch committed in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let waiting = status
+        .backfill_status(observer.as_mut())
+        .await
+        .expect("checkpoints");
+    assert_eq!(
+        waiting[0].batches, 1,
+        "ran ahead of a replica that applied nothing: {waiting:?}"
+    );
+    assert!(!run.is_finished(), "the run ended while the replica lagged");
+
+    // The replica catches up (as far as Cairn can tell): the run goes on to the end.
+    let mut caught_up = first;
+    caught_up.batches = 1_000;
+    replica_writer
+        .execute(&checkpoints.insert(&caught_up))
+        .await
+        .expect("replica checkpoint");
+    run.await
+        .expect("runner task panicked")
+        .unwrap_or_else(|e| panic!("the backfill failed once the replica caught up: {e}"));
+    assert_eq!(filled(observer.as_mut()).await, (39, 40));
 }

@@ -132,6 +132,29 @@ pub struct Hooks {
     pub stop: StopSignal,
     /// Receives progress reports.
     pub progress: Option<Arc<ProgressFn>>,
+    /// Replicas whose lag `max_replication_lag` limits.
+    pub replicas: Vec<Replica>,
+}
+
+/// A connection to a replica of the database being migrated.
+///
+/// Cairn measures a replica's lag by its own writes: every batch commits a
+/// checkpoint, and the checkpoint replicates like any row. Before each batch
+/// the runner reads the checkpoint on the replica; the lag is the age of the
+/// oldest batch the replica has not applied yet. This needs nothing but
+/// read access on the replica, and works the same on every engine.
+#[derive(Clone)]
+pub struct Replica {
+    /// How messages name it (a redacted URL, say).
+    pub name: String,
+    /// The connection.
+    pub driver: Arc<tokio::sync::Mutex<Box<dyn crate::driver::Driver>>>,
+}
+
+impl fmt::Debug for Replica {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replica").field("name", &self.name).finish()
+    }
 }
 
 impl fmt::Debug for Hooks {
@@ -140,6 +163,7 @@ impl fmt::Debug for Hooks {
             .field("data_migrations", &self.data_migrations.keys())
             .field("stop", &self.stop)
             .field("progress", &self.progress.is_some())
+            .field("replicas", &self.replicas)
             .finish()
     }
 }

@@ -1,6 +1,7 @@
 //! Runs one backfill: resolve the key, check the SQL, then batch by batch
 //! with a checkpoint committed in every batch's transaction.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::spec::{Action, Backfill, MAX_BATCH_SIZE};
@@ -150,6 +151,8 @@ pub async fn run(
 
     let started = Instant::now();
     let done_before = checkpoint.rows_done;
+    // (batches committed after it, when) for batches replicas may not have yet.
+    let mut commits: VecDeque<(i64, Instant)> = VecDeque::new();
     let mut size = u64::try_from(checkpoint.batch_size)
         .unwrap_or(backfill.batch.size)
         .clamp(1, MAX_BATCH_SIZE);
@@ -164,7 +167,11 @@ pub async fn run(
             });
         }
         if let Some(max_lag) = backfill.batch.max_replication_lag {
-            wait_for_replicas(driver, max_lag, &ctx.hooks.stop).await?;
+            if ctx.hooks.replicas.is_empty() {
+                wait_for_standbys(driver, max_lag, &ctx.hooks.stop).await?;
+            } else {
+                wait_for_replicas(ctx, max_lag, &mut commits).await?;
+            }
         }
         let mut attempt = 0;
         let (batch, rejected, took) = loop {
@@ -208,6 +215,7 @@ pub async fn run(
             return Ok((done, changed));
         };
         checkpoint = batch;
+        commits.push_back((checkpoint.batches, Instant::now()));
         report(
             ctx,
             &checkpoint,
@@ -582,15 +590,94 @@ fn lag_query(engine: Engine) -> Option<&'static str> {
     }
 }
 
-/// Waits while a replica lags more than `max_lag` (checked every second).
+/// How many batches of this backfill `replica` has applied: its copy of the
+/// checkpoint says. A replica that has not received the checkpoint table yet
+/// has applied none.
+async fn replica_batches(replica: &super::Replica, ctx: &Context<'_>) -> Result<i64> {
+    let mut driver = replica.driver.lock().await;
+    let engine = driver.engine();
+    match driver
+        .query(&ctx.checkpoints.select(Some(ctx.version)))
+        .await
+    {
+        Ok(rows) => {
+            let checkpoints =
+                ctx.checkpoints
+                    .decode(rows)
+                    .map_err(|message| Error::CorruptHistory {
+                        table: format!("{} on replica {}", ctx.checkpoints.table(), replica.name),
+                        engine,
+                        message,
+                    })?;
+            Ok(checkpoints
+                .iter()
+                .find(|c| c.step == ctx.step as i64)
+                .map_or(0, |c| c.batches))
+        }
+        Err(e) if e.kind == DriverErrorKind::Statement => Ok(0),
+        Err(e) => Err(Error::driver(
+            engine,
+            format!(
+                "reading the backfill checkpoint on replica {}",
+                replica.name
+            ),
+            e,
+        )),
+    }
+}
+
+/// Waits while a replica has not applied a batch committed more than
+/// `max_lag` ago. `commits` holds the batches not yet seen on every replica.
 async fn wait_for_replicas(
+    ctx: &Context<'_>,
+    max_lag: Duration,
+    commits: &mut VecDeque<(i64, Instant)>,
+) -> Result<()> {
+    let mut last_note = Instant::now();
+    loop {
+        let Some(&(_, oldest)) = commits.front() else {
+            return Ok(());
+        };
+        if oldest.elapsed() <= max_lag || ctx.hooks.stop.is_stopped() {
+            return Ok(());
+        }
+        let mut applied = i64::MAX;
+        let mut slowest = String::new();
+        for replica in &ctx.hooks.replicas {
+            let batches = replica_batches(replica, ctx).await?;
+            if batches < applied {
+                applied = batches;
+                slowest.clone_from(&replica.name);
+            }
+        }
+        while commits.front().is_some_and(|&(batch, _)| batch <= applied) {
+            commits.pop_front();
+        }
+        let Some(&(_, oldest)) = commits.front() else {
+            return Ok(());
+        };
+        let lag = oldest.elapsed();
+        if lag <= max_lag {
+            return Ok(());
+        }
+        if last_note.elapsed() >= Duration::from_secs(10) {
+            last_note = Instant::now();
+            tracing::warn!(replica = %slowest, lag_s = lag.as_secs_f64(), max_s = max_lag.as_secs_f64(), "a replica lags behind the backfill: waiting before the next batch");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Without replica connections, on PostgreSQL: waits while a standby's
+/// `replay_lag` in `pg_stat_replication` exceeds `max_lag` (checked every second).
+async fn wait_for_standbys(
     driver: &mut dyn Driver,
     max_lag: Duration,
     stop: &super::StopSignal,
 ) -> Result<()> {
     let engine = driver.engine();
     let Some(query) = lag_query(engine) else {
-        tracing::warn!(%engine, "max_replication_lag is only measured on PostgreSQL (pg_stat_replication); ignored on this engine");
+        tracing::warn!(%engine, "max_replication_lag needs replica connections on this engine (`replica_urls` in cairn.toml); none is configured, so it is ignored");
         return Ok(());
     };
     loop {
