@@ -53,7 +53,7 @@ fn watch_signals(stop: StopSignal) {
         stop.stop();
         let _ = writeln!(
             std::io::stderr(),
-            "cairn: stopping at the next batch boundary (press Ctrl-C again to stop now; the batch in flight is rolled back)"
+            "cairn: stopping after the migration or backfill batch in flight (press Ctrl-C again to stop now; what is in flight is rolled back where the engine can)"
         );
         first_signal().await;
         std::process::exit(i32::from(crate::exit::INTERRUPTED));

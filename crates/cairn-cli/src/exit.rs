@@ -44,7 +44,7 @@ pub fn code(error: &anyhow::Error) -> u8 {
     match error.chain().find_map(|e| e.downcast_ref::<Error>()) {
         Some(Error::Validation(_)) => PROBLEMS,
         Some(Error::LockTimeout { .. }) => LOCK_TIMEOUT,
-        Some(Error::Interrupted { .. }) => INTERRUPTED,
+        Some(Error::Interrupted { .. } | Error::Stopped { .. }) => INTERRUPTED,
         Some(Error::Driver { cause, .. }) if cause.kind == DriverErrorKind::LockTimeout => {
             LOCK_TIMEOUT
         }

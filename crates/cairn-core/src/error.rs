@@ -218,6 +218,14 @@ pub enum Error {
         /// Rows to do in all.
         total: i64,
     },
+    /// A run stopped between two migrations because stopping was asked for (Ctrl-C).
+    #[error("stopped before migration {version} ({name}) as asked: the migrations before it are complete; run the command again to continue")]
+    Stopped {
+        /// The first migration that did not run.
+        version: Version,
+        /// Its name.
+        name: String,
+    },
     /// A request that cannot be carried out as asked.
     #[error("{0}")]
     Invalid(String),

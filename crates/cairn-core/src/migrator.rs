@@ -791,6 +791,12 @@ impl Migrator {
         self.ensure_tables(driver).await?;
         let mut session = None;
         for step in &steps {
+            if self.hooks.stop.is_stopped() {
+                return Err(Error::Stopped {
+                    version: step.migration.version,
+                    name: step.migration.name.clone(),
+                });
+            }
             let applied = self.run(driver, step, &mut session).await?;
             report.migrations.push(applied);
         }

@@ -60,6 +60,7 @@ pub const CASES: &[&str] = &[
     "backfill_failing_row",
     "backfill_lock",
     "backfill_replica_lag",
+    "stop_between_migrations",
 ];
 
 /// Expands to one `#[tokio::test]` per conformance case for `$target`
@@ -72,7 +73,7 @@ macro_rules! conformance_tests {
             history_round_trip, lock_exclusivity, failing_migration, checksum_mismatch,
             no_transaction_directive, down_and_redo, engine_override, baseline_and_repair,
             directives, concurrent_runners, resume_after_fix, backfill_resume_composite_key,
-            backfill_failing_row, backfill_lock, backfill_replica_lag);
+            backfill_failing_row, backfill_lock, backfill_replica_lag, stop_between_migrations);
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {
         $(
@@ -993,4 +994,32 @@ pub async fn backfill_replica_lag(target: &dyn Target) {
         .expect("runner task panicked")
         .unwrap_or_else(|e| panic!("the backfill failed once the replica caught up: {e}"));
     assert_eq!(filled(observer.as_mut()).await, (39, 40));
+}
+
+/// A stop asked for (Ctrl-C) ends a run at the next migration boundary:
+/// what ran is complete, nothing after it starts.
+pub async fn stop_between_migrations(target: &dyn Target) {
+    let db = target.fresh().await;
+    let mut driver = db.connect().await;
+    let dir = three_tables().build();
+    let stop = StopSignal::new();
+    let mut first = migrator(&dir);
+    first.set_stop_signal(stop.clone());
+    stop.stop();
+    let failure = first
+        .up(driver.as_mut(), None)
+        .await
+        .expect_err("ran although stopped");
+    assert!(
+        matches!(failure.error, Error::Stopped { version: 1, .. }),
+        "{}",
+        failure.error
+    );
+    assert!(failure.report.migrations.is_empty());
+    assert!(!table_exists(driver.as_mut(), "a").await);
+    let report = migrator(&dir)
+        .up(driver.as_mut(), None)
+        .await
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(report.migrations.len(), 3);
 }

@@ -140,6 +140,15 @@ pub async fn run(
             }
             c.state = "running".to_owned();
             c.error = None;
+            // A batch size changed in migration.toml applies on resume,
+            // unless the size adapts (then the adapted one carries on).
+            if backfill.batch.target_time.is_none() {
+                c.batch_size = backfill.batch.size as i64;
+            }
+            driver
+                .execute(&ctx.checkpoints.update(&c))
+                .await
+                .map_err(|e| Error::driver(engine, "marking the backfill as running again", e))?;
             c
         }
         None => start(driver, &sql, filter, backfill, ctx).await?,
