@@ -67,11 +67,12 @@ async fn connect(db: &TestDatabase) -> Box<dyn Driver> {
 }
 
 const TABLES: [&str; 3] = ["users", "addresses", "orders"];
-const VERSIONS: [i64; 4] = [
+const VERSIONS: [i64; 5] = [
     20260101090000,
     20260101090100,
     20260101090200,
     20260101090300,
+    20260101090400,
 ];
 
 fn states(db: &TestDatabase) -> Vec<(i64, String)> {
@@ -99,7 +100,7 @@ async fn round_trip(db: TestDatabase) {
         .collect();
     assert_eq!(states(&db), pending);
     let stdout = ok(&cairn(&db, &["up"]));
-    assert!(stdout.contains("4 migrations applied"), "{stdout}");
+    assert!(stdout.contains("5 migrations applied"), "{stdout}");
     let applied: Vec<(i64, String)> = VERSIONS
         .iter()
         .map(|v| (*v, "applied".to_owned()))
@@ -127,7 +128,11 @@ async fn round_trip(db: TestDatabase) {
     for version in VERSIONS {
         assert_eq!(
             log_count(driver.as_mut(), version, "down").await,
-            if version == VERSIONS[3] { 2 } else { 1 }
+            if version == VERSIONS[VERSIONS.len() - 1] {
+                2
+            } else {
+                1
+            }
         );
     }
 }
@@ -141,7 +146,7 @@ async fn verify_example_project(db: TestDatabase, scratch: TestDatabase) {
     for version in VERSIONS {
         assert!(stdout.contains(&format!("ok {version} ")), "{stdout}");
     }
-    assert!(stdout.contains("4 ok, 0 failed"), "{stdout}");
+    assert!(stdout.contains("5 ok, 0 failed"), "{stdout}");
     let json: serde_json::Value =
         serde_json::from_str(&ok(&cairn(&db, &["schema", "dump", "--format", "json"])))
             .expect("schema dump prints JSON");
@@ -369,6 +374,86 @@ fn rollback_faults(engine: cairn_core::Engine) -> Vec<(&'static str, VerifyCase)
     ]
 }
 
+/// The `cairn verify --seed-data` cases every engine must pass: down and up
+/// again that lose the rows of a table that was there before (the table
+/// recreated; a column dropped and added again) are caught though the schema
+/// comes back the same, and a set that keeps its rows passes.
+fn seed_faults(engine: cairn_core::Engine) -> Vec<(&'static str, VerifyCase)> {
+    use cairn_core::Engine;
+    let create_t: (i64, &str, &str, Option<&str>) = (
+        1,
+        "create_t",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER);",
+        Some("DROP TABLE t;"),
+    );
+    let recreate_a = match engine {
+        Engine::Mysql => {
+            "DROP INDEX t_a ON t;\nALTER TABLE t DROP COLUMN a;\nALTER TABLE t ADD COLUMN a INTEGER;"
+        }
+        _ => "DROP INDEX t_a;\nALTER TABLE t DROP COLUMN a;\nALTER TABLE t ADD COLUMN a INTEGER;",
+    };
+    vec![
+        (
+            "rows_lost_by_a_recreated_table",
+            case(
+                &[
+                    create_t,
+                    (
+                        2,
+                        "add_b",
+                        "ALTER TABLE t ADD COLUMN b INTEGER;",
+                        Some("DROP TABLE t;\nCREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER);"),
+                    ),
+                ],
+                3,
+                &[
+                    "ok 1 create_t",
+                    "FAILED 2 add_b",
+                    "table `t`: 3 of 3 rows lost by down and up again",
+                    "1 ok, 1 failed",
+                ],
+            ),
+        ),
+        (
+            "rows_changed_by_a_recreated_column",
+            case(
+                &[
+                    create_t,
+                    (2, "index_a", "CREATE INDEX t_a ON t (a);", Some(recreate_a)),
+                ],
+                3,
+                &[
+                    "FAILED 2 index_a",
+                    "table `t`: 3 of 3 rows changed or lost by down and up again",
+                    "a=NULL)",
+                ],
+            ),
+        ),
+        (
+            "rows_kept",
+            case(
+                &[
+                    create_t,
+                    (
+                        2,
+                        "add_b",
+                        "ALTER TABLE t ADD COLUMN b INTEGER DEFAULT 0;",
+                        Some("ALTER TABLE t DROP COLUMN b;"),
+                    ),
+                    (
+                        3,
+                        "shift_a",
+                        "UPDATE t SET a = a + 1;",
+                        Some("UPDATE t SET a = a - 1;"),
+                    ),
+                ],
+                0,
+                &["ok 2 add_b", "ok 3 shift_a", "3 ok, 0 failed"],
+            ),
+        ),
+    ]
+}
+
 /// Runs the verify case `name` on the fresh database `db`: writes its
 /// migrations into the scratch directory and checks `cairn verify`.
 fn verify_case(db: TestDatabase, name: &str) {
@@ -376,6 +461,23 @@ fn verify_case(db: TestDatabase, name: &str) {
         .into_iter()
         .find(|(n, _)| *n == name)
         .unwrap_or_else(|| panic!("no verify case named {name}"));
+    check_case(db, name, &case, &["verify"]);
+}
+
+/// Runs the `--seed-data` case `name` of [`seed_faults`] on `db`; no table
+/// may be left unseeded.
+fn seed_case(db: TestDatabase, name: &str) {
+    let (_, case) = seed_faults(db.engine())
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no seed case named {name}"));
+    let stdout = check_case(db, name, &case, &["verify", "--seed-data"]);
+    assert!(!stdout.contains("not seeded"), "{name}:\n{stdout}");
+}
+
+/// Writes `case`'s migrations into `db`'s scratch directory, runs `cairn`
+/// with `args` and checks the exit code and words; returns stdout.
+fn check_case(db: TestDatabase, name: &str, case: &VerifyCase, args: &[&str]) -> String {
     let dir = db.scratch_dir().join("migrations");
     for (path, text) in &case.files {
         let path = dir.join(path);
@@ -383,7 +485,7 @@ fn verify_case(db: TestDatabase, name: &str) {
             .expect("the migration folder is created");
         std::fs::write(&path, text).expect("the migration is written");
     }
-    let output = cairn_in(&db, &dir, &["verify"]);
+    let output = cairn_in(&db, &dir, args);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
@@ -399,6 +501,94 @@ fn verify_case(db: TestDatabase, name: &str) {
             db.engine()
         );
     }
+    stdout.into_owned()
+}
+
+/// `cairn schema dump --format sql` of the example project applied to a
+/// fresh database (as a migration, through `cairn up`) rebuilds the same
+/// schema: the JSON dumps of both are identical. The SQL is an insta
+/// snapshot per engine.
+fn example_sql_dump_round_trip(db: TestDatabase, copy: TestDatabase, engine: &str) {
+    ok(&cairn(&db, &["up"]));
+    let sql = ok(&cairn(&db, &["schema", "dump", "--format", "sql"]));
+    let dir = copy.scratch_dir().join("dump");
+    std::fs::create_dir_all(dir.join("1_dump")).expect("the dump migration folder");
+    std::fs::write(dir.join("1_dump/up.sql"), &sql).expect("the dump is written");
+    ok(&cairn_in(&copy, &dir, &["up"]));
+    let original = ok(&cairn(&db, &["schema", "dump", "--format", "json"]));
+    let rebuilt = ok(&cairn_in(
+        &copy,
+        &dir,
+        &["schema", "dump", "--format", "json"],
+    ));
+    assert_eq!(
+        original, rebuilt,
+        "the dump did not rebuild the schema:\n{sql}"
+    );
+    insta::assert_snapshot!(format!("example_sql_dump_{engine}"), sql);
+}
+
+/// `cairn drift` finds nothing on a database the migrations built, and a
+/// column added by hand once there is one; each run uses an empty scratch database.
+async fn drift_finds_a_hand_made_column(
+    db: TestDatabase,
+    first: TestDatabase,
+    second: TestDatabase,
+) {
+    ok(&cairn(&db, &["up"]));
+    let stdout = ok(&cairn(&db, &["drift", "--scratch-url", first.url()]));
+    assert!(stdout.contains("no drift"), "{stdout}");
+    let mut driver = connect(&db).await;
+    driver
+        .execute("ALTER TABLE users ADD COLUMN nickname VARCHAR(20)")
+        .await
+        .expect("the column is added by hand");
+    let output = cairn(
+        &db,
+        &["drift", "--scratch-url", second.url(), "--format", "json"],
+    );
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("drift prints JSON");
+    assert_eq!(json["drift"], true);
+    let messages: Vec<&str> = json["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .filter_map(|d| d["message"].as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "table `users`: column `nickname` added: varchar(20) null".replace(
+                "varchar(20)",
+                match db.engine() {
+                    cairn_core::Engine::Postgres => "character varying(20)",
+                    _ => "varchar(20)",
+                }
+            )
+        ],
+        "{json}"
+    );
+}
+
+/// `cairn verify` on a database that holds a table refuses, and changes
+/// nothing: no history table appears, the table stays.
+async fn verify_refuses_a_full_database(db: TestDatabase) {
+    let mut driver = connect(&db).await;
+    driver
+        .execute("CREATE TABLE keep_me (id INTEGER)")
+        .await
+        .expect("the table is created");
+    let output = cairn(&db, &["verify"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is not empty") && stderr.contains("keep_me"),
+        "{stderr}"
+    );
+    assert!(table_exists(driver.as_mut(), "keep_me").await);
+    assert!(!table_exists(driver.as_mut(), "cairn_history").await);
 }
 
 /// `cairn schema dump` of the example project after `up`, as an insta
@@ -451,6 +641,44 @@ macro_rules! verify_tests {
         #[tokio::test]
         async fn example_schema_dump_snapshot() {
             example_schema_snapshot($db, $engine);
+        }
+
+        #[tokio::test]
+        async fn verify_seed_data_catches_rows_lost_by_a_recreated_table() {
+            seed_case($db, "rows_lost_by_a_recreated_table");
+        }
+
+        #[tokio::test]
+        async fn verify_seed_data_catches_rows_changed_by_a_recreated_column() {
+            seed_case($db, "rows_changed_by_a_recreated_column");
+        }
+
+        #[tokio::test]
+        async fn verify_seed_data_passes_a_set_that_keeps_its_rows() {
+            seed_case($db, "rows_kept");
+        }
+
+        #[tokio::test]
+        async fn example_project_passes_verify_with_seed_data() {
+            let db = $db;
+            let stdout = ok(&cairn(&db, &["verify", "--seed-data"]));
+            assert!(stdout.contains(" ok, 0 failed"), "{stdout}");
+            assert!(!stdout.contains("not seeded"), "{stdout}");
+        }
+
+        #[tokio::test]
+        async fn example_sql_dump_rebuilds_the_schema() {
+            example_sql_dump_round_trip($db, $db, $engine);
+        }
+
+        #[tokio::test]
+        async fn drift_finds_a_column_added_by_hand() {
+            drift_finds_a_hand_made_column($db, $db, $db).await;
+        }
+
+        #[tokio::test]
+        async fn verify_refuses_a_database_that_is_not_empty() {
+            verify_refuses_a_full_database($db).await;
         }
     };
 }
@@ -524,4 +752,133 @@ mod mysql {
     }
 
     verify_tests!("mysql", cairn_testkit::mysql::database().await);
+}
+
+/// `cairn verify --engines sqlite,postgres,mysql`: a disposable database per
+/// engine, made on the servers the tests use (through
+/// `CAIRN_VERIFY_POSTGRES_URL` / `CAIRN_VERIFY_MYSQL_URL`) and dropped after.
+mod engines {
+    use super::*;
+    use cairn_core::Engine;
+
+    async fn admin(engine: Engine) -> String {
+        cairn_testkit::server::admin_url(engine).await
+    }
+
+    async fn verify_everywhere(case: &VerifyCase, args: &[&str]) -> (Output, serde_json::Value) {
+        let project = TestDatabase::sqlite();
+        let dir = project.scratch_dir().join("migrations");
+        for (path, text) in &case.files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder");
+            std::fs::write(&path, text).expect("migration");
+        }
+        let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("--dir")
+            .arg(&dir)
+            .args([
+                "verify",
+                "--engines",
+                "sqlite,postgres,mysql",
+                "--format",
+                "json",
+            ])
+            .args(args)
+            .current_dir(project.scratch_dir())
+            .env_remove("CAIRN_DATABASE_URL")
+            .env_remove("DATABASE_URL")
+            .env("CAIRN_VERIFY_POSTGRES_URL", admin(Engine::Postgres).await)
+            .env("CAIRN_VERIFY_MYSQL_URL", admin(Engine::Mysql).await)
+            .output()
+            .expect("the cairn binary runs");
+        let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}):\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (output, json)
+    }
+
+    /// Whether the database `name` still exists on `engine`'s server.
+    async fn exists(engine: Engine, name: &str) -> bool {
+        let url = DatabaseUrl::parse(&admin(engine).await).expect("admin URL");
+        let (mut driver, sql): (Box<dyn Driver>, String) = match engine {
+            Engine::Postgres => (
+                Box::new(
+                    cairn_postgres::PgDriver::connect(&url)
+                        .await
+                        .expect("connects"),
+                ),
+                format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
+            ),
+            _ => (
+                Box::new(
+                    cairn_mysql::MySqlDriver::connect(&url)
+                        .await
+                        .expect("connects"),
+                ),
+                format!(
+                    "SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
+                ),
+            ),
+        };
+        let rows = driver.query(&sql).await.expect("the catalog answers");
+        rows[0][0].as_deref() != Some("0")
+    }
+
+    #[tokio::test]
+    async fn a_faulty_set_fails_on_every_engine_and_leaves_no_database() {
+        let (_, case) = seed_faults(Engine::Sqlite)
+            .into_iter()
+            .find(|(n, _)| *n == "rows_lost_by_a_recreated_table")
+            .expect("the case");
+        let (output, json) = verify_everywhere(&case, &["--seed-data"]).await;
+        assert_eq!(output.status.code(), Some(3), "{json}");
+        assert_eq!(json["ok"], false);
+        let engines = json["engines"].as_array().expect("engines");
+        let names: Vec<&str> = engines
+            .iter()
+            .filter_map(|e| e["engine"].as_str())
+            .collect();
+        assert_eq!(names, ["sqlite", "postgres", "mysql"]);
+        for (engine, result) in [Engine::Sqlite, Engine::Postgres, Engine::Mysql]
+            .into_iter()
+            .zip(engines)
+        {
+            assert_eq!(result["ok"], false, "{result}");
+            assert_eq!(result["error"], serde_json::Value::Null, "{result}");
+            let migrations = &result["report"]["migrations"];
+            assert_eq!(migrations[0]["outcome"], "ok", "{result}");
+            assert_eq!(migrations[1]["outcome"], "rows-differ", "{result}");
+            assert_eq!(migrations[1]["rows"][0]["missing"], 3, "{result}");
+            let database = result["database"].as_str().expect("a database URL");
+            if engine != Engine::Sqlite {
+                let name = database.rsplit('/').next().expect("a database name");
+                assert!(name.starts_with("cairn_verify_"), "{database}");
+                assert!(!exists(engine, name).await, "{database} was not dropped");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_correct_set_passes_on_every_engine() {
+        let (_, case) = rollback_faults(Engine::Sqlite)
+            .into_iter()
+            .find(|(n, _)| *n == "no_down_script")
+            .expect("the case");
+        let (output, json) = verify_everywhere(&case, &[]).await;
+        assert_eq!(output.status.code(), Some(0), "{json}");
+        assert_eq!(json["ok"], true);
+        for result in json["engines"].as_array().expect("engines") {
+            let outcomes: Vec<&str> = result["report"]["migrations"]
+                .as_array()
+                .expect("migrations")
+                .iter()
+                .filter_map(|m| m["outcome"].as_str())
+                .collect();
+            assert_eq!(outcomes, ["ok", "irreversible", "ok"], "{result}");
+        }
+    }
 }
