@@ -185,25 +185,8 @@ pub enum Error {
         message: String,
     },
     /// A backfill failed; its checkpoint stays at the last committed batch.
-    #[error("backfill of `{table}` in migration {version} ({name}) failed on {engine}, {location}{}: {message}\n{outcome}", key.as_ref().map(|k| format!(", at the row with key ({k})")).unwrap_or_default())]
-    Backfill {
-        /// The migration's version.
-        version: Version,
-        /// Its name.
-        name: String,
-        /// The engine.
-        engine: Engine,
-        /// `path:line` of the `[[backfill]]` in migration.toml.
-        location: String,
-        /// The table.
-        table: String,
-        /// The primary key of the row that failed, when one row did.
-        key: Option<String>,
-        /// The database's message, or what is wrong.
-        message: String,
-        /// What state things were left in, and what to do.
-        outcome: String,
-    },
+    #[error("{0}")]
+    Backfill(Box<BackfillFailure>),
     /// A backfill stopped at a batch boundary because stopping was asked for (Ctrl-C).
     #[error("stopped at a batch boundary: the backfill of `{table}` in migration {version} ({name}) has done {done} of {total} rows, and the checkpoint is committed; run `cairn up` to resume")]
     Interrupted {
@@ -267,3 +250,25 @@ impl fmt::Display for Problems {
 
 /// The result type of the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What [`Error::Backfill`] says.
+#[derive(Debug, thiserror::Error)]
+#[error("backfill of `{table}` in migration {version} ({name}) failed on {engine}, {location}{}: {message}\n{outcome}", key.as_ref().map(|k| format!(", at the row with key ({k})")).unwrap_or_default())]
+pub struct BackfillFailure {
+    /// The migration's version.
+    pub version: Version,
+    /// Its name.
+    pub name: String,
+    /// The engine.
+    pub engine: Engine,
+    /// `path:line` of the `[[backfill]]` in migration.toml.
+    pub location: String,
+    /// The table.
+    pub table: String,
+    /// The primary key of the row that failed, when one row did.
+    pub key: Option<String>,
+    /// The database's message, or what is wrong.
+    pub message: String,
+    /// What state things were left in, and what to do.
+    pub outcome: String,
+}

@@ -848,9 +848,9 @@ pub async fn backfill_failing_row(target: &dyn Target) {
         .expect_err("the CHECK constraint did not fail the batch");
     // Key order is (a, b): a = 0 holds n = 4, 8, ..., 40, so n = 25 (a = 1) is in the second batch.
     match &failure.error {
-        Error::Backfill { key, table, .. } => {
-            assert_eq!(key.as_deref(), Some("1, k25"), "{}", failure.error);
-            assert_eq!(table, "pairs");
+        Error::Backfill(f) => {
+            assert_eq!(f.key.as_deref(), Some("1, k25"), "{}", failure.error);
+            assert_eq!(f.table, "pairs");
         }
         other => panic!("expected a backfill error, got {other}"),
     }

@@ -54,15 +54,17 @@ pub async fn run(
     ctx: &Context<'_>,
 ) -> Result<(Checkpoint, i64)> {
     let engine = driver.engine();
-    let fail = |key: Option<&[String]>, message: String, outcome: &str| Error::Backfill {
-        version: ctx.version,
-        name: ctx.migration.to_owned(),
-        engine,
-        location: backfill.location.clone(),
-        table: backfill.table.clone(),
-        key: key.map(|k| k.join(", ")),
-        message,
-        outcome: outcome.to_owned(),
+    let fail = |key: Option<&[String]>, message: String, outcome: &str| {
+        Error::Backfill(Box::new(crate::error::BackfillFailure {
+            version: ctx.version,
+            name: ctx.migration.to_owned(),
+            engine,
+            location: backfill.location.clone(),
+            table: backfill.table.clone(),
+            key: key.map(|k| k.join(", ")),
+            message,
+            outcome: outcome.to_owned(),
+        }))
     };
     driver
         .execute(&ctx.checkpoints.create())
