@@ -1006,7 +1006,10 @@ impl Migrator {
         match (step.direction, state.as_deref()) {
             (Direction::Up, None) => Ok(false),
             (Direction::Up, Some("applied")) | (Direction::Down, None) => Ok(true),
-            (Direction::Down, Some("applied")) => Ok(false),
+            // Under the backfill lock (taken for the run), a `backfilling` row is
+            // one a stopped or killed run left: `plan_down` rolls it back like
+            // an applied one, as on engines with a session lock.
+            (Direction::Down, Some("applied" | "backfilling")) => Ok(false),
             (_, Some(state)) => {
                 // Another run is in the middle of it (or failed in it): going on
                 // would apply later migrations on top of a half-done one.

@@ -300,27 +300,29 @@ pub fn problems(
             // A backfill may be fixed in migration.toml while it is interrupted:
             // its checksum is renewed when it resumes.
             HistoryState::Backfilling if source.contains_key(&row.version) => {}
-            HistoryState::Applied | HistoryState::Expanded | HistoryState::Backfilling => match source.get(&row.version) {
-                None => problems.push(Problem::Missing {
-                    version: row.version,
-                    name,
-                }),
-                Some(m) => {
-                    let actual = m.checksum(engine).unwrap_or_default();
-                    if actual != row.checksum {
-                        let path =
-                            m.up.for_engine(engine)
-                                .map_or_else(|| m.location.clone(), |s| s.path.clone());
-                        problems.push(Problem::Modified {
-                            version: row.version,
-                            name: m.name.clone(),
-                            path,
-                            recorded: row.checksum.clone(),
-                            actual,
-                        });
+            HistoryState::Applied | HistoryState::Expanded | HistoryState::Backfilling => {
+                match source.get(&row.version) {
+                    None => problems.push(Problem::Missing {
+                        version: row.version,
+                        name,
+                    }),
+                    Some(m) => {
+                        let actual = m.checksum(engine).unwrap_or_default();
+                        if actual != row.checksum {
+                            let path =
+                                m.up.for_engine(engine)
+                                    .map_or_else(|| m.location.clone(), |s| s.path.clone());
+                            problems.push(Problem::Modified {
+                                version: row.version,
+                                name: m.name.clone(),
+                                path,
+                                recorded: row.checksum.clone(),
+                                actual,
+                            });
+                        }
                     }
                 }
-            },
+            }
         }
     }
     if !options.allow_out_of_order {

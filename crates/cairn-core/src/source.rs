@@ -1654,14 +1654,23 @@ DROP INDEX i;
         let without = read_dir(dir.path()).unwrap();
         assert_eq!(with[0].backfills().len(), 1);
         assert!(with[0].down.is_empty());
-        assert_ne!(with[0].checksum(Engine::Sqlite), without[0].checksum(Engine::Sqlite));
+        assert_ne!(
+            with[0].checksum(Engine::Sqlite),
+            without[0].checksum(Engine::Sqlite)
+        );
     }
 
     #[test]
     fn a_bad_migration_toml_names_its_line() {
-        let dir = tree(&[("1_a/migration.toml", "[[backfill]]\ntable = \"t\"\nsett = 1\n")]);
+        let dir = tree(&[(
+            "1_a/migration.toml",
+            "[[backfill]]\ntable = \"t\"\nsett = 1\n",
+        )]);
         let message = fail(&dir).to_string();
-        assert!(message.contains("1_a/migration.toml:3: migration.toml: unknown field `sett`"), "{message}");
+        assert!(
+            message.contains("1_a/migration.toml:3: migration.toml: unknown field `sett`"),
+            "{message}"
+        );
     }
 
     #[test]

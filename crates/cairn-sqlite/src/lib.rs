@@ -238,7 +238,10 @@ impl Driver for SqliteDriver {
             .map_err(|e| {
                 DriverError::new(
                     DriverErrorKind::Other,
-                    format!("cannot open the backfill lock file `{}`: {e}", path.display()),
+                    format!(
+                        "cannot open the backfill lock file `{}`: {e}",
+                        path.display()
+                    ),
                 )
             })?;
         let started = std::time::Instant::now();
@@ -256,7 +259,11 @@ impl Driver for SqliteDriver {
                         format!(
                             "another run holds the backfill lock `{}`{}",
                             path.display(),
-                            if holder.is_empty() { String::new() } else { format!(" ({holder})") }
+                            if holder.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({holder})")
+                            }
                         ),
                     ));
                 }
@@ -284,7 +291,10 @@ impl Driver for SqliteDriver {
         if let Some(file) = self.backfill_lock.take() {
             let _ = file.set_len(0);
             file.unlock().map_err(|e| {
-                DriverError::new(DriverErrorKind::Other, format!("cannot unlock the backfill lock: {e}"))
+                DriverError::new(
+                    DriverErrorKind::Other,
+                    format!("cannot unlock the backfill lock: {e}"),
+                )
             })?;
         }
         Ok(())
