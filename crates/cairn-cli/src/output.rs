@@ -514,6 +514,7 @@ mod tests {
             statements: 2,
             transactional: true,
             skipped: false,
+            backfilled: None,
         }
     }
 

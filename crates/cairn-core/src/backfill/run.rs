@@ -169,6 +169,11 @@ pub async fn run(
         .clamp(1, MAX_BATCH_SIZE);
     loop {
         if ctx.hooks.stop.is_stopped() {
+            checkpoint.state = "stopped".to_owned();
+            checkpoint.updated_at = UtcTime::now().rfc3339();
+            if let Err(e) = driver.execute(&ctx.checkpoints.update(&checkpoint)).await {
+                tracing::warn!(error = %e, "could not mark the backfill as stopped");
+            }
             return Err(Error::Interrupted {
                 version: ctx.version,
                 name: ctx.migration.to_owned(),
@@ -239,9 +244,19 @@ pub async fn run(
         if let Some(target) = backfill.batch.target_time {
             size = adapt(size, took, target);
         }
-        if !backfill.batch.pause.is_zero() {
-            tokio::time::sleep(backfill.batch.pause).await;
+        pause(backfill.batch.pause, &ctx.hooks.stop).await;
+    }
+}
+
+/// Sleeps `length`, waking early when stopping is asked for.
+async fn pause(length: Duration, stop: &super::StopSignal) {
+    let until = Instant::now() + length;
+    while !stop.is_stopped() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
         }
+        tokio::time::sleep(left.min(Duration::from_millis(50))).await;
     }
 }
 

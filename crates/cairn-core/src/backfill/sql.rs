@@ -321,7 +321,7 @@ pub struct Checkpoint {
     pub step: i64,
     /// The table.
     pub table: String,
-    /// `running`, `done` or `failed`.
+    /// `running`, `stopped` (Ctrl-C), `failed` or `done`.
     pub state: String,
     /// The primary key's columns.
     pub key_columns: Vec<String>,
