@@ -254,7 +254,7 @@ impl Bench<'_> {
             label: "`sqlite3 F 'SELECT 1'`".to_owned(),
             samples: select_1,
         };
-        let k = if count % 1000 == 0 {
+        let k = if count.is_multiple_of(1000) {
             format!("{}k", count / 1000)
         } else {
             count.to_string()

@@ -19,6 +19,16 @@
 //! the differences and the error, and the later migrations are listed as
 //! [`VerifyReport::unchecked`].
 //!
+//! With [`VerifyOptions::seed_data`], generated rows go into every table
+//! after each up ([`crate::seed`]), and the rows of the tables the migration
+//! found in place (their columns from before it) are read after up and again
+//! after down and up: a migration that loses or changes them is reported as
+//! [`Outcome::RowsDiffer`], with the rows in [`MigrationReport::rows`].
+//!
+//! The database is scratch, so commits do not wait for the disk (SQLite
+//! `synchronous = OFF`, PostgreSQL `synchronous_commit = off`, for the
+//! connection only).
+//!
 //! The library never prints: progress goes to a callback ([`VerifyEvent`]),
 //! and the result is a [`VerifyReport`] the caller renders. Judging the four
 //! snapshots ([`judge`]) is pure and unit-tested without a database.
@@ -32,6 +42,7 @@ use crate::migration::{Direction, Migration, Version};
 use crate::migrator::Migrator;
 use crate::plan::{self, DownTarget};
 use crate::schema::{self, Difference, IntrospectOptions, Snapshot};
+use crate::seed::{self, RowsFinding, Seeder, Skipped};
 
 /// Which migrations [`verify`] checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,6 +51,9 @@ pub struct VerifyOptions {
     pub from: Option<Version>,
     /// Check migrations up to and including this version; newer ones are not applied.
     pub to: Option<Version>,
+    /// Insert generated rows after each up, and check that down and up again
+    /// keep the rows of the tables that existed before the migration.
+    pub seed_data: bool,
 }
 
 /// How one migration fared.
@@ -52,6 +66,9 @@ pub enum Outcome {
     RollbackDiffers,
     /// The schema after the second up differs from the schema after the first.
     ReapplyDiffers,
+    /// The schema is restored, but down and up again lost or changed rows of
+    /// a table that existed before the migration (with `seed_data`).
+    RowsDiffer,
     /// No down script on this engine: left applied, not rolled back.
     Irreversible,
     /// Up or down failed; verification stopped here.
@@ -65,6 +82,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::RollbackDiffers => "rollback-differs",
             Outcome::ReapplyDiffers => "reapply-differs",
+            Outcome::RowsDiffer => "rows-differ",
             Outcome::Irreversible => "irreversible",
             Outcome::Error => "error",
         }
@@ -72,7 +90,10 @@ impl Outcome {
 
     /// Whether this outcome means the migration's scripts are wrong.
     pub fn is_failure(self) -> bool {
-        matches!(self, Outcome::RollbackDiffers | Outcome::ReapplyDiffers)
+        matches!(
+            self,
+            Outcome::RollbackDiffers | Outcome::ReapplyDiffers | Outcome::RowsDiffer
+        )
     }
 }
 
@@ -108,6 +129,12 @@ pub struct MigrationReport {
     pub outcome: Outcome,
     /// The differences; empty unless the outcome is a failure.
     pub differences: Vec<Finding>,
+    /// Rows of surviving tables that down and up again lost or changed
+    /// (with `seed_data`).
+    pub rows: Vec<RowsFinding>,
+    /// Tables the seed could not fill after this migration's up, and why
+    /// (with `seed_data`): their rows were not checked.
+    pub not_seeded: Vec<Skipped>,
     /// The error, for [`Outcome::Error`], or for [`Outcome::RollbackDiffers`]
     /// when applying the migration again failed because of what down left behind.
     pub error: Option<String>,
@@ -206,6 +233,7 @@ pub fn objects(snapshot: &Snapshot) -> Vec<String> {
     out.extend(snapshot.triggers.keys().map(|n| format!("trigger `{n}`")));
     out.extend(snapshot.sequences.keys().map(|n| format!("sequence `{n}`")));
     out.extend(snapshot.enums.keys().map(|n| format!("enum `{n}`")));
+    out.extend(snapshot.functions.keys().map(|n| format!("function `{n}`")));
     out
 }
 
@@ -239,6 +267,26 @@ pub async fn ensure_empty(
         )));
     }
     Ok(snapshot)
+}
+
+/// Stops waiting for the disk at each commit, for this connection only: the
+/// database is a scratch one whose contents are thrown away, and verification
+/// commits three times per migration. SQLite `synchronous = OFF`, PostgreSQL
+/// `synchronous_commit = off`; MySQL has no such session setting.
+async fn relax_durability(driver: &mut dyn Driver) -> Result<(), Error> {
+    let engine = driver.engine();
+    let sql = match engine {
+        Engine::Sqlite => "PRAGMA synchronous = OFF",
+        Engine::Postgres => "SET synchronous_commit = off",
+        Engine::Mysql => return Ok(()),
+    };
+    driver.execute(sql).await.map(|_| ()).map_err(|e| {
+        Error::driver(
+            engine,
+            "cannot turn off synchronous commits for verification",
+            e,
+        )
+    })
 }
 
 /// The differences from `expected` to `found`, as findings of `stage`.
@@ -302,6 +350,7 @@ pub async fn verify(
     }
     let introspect = introspect_options(migrator);
     let mut s0 = ensure_empty(migrator, driver, "database to verify on").await?;
+    relax_durability(driver).await?;
     let (before, checked) = select(migrator.migrations(), engine, options);
     let mut report = VerifyReport {
         engine,
@@ -320,6 +369,7 @@ pub async fn verify(
             .map_err(|failure| failure.error)?;
         s0 = schema::introspect(driver, &introspect).await?;
     }
+    let mut seeder = Seeder::new();
     let total = checked.len();
     for (i, (version, name, reversible)) in checked.into_iter().enumerate() {
         progress(VerifyEvent::Verifying {
@@ -328,11 +378,14 @@ pub async fn verify(
             version,
             name: name.clone(),
         });
-        let entry = |outcome, differences, error| MigrationReport {
+        let mut not_seeded = Vec::new();
+        let entry = |outcome, differences, error, not_seeded: &Vec<Skipped>| MigrationReport {
             version,
             name: name.clone(),
             outcome,
             differences,
+            rows: Vec::new(),
+            not_seeded: not_seeded.clone(),
             error,
         };
         if let Err(failure) = migrator.up(driver, Some(version)).await {
@@ -340,6 +393,7 @@ pub async fn verify(
                 Outcome::Error,
                 Vec::new(),
                 Some(failure.error.to_string()),
+                &not_seeded,
             ));
             progress(VerifyEvent::Verified {
                 version,
@@ -348,10 +402,21 @@ pub async fn verify(
             break;
         }
         let s1 = schema::introspect(driver, &introspect).await?;
+        // The rows of the tables that were there before, after up and the seed.
+        let mut rows_before = Vec::new();
+        if options.seed_data {
+            not_seeded = seeder.seed(driver, &s1).await?.skipped;
+            if reversible {
+                for (table, columns) in seed::surviving(&s0, &s1) {
+                    let rows = seed::read_rows(driver, &table, &columns).await?;
+                    rows_before.push((table, columns, rows));
+                }
+            }
+        }
         if !reversible {
             report
                 .migrations
-                .push(entry(Outcome::Irreversible, Vec::new(), None));
+                .push(entry(Outcome::Irreversible, Vec::new(), None, &not_seeded));
             progress(VerifyEvent::Verified {
                 version,
                 outcome: Outcome::Irreversible,
@@ -364,6 +429,7 @@ pub async fn verify(
                 Outcome::Error,
                 Vec::new(),
                 Some(failure.error.to_string()),
+                &not_seeded,
             ));
             progress(VerifyEvent::Verified {
                 version,
@@ -386,13 +452,32 @@ pub async fn verify(
                 outcome,
                 rollback,
                 Some(format!("applying it again failed: {}", failure.error)),
+                &not_seeded,
             ));
             progress(VerifyEvent::Verified { version, outcome });
             break;
         }
         let s3 = schema::introspect(driver, &introspect).await?;
-        let (outcome, differences) = judge(&s0, &s1, &s2, &s3);
-        report.migrations.push(entry(outcome, differences, None));
+        let (mut outcome, differences) = judge(&s0, &s1, &s2, &s3);
+        let mut rows = Vec::new();
+        for (table, columns, before) in &rows_before {
+            // A table or column that is gone is a schema difference already.
+            let still_there = s3
+                .tables
+                .get(table)
+                .is_some_and(|t| columns.iter().all(|c| t.columns.contains_key(c)));
+            if !still_there {
+                continue;
+            }
+            let after = seed::read_rows(driver, table, columns).await?;
+            rows.extend(seed::compare_rows(table, columns, before, &after));
+        }
+        if outcome == Outcome::Ok && !rows.is_empty() {
+            outcome = Outcome::RowsDiffer;
+        }
+        let mut migration = entry(outcome, differences, None, &not_seeded);
+        migration.rows = rows;
+        report.migrations.push(migration);
         progress(VerifyEvent::Verified { version, outcome });
         s0 = s3;
     }
@@ -510,6 +595,7 @@ mod tests {
             } else {
                 Scripts::default()
             },
+            declaration: None,
         }
     }
 
@@ -519,6 +605,7 @@ mod tests {
         let options = VerifyOptions {
             from: Some(2),
             to: Some(2),
+            seed_data: false,
         };
         let (before, checked) = select(&all, Engine::Sqlite, &options);
         assert_eq!(before, vec![1]);

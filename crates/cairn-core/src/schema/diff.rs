@@ -37,6 +37,8 @@ pub enum ObjectKind {
     Sequence,
     /// An enum type.
     Enum,
+    /// A function or procedure.
+    Function,
 }
 
 impl ObjectKind {
@@ -55,6 +57,7 @@ impl ObjectKind {
             ObjectKind::Trigger => "trigger",
             ObjectKind::Sequence => "sequence",
             ObjectKind::Enum => "enum",
+            ObjectKind::Function => "function",
         }
     }
 }
@@ -128,7 +131,7 @@ impl fmt::Display for Difference {
 }
 
 /// What changed from `before` to `after`, in a stable order (enums, sequences,
-/// tables with their parts, views, triggers; by name within each). Empty when
+/// functions, tables with their parts, views, triggers; by name within each). Empty when
 /// the two are the same.
 pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Difference> {
     let mut out = Vec::new();
@@ -150,6 +153,15 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Difference> {
         &after.sequences,
         |s| s.describe(),
         |s| s.attributes(),
+    );
+    compare_maps(
+        &mut out,
+        &root,
+        ObjectKind::Function,
+        &before.functions,
+        &after.functions,
+        |definition| super::describe_function(definition),
+        |definition| vec![("definition", super::describe_function(definition))],
     );
     for (name, table) in &before.tables {
         match after.tables.get(name) {

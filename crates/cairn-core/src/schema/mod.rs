@@ -17,6 +17,7 @@
 //! snapshots of the *same engine* (types lowercased, SQL text with whitespace
 //! collapsed); they are not meant to compare engines with each other.
 
+mod ddl;
 mod diff;
 mod mysql;
 mod postgres;
@@ -31,13 +32,15 @@ use crate::driver::{Driver, Rows};
 use crate::engine::Engine;
 use crate::error::Error;
 
+pub use ddl::ident;
 pub use diff::{diff, Change, Difference, ObjectKind};
 
 /// What [`introspect`] leaves out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IntrospectOptions {
-    /// The history table's name (its log is `<name>_log`); both are excluded.
-    /// Cairn's default `cairn_history` and `cairn_history_log` are always excluded.
+    /// The history table's name (its log is `<name>_log`, its backfill
+    /// checkpoints `<name>_backfill`); all three are excluded, and so are
+    /// Cairn's defaults `cairn_history`, `cairn_history_log` and `cairn_history_backfill`.
     pub history_table: String,
 }
 
@@ -53,10 +56,13 @@ impl IntrospectOptions {
     /// Whether `table` is one of Cairn's own tables.
     pub fn is_excluded(&self, table: &str) -> bool {
         let log = format!("{}_log", self.history_table);
+        let checkpoints = format!("{}_backfill", self.history_table);
         table == self.history_table
             || table == log
+            || table == checkpoints
             || table == "cairn_history"
             || table == "cairn_history_log"
+            || table == "cairn_history_backfill"
     }
 }
 
@@ -75,6 +81,11 @@ pub struct Snapshot {
     pub sequences: BTreeMap<String, Sequence>,
     /// Enum types by name, with their labels in order (PostgreSQL).
     pub enums: BTreeMap<String, Vec<String>>,
+    /// Functions and procedures by signature (`name(argument types)`), each
+    /// with its full `CREATE` text as the engine prints it (PostgreSQL
+    /// `pg_get_functiondef`; not normalised, since a body's line comments
+    /// depend on its line breaks). Those of extensions are left out.
+    pub functions: BTreeMap<String, String>,
 }
 
 /// One table.
@@ -237,6 +248,7 @@ impl Snapshot {
             triggers: BTreeMap::new(),
             sequences: BTreeMap::new(),
             enums: BTreeMap::new(),
+            functions: BTreeMap::new(),
         }
     }
 
@@ -249,6 +261,13 @@ impl Snapshot {
         }
         for (name, sequence) in &self.sequences {
             let _ = writeln!(out, "sequence {name} {}", sequence.describe());
+        }
+        for (signature, definition) in &self.functions {
+            let _ = writeln!(
+                out,
+                "function {signature} {}",
+                describe_function(definition)
+            );
         }
         for (name, table) in &self.tables {
             let _ = writeln!(out, "table {name}");
@@ -295,6 +314,11 @@ fn enum_labels(labels: &[String]) -> String {
         .map(|l| format!("'{}'", l.replace('\'', "''")))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A function's definition on one line, for text output and differences.
+fn describe_function(definition: &str) -> String {
+    normalize_sql(definition)
 }
 
 fn or_null(value: Option<&String>) -> String {

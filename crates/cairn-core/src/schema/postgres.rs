@@ -255,6 +255,22 @@ pub(super) async fn introspect(driver: &mut dyn Driver) -> Result<Snapshot, Erro
             .or_default()
             .push(row.text(1));
     }
+    // Functions and procedures (not aggregates or window functions), without
+    // those an extension owns (`pg_depend.deptype = 'e'`).
+    let functions = format!(
+        "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+                pg_get_functiondef(p.oid) \
+         FROM pg_proc p WHERE p.pronamespace = {NAMESPACE} AND p.prokind IN ('f', 'p') \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass \
+                           AND d.objid = p.oid AND d.deptype = 'e') \
+         ORDER BY 1"
+    );
+    for row in query(driver, "functions", &functions).await? {
+        let row = Row(&row);
+        snapshot
+            .functions
+            .insert(row.text(0), row.text(1).trim().to_owned());
+    }
     Ok(snapshot)
 }
 

@@ -6,8 +6,8 @@
 //! `CREATE` text: check constraints, a partial index's predicate, expression
 //! index keys, and a trigger's timing and events. It keeps no names for unique
 //! constraints and foreign keys either; they are keyed by what they say
-//! (`unique (a, b)`, `(a_id) references a (id)`). A generated column shows
-//! only its kind (`virtual` / `stored`), not its expression.
+//! (`unique (a, b)`, `(a_id) references a (id)`). A generated column's
+//! expression is read from its definition in the `CREATE TABLE` text.
 
 use crate::driver::Driver;
 use crate::engine::Engine;
@@ -72,9 +72,17 @@ pub(super) async fn introspect(driver: &mut dyn Driver) -> Result<Snapshot, Erro
     for row in query(driver, "table definitions", &definitions).await? {
         let row = Row(&row);
         if let Some(table) = snapshot.tables.get_mut(&row.text(0)) {
-            for (name, expression) in checks(&row.text(1)) {
+            let sql = row.text(1);
+            for (name, expression) in checks(&sql) {
                 let key = name.unwrap_or_else(|| expression.clone());
                 table.checks.insert(key, expression);
+            }
+            for (name, expression) in generated_expressions(&sql) {
+                if let Some(column) = table.columns.get_mut(&name) {
+                    if let Some(kind) = column.generated.take() {
+                        column.generated = Some(format!("{expression} {kind}"));
+                    }
+                }
             }
         }
     }
@@ -285,6 +293,76 @@ fn checks(sql: &str) -> Vec<(Option<String>, String)> {
     out
 }
 
+/// The column definitions of a `CREATE TABLE` statement that hold an
+/// `AS (expression)` (generated columns): (column name, expression).
+fn generated_expressions(sql: &str) -> Vec<(String, String)> {
+    let Some((start, end)) = parenthesised(sql, 0) else {
+        return Vec::new();
+    };
+    let chars = unquoted(sql);
+    let inside = chars
+        .iter()
+        .find(|&&(i, _, _)| i + 1 == start)
+        .map_or(1, |&(_, _, depth)| depth + 1);
+    let mut segments = Vec::new();
+    let mut from = start;
+    for &(i, c, depth) in &chars {
+        if i > start && i < end && c == ',' && depth == inside {
+            segments.push(&sql[from..i]);
+            from = i + 1;
+        }
+    }
+    segments.push(&sql[from..end]);
+    let mut out = Vec::new();
+    for segment in segments {
+        let Some(&at) = keyword_positions(segment, "as").first() else {
+            continue;
+        };
+        let Some((open, close)) = parenthesised(segment, at) else {
+            continue;
+        };
+        if !segment[at + 2..open - 1].trim().is_empty() {
+            continue;
+        }
+        let Some(name) = first_identifier(segment) else {
+            continue;
+        };
+        out.push((name, normalize_sql(&segment[open..close])));
+    }
+    out
+}
+
+/// The first identifier of a column definition, unquoted.
+fn first_identifier(segment: &str) -> Option<String> {
+    let text = segment.trim_start();
+    let (open, close) = match text.chars().next()? {
+        '"' => ('"', '"'),
+        '`' => ('`', '`'),
+        '[' => ('[', ']'),
+        _ => {
+            let end = text
+                .find(|c: char| c.is_whitespace() || c == '(')
+                .unwrap_or(text.len());
+            return Some(text[..end].to_owned());
+        }
+    };
+    let rest = &text[open.len_utf8()..];
+    let mut name = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == close {
+            if close != ']' && chars.peek() == Some(&close) {
+                chars.next();
+                name.push(c);
+                continue;
+            }
+            return Some(name);
+        }
+        name.push(c);
+    }
+    None
+}
+
 fn unquote(name: &str) -> String {
     let trimmed = name.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'));
     trimmed.to_owned()
@@ -355,6 +433,19 @@ mod tests {
             vec![
                 (None, "a > 0".to_owned()),
                 (Some("b_len".to_owned()), "length(b) < 10".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn generated_expressions_are_read_from_create_table() {
+        let sql = "CREATE TABLE t (id INTEGER, \"b c\" INT GENERATED ALWAYS AS (id * 2) STORED, \
+                   d TEXT AS (upper(x || ',')) , e TEXT DEFAULT 'as (no)', CHECK (id > 0))";
+        assert_eq!(
+            generated_expressions(sql),
+            vec![
+                ("b c".to_owned(), "id * 2".to_owned()),
+                ("d".to_owned(), "upper(x || ',')".to_owned())
             ]
         );
     }
