@@ -3,8 +3,11 @@
 //!
 //! One module per engine family produces a [`report::Section`]: `sqlite` for
 //! SQLite, `servers` for PostgreSQL and MariaDB; `--engines` picks which run.
+//! `backfill` adds a section per engine for batched backfills; `--only` picks
+//! the suites; `verify` adds one section for `cairn verify` and introspection.
 #![forbid(unsafe_code)]
 
+mod backfill;
 mod cairn_bin;
 mod error;
 mod fixtures;
@@ -13,10 +16,11 @@ mod report;
 mod servers;
 mod sqlite;
 mod stats;
+mod verify;
 
 use std::process::ExitCode;
 
-use options::{EngineChoice, Options, Parsed};
+use options::{EngineChoice, Options, Parsed, Suite};
 
 fn main() -> ExitCode {
     let options = match options::parse(std::env::args_os().skip(1)) {
@@ -53,7 +57,8 @@ fn run(options: &Options) -> error::Result<()> {
         (scratch.path().to_owned(), Some(scratch))
     };
     let mut sections = Vec::new();
-    for engine in &options.engines {
+    let migrations = options.suites.contains(&Suite::Migrations);
+    for engine in options.engines.iter().filter(|_| migrations) {
         let section = match engine {
             EngineChoice::Sqlite => sqlite::run(options, &cairn, &scratch)?,
             EngineChoice::Postgres => servers::run(
@@ -71,6 +76,18 @@ fn run(options: &Options) -> error::Result<()> {
                 &options.mysql_url,
             )?,
         };
+        println!("{}", report::text(&section, &machine));
+        sections.push(section);
+    }
+    if options.suites.contains(&Suite::Backfill) {
+        for &engine in &options.engines {
+            let section = backfill::run(options, &scratch, engine)?;
+            println!("{}", report::text(&section, &machine));
+            sections.push(section);
+        }
+    }
+    if options.suites.contains(&Suite::Verify) {
+        let section = verify::run(options, &cairn, &scratch)?;
         println!("{}", report::text(&section, &machine));
         sections.push(section);
     }

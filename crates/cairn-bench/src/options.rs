@@ -8,14 +8,18 @@ use std::time::Duration;
 
 /// How to use the binary, for `--help` and usage errors.
 pub const USAGE: &str = "\
-usage: cairn-bench [--quick] [--engines LIST] [--out FILE] [--cairn PATH] [--sqlite3 PATH]
-                   [--postgres-url URL] [--mysql-url URL] [--keep]
+usage: cairn-bench [--quick] [--engines LIST] [--only LIST] [--out FILE] [--cairn PATH]
+                   [--sqlite3 PATH] [--postgres-url URL] [--mysql-url URL] [--keep]
 
 Runs Cairn's benchmarks, each side by side with a baseline, and prints a table.
 
   --quick         fewer migrations and rounds (a smoke test, not for the record)
   --engines LIST  the engines to benchmark, comma-separated, among sqlite,
                   postgres and mysql (or mariadb) [default: all three]
+  --only LIST     the benchmark suites to run, comma-separated, among migrations
+                  (apply-N and status-N) and backfill (issue 5's batched
+                  backfill on 1,000,000 rows) and verify (`cairn verify` of 200
+                  migrations, introspection of 500 tables) [default: all]
   --out FILE      rewrite FILE's sections between <!-- bench:<engine>:start -->
                   and <!-- bench:<engine>:end --> (FILE is created if missing)
   --cairn PATH    time this `cairn` binary instead of building it with
@@ -80,6 +84,48 @@ impl EngineChoice {
         Ok(EngineChoice::ALL
             .into_iter()
             .filter(|e| chosen.contains(e))
+            .collect())
+    }
+}
+
+/// A suite of benchmarks, each writing its own sections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// apply-N and status-N: the `sqlite`, `postgres` and `mariadb` sections.
+    Migrations,
+    /// Batched backfills against one whole-table `UPDATE`: the `backfill-<engine>` sections.
+    Backfill,
+    /// `cairn verify` of many migrations and schema introspection: the `verify` section.
+    Verify,
+}
+
+impl Suite {
+    /// Every suite, in the order they run.
+    pub const ALL: [Suite; 3] = [Suite::Migrations, Suite::Backfill, Suite::Verify];
+
+    fn parse_list(list: &str) -> Result<Vec<Suite>, String> {
+        let mut chosen = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let suite = match name {
+                "migrations" => Suite::Migrations,
+                "backfill" | "backfills" => Suite::Backfill,
+                "verify" => Suite::Verify,
+                other => {
+                    return Err(format!(
+                        "--only: unknown suite `{other}` (migrations, backfill, verify)"
+                    ))
+                }
+            };
+            if !chosen.contains(&suite) {
+                chosen.push(suite);
+            }
+        }
+        if chosen.is_empty() {
+            return Err("--only needs at least one suite".to_owned());
+        }
+        Ok(Suite::ALL
+            .into_iter()
+            .filter(|s| chosen.contains(s))
             .collect())
     }
 }
@@ -156,6 +202,8 @@ pub struct Options {
     pub keep: bool,
     /// The engines to benchmark, in the order they run.
     pub engines: Vec<EngineChoice>,
+    /// The suites to run, in the order they run.
+    pub suites: Vec<Suite>,
     /// The PostgreSQL server's admin URL.
     pub postgres_url: String,
     /// The MariaDB/MySQL server's admin URL.
@@ -183,6 +231,7 @@ pub fn parse_with_env(
 ) -> Result<Parsed, String> {
     let mut out = None;
     let mut engines = EngineChoice::ALL.to_vec();
+    let mut suites = Suite::ALL.to_vec();
     let mut postgres_url = None;
     let mut mysql_url = None;
     let mut quick = false;
@@ -218,6 +267,7 @@ pub fn parse_with_env(
             "--engines" => {
                 engines = EngineChoice::parse_list(&value("--engines")?.to_string_lossy())?;
             }
+            "--only" => suites = Suite::parse_list(&value("--only")?.to_string_lossy())?,
             "--postgres-url" => {
                 postgres_url = Some(value("--postgres-url")?.to_string_lossy().into_owned());
             }
@@ -235,6 +285,7 @@ pub fn parse_with_env(
         sqlite3,
         keep,
         engines,
+        suites,
         postgres_url: postgres_url
             .or_else(|| env("CAIRN_TEST_POSTGRES_URL").filter(|u| !u.is_empty()))
             .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned()),
@@ -297,6 +348,29 @@ mod tests {
         assert_eq!(
             run(&["--engines", ","]),
             Err("--engines needs at least one engine".to_owned())
+        );
+    }
+
+    #[test]
+    fn only_picks_suites_in_their_order() {
+        assert_eq!(run(&[]).expect("parses").suites, Suite::ALL.to_vec());
+        assert_eq!(
+            run(&["--only", "backfill,migrations"])
+                .expect("parses")
+                .suites,
+            vec![Suite::Migrations, Suite::Backfill]
+        );
+        assert_eq!(
+            run(&["--only=backfill"]).expect("parses").suites,
+            vec![Suite::Backfill]
+        );
+        assert_eq!(
+            run(&["--only", "lint"]),
+            Err("--only: unknown suite `lint` (migrations, backfill, verify)".to_owned())
+        );
+        assert_eq!(
+            run(&["--only", ""]),
+            Err("--only needs at least one suite".to_owned())
         );
     }
 

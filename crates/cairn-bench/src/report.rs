@@ -191,6 +191,13 @@ pub fn text(section: &Section, machine: &Machine) -> String {
         out.trim_end().to_owned() + "\n"
     };
     let mut out = format!("{}: {}\n", section.title, machine.sentence());
+    if rows.is_empty() {
+        // A section with a table of its own keeps it in its findings.
+        for finding in &section.findings {
+            let _ = writeln!(out, "{}", finding.replace("**", ""));
+        }
+        return out;
+    }
     out.push_str(&line(&HEADERS.map(str::to_owned)));
     for cells in &rows {
         out.push_str(&line(&cells.clone().map(|c| c.replace("**", ""))));
@@ -205,14 +212,18 @@ pub fn markdown(section: &Section, machine: &Machine) -> String {
         out.push(' ');
         out.push_str(fact);
     }
-    out.push_str("\n\n");
-    let row = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
-    out.push_str(&row(&HEADERS.map(str::to_owned)));
-    out.push_str("|---|---|--:|---|--:|--:|---|---|\n");
-    for r in &section.rows {
-        out.push_str(&row(&r.cells()));
-    }
     out.push('\n');
+    // Without rows, the section's findings carry its table.
+    if !section.rows.is_empty() {
+        out.push('\n');
+        let row = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+        out.push_str(&row(&HEADERS.map(str::to_owned)));
+        out.push_str("|---|---|--:|---|--:|--:|---|---|\n");
+        for r in &section.rows {
+            out.push_str(&row(&r.cells()));
+        }
+        out.push('\n');
+    }
     for r in &section.rows {
         let _ = writeln!(out, "- **{}**: {}", r.name, r.detail);
     }
