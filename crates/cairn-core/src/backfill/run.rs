@@ -231,6 +231,11 @@ pub async fn run(
             return Ok((done, changed));
         };
         checkpoint = batch;
+        // The checkpoint measured the batch up to its own write; the next one
+        // (or `finish`) records the whole transaction, COMMIT included.
+        checkpoint.longest_batch_ms = checkpoint
+            .longest_batch_ms
+            .max(i64::try_from(took.as_millis()).unwrap_or(i64::MAX));
         commits.push_back((checkpoint.batches, Instant::now()));
         report(
             ctx,
@@ -421,29 +426,70 @@ async fn batch_statements(
     started: Instant,
 ) -> Result<Option<(Checkpoint, Vec<Rejection>)>, BatchError> {
     let key_len = sql.key().columns.len();
-    let reads: &[String] = match work {
-        Work::Sql { .. } => &[],
-        Work::Rust { reads, .. } => reads,
+    let after = checkpoint.last_key.as_deref();
+    // What the batch covers: its last key and row count, and for a Rust data
+    // migration the rows themselves.
+    let bound = match work {
+        Work::Sql { .. } => sql.next_bound(after, max, filter, size),
+        Work::Rust { .. } => None,
     };
-    let rows = driver
-        .query(&sql.next_batch(checkpoint.last_key.as_deref(), max, filter, reads, size))
-        .await
-        .map_err(BatchError::Driver)?;
-    let Some(last) = rows.last() else {
-        return Ok(None);
+    let (upper, count, rows) = match bound {
+        Some(bound) => {
+            let row = driver
+                .query(&bound)
+                .await
+                .map_err(BatchError::Driver)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let count: i64 = row
+                .get(1)
+                .cloned()
+                .flatten()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            match row.first().cloned().flatten() {
+                Some(upper) if count > 0 => (vec![upper], count, Vec::new()),
+                _ => return Ok(None),
+            }
+        }
+        None => {
+            let reads: &[String] = match work {
+                Work::Sql { .. } => &[],
+                Work::Rust { reads, .. } => reads,
+            };
+            let rows = driver
+                .query(&sql.next_batch(after, max, filter, reads, size))
+                .await
+                .map_err(BatchError::Driver)?;
+            let Some(last) = rows.last() else {
+                return Ok(None);
+            };
+            let upper: Vec<String> = last[..key_len]
+                .iter()
+                .map(|v| v.clone().unwrap_or_default())
+                .collect();
+            (upper, rows.len() as i64, rows)
+        }
     };
-    let upper: Vec<String> = last[..key_len]
-        .iter()
-        .map(|v| v.clone().unwrap_or_default())
-        .collect();
+    let mut statements = Vec::new();
+    if driver.engine() == crate::engine::Engine::Postgres {
+        // The commit need not wait for the WAL flush: a crash loses the last
+        // batches together with their checkpoints, so a resumed run redoes
+        // exactly those. The final history update commits synchronously,
+        // which flushes everything before it.
+        statements.push("SET LOCAL synchronous_commit = off".to_owned());
+    }
     let mut rejected = Vec::new();
     let changed = match work {
-        Work::Sql { set } => driver
-            .execute(&sql.update_batch(set, checkpoint.last_key.as_deref(), &upper, filter))
-            .await
-            .map_err(BatchError::Driver)?,
+        Work::Sql { set } => {
+            statements.push(sql.update_batch(set, after, &upper, filter));
+            // The batch's rows are those the UPDATE matches (same range, same
+            // filter, same transaction).
+            count
+        }
         Work::Rust { data, .. } => {
-            let mut writes = Vec::new();
+            let mut writes = 0;
             for row in &rows {
                 let key: Vec<String> = row[..key_len]
                     .iter()
@@ -451,24 +497,20 @@ async fn batch_statements(
                     .collect();
                 match data.transform(&row[key_len..]) {
                     Transform::Write(values) if !values.is_empty() => {
-                        writes.push(sql.write_row(&key, &values))
+                        statements.push(sql.write_row(&key, &values));
+                        writes += 1;
                     }
                     Transform::Write(_) | Transform::Unchanged => {}
                     Transform::Reject(reason) => rejected.push(Rejection { key, reason }),
                 }
             }
-            let statements: Vec<&str> = writes.iter().map(String::as_str).collect();
-            driver
-                .execute_many(&statements)
-                .await
-                .map_err(|(_, e)| BatchError::Driver(e))?;
-            writes.len() as u64
+            writes
         }
     };
     let mut next = checkpoint.clone();
     next.last_key = Some(upper);
-    next.rows_done += rows.len() as i64;
-    next.rows_changed += i64::try_from(changed).unwrap_or(i64::MAX);
+    next.rows_done += count;
+    next.rows_changed += changed;
     next.rows_rejected += rejected.len() as i64;
     next.batches += 1;
     next.batch_size = size as i64;
@@ -476,10 +518,14 @@ async fn batch_statements(
         .longest_batch_ms
         .max(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
     next.updated_at = UtcTime::now().rfc3339();
+    // The changes and the checkpoint travel together (one round trip where
+    // the driver can pipeline).
+    statements.push(ctx.checkpoints.update(&next));
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
     driver
-        .execute(&ctx.checkpoints.update(&next))
+        .execute_many(&statements)
         .await
-        .map_err(BatchError::Driver)?;
+        .map_err(|(_, e)| BatchError::Driver(e))?;
     Ok(Some((next, rejected)))
 }
 

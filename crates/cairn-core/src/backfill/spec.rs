@@ -5,7 +5,7 @@
 //! table = "users"
 //! set = "email_lower = lower(email)"
 //! where = "email_lower IS NULL"
-//! batch_size = 1000          # rows per batch (default 1000)
+//! batch_size = 5000          # rows per batch (default 5000)
 //! pause = "10ms"             # sleep between batches (default none)
 //! target_batch_time = "100ms" # adapt the batch size to this (default none)
 //! max_replication_lag = "5s" # wait while replicas lag more (PostgreSQL)
@@ -33,7 +33,7 @@ use crate::error::Error;
 pub const MAX_BATCH_SIZE: u64 = 100_000;
 
 /// The default rows per batch.
-pub const DEFAULT_BATCH_SIZE: u64 = 1_000;
+pub const DEFAULT_BATCH_SIZE: u64 = 5_000;
 
 /// One backfill of a migration, as declared.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -206,6 +206,26 @@ impl BatchSql {
         )
     }
 
+    /// For a one-column key: the next batch's last key and its number of
+    /// rows, in one row (`NULL, 0` when none is left) — the keys themselves
+    /// never leave the server.
+    pub fn next_bound(
+        &self,
+        after: Option<&[String]>,
+        max: &[String],
+        filter: Option<&str>,
+        limit: u64,
+    ) -> Option<String> {
+        let [key] = self.quoted_key.as_slice() else {
+            return None;
+        };
+        Some(format!(
+            "SELECT MAX({key}), COUNT(*) FROM (SELECT {key} FROM {} WHERE {} ORDER BY {key} LIMIT {limit}) b",
+            self.table,
+            self.conditions(after, max, filter),
+        ))
+    }
+
     /// Applies `set` to the rows of one batch: after `after`, up to `upper`.
     pub fn update_batch(
         &self,
