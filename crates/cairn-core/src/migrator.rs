@@ -615,14 +615,7 @@ impl Migrator {
         driver
             .lock(self.options.lock_wait)
             .await
-            .map_err(|e| match e.kind {
-                DriverErrorKind::LockHeld => Error::LockTimeout {
-                    engine,
-                    waited_ms: started.elapsed().as_millis(),
-                    holder: e.message,
-                },
-                _ => Error::driver(engine, "taking the migration lock", e),
-            })
+            .map_err(|e| lock_error(engine, started, "taking the migration lock", e))
     }
 
     /// Releases the lock; an error releasing it matters only if the work succeeded.
@@ -675,14 +668,7 @@ impl Migrator {
         driver
             .lock_backfill(self.options.lock_wait)
             .await
-            .map_err(|e| match e.kind {
-                DriverErrorKind::LockHeld => Error::LockTimeout {
-                    engine,
-                    waited_ms: started.elapsed().as_millis(),
-                    holder: e.message,
-                },
-                _ => Error::driver(engine, "taking the backfill lock", e),
-            })?;
+            .map_err(|e| lock_error(engine, started, "taking the backfill lock", e))?;
         Ok(true)
     }
 
@@ -1539,6 +1525,19 @@ impl Migrator {
             "statement timed out waiting for a lock; retrying"
         );
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// A lock held by another runner is a [`Error::LockTimeout`] naming the
+/// holder; anything else is a driver error in `context`.
+fn lock_error(engine: Engine, started: Instant, context: &str, e: DriverError) -> Error {
+    match e.kind {
+        DriverErrorKind::LockHeld => Error::LockTimeout {
+            engine,
+            waited_ms: started.elapsed().as_millis(),
+            holder: e.message,
+        },
+        _ => Error::driver(engine, context, e),
     }
 }
 

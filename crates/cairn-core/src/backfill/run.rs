@@ -34,6 +34,15 @@ pub struct Context<'a> {
     pub retry_backoff: Duration,
 }
 
+/// What every batch of one backfill shares.
+#[derive(Clone, Copy)]
+struct Plan<'a> {
+    sql: &'a BatchSql,
+    work: &'a Work<'a>,
+    filter: Option<&'a str>,
+    max: &'a [String],
+}
+
 /// What a batch does to its rows.
 enum Work<'a> {
     Sql {
@@ -192,7 +201,13 @@ pub async fn run(
         let mut attempt = 0;
         let (batch, rejected, took) = loop {
             let batch_started = Instant::now();
-            match run_batch(driver, &sql, &work, filter, &max, &checkpoint, size, ctx).await {
+            let plan = Plan {
+                sql: &sql,
+                work: &work,
+                filter,
+                max: &max,
+            };
+            match run_batch(driver, &plan, &checkpoint, size, ctx).await {
                 Ok(Some((batch, rejected))) => {
                     break (Some(batch), rejected, batch_started.elapsed())
                 }
@@ -370,23 +385,16 @@ fn first_int(rows: Rows) -> i64 {
 
 /// Runs one batch in its own transaction with its checkpoint. `Ok(None)`
 /// when no row is left.
-#[allow(clippy::too_many_arguments)]
 async fn run_batch(
     driver: &mut dyn Driver,
-    sql: &BatchSql,
-    work: &Work<'_>,
-    filter: Option<&str>,
-    max: &[String],
+    plan: &Plan<'_>,
     checkpoint: &Checkpoint,
     size: u64,
     ctx: &Context<'_>,
 ) -> Result<Option<(Checkpoint, Vec<Rejection>)>, BatchError> {
     let started = Instant::now();
     driver.begin().await.map_err(BatchError::Driver)?;
-    let result = batch_statements(
-        driver, sql, work, filter, max, checkpoint, size, ctx, started,
-    )
-    .await;
+    let result = batch_statements(driver, plan, checkpoint, size, ctx, started).await;
     match result {
         Ok(Some(done)) => match driver.commit().await {
             Ok(()) => Ok(Some(done)),
@@ -403,7 +411,7 @@ async fn run_batch(
             let _ = driver.rollback().await;
             Err(match e {
                 BatchError::Driver(e) if e.kind == DriverErrorKind::Statement => {
-                    find_failing_row(driver, sql, work, filter, max, checkpoint, size)
+                    find_failing_row(driver, plan, checkpoint, size)
                         .await
                         .unwrap_or(BatchError::Driver(e))
                 }
@@ -413,18 +421,20 @@ async fn run_batch(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn batch_statements(
     driver: &mut dyn Driver,
-    sql: &BatchSql,
-    work: &Work<'_>,
-    filter: Option<&str>,
-    max: &[String],
+    plan: &Plan<'_>,
     checkpoint: &Checkpoint,
     size: u64,
     ctx: &Context<'_>,
     started: Instant,
 ) -> Result<Option<(Checkpoint, Vec<Rejection>)>, BatchError> {
+    let Plan {
+        sql,
+        work,
+        filter,
+        max,
+    } = *plan;
     let key_len = sql.key().columns.len();
     let after = checkpoint.last_key.as_deref();
     // What the batch covers: its last key and row count, and for a Rust data
@@ -533,13 +543,16 @@ async fn batch_statements(
 /// transaction that is rolled back, to name the row that fails.
 async fn find_failing_row(
     driver: &mut dyn Driver,
-    sql: &BatchSql,
-    work: &Work<'_>,
-    filter: Option<&str>,
-    max: &[String],
+    plan: &Plan<'_>,
     checkpoint: &Checkpoint,
     size: u64,
 ) -> Option<BatchError> {
+    let Plan {
+        sql,
+        work,
+        filter,
+        max,
+    } = *plan;
     let key_len = sql.key().columns.len();
     let reads: &[String] = match work {
         Work::Sql { .. } => &[],
