@@ -389,16 +389,16 @@ pub async fn verify(
             error,
         };
         if let Err(failure) = migrator.up(driver, Some(version)).await {
-            report.migrations.push(entry(
-                Outcome::Error,
-                Vec::new(),
-                Some(failure.error.to_string()),
-                &not_seeded,
-            ));
-            progress(VerifyEvent::Verified {
-                version,
-                outcome: Outcome::Error,
-            });
+            record(
+                &mut report,
+                progress,
+                entry(
+                    Outcome::Error,
+                    Vec::new(),
+                    Some(failure.error.to_string()),
+                    &not_seeded,
+                ),
+            );
             break;
         }
         let s1 = schema::introspect(driver, &introspect).await?;
@@ -425,16 +425,16 @@ pub async fn verify(
             continue;
         }
         if let Err(failure) = migrator.down(driver, DownTarget::Steps(1)).await {
-            report.migrations.push(entry(
-                Outcome::Error,
-                Vec::new(),
-                Some(failure.error.to_string()),
-                &not_seeded,
-            ));
-            progress(VerifyEvent::Verified {
-                version,
-                outcome: Outcome::Error,
-            });
+            record(
+                &mut report,
+                progress,
+                entry(
+                    Outcome::Error,
+                    Vec::new(),
+                    Some(failure.error.to_string()),
+                    &not_seeded,
+                ),
+            );
             break;
         }
         let s2 = schema::introspect(driver, &introspect).await?;
@@ -448,13 +448,16 @@ pub async fn verify(
             } else {
                 Outcome::RollbackDiffers
             };
-            report.migrations.push(entry(
-                outcome,
-                rollback,
-                Some(format!("applying it again failed: {}", failure.error)),
-                &not_seeded,
-            ));
-            progress(VerifyEvent::Verified { version, outcome });
+            record(
+                &mut report,
+                progress,
+                entry(
+                    outcome,
+                    rollback,
+                    Some(format!("applying it again failed: {}", failure.error)),
+                    &not_seeded,
+                ),
+            );
             break;
         }
         let s3 = schema::introspect(driver, &introspect).await?;
@@ -477,8 +480,7 @@ pub async fn verify(
         }
         let mut migration = entry(outcome, differences, None, &not_seeded);
         migration.rows = rows;
-        report.migrations.push(migration);
-        progress(VerifyEvent::Verified { version, outcome });
+        record(&mut report, progress, migration);
         s0 = s3;
     }
     let done: std::collections::BTreeSet<Version> =
@@ -488,6 +490,19 @@ pub async fn verify(
         .filter(|v| !done.contains(v))
         .collect();
     Ok(report)
+}
+
+/// Adds one migration's result to the report and tells the progress callback.
+fn record(
+    report: &mut VerifyReport,
+    progress: &mut dyn FnMut(VerifyEvent),
+    migration: MigrationReport,
+) {
+    progress(VerifyEvent::Verified {
+        version: migration.version,
+        outcome: migration.outcome,
+    });
+    report.migrations.push(migration);
 }
 
 #[cfg(test)]
