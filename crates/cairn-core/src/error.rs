@@ -99,6 +99,78 @@ pub enum Error {
         /// The splitter's message.
         message: String,
     },
+    /// A script that runs in Cairn's transaction controls transactions itself.
+    #[error("{location}: `{statement}` in the {direction} script of migration {version} ({name}) would end Cairn's transaction on {engine}, which holds the script and its history row together; nothing was changed. Remove the statement (Cairn already wraps the script in a transaction), or put `-- cairn:no-transaction` at the top of the script to run it without Cairn's transaction")]
+    TransactionControl {
+        /// `path:line` of the statement.
+        location: String,
+        /// Its leading keywords (`COMMIT`, `BEGIN TRANSACTION`).
+        statement: String,
+        /// Which script.
+        direction: Direction,
+        /// The migration's version.
+        version: Version,
+        /// Its name.
+        name: String,
+        /// The engine.
+        engine: Engine,
+    },
+    /// A script contains a NUL character.
+    #[error("`{}`:{line}:{column} contains a NUL character (byte 0), which engines drop or cut statements at: remove it (save the file as plain UTF-8 text)", path.display())]
+    NulByte {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+    },
+    /// Something other than a regular file stands where a script is read.
+    #[error("`{}` is {what}, not a regular file: Cairn reads migrations only from regular files (or symbolic links to them) and did not open it; replace it with a regular file, or move it out of the migrations directory", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// `"a FIFO"`, `"a socket"`, `"a device"`.
+        what: &'static str,
+    },
+    /// The history table (or schema) name is too long for the engine.
+    #[error("{setting} `{value}` is {length} {unit} long, but on {engine} the name `{derived}` derived from it must fit in {limit} {unit}: choose a name of at most {max} {unit}")]
+    NameTooLong {
+        /// `history_table` or `history_schema`.
+        setting: &'static str,
+        /// The configured value.
+        value: String,
+        /// Its length.
+        length: usize,
+        /// The longest name derived from it.
+        derived: String,
+        /// The engine's limit for identifiers.
+        limit: usize,
+        /// The longest value that fits.
+        max: usize,
+        /// `bytes` or `characters`.
+        unit: &'static str,
+        /// The engine.
+        engine: Engine,
+    },
+    /// A history row holds a value Cairn never writes.
+    #[error("history table `{table}` on {engine}, row of version {version}: column {column} holds {value:?}, {problem}; {fix}")]
+    History {
+        /// The table.
+        table: String,
+        /// The engine.
+        engine: Engine,
+        /// The row's version.
+        version: Version,
+        /// The column.
+        column: &'static str,
+        /// The value found.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+        /// What to do.
+        fix: &'static str,
+    },
     /// Validation found problems; nothing was changed.
     #[error("{0}")]
     Validation(Problems),

@@ -432,6 +432,40 @@ impl HistorySql {
         )
     }
 
+    /// A statement that tells, after a statement failed inside Cairn's
+    /// transaction, whether that transaction is still open (a script may have
+    /// ended it, or the engine on some errors); read the outcome of
+    /// [`Driver::execute`](crate::Driver::execute) with
+    /// [`HistorySql::transaction_still_open`]. `None` on MySQL, where no
+    /// script runs in Cairn's transaction.
+    pub fn transaction_probe(&self) -> Option<&'static str> {
+        match self.engine {
+            // In a failed transaction every statement but ROLLBACK is refused
+            // (25P02, in_failed_sql_transaction); outside one this succeeds.
+            Engine::Postgres => Some("SELECT 1"),
+            // BEGIN inside a transaction fails; outside one it opens a
+            // transaction, which the rollback that follows ends.
+            Engine::Sqlite => Some("BEGIN"),
+            Engine::Mysql => None,
+        }
+    }
+
+    /// What the outcome of [`HistorySql::transaction_probe`] says: `Some(true)`
+    /// if the transaction is still open, `Some(false)` if it had ended,
+    /// `None` if the outcome proves neither (a lost connection, say).
+    pub fn transaction_still_open(
+        &self,
+        outcome: &std::result::Result<u64, crate::driver::DriverError>,
+    ) -> Option<bool> {
+        match (self.engine, outcome) {
+            (Engine::Mysql, _) => None,
+            (_, Ok(_)) => Some(false),
+            (Engine::Postgres, Err(e)) if e.code.as_deref() == Some("25P02") => Some(true),
+            (Engine::Sqlite, Err(e)) if e.message.contains("within a transaction") => Some(true),
+            (_, Err(_)) => None,
+        }
+    }
+
     /// Decodes the rows of [`HistorySql::select`].
     pub fn decode(&self, rows: Rows) -> Result<Vec<HistoryRow>> {
         rows.into_iter().map(|row| self.decode_row(row)).collect()

@@ -856,12 +856,16 @@ impl Migrator {
             }
         })?;
         let directives = &script.directives;
+        let transactional = driver.capabilities().transactional_ddl && !directives.no_transaction;
+        if transactional {
+            refuse_transaction_control(migration, direction, engine, script, &statements)?;
+        }
         Ok(Prepared {
             migration,
             direction,
             script,
             statements,
-            transactional: driver.capabilities().transactional_ddl && !directives.no_transaction,
+            transactional,
             settings: SessionSettings {
                 lock_timeout: Some(
                     directives
@@ -1043,14 +1047,27 @@ impl Migrator {
                 Ok(()) => {}
                 // Without progress recording only statements fail.
                 Err(StepError::Statement(index, e) | StepError::Progress(index, e)) => {
-                    let _ = driver.rollback().await;
-                    if e.kind == DriverErrorKind::LockTimeout && attempt < self.options.lock_retries
+                    // Claim a rollback only when the transaction was still open.
+                    let open = match sql.transaction_probe() {
+                        Some(probe) => sql.transaction_still_open(&driver.execute(probe).await),
+                        None => None,
+                    };
+                    let rolled_back = driver.rollback().await;
+                    let undone = open == Some(true) && rolled_back.is_ok();
+                    if undone
+                        && e.kind == DriverErrorKind::LockTimeout
+                        && attempt < self.options.lock_retries
                     {
                         self.backoff(attempt).await;
                         attempt += 1;
                         continue;
                     }
-                    let outcome = "the transaction was rolled back: the database and the history are unchanged".to_owned();
+                    let outcome = match (open, rolled_back) {
+                        (Some(true), Ok(())) => "the transaction was rolled back: the database and the history are unchanged".to_owned(),
+                        (Some(false), _) => "Cairn's transaction had already ended when this statement failed (a statement of the script, or the engine on this error, ended it): statements before it may be committed while the history does not record the migration. Check the database and undo what remains by hand, then remove the transaction control from the script or mark it `-- cairn:no-transaction`".to_owned(),
+                        (_, Err(rollback)) => format!("Cairn could not roll its transaction back ({rollback}): a lost connection rolls it back on the server, but check the database and `cairn status` before running again"),
+                        (None, Ok(())) => "Cairn could not confirm that its transaction was still open: a lost connection rolls it back on the server, but check the database and `cairn status` before running again".to_owned(),
+                    };
                     let error = self.statement_error(engine, step, index, &e, outcome);
                     self.log_failure(driver, step, started, &error).await;
                     return Err(error);
@@ -1526,6 +1543,30 @@ impl Migrator {
         );
         tokio::time::sleep(delay).await;
     }
+}
+
+/// Refuses a script run in Cairn's transaction that starts or ends one itself
+/// (see [`split::transaction_control`]).
+fn refuse_transaction_control(
+    migration: &Migration,
+    direction: Direction,
+    engine: Engine,
+    script: &Script,
+    statements: &[Statement],
+) -> Result<()> {
+    for statement in statements {
+        if let Some(keywords) = split::transaction_control(&statement.sql) {
+            return Err(Error::TransactionControl {
+                location: script.location(statement.line),
+                statement: keywords,
+                direction,
+                version: migration.version,
+                name: migration.name.clone(),
+                engine,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A lock held by another runner is a [`Error::LockTimeout`] naming the

@@ -800,6 +800,88 @@ impl Splitter {
     }
 }
 
+/// Whether `statement` (one [`Statement::sql`] of [`split`]) starts, ends or
+/// commits a transaction; if so, its leading keywords (`"COMMIT"`,
+/// `"BEGIN TRANSACTION"`, ...).
+///
+/// Cairn runs a transactional script inside its own transaction together with
+/// its history row, so such a statement would commit part of the migration
+/// without its history row and leave the rest, and the bookkeeping, outside
+/// any transaction. Matched on the statement's first keywords, outside
+/// comments:
+///
+/// * `BEGIN` alone or followed by `TRANSACTION`, `WORK`, `DEFERRED`,
+///   `IMMEDIATE`, `EXCLUSIVE` (SQLite), `ISOLATION`, `READ`, `DEFERRABLE` or
+///   `NOT DEFERRABLE` (PostgreSQL); not `BEGIN ATOMIC` or MariaDB's
+///   `BEGIN NOT ATOMIC` blocks. A `BEGIN ... END` body inside `CREATE
+///   FUNCTION`/`PROCEDURE`/`TRIGGER` or a dollar quote is part of its
+///   `CREATE` or `DO` statement and never seen here;
+/// * `START TRANSACTION`; `COMMIT` (also `COMMIT AND CHAIN`, `COMMIT
+///   PREPARED`); `END` alone or with `WORK`, `TRANSACTION` or `AND CHAIN`;
+///   `ABORT`; `PREPARE TRANSACTION`;
+/// * `ROLLBACK`, except `ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name`,
+///   which stays inside the transaction, like `SAVEPOINT` and `RELEASE`.
+///
+/// `SET TRANSACTION` only sets the characteristics of the current
+/// transaction and is not matched. MySQL's implicit commits (`LOCK TABLES`,
+/// `XA`, any DDL) are not matched either: on MySQL no script runs inside
+/// Cairn's transaction, because DDL commits there anyway.
+pub fn transaction_control(statement: &str) -> Option<String> {
+    let words = leading_words(statement, 3);
+    let word = |i: usize| words.get(i).map(String::as_str);
+    let matched = match (word(0)?, word(1), word(2)) {
+        ("BEGIN", None, _) => 1,
+        ("BEGIN", Some("NOT"), third) if third != Some("ATOMIC") => 1,
+        (
+            "BEGIN",
+            Some(
+                "TRANSACTION" | "WORK" | "DEFERRED" | "IMMEDIATE" | "EXCLUSIVE" | "ISOLATION"
+                | "READ" | "DEFERRABLE",
+            ),
+            _,
+        ) => 2,
+        ("START" | "PREPARE", Some("TRANSACTION"), _) => 2,
+        ("COMMIT" | "ABORT", second, _) => match second {
+            Some("WORK" | "TRANSACTION" | "PREPARED") => 2,
+            _ => 1,
+        },
+        ("END", None, _) => 1,
+        ("END", Some("WORK" | "TRANSACTION"), _) => 2,
+        ("END", Some("AND"), _) => 1,
+        ("ROLLBACK", Some("TO"), _) => return None,
+        ("ROLLBACK", Some("WORK" | "TRANSACTION"), Some("TO")) => return None,
+        ("ROLLBACK", Some("WORK" | "TRANSACTION" | "PREPARED"), _) => 2,
+        ("ROLLBACK", _, _) => 1,
+        _ => return None,
+    };
+    Some(words[..matched].join(" "))
+}
+
+/// The first `n` words of `sql`, upper-cased, skipping whitespace and
+/// comments; stops early at anything that is not a word.
+fn leading_words(sql: &str, n: usize) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = sql;
+    while words.len() < n {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, tail)| tail);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, tail)| tail);
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if end == 0 {
+                break;
+            }
+            words.push(rest[..end].to_ascii_uppercase());
+            rest = &rest[end..];
+        }
+    }
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -973,6 +1055,91 @@ mod tests {
         (&[PG, LITE], "DELIMITER //\nSELECT 1;", &["DELIMITER //\nSELECT 1"]),
         (&[MY], "SELECT delimiter FROM t; SELECT 1", &["SELECT delimiter FROM t", "SELECT 1"]),
     ];
+
+    #[test]
+    fn transaction_control_is_found_by_its_first_keywords() {
+        let found: &[(&str, &str)] = &[
+            ("BEGIN", "BEGIN"),
+            ("begin transaction", "BEGIN TRANSACTION"),
+            ("BEGIN WORK", "BEGIN WORK"),
+            ("BEGIN IMMEDIATE TRANSACTION", "BEGIN IMMEDIATE"),
+            ("BEGIN DEFERRED", "BEGIN DEFERRED"),
+            ("BEGIN EXCLUSIVE", "BEGIN EXCLUSIVE"),
+            ("BEGIN ISOLATION LEVEL SERIALIZABLE", "BEGIN ISOLATION"),
+            ("BEGIN READ ONLY", "BEGIN READ"),
+            ("BEGIN NOT DEFERRABLE", "BEGIN"),
+            ("START TRANSACTION", "START TRANSACTION"),
+            ("start transaction read write", "START TRANSACTION"),
+            ("COMMIT", "COMMIT"),
+            ("COMMIT WORK", "COMMIT WORK"),
+            ("COMMIT AND CHAIN", "COMMIT"),
+            ("COMMIT PREPARED 'x'", "COMMIT PREPARED"),
+            ("END", "END"),
+            ("END TRANSACTION", "END TRANSACTION"),
+            ("end and no chain", "END"),
+            ("ABORT", "ABORT"),
+            ("ROLLBACK", "ROLLBACK"),
+            ("ROLLBACK WORK", "ROLLBACK WORK"),
+            ("ROLLBACK AND CHAIN", "ROLLBACK"),
+            ("ROLLBACK PREPARED 'x'", "ROLLBACK PREPARED"),
+            ("PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION"),
+            ("/* why */ COMMIT", "COMMIT"),
+            ("BEGIN -- ours\n TRANSACTION", "BEGIN TRANSACTION"),
+        ];
+        for (sql, keywords) in found {
+            assert_eq!(
+                transaction_control(sql).as_deref(),
+                Some(*keywords),
+                "{sql:?}"
+            );
+        }
+        let not_found = [
+            "SAVEPOINT a",
+            "RELEASE SAVEPOINT a",
+            "ROLLBACK TO a",
+            "ROLLBACK TO SAVEPOINT a",
+            "ROLLBACK WORK TO SAVEPOINT a",
+            "rollback transaction to a",
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "BEGIN ATOMIC",
+            "BEGIN NOT ATOMIC SELECT 1",
+            "PREPARE q AS SELECT 1",
+            "END IF",
+            "END LOOP",
+            "COMMITTED",
+            "CREATE TABLE begin_commit (a int)",
+            "INSERT INTO t VALUES ('COMMIT')",
+            "DO $$ BEGIN COMMIT; END $$",
+            "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql",
+            "-- COMMIT\nSELECT 1",
+            "",
+        ];
+        for sql in not_found {
+            assert_eq!(transaction_control(sql), None, "{sql:?}");
+        }
+    }
+
+    /// Bodies that hold `BEGIN` and `COMMIT` are one statement, whose first
+    /// keyword is `CREATE` or `DO`: the splitter and the check agree.
+    #[test]
+    fn transaction_control_ignores_bodies_the_splitter_keeps_whole() {
+        let scripts: &[(Engine, &str)] = &[
+            (PG, "CREATE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN COMMIT; END $$;\nDO $$ BEGIN PERFORM 1; END $$;"),
+            (PG, "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;"),
+            (LITE, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET a = 1; END;"),
+            (MY, "CREATE PROCEDURE p() BEGIN START TRANSACTION; COMMIT; END;"),
+        ];
+        for (engine, sql) in scripts {
+            for statement in texts(sql, *engine) {
+                assert_eq!(transaction_control(&statement), None, "{statement:?}");
+            }
+        }
+        let found: Vec<String> = texts("BEGIN;\nCREATE TABLE t (a int);\nCOMMIT;", LITE)
+            .iter()
+            .filter_map(|s| transaction_control(s))
+            .collect();
+        assert_eq!(found, ["BEGIN", "COMMIT"]);
+    }
 
     #[test]
     fn table() {
