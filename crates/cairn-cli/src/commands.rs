@@ -631,7 +631,16 @@ fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
     }
     let versions = existing_versions(dir)?;
     let version = if args.sequential {
-        versions.iter().max().map_or(1, |max| max + 1)
+        match versions.iter().max() {
+            None => 1,
+            Some(max) => max.checked_add(1).with_context(|| {
+                format!(
+                    "cannot number a new migration after version {max} in `{}`: it is the largest version there is ({}); renumber the migrations, or create this one without --sequential if a timestamp still sorts after them",
+                    dir.display(),
+                    Version::MAX
+                )
+            })?,
+        }
     } else {
         let mut stamp: Version = UtcTime::now()
             .version_stamp()
@@ -639,7 +648,9 @@ fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
             .context("the clock gave a bad timestamp")?;
         // Two `cairn new` within one second: take the next free second.
         while versions.contains(&stamp) {
-            stamp += 1;
+            stamp = stamp
+                .checked_add(1)
+                .context("no free version after the current timestamp: every later version is taken")?;
         }
         stamp
     };

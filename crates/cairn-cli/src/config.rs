@@ -134,6 +134,11 @@ impl Config {
             table.name.clone_from(name);
         }
         table.schema.clone_from(&file.history_schema);
+        if let Some(url) = &database_url {
+            table
+                .check_names(url.engine())
+                .with_context(|| format!("`{}`", config_file.display()))?;
+        }
         let allow_out_of_order = file.allow_out_of_order.unwrap_or(false)
             || matches!(&cli.command, Command::Up(up) if up.allow_out_of_order);
         let migrator = MigratorOptions {

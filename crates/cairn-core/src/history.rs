@@ -176,6 +176,53 @@ impl Default for HistoryTable {
     }
 }
 
+impl HistoryTable {
+    /// Checks that every name derived from this one fits `engine`'s limit for
+    /// identifiers, before anything is created: PostgreSQL silently
+    /// truncates names to 63 bytes (so `<name>_log` and `<name>_backfill`
+    /// could become the same table), and MySQL/MariaDB refuse names over 64
+    /// characters part way through creating the tables. SQLite has no limit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NameTooLong`] naming the setting, its value and length, the
+    /// derived name that does not fit, the limit and the engine.
+    pub fn check_names(&self, engine: Engine) -> Result<()> {
+        let (limit, unit, length): (usize, &'static str, fn(&str) -> usize) = match engine {
+            Engine::Postgres => (63, "bytes", str::len),
+            Engine::Mysql => (64, "characters", |s| s.chars().count()),
+            Engine::Sqlite => return Ok(()),
+        };
+        let longest_suffix = "_backfill";
+        let derived = format!("{}{longest_suffix}", self.name);
+        if length(&derived) > limit {
+            return Err(Error::NameTooLong {
+                setting: "history_table",
+                value: self.name.clone(),
+                length: length(&self.name),
+                derived,
+                limit,
+                max: limit - longest_suffix.len(),
+                unit,
+                engine,
+            });
+        }
+        if let Some(schema) = self.schema.as_ref().filter(|schema| length(schema) > limit) {
+            return Err(Error::NameTooLong {
+                setting: "history_schema",
+                value: schema.clone(),
+                length: length(schema),
+                derived: schema.clone(),
+                limit,
+                max: limit,
+                unit,
+                engine,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Quotes an identifier for `engine`.
 pub fn quote_ident(engine: Engine, ident: &str) -> String {
     match engine {
@@ -466,9 +513,91 @@ impl HistorySql {
         }
     }
 
-    /// Decodes the rows of [`HistorySql::select`].
+    /// Decodes the rows of [`HistorySql::select`] (ordered by version).
+    ///
+    /// A row holding a value Cairn never writes — a second row of a version,
+    /// an unknown kind or state, an `applied_at` that is not an RFC 3339
+    /// time, a negative `execution_ms` or `statements_done` — is
+    /// [`Error::History`], naming the table, the row, the column, the value
+    /// and what to do: the history decides what runs next, so no command
+    /// goes on from a row it cannot trust.
     pub fn decode(&self, rows: Rows) -> Result<Vec<HistoryRow>> {
-        rows.into_iter().map(|row| self.decode_row(row)).collect()
+        let rows: Vec<HistoryRow> = rows
+            .into_iter()
+            .map(|row| self.decode_row(row))
+            .collect::<Result<_>>()?;
+        if let Some(pair) = rows.windows(2).find(|pair| pair[0].version == pair[1].version) {
+            return Err(self.tampered(
+                pair[0].version,
+                "version",
+                pair[0].version.to_string(),
+                "which more than one row holds".to_owned(),
+                "delete the extra row by hand (a version has one row; `cairn repair` cannot tell which is right), then run `cairn status`",
+            ));
+        }
+        Ok(rows)
+    }
+
+    fn tampered(
+        &self,
+        version: Version,
+        column: &'static str,
+        value: String,
+        problem: String,
+        fix: &'static str,
+    ) -> Error {
+        Error::History {
+            table: self.table.clone(),
+            engine: self.engine,
+            version,
+            column,
+            value,
+            problem,
+            fix,
+        }
+    }
+
+    /// Refuses values of a decoded row that Cairn never writes.
+    fn check_row(&self, row: &HistoryRow) -> Result<()> {
+        const BY_HAND: &str = "correct the row by hand, or delete it if the migration did not run, then run `cairn status`";
+        let version = row.version;
+        if row.kind != kind::SQL && row.kind != kind::BASELINE {
+            return Err(self.tampered(
+                version,
+                "kind",
+                row.kind.clone(),
+                format!("not a kind Cairn writes (`{}` or `{}`)", kind::SQL, kind::BASELINE),
+                BY_HAND,
+            ));
+        }
+        if !is_rfc3339(&row.applied_at) {
+            return Err(self.tampered(
+                version,
+                "applied_at",
+                row.applied_at.clone(),
+                "not an RFC 3339 UTC time such as `2026-11-25T10:07:26.123Z`".to_owned(),
+                BY_HAND,
+            ));
+        }
+        if row.execution_ms < 0 {
+            return Err(self.tampered(
+                version,
+                "execution_ms",
+                row.execution_ms.to_string(),
+                "a negative duration".to_owned(),
+                BY_HAND,
+            ));
+        }
+        if let Some(done) = row.statements_done.filter(|done| *done < 0) {
+            return Err(self.tampered(
+                version,
+                "statements_done",
+                done.to_string(),
+                "a negative number of statements".to_owned(),
+                BY_HAND,
+            ));
+        }
+        Ok(())
     }
 
     fn decode_row(&self, row: Vec<Option<String>>) -> Result<HistoryRow> {
@@ -501,9 +630,13 @@ impl HistorySql {
         let checksum = required("checksum")?;
         let state_text = required("state")?;
         let state = HistoryState::parse(&state_text).ok_or_else(|| {
-            corrupt(format!(
-                "version {version} has unknown state {state_text:?}"
-            ))
+            self.tampered(
+                version,
+                "state",
+                state_text.clone(),
+                "not a state Cairn writes (applied, running, failed, expanded, backfilling)".to_owned(),
+                "set it by hand to the state the migration is in, or delete the row if it did not run, then run `cairn status`",
+            )
         })?;
         let applied_at = required("applied_at")?;
         let execution_ms = int("execution_ms", &required("execution_ms")?)?;
@@ -515,7 +648,7 @@ impl HistorySql {
             .try_into()
             .map_err(|_| corrupt("short row".to_owned()))?;
         let statements_done = done.map(|text| int("statements_done", &text)).transpose()?;
-        Ok(HistoryRow {
+        let row = HistoryRow {
             version,
             name,
             kind,
@@ -528,7 +661,56 @@ impl HistorySql {
             statements_done,
             statements_checksum: done_checksum,
             error,
+        };
+        self.check_row(&row)?;
+        Ok(row)
+    }
+}
+
+/// Whether `text` is an RFC 3339 time: `YYYY-MM-DDTHH:MM:SS[.fraction]`
+/// followed by `Z` or an offset `±HH:MM` (Cairn writes UTC with milliseconds).
+fn is_rfc3339(text: &str) -> bool {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>, max: u32| -> bool {
+        b.get(range.clone()).is_some_and(|digits| {
+            digits.iter().all(u8::is_ascii_digit)
+                && std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse::<u32>().ok())
+                    .is_some_and(|n| n <= max)
         })
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let date_time = num(0..4, 9999)
+        && at(4, b'-')
+        && num(5..7, 12)
+        && !(at(5, b'0') && at(6, b'0'))
+        && at(7, b'-')
+        && num(8..10, 31)
+        && !(at(8, b'0') && at(9, b'0'))
+        && (at(10, b'T') || at(10, b't') || at(10, b' '))
+        && num(11..13, 23)
+        && at(13, b':')
+        && num(14..16, 59)
+        && at(16, b':')
+        && num(17..19, 60);
+    if !date_time {
+        return false;
+    }
+    let mut i = 19;
+    if at(i, b'.') {
+        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return false;
+        }
+        i += 1 + digits;
+    }
+    match b.get(i) {
+        Some(b'Z' | b'z') => i + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            i + 6 == b.len() && num(i + 1..i + 3, 23) && at(i + 3, b':') && num(i + 4..i + 6, 59)
+        }
+        _ => false,
     }
 }
 
@@ -607,9 +789,108 @@ mod tests {
         cells[4] = Some("weird".to_owned());
         let err = sql.decode(vec![cells]).unwrap_err().to_string();
         assert!(
-            err.contains("version 1 has unknown state \"weird\""),
+            err.contains("row of version 1: column state holds \"weird\""),
             "{err}"
         );
+    }
+
+    fn cells(row: &HistoryRow) -> Vec<Option<String>> {
+        vec![
+            Some(row.version.to_string()),
+            Some(row.name.clone()),
+            Some(row.kind.clone()),
+            Some(row.checksum.clone()),
+            Some(row.state.as_str().to_owned()),
+            Some(row.applied_at.clone()),
+            Some(row.execution_ms.to_string()),
+            Some(row.applied_by.clone()),
+            Some(row.cairn_version.clone()),
+            row.statements_done.map(|n| n.to_string()),
+            row.statements_checksum.clone(),
+            row.error.clone(),
+        ]
+    }
+
+    #[test]
+    fn input_tampered_rows_are_refused_naming_table_row_column_and_value() {
+        let sql = HistorySql::new(Engine::Postgres, &HistoryTable::default());
+        let cases: &[(usize, &str, &str)] = &[
+            (2, "migration", "kind"),
+            (4, "done", "state"),
+            (5, "yesterday", "applied_at"),
+            (5, "2026-13-01T00:00:00Z", "applied_at"),
+            (5, "2026-11-25T10:00:00", "applied_at"),
+            (5, "2026-11-25T10:00:00.Z", "applied_at"),
+            (6, "-5", "execution_ms"),
+            (9, "-1", "statements_done"),
+        ];
+        for (index, value, column) in cases {
+            let mut cells = cells(&row());
+            cells[*index] = Some((*value).to_owned());
+            let error = sql.decode(vec![cells]).unwrap_err();
+            match &error {
+                Error::History {
+                    version,
+                    column: got,
+                    value: got_value,
+                    ..
+                } => {
+                    assert_eq!((*version, *got, got_value.as_str()), (20260101000000, *column, *value));
+                }
+                other => panic!("{column} = {value}: unexpected {other:?}"),
+            }
+            let message = error.to_string();
+            assert!(message.contains("\"cairn_history\""), "{message}");
+            assert!(message.contains(&format!("{value:?}")), "{message}");
+            assert!(message.contains("by hand"), "{message}");
+        }
+        let twice = vec![cells(&row()), cells(&row())];
+        let message = sql.decode(twice).unwrap_err().to_string();
+        assert!(message.contains("more than one row"), "{message}");
+    }
+
+    #[test]
+    fn input_history_names_longer_than_the_engine_allows_are_refused() {
+        let table = |name: &str, schema: Option<&str>| HistoryTable {
+            schema: schema.map(str::to_owned),
+            name: name.to_owned(),
+        };
+        let fits = "h".repeat(54);
+        assert!(table(&fits, None).check_names(Engine::Postgres).is_ok());
+        assert!(table(&format!("{fits}h"), None).check_names(Engine::Mysql).is_ok());
+        let long = "h".repeat(60);
+        assert!(table(&long, None).check_names(Engine::Sqlite).is_ok());
+        let message = table(&long, None)
+            .check_names(Engine::Postgres)
+            .unwrap_err()
+            .to_string();
+        for part in ["history_table", "is 60 bytes long", &format!("{long}_backfill"), "63 bytes", "at most 54 bytes", "postgres"] {
+            assert!(message.contains(part), "{part}: {message}");
+        }
+        // Bytes on PostgreSQL, characters on MySQL.
+        let wide = "é".repeat(30);
+        assert!(table(&wide, None).check_names(Engine::Postgres).is_err());
+        assert!(table(&wide, None).check_names(Engine::Mysql).is_ok());
+        let message = table("h", Some(&"s".repeat(65)))
+            .check_names(Engine::Mysql)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("history_schema") && message.contains("65 characters"), "{message}");
+    }
+
+    #[test]
+    fn rfc3339_times_that_cairn_and_others_write_are_accepted() {
+        for text in [
+            "2026-11-25T10:00:00.000Z",
+            "2026-11-25T10:00:00Z",
+            "2026-11-25 10:00:00.123456+01:00",
+            "1999-12-31T23:59:60-05:30",
+        ] {
+            assert!(is_rfc3339(text), "{text}");
+        }
+        for text in ["", "2026-11-25", "2026-00-10T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25T10:00:00+1"] {
+            assert!(!is_rfc3339(text), "{text}");
+        }
     }
 
     /// The SQL Cairn sends for its bookkeeping, per engine, reviewed like code.

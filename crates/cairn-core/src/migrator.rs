@@ -311,6 +311,7 @@ impl Migrator {
     pub async fn history(&self, driver: &mut dyn Driver) -> Result<Vec<HistoryRow>> {
         let sql = self.sql(driver);
         let engine = driver.engine();
+        self.options.table.check_names(engine)?;
         if !self.history_exists(driver).await? {
             return Ok(Vec::new());
         }
@@ -792,6 +793,7 @@ impl Migrator {
     async fn ensure_tables(&self, driver: &mut dyn Driver) -> Result<()> {
         let sql = self.sql(driver);
         let engine = driver.engine();
+        self.options.table.check_names(engine)?;
         for statement in sql.create() {
             driver
                 .execute(&statement)

@@ -428,6 +428,29 @@ pub fn plan_down<'a>(
         })
         .collect();
     applied.sort_by_key(|row| std::cmp::Reverse(row.version));
+    let count = applied.len();
+    match target {
+        // Rolling back fewer than asked would be a surprise: say so first.
+        DownTarget::Steps(n) if count > 0 && n > count => {
+            return Err(Error::Invalid(format!(
+                "--steps {n} asks for more migrations than are applied: only {count} applied; nothing was rolled back. Use --all, or --steps {count}"
+            )));
+        }
+        // `--to` a version that is not applied, with nothing applied after it:
+        // there is nothing to roll back, which is not what was asked.
+        DownTarget::To(to)
+            if to != 0
+                && count > 0
+                && applied[0].version < to
+                && !history.iter().any(|row| row.version == to) =>
+        {
+            return Err(Error::Invalid(format!(
+                "--to {to}: migration {to} is not applied and no applied migration is newer than it (the newest applied is {}); nothing was rolled back. `down --to V` keeps V and rolls back what was applied after it: pick a version that `cairn status` shows as applied",
+                applied[0].version
+            )));
+        }
+        _ => {}
+    }
     let chosen: Vec<&HistoryRow> = match target {
         DownTarget::Steps(n) => applied.into_iter().take(n).collect(),
         DownTarget::To(to) => applied.into_iter().filter(|row| row.version > to).collect(),
@@ -674,6 +697,36 @@ mod tests {
             versions(&plan_down(&ms, &history, E, DownTarget::Steps(1)).unwrap()),
             [3]
         );
+    }
+
+    #[test]
+    fn input_down_refuses_more_steps_than_applied_and_a_target_past_the_newest() {
+        let ms = source(&[1, 2, 3, 4, 5]);
+        let history: Vec<HistoryRow> = ms[..4].iter().map(applied).collect();
+        let err = plan_down(&ms, &history, E, DownTarget::Steps(999)).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("only 4 applied"), "{message}");
+        assert!(message.contains("--all, or --steps 4"), "{message}");
+        assert_eq!(
+            versions(&plan_down(&ms, &history, E, DownTarget::Steps(4)).unwrap()),
+            [4, 3, 2, 1]
+        );
+        // Version 5 is pending and nothing after it is applied.
+        let message = plan_down(&ms, &history, E, DownTarget::To(5))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("migration 5 is not applied"), "{message}");
+        assert!(message.contains("nothing was rolled back"), "{message}");
+        // A pending version below an applied one is a fine target.
+        let gap: Vec<HistoryRow> = [&ms[0], &ms[2]].into_iter().map(applied).collect();
+        let allow = PlanOptions { allow_out_of_order: true };
+        assert!(problems(&ms, &gap, E, allow).iter().all(|p| matches!(p, Problem::OutOfOrder { .. })));
+        assert_eq!(
+            versions(&plan_down(&ms, &gap, E, DownTarget::To(2)).unwrap()),
+            [3]
+        );
+        // With nothing applied, the default `down` still does nothing quietly.
+        assert!(plan_down(&ms, &[], E, DownTarget::Steps(1)).unwrap().is_empty());
     }
 
     #[test]

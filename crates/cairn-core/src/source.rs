@@ -54,7 +54,11 @@
 //!   reads as Flyway undo scripts, and a `U` file with no `V` file of its version
 //!   is rejected with a hint saying so.
 //! - **Text.** Files must be UTF-8 ([`Error::NotUtf8`] gives the offset of the
-//!   first bad byte); every script is stored normalised ([`checksum::normalize`]:
+//!   first bad byte) without NUL characters ([`Error::NulByte`] gives the
+//!   line and column: SQLite would cut the statement there). A FIFO, socket or
+//!   device where a script, `migration.toml` or `metadata.toml` is read is
+//!   [`Error::NotRegularFile`], refused without opening it (opening a FIFO
+//!   blocks until a writer comes); every script is stored normalised ([`checksum::normalize`]:
 //!   BOM removed, CRLF to LF), and its directives are parsed from that text.
 //! - **Determinism.** Entries are read in byte order of their names, so the same
 //!   directory always gives the same first error.
@@ -127,6 +131,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
         }
         let is_dir = kind.is_dir(&path)?;
         let parsed = parse_name(name, is_dir).map_err(|hint| unrecognised(&path, hint))?;
+        if !is_dir {
+            kind.check_regular(&path)?;
+        }
         units.push(Unit::read(path, parsed)?);
     }
     check_one_layout(dir, &units)?;
@@ -210,6 +217,7 @@ pub fn detect_layout(entry: &Path) -> Result<Option<Layout>, Error> {
         NameKind::SqlxUp | NameKind::SqlxDown => Layout::Sqlx,
         NameKind::FlywayUp | NameKind::FlywayUndo => Layout::Flyway,
         NameKind::PlainSql => {
+            EntryKind::Unknown.check_regular(entry)?;
             if has_dbmate_marker(&read_text(entry)?) {
                 Layout::Dbmate
             } else {
@@ -555,15 +563,19 @@ fn read_folder(unit: Unit) -> Result<Migration, Error> {
         if lossy.starts_with('.') || kind.is_dir(&path)? {
             continue;
         }
+        let read = lossy == "migration.toml"
+            || lossy == "metadata.toml"
+            || lossy.to_ascii_lowercase().ends_with(".sql");
+        if !read {
+            continue;
+        }
+        kind.check_regular(&path)?;
         if lossy == "migration.toml" {
             declarative = Some(path);
             continue;
         }
         if lossy == "metadata.toml" {
             no_transaction = diesel_no_transaction(&path)?;
-            continue;
-        }
-        if !lossy.to_ascii_lowercase().ends_with(".sql") {
             continue;
         }
         let (direction, engine) = name
@@ -933,6 +945,14 @@ fn read_text(path: &Path) -> Result<String, Error> {
         path: path.to_owned(),
         offset: error.utf8_error().valid_up_to(),
     })?;
+    if let Some(offset) = text.find('\0') {
+        let start = text[..offset].rfind('\n').map_or(0, |newline| newline + 1);
+        return Err(Error::NulByte {
+            path: path.to_owned(),
+            line: line_of(&text, offset),
+            column: text[start..offset].chars().count() + 1,
+        });
+    }
     Ok(checksum::normalize_owned(text))
 }
 
@@ -970,7 +990,10 @@ struct Entry {
 #[derive(Clone, Copy)]
 enum EntryKind {
     Dir,
-    NotDir,
+    /// A regular file.
+    File,
+    /// A FIFO, socket or device: never opened (opening a FIFO blocks).
+    Special(&'static str),
     /// A symbolic link, or a type the listing did not give: ask the file system.
     Unknown,
 }
@@ -979,9 +1002,18 @@ impl EntryKind {
     fn of(entry: &fs::DirEntry) -> Self {
         match entry.file_type() {
             Ok(file_type) if file_type.is_symlink() => EntryKind::Unknown,
-            Ok(file_type) if file_type.is_dir() => EntryKind::Dir,
-            Ok(_) => EntryKind::NotDir,
+            Ok(file_type) => Self::of_type(file_type),
             Err(_) => EntryKind::Unknown,
+        }
+    }
+
+    fn of_type(file_type: fs::FileType) -> Self {
+        if file_type.is_dir() {
+            EntryKind::Dir
+        } else if file_type.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Special(special_kind(file_type))
         }
     }
 
@@ -989,10 +1021,49 @@ impl EntryKind {
     fn is_dir(self, path: &Path) -> Result<bool, Error> {
         match self {
             EntryKind::Dir => Ok(true),
-            EntryKind::NotDir => Ok(false),
+            EntryKind::File | EntryKind::Special(_) => Ok(false),
             EntryKind::Unknown => is_dir(path),
         }
     }
+
+    /// Refuses, without opening it, an entry that is not a regular file
+    /// (following symbolic links): a FIFO would block the read forever.
+    fn check_regular(self, path: &Path) -> Result<(), Error> {
+        let kind = match self {
+            EntryKind::Unknown => fs::metadata(path)
+                .map(|metadata| Self::of_type(metadata.file_type()))
+                .map_err(|source| io_error(path, source))?,
+            known => known,
+        };
+        match kind {
+            EntryKind::Special(what) => Err(Error::NotRegularFile {
+                path: path.to_owned(),
+                what,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a file that is neither a directory nor a regular file is, for messages.
+#[cfg(unix)]
+fn special_kind(file_type: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+/// What a file that is neither a directory nor a regular file is, for messages.
+#[cfg(not(unix))]
+fn special_kind(_: fs::FileType) -> &'static str {
+    "a special file"
 }
 
 /// The entries of a directory, sorted by name.
@@ -1581,6 +1652,97 @@ DROP INDEX i;
         }
         names(&error, &dir, "1_a/up.sql");
         assert!(error.to_string().contains("offset 8"));
+    }
+
+    #[test]
+    fn input_a_nul_character_is_refused_with_file_line_and_column() {
+        let cases: &[(&str, &[u8], usize, usize)] = &[
+            ("1_a/up.sql", b"CREATE TABLE t (a TEXT);\nINSERT INTO t VALUES ('x\0y');\n", 2, 25),
+            ("1_a.up.sql", b"\0SELECT 1;\n", 1, 1),
+            ("1_a/migration.toml", b"[[backfill]]\ntable = \"t\0\"\n", 2, 11),
+            ("2021-01-01-000000_a/metadata.toml", b"run_in_transaction = false\0\n", 1, 27),
+        ];
+        for (file, bytes, line, column) in cases {
+            let mut files: Vec<(&str, &[u8])> = vec![(file, bytes)];
+            if file.ends_with(".toml") {
+                let folder = file.rsplit_once('/').unwrap().0;
+                files.push((Box::leak(format!("{folder}/up.sql").into_boxed_str()), b"SELECT 1;\n"));
+            }
+            let dir = tree_bytes(&files);
+            let error = fail(&dir);
+            match &error {
+                Error::NulByte {
+                    path,
+                    line: got_line,
+                    column: got_column,
+                } => {
+                    assert_eq!(path, &dir.path().join(file));
+                    assert_eq!((*got_line, *got_column), (*line, *column), "{file}");
+                }
+                other => panic!("{file}: unexpected {other:?}"),
+            }
+            let message = error.to_string();
+            assert!(
+                message.contains(&format!("{}`:{line}:{column}", dir.path().join(file).display())),
+                "{message}"
+            );
+            assert!(message.contains("NUL"), "{message}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn input_a_fifo_where_a_script_is_read_is_refused_without_opening_it() {
+        for (file, folder_script) in [
+            ("1_a/up.sql", false),
+            ("1_a/down.sql", true),
+            ("1_a/migration.toml", true),
+            ("1_a.up.sql", false),
+            ("1_a.sql", false),
+        ] {
+            let dir = tree(&[]);
+            let path = dir.path().join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            if folder_script {
+                fs::write(path.parent().unwrap().join("up.sql"), CREATE).unwrap();
+            }
+            let status = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .expect("mkfifo runs");
+            assert!(status.success());
+            // Reading would block forever if the FIFO were opened.
+            let error = fail(&dir);
+            match &error {
+                Error::NotRegularFile { path: got, what } => {
+                    assert_eq!(got, &path);
+                    assert!(what.contains("FIFO"), "{what}");
+                }
+                other => panic!("{file}: unexpected {other:?}"),
+            }
+            assert!(error.to_string().contains("not a regular file"), "{error}");
+            if file == "1_a.sql" {
+                assert!(detect_layout(&path).is_err());
+            }
+        }
+        // A symbolic link to a FIFO is refused too; one to a file is read.
+        let outside = tree(&[("script.sql", CREATE)]);
+        let fifo = outside.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.expect("mkfifo runs").success());
+        let dir = tree(&[("1_a/", ""), ("2_b/", "")]);
+        let link = |target: &Path, at: &str| {
+            std::os::unix::fs::symlink(target, dir.path().join(at)).expect("symlink")
+        };
+        link(&outside.path().join("script.sql"), "1_a/up.sql");
+        link(&fifo, "2_b/up.sql");
+        match fail(&dir) {
+            Error::NotRegularFile { path, .. } => assert_eq!(path, dir.path().join("2_b/up.sql")),
+            other => panic!("unexpected {other:?}"),
+        }
+        fs::remove_file(dir.path().join("2_b/up.sql")).unwrap();
+        fs::remove_dir(dir.path().join("2_b")).unwrap();
+        assert_eq!(read(&dir).len(), 1);
     }
 
     #[test]
