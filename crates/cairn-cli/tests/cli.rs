@@ -1193,3 +1193,230 @@ fn unusable_replica_urls_are_refused_with_their_origin() {
         .stderr_has("cairn.toml`: an entry of `replica_urls` is not usable");
     assert!(!p.path("cairn.db").exists(), "nothing may be created");
 }
+
+/// Scripts and history that would make Cairn lie: each is refused before
+/// anything changes, or reported as what it is.
+mod input {
+    use super::*;
+
+    const WRAPPED: &str = "BEGIN;\nCREATE TABLE wrapped (id INTEGER);\nCOMMIT;\n";
+
+    #[test]
+    fn input_transaction_control_in_a_transactional_script_is_refused_before_anything_changes() {
+        let p = Project::new();
+        p.migration(1, "first", "CREATE TABLE first (id INTEGER);\n", Some("DROP TABLE first;\n"));
+        p.migration(2, "wrapped", WRAPPED, Some("DROP TABLE wrapped;\n"));
+        for args in [&["validate"][..], &["up", "--dry-run"], &["up"]] {
+            p.cairn(args)
+                .code(1)
+                .stderr_has("migrations/2_wrapped/up.sql:1: `BEGIN` in the up script of migration 2 (wrapped)")
+                .stderr_has("would end Cairn's transaction on sqlite")
+                .stderr_has("nothing was changed")
+                .stderr_has("-- cairn:no-transaction");
+            assert_eq!(p.tables(), Vec::<String>::new(), "{args:?} changed the database");
+        }
+
+        // Marked no-transaction, the script's own transaction is its business.
+        p.migration(
+            2,
+            "wrapped",
+            &format!("-- cairn:no-transaction\n{WRAPPED}"),
+            Some("DROP TABLE wrapped;\n"),
+        );
+        p.cairn(&["validate"]).code(0);
+        p.cairn(&["up"]).code(0).stdout_has("applied 2 wrapped");
+        assert!(p.has_table("wrapped"));
+        assert_eq!(p.history(), vec![1, 2]);
+
+        // A down script is checked before it runs too; SAVEPOINTs are fine.
+        p.migration(
+            2,
+            "wrapped",
+            &format!("-- cairn:no-transaction\n{WRAPPED}"),
+            Some("SAVEPOINT s;\nDROP TABLE wrapped;\nRELEASE s;\nEND TRANSACTION;\n"),
+        );
+        p.cairn(&["down"])
+            .code(1)
+            .stderr_has("migrations/2_wrapped/down.sql:4: `END TRANSACTION` in the down script");
+        assert!(p.has_table("wrapped"));
+        assert_eq!(p.history(), vec![1, 2]);
+    }
+
+    #[test]
+    fn input_a_transaction_ended_by_the_engine_is_never_reported_as_rolled_back() {
+        let p = Project::new();
+        // `OR ROLLBACK` makes SQLite end the whole transaction on the conflict.
+        p.migration(
+            1,
+            "conflict",
+            "CREATE TABLE a (id INTEGER PRIMARY KEY);\nINSERT INTO a VALUES (1);\nINSERT OR ROLLBACK INTO a VALUES (1);\n",
+            None,
+        );
+        p.cairn(&["up"])
+            .code(1)
+            .stderr_has("1_conflict/up.sql:3")
+            .stderr_has("UNIQUE constraint failed")
+            .stderr_has("Cairn's transaction had already ended when this statement failed")
+            .stderr_has("Check the database")
+            .nowhere("the database and the history are unchanged");
+        assert_eq!(p.history(), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn input_a_nul_character_in_a_script_is_refused_with_its_line_and_column() {
+        let p = Project::new();
+        p.migration(1, "nul", "CREATE TABLE t (a TEXT);\nINSERT INTO t VALUES ('x\0y');\n", None);
+        for args in [&["status"][..], &["up"]] {
+            p.cairn(args)
+                .code(1)
+                .stderr_has("migrations/1_nul/up.sql`:2:25 contains a NUL character");
+        }
+        assert_eq!(p.tables(), Vec::<String>::new());
+    }
+
+    /// Runs `cairn` and fails (killing it) if it has not finished within a minute.
+    fn cairn_or_hang(p: &Project, args: &[&str]) -> Run {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(args)
+            .current_dir(p.dir.path())
+            .env_remove("CAIRN_DATABASE_URL")
+            .env_remove("DATABASE_URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run cairn");
+        let started = std::time::Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("`cairn {args:?}` hung on a FIFO");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("output");
+        Run {
+            code: output.status.code().expect("exit code"),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    #[test]
+    fn input_a_fifo_named_like_a_script_is_refused_without_hanging() {
+        let p = Project::new();
+        std::fs::create_dir_all(p.path("migrations/1_pipe")).unwrap();
+        let made = Command::new("mkfifo")
+            .arg(p.path("migrations/1_pipe/up.sql"))
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        for args in [&["status"][..], &["validate"], &["up"]] {
+            let run = cairn_or_hang(&p, args);
+            run.code(1)
+                .stderr_has("migrations/1_pipe/up.sql` is a FIFO (named pipe), not a regular file")
+                .stderr_has("did not open it");
+        }
+        assert_eq!(p.tables(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn input_history_names_too_long_for_the_engine_are_refused_before_connecting() {
+        let p = Project::new();
+        p.three_migrations();
+        let long = "h".repeat(60);
+        p.write("cairn.toml", &format!("history_table = \"{long}\"\n"));
+        p.cairn(&["--database-url", "postgres://nobody@127.0.0.1:1/none", "status"])
+            .code(1)
+            .stderr_has("cairn.toml`: history_table")
+            .stderr_has("is 60 bytes long")
+            .stderr_has(&format!("`{long}_backfill`"))
+            .stderr_has("must fit in 63 bytes")
+            .stderr_has("on postgres");
+        p.write("cairn.toml", &format!("history_table = \"h\"\nhistory_schema = \"{}\"\n", "s".repeat(65)));
+        p.cairn(&["--database-url", "mysql://nobody@127.0.0.1:1/none", "up"])
+            .code(1)
+            .stderr_has("history_schema")
+            .stderr_has("65 characters long")
+            .stderr_has("64 characters");
+        // SQLite has no limit.
+        p.write("cairn.toml", &format!("history_table = \"{long}\"\n"));
+        p.cairn(&["up"]).code(0);
+        assert!(p.has_table(&format!("{long}_log")));
+    }
+
+    #[test]
+    fn input_new_sequential_after_the_largest_version_is_refused() {
+        let p = Project::new();
+        p.cairn(&["init"]).code(0);
+        p.migration(i64::MAX, "last", "SELECT 1;\n", None);
+        p.cairn(&["new", "next", "--sequential"])
+            .code(1)
+            .stderr_has("cannot number a new migration after version 9223372036854775807")
+            .nowhere("-9223372036854775808");
+        let entries: Vec<_> = std::fs::read_dir(p.path("migrations")).unwrap().collect();
+        assert_eq!(entries.len(), 1, "a folder was created");
+    }
+
+    /// Applies one migration, then changes its history row with `sql`.
+    fn tampered(sql: &str) -> Project {
+        let p = Project::new();
+        p.migration(
+            1,
+            "users",
+            "-- cairn:no-transaction\nCREATE TABLE users (id INTEGER);\n",
+            Some("DROP TABLE users;\n"),
+        );
+        p.cairn(&["up"]).code(0);
+        p.db_at("cairn.db").execute_batch(sql).unwrap();
+        p
+    }
+
+    #[test]
+    fn input_tampered_history_rows_are_refused_by_every_command_that_reads_them() {
+        let cases = [
+            ("UPDATE cairn_history SET statements_done = -1", "statements_done", "\"-1\""),
+            ("UPDATE cairn_history SET execution_ms = -7", "execution_ms", "\"-7\""),
+            ("UPDATE cairn_history SET kind = 'script'", "kind", "\"script\""),
+            ("UPDATE cairn_history SET state = 'done'", "state", "\"done\""),
+            ("UPDATE cairn_history SET applied_at = 'yesterday'", "applied_at", "\"yesterday\""),
+            (
+                "CREATE TABLE copy AS SELECT * FROM cairn_history; DROP TABLE cairn_history; \
+                 ALTER TABLE copy RENAME TO cairn_history; \
+                 INSERT INTO cairn_history SELECT * FROM cairn_history",
+                "version",
+                "\"1\"",
+            ),
+        ];
+        for (sql, column, value) in cases {
+            let p = tampered(sql);
+            for args in [&["status"][..], &["validate"], &["up"], &["down"], &["repair"]] {
+                p.cairn(args)
+                    .code(1)
+                    .stderr_has("history table `\"cairn_history\"` on sqlite, row of version 1")
+                    .stderr_has(&format!("column {column} holds {value}"))
+                    .stderr_has("by hand")
+                    .nowhere("18446744073709551615");
+            }
+            assert!(p.has_table("users"), "{sql}: something was rolled back");
+        }
+    }
+
+    #[test]
+    fn input_down_refuses_more_steps_than_applied_and_a_target_not_applied() {
+        let p = Project::new();
+        p.three_migrations();
+        p.migration(4, "pending", "CREATE TABLE later (id INTEGER);\n", Some("DROP TABLE later;\n"));
+        p.cairn(&["up", "--to", "3"]).code(0);
+        for args in [&["down", "--steps", "999"][..], &["down", "--steps", "4", "--dry-run"]] {
+            p.cairn(args)
+                .code(1)
+                .stderr_has("only 3 applied; nothing was rolled back. Use --all, or --steps 3");
+        }
+        p.cairn(&["down", "--to", "4"])
+            .code(1)
+            .stderr_has("migration 4 is not applied and no applied migration is newer than it");
+        assert_eq!(p.history(), vec![1, 2, 3]);
+        p.cairn(&["down", "--steps", "3"]).code(0);
+        assert_eq!(p.history(), Vec::<i64>::new());
+    }
+}
