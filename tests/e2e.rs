@@ -599,6 +599,65 @@ fn example_schema_snapshot(db: TestDatabase, engine: &str) {
     insta::assert_snapshot!(format!("example_schema_{engine}"), text);
 }
 
+/// A transactional script with its own `BEGIN`/`COMMIT` is refused by
+/// `validate`, `up --dry-run` and `up` before anything is created; marked
+/// `-- cairn:no-transaction`, it applies.
+async fn transaction_control_is_refused(db: TestDatabase) {
+    let dir = db.scratch_dir().join("wrapped");
+    let write = |file: &str, text: &str| {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let wrapped = "START TRANSACTION;\nCREATE TABLE wrapped (id INTEGER);\nCOMMIT;\n";
+    let wrapped = if db.engine() == cairn_core::Engine::Sqlite {
+        wrapped.replace("START TRANSACTION", "BEGIN IMMEDIATE")
+    } else {
+        wrapped.to_owned()
+    };
+    write("1_first/up.sql", "CREATE TABLE first_t (id INTEGER);\n");
+    write("2_wrapped/up.sql", &wrapped);
+    for args in [&["validate"][..], &["up", "--dry-run"], &["up"]] {
+        let output = cairn_in(&db, &dir, args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("2_wrapped/up.sql:1: `"), "{stderr}");
+        assert!(stderr.contains(&format!("would end Cairn's transaction on {}", db.engine())), "{stderr}");
+        assert!(stderr.contains("-- cairn:no-transaction"), "{stderr}");
+    }
+    let mut driver = connect(&db).await;
+    for table in ["first_t", "wrapped", "cairn_history"] {
+        assert!(!table_exists(driver.as_mut(), table).await, "{table} was created");
+    }
+    write("2_wrapped/up.sql", &format!("-- cairn:no-transaction\n{wrapped}"));
+    ok(&cairn_in(&db, &dir, &["up"]));
+    assert!(table_exists(driver.as_mut(), "wrapped").await);
+}
+
+/// The check behind "the transaction was rolled back": after a failed
+/// statement, the probe tells Cairn's open transaction from one a statement ended.
+async fn transaction_probe_tells_open_from_ended(db: TestDatabase) {
+    use cairn_core::history::HistorySql;
+    let mut driver = connect(&db).await;
+    let sql = HistorySql::new(driver.engine(), &Default::default());
+    let probe = sql.transaction_probe().expect("a probe on this engine");
+    driver.begin().await.unwrap();
+    assert!(driver.execute("SELECT * FROM no_such_table").await.is_err());
+    let outcome = driver.execute(probe).await;
+    assert_eq!(sql.transaction_still_open(&outcome), Some(true), "{outcome:?}");
+    driver.rollback().await.unwrap();
+
+    driver.begin().await.unwrap();
+    driver.execute("CREATE TABLE committed_early (id INTEGER)").await.unwrap();
+    driver.execute("COMMIT").await.unwrap();
+    assert!(driver.execute("SELECT * FROM no_such_table").await.is_err());
+    let outcome = driver.execute(probe).await;
+    assert_eq!(sql.transaction_still_open(&outcome), Some(false), "{outcome:?}");
+    driver.rollback().await.unwrap();
+    // What the probe said is true: the table survived the rollback.
+    assert!(table_exists(driver.as_mut(), "committed_early").await);
+}
+
 /// One test per [`rollback_faults`] case, each on its own fresh database
 /// from `$db`, plus the example schema snapshot.
 macro_rules! verify_tests {
@@ -702,6 +761,16 @@ mod sqlite {
     }
 
     verify_tests!("sqlite", TestDatabase::sqlite());
+
+    #[tokio::test]
+    async fn input_transaction_control_is_refused_before_anything_changes() {
+        transaction_control_is_refused(TestDatabase::sqlite()).await;
+    }
+
+    #[tokio::test]
+    async fn input_transaction_probe_tells_open_from_ended() {
+        transaction_probe_tells_open_from_ended(TestDatabase::sqlite()).await;
+    }
 }
 
 mod postgres {
@@ -727,6 +796,16 @@ mod postgres {
     }
 
     verify_tests!("postgres", cairn_testkit::postgres::database().await);
+
+    #[tokio::test]
+    async fn input_transaction_control_is_refused_before_anything_changes() {
+        transaction_control_is_refused(cairn_testkit::postgres::database().await).await;
+    }
+
+    #[tokio::test]
+    async fn input_transaction_probe_tells_open_from_ended() {
+        transaction_probe_tells_open_from_ended(cairn_testkit::postgres::database().await).await;
+    }
 }
 
 mod mysql {
