@@ -1067,6 +1067,7 @@ impl Migrator {
                     let outcome = match (open, rolled_back) {
                         (Some(true), Ok(())) => "the transaction was rolled back: the database and the history are unchanged".to_owned(),
                         (Some(false), _) => "Cairn's transaction had already ended when this statement failed (a statement of the script, or the engine on this error, ended it): statements before it may be committed while the history does not record the migration. Check the database and undo what remains by hand, then remove the transaction control from the script or mark it `-- cairn:no-transaction`".to_owned(),
+                        (None, _) if e.kind == DriverErrorKind::Connection => "the connection was lost, and the server rolled back the transaction that was open on it: the database and the history are unchanged (`cairn status` on a new connection tells)".to_owned(),
                         (_, Err(rollback)) => format!("Cairn could not roll its transaction back ({rollback}): a lost connection rolls it back on the server, but check the database and `cairn status` before running again"),
                         (None, Ok(())) => "Cairn could not confirm that its transaction was still open: a lost connection rolls it back on the server, but check the database and `cairn status` before running again".to_owned(),
                     };
