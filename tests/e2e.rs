@@ -622,14 +622,23 @@ async fn transaction_control_is_refused(db: TestDatabase) {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(stderr.contains("2_wrapped/up.sql:1: `"), "{stderr}");
-        assert!(stderr.contains(&format!("would end Cairn's transaction on {}", db.engine())), "{stderr}");
+        assert!(
+            stderr.contains(&format!("would end Cairn's transaction on {}", db.engine())),
+            "{stderr}"
+        );
         assert!(stderr.contains("-- cairn:no-transaction"), "{stderr}");
     }
     let mut driver = connect(&db).await;
     for table in ["first_t", "wrapped", "cairn_history"] {
-        assert!(!table_exists(driver.as_mut(), table).await, "{table} was created");
+        assert!(
+            !table_exists(driver.as_mut(), table).await,
+            "{table} was created"
+        );
     }
-    write("2_wrapped/up.sql", &format!("-- cairn:no-transaction\n{wrapped}"));
+    write(
+        "2_wrapped/up.sql",
+        &format!("-- cairn:no-transaction\n{wrapped}"),
+    );
     ok(&cairn_in(&db, &dir, &["up"]));
     assert!(table_exists(driver.as_mut(), "wrapped").await);
 }
@@ -644,15 +653,26 @@ async fn transaction_probe_tells_open_from_ended(db: TestDatabase) {
     driver.begin().await.unwrap();
     assert!(driver.execute("SELECT * FROM no_such_table").await.is_err());
     let outcome = driver.execute(probe).await;
-    assert_eq!(sql.transaction_still_open(&outcome), Some(true), "{outcome:?}");
+    assert_eq!(
+        sql.transaction_still_open(&outcome),
+        Some(true),
+        "{outcome:?}"
+    );
     driver.rollback().await.unwrap();
 
     driver.begin().await.unwrap();
-    driver.execute("CREATE TABLE committed_early (id INTEGER)").await.unwrap();
+    driver
+        .execute("CREATE TABLE committed_early (id INTEGER)")
+        .await
+        .unwrap();
     driver.execute("COMMIT").await.unwrap();
     assert!(driver.execute("SELECT * FROM no_such_table").await.is_err());
     let outcome = driver.execute(probe).await;
-    assert_eq!(sql.transaction_still_open(&outcome), Some(false), "{outcome:?}");
+    assert_eq!(
+        sql.transaction_still_open(&outcome),
+        Some(false),
+        "{outcome:?}"
+    );
     driver.rollback().await.unwrap();
     // What the probe said is true: the table survived the rollback.
     assert!(table_exists(driver.as_mut(), "committed_early").await);

@@ -648,9 +648,9 @@ fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
             .context("the clock gave a bad timestamp")?;
         // Two `cairn new` within one second: take the next free second.
         while versions.contains(&stamp) {
-            stamp = stamp
-                .checked_add(1)
-                .context("no free version after the current timestamp: every later version is taken")?;
+            stamp = stamp.checked_add(1).context(
+                "no free version after the current timestamp: every later version is taken",
+            )?;
         }
         stamp
     };

@@ -1204,7 +1204,12 @@ mod input {
     #[test]
     fn input_transaction_control_in_a_transactional_script_is_refused_before_anything_changes() {
         let p = Project::new();
-        p.migration(1, "first", "CREATE TABLE first (id INTEGER);\n", Some("DROP TABLE first;\n"));
+        p.migration(
+            1,
+            "first",
+            "CREATE TABLE first (id INTEGER);\n",
+            Some("DROP TABLE first;\n"),
+        );
         p.migration(2, "wrapped", WRAPPED, Some("DROP TABLE wrapped;\n"));
         for args in [&["validate"][..], &["up", "--dry-run"], &["up"]] {
             p.cairn(args)
@@ -1213,7 +1218,11 @@ mod input {
                 .stderr_has("would end Cairn's transaction on sqlite")
                 .stderr_has("nothing was changed")
                 .stderr_has("-- cairn:no-transaction");
-            assert_eq!(p.tables(), Vec::<String>::new(), "{args:?} changed the database");
+            assert_eq!(
+                p.tables(),
+                Vec::<String>::new(),
+                "{args:?} changed the database"
+            );
         }
 
         // Marked no-transaction, the script's own transaction is its business.
@@ -1265,7 +1274,12 @@ mod input {
     #[test]
     fn input_a_nul_character_in_a_script_is_refused_with_its_line_and_column() {
         let p = Project::new();
-        p.migration(1, "nul", "CREATE TABLE t (a TEXT);\nINSERT INTO t VALUES ('x\0y');\n", None);
+        p.migration(
+            1,
+            "nul",
+            "CREATE TABLE t (a TEXT);\nINSERT INTO t VALUES ('x\0y');\n",
+            None,
+        );
         for args in [&["status"][..], &["up"]] {
             p.cairn(args)
                 .code(1)
@@ -1325,14 +1339,24 @@ mod input {
         p.three_migrations();
         let long = "h".repeat(60);
         p.write("cairn.toml", &format!("history_table = \"{long}\"\n"));
-        p.cairn(&["--database-url", "postgres://nobody@127.0.0.1:1/none", "status"])
-            .code(1)
-            .stderr_has("cairn.toml`: history_table")
-            .stderr_has("is 60 bytes long")
-            .stderr_has(&format!("`{long}_backfill`"))
-            .stderr_has("must fit in 63 bytes")
-            .stderr_has("on postgres");
-        p.write("cairn.toml", &format!("history_table = \"h\"\nhistory_schema = \"{}\"\n", "s".repeat(65)));
+        p.cairn(&[
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "status",
+        ])
+        .code(1)
+        .stderr_has("cairn.toml`: history_table")
+        .stderr_has("is 60 bytes long")
+        .stderr_has(&format!("`{long}_backfill`"))
+        .stderr_has("must fit in 63 bytes")
+        .stderr_has("on postgres");
+        p.write(
+            "cairn.toml",
+            &format!(
+                "history_table = \"h\"\nhistory_schema = \"{}\"\n",
+                "s".repeat(65)
+            ),
+        );
         p.cairn(&["--database-url", "mysql://nobody@127.0.0.1:1/none", "up"])
             .code(1)
             .stderr_has("history_schema")
@@ -1374,11 +1398,31 @@ mod input {
     #[test]
     fn input_tampered_history_rows_are_refused_by_every_command_that_reads_them() {
         let cases = [
-            ("UPDATE cairn_history SET statements_done = -1", "statements_done", "\"-1\""),
-            ("UPDATE cairn_history SET execution_ms = -7", "execution_ms", "\"-7\""),
-            ("UPDATE cairn_history SET kind = 'script'", "kind", "\"script\""),
-            ("UPDATE cairn_history SET state = 'done'", "state", "\"done\""),
-            ("UPDATE cairn_history SET applied_at = 'yesterday'", "applied_at", "\"yesterday\""),
+            (
+                "UPDATE cairn_history SET statements_done = -1",
+                "statements_done",
+                "\"-1\"",
+            ),
+            (
+                "UPDATE cairn_history SET execution_ms = -7",
+                "execution_ms",
+                "\"-7\"",
+            ),
+            (
+                "UPDATE cairn_history SET kind = 'script'",
+                "kind",
+                "\"script\"",
+            ),
+            (
+                "UPDATE cairn_history SET state = 'done'",
+                "state",
+                "\"done\"",
+            ),
+            (
+                "UPDATE cairn_history SET applied_at = 'yesterday'",
+                "applied_at",
+                "\"yesterday\"",
+            ),
             (
                 "CREATE TABLE copy AS SELECT * FROM cairn_history; DROP TABLE cairn_history; \
                  ALTER TABLE copy RENAME TO cairn_history; \
@@ -1389,7 +1433,13 @@ mod input {
         ];
         for (sql, column, value) in cases {
             let p = tampered(sql);
-            for args in [&["status"][..], &["validate"], &["up"], &["down"], &["repair"]] {
+            for args in [
+                &["status"][..],
+                &["validate"],
+                &["up"],
+                &["down"],
+                &["repair"],
+            ] {
                 p.cairn(args)
                     .code(1)
                     .stderr_has("history table `\"cairn_history\"` on sqlite, row of version 1")
@@ -1405,9 +1455,17 @@ mod input {
     fn input_down_refuses_more_steps_than_applied_and_a_target_not_applied() {
         let p = Project::new();
         p.three_migrations();
-        p.migration(4, "pending", "CREATE TABLE later (id INTEGER);\n", Some("DROP TABLE later;\n"));
+        p.migration(
+            4,
+            "pending",
+            "CREATE TABLE later (id INTEGER);\n",
+            Some("DROP TABLE later;\n"),
+        );
         p.cairn(&["up", "--to", "3"]).code(0);
-        for args in [&["down", "--steps", "999"][..], &["down", "--steps", "4", "--dry-run"]] {
+        for args in [
+            &["down", "--steps", "999"][..],
+            &["down", "--steps", "4", "--dry-run"],
+        ] {
             p.cairn(args)
                 .code(1)
                 .stderr_has("only 3 applied; nothing was rolled back. Use --all, or --steps 3");

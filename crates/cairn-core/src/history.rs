@@ -526,7 +526,10 @@ impl HistorySql {
             .into_iter()
             .map(|row| self.decode_row(row))
             .collect::<Result<_>>()?;
-        if let Some(pair) = rows.windows(2).find(|pair| pair[0].version == pair[1].version) {
+        if let Some(pair) = rows
+            .windows(2)
+            .find(|pair| pair[0].version == pair[1].version)
+        {
             return Err(self.tampered(
                 pair[0].version,
                 "version",
@@ -566,7 +569,11 @@ impl HistorySql {
                 version,
                 "kind",
                 row.kind.clone(),
-                format!("not a kind Cairn writes (`{}` or `{}`)", kind::SQL, kind::BASELINE),
+                format!(
+                    "not a kind Cairn writes (`{}` or `{}`)",
+                    kind::SQL,
+                    kind::BASELINE
+                ),
                 BY_HAND,
             ));
         }
@@ -835,7 +842,10 @@ mod tests {
                     value: got_value,
                     ..
                 } => {
-                    assert_eq!((*version, *got, got_value.as_str()), (20260101000000, *column, *value));
+                    assert_eq!(
+                        (*version, *got, got_value.as_str()),
+                        (20260101000000, *column, *value)
+                    );
                 }
                 other => panic!("{column} = {value}: unexpected {other:?}"),
             }
@@ -857,14 +867,23 @@ mod tests {
         };
         let fits = "h".repeat(54);
         assert!(table(&fits, None).check_names(Engine::Postgres).is_ok());
-        assert!(table(&format!("{fits}h"), None).check_names(Engine::Mysql).is_ok());
+        assert!(table(&format!("{fits}h"), None)
+            .check_names(Engine::Mysql)
+            .is_ok());
         let long = "h".repeat(60);
         assert!(table(&long, None).check_names(Engine::Sqlite).is_ok());
         let message = table(&long, None)
             .check_names(Engine::Postgres)
             .unwrap_err()
             .to_string();
-        for part in ["history_table", "is 60 bytes long", &format!("{long}_backfill"), "63 bytes", "at most 54 bytes", "postgres"] {
+        for part in [
+            "history_table",
+            "is 60 bytes long",
+            &format!("{long}_backfill"),
+            "63 bytes",
+            "at most 54 bytes",
+            "postgres",
+        ] {
             assert!(message.contains(part), "{part}: {message}");
         }
         // Bytes on PostgreSQL, characters on MySQL.
@@ -875,7 +894,10 @@ mod tests {
             .check_names(Engine::Mysql)
             .unwrap_err()
             .to_string();
-        assert!(message.contains("history_schema") && message.contains("65 characters"), "{message}");
+        assert!(
+            message.contains("history_schema") && message.contains("65 characters"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -888,7 +910,13 @@ mod tests {
         ] {
             assert!(is_rfc3339(text), "{text}");
         }
-        for text in ["", "2026-11-25", "2026-00-10T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25T10:00:00+1"] {
+        for text in [
+            "",
+            "2026-11-25",
+            "2026-00-10T00:00:00Z",
+            "2026-11-25T24:00:00Z",
+            "2026-11-25T10:00:00+1",
+        ] {
             assert!(!is_rfc3339(text), "{text}");
         }
     }

@@ -719,14 +719,20 @@ mod tests {
         assert!(message.contains("nothing was rolled back"), "{message}");
         // A pending version below an applied one is a fine target.
         let gap: Vec<HistoryRow> = [&ms[0], &ms[2]].into_iter().map(applied).collect();
-        let allow = PlanOptions { allow_out_of_order: true };
-        assert!(problems(&ms, &gap, E, allow).iter().all(|p| matches!(p, Problem::OutOfOrder { .. })));
+        let allow = PlanOptions {
+            allow_out_of_order: true,
+        };
+        assert!(problems(&ms, &gap, E, allow)
+            .iter()
+            .all(|p| matches!(p, Problem::OutOfOrder { .. })));
         assert_eq!(
             versions(&plan_down(&ms, &gap, E, DownTarget::To(2)).unwrap()),
             [3]
         );
         // With nothing applied, the default `down` still does nothing quietly.
-        assert!(plan_down(&ms, &[], E, DownTarget::Steps(1)).unwrap().is_empty());
+        assert!(plan_down(&ms, &[], E, DownTarget::Steps(1))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

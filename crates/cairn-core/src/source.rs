@@ -1657,16 +1657,34 @@ DROP INDEX i;
     #[test]
     fn input_a_nul_character_is_refused_with_file_line_and_column() {
         let cases: &[(&str, &[u8], usize, usize)] = &[
-            ("1_a/up.sql", b"CREATE TABLE t (a TEXT);\nINSERT INTO t VALUES ('x\0y');\n", 2, 25),
+            (
+                "1_a/up.sql",
+                b"CREATE TABLE t (a TEXT);\nINSERT INTO t VALUES ('x\0y');\n",
+                2,
+                25,
+            ),
             ("1_a.up.sql", b"\0SELECT 1;\n", 1, 1),
-            ("1_a/migration.toml", b"[[backfill]]\ntable = \"t\0\"\n", 2, 11),
-            ("2021-01-01-000000_a/metadata.toml", b"run_in_transaction = false\0\n", 1, 27),
+            (
+                "1_a/migration.toml",
+                b"[[backfill]]\ntable = \"t\0\"\n",
+                2,
+                11,
+            ),
+            (
+                "2021-01-01-000000_a/metadata.toml",
+                b"run_in_transaction = false\0\n",
+                1,
+                27,
+            ),
         ];
         for (file, bytes, line, column) in cases {
             let mut files: Vec<(&str, &[u8])> = vec![(file, bytes)];
             if file.ends_with(".toml") {
                 let folder = file.rsplit_once('/').unwrap().0;
-                files.push((Box::leak(format!("{folder}/up.sql").into_boxed_str()), b"SELECT 1;\n"));
+                files.push((
+                    Box::leak(format!("{folder}/up.sql").into_boxed_str()),
+                    b"SELECT 1;\n",
+                ));
             }
             let dir = tree_bytes(&files);
             let error = fail(&dir);
@@ -1683,7 +1701,10 @@ DROP INDEX i;
             }
             let message = error.to_string();
             assert!(
-                message.contains(&format!("{}`:{line}:{column}", dir.path().join(file).display())),
+                message.contains(&format!(
+                    "{}`:{line}:{column}",
+                    dir.path().join(file).display()
+                )),
                 "{message}"
             );
             assert!(message.contains("NUL"), "{message}");
