@@ -77,3 +77,120 @@ mod introspection {
     use super::*;
     cairn_testkit::introspection_tests!(Sqlite);
 }
+
+/// What a failed migration says when Cairn cannot prove its rollback: a
+/// real SQLite driver whose transaction probe or rollback is made to fail.
+mod input {
+    use std::time::Duration;
+
+    use cairn_core::{
+        Capabilities, DriverError, DriverErrorKind, Error, Migrator, MigratorOptions,
+        SessionSettings,
+    };
+    use cairn_testkit::fixture::Fixture;
+
+    use super::*;
+
+    /// Which primitive fails.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Fault {
+        /// The probe (`BEGIN` after a failed statement) fails oddly.
+        Probe,
+        /// `ROLLBACK` fails.
+        Rollback,
+    }
+
+    #[derive(Debug)]
+    struct Faulty {
+        inner: SqliteDriver,
+        fault: Fault,
+        failed: bool,
+    }
+
+    #[async_trait]
+    impl Driver for Faulty {
+        fn engine(&self) -> cairn_core::Engine {
+            self.inner.engine()
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.inner.capabilities()
+        }
+        async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
+            self.inner.lock(timeout).await
+        }
+        async fn unlock(&mut self) -> Result<(), DriverError> {
+            self.inner.unlock().await
+        }
+        async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
+            self.inner.apply_settings(settings).await
+        }
+        async fn begin(&mut self) -> Result<(), DriverError> {
+            self.inner.begin().await
+        }
+        async fn commit(&mut self) -> Result<(), DriverError> {
+            self.inner.commit().await
+        }
+        async fn rollback(&mut self) -> Result<(), DriverError> {
+            let result = self.inner.rollback().await;
+            if self.fault == Fault::Rollback && self.failed {
+                return Err(DriverError::new(DriverErrorKind::Other, "disk I/O error"));
+            }
+            result
+        }
+        async fn execute(&mut self, sql: &str) -> Result<u64, DriverError> {
+            if self.fault == Fault::Probe && self.failed && sql == "BEGIN" {
+                return Err(DriverError::new(DriverErrorKind::Other, "out of memory"));
+            }
+            let result = self.inner.execute(sql).await;
+            self.failed |= result.is_err();
+            result
+        }
+        async fn query(&mut self, sql: &str) -> Result<cairn_core::driver::Rows, DriverError> {
+            self.inner.query(sql).await
+        }
+    }
+
+    async fn failed_outcome(fault: Fault) -> String {
+        let db = TestDatabase::sqlite();
+        let dir = Fixture::new()
+            .migration(
+                1,
+                "broken",
+                "CREATE TABLE t (a INTEGER);\nINSERT INTO missing VALUES (1);\n",
+                None,
+            )
+            .build();
+        let url = DatabaseUrl::parse(db.url()).expect("a sqlite URL");
+        let inner = SqliteDriver::connect(&url).await.expect("SQLite opens");
+        let mut driver = Faulty {
+            inner,
+            fault,
+            failed: false,
+        };
+        let migrator = Migrator::new(dir.read(), MigratorOptions::default());
+        let failure = migrator
+            .up(&mut driver, None)
+            .await
+            .expect_err("the migration fails");
+        match failure.error {
+            Error::Statement { outcome, .. } => outcome,
+            other => panic!("expected a statement error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn input_an_unproven_rollback_is_not_claimed() {
+        let outcome = failed_outcome(Fault::Probe).await;
+        assert!(
+            outcome.contains("could not confirm that its transaction was still open"),
+            "{outcome}"
+        );
+        assert!(!outcome.contains("unchanged"), "{outcome}");
+        let outcome = failed_outcome(Fault::Rollback).await;
+        assert!(
+            outcome.contains("could not roll its transaction back (disk I/O error)"),
+            "{outcome}"
+        );
+        assert!(!outcome.contains("unchanged"), "{outcome}");
+    }
+}
