@@ -351,7 +351,11 @@ fn create_table(e: Engine, schemas: &BTreeSet<String>, name: &str, table: &Table
     if e == Engine::Sqlite {
         for fk in table.foreign_keys.values() {
             lines.push(match &fk.name {
-                Some(name) => format!("CONSTRAINT {} {}", ident(e, name), foreign_key(e, schemas, fk)),
+                Some(name) => format!(
+                    "CONSTRAINT {} {}",
+                    ident(e, name),
+                    foreign_key(e, schemas, fk)
+                ),
                 None => foreign_key(e, schemas, fk),
             });
         }

@@ -144,7 +144,10 @@ impl fmt::Display for Difference {
             }
             // The path already says `column order`.
             Change::Changed { before, after, .. }
-                if self.path.last().is_some_and(|(k, _)| *k == ObjectKind::ColumnOrder) =>
+                if self
+                    .path
+                    .last()
+                    .is_some_and(|(k, _)| *k == ObjectKind::ColumnOrder) =>
             {
                 write!(f, " changed from `{before}` to `{after}`")
             }
@@ -173,16 +176,39 @@ fn definition_lines(text: &str) -> Vec<String> {
         return text.lines().map(|l| l.trim_end().to_owned()).collect();
     }
     const BREAK_BEFORE: &[&str] = &[
-        "SELECT", "FROM", "WHERE", "JOIN", "LEFT", "RIGHT", "INNER", "FULL", "CROSS", "GROUP",
-        "HAVING", "ORDER", "LIMIT", "UNION", "EXCEPT", "INTERSECT", "AND", "OR", "WINDOW",
-        "RETURNING", "BEGIN", "END",
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "JOIN",
+        "LEFT",
+        "RIGHT",
+        "INNER",
+        "FULL",
+        "CROSS",
+        "GROUP",
+        "HAVING",
+        "ORDER",
+        "LIMIT",
+        "UNION",
+        "EXCEPT",
+        "INTERSECT",
+        "AND",
+        "OR",
+        "WINDOW",
+        "RETURNING",
+        "BEGIN",
+        "END",
     ];
     let mut lines = Vec::new();
     let mut line = String::new();
     let (mut quote, mut depth) = (None::<char>, 0usize);
     for word in split_words(text) {
         let upper = word.to_ascii_uppercase();
-        if quote.is_none() && depth == 0 && BREAK_BEFORE.contains(&upper.as_str()) && !line.is_empty() {
+        if quote.is_none()
+            && depth == 0
+            && BREAK_BEFORE.contains(&upper.as_str())
+            && !line.is_empty()
+        {
             lines.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {

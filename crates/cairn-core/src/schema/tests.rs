@@ -376,13 +376,24 @@ fn schemas_and_extensions_are_objects_with_qualified_names() {
         ]
     );
     let mut plain = s.clone();
-    plain.tables.get_mut("app.users").unwrap().indexes.get_mut("users_name_trgm").unwrap().key_options.clear();
+    plain
+        .tables
+        .get_mut("app.users")
+        .unwrap()
+        .indexes
+        .get_mut("users_name_trgm")
+        .unwrap()
+        .key_options
+        .clear();
     let messages: Vec<String> = diff(&s, &plain).iter().map(ToString::to_string).collect();
     assert_eq!(
         messages,
         ["table `app.users`: index `users_name_trgm` columns changed from `name gin_trgm_ops` to `name`"]
     );
-    assert_eq!(quote_key(Engine::Postgres, "app.users"), "\"app\".\"users\"");
+    assert_eq!(
+        quote_key(Engine::Postgres, "app.users"),
+        "\"app\".\"users\""
+    );
     assert_eq!(quote_key(Engine::Sqlite, "a.b"), "\"a.b\"");
 }
 
@@ -403,13 +414,26 @@ fn schemas_sqlite_foreign_key_names_are_compared() {
     );
     before.tables.insert("c".to_owned(), t);
     let mut after = before.clone();
-    after.tables.get_mut("c").unwrap().foreign_keys.values_mut().next().unwrap().name =
-        Some("c_parent".to_owned());
-    let messages: Vec<String> = diff(&before, &after).iter().map(ToString::to_string).collect();
+    after
+        .tables
+        .get_mut("c")
+        .unwrap()
+        .foreign_keys
+        .values_mut()
+        .next()
+        .unwrap()
+        .name = Some("c_parent".to_owned());
+    let messages: Vec<String> = diff(&before, &after)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         messages,
         ["table `c`: foreign key `(p_id) references p (id)` name changed from `c_p` to `c_parent`"]
     );
     let sql = before.to_sql();
-    assert!(sql.contains("CONSTRAINT c_p FOREIGN KEY (p_id) REFERENCES p (id)"), "{sql}");
+    assert!(
+        sql.contains("CONSTRAINT c_p FOREIGN KEY (p_id) REFERENCES p (id)"),
+        "{sql}"
+    );
 }
