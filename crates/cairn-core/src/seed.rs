@@ -753,6 +753,39 @@ mod tests {
     }
 
     #[test]
+    fn verify_rows_made_by_up_are_not_expected_back() {
+        let row = |a: &str, b: &str| vec![Some(a.to_owned()), Some(b.to_owned())];
+        let columns = vec!["id".to_owned(), "at".to_owned()];
+        // Seeded row 9 and row 1, which up inserted with its clock.
+        let before_up = vec![row("9", "s")];
+        let after_up = vec![row("1", "10:00:00.1"), row("9", "s")];
+        let made = subtract(&after_up, &before_up);
+        assert_eq!(made, vec![row("1", "10:00:00.1")]);
+        let again = vec![row("1", "10:00:00.2"), row("9", "s")];
+        assert_eq!(
+            compare_kept_rows("settings", &columns, &after_up, &made, &again),
+            None
+        );
+        // Without knowing what up made, the new timestamp is a changed row.
+        assert!(compare_rows("settings", &columns, &after_up, &again).is_some());
+        // A seeded row lost is still found, and one extra row beyond what up makes.
+        let lost = compare_kept_rows("settings", &columns, &after_up, &made, &vec![row("1", "x")])
+            .expect("lost");
+        assert_eq!((lost.missing, lost.unexpected, lost.rows_before), (1, 0, 1));
+        let extra = vec![row("1", "x"), row("2", "y"), row("9", "s")];
+        let more = compare_kept_rows("settings", &columns, &after_up, &made, &extra).expect("more");
+        assert_eq!((more.missing, more.unexpected), (0, 1));
+        assert_eq!(
+            project(
+                &vec![row("2", "b"), row("1", "a")],
+                &columns,
+                &["at".to_owned()]
+            ),
+            vec![vec![Some("a".to_owned())], vec![Some("b".to_owned())]]
+        );
+    }
+
+    #[test]
     fn lost_and_changed_rows_are_described() {
         let row = |a: &str, b: Option<&str>| vec![Some(a.to_owned()), b.map(str::to_owned)];
         let columns = vec!["id".to_owned(), "a".to_owned()];
