@@ -351,6 +351,32 @@ fn rollback_faults(engine: cairn_core::Engine) -> Vec<(&'static str, VerifyCase)
             ),
         ),
         (
+            "changed_view",
+            case(
+                &[
+                    create_t,
+                    (
+                        2,
+                        "view_v",
+                        "CREATE VIEW v AS SELECT id FROM t;",
+                        Some("DROP VIEW v;"),
+                    ),
+                    (
+                        3,
+                        "widen_v",
+                        "DROP VIEW v;\nCREATE VIEW v AS SELECT id, a FROM t WHERE a > 0;",
+                        Some("DROP VIEW v;\nCREATE VIEW v AS SELECT id, a FROM t;"),
+                    ),
+                ],
+                3,
+                &[
+                    "FAILED 3 widen_v",
+                    "view `v` definition changed:\n      - ",
+                    "\n      + ",
+                ],
+            ),
+        ),
+        (
             "no_down_script",
             case(
                 &[
@@ -426,6 +452,31 @@ fn seed_faults(engine: cairn_core::Engine) -> Vec<(&'static str, VerifyCase)> {
                     "FAILED 2 index_a",
                     "table `t`: 3 of 3 rows changed or lost by down and up again",
                     "a=NULL)",
+                ],
+            ),
+        ),
+        (
+            "rows_the_migration_inserts",
+            case(
+                &[
+                    (
+                        1,
+                        "create_settings",
+                        "CREATE TABLE settings (id INTEGER PRIMARY KEY, at TIMESTAMP NULL);",
+                        Some("DROP TABLE settings;"),
+                    ),
+                    (
+                        2,
+                        "insert_setting",
+                        "INSERT INTO settings (id, at) VALUES (1, CURRENT_TIMESTAMP);",
+                        Some("DELETE FROM settings WHERE id = 1;"),
+                    ),
+                ],
+                0,
+                &[
+                    "ok 1 create_settings",
+                    "ok 2 insert_setting",
+                    "2 ok, 0 failed",
                 ],
             ),
         ),
@@ -589,6 +640,313 @@ async fn verify_refuses_a_full_database(db: TestDatabase) {
     );
     assert!(table_exists(driver.as_mut(), "keep_me").await);
     assert!(!table_exists(driver.as_mut(), "cairn_history").await);
+}
+
+/// A down that drops a column and adds it back changes the column order:
+/// reported as `column order changed`, accepted with `--ignore-column-order`.
+fn reordered_columns(db: TestDatabase, ignore: bool) {
+    let migrations = [
+        (
+            1,
+            "create_t",
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER);",
+            Some("DROP TABLE t;"),
+        ),
+        (
+            2,
+            "add_c",
+            "ALTER TABLE t ADD COLUMN c INTEGER;",
+            Some(
+                "ALTER TABLE t DROP COLUMN c;\nALTER TABLE t DROP COLUMN a;\nALTER TABLE t ADD COLUMN a INTEGER;",
+            ),
+        ),
+    ];
+    if ignore {
+        let case = case(&migrations, 0, &["ok 2 add_c", "2 ok, 0 failed"]);
+        check_case(
+            db,
+            "ignored column order",
+            &case,
+            &["verify", "--ignore-column-order"],
+        );
+    } else {
+        let case = case(
+            &migrations,
+            3,
+            &[
+                "FAILED 2 add_c",
+                "table `t`: column order changed from `id, a, b` to `id, b, a`",
+            ],
+        );
+        let stdout = check_case(db, "column order", &case, &["verify"]);
+        assert!(!stdout.contains("order order"), "{stdout}");
+    }
+}
+
+/// The header counts every migration verify set out to check, also when it
+/// stops early at one that fails.
+fn header_counts_every_migration(db: TestDatabase) {
+    let case = case(
+        &[
+            (
+                1,
+                "create_t",
+                "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE t;"),
+            ),
+            (
+                2,
+                "broken",
+                "SELECT * FROM no_such_table;",
+                Some("SELECT 1;"),
+            ),
+            (
+                3,
+                "create_u",
+                "CREATE TABLE u (id INTEGER PRIMARY KEY);",
+                Some("DROP TABLE u;"),
+            ),
+        ],
+        1,
+        &[
+            "verifying 3 migrations on",
+            "ok 1 create_t",
+            "ERROR 2 broken",
+            "not checked: 3",
+        ],
+    );
+    check_case(db, "header", &case, &["verify"]);
+}
+
+/// The first value of the first row of `sql` on `db`.
+async fn scalar(db: &TestDatabase, sql: &str) -> String {
+    let mut driver = connect(db).await;
+    let rows = driver.query(sql).await.expect("the query runs");
+    rows.first()
+        .and_then(|row| row.first().cloned().flatten())
+        .unwrap_or_default()
+}
+
+/// Runs `statements` on `db`, each one on its own.
+async fn execute_all(db: &TestDatabase, statements: &[&str]) {
+    let mut driver = connect(db).await;
+    for statement in statements {
+        driver
+            .execute(statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
+/// Writes `migrations` (as [`case`] takes them) into a directory of `db`'s
+/// scratch directory and returns it.
+fn write_migrations(db: &TestDatabase, migrations: &[(i64, &str, &str, Option<&str>)]) -> PathBuf {
+    let dir = db.scratch_dir().join("migrations");
+    for (path, text) in case(migrations, 0, &[]).files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("a migration folder"))
+            .expect("the migration folder is created");
+        std::fs::write(&path, text).expect("the migration is written");
+    }
+    dir
+}
+
+/// A PostgreSQL schema beyond `public`: schema `app` with an enum, a table
+/// with a trigram (`gin_trgm_ops`) and a `text_pattern_ops` index, a view,
+/// a sequence and a trigger function; in `public` a table with a foreign key
+/// into `app`, a column and an index with their own collations.
+const PG_SCHEMAS_UP: &str = "CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE SCHEMA app;
+CREATE TYPE app.mood AS ENUM ('ok', 'meh');
+CREATE TABLE app.users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, mood app.mood);
+CREATE TABLE posts (id SERIAL PRIMARY KEY, user_id INTEGER REFERENCES app.users (id), title TEXT COLLATE \"C\");
+CREATE INDEX users_name_trgm ON app.users USING gin (name gin_trgm_ops);
+CREATE INDEX users_name_pattern ON app.users (name text_pattern_ops);
+CREATE INDEX posts_title_posix ON posts (title COLLATE \"POSIX\");
+CREATE SEQUENCE app.counter;
+CREATE VIEW app.names AS SELECT name FROM app.users;
+CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE INSERT ON app.users FOR EACH ROW EXECUTE FUNCTION app.touch();";
+const PG_SCHEMAS_DOWN: &str = "DROP TABLE posts;
+DROP SCHEMA app CASCADE;
+DROP EXTENSION pg_trgm;";
+
+/// `cairn verify` (with `--seed-data`) sees and passes a schema spread over
+/// two schemas; `schema dump` shows it qualified, and its SQL rebuilds it
+/// on an empty database, trigram index and all.
+async fn pg_schemas_round_trip(db: TestDatabase, copy: TestDatabase) {
+    let dir = write_migrations(&db, &[(1, "schemas", PG_SCHEMAS_UP, Some(PG_SCHEMAS_DOWN))]);
+    let stdout = ok(&cairn_in(&db, &dir, &["verify", "--seed-data"]));
+    assert!(stdout.contains("1 ok, 0 failed"), "{stdout}");
+    assert!(!stdout.contains("not seeded"), "{stdout}");
+    ok(&cairn_in(&db, &dir, &["up"]));
+    let text = ok(&cairn_in(&db, &dir, &["schema", "dump"]));
+    for word in [
+        "schema app\n",
+        "extension pg_trgm in public\n",
+        "enum app.mood ('ok', 'meh')",
+        "sequence app.counter ",
+        "function app.touch() ",
+        "table app.users\n",
+        "table posts\n",
+        "index users_name_trgm (name gin_trgm_ops) using gin",
+        "index users_name_pattern (name text_pattern_ops)",
+        "index posts_title_posix (title collate \"POSIX\")",
+        "references app.users (id)",
+        "view app.names ",
+        "trigger app.users.touch ",
+    ] {
+        assert!(text.contains(word), "`{word}` not in:\n{text}");
+    }
+    assert!(
+        !text.contains("similarity"),
+        "pg_trgm's own functions show:\n{text}"
+    );
+    let sql = ok(&cairn_in(&db, &dir, &["schema", "dump", "--format", "sql"]));
+    let dump = copy.scratch_dir().join("dump");
+    std::fs::create_dir_all(dump.join("1_dump")).expect("the dump migration folder");
+    std::fs::write(dump.join("1_dump/up.sql"), &sql).expect("the dump is written");
+    ok(&cairn_in(&copy, &dump, &["up"]));
+    let original = ok(&cairn_in(
+        &db,
+        &dir,
+        &["schema", "dump", "--format", "json"],
+    ));
+    let rebuilt = ok(&cairn_in(
+        &copy,
+        &dump,
+        &["schema", "dump", "--format", "json"],
+    ));
+    assert_eq!(
+        original, rebuilt,
+        "the dump did not rebuild the schema:\n{sql}"
+    );
+}
+
+/// The issue's data loss: 1,000 rows in `app.users` (schema `app`), a
+/// migration whose down drops the schema. `verify` refuses before running
+/// anything: exit 1, a message naming the schema and what to do, every row
+/// still there.
+async fn pg_verify_refuses_rows_in_another_schema(db: TestDatabase) {
+    execute_all(
+        &db,
+        &[
+            "CREATE SCHEMA app",
+            "CREATE TABLE app.users (id INTEGER PRIMARY KEY, name TEXT)",
+            "INSERT INTO app.users SELECT g, 'user ' || g FROM generate_series(1, 1000) g",
+        ],
+    )
+    .await;
+    let dir = write_migrations(
+        &db,
+        &[(
+            1,
+            "app_schema",
+            "CREATE SCHEMA IF NOT EXISTS app;",
+            Some("DROP SCHEMA app CASCADE;"),
+        )],
+    );
+    let output = cairn_in(&db, &dir, &["verify"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is not empty")
+            && stderr.contains("schema `app`")
+            && stderr.contains("table `app.users`")
+            && stderr.contains("nothing was changed: give an empty, disposable database"),
+        "{stderr}"
+    );
+    assert_eq!(scalar(&db, "SELECT count(*) FROM app.users").await, "1000");
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'cairn_history'"
+        )
+        .await,
+        "0"
+    );
+}
+
+/// Objects an extension owns (the views and functions of
+/// `pg_stat_statements`) do not make a database "not empty"; the extension
+/// itself is in the snapshot, not its objects.
+async fn pg_extension_objects_are_not_user_objects(db: TestDatabase) {
+    execute_all(&db, &["CREATE EXTENSION pg_stat_statements"]).await;
+    let dir = write_migrations(
+        &db,
+        &[(
+            1,
+            "create_t",
+            "CREATE TABLE t (id INTEGER);",
+            Some("DROP TABLE t;"),
+        )],
+    );
+    let stdout = ok(&cairn_in(&db, &dir, &["verify"]));
+    assert!(stdout.contains("1 ok, 0 failed"), "{stdout}");
+    let text = ok(&cairn_in(&db, &dir, &["schema", "dump"]));
+    assert!(
+        text.contains("extension pg_stat_statements in public"),
+        "{text}"
+    );
+    assert!(!text.contains("view pg_stat_statements"), "{text}");
+    assert!(!text.contains("function pg_stat_statements"), "{text}");
+}
+
+/// A down that forgets `DROP SCHEMA` is caught.
+fn pg_verify_catches_a_forgotten_schema(db: TestDatabase) {
+    let case = case(
+        &[(
+            1,
+            "app",
+            "CREATE SCHEMA app;\nCREATE TABLE app.t (id INTEGER PRIMARY KEY);",
+            Some("DROP TABLE app.t;"),
+        )],
+        3,
+        &["FAILED 1 app", "schema `app` added"],
+    );
+    check_case(db, "forgotten schema", &case, &["verify"]);
+}
+
+const PG_PATTERN_INDEX: (i64, &str, &str, Option<&str>) = (
+    1,
+    "create_t",
+    "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT);\nCREATE INDEX t_a ON t (a text_pattern_ops);",
+    Some("DROP TABLE t;"),
+);
+
+/// A down that rebuilds an index without its operator class is caught.
+fn pg_verify_catches_a_lost_operator_class(db: TestDatabase) {
+    let case = case(
+        &[
+            PG_PATTERN_INDEX,
+            (
+                2,
+                "index_id",
+                "CREATE INDEX t_id ON t (id);",
+                Some("DROP INDEX t_id;\nDROP INDEX t_a;\nCREATE INDEX t_a ON t (a);"),
+            ),
+        ],
+        3,
+        &[
+            "FAILED 2 index_id",
+            "table `t`: index `t_a` columns changed from `a text_pattern_ops` to `a`",
+        ],
+    );
+    check_case(db, "operator class", &case, &["verify"]);
+}
+
+/// `drift` finds an index rebuilt by hand without its operator class.
+async fn pg_drift_catches_a_lost_operator_class(db: TestDatabase, scratch: TestDatabase) {
+    let dir = write_migrations(&db, &[PG_PATTERN_INDEX]);
+    ok(&cairn_in(&db, &dir, &["up"]));
+    execute_all(&db, &["DROP INDEX t_a", "CREATE INDEX t_a ON t (a)"]).await;
+    let output = cairn_in(&db, &dir, &["drift", "--scratch-url", scratch.url()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("index `t_a` columns changed from `a text_pattern_ops` to `a`"),
+        "{stdout}"
+    );
 }
 
 /// `cairn schema dump` of the example project after `up`, as an insta
@@ -759,6 +1117,31 @@ macro_rules! verify_tests {
         async fn verify_refuses_a_database_that_is_not_empty() {
             verify_refuses_a_full_database($db).await;
         }
+
+        #[tokio::test]
+        async fn verify_shows_a_changed_view_as_a_line_diff() {
+            verify_case($db, "changed_view");
+        }
+
+        #[tokio::test]
+        async fn verify_seed_data_ignores_rows_the_migration_inserts() {
+            seed_case($db, "rows_the_migration_inserts");
+        }
+
+        #[tokio::test]
+        async fn verify_reports_a_changed_column_order() {
+            reordered_columns($db, false);
+        }
+
+        #[tokio::test]
+        async fn verify_ignore_column_order_accepts_it() {
+            reordered_columns($db, true);
+        }
+
+        #[tokio::test]
+        async fn verify_header_counts_every_migration() {
+            header_counts_every_migration($db);
+        }
     };
 }
 
@@ -790,6 +1173,42 @@ mod sqlite {
     #[tokio::test]
     async fn input_transaction_probe_tells_open_from_ended() {
         transaction_probe_tells_open_from_ended(TestDatabase::sqlite()).await;
+    }
+
+    /// SQLite keeps no catalog of constraint names: they are read from the
+    /// `CREATE TABLE` text, so a down that rebuilds a table with its foreign
+    /// key under another name is caught.
+    #[tokio::test]
+    async fn schemas_sqlite_verify_catches_a_renamed_foreign_key() {
+        let rebuild = "CREATE TABLE c_new (id INTEGER PRIMARY KEY, p_id INTEGER, \
+                       CONSTRAINT c_parent FOREIGN KEY (p_id) REFERENCES p (id));\n\
+                       INSERT INTO c_new SELECT id, p_id FROM c;\n\
+                       DROP TABLE c;\n\
+                       ALTER TABLE c_new RENAME TO c;";
+        let case = case(
+            &[
+                (
+                    1,
+                    "create_p_c",
+                    "CREATE TABLE p (id INTEGER PRIMARY KEY);\n\
+                     CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER, \
+                     CONSTRAINT c_p FOREIGN KEY (p_id) REFERENCES p (id));",
+                    Some("DROP TABLE c;\nDROP TABLE p;"),
+                ),
+                (2, "noop", "SELECT 1;", Some(rebuild)),
+            ],
+            3,
+            &[
+                "FAILED 2 noop",
+                "foreign key `(p_id) references p (id)` name changed from `c_p` to `c_parent`",
+            ],
+        );
+        check_case(
+            TestDatabase::sqlite(),
+            "renamed foreign key",
+            &case,
+            &["verify"],
+        );
     }
 }
 
@@ -825,6 +1244,44 @@ mod postgres {
     #[tokio::test]
     async fn input_transaction_probe_tells_open_from_ended() {
         transaction_probe_tells_open_from_ended(cairn_testkit::postgres::database().await).await;
+    }
+
+    #[tokio::test]
+    async fn schemas_every_schema_is_verified_dumped_and_rebuilt() {
+        pg_schemas_round_trip(
+            cairn_testkit::postgres::database().await,
+            cairn_testkit::postgres::database().await,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn verify_refuses_rows_in_another_schema_and_keeps_them() {
+        pg_verify_refuses_rows_in_another_schema(cairn_testkit::postgres::database().await).await;
+    }
+
+    #[tokio::test]
+    async fn schemas_extension_objects_do_not_count_as_user_objects() {
+        pg_extension_objects_are_not_user_objects(cairn_testkit::postgres::database().await).await;
+    }
+
+    #[tokio::test]
+    async fn schemas_verify_catches_a_forgotten_drop_schema() {
+        pg_verify_catches_a_forgotten_schema(cairn_testkit::postgres::database().await);
+    }
+
+    #[tokio::test]
+    async fn verify_catches_a_lost_operator_class() {
+        pg_verify_catches_a_lost_operator_class(cairn_testkit::postgres::database().await);
+    }
+
+    #[tokio::test]
+    async fn schemas_drift_catches_a_lost_operator_class() {
+        pg_drift_catches_a_lost_operator_class(
+            cairn_testkit::postgres::database().await,
+            cairn_testkit::postgres::database().await,
+        )
+        .await;
     }
 }
 

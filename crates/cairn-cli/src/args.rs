@@ -140,6 +140,10 @@ pub struct VerifyArgs {
     /// down and up again keep the rows of the tables that were there before
     #[arg(long)]
     pub seed_data: bool,
+    /// Accept a table whose columns come back in another order after down
+    /// and up again (a column dropped and added back at the end)
+    #[arg(long)]
+    pub ignore_column_order: bool,
 }
 
 fn parse_engine(name: &str) -> Result<cairn_core::Engine, String> {

@@ -327,6 +327,7 @@ impl Ctx<'_> {
 async fn schema_dump(config: &Config, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
     let options = schema::IntrospectOptions {
         history_table: config.migrator.table.name.clone(),
+        history_schema: config.migrator.table.schema.clone(),
     };
     let snapshot = schema::introspect(driver, &options).await?;
     match config.format {
@@ -374,6 +375,7 @@ impl Ctx<'_> {
             from: args.from,
             to: args.to,
             seed_data: args.seed_data,
+            ignore_column_order: args.ignore_column_order,
         };
         let mut progress = progress_printer();
         let report = verify::verify(migrator, driver, &options, &mut progress).await?;

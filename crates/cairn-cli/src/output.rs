@@ -346,7 +346,11 @@ pub fn verify_text(report: &VerifyReport, url: &DatabaseUrl, style: Style) -> St
     let _ = writeln!(
         out,
         "verifying {} on {url}",
-        plural(report.migrations.len(), "migration", "migrations")
+        plural(
+            report.migrations.len() + report.unchecked.len(),
+            "migration",
+            "migrations"
+        )
     );
     if !report.applied_before.is_empty() {
         let _ = writeln!(
@@ -406,7 +410,8 @@ pub fn verify_text(report: &VerifyReport, url: &DatabaseUrl, style: Style) -> St
                         }
                     );
                     for finding in findings {
-                        let _ = writeln!(out, "    {}", finding.message);
+                        // A definition's line diff goes on below, indented with it.
+                        let _ = writeln!(out, "    {}", finding.message.replace('\n', "\n    "));
                     }
                 }
                 if let Some(error) = &m.error {
@@ -480,7 +485,7 @@ pub fn drift_text(differences: &[Difference], url: &DatabaseUrl, style: Style) -
         plural(differences.len(), "difference", "differences")
     );
     for d in differences {
-        let _ = writeln!(out, "  {d}");
+        let _ = writeln!(out, "  {}", d.to_string().replace('\n', "\n  "));
     }
     out
 }

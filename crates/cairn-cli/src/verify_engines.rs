@@ -62,6 +62,7 @@ pub async fn run(
         from: args.from,
         to: args.to,
         seed_data: args.seed_data,
+        ignore_column_order: args.ignore_column_order,
     };
     let mut runs = Vec::new();
     for (engine, source) in &sources {

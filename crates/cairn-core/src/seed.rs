@@ -249,7 +249,7 @@ fn insert_sql(engine: Engine, name: &str, table: &Table, rows: &[Literals]) -> S
         .iter()
         .filter(|c| rows.first().is_some_and(|r| r.contains_key(*c)))
         .collect();
-    let table_name = quote_ident(engine, name);
+    let table_name = crate::schema::quote_key(engine, name);
     if columns.is_empty() {
         let one = match engine {
             Engine::Mysql => format!("INSERT INTO {table_name} () VALUES ()"),
@@ -455,7 +455,7 @@ pub async fn read_rows(
             .map(|c| quote_ident(engine, c))
             .collect::<Vec<_>>()
             .join(", "),
-        quote_ident(engine, table)
+        crate::schema::quote_key(engine, table)
     );
     let mut rows = driver
         .query(&sql)
@@ -492,10 +492,29 @@ pub fn compare_rows(
     before: &Rows,
     after: &Rows,
 ) -> Option<RowsFinding> {
-    if before == after {
+    compare_kept_rows(table, columns, before, &Vec::new(), after)
+}
+
+/// Like [`compare_rows`], but `made` (sorted) are rows the migration's up
+/// script itself inserted or changed (read before and after it: what up
+/// added to the table). Those are not expected back as they were, since up
+/// makes them again, maybe with other values (`CURRENT_TIMESTAMP`): they are
+/// left out of `before`, and as many rows of `after` as up made may be new.
+pub fn compare_kept_rows(
+    table: &str,
+    columns: &[String],
+    before: &Rows,
+    made: &Rows,
+    after: &Rows,
+) -> Option<RowsFinding> {
+    let expected = subtract(before, made);
+    let (missing, _) = multiset_difference(&expected, after);
+    let (_, appeared) = multiset_difference(before, after);
+    let unexpected: Vec<&Row> = appeared.into_iter().skip(made.len()).collect();
+    if missing.is_empty() && unexpected.is_empty() {
         return None;
     }
-    let (missing, unexpected) = multiset_difference(before, after);
+    let before = &expected;
     let show = |row: &Row| {
         let cells: Vec<String> = columns
             .iter()
@@ -541,6 +560,30 @@ pub fn compare_rows(
         unexpected: unexpected.len(),
         message,
     })
+}
+
+/// The rows of `rows` that are not in `remove`, counting duplicates; both
+/// sorted, and so is the result.
+pub fn subtract(rows: &Rows, remove: &Rows) -> Rows {
+    multiset_difference(rows, remove)
+        .0
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+/// `rows` (sorted, of `all` columns) reduced to the columns `keep`, sorted again.
+pub fn project(rows: &Rows, all: &[String], keep: &[String]) -> Rows {
+    let at: Vec<usize> = keep
+        .iter()
+        .filter_map(|c| all.iter().position(|a| a == c))
+        .collect();
+    let mut out: Rows = rows
+        .iter()
+        .map(|row| at.iter().map(|&i| row.get(i).cloned().flatten()).collect())
+        .collect();
+    out.sort();
+    out
 }
 
 /// The rows only in `before` and only in `after`, counting duplicates; both sorted.
@@ -707,6 +750,39 @@ mod tests {
             )
             .unwrap_err();
         assert!(err.contains("references `parent`"), "{err}");
+    }
+
+    #[test]
+    fn verify_rows_made_by_up_are_not_expected_back() {
+        let row = |a: &str, b: &str| vec![Some(a.to_owned()), Some(b.to_owned())];
+        let columns = vec!["id".to_owned(), "at".to_owned()];
+        // Seeded row 9 and row 1, which up inserted with its clock.
+        let before_up = vec![row("9", "s")];
+        let after_up = vec![row("1", "10:00:00.1"), row("9", "s")];
+        let made = subtract(&after_up, &before_up);
+        assert_eq!(made, vec![row("1", "10:00:00.1")]);
+        let again = vec![row("1", "10:00:00.2"), row("9", "s")];
+        assert_eq!(
+            compare_kept_rows("settings", &columns, &after_up, &made, &again),
+            None
+        );
+        // Without knowing what up made, the new timestamp is a changed row.
+        assert!(compare_rows("settings", &columns, &after_up, &again).is_some());
+        // A seeded row lost is still found, and one extra row beyond what up makes.
+        let lost = compare_kept_rows("settings", &columns, &after_up, &made, &vec![row("1", "x")])
+            .expect("lost");
+        assert_eq!((lost.missing, lost.unexpected, lost.rows_before), (1, 0, 1));
+        let extra = vec![row("1", "x"), row("2", "y"), row("9", "s")];
+        let more = compare_kept_rows("settings", &columns, &after_up, &made, &extra).expect("more");
+        assert_eq!((more.missing, more.unexpected), (0, 1));
+        assert_eq!(
+            project(
+                &vec![row("2", "b"), row("1", "a")],
+                &columns,
+                &["at".to_owned()]
+            ),
+            vec![vec![Some("a".to_owned())], vec![Some("b".to_owned())]]
+        );
     }
 
     #[test]

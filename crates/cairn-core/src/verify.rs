@@ -23,7 +23,13 @@
 //! after each up ([`crate::seed`]), and the rows of the tables the migration
 //! found in place (their columns from before it) are read after up and again
 //! after down and up: a migration that loses or changes them is reported as
-//! [`Outcome::RowsDiffer`], with the rows in [`MigrationReport::rows`].
+//! [`Outcome::RowsDiffer`], with the rows in [`MigrationReport::rows`]. The
+//! rows the up script itself inserts or changes (read before and after it)
+//! are not expected back unchanged: up makes them again, maybe with other
+//! values (`CURRENT_TIMESTAMP`).
+//!
+//! With [`VerifyOptions::ignore_column_order`], a column that down and up
+//! again put back at another position is not a difference.
 //!
 //! The database is scratch, so commits do not wait for the disk (SQLite
 //! `synchronous = OFF`, PostgreSQL `synchronous_commit = off`, for the
@@ -41,7 +47,7 @@ use crate::error::Error;
 use crate::migration::{Direction, Migration, Version};
 use crate::migrator::Migrator;
 use crate::plan::{self, DownTarget};
-use crate::schema::{self, Difference, IntrospectOptions, Snapshot};
+use crate::schema::{self, DiffOptions, Difference, IntrospectOptions, Snapshot};
 use crate::seed::{self, RowsFinding, Seeder, Skipped};
 
 /// Which migrations [`verify`] checks.
@@ -54,6 +60,17 @@ pub struct VerifyOptions {
     /// Insert generated rows after each up, and check that down and up again
     /// keep the rows of the tables that existed before the migration.
     pub seed_data: bool,
+    /// Do not report a table whose columns come back in another order.
+    pub ignore_column_order: bool,
+}
+
+impl VerifyOptions {
+    /// How snapshots are compared.
+    pub fn diff_options(&self) -> DiffOptions {
+        DiffOptions {
+            ignore_column_order: self.ignore_column_order,
+        }
+    }
 }
 
 /// How one migration fared.
@@ -220,14 +237,19 @@ fn select(
 
 /// The introspection options matching the migrator's history table.
 pub fn introspect_options(migrator: &Migrator) -> IntrospectOptions {
+    let table = &migrator.options().table;
     IntrospectOptions {
-        history_table: migrator.options().table.name.clone(),
+        history_table: table.name.clone(),
+        history_schema: table.schema.clone(),
     }
 }
 
-/// The objects a snapshot holds, as `kind name` phrases, for an error message.
+/// The objects a snapshot holds, as `kind name` phrases, for an error
+/// message: every schema object but extensions (a managed database comes
+/// with some installed; the objects they own are never in a snapshot).
 pub fn objects(snapshot: &Snapshot) -> Vec<String> {
     let mut out = Vec::new();
+    out.extend(snapshot.schemas.iter().map(|n| format!("schema `{n}`")));
     out.extend(snapshot.tables.keys().map(|n| format!("table `{n}`")));
     out.extend(snapshot.views.keys().map(|n| format!("view `{n}`")));
     out.extend(snapshot.triggers.keys().map(|n| format!("trigger `{n}`")));
@@ -254,8 +276,9 @@ pub async fn ensure_empty(
             String::new()
         };
         return Err(Error::Invalid(format!(
-            "the {what} is not empty: it has {}{more}; nothing was changed: give an empty, disposable database",
-            shown.join(", ")
+            "the {what} is not empty: it has {}{more} ({}); nothing was changed: give an empty, disposable database (verify and drift run down scripts on it)",
+            shown.join(", "),
+            driver.engine()
         )));
     }
     let history = migrator.history(driver).await?;
@@ -290,8 +313,13 @@ async fn relax_durability(driver: &mut dyn Driver) -> Result<(), Error> {
 }
 
 /// The differences from `expected` to `found`, as findings of `stage`.
-fn findings(stage: Stage, expected: &Snapshot, found: &Snapshot) -> Vec<Finding> {
-    schema::diff(expected, found)
+fn findings(
+    stage: Stage,
+    expected: &Snapshot,
+    found: &Snapshot,
+    options: &DiffOptions,
+) -> Vec<Finding> {
+    schema::diff_with(expected, found, options)
         .into_iter()
         .map(|difference| Finding {
             stage,
@@ -302,8 +330,12 @@ fn findings(stage: Stage, expected: &Snapshot, found: &Snapshot) -> Vec<Finding>
 }
 
 /// What down left different from the schema before up.
-fn rollback_findings(before_up: &Snapshot, after_down: &Snapshot) -> Vec<Finding> {
-    findings(Stage::Rollback, before_up, after_down)
+fn rollback_findings(
+    before_up: &Snapshot,
+    after_down: &Snapshot,
+    options: &DiffOptions,
+) -> Vec<Finding> {
+    findings(Stage::Rollback, before_up, after_down, options)
 }
 
 /// Judges one migration from the schema before up (`s0`), after up (`s1`),
@@ -314,9 +346,20 @@ pub fn judge(
     s2: &Snapshot,
     s3: &Snapshot,
 ) -> (Outcome, Vec<Finding>) {
-    let mut out = rollback_findings(s0, s2);
+    judge_with(s0, s1, s2, s3, &DiffOptions::default())
+}
+
+/// [`judge`], comparing as `options` say.
+pub fn judge_with(
+    s0: &Snapshot,
+    s1: &Snapshot,
+    s2: &Snapshot,
+    s3: &Snapshot,
+    options: &DiffOptions,
+) -> (Outcome, Vec<Finding>) {
+    let mut out = rollback_findings(s0, s2, options);
     let rollback = !out.is_empty();
-    out.extend(findings(Stage::Reapply, s1, s3));
+    out.extend(findings(Stage::Reapply, s1, s3, options));
     let outcome = if rollback {
         Outcome::RollbackDiffers
     } else if !out.is_empty() {
@@ -349,6 +392,7 @@ pub async fn verify(
         }
     }
     let introspect = introspect_options(migrator);
+    let compare = options.diff_options();
     let mut s0 = ensure_empty(migrator, driver, "database to verify on").await?;
     relax_durability(driver).await?;
     let (before, checked) = select(migrator.migrations(), engine, options);
@@ -388,6 +432,14 @@ pub async fn verify(
             not_seeded: not_seeded.clone(),
             error,
         };
+        // The rows before up, to tell the rows up makes from those it keeps.
+        let mut rows_before_up = std::collections::BTreeMap::new();
+        if options.seed_data && reversible {
+            for (table, t) in &s0.tables {
+                let rows = seed::read_rows(driver, table, &t.column_order).await?;
+                rows_before_up.insert(table.clone(), rows);
+            }
+        }
         if let Err(failure) = migrator.up(driver, Some(version)).await {
             record(
                 &mut report,
@@ -402,15 +454,27 @@ pub async fn verify(
             break;
         }
         let s1 = schema::introspect(driver, &introspect).await?;
-        // The rows of the tables that were there before, after up and the seed.
+        // The rows of the tables that were there before, after up and the
+        // seed, with those up itself made (inserted or changed).
         let mut rows_before = Vec::new();
         if options.seed_data {
+            let surviving = if reversible {
+                seed::surviving(&s0, &s1)
+            } else {
+                Vec::new()
+            };
+            let mut made = Vec::new();
+            for (table, columns) in &surviving {
+                let after_up = seed::read_rows(driver, table, columns).await?;
+                let before_up = rows_before_up.get(table).map_or_else(Vec::new, |rows| {
+                    seed::project(rows, &s0.tables[table].column_order, columns)
+                });
+                made.push(seed::subtract(&after_up, &before_up));
+            }
             not_seeded = seeder.seed(driver, &s1).await?.skipped;
-            if reversible {
-                for (table, columns) in seed::surviving(&s0, &s1) {
-                    let rows = seed::read_rows(driver, &table, &columns).await?;
-                    rows_before.push((table, columns, rows));
-                }
+            for ((table, columns), made) in surviving.into_iter().zip(made) {
+                let rows = seed::read_rows(driver, &table, &columns).await?;
+                rows_before.push((table, columns, rows, made));
             }
         }
         if !reversible {
@@ -438,7 +502,7 @@ pub async fn verify(
             break;
         }
         let s2 = schema::introspect(driver, &introspect).await?;
-        let rollback = rollback_findings(&s0, &s2);
+        let rollback = rollback_findings(&s0, &s2, &compare);
         if let Err(failure) = migrator.up(driver, Some(version)).await {
             // Typically the up script trips over what down left behind
             // (`duplicate column`): the rollback is the fault, and with this
@@ -461,9 +525,9 @@ pub async fn verify(
             break;
         }
         let s3 = schema::introspect(driver, &introspect).await?;
-        let (mut outcome, differences) = judge(&s0, &s1, &s2, &s3);
+        let (mut outcome, differences) = judge_with(&s0, &s1, &s2, &s3, &compare);
         let mut rows = Vec::new();
-        for (table, columns, before) in &rows_before {
+        for (table, columns, before, made) in &rows_before {
             // A table or column that is gone is a schema difference already.
             let still_there = s3
                 .tables
@@ -473,7 +537,9 @@ pub async fn verify(
                 continue;
             }
             let after = seed::read_rows(driver, table, columns).await?;
-            rows.extend(seed::compare_rows(table, columns, before, &after));
+            rows.extend(seed::compare_kept_rows(
+                table, columns, before, made, &after,
+            ));
         }
         if outcome == Outcome::Ok && !rows.is_empty() {
             outcome = Outcome::RowsDiffer;
@@ -620,7 +686,7 @@ mod tests {
         let options = VerifyOptions {
             from: Some(2),
             to: Some(2),
-            seed_data: false,
+            ..VerifyOptions::default()
         };
         let (before, checked) = select(&all, Engine::Sqlite, &options);
         assert_eq!(before, vec![1]);

@@ -389,6 +389,7 @@ pub async fn history_tables_never_appear(target: &dyn Target) {
         .unwrap_or_else(|f| panic!("up with history table app_history failed: {f}"));
     let options = IntrospectOptions {
         history_table: "app_history".to_owned(),
+        ..IntrospectOptions::default()
     };
     let s = introspect(driver.as_mut(), &options)
         .await

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use crate::engine::Engine;
 use crate::history::quote_ident;
 
-use super::{Column, Index, Snapshot, Table};
+use super::{split_order, Column, Index, Snapshot, Table};
 
 /// Words that must be quoted as identifiers on at least one engine.
 const RESERVED: &[&str] = &[
@@ -144,6 +144,20 @@ pub fn ident(engine: Engine, name: &str) -> String {
     }
 }
 
+/// A snapshot key as a (PostgreSQL) name: `app.users` is `users` in schema
+/// `app` when `app` is one of the snapshot's schemas (or `public`), each
+/// part quoted only where it must be; any other key is one identifier.
+fn qualified(e: Engine, schemas: &BTreeSet<String>, key: &str) -> String {
+    match key.split_once('.') {
+        Some((schema, name))
+            if e == Engine::Postgres && (schemas.contains(schema) || schema == "public") =>
+        {
+            format!("{}.{}", ident(e, schema), ident(e, name))
+        }
+        _ => ident(e, key),
+    }
+}
+
 fn idents(engine: Engine, names: &[String]) -> String {
     names
         .iter()
@@ -157,12 +171,25 @@ impl Snapshot {
     /// engine, one statement per `;`, in dependency order (see the module doc).
     pub fn to_sql(&self) -> String {
         let e = self.engine;
+        let q = |key: &str| qualified(e, &self.schemas, key);
         let mut out = format!("-- {e} schema, written by `cairn schema dump --format sql`\n");
+        for name in &self.schemas {
+            let _ = writeln!(out, "\nCREATE SCHEMA {};", ident(e, name));
+        }
+        for (name, schema) in &self.extensions {
+            // IF NOT EXISTS: a managed database may come with it installed.
+            let _ = writeln!(
+                out,
+                "\nCREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};",
+                ident(e, name),
+                ident(e, schema)
+            );
+        }
         for (name, labels) in &self.enums {
             let _ = writeln!(
                 out,
                 "\nCREATE TYPE {} AS ENUM ({});",
-                ident(e, name),
+                q(name),
                 super::enum_labels(labels)
             );
         }
@@ -170,7 +197,7 @@ impl Snapshot {
             let _ = writeln!(
                 out,
                 "\nCREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {}{};",
-                ident(e, name),
+                q(name),
                 s.data_type,
                 s.increment,
                 s.min,
@@ -188,17 +215,17 @@ impl Snapshot {
         }
         for (name, table) in &self.tables {
             out.push('\n');
-            out.push_str(&create_table(e, name, table));
+            out.push_str(&create_table(e, &self.schemas, name, table));
         }
         // Each group after the tables is set off by a blank line.
         let mut group = String::new();
         for (name, s) in &self.sequences {
-            if let Some((table, column)) = s.owned_by.as_deref().and_then(|o| o.split_once('.')) {
+            if let Some((table, column)) = s.owned_by.as_deref().and_then(|o| o.rsplit_once('.')) {
                 let _ = writeln!(
                     group,
                     "ALTER SEQUENCE {} OWNED BY {}.{};",
-                    ident(e, name),
-                    ident(e, table),
+                    q(name),
+                    q(table),
                     ident(e, column)
                 );
             }
@@ -207,7 +234,7 @@ impl Snapshot {
         if e != Engine::Mysql {
             for (table_name, table) in &self.tables {
                 for (name, index) in &table.indexes {
-                    group.push_str(&create_index(e, table_name, table, name, index));
+                    group.push_str(&create_index(e, &q(table_name), table, name, index));
                 }
             }
         }
@@ -218,9 +245,9 @@ impl Snapshot {
                     let _ = writeln!(
                         group,
                         "ALTER TABLE {} ADD CONSTRAINT {} {};",
-                        ident(e, table_name),
+                        q(table_name),
                         ident(e, name),
-                        foreign_key(e, fk)
+                        foreign_key(e, &self.schemas, fk)
                     );
                 }
             }
@@ -239,7 +266,7 @@ impl Snapshot {
                     } else {
                         ""
                     },
-                    ident(e, &name),
+                    q(&name),
                     view.definition
                 ),
             };
@@ -272,14 +299,14 @@ fn flush(out: &mut String, group: &mut String) {
     }
 }
 
-fn create_table(e: Engine, name: &str, table: &Table) -> String {
+fn create_table(e: Engine, schemas: &BTreeSet<String>, name: &str, table: &Table) -> String {
     let mut lines: Vec<String> = table
         .column_order
         .iter()
         .filter_map(|c| table.columns.get(c).map(|col| column(e, c, col)))
         .collect();
     if let Some(pk) = &table.primary_key {
-        let columns = key_columns(e, table, &pk.columns);
+        let columns = key_columns(e, table, &pk.columns, &[]);
         lines.push(match (&pk.name, e) {
             (Some(name), Engine::Postgres) => {
                 format!("CONSTRAINT {} PRIMARY KEY ({columns})", ident(e, name))
@@ -288,7 +315,7 @@ fn create_table(e: Engine, name: &str, table: &Table) -> String {
         });
     }
     for (name, columns) in &table.unique_constraints {
-        let columns = key_columns(e, table, columns);
+        let columns = key_columns(e, table, columns, &[]);
         lines.push(match e {
             Engine::Sqlite => format!("UNIQUE ({columns})"),
             _ => format!("CONSTRAINT {} UNIQUE ({columns})", ident(e, name)),
@@ -298,7 +325,7 @@ fn create_table(e: Engine, name: &str, table: &Table) -> String {
         // Indexes inside the table, so that each foreign key added later
         // finds the index MySQL would otherwise create under its own name.
         for (name, index) in &table.indexes {
-            let columns = key_columns(e, table, &index.columns);
+            let columns = key_columns(e, table, &index.columns, &[]);
             let kind = match index.method.as_deref() {
                 Some("fulltext") => "FULLTEXT KEY",
                 Some("spatial") => "SPATIAL KEY",
@@ -323,12 +350,19 @@ fn create_table(e: Engine, name: &str, table: &Table) -> String {
     }
     if e == Engine::Sqlite {
         for fk in table.foreign_keys.values() {
-            lines.push(foreign_key(e, fk));
+            lines.push(match &fk.name {
+                Some(name) => format!(
+                    "CONSTRAINT {} {}",
+                    ident(e, name),
+                    foreign_key(e, schemas, fk)
+                ),
+                None => foreign_key(e, schemas, fk),
+            });
         }
     }
     format!(
         "CREATE TABLE {} (\n    {}\n);\n",
-        ident(e, name),
+        qualified(e, schemas, name),
         lines.join(",\n    ")
     )
 }
@@ -383,25 +417,17 @@ fn column(e: Engine, name: &str, c: &Column) -> String {
     out
 }
 
-/// Splits a key text into its expression and its ordering suffix
-/// (` desc`, ` nulls first`, ...), as the introspection wrote it.
-fn split_order(key: &str) -> (&str, &str) {
-    let lower = key.to_ascii_lowercase();
-    for suffix in [" desc nulls last", " nulls first", " nulls last", " desc"] {
-        if lower.ends_with(suffix) {
-            let at = key.len() - suffix.len();
-            return (&key[..at], &key[at..]);
-        }
-    }
-    (key, "")
-}
-
-/// The key columns or expressions of a primary key, constraint or index.
-fn key_columns(e: Engine, table: &Table, keys: &[String]) -> String {
+/// The key columns or expressions of a primary key, constraint or index,
+/// each with its `options` (collation, operator class) where it has one.
+fn key_columns(e: Engine, table: &Table, keys: &[String], options: &[String]) -> String {
     keys.iter()
-        .map(|key| {
+        .enumerate()
+        .map(|(i, key)| {
             let (expression, order) = split_order(key);
-            let order = order.to_uppercase();
+            let mut order = order.to_uppercase();
+            if let Some(option) = options.get(i).filter(|o| !o.is_empty()) {
+                order = format!(" {}{order}", option.replacen("collate ", "COLLATE ", 1));
+            }
             if table.columns.contains_key(expression) {
                 return format!("{}{order}", ident(e, expression));
             }
@@ -433,17 +459,21 @@ fn is_quoted_column(table: &Table, text: &str) -> bool {
         .is_some_and(|name| table.columns.contains_key(&name.replace("\"\"", "\"")))
 }
 
+/// `CREATE INDEX` on `table_name` (already qualified and quoted).
 fn create_index(e: Engine, table_name: &str, table: &Table, name: &str, index: &Index) -> String {
     let mut out = format!(
-        "CREATE {}INDEX {} ON {}",
+        "CREATE {}INDEX {} ON {table_name}",
         if index.unique { "UNIQUE " } else { "" },
         ident(e, name),
-        ident(e, table_name)
     );
     if let Some(method) = &index.method {
         let _ = write!(out, " USING {method}");
     }
-    let _ = write!(out, " ({})", key_columns(e, table, &index.columns));
+    let _ = write!(
+        out,
+        " ({})",
+        key_columns(e, table, &index.columns, &index.key_options)
+    );
     if let Some(predicate) = &index.predicate {
         let _ = write!(out, " WHERE {predicate}");
     }
@@ -451,11 +481,11 @@ fn create_index(e: Engine, table_name: &str, table: &Table, name: &str, index: &
     out
 }
 
-fn foreign_key(e: Engine, fk: &super::ForeignKey) -> String {
+fn foreign_key(e: Engine, schemas: &BTreeSet<String>, fk: &super::ForeignKey) -> String {
     let mut out = format!(
         "FOREIGN KEY ({}) REFERENCES {}",
         idents(e, &fk.columns),
-        ident(e, &fk.referenced_table)
+        qualified(e, schemas, &fk.referenced_table)
     );
     if !fk.referenced_columns.is_empty() {
         let _ = write!(out, " ({})", idents(e, &fk.referenced_columns));
@@ -552,6 +582,7 @@ mod tests {
                 unique: true,
                 predicate: Some("email IS NOT NULL".to_owned()),
                 method: None,
+                key_options: Vec::new(),
             },
         );
         users.checks.insert(
@@ -567,6 +598,7 @@ mod tests {
                 referenced_columns: vec!["id".to_owned()],
                 on_delete: "CASCADE".to_owned(),
                 on_update: "NO ACTION".to_owned(),
+                name: None,
             },
         );
         s.tables.insert("users".to_owned(), users);
@@ -633,6 +665,7 @@ mod tests {
                 referenced_columns: Vec::new(),
                 on_delete: "NO ACTION".to_owned(),
                 on_update: "NO ACTION".to_owned(),
+                name: None,
             },
         );
         s.tables.insert("t".to_owned(), t);
@@ -662,6 +695,7 @@ mod tests {
                 unique: false,
                 predicate: None,
                 method: None,
+                key_options: Vec::new(),
             },
         );
         s.tables.insert("t".to_owned(), t);

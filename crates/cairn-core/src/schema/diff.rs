@@ -1,7 +1,11 @@
 //! The difference between two [`Snapshot`]s, object by object and attribute
 //! by attribute, in the order of [`Snapshot::to_text`].
+//!
+//! A changed view or function definition is shown as a line diff
+//! ([`line_diff`], a longest-common-subsequence diff written here), not as
+//! the two whole definitions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -13,6 +17,10 @@ use super::{Snapshot, Table};
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ObjectKind {
+    /// A schema (PostgreSQL).
+    Schema,
+    /// An extension (PostgreSQL).
+    Extension,
     /// A table.
     Table,
     /// A table's column.
@@ -45,6 +53,8 @@ impl ObjectKind {
     /// How the kind reads in a message.
     pub fn as_str(self) -> &'static str {
         match self {
+            ObjectKind::Schema => "schema",
+            ObjectKind::Extension => "extension",
             ObjectKind::Table => "table",
             ObjectKind::Column => "column",
             ObjectKind::ColumnOrder => "column order",
@@ -125,17 +135,175 @@ impl fmt::Display for Difference {
                 attribute,
                 before,
                 after,
+            } if attribute == "definition" => {
+                write!(f, " definition changed:")?;
+                for line in line_diff(&definition_lines(before), &definition_lines(after)) {
+                    write!(f, "\n  {line}")?;
+                }
+                Ok(())
+            }
+            // The path already says `column order`.
+            Change::Changed { before, after, .. }
+                if self
+                    .path
+                    .last()
+                    .is_some_and(|(k, _)| *k == ObjectKind::ColumnOrder) =>
+            {
+                write!(f, " changed from `{before}` to `{after}`")
+            }
+            Change::Changed {
+                attribute,
+                before,
+                after,
             } => write!(f, " {attribute} changed from `{before}` to `{after}`"),
         }
     }
+}
+
+/// How [`diff_with`] compares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiffOptions {
+    /// Leave out differences in the order of a table's columns (a column
+    /// added back at the end by a down and up again).
+    pub ignore_column_order: bool,
+}
+
+/// A definition as lines for [`line_diff`]: its own lines where it has
+/// several (a function as PostgreSQL prints it), else a one-line SQL text
+/// broken before each clause keyword and after each top-level comma.
+fn definition_lines(text: &str) -> Vec<String> {
+    if text.trim().contains('\n') {
+        return text.lines().map(|l| l.trim_end().to_owned()).collect();
+    }
+    const BREAK_BEFORE: &[&str] = &[
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "JOIN",
+        "LEFT",
+        "RIGHT",
+        "INNER",
+        "FULL",
+        "CROSS",
+        "GROUP",
+        "HAVING",
+        "ORDER",
+        "LIMIT",
+        "UNION",
+        "EXCEPT",
+        "INTERSECT",
+        "AND",
+        "OR",
+        "WINDOW",
+        "RETURNING",
+        "BEGIN",
+        "END",
+    ];
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let (mut quote, mut depth) = (None::<char>, 0usize);
+    for word in split_words(text) {
+        let upper = word.to_ascii_uppercase();
+        if quote.is_none()
+            && depth == 0
+            && BREAK_BEFORE.contains(&upper.as_str())
+            && !line.is_empty()
+        {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        for c in word.chars() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if matches!(c, '\'' | '"' | '`') => quote = Some(c),
+                None if c == '(' => depth += 1,
+                None if c == ')' => depth = depth.saturating_sub(1),
+                None => {}
+            }
+        }
+        if quote.is_none() && depth == 0 && word.ends_with(',') {
+            lines.push(std::mem::take(&mut line));
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+fn split_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(' ').filter(|w| !w.is_empty())
+}
+
+/// The lines only in `before` (`- line`) and only in `after` (`+ line`), in
+/// order, from a longest common subsequence of the two; unchanged lines are
+/// left out. Empty when the two are the same.
+pub fn line_diff(before: &[String], after: &[String]) -> Vec<String> {
+    let (n, m) = (before.len(), after.len());
+    // lcs[i][j]: the longest common subsequence of before[i..] and after[j..].
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if before[i] == after[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < n || j < m {
+        if i < n && j < m && before[i] == after[j] {
+            i += 1;
+            j += 1;
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push(format!("- {}", before[i]));
+            i += 1;
+        } else {
+            out.push(format!("+ {}", after[j]));
+            j += 1;
+        }
+    }
+    out
 }
 
 /// What changed from `before` to `after`, in a stable order (enums, sequences,
 /// functions, tables with their parts, views, triggers; by name within each). Empty when
 /// the two are the same.
 pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Difference> {
+    diff_with(before, after, &DiffOptions::default())
+}
+
+/// [`diff`], compared as `options` say.
+pub fn diff_with(before: &Snapshot, after: &Snapshot, options: &DiffOptions) -> Vec<Difference> {
     let mut out = Vec::new();
     let root: Vec<(ObjectKind, String)> = Vec::new();
+    let set = |names: &BTreeSet<String>| -> BTreeMap<String, ()> {
+        names.iter().map(|n| (n.clone(), ())).collect()
+    };
+    compare_maps(
+        &mut out,
+        &root,
+        ObjectKind::Schema,
+        &set(&before.schemas),
+        &set(&after.schemas),
+        |()| "(schema)".to_owned(),
+        |()| Vec::new(),
+    );
+    compare_maps(
+        &mut out,
+        &root,
+        ObjectKind::Extension,
+        &before.extensions,
+        &after.extensions,
+        |schema| format!("in schema {schema}"),
+        |schema| vec![("schema", schema.clone())],
+    );
     compare_maps(
         &mut out,
         &root,
@@ -161,7 +329,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Difference> {
         &before.functions,
         &after.functions,
         |definition| super::describe_function(definition),
-        |definition| vec![("definition", super::describe_function(definition))],
+        |definition| vec![("definition", definition.trim().to_owned())],
     );
     for (name, table) in &before.tables {
         match after.tables.get(name) {
@@ -171,7 +339,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Difference> {
                     definition: table_summary(table),
                 },
             }),
-            Some(other) if other != table => compare_tables(&mut out, name, table, other),
+            Some(other) if other != table => compare_tables(&mut out, name, table, other, options),
             Some(_) => {}
         }
     }
@@ -220,7 +388,13 @@ fn table_summary(table: &Table) -> String {
     format!("({})", columns.join(", "))
 }
 
-fn compare_tables(out: &mut Vec<Difference>, name: &str, before: &Table, after: &Table) {
+fn compare_tables(
+    out: &mut Vec<Difference>,
+    name: &str,
+    before: &Table,
+    after: &Table,
+    options: &DiffOptions,
+) {
     let path = vec![(ObjectKind::Table, name.to_owned())];
     compare_maps(
         out,
@@ -244,7 +418,7 @@ fn compare_tables(out: &mut Vec<Difference>, name: &str, before: &Table, after: 
         common(&before.column_order, after),
         common(&after.column_order, before),
     );
-    if order_before != order_after {
+    if order_before != order_after && !options.ignore_column_order {
         out.push(Difference {
             path: [path.clone(), vec![(ObjectKind::ColumnOrder, String::new())]].concat(),
             change: Change::Changed {

@@ -8,9 +8,12 @@
 //! value comes back as text) and are decoded here, so every driver introspects
 //! the same way.
 //!
-//! What a snapshot covers: the connection's current schema (PostgreSQL
-//! `current_schema()`), current database (MySQL `DATABASE()`) or `main`
-//! (SQLite), without Cairn's own history tables. Objects are keyed by name in
+//! What a snapshot covers: on PostgreSQL every schema but the system ones
+//! (`pg_catalog`, `information_schema`, `pg_toast*`, `pg_temp*`), objects of
+//! the connection's current schema (`current_schema()`, normally `public`)
+//! keyed by their bare name and the others qualified (`app.users`), without
+//! objects an extension owns; the current database (MySQL `DATABASE()`) or
+//! `main` (SQLite); never Cairn's own history tables. Objects are keyed by name in
 //! `BTreeMap`s, so a snapshot, its [`Snapshot::to_text`] rendering and its JSON
 //! are deterministic. Names matter: an index recreated under another name is a
 //! difference. Values are normalised only as far as needed to compare two
@@ -23,7 +26,7 @@ mod mysql;
 mod postgres;
 mod sqlite;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -33,7 +36,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 
 pub use ddl::ident;
-pub use diff::{diff, Change, Difference, ObjectKind};
+pub use diff::{diff, diff_with, line_diff, Change, DiffOptions, Difference, ObjectKind};
 
 /// What [`introspect`] leaves out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,19 +45,29 @@ pub struct IntrospectOptions {
     /// checkpoints `<name>_backfill`); all three are excluded, and so are
     /// Cairn's defaults `cairn_history`, `cairn_history_log` and `cairn_history_backfill`.
     pub history_table: String,
+    /// The schema the history tables live in (PostgreSQL `history_schema`),
+    /// when it is not the current one: the schema itself is not an object of
+    /// the snapshot, and its history tables are excluded.
+    pub history_schema: Option<String>,
 }
 
 impl Default for IntrospectOptions {
     fn default() -> Self {
         IntrospectOptions {
             history_table: "cairn_history".to_owned(),
+            history_schema: None,
         }
     }
 }
 
 impl IntrospectOptions {
-    /// Whether `table` is one of Cairn's own tables.
+    /// Whether `table` (a snapshot key: bare or `schema.name`) is one of
+    /// Cairn's own tables.
     pub fn is_excluded(&self, table: &str) -> bool {
+        let table = match (&self.history_schema, table.split_once('.')) {
+            (Some(schema), Some((prefix, name))) if prefix == schema => name,
+            _ => table,
+        };
         let log = format!("{}_log", self.history_table);
         let checkpoints = format!("{}_backfill", self.history_table);
         table == self.history_table
@@ -71,6 +84,15 @@ impl IntrospectOptions {
 pub struct Snapshot {
     /// The engine it was read from.
     pub engine: Engine,
+    /// Schemas other than the current one and `public` (PostgreSQL), by
+    /// name: the prefix of every object they hold.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub schemas: BTreeSet<String>,
+    /// Extensions (PostgreSQL, without `plpgsql`, which every database has),
+    /// each with the schema it is installed in. The objects an extension
+    /// owns are not in the snapshot.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub extensions: BTreeMap<String, String>,
     /// Tables by name.
     pub tables: BTreeMap<String, Table>,
     /// Views (PostgreSQL: also materialised views) by name.
@@ -152,6 +174,12 @@ pub struct Index {
     /// The access method where it is not the engine's default (PostgreSQL
     /// `btree`, MySQL `BTREE`), lowercased.
     pub method: Option<String>,
+    /// Per key, in the order of `columns`, what PostgreSQL keeps between the
+    /// key and its order: a collation other than the key's own (`collate
+    /// "C"`) and an operator class other than the default (`text_pattern_ops`),
+    /// `""` for none. Empty when no key has any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_options: Vec<String>,
 }
 
 /// A foreign key.
@@ -167,6 +195,11 @@ pub struct ForeignKey {
     pub on_delete: String,
     /// `ON UPDATE` action, uppercase.
     pub on_update: String,
+    /// The constraint's name where the map key is not it (SQLite, which
+    /// keys foreign keys by what they say: `CONSTRAINT name` in the `CREATE
+    /// TABLE` text), so a renamed constraint is a difference there too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// A view.
@@ -232,9 +265,12 @@ pub async fn introspect(
         sequence
             .owned_by
             .as_deref()
-            .and_then(|owner| owner.split_once('.'))
+            .and_then(|owner| owner.rsplit_once('.'))
             .is_none_or(|(table, _)| !options.is_excluded(table))
     });
+    if let Some(schema) = &options.history_schema {
+        snapshot.schemas.remove(schema);
+    }
     Ok(snapshot)
 }
 
@@ -243,6 +279,8 @@ impl Snapshot {
     pub fn new(engine: Engine) -> Self {
         Snapshot {
             engine,
+            schemas: BTreeSet::new(),
+            extensions: BTreeMap::new(),
             tables: BTreeMap::new(),
             views: BTreeMap::new(),
             triggers: BTreeMap::new(),
@@ -256,6 +294,12 @@ impl Snapshot {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "-- {} schema", self.engine);
+        for name in &self.schemas {
+            let _ = writeln!(out, "schema {name}");
+        }
+        for (name, schema) in &self.extensions {
+            let _ = writeln!(out, "extension {name} in {schema}");
+        }
         for (name, labels) in &self.enums {
             let _ = writeln!(out, "enum {name} ({})", enum_labels(labels));
         }
@@ -380,12 +424,27 @@ impl PrimaryKey {
 }
 
 impl Index {
+    /// The keys with their options: `email collate "C" text_pattern_ops desc`.
+    pub fn keys(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, key)| match self.key_options.get(i) {
+                Some(option) if !option.is_empty() => {
+                    let (expression, order) = split_order(key);
+                    format!("{expression} {option}{order}")
+                }
+                _ => key.clone(),
+            })
+            .collect()
+    }
+
     fn describe(&self) -> String {
         let mut out = String::new();
         if self.unique {
             out.push_str("unique ");
         }
-        let _ = write!(out, "({})", self.columns.join(", "));
+        let _ = write!(out, "({})", self.keys().join(", "));
         if let Some(method) = &self.method {
             let _ = write!(out, " using {method}");
         }
@@ -397,7 +456,7 @@ impl Index {
 
     fn attributes(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("columns", self.columns.join(", ")),
+            ("columns", self.keys().join(", ")),
             (
                 "uniqueness",
                 if self.unique { "unique" } else { "not unique" }.to_owned(),
@@ -410,8 +469,13 @@ impl Index {
 
 impl ForeignKey {
     fn describe(&self) -> String {
+        let constraint = self
+            .name
+            .as_ref()
+            .map(|name| format!("constraint {name} "))
+            .unwrap_or_default();
         format!(
-            "({}) references {} ({}) on delete {} on update {}",
+            "{constraint}({}) references {} ({}) on delete {} on update {}",
             self.columns.join(", "),
             self.referenced_table,
             self.referenced_columns.join(", "),
@@ -427,6 +491,7 @@ impl ForeignKey {
             ("referenced columns", self.referenced_columns.join(", ")),
             ("on delete", self.on_delete.clone()),
             ("on update", self.on_update.clone()),
+            ("name", or_null(self.name.as_ref())),
         ]
     }
 }
@@ -571,6 +636,34 @@ pub fn normalize_sql(sql: &str) -> String {
     }
     let trimmed = out.trim_end_matches(';').trim_end();
     trimmed.to_owned()
+}
+
+/// A table's snapshot key quoted as a name: on PostgreSQL `app.users` is
+/// `"app"."users"` (a key has a schema prefix only outside the current
+/// schema, so a table of the current schema whose name holds a `.` is not
+/// supported here); elsewhere one quoted identifier.
+pub fn quote_key(engine: Engine, key: &str) -> String {
+    match key.split_once('.') {
+        Some((schema, name)) if engine == Engine::Postgres => format!(
+            "{}.{}",
+            crate::history::quote_ident(engine, schema),
+            crate::history::quote_ident(engine, name)
+        ),
+        _ => crate::history::quote_ident(engine, key),
+    }
+}
+
+/// Splits an index key into its expression and its ordering suffix
+/// (` desc`, ` nulls first`, ...), as the introspection wrote it.
+pub(crate) fn split_order(key: &str) -> (&str, &str) {
+    let lower = key.to_ascii_lowercase();
+    for suffix in [" desc nulls last", " nulls first", " nulls last", " desc"] {
+        if lower.ends_with(suffix) {
+            let at = key.len() - suffix.len();
+            return (&key[..at], &key[at..]);
+        }
+    }
+    (key, "")
 }
 
 /// A default as compared: `NULL` (any case) is no default.

@@ -6,7 +6,9 @@
 //! `CREATE` text: check constraints, a partial index's predicate, expression
 //! index keys, and a trigger's timing and events. It keeps no names for unique
 //! constraints and foreign keys either; they are keyed by what they say
-//! (`unique (a, b)`, `(a_id) references a (id)`). A generated column's
+//! (`unique (a, b)`, `(a_id) references a (id)`). A foreign key's
+//! `CONSTRAINT name`, read from the `CREATE TABLE` text, is kept in
+//! [`ForeignKey::name`], so a renamed one is a difference. A generated column's
 //! expression is read from its definition in the `CREATE TABLE` text.
 
 use crate::driver::Driver;
@@ -69,8 +71,10 @@ pub(super) async fn introspect(driver: &mut dyn Driver) -> Result<Snapshot, Erro
     let definitions = format!(
         "SELECT m.name, m.sql FROM sqlite_master m WHERE {TABLES} AND m.sql IS NOT NULL ORDER BY m.name"
     );
+    let mut table_sql = std::collections::BTreeMap::new();
     for row in query(driver, "table definitions", &definitions).await? {
         let row = Row(&row);
+        table_sql.insert(row.text(0), row.text(1));
         if let Some(table) = snapshot.tables.get_mut(&row.text(0)) {
             let sql = row.text(1);
             for (name, expression) in checks(&sql) {
@@ -167,7 +171,21 @@ pub(super) async fn introspect(driver: &mut dyn Driver) -> Result<Snapshot, Erro
         fk.columns.push(row.text(3));
         fk.referenced_columns.extend(row.opt(4));
     }
-    for ((table, _), fk) in fks {
+    for ((table, _), mut fk) in fks {
+        let names = table_sql
+            .get(&table)
+            .map(|sql| foreign_key_names(sql))
+            .unwrap_or_default();
+        fk.name = names
+            .into_iter()
+            .find(|(columns, _)| {
+                columns.len() == fk.columns.len()
+                    && columns
+                        .iter()
+                        .zip(&fk.columns)
+                        .all(|(a, b)| a.eq_ignore_ascii_case(b))
+            })
+            .map(|(_, name)| name);
         if let Some(table) = snapshot.tables.get_mut(&table) {
             let key = format!(
                 "({}) references {} ({})",
@@ -293,9 +311,9 @@ fn checks(sql: &str) -> Vec<(Option<String>, String)> {
     out
 }
 
-/// The column definitions of a `CREATE TABLE` statement that hold an
-/// `AS (expression)` (generated columns): (column name, expression).
-fn generated_expressions(sql: &str) -> Vec<(String, String)> {
+/// The column and constraint definitions of a `CREATE TABLE` statement:
+/// the text between its top-level commas.
+fn definition_segments(sql: &str) -> Vec<&str> {
     let Some((start, end)) = parenthesised(sql, 0) else {
         return Vec::new();
     };
@@ -313,8 +331,82 @@ fn generated_expressions(sql: &str) -> Vec<(String, String)> {
         }
     }
     segments.push(&sql[from..end]);
+    segments
+}
+
+/// The named foreign keys of a `CREATE TABLE` statement: (referencing
+/// columns, constraint name), from `CONSTRAINT name FOREIGN KEY (a, b)` and
+/// from a column's `CONSTRAINT name REFERENCES ...`.
+fn foreign_key_names(sql: &str) -> Vec<(Vec<String>, String)> {
     let mut out = Vec::new();
-    for segment in segments {
+    for segment in definition_segments(sql) {
+        for at in keyword_positions(segment, "constraint") {
+            let Some((name, rest)) = split_identifier(&segment[at + "constraint".len()..]) else {
+                continue;
+            };
+            let rest = rest.trim_start();
+            let starts = |word: &str| {
+                rest.get(..word.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(word))
+                    && !rest[word.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            };
+            if starts("foreign") {
+                let Some((open, close)) = parenthesised(rest, 0) else {
+                    continue;
+                };
+                let columns = rest[open..close]
+                    .split(',')
+                    .map(|c| unquote(c.trim()))
+                    .collect();
+                out.push((columns, name));
+            } else if starts("references") {
+                if let Some(column) = first_identifier(segment) {
+                    out.push((vec![column], name));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The identifier `text` starts with (after spaces), unquoted, and the text after it.
+fn split_identifier(text: &str) -> Option<(String, &str)> {
+    let text = text.trim_start();
+    let close = match text.chars().next()? {
+        '"' => '"',
+        '`' => '`',
+        '[' => ']',
+        _ => {
+            let end = text
+                .find(|c: char| c.is_whitespace() || c == '(' || c == ',')
+                .unwrap_or(text.len());
+            return (end > 0).then(|| (text[..end].to_owned(), &text[end..]));
+        }
+    };
+    let mut name = String::new();
+    let mut chars = text.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == close {
+            if close != ']' && chars.peek().is_some_and(|&(_, n)| n == close) {
+                chars.next();
+                name.push(c);
+                continue;
+            }
+            return Some((name, &text[i + c.len_utf8()..]));
+        }
+        name.push(c);
+    }
+    None
+}
+
+/// The column definitions of a `CREATE TABLE` statement that hold an
+/// `AS (expression)` (generated columns): (column name, expression).
+fn generated_expressions(sql: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for segment in definition_segments(sql) {
         let Some(&at) = keyword_positions(segment, "as").first() else {
             continue;
         };
@@ -446,6 +538,21 @@ mod tests {
             vec![
                 ("b c".to_owned(), "id * 2".to_owned()),
                 ("d".to_owned(), "upper(x || ',')".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn foreign_key_names_are_read_from_create_table() {
+        let sql = "CREATE TABLE c (id INTEGER, p_id INTEGER CONSTRAINT c_p REFERENCES p (id), \
+                   q INTEGER REFERENCES q, a INT, b INT, \
+                   CONSTRAINT \"c ab\" FOREIGN KEY (a, \"b\") REFERENCES r (x, y), \
+                   FOREIGN KEY (q) REFERENCES q)";
+        assert_eq!(
+            foreign_key_names(sql),
+            vec![
+                (vec!["p_id".to_owned()], "c_p".to_owned()),
+                (vec!["a".to_owned(), "b".to_owned()], "c ab".to_owned()),
             ]
         );
     }

@@ -31,6 +31,7 @@ fn users() -> Table {
             unique: true,
             predicate: Some("email IS NOT NULL".to_owned()),
             method: None,
+            key_options: Vec::new(),
         },
     );
     table
@@ -59,6 +60,7 @@ fn snapshot() -> Snapshot {
             referenced_columns: vec!["id".to_owned()],
             on_delete: "CASCADE".to_owned(),
             on_update: "NO ACTION".to_owned(),
+            name: None,
         },
     );
     snapshot.tables.insert("orders".to_owned(), orders);
@@ -183,7 +185,7 @@ fn schema_diff_reports_a_renamed_index_and_column_order() {
         messages(&before, &after),
         vec![
             "table `orders`: foreign key `orders_user` on delete changed from `CASCADE` to `RESTRICT`",
-            "table `users`: column order order changed from `id, email, name` to `id, name, email`",
+            "table `users`: column order changed from `id, email, name` to `id, name, email`",
             "table `users`: index `users_email` removed (was: unique (email, name desc) where email IS NOT NULL)",
             "table `users`: index `users_email_2` added: unique (email, name desc) where email IS NOT NULL",
         ]
@@ -230,6 +232,7 @@ fn schema_sql_text_is_normalised() {
 fn schema_history_tables_are_excluded() {
     let options = IntrospectOptions {
         history_table: "my_history".to_owned(),
+        history_schema: Some("cairn".to_owned()),
     };
     for table in [
         "my_history",
@@ -239,5 +242,198 @@ fn schema_history_tables_are_excluded() {
     ] {
         assert!(options.is_excluded(table), "{table}");
     }
+    assert!(options.is_excluded("cairn.my_history"));
+    assert!(!options.is_excluded("app.my_history"));
     assert!(!options.is_excluded("users"));
+}
+
+#[test]
+fn schemas_column_order_reads_once_and_can_be_ignored() {
+    let before = snapshot();
+    let mut after = before.clone();
+    after
+        .tables
+        .get_mut("users")
+        .unwrap()
+        .column_order
+        .swap(1, 2);
+    let differences = diff(&before, &after);
+    assert_eq!(differences.len(), 1);
+    assert_eq!(
+        differences[0].to_string(),
+        "table `users`: column order changed from `id, email, name` to `id, name, email`"
+    );
+    let ignoring = DiffOptions {
+        ignore_column_order: true,
+    };
+    assert!(diff_with(&before, &after, &ignoring).is_empty());
+}
+
+#[test]
+fn verify_a_changed_view_is_shown_as_a_line_diff() {
+    let before = snapshot();
+    let mut after = before.clone();
+    after.views.get_mut("names").unwrap().definition =
+        "SELECT name, email FROM users WHERE email IS NOT NULL".to_owned();
+    let differences = diff(&before, &after);
+    assert_eq!(differences.len(), 1);
+    insta::assert_snapshot!(differences[0].to_string(), @r"
+    view `names` definition changed:
+      - SELECT name
+      + SELECT name,
+      + email
+      + WHERE email IS NOT NULL
+    ");
+}
+
+#[test]
+fn verify_a_changed_function_is_shown_by_its_lines() {
+    let mut before = Snapshot::new(Engine::Postgres);
+    before.functions.insert(
+        "f()".to_owned(),
+        "CREATE FUNCTION f()\n RETURNS integer\nAS $$\n  SELECT 1\n$$".to_owned(),
+    );
+    let mut after = before.clone();
+    after.functions.insert(
+        "f()".to_owned(),
+        "CREATE FUNCTION f()\n RETURNS integer\nAS $$\n  SELECT 2\n$$".to_owned(),
+    );
+    let text = diff(&before, &after)[0].to_string();
+    assert_eq!(
+        text,
+        "function `f()` definition changed:\n  -   SELECT 1\n  +   SELECT 2"
+    );
+}
+
+#[test]
+fn verify_line_diff_keeps_order_and_leaves_out_common_lines() {
+    let lines = |t: &str| t.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        line_diff(&lines("a b c d"), &lines("a x c d e")),
+        ["- b", "+ x", "+ e"]
+    );
+    assert!(line_diff(&lines("a b"), &lines("a b")).is_empty());
+    assert_eq!(line_diff(&[], &lines("a")), ["+ a"]);
+}
+
+#[test]
+fn schemas_and_extensions_are_objects_with_qualified_names() {
+    let mut s = Snapshot::new(Engine::Postgres);
+    s.schemas.insert("app".to_owned());
+    s.extensions
+        .insert("pg_trgm".to_owned(), "public".to_owned());
+    let mut users = users();
+    users.indexes.insert(
+        "users_name_trgm".to_owned(),
+        Index {
+            columns: vec!["name".to_owned()],
+            method: Some("gin".to_owned()),
+            key_options: vec!["gin_trgm_ops".to_owned()],
+            ..Index::default()
+        },
+    );
+    users.indexes.insert(
+        "users_email_pattern".to_owned(),
+        Index {
+            columns: vec!["email desc".to_owned()],
+            key_options: vec!["collate \"C\" text_pattern_ops".to_owned()],
+            ..Index::default()
+        },
+    );
+    s.tables.insert("app.users".to_owned(), users);
+    let text = s.to_text();
+    assert!(text.contains("schema app\n"), "{text}");
+    assert!(text.contains("extension pg_trgm in public\n"), "{text}");
+    assert!(text.contains("table app.users\n"), "{text}");
+    assert!(
+        text.contains("index users_email_pattern (email collate \"C\" text_pattern_ops desc)"),
+        "{text}"
+    );
+    let sql = s.to_sql();
+    assert!(sql.contains("CREATE SCHEMA app;"), "{sql}");
+    assert!(
+        sql.contains("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;"),
+        "{sql}"
+    );
+    assert!(sql.contains("CREATE TABLE app.users ("), "{sql}");
+    assert!(
+        sql.contains("CREATE INDEX users_name_trgm ON app.users USING gin (name gin_trgm_ops);"),
+        "{sql}"
+    );
+    assert!(
+        sql.contains("ON app.users (email COLLATE \"C\" text_pattern_ops DESC);"),
+        "{sql}"
+    );
+    let mut without = s.clone();
+    without.schemas.clear();
+    without.extensions.clear();
+    let messages: Vec<String> = diff(&s, &without).iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        [
+            "schema `app` removed (was: (schema))",
+            "extension `pg_trgm` removed (was: in schema public)"
+        ]
+    );
+    let mut plain = s.clone();
+    plain
+        .tables
+        .get_mut("app.users")
+        .unwrap()
+        .indexes
+        .get_mut("users_name_trgm")
+        .unwrap()
+        .key_options
+        .clear();
+    let messages: Vec<String> = diff(&s, &plain).iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        ["table `app.users`: index `users_name_trgm` columns changed from `name gin_trgm_ops` to `name`"]
+    );
+    assert_eq!(
+        quote_key(Engine::Postgres, "app.users"),
+        "\"app\".\"users\""
+    );
+    assert_eq!(quote_key(Engine::Sqlite, "a.b"), "\"a.b\"");
+}
+
+#[test]
+fn schemas_sqlite_foreign_key_names_are_compared() {
+    let mut before = Snapshot::new(Engine::Sqlite);
+    let mut t = Table::default();
+    t.foreign_keys.insert(
+        "(p_id) references p (id)".to_owned(),
+        ForeignKey {
+            columns: vec!["p_id".to_owned()],
+            referenced_table: "p".to_owned(),
+            referenced_columns: vec!["id".to_owned()],
+            on_delete: "NO ACTION".to_owned(),
+            on_update: "NO ACTION".to_owned(),
+            name: Some("c_p".to_owned()),
+        },
+    );
+    before.tables.insert("c".to_owned(), t);
+    let mut after = before.clone();
+    after
+        .tables
+        .get_mut("c")
+        .unwrap()
+        .foreign_keys
+        .values_mut()
+        .next()
+        .unwrap()
+        .name = Some("c_parent".to_owned());
+    let messages: Vec<String> = diff(&before, &after)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        messages,
+        ["table `c`: foreign key `(p_id) references p (id)` name changed from `c_p` to `c_parent`"]
+    );
+    let sql = before.to_sql();
+    assert!(
+        sql.contains("CONSTRAINT c_p FOREIGN KEY (p_id) REFERENCES p (id)"),
+        "{sql}"
+    );
 }
