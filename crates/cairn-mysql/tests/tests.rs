@@ -782,7 +782,13 @@ mod literal {
                     let rows = rows.map_err(|e| {
                         TestCaseError::fail(format!("sql_mode + `{mode}`: {sql}: {e}"))
                     })?;
-                    prop_assert_eq!(&rows, &vec![expected.clone()], "sql_mode + `{}`: {}", mode, sql);
+                    prop_assert_eq!(
+                        &rows,
+                        &vec![expected.clone()],
+                        "sql_mode + `{}`: {}",
+                        mode,
+                        sql
+                    );
                 }
                 Ok(())
             })
