@@ -641,8 +641,6 @@ mod introspection {
 /// Issue 9: literals under `NO_BACKSLASH_ESCAPES`, which a migration may set
 /// on the very session Cairn writes its bookkeeping on.
 mod literal {
-    use std::sync::Mutex;
-
     use cairn_core::history::string_literal;
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
@@ -750,7 +748,7 @@ mod literal {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn literal_any_string_reads_back_exactly_in_both_modes() {
         let db = cairn_testkit::mysql::database().await;
-        let driver = Mutex::new(connect(db.url()).await);
+        let driver = tokio::sync::Mutex::new(connect(db.url()).await);
         let handle = tokio::runtime::Handle::current();
         let mut runner = TestRunner::new(Config {
             cases: 64,
@@ -766,7 +764,7 @@ mod literal {
                 let expected: Vec<Option<String>> = values.iter().cloned().map(Some).collect();
                 for mode in ["", ",NO_BACKSLASH_ESCAPES"] {
                     let rows = handle.block_on(async {
-                        let mut driver = driver.lock().expect("the driver");
+                        let mut driver = driver.lock().await;
                         driver
                             .apply_settings(&SessionSettings::default())
                             .await

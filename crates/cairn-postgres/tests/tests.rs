@@ -713,8 +713,6 @@ mod introspection {
 /// `standard_conforming_strings = off`, set on the database as legacy servers
 /// do, or by a migration on the session itself.
 mod literal {
-    use std::sync::Mutex;
-
     use cairn_core::history::string_literal;
     use cairn_core::{Engine, SessionSettings};
     use proptest::prelude::*;
@@ -815,7 +813,7 @@ mod literal {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn literal_any_string_reads_back_exactly_under_both_settings() {
         let db = cairn_testkit::postgres::database().await;
-        let driver = Mutex::new(connect(&db).await);
+        let driver = tokio::sync::Mutex::new(connect(&db).await);
         let handle = tokio::runtime::Handle::current();
         let mut runner = TestRunner::new(Config {
             cases: 64,
@@ -831,7 +829,7 @@ mod literal {
                 let expected: Vec<Option<String>> = values.iter().cloned().map(Some).collect();
                 for standard in ["off", "on"] {
                     let rows = handle.block_on(async {
-                        let mut driver = driver.lock().expect("the driver");
+                        let mut driver = driver.lock().await;
                         driver
                             .execute(&format!("SET standard_conforming_strings = {standard}"))
                             .await

@@ -80,8 +80,6 @@ mod introspection {
 
 /// Issue 9: literals keep backslashes and NUL characters on SQLite.
 mod literal {
-    use std::sync::Mutex;
-
     use cairn_core::history::string_literal;
     use cairn_core::Engine;
     use proptest::prelude::*;
@@ -131,7 +129,7 @@ mod literal {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn literal_any_string_reads_back_exactly() {
         let url = DatabaseUrl::parse("sqlite::memory:").expect("url");
-        let driver = Mutex::new(SqliteDriver::connect(&url).await.expect("open"));
+        let driver = tokio::sync::Mutex::new(SqliteDriver::connect(&url).await.expect("open"));
         let handle = tokio::runtime::Handle::current();
         let mut runner = TestRunner::new(Config {
             cases: 64,
@@ -145,7 +143,7 @@ mod literal {
                     .collect();
                 let sql = format!("SELECT {}", literals.join(", "));
                 let rows = handle
-                    .block_on(async { driver.lock().expect("the driver").query(&sql).await })
+                    .block_on(async { driver.lock().await.query(&sql).await })
                     .map_err(|e| TestCaseError::fail(format!("{sql}: {e}")))?;
                 let expected: Vec<Option<String>> = values.iter().cloned().map(Some).collect();
                 prop_assert_eq!(rows, vec![expected], "{}", sql);
