@@ -1228,6 +1228,188 @@ async fn address_example(db: TestDatabase) {
     assert_eq!(history_state(&db, &dir, SPLIT_ADDRESSES).await, "applied");
 }
 
+// ----- issue 9: literals under legacy session settings --------------------
+
+/// `ALTER DATABASE <db> SET standard_conforming_strings = off`: every session
+/// that connects afterwards (each `cairn` process) starts with legacy strings.
+async fn legacy_strings(driver: &mut dyn Driver) {
+    let rows = driver
+        .query("SELECT current_database()")
+        .await
+        .expect("current_database()");
+    let name = rows[0][0].clone().expect("a database name");
+    driver
+        .execute(&format!(
+            "ALTER DATABASE {} SET standard_conforming_strings = off",
+            cairn_core::history::quote_ident(Engine::Postgres, &name)
+        ))
+        .await
+        .expect("ALTER DATABASE ... SET standard_conforming_strings = off");
+}
+
+/// The address of the injection in issue 9: `us_address` splits it into the
+/// street `1 Main St\` and the city `; DROP TABLE victim; --`.
+const ATTACK: &str = "1 Main St\\, ; DROP TABLE victim; --, NY 10001";
+
+async fn literal_address_example(db: TestDatabase) {
+    let dir = db.scratch_dir().join("migrations");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations"),
+        &dir,
+    );
+    cairn(&db, &dir, &["up", "--to", "20260101090300"])
+        .await
+        .success();
+    let engine = db.engine();
+    let mut driver = connect(&db).await;
+    driver
+        .execute("INSERT INTO users (id, email, name) VALUES (1, 'ada@example.com', 'Ada')")
+        .await
+        .expect("insert a user");
+    driver
+        .execute("CREATE TABLE victim (id INTEGER)")
+        .await
+        .expect("create victim");
+    let total: i64 = 1_200;
+    let address = |id: i64| {
+        if id % 50 == 7 {
+            ATTACK
+        } else {
+            GOOD[id as usize % GOOD.len()].0
+        }
+    };
+    let values: Vec<String> = (1..=total)
+        .map(|id| format!("({id}, 1, {})", string_literal(engine, address(id))))
+        .collect();
+    for chunk in values.chunks(400) {
+        driver
+            .execute(&format!(
+                "INSERT INTO addresses (id, user_id, address) VALUES {}",
+                chunk.join(", ")
+            ))
+            .await
+            .expect("insert addresses");
+    }
+    legacy_strings(driver.as_mut()).await;
+
+    let run = cairn(&db, &dir, &["up"]).await;
+    run.success();
+    assert_eq!(
+        count(driver.as_mut(), "SELECT COUNT(*) FROM victim").await,
+        0,
+        "victim still exists"
+    );
+    let rows = driver
+        .query("SELECT id, address, street, city, state, zip_code FROM addresses ORDER BY id")
+        .await
+        .expect("read addresses");
+    assert_eq!(rows.len() as i64, total);
+    for row in &rows {
+        let id: i64 = row[0].as_deref().and_then(|v| v.parse().ok()).expect("id");
+        assert_eq!(
+            row[1].as_deref(),
+            Some(address(id)),
+            "the address is kept: row {id}"
+        );
+        let parts: Vec<Option<&str>> = row[2..].iter().map(|v| v.as_deref()).collect();
+        let expected: [&str; 4] = if address(id) == ATTACK {
+            ["1 Main St\\", "; DROP TABLE victim; --", "NY", "10001"]
+        } else {
+            GOOD[id as usize % GOOD.len()].1
+        };
+        let expected: Vec<Option<&str>> = expected.iter().map(|p| Some(*p)).collect();
+        assert_eq!(parts, expected, "row {id}");
+    }
+    let c = checkpoint_of(driver.as_mut(), SPLIT_ADDRESSES).await;
+    assert_eq!((c.state.as_str(), c.rows_changed), ("done", total), "{c:?}");
+}
+
+/// A table keyed by two texts that end in backslashes and hold quotes.
+const CREATE_TRICKY: &str = "CREATE TABLE tricky (\n    a VARCHAR(20) NOT NULL,\n    b VARCHAR(20) NOT NULL,\n    n INTEGER NOT NULL,\n    v INTEGER,\n    PRIMARY KEY (a, b)\n);\n";
+
+/// The key of row `i` of `tricky`.
+fn tricky_key(i: i64) -> (String, String) {
+    let a = ["x\\", "o'k", "p\\'q\\", "plain"][(i % 4) as usize];
+    let b = match i % 3 {
+        0 => format!("{i:04}\\"),
+        1 => format!("'{i:04}"),
+        _ => format!("{i:04}\\'\\"),
+    };
+    (a.to_owned(), b)
+}
+
+async fn literal_composite_text_key(db: TestDatabase) {
+    let dir = db.scratch_dir().join("migrations");
+    write(&dir.join("1_create_tricky/up.sql"), CREATE_TRICKY);
+    write(
+        &dir.join("1_create_tricky/down.sql"),
+        "DROP TABLE tricky;\n",
+    );
+    write(
+        &dir.join("2_fill_tricky/migration.toml"),
+        &format!("[[backfill]]\ntable = \"tricky\"\nset = \"v = n * 2\"\nwhere = \"v IS NULL AND n % 3 <> 0\"\nbatch_size = {BATCH}\n"),
+    );
+    cairn(&db, &dir, &["up", "--to", "1"]).await.success();
+    let engine = db.engine();
+    let mut driver = connect(&db).await;
+    let rows: i64 = 1_000;
+    let values: Vec<String> = (0..rows)
+        .map(|i| {
+            let (a, b) = tricky_key(i);
+            format!(
+                "({}, {}, {})",
+                string_literal(engine, &a),
+                string_literal(engine, &b),
+                n_of(i)
+            )
+        })
+        .collect();
+    driver
+        .execute(&format!(
+            "INSERT INTO tricky (a, b, n) VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .expect("insert the rows to backfill");
+    legacy_strings(driver.as_mut()).await;
+
+    let run = cairn(&db, &dir, &["up"]).await;
+    run.success();
+    let table = driver
+        .query("SELECT a, b, n, v FROM tricky")
+        .await
+        .expect("read tricky");
+    assert_eq!(table.len() as i64, rows, "no row added or lost");
+    let mut expected: Vec<(String, String, Option<String>)> = (0..rows)
+        .map(|i| {
+            let (a, b) = tricky_key(i);
+            let n = n_of(i);
+            (a, b, (n % 3 != 0).then(|| (n * 2).to_string()))
+        })
+        .collect();
+    let mut actual: Vec<(String, String, Option<String>)> = table
+        .into_iter()
+        .map(|row| {
+            (
+                row[0].clone().unwrap_or_default(),
+                row[1].clone().unwrap_or_default(),
+                row[3].clone(),
+            )
+        })
+        .collect();
+    expected.sort();
+    actual.sort();
+    assert_eq!(actual, expected, "exactly the rows with n % 3 <> 0 are set");
+    let c = checkpoint_of(driver.as_mut(), 2).await;
+    let changed = expected.iter().filter(|r| r.2.is_some()).count() as i64;
+    assert_eq!(
+        (c.state.as_str(), c.rows_changed),
+        ("done", changed),
+        "{c:?}"
+    );
+    assert!(c.batches > 1, "the keyset bounds were used: {c:?}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy");
     for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
@@ -1388,6 +1570,21 @@ mod postgres {
     use super::*;
 
     backfill_tests!(cairn_testkit::postgres::database().await);
+
+    /// Issue 9, case 1: on a database set to `standard_conforming_strings =
+    /// off`, an address whose street ends in a backslash cannot end its
+    /// literal early: `victim` survives and every row gets its own parts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn literal_the_address_example_with_legacy_strings_writes_exactly_its_rows() {
+        literal_address_example(cairn_testkit::postgres::database().await).await;
+    }
+
+    /// Issue 9, case 2: a plain SQL backfill keyed by text with backslashes
+    /// and quotes, on a database set to `standard_conforming_strings = off`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn literal_a_sql_backfill_on_a_text_key_with_legacy_strings_changes_the_right_rows() {
+        literal_composite_text_key(cairn_testkit::postgres::database().await).await;
+    }
 }
 
 mod mysql {

@@ -1478,3 +1478,193 @@ mod input {
         assert_eq!(p.history(), Vec::<i64>::new());
     }
 }
+
+/// Issue 9: names and error texts with backslashes reach the history exactly
+/// on PostgreSQL with `standard_conforming_strings = off` (set on the
+/// database, as legacy servers do) and on MariaDB when a migration enables
+/// `NO_BACKSLASH_ESCAPES` on the session Cairn records it on.
+mod literal {
+    use cairn_core::url::DatabaseUrl;
+    use cairn_core::{Driver, Engine};
+    use cairn_testkit::TestDatabase;
+
+    use super::*;
+
+    async fn connect(db: &TestDatabase) -> Box<dyn Driver> {
+        let url = DatabaseUrl::parse(db.url()).expect("the test URL parses");
+        match db.engine() {
+            Engine::Postgres => Box::new(
+                cairn_postgres::PgDriver::connect(&url)
+                    .await
+                    .expect("postgres connects"),
+            ),
+            Engine::Mysql => Box::new(
+                cairn_mysql::MySqlDriver::connect(&url)
+                    .await
+                    .expect("mysql connects"),
+            ),
+            Engine::Sqlite => unreachable!("server tests only"),
+        }
+    }
+
+    /// `ALTER DATABASE <db> SET standard_conforming_strings = off`: every
+    /// session that connects afterwards starts with legacy strings.
+    async fn legacy_strings(db: &TestDatabase) {
+        let mut driver = connect(db).await;
+        let rows = driver
+            .query("SELECT current_database()")
+            .await
+            .expect("current_database()");
+        let name = rows[0][0].clone().expect("a database name");
+        driver
+            .execute(&format!(
+                "ALTER DATABASE {} SET standard_conforming_strings = off",
+                cairn_core::history::quote_ident(Engine::Postgres, &name)
+            ))
+            .await
+            .expect("ALTER DATABASE ... SET standard_conforming_strings = off");
+    }
+
+    async fn text_rows(driver: &mut dyn Driver, sql: &str) -> Vec<Vec<Option<String>>> {
+        driver
+            .query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The names in the history and in the log, and `cairn status`'s name.
+    async fn names(p: &Project, db: &TestDatabase, version: i64) -> (String, String, String) {
+        let mut driver = connect(db).await;
+        let history = text_rows(
+            driver.as_mut(),
+            &format!("SELECT name FROM cairn_history WHERE version = {version}"),
+        )
+        .await;
+        let log = text_rows(
+            driver.as_mut(),
+            &format!("SELECT DISTINCT name FROM cairn_history_log WHERE version = {version}"),
+        )
+        .await;
+        let status = p
+            .cairn(&["--database-url", db.url(), "status", "--format", "json"])
+            .code(0)
+            .json();
+        let shown = status["migrations"]
+            .as_array()
+            .expect("a migrations array")
+            .iter()
+            .find(|m| m["version"].as_i64() == Some(version))
+            .and_then(|m| m["name"].as_str())
+            .expect("the migration in status")
+            .to_owned();
+        let one = |rows: Vec<Vec<Option<String>>>| {
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            rows[0][0].clone().expect("a name")
+        };
+        (one(history), one(log), shown)
+    }
+
+    /// Case 3: a folder name ending in `\` (a legal Cairn name) is stored
+    /// and shown exactly.
+    async fn a_name_ending_in_a_backslash(db: TestDatabase) {
+        let p = Project::new();
+        p.write(
+            "migrations/20260101000000_x\\/up.sql",
+            "CREATE TABLE t (id INTEGER);\n",
+        );
+        p.write("migrations/20260101000000_x\\/down.sql", "DROP TABLE t;\n");
+        p.cairn(&["--database-url", db.url(), "up"])
+            .code(0)
+            .stdout_has("1 migration applied");
+        assert_eq!(
+            names(&p, &db, 20260101000000).await,
+            ("x\\".to_owned(), "x\\".to_owned(), "x\\".to_owned())
+        );
+        p.cairn(&["--database-url", db.url(), "validate"]).code(0);
+    }
+
+    #[tokio::test]
+    async fn literal_a_name_ending_in_a_backslash_on_postgres_with_legacy_strings() {
+        let db = cairn_testkit::postgres::database().await;
+        legacy_strings(&db).await;
+        a_name_ending_in_a_backslash(db).await;
+    }
+
+    #[tokio::test]
+    async fn literal_a_name_ending_in_a_backslash_on_mysql() {
+        a_name_ending_in_a_backslash(cairn_testkit::mysql::database().await).await;
+    }
+
+    const NO_BACKSLASH_ESCAPES: &str =
+        "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES');\n";
+
+    /// Case 4: a migration that enables `NO_BACKSLASH_ESCAPES` and whose name
+    /// holds backslashes is recorded with its exact name.
+    #[tokio::test]
+    async fn literal_a_migration_enabling_no_backslash_escapes_is_recorded_exactly_on_mysql() {
+        let db = cairn_testkit::mysql::database().await;
+        let p = Project::new();
+        p.write(
+            "migrations/20260101000000_a\\b\\/up.sql",
+            &format!("{NO_BACKSLASH_ESCAPES}CREATE TABLE t (id INTEGER);\n"),
+        );
+        p.write(
+            "migrations/20260101000000_a\\b\\/down.sql",
+            "DROP TABLE t;\n",
+        );
+        p.cairn(&["--database-url", db.url(), "up"]).code(0);
+        assert_eq!(
+            names(&p, &db, 20260101000000).await,
+            (
+                "a\\b\\".to_owned(),
+                "a\\b\\".to_owned(),
+                "a\\b\\".to_owned()
+            )
+        );
+        p.cairn(&["--database-url", db.url(), "validate"]).code(0);
+    }
+
+    /// Case 4: a no-transaction migration that fails after enabling
+    /// `NO_BACKSLASH_ESCAPES` leaves its error text exactly as the server gave it.
+    #[tokio::test]
+    async fn literal_an_error_after_enabling_no_backslash_escapes_is_stored_exactly_on_mysql() {
+        let db = cairn_testkit::mysql::database().await;
+        let p = Project::new();
+        p.write(
+            "migrations/20260101000000_c\\d/up.sql",
+            &format!("-- cairn:no-transaction\n{NO_BACKSLASH_ESCAPES}SELECT * FROM `no\\such`;\n"),
+        );
+        let run = p.cairn(&["--database-url", db.url(), "up"]);
+        assert_ne!(run.code, 0, "{run:?}");
+        let mut driver = connect(&db).await;
+        let rows = text_rows(
+            driver.as_mut(),
+            "SELECT name, state, error FROM cairn_history WHERE version = 20260101000000",
+        )
+        .await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let [name, state, error] = [0, 1, 2].map(|i| rows[0][i].clone().unwrap_or_default());
+        assert_eq!((name.as_str(), state.as_str()), ("c\\d", "failed"));
+        assert!(
+            error.contains("no\\such") && !error.contains("no\\\\such"),
+            "the error names the table with one backslash: {error}"
+        );
+        let log = text_rows(
+            driver.as_mut(),
+            "SELECT name, detail FROM cairn_history_log WHERE version = 20260101000000",
+        )
+        .await;
+        for row in &log {
+            assert_eq!(row[0].as_deref(), Some("c\\d"), "{log:?}");
+            let detail = row[1].clone().unwrap_or_default();
+            assert!(
+                !detail.contains("no\\\\such"),
+                "no doubled backslash in the log: {detail}"
+            );
+        }
+        assert!(
+            run.stderr.contains("no\\such"),
+            "the error is shown with the table's name: {run:?}"
+        );
+    }
+}

@@ -13,9 +13,11 @@
 //! Timestamps are stored as RFC 3339 UTC text (`2026-11-25T10:07:26.123Z`):
 //! the same bytes on every engine, sortable, and free of session time zones.
 //!
-//! Values are rendered as escaped literals rather than bound parameters, so
-//! that a driver runs Cairn's bookkeeping with the same primitive it runs
-//! migrations with, and a migration plus its history row can travel in one batch.
+//! Values are rendered as literals rather than bound parameters, so that a
+//! driver runs Cairn's bookkeeping with the same primitive it runs migrations
+//! with, and a migration plus its history row can travel in one batch. The
+//! literals read back exactly whatever the session's settings, which a
+//! migration may change ([`crate::literal`]).
 
 use serde::Serialize;
 
@@ -231,23 +233,9 @@ pub fn quote_ident(engine: Engine, ident: &str) -> String {
     }
 }
 
-/// Renders a string literal for `engine`. NUL characters are dropped (no engine
-/// stores them in text). On MySQL a backslash is escaped too, which assumes the
-/// default `sql_mode` without `NO_BACKSLASH_ESCAPES`; drivers for MySQL set that.
-pub fn string_literal(engine: Engine, value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('\'');
-    for c in value.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' if engine == Engine::Mysql => out.push_str("\\\\"),
-            '\0' => {}
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
+/// Renders a string literal for `engine`, exact under any session setting
+/// (see [`crate::literal`], where it lives beside the session preconditions).
+pub use crate::literal::string_literal;
 
 fn opt_string(engine: Engine, value: Option<&str>) -> String {
     value.map_or_else(|| "NULL".to_owned(), |v| string_literal(engine, v))
@@ -744,9 +732,12 @@ mod tests {
 
     #[test]
     fn literals_escape_quotes_per_engine() {
-        assert_eq!(string_literal(Engine::Postgres, "a'b\\c"), "'a''b\\c'");
-        assert_eq!(string_literal(Engine::Mysql, "a'b\\c"), "'a''b\\\\c'");
-        assert_eq!(string_literal(Engine::Sqlite, "a\0b"), "'ab'");
+        assert_eq!(string_literal(Engine::Postgres, "a'b\\c"), "E'a''b\\\\c'");
+        assert_eq!(
+            string_literal(Engine::Mysql, "a'b\\c"),
+            "_utf8mb4 X'6127625c63'"
+        );
+        assert_eq!(string_literal(Engine::Sqlite, "a'b\\c"), "'a''b\\c'");
         assert_eq!(quote_ident(Engine::Mysql, "we`ird"), "`we``ird`");
         assert_eq!(quote_ident(Engine::Postgres, "we\"ird"), "\"we\"\"ird\"");
     }

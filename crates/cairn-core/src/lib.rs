@@ -17,6 +17,7 @@ pub mod driver;
 pub mod engine;
 pub mod error;
 pub mod history;
+pub mod literal;
 pub mod migration;
 pub mod migrator;
 pub mod plan;

@@ -399,7 +399,9 @@ fn value(engine: Engine, snapshot: &Snapshot, column: &Column, n: u64) -> Option
         "year" => (2000 + n % 100).to_string(),
         "uuid" => format!("'00000000-0000-4000-8000-{n:012}'"),
         "json" | "jsonb" => string_literal(engine, &format!("{{\"n\": {n}}}")),
-        "bytea" => format!("'\\x{hex}'"),
+        // `\x...` is bytea's hex input; as a literal it must not depend on
+        // standard_conforming_strings.
+        "bytea" => string_literal(engine, &format!("\\x{hex}")),
         "blob" | "tinyblob" | "mediumblob" | "longblob" | "binary" | "varbinary" => {
             format!("x'{hex}'")
         }

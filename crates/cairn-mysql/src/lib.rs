@@ -36,12 +36,17 @@
 //!
 //! # Session settings
 //!
-//! - `sql_mode`: Cairn writes its history rows as string literals with
-//!   backslashes escaped ([`cairn_core::history::string_literal`]), which is
-//!   only right while `NO_BACKSLASH_ESCAPES` is off. The driver removes that
-//!   one flag from the session's `sql_mode` after connecting and again before
-//!   each migration (a migration may have set it), and leaves every other flag
-//!   as the server has it, so migrations run under the server's usual rules.
+//! - `sql_mode`: the driver removes `NO_BACKSLASH_ESCAPES` from the session's
+//!   `sql_mode` after connecting, reads it back and refuses a session where it
+//!   stayed (the precondition is stated in
+//!   `cairn_core::literal::session_preconditions`), and removes it again
+//!   before each migration (a migration may have set it); every other flag
+//!   stays as the server has it, so migrations run under the server's usual
+//!   rules and the statement splitter reads backslashes as the server does.
+//!   Cairn's own literals do not depend on it: a value with a backslash, a
+//!   NUL or a non-ASCII character is sent as `_utf8mb4 X'<hex>'`
+//!   ([`cairn_core::history::string_literal`]), so bookkeeping written after a
+//!   migration that enabled `NO_BACKSLASH_ESCAPES` stays exact.
 //! - Lock timeouts: [`Driver::apply_settings`] sets both `lock_wait_timeout`
 //!   (metadata locks, which DDL waits for behind open transactions) and
 //!   `innodb_lock_wait_timeout` (row locks, for DML), in whole seconds rounded
@@ -114,6 +119,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use cairn_core::driver::Rows;
 use cairn_core::history::string_literal;
+use cairn_core::literal::session_preconditions;
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
     Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
@@ -132,9 +138,6 @@ const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// The longest lock wait both servers accept (a year, in seconds).
 const MAX_LOCK_WAIT_SECONDS: u64 = 31_536_000;
-
-/// Removes `NO_BACKSLASH_ESCAPES` from the session's `sql_mode`, keeping the rest.
-const SQL_MODE: &str = "sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))";
 
 /// Which server speaks the protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,7 +261,8 @@ impl MySqlDriver {
         Ok(driver)
     }
 
-    /// Reads the server's flavour and version, and fixes `sql_mode`.
+    /// Reads the server's flavour and version, and establishes and checks
+    /// the session preconditions (`sql_mode` without `NO_BACKSLASH_ESCAPES`).
     async fn prepare_session(&mut self) -> Result<(), DriverError> {
         let rows = self
             .query("SELECT VERSION(), CONNECTION_ID(), DATABASE()")
@@ -274,7 +278,14 @@ impl MySqlDriver {
         } else {
             Flavor::MySql
         };
-        self.execute(&format!("SET SESSION {SQL_MODE}")).await?;
+        let preconditions = session_preconditions(Engine::Mysql);
+        if let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check()) {
+            self.execute(&establish).await?;
+            let rows = self.query(&check).await?;
+            preconditions
+                .verify(&rows)
+                .map_err(|why| precondition_error(&why))?;
+        }
         Ok(())
     }
 
@@ -378,6 +389,19 @@ impl MySqlDriver {
             "the migration lock `{name}` is held by {server} connection {id}{details}; if that run is dead, end it with `KILL {id}`"
         ))
     }
+}
+
+/// The error for a session whose settings are not those Cairn's SQL needs
+/// (`connect` adds which server).
+fn precondition_error(why: &str) -> DriverError {
+    DriverError::new(
+        DriverErrorKind::Connection,
+        format!(
+            "the session does not keep the settings Cairn relies on: {why}; something between \
+             Cairn and the server (a proxy, or a plugin) overrides them: connect to the server \
+             directly (docs/engines.md, \"Session preconditions and literals\")"
+        ),
+    )
 }
 
 /// Opens one connection with `ssl` as its TLS options.
@@ -532,8 +556,15 @@ impl Driver for MySqlDriver {
                 ),
             ),
         };
+        // The session preconditions again, in the same statement: a migration
+        // before may have changed them.
+        let preconditions: String = session_preconditions(Engine::Mysql)
+            .settings()
+            .iter()
+            .map(|s| format!(", SESSION {}", s.assignment))
+            .collect();
         self.execute(&format!(
-            "SET SESSION lock_wait_timeout = {lock}, SESSION innodb_lock_wait_timeout = {lock}, SESSION {variable} = {statement}, SESSION {SQL_MODE}"
+            "SET SESSION lock_wait_timeout = {lock}, SESSION innodb_lock_wait_timeout = {lock}, SESSION {variable} = {statement}{preconditions}"
         ))
         .await
         .map(drop)
@@ -581,6 +612,25 @@ mod tests {
         assert_eq!(
             lock_wait_seconds(Duration::from_secs(u64::MAX)),
             MAX_LOCK_WAIT_SECONDS
+        );
+    }
+
+    #[test]
+    fn literal_a_session_that_keeps_no_backslash_escapes_is_refused_with_what_to_do() {
+        let why = session_preconditions(Engine::Mysql)
+            .verify(&[vec![Some("ANSI_QUOTES,NO_BACKSLASH_ESCAPES".to_owned())]])
+            .unwrap_err();
+        let err = precondition_error(&why);
+        assert_eq!(err.kind, DriverErrorKind::Connection);
+        assert!(
+            err.message.starts_with("the session does not keep the settings Cairn relies on: sql_mode is `ANSI_QUOTES,NO_BACKSLASH_ESCAPES`, Cairn needs it without NO_BACKSLASH_ESCAPES"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("connect to the server directly"),
+            "{}",
+            err.message
         );
     }
 

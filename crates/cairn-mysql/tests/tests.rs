@@ -637,3 +637,162 @@ mod introspection {
     use super::*;
     cairn_testkit::introspection_tests!(MySql);
 }
+
+/// Issue 9: literals under `NO_BACKSLASH_ESCAPES`, which a migration may set
+/// on the very session Cairn writes its bookkeeping on.
+mod literal {
+    use cairn_core::history::string_literal;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+
+    const SET_NO_BACKSLASH_ESCAPES: &str =
+        "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_BACKSLASH_ESCAPES')";
+
+    async fn sql_mode(driver: &mut MySqlDriver) -> String {
+        let rows = driver
+            .query("SELECT @@SESSION.sql_mode")
+            .await
+            .expect("read sql_mode");
+        rows[0][0].clone().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn literal_no_backslash_escapes_set_by_a_migration_is_cleared_before_the_next() {
+        let db = cairn_testkit::mysql::database().await;
+        let mut driver = connect(db.url()).await;
+        assert!(
+            !sql_mode(&mut driver).await.contains("NO_BACKSLASH_ESCAPES"),
+            "cleared at connect"
+        );
+        driver
+            .execute(SET_NO_BACKSLASH_ESCAPES)
+            .await
+            .expect("a migration enables NO_BACKSLASH_ESCAPES");
+        assert!(sql_mode(&mut driver).await.contains("NO_BACKSLASH_ESCAPES"));
+        driver
+            .apply_settings(&SessionSettings::default())
+            .await
+            .expect("apply_settings");
+        assert!(
+            !sql_mode(&mut driver).await.contains("NO_BACKSLASH_ESCAPES"),
+            "cleared before the next migration"
+        );
+    }
+
+    /// Keyset bounds read from a user's table select the same rows with and
+    /// without `NO_BACKSLASH_ESCAPES`, in the column's collation.
+    #[tokio::test]
+    async fn literal_keyset_bounds_select_the_same_rows_in_both_modes() {
+        let db = cairn_testkit::mysql::database().await;
+        let mut driver = connect(db.url()).await;
+        driver
+            .execute("CREATE TABLE k (b VARCHAR(20) PRIMARY KEY) CHARACTER SET utf8mb4")
+            .await
+            .expect("create");
+        let keys = ["a", "a\\", "a\\'", "a\0b", "b'\\", "é\\", "z"];
+        let values: Vec<String> = keys
+            .iter()
+            .map(|k| format!("({})", string_literal(Engine::Mysql, k)))
+            .collect();
+        driver
+            .execute(&format!("INSERT INTO k (b) VALUES {}", values.join(", ")))
+            .await
+            .expect("insert");
+        let mut by_mode = Vec::new();
+        for mode in ["default", "NO_BACKSLASH_ESCAPES"] {
+            if mode != "default" {
+                driver.execute(SET_NO_BACKSLASH_ESCAPES).await.expect("set");
+            }
+            let mut selected = Vec::new();
+            for key in keys {
+                let literal = string_literal(Engine::Mysql, key);
+                let equal = driver
+                    .query(&format!("SELECT b FROM k WHERE b = {literal}"))
+                    .await
+                    .expect("equal");
+                assert_eq!(equal, vec![vec![Some(key.to_owned())]], "{mode}: {literal}");
+                selected.push(
+                    driver
+                        .query(&format!("SELECT b FROM k WHERE b > {literal} ORDER BY b"))
+                        .await
+                        .expect("after"),
+                );
+            }
+            by_mode.push(selected);
+        }
+        assert_eq!(by_mode[0], by_mode[1]);
+        assert_eq!(by_mode[0].last(), Some(&Vec::new()), "nothing after `z`");
+    }
+
+    /// Text with the characters that matter to MySQL's lexer (NUL included:
+    /// MySQL text holds it) and any other character.
+    fn text() -> impl Strategy<Value = String> {
+        let special = prop_oneof![
+            Just('\''),
+            Just('\\'),
+            Just('"'),
+            Just('\0'),
+            Just('%'),
+            Just('\u{1a}'),
+            Just('é'),
+            Just('😀'),
+        ];
+        prop::collection::vec(prop_oneof![any::<char>(), special], 0..20)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// Any list of strings read back through their literals, with and without
+    /// `NO_BACKSLASH_ESCAPES`, is the same list.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn literal_any_string_reads_back_exactly_in_both_modes() {
+        let db = cairn_testkit::mysql::database().await;
+        let driver = tokio::sync::Mutex::new(connect(db.url()).await);
+        let handle = tokio::runtime::Handle::current();
+        let mut runner = TestRunner::new(Config {
+            cases: 64,
+            ..Config::default()
+        });
+        let result = tokio::task::block_in_place(|| {
+            runner.run(&prop::collection::vec(text(), 1..12), |values| {
+                let literals: Vec<String> = values
+                    .iter()
+                    .map(|v| string_literal(Engine::Mysql, v))
+                    .collect();
+                let sql = format!("SELECT {}", literals.join(", "));
+                let expected: Vec<Option<String>> = values.iter().cloned().map(Some).collect();
+                for mode in ["", ",NO_BACKSLASH_ESCAPES"] {
+                    let rows = handle.block_on(async {
+                        let mut driver = driver.lock().await;
+                        driver
+                            .apply_settings(&SessionSettings::default())
+                            .await
+                            .expect("clear NO_BACKSLASH_ESCAPES");
+                        driver
+                            .execute(&format!(
+                                "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, '{mode}')"
+                            ))
+                            .await
+                            .expect("set sql_mode");
+                        driver.query(&sql).await
+                    });
+                    let rows = rows.map_err(|e| {
+                        TestCaseError::fail(format!("sql_mode + `{mode}`: {sql}: {e}"))
+                    })?;
+                    prop_assert_eq!(
+                        &rows,
+                        &vec![expected.clone()],
+                        "sql_mode + `{}`: {}",
+                        mode,
+                        sql
+                    );
+                }
+                Ok(())
+            })
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+}

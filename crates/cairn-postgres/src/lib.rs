@@ -37,6 +37,22 @@
 //! every value as text — exactly what [`Driver::query`] returns — and costs
 //! one round trip per statement.
 //!
+//! **Session preconditions.** Right after connecting, the driver runs the
+//! statements of `cairn_core::literal::session_preconditions` —
+//! `SET standard_conforming_strings = on` and `SET client_encoding = 'UTF8'` —
+//! and reads both back; a session where they did not take effect is refused
+//! with an error naming the setting. A database or role set to
+//! `standard_conforming_strings = off`, as legacy servers are, therefore
+//! still runs migrations with standard strings, which is what Cairn's
+//! statement splitter reads them as. They are set again before each migration
+//! (with the timeouts, in the same round trip), so a migration that turns them
+//! off affects only itself. Cairn's own literals do not depend on them
+//! (backslashes go into `E'...'` strings), so bookkeeping written after such a
+//! migration, on the same session, stays exact. The settings are sent as `SET`
+//! statements, not in the startup packet's `options`: PgBouncer before 1.20
+//! refuses a connection whose startup packet has `options`, while it tracks
+//! both settings when they are `SET`.
+//!
 //! **Timeouts.** [`Driver::apply_settings`] sets `lock_timeout` and
 //! `statement_timeout` for the session in one round trip; a value that is
 //! `None` is `RESET` to the server's (or role's) setting, so a directive of one
@@ -71,6 +87,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cairn_core::driver::Rows;
+use cairn_core::literal::session_preconditions;
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
     Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
@@ -170,6 +187,7 @@ impl PgDriver {
             lock_key: 0,
             in_transaction: false,
         };
+        driver.establish_preconditions().await?;
         let rows = driver
             .query(&format!(
                 "SELECT pg_backend_pid(), current_database(), {LOCK_KEY_SQL}"
@@ -199,6 +217,29 @@ impl PgDriver {
         })?;
         tracing::debug!(url = %driver.url, pid = driver.pid, "connected to PostgreSQL");
         Ok(driver)
+    }
+
+    /// Establishes Cairn's session preconditions and checks that they took
+    /// effect (see the module docs).
+    async fn establish_preconditions(&self) -> Result<(), DriverError> {
+        let preconditions = session_preconditions(Engine::Postgres);
+        let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check())
+        else {
+            return Ok(());
+        };
+        let rows = self
+            .query_rows(&format!("{establish}; {check}"))
+            .await
+            .map_err(|e| DriverError {
+                message: format!(
+                    "connected to {} but cannot set up the session (`{establish}`): {}",
+                    self.url, e.message
+                ),
+                ..e
+            })?;
+        preconditions
+            .verify(&rows)
+            .map_err(|why| precondition_error(&self.url, &why))
     }
 
     /// The server process id of this session (`pg_backend_pid()`).
@@ -344,6 +385,19 @@ impl PgDriver {
     }
 }
 
+/// The error for a session whose settings are not those Cairn's SQL needs.
+fn precondition_error(url: &str, why: &str) -> DriverError {
+    DriverError::new(
+        DriverErrorKind::Connection,
+        format!(
+            "connected to {url} but the session does not keep the settings Cairn relies on: {why}; \
+             something between Cairn and the server (a connection pooler, a proxy or an \
+             extension) overrides them: connect to the server directly or configure it to pass \
+             them on (docs/engines.md, \"Session preconditions and literals\")"
+        ),
+    )
+}
+
 /// Milliseconds for a PostgreSQL setting, rounding up so a short non-zero
 /// duration never becomes 0, which PostgreSQL reads as "no limit" (as it
 /// reads an explicit zero, e.g. `-- cairn:lock-timeout 0s`).
@@ -408,12 +462,17 @@ impl Driver for PgDriver {
         }
     }
 
+    /// Sets the timeouts and, in the same round trip, the session
+    /// preconditions again (a migration before may have changed them).
     async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
-        let sql = format!(
+        let mut sql = format!(
             "{}; {}",
             setting("lock_timeout", settings.lock_timeout),
             setting("statement_timeout", settings.statement_timeout)
         );
+        if let Some(establish) = session_preconditions(Engine::Postgres).establish() {
+            sql = format!("{sql}; {establish}");
+        }
         self.simple(&sql).await.map(|_| ())
     }
 
@@ -476,6 +535,25 @@ impl Driver for PgDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_a_session_that_drops_the_preconditions_is_refused_with_what_to_do() {
+        let why = session_preconditions(Engine::Postgres)
+            .verify(&[vec![Some("off".to_owned()), Some("UTF8".to_owned())]])
+            .unwrap_err();
+        let err = precondition_error("postgres://u:***@db/app", &why);
+        assert_eq!(err.kind, DriverErrorKind::Connection);
+        assert!(
+            err.message.starts_with("connected to postgres://u:***@db/app but the session does not keep the settings Cairn relies on: standard_conforming_strings is `off`, Cairn needs it on"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("connect to the server directly"),
+            "{}",
+            err.message
+        );
+    }
 
     #[test]
     fn settings_round_up_and_reset() {

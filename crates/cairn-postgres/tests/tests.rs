@@ -708,3 +708,152 @@ mod introspection {
     use super::*;
     cairn_testkit::introspection_tests!(Postgres);
 }
+
+/// Issue 9: literals and the session preconditions under
+/// `standard_conforming_strings = off`, set on the database as legacy servers
+/// do, or by a migration on the session itself.
+mod literal {
+    use cairn_core::history::string_literal;
+    use cairn_core::{Engine, SessionSettings};
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+
+    async fn setting(driver: &mut PgDriver) -> String {
+        let rows = driver
+            .query("SHOW standard_conforming_strings")
+            .await
+            .expect("SHOW standard_conforming_strings");
+        rows[0][0].clone().expect("a value")
+    }
+
+    /// `ALTER DATABASE <db> SET standard_conforming_strings = off`, for the
+    /// sessions that connect after it.
+    async fn legacy_strings(db: &TestDatabase) {
+        let mut driver = connect(db).await;
+        let name = quote_ident_pg(driver.database());
+        driver
+            .execute(&format!(
+                "ALTER DATABASE {name} SET standard_conforming_strings = off"
+            ))
+            .await
+            .expect("ALTER DATABASE ... SET standard_conforming_strings = off");
+    }
+
+    fn quote_ident_pg(name: &str) -> String {
+        cairn_core::history::quote_ident(Engine::Postgres, name)
+    }
+
+    #[tokio::test]
+    async fn literal_a_database_with_standard_strings_off_gets_sessions_with_them_on() {
+        let db = cairn_testkit::postgres::database().await;
+        legacy_strings(&db).await;
+        let mut driver = connect(&db).await;
+        let rows = driver
+            .query("SELECT setconfig::text FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())")
+            .await
+            .expect("read the database's settings");
+        assert_eq!(
+            rows,
+            vec![vec![Some("{standard_conforming_strings=off}".to_owned())]],
+            "the database defaults to legacy strings"
+        );
+        assert_eq!(setting(&mut driver).await, "on", "pinned at connect");
+
+        // A migration turns them off; the next migration's settings turn them on again.
+        driver
+            .execute("SET standard_conforming_strings = off")
+            .await
+            .expect("SET off");
+        assert_eq!(setting(&mut driver).await, "off");
+        driver
+            .apply_settings(&SessionSettings::default())
+            .await
+            .expect("apply_settings");
+        assert_eq!(
+            setting(&mut driver).await,
+            "on",
+            "set again before a migration"
+        );
+    }
+
+    #[tokio::test]
+    async fn literal_a_nul_is_refused_by_the_server_not_dropped() {
+        let db = cairn_testkit::postgres::database().await;
+        let mut driver = connect(&db).await;
+        let sql = format!("SELECT {}", string_literal(Engine::Postgres, "a\0b"));
+        let err = driver
+            .query(&sql)
+            .await
+            .expect_err("PostgreSQL text cannot hold NUL: the statement must fail");
+        assert!(err.message.contains("0x00"), "{err}");
+    }
+
+    /// Text with the characters that matter to a lexer, and any other
+    /// character but NUL (which PostgreSQL text cannot hold).
+    fn text() -> impl Strategy<Value = String> {
+        let special = prop_oneof![
+            Just('\''),
+            Just('\\'),
+            Just('"'),
+            Just('$'),
+            Just(';'),
+            Just('\n'),
+            Just('é'),
+            Just('😀'),
+        ];
+        let other = any::<char>().prop_filter("no NUL", |c| *c != '\0');
+        prop::collection::vec(prop_oneof![other, special], 0..20)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// Any list of strings read back through their literals, once with
+    /// `standard_conforming_strings` off and once on, is the same list.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn literal_any_string_reads_back_exactly_under_both_settings() {
+        let db = cairn_testkit::postgres::database().await;
+        let driver = tokio::sync::Mutex::new(connect(&db).await);
+        let handle = tokio::runtime::Handle::current();
+        let mut runner = TestRunner::new(Config {
+            cases: 64,
+            ..Config::default()
+        });
+        let result = tokio::task::block_in_place(|| {
+            runner.run(&prop::collection::vec(text(), 1..12), |values| {
+                let literals: Vec<String> = values
+                    .iter()
+                    .map(|v| string_literal(Engine::Postgres, v))
+                    .collect();
+                let sql = format!("SELECT {}", literals.join(", "));
+                let expected: Vec<Option<String>> = values.iter().cloned().map(Some).collect();
+                for standard in ["off", "on"] {
+                    let rows = handle.block_on(async {
+                        let mut driver = driver.lock().await;
+                        driver
+                            .execute(&format!("SET standard_conforming_strings = {standard}"))
+                            .await
+                            .expect("SET standard_conforming_strings");
+                        driver.query(&sql).await
+                    });
+                    let rows = rows.map_err(|e| {
+                        TestCaseError::fail(format!(
+                            "standard_conforming_strings = {standard}: {sql}: {e}"
+                        ))
+                    })?;
+                    prop_assert_eq!(
+                        &rows,
+                        &vec![expected.clone()],
+                        "standard_conforming_strings = {}: {}",
+                        standard,
+                        sql
+                    );
+                }
+                Ok(())
+            })
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+}

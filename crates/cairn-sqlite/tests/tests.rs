@@ -194,3 +194,81 @@ mod input {
         assert!(!outcome.contains("unchanged"), "{outcome}");
     }
 }
+
+/// Issue 9: literals keep backslashes and NUL characters on SQLite.
+mod literal {
+    use cairn_core::history::string_literal;
+    use cairn_core::Engine;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+
+    /// A bound with a NUL selects the rows it was read from, not those of
+    /// the value without it.
+    #[tokio::test]
+    async fn literal_a_key_with_a_nul_is_kept_in_a_bound() {
+        let db = TestDatabase::sqlite();
+        let url = DatabaseUrl::parse(db.url()).expect("a sqlite URL");
+        let mut driver = SqliteDriver::connect(&url).await.expect("open");
+        driver
+            .execute("CREATE TABLE k (b TEXT PRIMARY KEY)")
+            .await
+            .expect("create");
+        for key in ["a", "a\0", "a\0b", "ab"] {
+            driver
+                .execute(&format!(
+                    "INSERT INTO k VALUES ({})",
+                    string_literal(Engine::Sqlite, key)
+                ))
+                .await
+                .expect("insert");
+        }
+        let after = driver
+            .query(&format!(
+                "SELECT b FROM k WHERE b > {} ORDER BY b",
+                string_literal(Engine::Sqlite, "a\0")
+            ))
+            .await
+            .expect("after");
+        assert_eq!(
+            after,
+            vec![vec![Some("a\0b".into())], vec![Some("ab".into())]]
+        );
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        let special = prop_oneof![Just('\''), Just('\\'), Just('\0'), Just('"'), Just('😀')];
+        prop::collection::vec(prop_oneof![any::<char>(), special], 0..20)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn literal_any_string_reads_back_exactly() {
+        let url = DatabaseUrl::parse("sqlite::memory:").expect("url");
+        let driver = tokio::sync::Mutex::new(SqliteDriver::connect(&url).await.expect("open"));
+        let handle = tokio::runtime::Handle::current();
+        let mut runner = TestRunner::new(Config {
+            cases: 64,
+            ..Config::default()
+        });
+        let result = tokio::task::block_in_place(|| {
+            runner.run(&prop::collection::vec(text(), 1..12), |values| {
+                let literals: Vec<String> = values
+                    .iter()
+                    .map(|v| string_literal(Engine::Sqlite, v))
+                    .collect();
+                let sql = format!("SELECT {}", literals.join(", "));
+                let rows = handle
+                    .block_on(async { driver.lock().await.query(&sql).await })
+                    .map_err(|e| TestCaseError::fail(format!("{sql}: {e}")))?;
+                let expected: Vec<Option<String>> = values.iter().cloned().map(Some).collect();
+                prop_assert_eq!(rows, vec![expected], "{}", sql);
+                Ok(())
+            })
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+}

@@ -11,8 +11,14 @@
 //! `a > 1 OR (a = 1 AND b > 2)`, which their planners turn into a range scan.
 //!
 //! Key values travel as text (the driver returns text) and come back as
-//! literals: bare integers for integer columns, quoted strings otherwise,
-//! which every engine converts to the column's type for the comparison.
+//! literals: bare integers for integer columns, string literals otherwise,
+//! which every engine converts to the column's type for the comparison. Those
+//! values were read from a user's table, so they go through
+//! [`string_literal`], which renders them exactly under any session setting
+//! (a backslash in a key cannot end its literal early on PostgreSQL with
+//! `standard_conforming_strings = off`, nor be doubled on MySQL with
+//! `NO_BACKSLASH_ESCAPES`), and never drops a NUL, so a bound selects exactly
+//! the rows it was read from.
 
 use crate::engine::Engine;
 use crate::history::{quote_ident, string_literal};
@@ -588,6 +594,29 @@ mod tests {
         assert_eq!(
             lite.equals(&v(&["1", "2", "z"])),
             "\"a\" = 1 AND \"b\" = 2 AND \"c\" = 'z'"
+        );
+    }
+
+    /// Issue 9: keys and written values from a user's table are literals
+    /// that no session setting can end early.
+    #[test]
+    fn literal_keys_and_values_with_backslashes_are_setting_independent() {
+        let pg = key(Engine::Postgres, &[("a", "text"), ("b", "text")]);
+        assert_eq!(
+            pg.after(&v(&["x\\", "y'; DROP TABLE t; --"])),
+            "(\"a\", \"b\") > (E'x\\\\', 'y''; DROP TABLE t; --')"
+        );
+        assert_eq!(
+            pg.write_row(&v(&["k", "1"]), &[("street".to_owned(), Some("1 Main St\\".to_owned())), ("city".to_owned(), None)]),
+            "UPDATE \"t\" SET \"street\" = E'1 Main St\\\\', \"city\" = NULL WHERE \"a\" = 'k' AND \"b\" = '1'"
+        );
+        let my = key(Engine::Mysql, &[("b", "varchar")]);
+        assert_eq!(my.equals(&v(&["a\\b"])), "`b` = _utf8mb4 X'615c62'");
+        assert_eq!(my.after(&v(&["a\0"])), "`b` > _utf8mb4 X'6100'");
+        let lite = key(Engine::Sqlite, &[("b", "TEXT")]);
+        assert_eq!(
+            lite.up_to(&v(&["a\\\0"])),
+            "\"b\" <= ('a\\' || char(0) || '')"
         );
     }
 

@@ -352,10 +352,12 @@ impl Snapshot {
     }
 }
 
+/// The labels of an enum type (PostgreSQL's `CREATE TYPE ... AS ENUM`, the
+/// only engine with named enum types) as literals.
 fn enum_labels(labels: &[String]) -> String {
     labels
         .iter()
-        .map(|l| format!("'{}'", l.replace('\'', "''")))
+        .map(|l| crate::literal::string_literal(Engine::Postgres, l))
         .collect::<Vec<_>>()
         .join(", ")
 }
