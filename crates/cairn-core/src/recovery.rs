@@ -109,7 +109,7 @@ pub fn in_doubt(
 
 /// What to run when an up stopped with `in_doubt` in doubt.
 pub fn resume_in_doubt_advice() -> &'static str {
-    "run `cairn up --resume`: it runs that statement again and counts it as completed if the database answers that its effect is already there (the table, column or index exists, or what it drops is gone); if the statement did complete but cannot run twice (an INSERT or UPDATE, say), run `cairn up --resume --skip-in-doubt` instead, which records it as completed without running it"
+    "run `cairn up --resume`: it runs that statement again and counts it as completed if the database answers that its effect is already there (the table, column or index exists, or what it drops is gone); if the statement did complete but cannot run twice (an INSERT or UPDATE, say), run `cairn up --resume --skip-in-doubt` instead, which records it as completed without running it; or bring the database back to its state before the migration by hand and run `cairn repair`"
 }
 
 /// What to run when an up failed at a statement that certainly did not complete.
