@@ -13,11 +13,14 @@
 //!   directive asks for it): a `running` row is committed first, then each
 //!   statement, recording progress after each one; a failure leaves a `failed`
 //!   row naming the statement and the server's error, and later runs refuse
-//!   until it is repaired.
+//!   until it is resumed or repaired. A run that dies leaves the row
+//!   `running`, with one statement in doubt ([`crate::recovery`]).
 //!
-//! With [`LockKind::WriteTransaction`] (SQLite) there is no session lock: each
-//! migration's transaction starts by taking the write lock and re-reading the
-//! history for its version, and skips a migration another runner applied.
+//! Every run holds the driver's migration lock from planning to the end, so
+//! runs never interleave. With [`LockKind::WriteTransaction`] (SQLite) that
+//! lock is the driver's own (a file lock), and each migration's transaction
+//! also takes the write lock and re-reads the history for its version,
+//! skipping a migration another runner (an older Cairn) applied.
 //!
 //! A statement that times out waiting for a lock held by another session is
 //! retried with backoff (`MigratorOptions::lock_retries`), so DDL never queues
