@@ -341,7 +341,11 @@ async fn end_session(driver: &mut dyn Driver, id: &str) {
 /// (`kill_9`), or only its session ended (the run reports a lost
 /// connection). Returns the project with migration 2 left `running` after
 /// 0 statements, statement 1 completed.
-async fn statement_done_progress_lost(db: TestDatabase, case: InDoubtCase, kill_9: bool) -> Project {
+async fn statement_done_progress_lost(
+    db: TestDatabase,
+    case: InDoubtCase,
+    kill_9: bool,
+) -> Project {
     let p = Project::new(db);
     // Waits for the locks the test holds must outlast the test's steps.
     p.config("lock_timeout = \"30s\"\n");
@@ -439,7 +443,9 @@ async fn kill_9_after_ddl_resumes(db: TestDatabase) {
     assert_eq!(p.applied(), [1, 2]);
     let mut driver = p.connect().await;
     assert_eq!(
-        scalar(driver.as_mut(), "SELECT COUNT(c) FROM t1").await.as_deref(),
+        scalar(driver.as_mut(), "SELECT COUNT(c) FROM t1")
+            .await
+            .as_deref(),
         Some("0"),
         "column c exists"
     );
@@ -479,11 +485,15 @@ async fn converge_with_skip(p: &Project) {
     assert_eq!(p.applied(), [1, 2]);
     let mut driver = p.connect().await;
     assert_eq!(
-        scalar(driver.as_mut(), "SELECT COUNT(*) FROM t1").await.as_deref(),
+        scalar(driver.as_mut(), "SELECT COUNT(*) FROM t1")
+            .await
+            .as_deref(),
         Some("1")
     );
     assert_eq!(
-        scalar(driver.as_mut(), "SELECT n FROM t1 WHERE id = 1").await.as_deref(),
+        scalar(driver.as_mut(), "SELECT n FROM t1 WHERE id = 1")
+            .await
+            .as_deref(),
         Some("2")
     );
 }
@@ -509,7 +519,10 @@ async fn lock_timeout_first_statement_retries(db: TestDatabase) {
     let mut blocker = p.connect().await;
 
     blocker.begin().await.expect("begin");
-    blocker.query("SELECT COUNT(*) FROM t1").await.expect("read t1");
+    blocker
+        .query("SELECT COUNT(*) FROM t1")
+        .await
+        .expect("read t1");
     p.cairn(&["up"])
         .code(4)
         .says("statement 1 (")
@@ -522,7 +535,10 @@ async fn lock_timeout_first_statement_retries(db: TestDatabase) {
     assert_eq!(p.applied(), [1, 2]);
 
     blocker.begin().await.expect("begin");
-    blocker.query("SELECT COUNT(*) FROM t1").await.expect("read t1");
+    blocker
+        .query("SELECT COUNT(*) FROM t1")
+        .await
+        .expect("read t1");
     p.cairn(&["down"])
         .code(4)
         .says("nothing changed and the history marks it applied again")
@@ -628,7 +644,9 @@ mod sqlite {
         assert_eq!(p.applied(), [1]);
         let mut driver = p.connect().await;
         assert_eq!(
-            scalar(driver.as_mut(), "SELECT COUNT(*) FROM big").await.as_deref(),
+            scalar(driver.as_mut(), "SELECT COUNT(*) FROM big")
+                .await
+                .as_deref(),
             Some("3000000")
         );
     }
