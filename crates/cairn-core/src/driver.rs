@@ -176,7 +176,9 @@ pub trait Driver: Send + fmt::Debug {
     /// run, so the default does nothing. A [`LockKind::WriteTransaction`]
     /// engine has no lock between transactions and must provide one that
     /// ends with the process (SQLite locks a file beside the database), so
-    /// that a backfill interrupted by `kill -9` can be resumed at once.
+    /// that a backfill interrupted by `kill -9` can be resumed at once. The
+    /// migrator itself takes [`Driver::lock`] for every run, which on SQLite
+    /// is this same lock, and so no longer calls this method.
     async fn lock_backfill(&mut self, timeout: Duration) -> Result<(), DriverError> {
         let _ = timeout;
         Ok(())

@@ -93,6 +93,31 @@ mod conformance {
 
 mod mysql {
     use super::*;
+
+    /// Running a completed statement again confirms it only when the server's
+    /// error means "already there", never for a duplicate row (issue 9).
+    #[tokio::test]
+    async fn recover_confirms_only_errors_that_mean_already_done() {
+        let db = cairn_testkit::mysql::database().await;
+        let mut driver = connect(db.url()).await;
+        for sql in [
+            "CREATE TABLE t (id INT PRIMARY KEY, a INT)",
+            "ALTER TABLE t ADD COLUMN b INT",
+            "CREATE INDEX t_a ON t (a)",
+            "ALTER TABLE t DROP COLUMN b",
+            "INSERT INTO t (id, a) VALUES (1, 1)",
+        ] {
+            driver.execute(sql).await.expect(sql);
+            let again = driver.execute(sql).await.expect_err(sql);
+            let confirmed = driver.confirms_completed(&again).await;
+            assert_eq!(confirmed, !sql.starts_with("INSERT"), "{sql}: {again}");
+        }
+        let missing = driver
+            .execute("INSERT INTO no_such_table VALUES (1)")
+            .await
+            .expect_err("a missing table");
+        assert!(!driver.confirms_completed(&missing).await, "{missing}");
+    }
     use cairn_core::history::HistoryState;
     use cairn_core::{Error, Migrator, MigratorOptions};
     use cairn_testkit::fixture::Fixture;

@@ -229,8 +229,9 @@ impl Driver for SqliteDriver {
     }
 
     async fn confirms_completed(&mut self, error: &DriverError) -> bool {
-        // SQLite reports these as SQLITE_ERROR (1): only the message tells.
-        error.code.as_deref() == Some("SQLITE 1")
+        // SQLite reports these as SQLITE_ERROR (1), or as an input error of
+        // the statement without a code: only the message tells.
+        error.kind == DriverErrorKind::Statement
             && ["already exists", "duplicate column name:", "no such index:"]
                 .iter()
                 .any(|needle| error.message.contains(needle))
