@@ -197,10 +197,15 @@ pub struct UpArgs {
     /// Apply pending migrations older than the newest applied one
     #[arg(long)]
     pub allow_out_of_order: bool,
-    /// Continue a migration that failed part way outside a transaction from
-    /// the failed statement (after fixing it), if the statements before it are unchanged
+    /// Continue a migration that failed or was interrupted part way outside a
+    /// transaction from the failed or in-doubt statement, if the statements
+    /// before it are unchanged
     #[arg(long, conflicts_with = "dry_run")]
     pub resume: bool,
+    /// With --resume: record the statement that an interrupted run left in
+    /// doubt (`cairn status` names it) as completed, without running it
+    #[arg(long, requires = "resume")]
+    pub skip_in_doubt: bool,
     /// A replica whose lag a backfill's `max_replication_lag` limits (repeatable;
     /// overrides `replica_urls` in cairn.toml)
     #[arg(long, value_name = "URL")]

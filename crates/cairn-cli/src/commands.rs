@@ -172,7 +172,9 @@ impl Ctx<'_> {
             self.print_plan(&planned, Direction::Up);
             return Ok(Outcome::Success);
         }
-        let result = if args.resume {
+        let result = if args.skip_in_doubt {
+            migrator.up_resume_skip_in_doubt(driver, args.to).await
+        } else if args.resume {
             migrator.up_resume(driver, args.to).await
         } else {
             migrator.up(driver, args.to).await

@@ -211,7 +211,15 @@ fn applied_line(applied: &Applied, style: Style) -> String {
                 .unwrap_or_default()
         )
     };
-    format!("{painted} {} {} ({detail})", applied.version, applied.name)
+    let recovered = applied
+        .recovered
+        .as_ref()
+        .map(|note| format!("\n  {note}"))
+        .unwrap_or_default();
+    format!(
+        "{painted} {} {} ({detail}){recovered}",
+        applied.version, applied.name
+    )
 }
 
 /// What a run did, one line per migration, then a summary.
@@ -519,6 +527,7 @@ mod tests {
             statements: 2,
             transactional: true,
             skipped: false,
+            recovered: None,
             backfilled: None,
         }
     }

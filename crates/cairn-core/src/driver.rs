@@ -50,10 +50,12 @@ pub enum LockKind {
     /// A lock held by the connection for the whole run (PostgreSQL advisory
     /// lock, MySQL `GET_LOCK`): [`Driver::lock`] blocks other runners.
     Session,
-    /// No lock outside a transaction; the engine's write lock serialises
-    /// transactions (SQLite `BEGIN IMMEDIATE`). The migrator re-checks the
+    /// The engine's write lock serialises transactions (SQLite `BEGIN
+    /// IMMEDIATE`); [`Driver::lock`] takes a lock of the driver's own that
+    /// ends with the process (SQLite: a file lock), so whole runs are
+    /// serialised as with a session lock. The migrator still re-checks the
     /// history inside each migration's transaction and skips what another
-    /// runner applied meanwhile.
+    /// runner (an older Cairn without the run lock) applied meanwhile.
     WriteTransaction,
 }
 
@@ -155,8 +157,12 @@ pub trait Driver: Send + fmt::Debug {
         None
     }
 
-    /// Takes the migration lock for this connection, waiting at most `timeout`.
-    /// A driver with [`LockKind::WriteTransaction`] returns `Ok(())` at once.
+    /// Takes the migration lock for this connection, waiting at most `timeout`:
+    /// it keeps other runners out for the whole run (`up`, `down`, `redo`,
+    /// `repair`, `baseline`) and must end with the process, even by `kill -9`.
+    /// A driver with [`LockKind::WriteTransaction`] has no session lock and
+    /// takes one of its own (SQLite locks a file beside the database); it may
+    /// return `Ok(())` at once for a database no other process can open.
     async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError>;
 
     /// Releases the migration lock.
@@ -170,7 +176,9 @@ pub trait Driver: Send + fmt::Debug {
     /// run, so the default does nothing. A [`LockKind::WriteTransaction`]
     /// engine has no lock between transactions and must provide one that
     /// ends with the process (SQLite locks a file beside the database), so
-    /// that a backfill interrupted by `kill -9` can be resumed at once.
+    /// that a backfill interrupted by `kill -9` can be resumed at once. The
+    /// migrator itself takes [`Driver::lock`] for every run, which on SQLite
+    /// is this same lock, and so no longer calls this method.
     async fn lock_backfill(&mut self, timeout: Duration) -> Result<(), DriverError> {
         let _ = timeout;
         Ok(())
@@ -179,6 +187,19 @@ pub trait Driver: Send + fmt::Debug {
     /// Releases the lock of [`Driver::lock_backfill`].
     async fn unlock_backfill(&mut self) -> Result<(), DriverError> {
         Ok(())
+    }
+
+    /// Whether `error`, from running again a statement that an interrupted
+    /// run may or may not have completed, says the statement's effect is
+    /// already there: what it creates exists (a table, column, index,
+    /// constraint, view, trigger, routine), or what it drops is gone. Only
+    /// errors that can mean nothing else count; a duplicate row does not
+    /// (the application may have written it). The migrator asks this only for
+    /// the one statement in doubt (see [`crate::recovery`]). The default
+    /// confirms nothing.
+    async fn confirms_completed(&mut self, error: &DriverError) -> bool {
+        let _ = error;
+        false
     }
 
     /// Applies lock and statement timeouts to the session.

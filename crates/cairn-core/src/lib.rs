@@ -21,6 +21,7 @@ pub mod literal;
 pub mod migration;
 pub mod migrator;
 pub mod plan;
+pub mod recovery;
 pub mod schema;
 pub mod seed;
 pub mod source;

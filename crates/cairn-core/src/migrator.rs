@@ -13,11 +13,14 @@
 //!   directive asks for it): a `running` row is committed first, then each
 //!   statement, recording progress after each one; a failure leaves a `failed`
 //!   row naming the statement and the server's error, and later runs refuse
-//!   until it is repaired.
+//!   until it is resumed or repaired. A run that dies leaves the row
+//!   `running`, with one statement in doubt ([`crate::recovery`]).
 //!
-//! With [`LockKind::WriteTransaction`] (SQLite) there is no session lock: each
-//! migration's transaction starts by taking the write lock and re-reading the
-//! history for its version, and skips a migration another runner applied.
+//! Every run holds the driver's migration lock from planning to the end, so
+//! runs never interleave. With [`LockKind::WriteTransaction`] (SQLite) that
+//! lock is the driver's own (a file lock), and each migration's transaction
+//! also takes the write lock and re-reads the history for its version,
+//! skipping a migration another runner (an older Cairn) applied.
 //!
 //! A statement that times out waiting for a lock held by another session is
 //! retried with backoff (`MigratorOptions::lock_retries`), so DDL never queues
@@ -91,6 +94,9 @@ pub struct Applied {
     pub skipped: bool,
     /// Rows its backfills changed in this run (`None` without backfills).
     pub backfilled: Option<i64>,
+    /// What `--resume` decided about the statement an interrupted run left
+    /// in doubt (counted as completed, or recorded without running it).
+    pub recovered: Option<String>,
 }
 
 /// What a run did.
@@ -186,7 +192,8 @@ enum StepError {
 #[derive(Clone, Copy, Debug)]
 enum Request {
     Up(Option<Version>),
-    Resume(Option<Version>),
+    /// Resume; `.1` is `--skip-in-doubt`.
+    Resume(Option<Version>, bool),
     Down(DownTarget),
     Redo,
 }
@@ -199,6 +206,9 @@ struct Prepared<'a> {
     statements: Vec<Statement>,
     transactional: bool,
     settings: SessionSettings,
+    /// For a rollback: the history row as it was, restored if the rollback
+    /// changes nothing (a lock timeout at its first statement).
+    applied_row: Option<HistoryRow>,
 }
 
 /// Runs a set of migrations against databases through a [`Driver`].
@@ -441,7 +451,19 @@ impl Migrator {
         driver: &mut dyn Driver,
         to: Option<Version>,
     ) -> Result<RunReport, RunFailure> {
-        self.run_locked(driver, Request::Resume(to)).await
+        self.run_locked(driver, Request::Resume(to, false)).await
+    }
+
+    /// Like [`Migrator::up_resume`], but the statement an interrupted run left
+    /// in doubt (see [`crate::recovery`]) is recorded as completed without
+    /// running it (`--skip-in-doubt`). Refuses, changing nothing, when no
+    /// statement is in doubt.
+    pub async fn up_resume_skip_in_doubt(
+        &self,
+        driver: &mut dyn Driver,
+        to: Option<Version>,
+    ) -> Result<RunReport, RunFailure> {
+        self.run_locked(driver, Request::Resume(to, true)).await
     }
 
     /// Rolls back applied migrations as far as `target` says.
@@ -606,11 +628,9 @@ impl Migrator {
 
     // ----- the machinery -------------------------------------------------
 
-    /// Takes the migration lock when the engine has a session lock.
+    /// Takes the migration lock, which serialises whole runs on every engine
+    /// (on SQLite a file lock that ends with the process).
     async fn lock(&self, driver: &mut dyn Driver) -> Result<()> {
-        if driver.capabilities().lock != LockKind::Session {
-            return Ok(());
-        }
         let engine = driver.engine();
         let started = Instant::now();
         driver
@@ -621,9 +641,6 @@ impl Migrator {
 
     /// Releases the lock; an error releasing it matters only if the work succeeded.
     async fn unlock<T>(&self, driver: &mut dyn Driver, result: Result<T>) -> Result<T> {
-        if driver.capabilities().lock != LockKind::Session {
-            return result;
-        }
         let engine = driver.engine();
         match (driver.unlock().await, result) {
             (Err(e), Ok(_)) => Err(Error::driver(engine, "releasing the migration lock", e)),
@@ -636,41 +653,15 @@ impl Migrator {
         driver: &mut dyn Driver,
         request: Request,
     ) -> Result<RunReport, RunFailure> {
+        // The migration lock covers the whole run, backfills included, on
+        // every engine: the plan below cannot go stale while the run goes on.
         self.lock(driver).await?;
         let mut report = RunReport::default();
-        let result = match self.lock_backfills(driver).await {
-            Ok(locked) => {
-                let result = self.run_request(driver, request, &mut report).await;
-                if locked {
-                    if let Err(e) = driver.unlock_backfill().await {
-                        tracing::warn!(error = %e, "could not release the backfill lock");
-                    }
-                }
-                result
-            }
-            Err(e) => Err(e),
-        };
+        let result = self.run_request(driver, request, &mut report).await;
         match self.unlock(driver, result).await {
             Ok(()) => Ok(report),
             Err(error) => Err(RunFailure { report, error }),
         }
-    }
-
-    /// On an engine without a session lock, takes the driver's backfill lock
-    /// for the run when any migration has backfills. Returns whether it did.
-    async fn lock_backfills(&self, driver: &mut dyn Driver) -> Result<bool> {
-        if driver.capabilities().lock == LockKind::Session
-            || self.migrations.iter().all(|m| m.backfills().is_empty())
-        {
-            return Ok(false);
-        }
-        let engine = driver.engine();
-        let started = Instant::now();
-        driver
-            .lock_backfill(self.options.lock_wait)
-            .await
-            .map_err(|e| lock_error(engine, started, "taking the backfill lock", e))?;
-        Ok(true)
     }
 
     async fn run_request(
@@ -683,24 +674,33 @@ impl Migrator {
         // Plan before creating anything, so a refused run leaves a fresh database untouched.
         let mut history = self.history(driver).await?;
         let request = match request {
-            Request::Resume(to) => {
-                // A `running` row under our session lock was left by a run that
-                // died (a crash, a lost connection): resume it like a failed one.
-                // Without a session lock another runner may still be running it.
-                let session = driver.capabilities().lock == LockKind::Session;
+            Request::Resume(to, skip_in_doubt) => {
+                // A `running` row under the migration lock (every engine has
+                // one) was left by a run that died (kill -9, a lost
+                // connection): resume it like a failed one.
                 let failed: Vec<HistoryRow> = history
                     .iter()
-                    .filter(|row| {
-                        row.state == HistoryState::Failed
-                            || (session && row.state == HistoryState::Running)
-                    })
+                    .filter(|row| matches!(row.state, HistoryState::Failed | HistoryState::Running))
                     .cloned()
                     .collect();
                 if failed.is_empty() {
                     return Err(Error::Invalid(
-                        "nothing to resume: no migration is marked failed; run `cairn up`"
+                        "nothing to resume: no migration is failed or interrupted; run `cairn up`"
                             .to_owned(),
                     ));
+                }
+                if skip_in_doubt {
+                    if let Some(row) = failed
+                        .iter()
+                        .find(|row| !crate::recovery::has_statement_in_doubt(row))
+                    {
+                        return Err(Error::Invalid(format!(
+                            "--skip-in-doubt: migration {} ({}) has no statement in doubt: statement {} failed with an error, so it did not complete; nothing was changed. Fix it and run `cairn up --resume` without --skip-in-doubt",
+                            row.version,
+                            row.name,
+                            row.statements_done.unwrap_or(0) + 1
+                        )));
+                    }
                 }
                 // Refuse before changing anything if something else is wrong.
                 let resumed: Vec<Version> = failed.iter().map(|row| row.version).collect();
@@ -716,7 +716,7 @@ impl Migrator {
                     return Err(Error::Validation(crate::error::Problems(others)));
                 }
                 for row in &failed {
-                    let applied = self.resume(driver, row).await?;
+                    let applied = self.resume(driver, row, skip_in_doubt).await?;
                     report.migrations.push(applied);
                 }
                 history = self.history(driver).await?;
@@ -747,7 +747,7 @@ impl Migrator {
             }
         }
         let steps = match request {
-            Request::Resume(_) => unreachable!("resume was turned into up above"),
+            Request::Resume(..) => unreachable!("resume was turned into up above"),
             Request::Up(to) => {
                 plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?
                     .into_iter()
@@ -756,7 +756,7 @@ impl Migrator {
             }
             Request::Down(target) => plan::plan_down(&self.migrations, &history, engine, target)?
                 .into_iter()
-                .map(|m| self.prepare(m, Direction::Down, driver))
+                .map(|m| self.prepare_down(m, &history, driver))
                 .collect::<Result<Vec<_>>>()?,
             Request::Redo => {
                 let chosen =
@@ -767,7 +767,7 @@ impl Migrator {
                     ));
                 };
                 vec![
-                    self.prepare(last, Direction::Down, driver)?,
+                    self.prepare_down(last, &history, driver)?,
                     self.prepare(last, Direction::Up, driver)?,
                 ]
             }
@@ -826,6 +826,21 @@ impl Migrator {
             .map_err(|e| Error::driver(engine, context, e))
     }
 
+    /// [`Migrator::prepare`] for a rollback, remembering its history row.
+    fn prepare_down<'m>(
+        &self,
+        migration: &'m Migration,
+        history: &[HistoryRow],
+        driver: &dyn Driver,
+    ) -> Result<Prepared<'m>> {
+        let mut step = self.prepare(migration, Direction::Down, driver)?;
+        step.applied_row = history
+            .iter()
+            .find(|row| row.version == migration.version)
+            .cloned();
+        Ok(step)
+    }
+
     fn prepare<'m>(
         &self,
         migration: &'m Migration,
@@ -876,6 +891,7 @@ impl Migrator {
                 ),
                 statement_timeout: directives.statement_timeout,
             },
+            applied_row: None,
         })
     }
 
@@ -974,6 +990,7 @@ impl Migrator {
             transactional: step.transactional,
             skipped,
             backfilled,
+            recovered: None,
         })
     }
 
@@ -1045,8 +1062,8 @@ impl Migrator {
                 let _ = driver.rollback().await;
                 return Ok(true);
             }
-            match self.execute_statements(driver, step, 0, None).await {
-                Ok(()) => {}
+            match self.execute_statements(driver, step, 0, false, None).await {
+                Ok(_) => {}
                 // Without progress recording only statements fail.
                 Err(StepError::Statement(index, e) | StepError::Progress(index, e)) => {
                     // Claim a rollback only when the transaction was still open.
@@ -1171,94 +1188,67 @@ impl Migrator {
                 .await
                 .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
         }
-        self.continue_outside_transaction(driver, step, row, 0, started)
+        self.continue_outside_transaction(driver, step, row, 0, false, started)
             .await?;
         Ok(false)
     }
 
     /// Runs the statements of `step` from `from` on, recording progress in
     /// `row` (already committed as `running`), and finishes or fails the row.
+    /// With `in_doubt`, statement `from` is the one an interrupted run may
+    /// have completed (see [`crate::recovery`]). Returns what was decided
+    /// about it.
     async fn continue_outside_transaction(
         &self,
         driver: &mut dyn Driver,
         step: &Prepared<'_>,
         mut row: HistoryRow,
         from: usize,
+        in_doubt: bool,
         started: Instant,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let engine = driver.engine();
         let sql = self.sql(driver);
-        let failure = self
-            .execute_statements(driver, step, from, Some((&sql, &mut row)))
+        let version = step.migration.version;
+        let outcome = self
+            .execute_statements(driver, step, from, in_doubt, Some((&sql, &mut row)))
             .await;
-        if let Err(StepError::Progress(index, e)) = failure {
-            return Err(Error::driver(
-                engine,
-                format!(
-                    "recording progress after statement {} of {} of migration {}: the statement completed but the history still counts {index} done; check the database before `cairn up --resume` or `cairn repair`",
-                    index + 1,
-                    step.statements.len(),
-                    step.migration.version
-                ),
-                e,
-            ));
-        }
-        if let Err(StepError::Statement(index, e)) = failure {
-            row.state = HistoryState::Failed;
-            row.execution_ms = elapsed_ms(started);
-            row.error = Some(format!(
-                "{} statement {} of {} ({}): {e}",
-                step.direction.as_str(),
-                index + 1,
-                step.statements.len(),
-                step.script.location(step.statements[index].line)
-            ));
-            let recorded = driver.execute(&sql.update(&row)).await.is_ok();
-            let version = step.migration.version;
-            let n = index + 1;
-            let what = match step.direction {
-                Direction::Up => "migration",
-                Direction::Down => "rollback",
-            };
-            let next = match step.direction {
-                Direction::Up => "Check the database, then run `cairn up --resume` on a new connection (it runs that statement again), or restore the database by hand and run `cairn repair`",
-                Direction::Down => "Finish or undo the rollback by hand, then run `cairn repair`",
-            };
-            let history = if recorded {
-                format!(
-                    "the history marks migration {version} as failed after {index} statement(s)"
-                )
-            } else {
-                format!("the history could not be updated and still marks migration {version} as running after {index} statement(s)")
-            };
-            let outcome = if e.kind == DriverErrorKind::Connection {
-                format!(
-                    "the connection was lost during statement {n} of this {what}, which ran outside a transaction: the {index} statement(s) before it were committed and stay, and statement {n} may or may not have completed; {history}. {next}"
-                )
-            } else {
+        let recovered = match outcome {
+            Ok(recovered) => recovered,
+            Err(StepError::Progress(index, e)) => {
+                let n = index + 1;
                 let next = match step.direction {
-                    Direction::Up => "Either fix the failing statement (leave the ones before it unchanged) and run `cairn up --resume`, or bring the database back to the state before the migration by hand and run `cairn repair`",
-                    Direction::Down => next,
+                    Direction::Up => "run `cairn up --resume --skip-in-doubt`, which records it as completed without running it again".to_owned(),
+                    Direction::Down => crate::recovery::rollback_advice().to_owned(),
                 };
-                format!(
-                    "this {what} ran outside a transaction: the {index} statement(s) before it were committed and stay; {history}. {next}"
-                )
-            };
-            let error = self.statement_error(engine, step, index, &e, outcome);
-            self.log_failure(driver, step, started, &error).await;
-            return Err(error);
-        }
+                return Err(Error::driver(
+                    engine,
+                    format!(
+                        "recording progress after statement {n} of {} of migration {version} ({}: `{}`): the statement completed, but the history still counts {index} done, so the next run sees statement {n} as in doubt; {next}",
+                        step.statements.len(),
+                        step.script.location(step.statements[index].line),
+                        crate::recovery::first_line(&step.statements[index].sql),
+                    ),
+                    e,
+                ));
+            }
+            Err(StepError::Statement(index, e)) => {
+                return Err(self
+                    .fail_outside_transaction(driver, step, row, from, in_doubt, index, e, started)
+                    .await);
+            }
+        };
         let ms = elapsed_ms(started);
         let now = UtcTime::now().rfc3339();
         if self.backfills_up(step) {
             // The statements are done; the backfills run next (see `run`).
             row.state = HistoryState::Backfilling;
             row.execution_ms = ms;
-            return driver
+            driver
                 .execute(&sql.update(&row))
                 .await
-                .map(drop)
-                .map_err(|e| Error::driver(engine, "recording the migration in the history", e));
+                .map_err(|e| Error::driver(engine, "recording the migration in the history", e))?;
+            return Ok(recovered);
         }
         let mut finish = vec![match step.direction {
             Direction::Up => {
@@ -1266,32 +1256,164 @@ impl Migrator {
                 row.execution_ms = ms;
                 row.statements_done = None;
                 row.statements_checksum = None;
+                row.error = None;
                 sql.update(&row)
             }
-            Direction::Down => sql.delete(step.migration.version),
+            Direction::Down => sql.delete(version),
         }];
-        finish.push(sql.log(&self.log_entry(step, &now, ms, None)));
+        finish.push(sql.log(&LogEntry {
+            detail: recovered.as_deref(),
+            success: true,
+            ..self.log_entry(step, &now, ms, None)
+        }));
         if step.direction == Direction::Down && !step.migration.backfills().is_empty() {
             let checkpoints = sql.checkpoints();
             driver.execute(&checkpoints.create()).await.map_err(|e| {
                 Error::driver(engine, format!("creating {}", checkpoints.table()), e)
             })?;
-            finish.push(checkpoints.delete(step.migration.version));
+            finish.push(checkpoints.delete(version));
         }
         self.in_transaction(driver, &finish, "recording the migration in the history")
             .await?;
-        Ok(())
+        Ok(recovered)
     }
 
-    /// Continues a migration that failed outside a transaction, from the
-    /// statement that failed, if the statements that completed are unchanged.
-    async fn resume(&self, driver: &mut dyn Driver, row: &HistoryRow) -> Result<Applied> {
+    /// Records that statement `index` of `step` failed outside a transaction
+    /// and returns the error that says what is left and what to run.
+    #[allow(clippy::too_many_arguments)] // one call site; the parts are the failure's context
+    async fn fail_outside_transaction(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        mut row: HistoryRow,
+        from: usize,
+        in_doubt: bool,
+        index: usize,
+        e: DriverError,
+        started: Instant,
+    ) -> Error {
+        let engine = driver.engine();
+        let sql = self.sql(driver);
+        let version = step.migration.version;
+        let n = index + 1;
+        let statement = &step.statements[index];
+        let named = format!(
+            "statement {n} ({}: `{}`)",
+            step.script.location(statement.line),
+            crate::recovery::first_line(&statement.sql)
+        );
+        // A lock timeout at the first statement, with nothing of this
+        // migration done before: the server did nothing, so the history goes
+        // back to what it was and a plain retry (a deploy loop) heals.
+        let untouched =
+            e.kind == DriverErrorKind::LockTimeout && index == 0 && from == 0 && !in_doubt;
+        if untouched {
+            let (undo, state) = match (step.direction, &step.applied_row) {
+                (Direction::Up, _) => (
+                    Some(sql.delete(version)),
+                    "the history no longer mentions it",
+                ),
+                (Direction::Down, Some(applied)) => (
+                    Some(sql.update(applied)),
+                    "the history marks it applied again",
+                ),
+                (Direction::Down, None) => (None, ""),
+            };
+            if let Some(undo) = undo {
+                if driver.execute(&undo).await.is_ok() {
+                    let command = match step.direction {
+                        Direction::Up => "cairn up",
+                        Direction::Down => "the same command",
+                    };
+                    let outcome = format!(
+                        "{named} timed out waiting for a lock held by another session (after {} retries), before anything of this migration ran: nothing changed and {state}; retrying is safe: run {command} again once that session is done (or raise lock_timeout in cairn.toml or with `-- cairn:lock-timeout`)",
+                        self.options.lock_retries
+                    );
+                    let error = self.statement_error(engine, step, index, &e, outcome);
+                    self.log_failure(driver, step, started, &error).await;
+                    return error;
+                }
+            }
+        }
+        let lost = e.kind == DriverErrorKind::Connection;
+        // The statement stays in doubt when the connection was lost during
+        // it, or when it was in doubt before and running it again failed.
+        let doubt = step.direction == Direction::Up && (lost || (in_doubt && index == from));
+        row.state = HistoryState::Failed;
+        row.execution_ms = elapsed_ms(started);
+        row.error = Some(format!(
+            "{}{} statement {n} of {} ({}): {e}",
+            if doubt {
+                crate::recovery::IN_DOUBT_PREFIX
+            } else {
+                ""
+            },
+            step.direction.as_str(),
+            step.statements.len(),
+            step.script.location(statement.line)
+        ));
+        let recorded = driver.execute(&sql.update(&row)).await.is_ok();
+        let what = match step.direction {
+            Direction::Up => "migration",
+            Direction::Down => "rollback",
+        };
+        let history = match (recorded, lost) {
+            (true, _) => {
+                format!("the history marks migration {version} as failed after {index} statement(s)")
+            }
+            (false, true) => format!("the history still marks migration {version} as running after {index} statement(s), which tells the next run that statement {n} is in doubt"),
+            (false, false) => format!("the history could not be updated and still marks migration {version} as running after {index} statement(s)"),
+        };
+        let outcome = if step.direction == Direction::Down {
+            let during = if lost {
+                format!(
+                    "the connection was lost during {named}, which may or may not have completed"
+                )
+            } else {
+                format!("{named} failed")
+            };
+            format!(
+                "{during}; this rollback ran outside a transaction: the {index} statement(s) before it were committed and stay; {history}. {}",
+                crate::recovery::rollback_advice()
+            )
+        } else if lost {
+            format!(
+                "the connection was lost during {named} of this {what}, which ran outside a transaction: the {index} statement(s) before it were committed and stay, and statement {n} may or may not have completed; {history}. On a new connection, {}",
+                crate::recovery::resume_in_doubt_advice()
+            )
+        } else if doubt {
+            format!(
+                "{named} was in doubt after an interrupted run, and running it again failed; the {index} statement(s) before it were committed and stay; {history}. {}",
+                crate::recovery::in_doubt_failed_advice()
+            )
+        } else {
+            format!(
+                "this {what} ran outside a transaction: the {index} statement(s) before it were committed and stay; {history}. {}",
+                crate::recovery::resume_failed_advice(index as i64)
+            )
+        };
+        let error = self.statement_error(engine, step, index, &e, outcome);
+        self.log_failure(driver, step, started, &error).await;
+        error
+    }
+
+    /// Continues a migration that failed or was interrupted outside a
+    /// transaction, from the statement that failed or is in doubt, if the
+    /// statements that completed are unchanged. With `skip_in_doubt` the
+    /// statement in doubt is recorded as completed without running it.
+    async fn resume(
+        &self,
+        driver: &mut dyn Driver,
+        row: &HistoryRow,
+        skip_in_doubt: bool,
+    ) -> Result<Applied> {
         let engine = driver.engine();
         let version = row.version;
-        if row.error.as_deref().is_some_and(|e| e.starts_with("down ")) {
+        if crate::recovery::is_rollback(row) {
             return Err(Error::Invalid(format!(
-                "migration {version} ({}) failed while rolling back; --resume only continues an up: finish or undo the rollback by hand, then run `cairn repair`",
-                row.name
+                "migration {version} ({}) failed while rolling back, or was interrupted; {}",
+                row.name,
+                crate::recovery::rollback_advice()
             )));
         }
         let migration = plan::applicable(&self.migrations, engine)
@@ -1304,7 +1426,7 @@ impl Migrator {
                 ))
             })?;
         let step = self.prepare(migration, Direction::Up, driver)?;
-        let done = usize::try_from(row.statements_done.unwrap_or(0)).unwrap_or(usize::MAX);
+        let mut done = usize::try_from(row.statements_done.unwrap_or(0)).unwrap_or(usize::MAX);
         let unchanged = done <= step.statements.len()
             && (done == 0
                 || row.statements_checksum.as_deref()
@@ -1318,6 +1440,21 @@ impl Migrator {
                 done,
             });
         }
+        let mut in_doubt =
+            crate::recovery::has_statement_in_doubt(row) && done < step.statements.len();
+        let mut recovered = None;
+        if skip_in_doubt && in_doubt {
+            let statement = &step.statements[done];
+            recovered = Some(format!(
+                "statement {} of {} ({}: `{}`), in doubt after an interrupted run, recorded as completed without running it (--skip-in-doubt)",
+                done + 1,
+                step.statements.len(),
+                step.script.location(statement.line),
+                crate::recovery::first_line(&statement.sql)
+            ));
+            done += 1;
+            in_doubt = false;
+        }
         let started = Instant::now();
         let mut running = row.clone();
         running.state = HistoryState::Running;
@@ -1325,6 +1462,12 @@ impl Migrator {
         running.checksum = migration.checksum(engine).unwrap_or_default();
         running.applied_at = UtcTime::now().rfc3339();
         running.applied_by.clone_from(&self.options.actor);
+        running.statements_done = Some(done as i64);
+        running.statements_checksum = (done > 0).then(|| {
+            crate::checksum::statements_checksum(
+                step.statements[..done].iter().map(|s| s.sql.as_str()),
+            )
+        });
         driver
             .apply_settings(&step.settings)
             .await
@@ -1333,7 +1476,8 @@ impl Migrator {
             .execute(&self.sql(driver).update(&running))
             .await
             .map_err(|e| Error::driver(engine, "marking the migration as running again", e))?;
-        self.continue_outside_transaction(driver, &step, running, done, started)
+        let confirmed = self
+            .continue_outside_transaction(driver, &step, running, done, in_doubt, started)
             .await?;
         let backfilled = if self.backfills_up(&step) {
             Some(self.run_backfills(driver, migration, started).await?)
@@ -1349,6 +1493,7 @@ impl Migrator {
             transactional: false,
             skipped: false,
             backfilled,
+            recovered: recovered.or(confirmed),
         })
     }
 
@@ -1440,18 +1585,23 @@ impl Migrator {
             transactional: false,
             skipped: false,
             backfilled: Some(backfilled),
+            recovered: None,
         })
     }
 
     /// Runs the statements from `from`; outside a transaction, records progress
     /// in `progress` after each one. On failure returns the statement's index.
+    /// With `in_doubt`, statement `from` may have completed in an interrupted
+    /// run: an error that the driver says means "already done" counts it as
+    /// completed, and the returned note says so.
     async fn execute_statements(
         &self,
         driver: &mut dyn Driver,
         step: &Prepared<'_>,
         from: usize,
+        in_doubt: bool,
         mut progress: Option<(&HistorySql, &mut HistoryRow)>,
-    ) -> Result<(), StepError> {
+    ) -> Result<Option<String>, StepError> {
         if progress.is_none() {
             // In a transaction nothing is recorded between statements: let the
             // driver send them together (one round trip or thread hop where it can).
@@ -1462,8 +1612,10 @@ impl Migrator {
             return driver
                 .execute_many(&statements)
                 .await
+                .map(|()| None)
                 .map_err(|(index, e)| StepError::Statement(from + index, e));
         }
+        let mut recovered = None;
         for (index, statement) in step.statements.iter().enumerate().skip(from) {
             let mut attempt = 0;
             loop {
@@ -1477,6 +1629,19 @@ impl Migrator {
                     {
                         self.backoff(attempt).await;
                         attempt += 1;
+                    }
+                    // Only the statement in doubt, and only for errors that mean
+                    // its effect is there: it completed in the interrupted run.
+                    Err(e) if in_doubt && index == from && driver.confirms_completed(&e).await => {
+                        recovered = Some(format!(
+                            "statement {} of {} ({}: `{}`), in doubt after an interrupted run, had completed: running it again answered \"{e}\", so it was counted as completed",
+                            index + 1,
+                            step.statements.len(),
+                            step.script.location(statement.line),
+                            crate::recovery::first_line(&statement.sql)
+                        ));
+                        tracing::info!(statement = index + 1, error = %e, "the statement in doubt had completed");
+                        break;
                     }
                     Err(e) => return Err(StepError::Statement(index, e)),
                 }
@@ -1492,7 +1657,7 @@ impl Migrator {
                     .map_err(|e| StepError::Progress(index, e))?;
             }
         }
-        Ok(())
+        Ok(recovered)
     }
 
     fn statement_error(

@@ -15,6 +15,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Problems, Result};
 use crate::history::{kind, HistoryRow, HistoryState};
 use crate::migration::{Direction, Migration, Version};
+use crate::recovery::{self, InDoubt};
 
 /// Options that change what the plan allows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,6 +69,11 @@ pub enum Problem {
         statements_done: Option<i64>,
         /// The error recorded.
         error: Option<String>,
+        /// The failing statement, when it may have completed in an earlier,
+        /// interrupted run.
+        in_doubt: Option<InDoubt>,
+        /// Whether it failed while rolling back.
+        rollback: bool,
     },
     /// A migration was started and never finished (a crash, or a run in progress).
     Running {
@@ -77,6 +83,13 @@ pub enum Problem {
         name: String,
         /// When it started.
         started_at: String,
+        /// Statements that completed.
+        statements_done: Option<i64>,
+        /// The statement that may or may not have completed (`None` when all
+        /// did, or the script cannot be read).
+        in_doubt: Option<InDoubt>,
+        /// Whether it was rolling back.
+        rollback: bool,
     },
 }
 
@@ -111,20 +124,41 @@ impl fmt::Display for Problem {
                 f,
                 "migration {version} ({name}) is pending but older than the newest applied migration {latest}: renumber it above {latest}, or pass --allow-out-of-order"
             ),
-            Problem::Failed { version, name, statements_done, error } => {
-                write!(f, "migration {version} ({name}) failed part way")?;
-                if let Some(done) = statements_done {
-                    write!(f, " after {done} statement(s) completed")?;
+            Problem::Failed { version, name, statements_done, error, in_doubt, rollback } => {
+                let what = if *rollback { "the rollback of migration" } else { "migration" };
+                let done = statements_done.unwrap_or(0);
+                write!(f, "{what} {version} ({name}) failed part way after {done} statement(s) completed")?;
+                if let Some(in_doubt) = in_doubt {
+                    write!(f, ", and {in_doubt} may or may not have completed")?;
                 }
                 if let Some(error) = error {
                     write!(f, ": {error}")?;
                 }
-                write!(f, "; fix the database by hand to match either before or after the migration, then run `cairn repair`")
+                let advice = match (rollback, in_doubt) {
+                    (true, _) => recovery::rollback_advice().to_owned(),
+                    (false, Some(_)) => recovery::in_doubt_failed_advice().to_owned(),
+                    (false, None) => recovery::resume_failed_advice(done),
+                };
+                write!(f, "; {advice}")
             }
-            Problem::Running { version, name, started_at } => write!(
-                f,
-                "migration {version} ({name}) has been running since {started_at}: if no other cairn is running, it crashed; check the database, then run `cairn up --resume` to continue an interrupted up from its last completed statement, or, for an interrupted rollback or after fixing it by hand, `cairn repair`"
-            ),
+            Problem::Running { version, name, started_at, statements_done, in_doubt, rollback } => {
+                let what = if *rollback { "the rollback of migration" } else { "migration" };
+                let done = statements_done.unwrap_or(0);
+                write!(f, "{what} {version} ({name}) has been running since {started_at}: if no other cairn is running, that run was interrupted (killed, or its connection lost) after {done} statement(s) completed")?;
+                match in_doubt {
+                    Some(in_doubt) => write!(f, ", and {in_doubt} may or may not have completed")?,
+                    None if *rollback => {}
+                    None => write!(f, "; if that is every statement, only recording it as applied is missing")?,
+                }
+                let advice = if *rollback {
+                    recovery::rollback_advice()
+                } else if in_doubt.is_some() {
+                    recovery::resume_in_doubt_advice()
+                } else {
+                    "run `cairn up --resume`"
+                };
+                write!(f, "; {advice}")
+            }
         }
     }
 }
@@ -291,11 +325,16 @@ pub fn problems(
                 name,
                 statements_done: row.statements_done,
                 error: row.error.clone(),
+                in_doubt: recovery::in_doubt(row, source.get(&row.version).copied(), engine),
+                rollback: recovery::is_rollback(row),
             }),
             HistoryState::Running => problems.push(Problem::Running {
                 version: row.version,
                 name,
                 started_at: row.applied_at.clone(),
+                statements_done: row.statements_done,
+                in_doubt: recovery::in_doubt(row, source.get(&row.version).copied(), engine),
+                rollback: recovery::is_rollback(row),
             }),
             // A backfill may be fixed in migration.toml while it is interrupted:
             // its checksum is renewed when it resumes.
@@ -587,6 +626,8 @@ mod tests {
                     name: "m2".into(),
                     statements_done: Some(1),
                     error: None,
+                    in_doubt: None,
+                    rollback: false,
                 }],
             ),
             (
@@ -596,6 +637,14 @@ mod tests {
                     version: 2,
                     name: "m2".into(),
                     started_at: "2026-01-01T00:00:00.000Z".into(),
+                    statements_done: None,
+                    in_doubt: Some(InDoubt {
+                        index: 1,
+                        count: 1,
+                        location: "up.sql:1".into(),
+                        sql: "CREATE TABLE t2 (id INTEGER)".into(),
+                    }),
+                    rollback: false,
                 }],
             ),
             (

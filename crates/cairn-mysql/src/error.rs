@@ -35,6 +35,36 @@ const CONNECTION_ERRORS: &[u16] = &[
     4031, // ER_CLIENT_INTERACTION_TIMEOUT (MySQL)
 ];
 
+/// Errors that, from running a DDL statement again, can only mean that its
+/// effect is already there: what it creates exists, what it drops is gone.
+/// DDL is atomic on MariaDB 10.6+ and MySQL 8, so a statement whose first
+/// clause is done is done. `ER_DUP_ENTRY` (1062) is not here: a duplicate
+/// row says that a row with that key exists, not that this statement wrote it.
+const ALREADY_DONE: &[u16] = &[
+    1007, // ER_DB_CREATE_EXISTS
+    1008, // ER_DB_DROP_EXISTS
+    1050, // ER_TABLE_EXISTS_ERROR (tables and views)
+    1051, // ER_BAD_TABLE_ERROR: DROP TABLE of an unknown table
+    1060, // ER_DUP_FIELDNAME: the column exists
+    1061, // ER_DUP_KEYNAME: the index exists
+    1091, // ER_CANT_DROP_FIELD_OR_KEY: the column or index to drop is gone
+    1304, // ER_SP_ALREADY_EXISTS
+    1305, // ER_SP_DOES_NOT_EXIST
+    1359, // ER_TRG_ALREADY_EXISTS
+    1360, // ER_TRG_DOES_NOT_EXIST
+    1826, // ER_FK_DUP_NAME: the foreign key exists
+];
+
+/// Whether `error` (as [`statement_error`] made it) is one of [`ALREADY_DONE`].
+pub(crate) fn means_already_done(error: &DriverError) -> bool {
+    error
+        .code
+        .as_deref()
+        .and_then(|code| code.split(',').next())
+        .and_then(|number| number.parse::<u16>().ok())
+        .is_some_and(|number| ALREADY_DONE.contains(&number))
+}
+
 /// The code Cairn shows for a server error: `1146, SQLSTATE 42S02`.
 fn code(error: &ServerError) -> String {
     format!("{}, SQLSTATE {}", error.code, error.state)
@@ -177,6 +207,22 @@ mod tests {
             assert_eq!(error.code, Some(format!("{code}, SQLSTATE HY000")));
             assert_eq!(error.message, "boom");
         }
+    }
+
+    #[test]
+    fn only_errors_that_mean_already_done_confirm_a_statement() {
+        for (code, done) in [
+            (1050, true),
+            (1061, true),
+            (1091, true),
+            (1062, false),
+            (1146, false),
+        ] {
+            let error = statement_error(server(code, "42000", "boom"));
+            assert_eq!(means_already_done(&error), done, "{code}");
+        }
+        let lost = DriverError::new(DriverErrorKind::Connection, "gone");
+        assert!(!means_already_done(&lost));
     }
 
     #[test]

@@ -482,6 +482,10 @@ impl Driver for MySqlDriver {
         self.database.clone()
     }
 
+    async fn confirms_completed(&mut self, error: &DriverError) -> bool {
+        error::means_already_done(error)
+    }
+
     async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
         if self.lock_name.is_some() {
             // GET_LOCK nests on one session; Cairn's lock does not.

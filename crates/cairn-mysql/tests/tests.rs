@@ -93,6 +93,31 @@ mod conformance {
 
 mod mysql {
     use super::*;
+
+    /// Running a completed statement again confirms it only when the server's
+    /// error means "already there", never for a duplicate row (issue 9).
+    #[tokio::test]
+    async fn recover_confirms_only_errors_that_mean_already_done() {
+        let db = cairn_testkit::mysql::database().await;
+        let mut driver = connect(db.url()).await;
+        for sql in [
+            "CREATE TABLE t (id INT PRIMARY KEY, a INT)",
+            "ALTER TABLE t ADD COLUMN b INT",
+            "CREATE INDEX t_a ON t (a)",
+            "ALTER TABLE t DROP COLUMN b",
+            "INSERT INTO t (id, a) VALUES (1, 1)",
+        ] {
+            driver.execute(sql).await.expect(sql);
+            let again = driver.execute(sql).await.expect_err(sql);
+            let confirmed = driver.confirms_completed(&again).await;
+            assert_eq!(confirmed, !sql.starts_with("INSERT"), "{sql}: {again}");
+        }
+        let missing = driver
+            .execute("INSERT INTO no_such_table VALUES (1)")
+            .await
+            .expect_err("a missing table");
+        assert!(!driver.confirms_completed(&missing).await, "{missing}");
+    }
     use cairn_core::history::HistoryState;
     use cairn_core::{Error, Migrator, MigratorOptions};
     use cairn_testkit::fixture::Fixture;
@@ -251,7 +276,8 @@ mod mysql {
             "{err}"
         );
 
-        // Through the migrator: retried once, then a failed row.
+        // Through the migrator: retried once; the first statement did nothing,
+        // so the claim row is removed and a plain `up` can retry (issue 9).
         let dir = Fixture::new()
             .migration(
                 1,
@@ -284,9 +310,14 @@ mod mysql {
                 version,
                 index,
                 message,
+                outcome,
                 ..
             } => {
                 assert_eq!((*version, *index), (1, 1));
+                assert!(
+                    outcome.contains("nothing changed") && outcome.contains("retrying is safe"),
+                    "{outcome}"
+                );
                 assert!(message.contains("Lock wait timeout"), "{message}");
                 assert!(message.contains("1205"), "{message}");
             }
@@ -294,26 +325,17 @@ mod mysql {
         }
         blocker.rollback().await.expect("rollback");
         let history = migrator.history(&mut setup).await.expect("history");
-        let row = history
-            .iter()
-            .find(|r| r.version == 1)
-            .expect("a row for migration 1");
-        assert_eq!(
-            (row.state, row.statements_done),
-            (HistoryState::Failed, Some(0)),
-            "{row:?}"
-        );
         assert!(
-            row.error
-                .as_deref()
-                .is_some_and(|e| e.contains("Lock wait timeout")),
-            "{row:?}"
+            history.iter().all(|r| r.version != 1),
+            "the claim row stayed: {history:?}"
         );
         let columns = setup
             .query("SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 't'")
             .await
             .expect("columns");
         assert_eq!(columns, vec![vec![Some("1".to_owned())]], "t changed");
+        let retried = migrator.up(&mut setup, None).await.expect("a plain retry");
+        assert_eq!(retried.migrations.len(), 1, "{retried:?}");
     }
 
     #[tokio::test]

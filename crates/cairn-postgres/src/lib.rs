@@ -423,6 +423,29 @@ impl Driver for PgDriver {
         Capabilities::new(true, LockKind::Session)
     }
 
+    /// `duplicate_table` (42P07, also an index), `duplicate_column` (42701),
+    /// `duplicate_object` (42710: a constraint, type or trigger),
+    /// `duplicate_schema` (42P06) and `duplicate_function` (42723) mean the
+    /// object exists. An index that exists but is invalid (an interrupted
+    /// `CREATE INDEX CONCURRENTLY`) is not complete: while any index of the
+    /// database is invalid, nothing is confirmed.
+    async fn confirms_completed(&mut self, error: &DriverError) -> bool {
+        let code = error.code.as_deref().unwrap_or_default();
+        if !["42P07", "42701", "42710", "42P06", "42723"].contains(&code) {
+            return false;
+        }
+        if code != "42P07" {
+            return true;
+        }
+        match self
+            .query_rows("SELECT 1 FROM pg_catalog.pg_index WHERE NOT indisvalid LIMIT 1")
+            .await
+        {
+            Ok(rows) => rows.is_empty(),
+            Err(_) => false,
+        }
+    }
+
     async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
         // A timeout too large to add to now (Duration::MAX, say) waits forever.
         let deadline = Instant::now().checked_add(timeout);

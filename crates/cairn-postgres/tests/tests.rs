@@ -121,6 +121,44 @@ mod postgres {
 
     use super::*;
 
+    /// Running a completed statement again confirms it only when the error
+    /// means "already there", and never while an invalid index (a `CREATE
+    /// INDEX CONCURRENTLY` cut off part way) exists (issue 9).
+    #[tokio::test]
+    async fn recover_confirms_only_errors_that_mean_already_done() {
+        let db = cairn_testkit::postgres::database().await;
+        let mut driver = connect(&db).await;
+        for sql in [
+            "CREATE TABLE t (id INT PRIMARY KEY, a INT)",
+            "ALTER TABLE t ADD COLUMN b INT",
+            "ALTER TABLE t ADD CONSTRAINT t_a_check CHECK (a > 0)",
+            "CREATE INDEX t_a ON t (a)",
+            "INSERT INTO t (id, a) VALUES (1, 1)",
+        ] {
+            driver.execute(sql).await.expect(sql);
+            let again = driver.execute(sql).await.expect_err(sql);
+            let confirmed = driver.confirms_completed(&again).await;
+            assert_eq!(confirmed, !sql.starts_with("INSERT"), "{sql}: {again}");
+        }
+        driver
+            .execute("INSERT INTO t (id, a) VALUES (2, 1)")
+            .await
+            .expect("a duplicate value");
+        driver
+            .execute("CREATE UNIQUE INDEX CONCURRENTLY t_a_unique ON t (a)")
+            .await
+            .expect_err("a unique index over duplicates");
+        let invalid = driver
+            .execute("CREATE UNIQUE INDEX CONCURRENTLY t_a_unique ON t (a)")
+            .await
+            .expect_err("the invalid index exists");
+        assert_eq!(invalid.code.as_deref(), Some("42P07"), "{invalid}");
+        assert!(
+            !driver.confirms_completed(&invalid).await,
+            "an invalid index confirmed its statement: {invalid}"
+        );
+    }
+
     async fn text(driver: &mut PgDriver, sql: &str) -> Option<String> {
         let rows = driver
             .query(sql)

@@ -12,11 +12,15 @@
 //! transaction, which serialises concurrent runners
 //! ([`LockKind::WriteTransaction`]).
 //!
-//! Backfills run in many transactions, so for them the driver also locks a
-//! file beside the database, `<database>-cairn-backfill.lock`
-//! ([`Driver::lock_backfill`]): the operating system releases it when the
-//! process ends, even by `kill -9`, so a resumed run never waits for a dead
-//! one. The file holds the holder's process id and start time, for messages.
+//! The write lock lasts one transaction, but a run plans once and then runs
+//! many of them (and backfills run in many more), so the driver's migration
+//! lock ([`Driver::lock`], also [`Driver::lock_backfill`]) locks a file beside
+//! the database, `<database>-cairn-backfill.lock`, for the whole run: an `up`
+//! and a `down` started together run one after the other, as on the server
+//! engines. The operating system releases the lock when the process ends,
+//! even by `kill -9`, so a resumed run never waits for a dead one. The file
+//! keeps its old name so that a Cairn that locks it only for backfills still
+//! excludes a newer one, and holds the holder's process id and start time.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -213,12 +217,24 @@ impl Driver for SqliteDriver {
         Capabilities::new(true, LockKind::WriteTransaction)
     }
 
-    async fn lock(&mut self, _timeout: Duration) -> Result<(), DriverError> {
-        Ok(())
+    /// The run lock is the backfill lock file: one lock, held for every run
+    /// (`up`, `down`, `redo`, `repair`, `baseline`), so that runs never
+    /// interleave, and a Cairn that locks only its backfills still excludes it.
+    async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
+        self.lock_backfill(timeout).await
     }
 
     async fn unlock(&mut self) -> Result<(), DriverError> {
-        Ok(())
+        self.unlock_backfill().await
+    }
+
+    async fn confirms_completed(&mut self, error: &DriverError) -> bool {
+        // SQLite reports these as SQLITE_ERROR (1), or as an input error of
+        // the statement without a code: only the message tells.
+        error.kind == DriverErrorKind::Statement
+            && ["already exists", "duplicate column name:", "no such index:"]
+                .iter()
+                .any(|needle| error.message.contains(needle))
     }
 
     async fn lock_backfill(&mut self, timeout: Duration) -> Result<(), DriverError> {
@@ -257,7 +273,7 @@ impl Driver for SqliteDriver {
                     return Err(DriverError::new(
                         DriverErrorKind::LockHeld,
                         format!(
-                            "another run holds the backfill lock `{}`{}",
+                            "another cairn run holds the migration and backfill lock `{}`{}",
                             path.display(),
                             if holder.is_empty() {
                                 String::new()

@@ -36,6 +36,37 @@ mod conformance {
 mod sqlite {
     use super::*;
 
+    /// Running a completed statement again confirms it only when the error
+    /// can mean nothing but "already there" (issue 9: the statement in doubt).
+    #[tokio::test]
+    async fn recover_confirms_only_errors_that_mean_already_done() {
+        let db = TestDatabase::sqlite();
+        let url = DatabaseUrl::parse(db.url()).expect("a sqlite URL");
+        let mut driver = SqliteDriver::connect(&url).await.expect("SQLite opens");
+        for sql in [
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER)",
+            "CREATE INDEX t_a ON t (a)",
+            "ALTER TABLE t ADD COLUMN b INTEGER",
+            "INSERT INTO t (id) VALUES (1)",
+        ] {
+            driver.execute(sql).await.expect(sql);
+            let again = driver.execute(sql).await.expect_err(sql);
+            let confirmed = driver.confirms_completed(&again).await;
+            assert_eq!(confirmed, !sql.starts_with("INSERT"), "{sql}: {again}");
+        }
+        driver.execute("DROP INDEX t_a").await.expect("drop");
+        let gone = driver
+            .execute("DROP INDEX t_a")
+            .await
+            .expect_err("dropped twice");
+        assert!(driver.confirms_completed(&gone).await, "{gone}");
+        let missing = driver
+            .execute("INSERT INTO no_such_table VALUES (1)")
+            .await
+            .expect_err("a missing table");
+        assert!(!driver.confirms_completed(&missing).await, "{missing}");
+    }
+
     #[tokio::test]
     async fn opening_a_directory_is_a_clear_error() {
         let dir = tempfile::tempdir().expect("tempdir");
