@@ -6,12 +6,14 @@
 //!   cairn-sqlite's tests and by any outside driver crate the same way
 //!   (see [`conformance_tests!`]).
 //! - [`fixture`]: write a migrations directory for a test in a few lines.
+//! - [`netfault`]: peers that never answer, and a proxy that freezes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod conformance;
 pub mod fixture;
 pub mod introspection;
+pub mod netfault;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
