@@ -1269,7 +1269,9 @@ mod conn {
         p.three_migrations();
         p.cairn(&["--database-url", "sqlite://new.db?mode=rw", "up"])
             .code(1)
-            .stderr_has("SQLite database `new.db` does not exist: mode=rw opens an existing file only");
+            .stderr_has(
+                "SQLite database `new.db` does not exist: mode=rw opens an existing file only",
+            );
         p.cairn(&["--database-url", "sqlite://new.db?mode=ro", "status"])
             .code(1)
             .stderr_has("does not exist: mode=ro");

@@ -110,9 +110,7 @@ fn parse_seconds(key: &str, value: &str) -> Result<Duration, String> {
         .ok()
         .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| {
-            format!("{key} must be a number of seconds (0 for no limit), not `{value}`")
-        })
+        .ok_or_else(|| format!("{key} must be a number of seconds (0 for no limit), not `{value}`"))
 }
 
 impl Timeouts {
@@ -159,12 +157,10 @@ impl Timeouts {
                 reason: Reason::DefaultReadTimeout,
             })),
             Workload::User => {
-                let statement = statement_timeout
-                    .filter(|d| !d.is_zero())
-                    .map(|st| Limit {
-                        after: st.saturating_add(STATEMENT_TIMEOUT_GRACE),
-                        reason: Reason::StatementTimeout(st),
-                    });
+                let statement = statement_timeout.filter(|d| !d.is_zero()).map(|st| Limit {
+                    after: st.saturating_add(STATEMENT_TIMEOUT_GRACE),
+                    reason: Reason::StatementTimeout(st),
+                });
                 match (statement, explicit) {
                     (Some(a), Some(b)) => Some(if a.after >= b.after { a } else { b }),
                     (a, b) => a.or(b),
@@ -278,13 +274,19 @@ mod tests {
             t.reply_limit(Workload::Bookkeeping, None).map(|l| l.after),
             Some(Duration::from_millis(500))
         );
-        assert_eq!(Timeouts::default().connect_limit(), Some(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(
+            Timeouts::default().connect_limit(),
+            Some(DEFAULT_CONNECT_TIMEOUT)
+        );
         assert_eq!(timeouts(&[("connect_timeout", "0")]).connect_limit(), None);
         let mut t = Timeouts::default();
         assert_eq!(t.take_param("sslmode", "disable"), Ok(false));
         for bad in ["-1", "soon", "", "inf"] {
             let err = t.take_param("read_timeout", bad).unwrap_err();
-            assert!(err.contains("read_timeout must be a number of seconds"), "{err}");
+            assert!(
+                err.contains("read_timeout must be a number of seconds"),
+                "{err}"
+            );
         }
     }
 
@@ -303,7 +305,10 @@ mod tests {
         );
         // A user's statement without any timeout waits as long as it runs.
         assert_eq!(default.reply_limit(Workload::User, None), None);
-        assert_eq!(default.reply_limit(Workload::User, Some(Duration::ZERO)), None);
+        assert_eq!(
+            default.reply_limit(Workload::User, Some(Duration::ZERO)),
+            None
+        );
         let two = Duration::from_secs(2);
         assert_eq!(
             default.reply_limit(Workload::User, Some(two)),
@@ -347,7 +352,10 @@ mod tests {
             assert!(connect.message.contains(needle), "{needle}: {connect}");
         }
         let default = Timeouts::default().connect_error("MySQL", "mysql://root@h:3306/x");
-        assert!(default.message.contains("connect_timeout, default 10 s"), "{default}");
+        assert!(
+            default.message.contains("connect_timeout, default 10 s"),
+            "{default}"
+        );
 
         let limit = Timeouts::default()
             .reply_limit(Workload::User, Some(Duration::from_millis(1500)))
@@ -366,7 +374,10 @@ mod tests {
             .reply_limit(Workload::Bookkeeping, None)
             .unwrap()
             .error("PostgreSQL", "t");
-        assert!(error.message.contains("read_timeout, default 60 s"), "{error}");
+        assert!(
+            error.message.contains("read_timeout, default 60 s"),
+            "{error}"
+        );
         assert!(error.message.contains("?read_timeout=300"), "{error}");
     }
 
@@ -382,7 +393,11 @@ mod tests {
     async fn within_gives_up_after_the_limit() {
         assert_eq!(within(None, async { 1 }).await, Ok(1));
         assert_eq!(
-            within(Some(Duration::from_millis(10)), std::future::pending::<()>()).await,
+            within(
+                Some(Duration::from_millis(10)),
+                std::future::pending::<()>()
+            )
+            .await,
             Err(TimedOut)
         );
     }

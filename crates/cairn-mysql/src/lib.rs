@@ -130,8 +130,7 @@ use cairn_core::history::string_literal;
 use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
-    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
-    Workload,
+    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings, Workload,
 };
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, SslOpts, Value};
@@ -222,9 +221,9 @@ impl MySqlDriver {
         let invalid = |why: String| {
             // A password split at a delimiter ends up in the parser's words: give only the hint.
             let why = match hint {
-                Some(hint) => format!(
-                    "it does not read as mysql://user:password@host:port/database; {hint}"
-                ),
+                Some(hint) => {
+                    format!("it does not read as mysql://user:password@host:port/database; {hint}")
+                }
                 None => why,
             };
             DriverError::new(

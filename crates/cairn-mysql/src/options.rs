@@ -354,7 +354,10 @@ mod tests {
         );
         assert!(parts.keepalive_given);
         let err = UrlParts::parse("mysql://root@h/test?connect_timeout=-3").unwrap_err();
-        assert!(err.contains("connect_timeout must be a number of seconds"), "{err}");
+        assert!(
+            err.contains("connect_timeout must be a number of seconds"),
+            "{err}"
+        );
     }
 
     #[test]

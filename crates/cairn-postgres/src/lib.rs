@@ -83,8 +83,7 @@ use cairn_core::driver::Rows;
 use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
-    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
-    Workload,
+    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings, Workload,
 };
 use tokio_postgres::{AsyncMessage, Client, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;

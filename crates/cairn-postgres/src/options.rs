@@ -354,7 +354,11 @@ mod tests {
             assert_eq!(o.config.get_ssl_mode(), PgSslMode::Disable, "{url}");
         }
         let err = options("postgres://u:hunter2@h/d?read_timeout=soon").unwrap_err();
-        assert!(err.message.contains("read_timeout must be a number of seconds"), "{err}");
+        assert!(
+            err.message
+                .contains("read_timeout must be a number of seconds"),
+            "{err}"
+        );
         let err = options("postgres://u@h,%2Ftmp/d").unwrap_err();
         assert!(err.message.contains("mix Unix sockets and TCP"), "{err}");
     }

@@ -60,7 +60,11 @@ where
         <tokio_postgres_rustls::MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<S>>::Error;
 
     fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
-        let domain = if domain.is_empty() { "localhost" } else { domain };
+        let domain = if domain.is_empty() {
+            "localhost"
+        } else {
+            domain
+        };
         self.0.make_tls_connect(domain)
     }
 }

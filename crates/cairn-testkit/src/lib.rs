@@ -13,9 +13,9 @@
 pub mod conformance;
 pub mod fixture;
 pub mod introspection;
-pub mod netfault;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+pub mod netfault;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -30,9 +30,16 @@ async fn conn_a_server_that_never_answers_fails_within_connect_timeout() {
         .await
         .expect("connect hung")
         .expect_err("connected to a server that never answers");
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
-    let target = format!("cannot connect to mysql://root:***@127.0.0.1:{}/x", silent.port());
+    let target = format!(
+        "cannot connect to mysql://root:***@127.0.0.1:{}/x",
+        silent.port()
+    );
     for needle in [
         target.as_str(),
         "no answer from a MySQL server within 1 s",
@@ -58,7 +65,12 @@ fn sleeping(directive: &str, seconds: u32) -> FixtureDir {
 /// Starts `migrator.up` on a connection through a proxy (with `extra` URL
 /// parameters), freezes the proxy once the session runs `needle`, and returns
 /// the run's error and how long the run took.
-async fn up_frozen(db: &TestDatabase, migrator: &Migrator, extra: &str, needle: &str) -> (Error, Duration) {
+async fn up_frozen(
+    db: &TestDatabase,
+    migrator: &Migrator,
+    extra: &str,
+    needle: &str,
+) -> (Error, Duration) {
     let proxy = FreezingProxy::start(&host_port(db.url(), 3306)).await;
     let mut raw = via_port(db.url(), proxy.port());
     if !extra.is_empty() {
@@ -66,7 +78,9 @@ async fn up_frozen(db: &TestDatabase, migrator: &Migrator, extra: &str, needle: 
         raw.push_str(extra);
     }
     let url = DatabaseUrl::parse(&raw).expect("a mysql URL");
-    let mut driver = MySqlDriver::connect(&url).await.expect("connect through the proxy");
+    let mut driver = MySqlDriver::connect(&url)
+        .await
+        .expect("connect through the proxy");
     let id = driver.connection_id();
     let mut observer = connect(db.url()).await;
     let started = Instant::now();
@@ -76,15 +90,22 @@ async fn up_frozen(db: &TestDatabase, migrator: &Migrator, extra: &str, needle: 
         );
         let deadline = Instant::now() + Duration::from_secs(15);
         while value(&mut observer, &running).await.as_deref() != Some("1") {
-            assert!(Instant::now() < deadline, "connection {id} never ran `{needle}`");
+            assert!(
+                Instant::now() < deadline,
+                "connection {id} never ran `{needle}`"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         proxy.freeze();
     };
-    let (result, ()) = tokio::join!(tokio::time::timeout(BOUND, migrator.up(&mut driver, None)), watch);
-    let failure = result
-        .unwrap_or_else(|_| panic!("up still waiting {BOUND:?} after the server froze"))
-        .expect_err("up succeeded through a frozen server");
+    let (result, ()) = tokio::join!(
+        tokio::time::timeout(BOUND, migrator.up(&mut driver, None)),
+        watch
+    );
+    let Ok(result) = result else {
+        panic!("up still waiting {BOUND:?} after the server froze");
+    };
+    let failure = result.expect_err("up succeeded through a frozen server");
     (failure.error, started.elapsed())
 }
 
@@ -103,7 +124,7 @@ fn statement_error(error: &Error) -> (i64, String, DriverErrorKind) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conn_a_frozen_server_ends_a_statement_at_its_statement_timeout() {
     let db = cairn_testkit::mysql::database().await;
-    let mut probe = connect(db.url()).await;
+    let probe = connect(db.url()).await;
     assert!(
         probe.is_mariadb(),
         "this test needs MariaDB, whose max_statement_time stops any statement (server {})",
@@ -152,18 +173,41 @@ async fn conn_a_frozen_server_ends_cairns_own_queries_and_abandons_the_connectio
     let db = cairn_testkit::mysql::database().await;
     let proxy = FreezingProxy::start(&host_port(db.url(), 3306)).await;
     let raw = via_port(db.url(), proxy.port());
-    let raw = format!("{raw}{}read_timeout=1", if raw.contains('?') { '&' } else { '?' });
+    let raw = format!(
+        "{raw}{}read_timeout=1",
+        if raw.contains('?') { '&' } else { '?' }
+    );
     let url = DatabaseUrl::parse(&raw).expect("a mysql URL");
-    let mut driver = MySqlDriver::connect(&url).await.expect("connect through the proxy");
+    let mut driver = MySqlDriver::connect(&url)
+        .await
+        .expect("connect through the proxy");
     proxy.freeze();
     let started = Instant::now();
-    let err = driver.query("SELECT 1").await.expect_err("a frozen server answered");
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    let err = driver
+        .query("SELECT 1")
+        .await
+        .expect_err("a frozen server answered");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(err.kind, DriverErrorKind::Connection);
-    assert!(err.message.contains("within 1 s (read_timeout in the database URL)"), "{err}");
+    assert!(
+        err.message
+            .contains("within 1 s (read_timeout in the database URL)"),
+        "{err}"
+    );
     let started = Instant::now();
-    let err = driver.execute("SELECT 2").await.expect_err("an abandoned connection answered");
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    let err = driver
+        .execute("SELECT 2")
+        .await
+        .expect_err("an abandoned connection answered");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.message.contains("was abandoned"), "{err}");
 }
 
@@ -177,7 +221,9 @@ async fn conn_an_unencoded_password_gets_a_hint_and_stays_hidden() {
         let url = DatabaseUrl::parse(raw).expect("a mysql URL");
         let err = MySqlDriver::connect(&url).await.expect_err(raw);
         assert!(
-            err.message.contains("if your password contains @ # / ? or %, percent-encode it (e.g. @ → %40"),
+            err.message.contains(
+                "if your password contains @ # / ? or %, percent-encode it (e.g. @ → %40"
+            ),
             "{raw}: {err}"
         );
         assert!(!err.message.contains("er2"), "{raw}: {err}");

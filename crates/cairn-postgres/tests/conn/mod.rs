@@ -40,9 +40,16 @@ async fn conn_a_server_that_never_answers_fails_within_connect_timeout() {
         .await
         .expect("connect hung")
         .expect_err("connected to a server that never answers");
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
-    let target = format!("cannot connect to postgres://app:***@127.0.0.1:{}/x", silent.port());
+    let target = format!(
+        "cannot connect to postgres://app:***@127.0.0.1:{}/x",
+        silent.port()
+    );
     for needle in [
         target.as_str(),
         "no answer from a PostgreSQL server within 1 s",
@@ -56,13 +63,20 @@ async fn conn_a_server_that_never_answers_fails_within_connect_timeout() {
 /// Starts `migrator.up` on a connection through `proxy`, freezes the proxy
 /// once the session runs `needle`, and returns the run's error and how long
 /// the run took.
-async fn up_frozen(db: &TestDatabase, migrator: &Migrator, extra: &str, needle: &str) -> (Error, Duration) {
+async fn up_frozen(
+    db: &TestDatabase,
+    migrator: &Migrator,
+    extra: &str,
+    needle: &str,
+) -> (Error, Duration) {
     let proxy = FreezingProxy::start(&host_port(db.url(), 5432)).await;
     let mut raw = via_port(db.url(), proxy.port());
     raw.push(if raw.contains('?') { '&' } else { '?' });
     raw.push_str(extra);
     let url = DatabaseUrl::parse(&raw).expect("a postgres URL");
-    let mut driver = PgDriver::connect(&url).await.expect("connect through the proxy");
+    let mut driver = PgDriver::connect(&url)
+        .await
+        .expect("connect through the proxy");
     let pid = driver.backend_pid();
     let mut observer = connect(db).await;
     let started = Instant::now();
@@ -72,15 +86,22 @@ async fn up_frozen(db: &TestDatabase, migrator: &Migrator, extra: &str, needle: 
         );
         let deadline = Instant::now() + Duration::from_secs(15);
         while value(&mut observer, &running).await.as_deref() != Some("1") {
-            assert!(Instant::now() < deadline, "session {pid} never ran `{needle}`");
+            assert!(
+                Instant::now() < deadline,
+                "session {pid} never ran `{needle}`"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         proxy.freeze();
     };
-    let (result, ()) = tokio::join!(tokio::time::timeout(BOUND, migrator.up(&mut driver, None)), watch);
-    let failure = result
-        .unwrap_or_else(|_| panic!("up still waiting {BOUND:?} after the server froze"))
-        .expect_err("up succeeded through a frozen server");
+    let (result, ()) = tokio::join!(
+        tokio::time::timeout(BOUND, migrator.up(&mut driver, None)),
+        watch
+    );
+    let Ok(result) = result else {
+        panic!("up still waiting {BOUND:?} after the server froze");
+    };
+    let failure = result.expect_err("up succeeded through a frozen server");
     (failure.error, started.elapsed())
 }
 
@@ -130,7 +151,12 @@ async fn conn_a_frozen_server_ends_a_statement_at_its_statement_timeout() {
     // Nothing was committed: migration 2's transaction never reached COMMIT.
     let mut direct = connect(&db).await;
     assert_eq!(
-        value(&mut direct, "SELECT string_agg(version::text, ',' ORDER BY version) FROM cairn_history").await.as_deref(),
+        value(
+            &mut direct,
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM cairn_history"
+        )
+        .await
+        .as_deref(),
         Some("1")
     );
 }
@@ -159,17 +185,37 @@ async fn conn_a_frozen_server_ends_cairns_own_queries_and_abandons_the_connectio
     let proxy = FreezingProxy::start(&host_port(db.url(), 5432)).await;
     let raw = format!("{}?read_timeout=1", via_port(db.url(), proxy.port()));
     let url = DatabaseUrl::parse(&raw).expect("a postgres URL");
-    let mut driver = PgDriver::connect(&url).await.expect("connect through the proxy");
+    let mut driver = PgDriver::connect(&url)
+        .await
+        .expect("connect through the proxy");
     proxy.freeze();
     let started = Instant::now();
-    let err = driver.query("SELECT 1").await.expect_err("a frozen server answered");
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    let err = driver
+        .query("SELECT 1")
+        .await
+        .expect_err("a frozen server answered");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(err.kind, DriverErrorKind::Connection);
-    assert!(err.message.contains("within 1 s (read_timeout in the database URL)"), "{err}");
+    assert!(
+        err.message
+            .contains("within 1 s (read_timeout in the database URL)"),
+        "{err}"
+    );
     // Nothing more is sent, and nothing waits again.
     let started = Instant::now();
-    let err = driver.execute("SELECT 2").await.expect_err("an abandoned connection answered");
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    let err = driver
+        .execute("SELECT 2")
+        .await
+        .expect_err("an abandoned connection answered");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.message.contains("was abandoned"), "{err}");
 }
 
@@ -229,7 +275,9 @@ async fn conn_an_unencoded_password_gets_a_hint_and_stays_hidden() {
         let url = DatabaseUrl::parse(raw).expect("a postgres URL");
         let err = PgDriver::connect(&url).await.expect_err(raw);
         assert!(
-            err.message.contains("if your password contains @ # / ? or %, percent-encode it (e.g. @ → %40"),
+            err.message.contains(
+                "if your password contains @ # / ? or %, percent-encode it (e.g. @ → %40"
+            ),
             "{raw}: {err}"
         );
         assert!(!err.message.contains("er2"), "{raw}: {err}");
