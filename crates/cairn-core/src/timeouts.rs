@@ -267,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn parameters_are_seconds_and_zero_means_no_limit() {
+    fn conn_parameters_are_seconds_and_zero_means_no_limit() {
         let t = timeouts(&[("connect_timeout", "2"), ("read_timeout", "0.5")]);
         assert_eq!(t.connect_limit(), Some(Duration::from_secs(2)));
         assert_eq!(
@@ -291,7 +291,7 @@ mod tests {
     }
 
     #[test]
-    fn bookkeeping_waits_read_timeout_and_user_statements_their_statement_timeout() {
+    fn conn_bookkeeping_waits_read_timeout_and_user_statements_their_statement_timeout() {
         let default = Timeouts::default();
         let minute = Some(Limit {
             after: DEFAULT_READ_TIMEOUT,
@@ -339,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_setting_to_change() {
+    fn conn_errors_name_the_setting_to_change() {
         let connect = timeouts(&[("connect_timeout", "2")])
             .connect_error("PostgreSQL", "postgres://app:***@db:5432/app");
         assert_eq!(connect.kind, DriverErrorKind::Connection);
@@ -382,7 +382,7 @@ mod tests {
     }
 
     #[test]
-    fn seconds_are_short() {
+    fn conn_seconds_are_short() {
         assert_eq!(seconds(Duration::from_secs(60)), "60 s");
         assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(seconds(Duration::from_millis(11_500)), "11.5 s");
@@ -390,7 +390,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn within_gives_up_after_the_limit() {
+    async fn conn_within_gives_up_after_the_limit() {
         assert_eq!(within(None, async { 1 }).await, Ok(1));
         assert_eq!(
             within(

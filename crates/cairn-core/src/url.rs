@@ -173,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn unencoded_passwords_get_a_hint() {
+    fn conn_unencoded_passwords_get_a_hint() {
         for url in [
             "postgres://app:p@ss@db/app",
             "postgres://u:abc#123@h/db",

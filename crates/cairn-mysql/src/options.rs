@@ -338,7 +338,7 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_are_cairns_parameters() {
+    fn conn_timeouts_are_cairns_parameters() {
         let parts = UrlParts::parse(
             "mysql://root@h/test?connect_timeout=2&read_timeout=0&tcp_keepalive=5000",
         )

@@ -336,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_are_ours_and_unix_sockets_never_use_tls() {
+    fn conn_timeouts_are_ours_and_unix_sockets_never_use_tls() {
         let o = options("postgres://u@h/d?connect_timeout=2&read_timeout=7&keepalives_idle=5")
             .expect("parses");
         assert_eq!(o.timeouts.connect_limit(), Some(Duration::from_secs(2)));

@@ -150,7 +150,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_are_rewritten_to_the_proxy() {
+    fn conn_urls_are_rewritten_to_the_proxy() {
         assert_eq!(
             host_port("postgres://postgres@127.0.0.1:5432/x?a=b", 5432),
             "127.0.0.1:5432"
