@@ -779,6 +779,10 @@ impl Driver for OneByOne {
         self.0.apply_settings(settings).await
     }
 
+    fn set_workload(&mut self, workload: cairn_core::Workload) {
+        self.0.set_workload(workload);
+    }
+
     async fn begin(&mut self) -> std::result::Result<(), DriverError> {
         self.0.begin().await
     }

@@ -1668,3 +1668,140 @@ mod literal {
         );
     }
 }
+
+/// Connections that cannot hang and URLs that mean what they say (issue 9
+/// item 6, parts of 10), through the binary.
+mod conn {
+    use std::time::{Duration, Instant};
+
+    use cairn_testkit::netfault::SilentServer;
+
+    use super::*;
+
+    #[test]
+    fn conn_sqlite_commands_that_change_nothing_create_no_file() {
+        let p = Project::new();
+        p.three_migrations();
+        let runs: Vec<(&[&str], Option<i32>)> = vec![
+            (&["status"], Some(0)),
+            (&["status", "--format", "json"], Some(0)),
+            (&["validate"], None),
+            (&["up", "--dry-run"], Some(0)),
+            (&["down", "--dry-run"], None),
+            (&["up", "--to", "999"], None),
+            (&["redo"], Some(1)),
+            (&["backfill", "status"], None),
+            (&["schema", "dump"], Some(0)),
+        ];
+        for (args, code) in runs {
+            let run = p.cairn(args);
+            if let Some(code) = code {
+                run.code(code);
+            }
+            assert!(
+                !p.path("cairn.db").exists(),
+                "`cairn {}` created cairn.db\n{run:?}",
+                args.join(" ")
+            );
+        }
+        // The missing file reads as an empty database: everything pending.
+        let status = p.cairn(&["status", "--format", "json"]).code(0).json();
+        assert_eq!(
+            states(&status),
+            pairs(&[(1, "pending"), (2, "pending"), (3, "pending")])
+        );
+        // The first write creates it.
+        p.cairn(&["up", "--to", "1"]).code(0);
+        assert_eq!(p.history(), vec![1]);
+    }
+
+    #[test]
+    fn conn_sqlite_mode_ro_reads_and_refuses_writes() {
+        let p = Project::new();
+        p.three_migrations();
+        p.cairn(&["up", "--to", "1"]).code(0);
+        let url = "sqlite://cairn.db?mode=ro";
+        p.cairn(&["--database-url", url, "status"])
+            .code(0)
+            .stdout_has("pending");
+        p.cairn(&["--database-url", url, "up"])
+            .code(1)
+            .stderr_has("readonly database")
+            .stderr_has("mode=ro");
+        assert_eq!(p.history(), vec![1]);
+        assert!(!p.has_table("posts"), "{:?}", p.tables());
+        // An absolute path, read-only too.
+        let absolute = format!("sqlite://{}?mode=ro", p.path("cairn.db").display());
+        p.cairn(&["--database-url", &absolute, "up"])
+            .code(1)
+            .stderr_has("mode=ro");
+        assert_eq!(p.history(), vec![1]);
+    }
+
+    #[test]
+    fn conn_sqlite_mode_rw_needs_the_file_and_unknown_parameters_are_refused() {
+        let p = Project::new();
+        p.three_migrations();
+        p.cairn(&["--database-url", "sqlite://new.db?mode=rw", "up"])
+            .code(1)
+            .stderr_has(
+                "SQLite database `new.db` does not exist: mode=rw opens an existing file only",
+            );
+        p.cairn(&["--database-url", "sqlite://new.db?mode=ro", "status"])
+            .code(1)
+            .stderr_has("does not exist: mode=ro");
+        p.cairn(&["--database-url", "sqlite://new.db?journal=wal", "up"])
+            .code(1)
+            .stderr_has("unknown parameter `journal`")
+            .stderr_has("mode=ro, mode=rw or mode=rwc");
+        p.cairn(&["--database-url", "sqlite://new.db?mode=wrc", "up"])
+            .code(1)
+            .stderr_has("unknown mode `wrc`");
+        assert!(!p.path("new.db").exists(), "a refused URL created the file");
+        // mode=rw on an existing file writes.
+        p.cairn(&["up", "--to", "1"]).code(0);
+        p.cairn(&["--database-url", "sqlite://cairn.db?mode=rw", "up"])
+            .code(0);
+        assert_eq!(p.history(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn conn_a_server_that_never_answers_ends_status_within_connect_timeout() {
+        let p = Project::new();
+        p.three_migrations();
+        let silent = SilentServer::start();
+        for (scheme, server) in [("postgres", "PostgreSQL"), ("mysql", "MySQL")] {
+            let url = format!(
+                "{scheme}://app:hunter2@127.0.0.1:{}/x?connect_timeout=2",
+                silent.port()
+            );
+            let started = Instant::now();
+            let run = p.cairn(&["status", "--database-url", &url]);
+            let took = started.elapsed();
+            assert!(took < Duration::from_secs(20), "{scheme}: took {took:?}");
+            run.code(1)
+                .stderr_has(&format!("{scheme}://app:***@127.0.0.1:{}/x", silent.port()))
+                .stderr_has(&format!("no answer from a {server} server within 2 s"))
+                .stderr_has("connect_timeout")
+                .nowhere("hunter2");
+        }
+    }
+
+    #[test]
+    fn conn_an_unencoded_password_gets_a_hint_and_is_never_printed() {
+        let p = Project::new();
+        p.three_migrations();
+        for url in [
+            "postgres://app:hunt@er2/x@127.0.0.1:5432/db",
+            "postgres://app:hunt#er2@127.0.0.1:5432/db",
+            "mysql://root:hunt@er2/x@127.0.0.1:3306/test",
+            "mysql://root:hunt?er2@127.0.0.1:3306/test",
+        ] {
+            p.cairn(&["status", "--database-url", url])
+                .code(1)
+                .stderr_has("percent-encode it (e.g. @ → %40")
+                .nowhere("hunt")
+                .nowhere("er2");
+        }
+    }
+}

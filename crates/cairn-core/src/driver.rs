@@ -70,6 +70,20 @@ pub struct SessionSettings {
     pub statement_timeout: Option<Duration>,
 }
 
+/// Whose statements a driver is about to send, so that it can bound how long
+/// it waits for their replies (see [`crate::timeouts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Workload {
+    /// Cairn's own round trips: the history, the lock, transactions. They are
+    /// short, so a reply that does not come means the server is gone.
+    #[default]
+    Bookkeeping,
+    /// A user's statements: a migration's, a backfill's batches. They may
+    /// legitimately run for hours.
+    User,
+}
+
 /// What kind of failure a driver saw, so the migrator can react.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -200,6 +214,16 @@ pub trait Driver: Send + fmt::Debug {
     async fn confirms_completed(&mut self, error: &DriverError) -> bool {
         let _ = error;
         false
+    }
+
+    /// Says whose statements follow, until the next call: the migrator calls
+    /// it with [`Workload::User`] before a migration's or a backfill's
+    /// statements and with [`Workload::Bookkeeping`] after them; a driver
+    /// starts in [`Workload::Bookkeeping`]. A driver over a network uses it to
+    /// bound each wait for a reply (see [`crate::timeouts`]); the default
+    /// ignores it.
+    fn set_workload(&mut self, workload: Workload) {
+        let _ = workload;
     }
 
     /// Applies lock and statement timeouts to the session.

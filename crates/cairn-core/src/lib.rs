@@ -26,10 +26,13 @@ pub mod schema;
 pub mod seed;
 pub mod source;
 pub mod split;
+pub mod timeouts;
 pub mod url;
 pub mod verify;
 
-pub use driver::{Capabilities, Driver, DriverError, DriverErrorKind, LockKind, SessionSettings};
+pub use driver::{
+    Capabilities, Driver, DriverError, DriverErrorKind, LockKind, SessionSettings, Workload,
+};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use history::{HistoryRow, HistoryState, HistoryTable};

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use crate::backfill::{self, DataMigration, Hooks, ProgressFn, StopSignal};
 use crate::clock::UtcTime;
-use crate::driver::{Driver, DriverError, DriverErrorKind, LockKind, SessionSettings};
+use crate::driver::{Driver, DriverError, DriverErrorKind, LockKind, SessionSettings, Workload};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::history::{
@@ -1517,7 +1517,9 @@ impl Migrator {
         let backfills = migration.backfills();
         let mut changed = 0;
         for (step, backfill) in backfills.iter().enumerate() {
-            let (_, changed_now) = backfill::run(
+            // A backfill's batches are the user's work: they may take long.
+            driver.set_workload(Workload::User);
+            let outcome = backfill::run(
                 driver,
                 backfill,
                 &backfill::Context {
@@ -1531,7 +1533,9 @@ impl Migrator {
                     retry_backoff: self.options.retry_backoff,
                 },
             )
-            .await?;
+            .await;
+            driver.set_workload(Workload::Bookkeeping);
+            let (_, changed_now) = outcome?;
             changed += changed_now;
         }
         let ms = elapsed_ms(started);
@@ -1609,9 +1613,10 @@ impl Migrator {
                 .iter()
                 .map(|s| s.sql.as_str())
                 .collect();
-            return driver
-                .execute_many(&statements)
-                .await
+            driver.set_workload(Workload::User);
+            let outcome = driver.execute_many(&statements).await;
+            driver.set_workload(Workload::Bookkeeping);
+            return outcome
                 .map(|()| None)
                 .map_err(|(index, e)| StepError::Statement(from + index, e));
         }
@@ -1619,7 +1624,10 @@ impl Migrator {
         for (index, statement) in step.statements.iter().enumerate().skip(from) {
             let mut attempt = 0;
             loop {
-                match driver.execute(&statement.sql).await {
+                driver.set_workload(Workload::User);
+                let outcome = driver.execute(&statement.sql).await;
+                driver.set_workload(Workload::Bookkeeping);
+                match outcome {
                     Ok(_) => break,
                     // Outside a transaction a statement that timed out on a lock did nothing: retry it.
                     Err(e)

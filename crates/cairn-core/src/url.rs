@@ -101,6 +101,29 @@ pub fn redact(url: &str) -> String {
     format!("{prefix}{rest}{}", redact_query(tail))
 }
 
+/// The advice for a URL whose password holds a character that ends the
+/// userinfo (`@`, `#`, `/`, `?`) or a `%` that starts no escape.
+pub const PASSWORD_ENCODING_HINT: &str = "if your password contains @ # / ? or %, percent-encode it (e.g. @ → %40, # → %23, / → %2F, ? → %3F, % → %25)";
+
+/// [`PASSWORD_ENCODING_HINT`] when `url` looks as if its password was not
+/// percent-encoded: between `://` and the last `@` there is a `:` (so a
+/// password) and one of `@ # / ?` or a `%` not followed by two hex digits.
+/// Parsers split such a URL early, which shows up as an odd host, port or
+/// database, or a failed host lookup; drivers add the hint to those errors.
+/// Never returns the password itself.
+pub fn password_hint(url: &str) -> Option<&'static str> {
+    let rest = &url[url.find("://")? + 3..];
+    let userinfo = &rest[..rest.rfind('@')?];
+    let (_, password) = userinfo.split_once(':')?;
+    let bytes = password.as_bytes();
+    let bad_percent = bytes.iter().enumerate().any(|(i, b)| {
+        *b == b'%'
+            && !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    (bad_percent || userinfo.contains(['@', '#', '/', '?'])).then_some(PASSWORD_ENCODING_HINT)
+}
+
 fn redact_query(tail: &str) -> String {
     let Some((path, query)) = tail.split_once('?') else {
         return tail.to_owned();
@@ -147,6 +170,28 @@ mod tests {
         );
         assert!(message.contains("scott:***@db"), "{message}");
         assert!(!message.contains("tiger"), "{message}");
+    }
+
+    #[test]
+    fn conn_unencoded_passwords_get_a_hint() {
+        for url in [
+            "postgres://app:p@ss@db/app",
+            "postgres://u:abc#123@h/db",
+            "postgres://app:p@ss/word@db/app",
+            "mysql://root:a?b@h:3306/test",
+            "mysql://root:100%@h/test",
+        ] {
+            assert_eq!(password_hint(url), Some(PASSWORD_ENCODING_HINT), "{url}");
+        }
+        for url in [
+            "postgres://app:p%40ss@db/app",
+            "postgres://app@db/app?x=a@b",
+            "mysql://root@h/test",
+            "sqlite://cairn.db",
+            "postgres:///db?host=/var/run/postgresql",
+        ] {
+            assert_eq!(password_hint(url), None, "{url}");
+        }
     }
 
     #[test]

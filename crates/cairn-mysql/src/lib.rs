@@ -101,8 +101,21 @@
 //! parameters are refused in favour of `ssl-mode`). The driver does not switch
 //! to the server's Unix socket unless `prefer_socket=true` is given, sends the
 //! connection attribute `program_name=cairn` (visible in
-//! `performance_schema.session_connect_attrs`), and gives up connecting after
-//! 30 seconds.
+//! `performance_schema.session_connect_attrs`).
+//!
+//! # Dead and frozen servers
+//!
+//! Connecting (TCP, TLS, authentication, the session setup) gives up after
+//! `connect_timeout` (seconds, default 10); TCP keepalives are on (first probe
+//! after 30 s of silence unless the URL sets mysql_async's `tcp_keepalive`,
+//! in milliseconds; the interval and count are the system's); and every round
+//! trip waits for its reply at most as long as [`cairn_core::timeouts`]
+//! decides from `read_timeout`, the workload and the statement timeout. Only
+//! MariaDB's `max_statement_time` stops any statement, so only on MariaDB does
+//! a statement timeout bound the wait for a migration's statement; on MySQL,
+//! `read_timeout` does. `GET_LOCK`'s own wait is added to the bound of the
+//! statement that waits. When a reply does not come the driver abandons the
+//! connection, and every later call fails at once.
 //!
 //! Errors never contain the password: messages name the URL as
 //! [`DatabaseUrl::redacted`] shows it, and [`MySqlDriver`]'s `Debug` shows no
@@ -120,18 +133,16 @@ use async_trait::async_trait;
 use cairn_core::driver::Rows;
 use cairn_core::history::string_literal;
 use cairn_core::literal::session_preconditions;
+use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
-    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
+    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings, Workload,
 };
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, SslOpts, Value};
 
 pub use options::SslMode;
 use options::UrlParts;
-
-/// How long connecting may take before it fails.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How often a lock wait shorter than a second polls `GET_LOCK(name, 0)`.
 const LOCK_POLL: Duration = Duration::from_millis(50);
@@ -168,6 +179,16 @@ pub struct MySqlDriver {
     database: Option<String>,
     /// The name of the migration lock while this connection holds it.
     lock_name: Option<String>,
+    /// `connect_timeout` and `read_timeout` from the URL.
+    timeouts: Timeouts,
+    /// Whose statements are being sent (see [`Driver::set_workload`]).
+    workload: Workload,
+    /// The statement timeout that bounds any statement (MariaDB's only).
+    statement_timeout: Option<Duration>,
+    /// How long the statement being sent waits on purpose (`GET_LOCK`).
+    server_wait: Duration,
+    /// Set when a reply did not come in time: nothing more is sent.
+    abandoned: bool,
 }
 
 impl fmt::Debug for MySqlDriver {
@@ -184,10 +205,30 @@ impl fmt::Debug for MySqlDriver {
 
 impl MySqlDriver {
     /// Connects to the database a `mysql://` or `mariadb://` URL names, with
-    /// the TLS its `ssl-mode` asks for, and prepares the session.
+    /// the TLS its `ssl-mode` asks for, and prepares the session. Gives up
+    /// after the URL's `connect_timeout` (default 10 s), which covers the TCP
+    /// connection, TLS, authentication and the session setup.
     pub async fn connect(url: &DatabaseUrl) -> Result<MySqlDriver, DriverError> {
+        let timeouts = UrlParts::parse(url.expose())
+            .map(|parts| parts.timeouts)
+            .unwrap_or_default();
+        match timeouts::within(timeouts.connect_limit(), Self::connect_session(url)).await {
+            Ok(connected) => connected,
+            Err(timeouts::TimedOut) => Err(timeouts.connect_error("MySQL", &url.redacted())),
+        }
+    }
+
+    async fn connect_session(url: &DatabaseUrl) -> Result<MySqlDriver, DriverError> {
         let shown = url.redacted();
+        let hint = cairn_core::url::password_hint(url.expose());
         let invalid = |why: String| {
+            // A password split at a delimiter ends up in the parser's words: give only the hint.
+            let why = match hint {
+                Some(hint) => {
+                    format!("it does not read as mysql://user:password@host:port/database; {hint}")
+                }
+                None => why,
+            };
             DriverError::new(
                 DriverErrorKind::Other,
                 format!("invalid MySQL URL `{shown}`: {why}"),
@@ -202,7 +243,13 @@ impl MySqlDriver {
             )
         })?;
         let password = parts.password.as_deref();
-        let failed = |e, tls| error::connect_error(e, &shown, parts.ssl_mode, tls, password);
+        let failed = |e, tls| {
+            let mut error = error::connect_error(e, &shown, parts.ssl_mode, tls, password);
+            if let Some(hint) = hint {
+                error.message = format!("{}; {hint}", error.message);
+            }
+            error
+        };
 
         let encrypted = ssl.is_some();
         let (conn, encrypted) = match open(&base, &parts, ssl.clone()).await {
@@ -245,6 +292,11 @@ impl MySqlDriver {
             encrypted,
             database: None,
             lock_name: None,
+            timeouts: parts.timeouts,
+            workload: Workload::Bookkeeping,
+            statement_timeout: None,
+            server_wait: Duration::ZERO,
+            abandoned: false,
         };
         driver.prepare_session().await.map_err(|e| DriverError {
             kind: DriverErrorKind::Connection,
@@ -315,6 +367,40 @@ impl MySqlDriver {
             self.unlock().await?;
         }
         self.conn.disconnect().await.map_err(error::statement_error)
+    }
+
+    /// How long the next round trip may wait for its reply.
+    fn reply_limit(&self) -> Option<Limit> {
+        self.timeouts
+            .reply_limit(self.workload, self.statement_timeout)
+            .map(|limit| limit.extended(self.server_wait))
+    }
+
+    /// Runs one round trip within its limit; abandons the connection when the
+    /// reply does not come, and fails at once on an abandoned one.
+    async fn round_trip<'c, T, F>(
+        &'c mut self,
+        call: impl FnOnce(&'c mut Conn) -> F,
+    ) -> Result<T, DriverError>
+    where
+        F: std::future::Future<Output = mysql_async::Result<T>>,
+    {
+        let server = self.flavor.name();
+        if self.abandoned {
+            return Err(timeouts::abandoned(server, &self.shown));
+        }
+        let limit = self.reply_limit();
+        let reply = timeouts::within(limit.map(|l| l.after), call(&mut self.conn)).await;
+        match reply {
+            Ok(reply) => reply.map_err(error::statement_error),
+            Err(timeouts::TimedOut) => {
+                self.abandoned = true;
+                Err(match limit {
+                    Some(limit) => limit.error(server, &self.shown),
+                    None => timeouts::abandoned(server, &self.shown),
+                })
+            }
+        }
     }
 
     /// The first value of the first row of `sql`.
@@ -417,16 +503,11 @@ async fn open(
         // Stay on the TCP connection the URL names (and the TLS it asks for).
         builder = builder.prefer_socket(false);
     }
-    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(builder)).await {
-        Ok(result) => result,
-        Err(_) => Err(mysql_async::Error::Io(
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-            )
-            .into(),
-        )),
+    if !parts.keepalive_given {
+        builder = builder.tcp_keepalive(Some(timeouts::KEEPALIVE_IDLE));
     }
+    // `MySqlDriver::connect` bounds the whole connection.
+    Conn::new(builder).await
 }
 
 /// Whole seconds, rounded up, between 1 and a year: what `*_lock_wait_timeout` accept.
@@ -497,9 +578,12 @@ impl Driver for MySqlDriver {
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let wait = remaining.as_secs().min(MAX_LOCK_WAIT_SECONDS);
+            self.server_wait = Duration::from_secs(wait);
             let got = self
                 .scalar(&format!("SELECT GET_LOCK({literal}, {wait})"))
-                .await?;
+                .await;
+            self.server_wait = Duration::ZERO;
+            let got = got?;
             if got.as_deref() == Some("1") {
                 self.lock_name = Some(name);
                 return Ok(());
@@ -570,8 +654,17 @@ impl Driver for MySqlDriver {
         self.execute(&format!(
             "SET SESSION lock_wait_timeout = {lock}, SESSION innodb_lock_wait_timeout = {lock}, SESSION {variable} = {statement}{preconditions}"
         ))
-        .await
-        .map(drop)
+        .await?;
+        // MySQL's max_execution_time stops SELECTs only: it bounds no DDL or DML.
+        self.statement_timeout = match self.flavor {
+            Flavor::MariaDb => settings.statement_timeout,
+            Flavor::MySql => None,
+        };
+        Ok(())
+    }
+
+    fn set_workload(&mut self, workload: Workload) {
+        self.workload = workload;
     }
 
     async fn begin(&mut self) -> Result<(), DriverError> {
@@ -587,15 +680,12 @@ impl Driver for MySqlDriver {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, DriverError> {
-        self.conn
-            .query_drop(sql)
-            .await
-            .map_err(error::statement_error)?;
+        self.round_trip(|conn| conn.query_drop(sql)).await?;
         Ok(self.conn.affected_rows())
     }
 
     async fn query(&mut self, sql: &str) -> Result<Rows, DriverError> {
-        let rows: Vec<Row> = self.conn.query(sql).await.map_err(error::statement_error)?;
+        let rows: Vec<Row> = self.round_trip(|conn| conn.query(sql)).await?;
         Ok(rows
             .into_iter()
             .map(|row| row.unwrap().into_iter().map(text).collect())

@@ -10,6 +10,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use cairn_core::timeouts::Timeouts;
 use mysql_async::SslOpts;
 
 /// How the connection uses TLS (MySQL's `--ssl-mode`).
@@ -79,6 +80,10 @@ pub struct UrlParts {
     pub prefer_socket_given: bool,
     /// The password as given in the URL, percent-decoded, to scrub from messages.
     pub password: Option<String>,
+    /// `connect_timeout` and `read_timeout` (seconds), Cairn's parameters.
+    pub timeouts: Timeouts,
+    /// Whether the URL sets mysql_async's `tcp_keepalive` (milliseconds) itself.
+    pub keepalive_given: bool,
 }
 
 impl fmt::Debug for UrlParts {
@@ -115,6 +120,8 @@ impl UrlParts {
         let mut ssl_mode = None;
         let mut ssl_ca = None;
         let mut prefer_socket_given = false;
+        let mut keepalive_given = false;
+        let mut timeouts = Timeouts::default();
         let mut kept = Vec::new();
         for pair in query
             .into_iter()
@@ -146,8 +153,10 @@ impl UrlParts {
                         "use ssl-mode=required|verify_ca|verify_identity (and ssl-ca=/path/ca.pem) instead of `{key}`"
                     ));
                 }
+                name if timeouts.take_param(name, &value)? => {}
                 name => {
                     prefer_socket_given |= name == "prefer_socket";
+                    keepalive_given |= name == "tcp_keepalive";
                     kept.push(pair);
                 }
             }
@@ -174,6 +183,8 @@ impl UrlParts {
             ssl_ca,
             prefer_socket_given,
             password: password(base),
+            timeouts,
+            keepalive_given,
         })
     }
 
@@ -324,6 +335,29 @@ mod tests {
 
         let parts = UrlParts::parse("mysql://root@h/test?prefer_socket=true").unwrap();
         assert!(parts.prefer_socket_given);
+    }
+
+    #[test]
+    fn conn_timeouts_are_cairns_parameters() {
+        let parts = UrlParts::parse(
+            "mysql://root@h/test?connect_timeout=2&read_timeout=0&tcp_keepalive=5000",
+        )
+        .unwrap();
+        assert_eq!(parts.url, "mysql://root@h/test?tcp_keepalive=5000");
+        assert_eq!(
+            parts.timeouts.connect_limit(),
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert_eq!(
+            parts.timeouts.read,
+            cairn_core::timeouts::Setting::Explicit(std::time::Duration::ZERO)
+        );
+        assert!(parts.keepalive_given);
+        let err = UrlParts::parse("mysql://root@h/test?connect_timeout=-3").unwrap_err();
+        assert!(
+            err.contains("connect_timeout must be a number of seconds"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -83,6 +83,7 @@ async fn server_has_tls(driver: &mut MySqlDriver) -> bool {
         == Some("YES")
 }
 
+mod conn;
 mod faults;
 
 mod conformance {

@@ -119,6 +119,10 @@ pub(crate) fn connect_error(
             )
         }
     };
+    if let Some(hint) = cairn_core::url::password_hint(url.expose()) {
+        out.message.push_str("; ");
+        out.message.push_str(hint);
+    }
     out.message = scrub(&out.message, &options.secrets);
     out
 }

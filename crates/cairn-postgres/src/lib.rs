@@ -66,8 +66,16 @@
 //! disable/prefer/require, so Cairn takes those two parameters out of the URL
 //! and builds the rustls configuration itself; `prefer` and `require` encrypt
 //! without checking the certificate, as libpq does (see the `tls` module).
-//! `application_name` is `cairn` unless the URL sets one, and a connection
-//! attempt gives up after 30 s unless the URL sets `connect_timeout`.
+//! `application_name` is `cairn` unless the URL sets one. A host that is a
+//! directory is a Unix socket, over which TLS is never tried.
+//!
+//! **Dead and frozen servers.** Connecting (TCP, TLS, authentication and the
+//! session query) gives up after `connect_timeout` (default 10 s); TCP
+//! keepalives are on; and every round trip waits for its reply at most as long
+//! as [`cairn_core::timeouts`] decides from `read_timeout`, the workload and
+//! the session's statement timeout. When a reply does not come, the driver
+//! abandons the connection: every later call fails at once instead of
+//! waiting again.
 //!
 //! **Passwords** never reach a message: URLs are shown redacted, tokio-postgres
 //! omits the password from its `Config`'s `Debug` and its errors, and a
@@ -82,21 +90,26 @@ mod tls;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cairn_core::driver::Rows;
 use cairn_core::literal::session_preconditions;
+use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
-    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
+    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings, Workload,
 };
 use tokio_postgres::{AsyncMessage, Client, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::errors::map_error;
 use crate::options::ConnectOptions;
+
+/// The server's name in messages.
+const SERVER: &str = "PostgreSQL";
 
 /// The SQL expression for the migration lock's key (see the module docs).
 const LOCK_KEY_SQL: &str =
@@ -117,6 +130,14 @@ pub struct PgDriver {
     /// Whether a transaction opened by [`Driver::begin`] is open, so that
     /// [`Driver::execute_many`] may pipeline its statements.
     in_transaction: bool,
+    /// `connect_timeout` and `read_timeout` from the URL.
+    timeouts: Timeouts,
+    /// Whose statements are being sent (see [`Driver::set_workload`]).
+    workload: Workload,
+    /// The statement timeout last applied to the session.
+    statement_timeout: Option<Duration>,
+    /// Set when a reply did not come in time: nothing more is sent.
+    abandoned: AtomicBool,
 }
 
 impl fmt::Debug for PgDriver {
@@ -134,8 +155,22 @@ impl PgDriver {
     /// Connects to the database a `postgres://` or `postgresql://` URL names.
     ///
     /// Must be called within a tokio runtime: the connection's task is spawned on it.
+    /// Gives up after the URL's `connect_timeout` (default 10 s), which
+    /// covers the TCP connection, TLS, authentication and the session query.
     pub async fn connect(url: &DatabaseUrl) -> Result<PgDriver, DriverError> {
         let options = ConnectOptions::from_url(url)?;
+        let limit = options.timeouts.connect_limit();
+        let timeouts = options.timeouts;
+        match timeouts::within(limit, Self::connect_session(url, options)).await {
+            Ok(connected) => connected,
+            Err(timeouts::TimedOut) => Err(timeouts.connect_error(SERVER, &url.redacted())),
+        }
+    }
+
+    async fn connect_session(
+        url: &DatabaseUrl,
+        options: ConnectOptions,
+    ) -> Result<PgDriver, DriverError> {
         let tls_config =
             tls::client_config(options.ssl_mode, options.roots.as_ref()).map_err(|e| {
                 DriverError {
@@ -143,7 +178,7 @@ impl PgDriver {
                     ..e
                 }
             })?;
-        let tls = MakeRustlsConnect::new(tls_config);
+        let tls = tls::MakeTls(MakeRustlsConnect::new(tls_config));
         let (client, mut connection) = options
             .config
             .connect(tls)
@@ -186,6 +221,10 @@ impl PgDriver {
             pid: 0,
             lock_key: 0,
             in_transaction: false,
+            timeouts: options.timeouts,
+            workload: Workload::Bookkeeping,
+            statement_timeout: None,
+            abandoned: AtomicBool::new(false),
         };
         driver.establish_preconditions().await?;
         let rows = driver
@@ -257,11 +296,36 @@ impl PgDriver {
         self.lock_key
     }
 
+    /// How long the next round trip may wait for its reply.
+    fn reply_limit(&self) -> Option<Limit> {
+        self.timeouts
+            .reply_limit(self.workload, self.statement_timeout)
+    }
+
+    /// Fails at once if an earlier reply did not come in time.
+    fn check_open(&self) -> Result<(), DriverError> {
+        if self.abandoned.load(Ordering::Relaxed) {
+            return Err(timeouts::abandoned(SERVER, &self.url));
+        }
+        Ok(())
+    }
+
+    /// Abandons the connection after a reply that did not come within `limit`.
+    fn no_reply(&self, limit: Option<Limit>) -> DriverError {
+        self.abandoned.store(true, Ordering::Relaxed);
+        match limit {
+            Some(limit) => limit.error(SERVER, &self.url),
+            None => timeouts::abandoned(SERVER, &self.url),
+        }
+    }
+
     async fn simple(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, DriverError> {
-        self.client
-            .simple_query(sql)
-            .await
-            .map_err(|e| map_error(&e))
+        self.check_open()?;
+        let limit = self.reply_limit();
+        match timeouts::within(limit.map(|l| l.after), self.client.simple_query(sql)).await {
+            Ok(reply) => reply.map_err(|e| map_error(&e)),
+            Err(timeouts::TimedOut) => Err(self.no_reply(limit)),
+        }
     }
 
     /// Runs `statements` inside the open transaction, pipelined: each is
@@ -280,9 +344,11 @@ impl PgDriver {
             .iter()
             .map(|statement| Box::pin(self.client.simple_query(statement)) as Reply<'_>)
             .collect();
+        self.check_open().map_err(|e| (0, e))?;
+        let limit = self.reply_limit();
         let mut replies: Vec<Option<Result<(), tokio_postgres::Error>>> =
             statements.iter().map(|_| None).collect();
-        std::future::poll_fn(|cx| {
+        let all = std::future::poll_fn(|cx| {
             let mut done = true;
             for (future, reply) in pending.iter_mut().zip(replies.iter_mut()) {
                 if reply.is_none() {
@@ -297,8 +363,11 @@ impl PgDriver {
             } else {
                 Poll::Pending
             }
-        })
-        .await;
+        });
+        if timeouts::within(limit.map(|l| l.after), all).await.is_err() {
+            let waiting = replies.iter().position(Option::is_none).unwrap_or(0);
+            return Err((waiting, self.no_reply(limit)));
+        }
         // The first failure is the statement's own; after it, the server
         // rejects the rest (the transaction is aborted) or the session is gone.
         for (index, reply) in replies.into_iter().enumerate() {
@@ -496,7 +565,13 @@ impl Driver for PgDriver {
         if let Some(establish) = session_preconditions(Engine::Postgres).establish() {
             sql = format!("{sql}; {establish}");
         }
-        self.simple(&sql).await.map(|_| ())
+        self.simple(&sql).await?;
+        self.statement_timeout = settings.statement_timeout;
+        Ok(())
+    }
+
+    fn set_workload(&mut self, workload: Workload) {
+        self.workload = workload;
     }
 
     async fn begin(&mut self) -> Result<(), DriverError> {

@@ -7,16 +7,21 @@
 //! URL goes to tokio-postgres untouched, and the TLS mode is set on the
 //! resulting `Config` by hand. Client certificates (`sslcert`, `sslkey`, ...)
 //! are refused with a clear error rather than ignored.
+//!
+//! `connect_timeout` and `read_timeout` are Cairn's too (see
+//! [`cairn_core::timeouts`]): connect_timeout bounds the whole connection,
+//! not only the TCP connect as in tokio-postgres. TCP keepalives are on, with
+//! Cairn's idle time, interval and count unless the URL sets `keepalives_*`.
+//!
+//! A host that is a directory (`?host=/var/run/postgresql`, or
+//! `%2Fvar%2Frun%2Fpostgresql` as the URL's host) is a Unix socket, and over a
+//! Unix socket TLS is never tried, whatever the `sslmode` (as libpq does).
 
-use std::time::Duration;
-
+use cairn_core::timeouts::{self, Timeouts};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{DriverError, DriverErrorKind};
-use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres::config::{Host, SslMode as PgSslMode};
 use tokio_postgres::Config;
-
-/// How long a connection attempt may take when the URL sets no `connect_timeout`.
-pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `application_name` Cairn sets unless the URL sets one, so that
 /// `pg_stat_activity` (and a "lock held by" message) shows who is connected.
@@ -89,6 +94,10 @@ pub(crate) struct ConnectOptions {
     pub(crate) roots: Option<Roots>,
     /// Secrets from the URL, to scrub from any message as a last line of defence.
     pub(crate) secrets: Vec<String>,
+    /// `connect_timeout` and `read_timeout`.
+    pub(crate) timeouts: Timeouts,
+    /// Every host is a Unix socket: TLS is never tried.
+    pub(crate) unix_socket: bool,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -99,6 +108,8 @@ impl std::fmt::Debug for ConnectOptions {
             .field("config", &self.config)
             .field("ssl_mode", &self.ssl_mode)
             .field("roots", &self.roots)
+            .field("timeouts", &self.timeouts)
+            .field("unix_socket", &self.unix_socket)
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +126,13 @@ const UNSUPPORTED: &[&str] = &[
 ];
 
 fn config_error(url: &DatabaseUrl, what: impl std::fmt::Display) -> DriverError {
+    // A password split at a delimiter ends up in the parser's words: give only the hint.
+    let what = match cairn_core::url::password_hint(url.expose()) {
+        Some(hint) => {
+            format!("it does not read as postgres://user:password@host:port/database; {hint}")
+        }
+        None => what.to_string(),
+    };
     DriverError::new(
         DriverErrorKind::Other,
         format!("invalid PostgreSQL URL `{}`: {what}", url.redacted()),
@@ -158,6 +176,8 @@ impl ConnectOptions {
 
         let mut ssl_mode = SslMode::Prefer;
         let mut roots = None;
+        let mut timeouts = Timeouts::default();
+        let mut keepalives_given = false;
         let mut kept = Vec::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -185,6 +205,9 @@ impl ConnectOptions {
                         Roots::File(value)
                     });
                 }
+                key if timeouts
+                    .take_param(key, &value)
+                    .map_err(|e| config_error(url, e))? => {}
                 key if UNSUPPORTED.contains(&key) => {
                     return Err(config_error(
                         url,
@@ -192,6 +215,7 @@ impl ConnectOptions {
                     ));
                 }
                 key => {
+                    keepalives_given |= key.starts_with("keepalives_");
                     if key.contains("password") {
                         secrets.push(value.clone());
                     }
@@ -213,8 +237,33 @@ impl ConnectOptions {
         if config.get_application_name().is_none() {
             config.application_name(APPLICATION_NAME);
         }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        // The whole connection is bounded in `PgDriver::connect`; the TCP
+        // connect alone gets the same bound.
+        if let Some(limit) = timeouts.connect_limit() {
+            config.connect_timeout(limit);
+        }
+        if !keepalives_given {
+            config
+                .keepalives(true)
+                .keepalives_idle(timeouts::KEEPALIVE_IDLE)
+                .keepalives_interval(timeouts::KEEPALIVE_INTERVAL)
+                .keepalives_retries(timeouts::KEEPALIVE_RETRIES);
+        }
+        let unix = config
+            .get_hosts()
+            .iter()
+            .filter(|h| matches!(h, Host::Unix(_)))
+            .count();
+        if unix > 0 && unix < config.get_hosts().len() {
+            return Err(config_error(
+                url,
+                "the hosts mix Unix sockets and TCP: give one kind (Cairn cannot choose TLS per host)",
+            ));
+        }
+        let unix_socket = unix > 0;
+        if unix_socket {
+            // libpq never uses TLS over a Unix socket, whatever sslmode says.
+            config.ssl_mode(PgSslMode::Disable);
         }
         secrets.retain(|s| s.len() >= crate::errors::MIN_SCRUBBED_LEN);
         Ok(ConnectOptions {
@@ -222,6 +271,8 @@ impl ConnectOptions {
             ssl_mode,
             roots,
             secrets,
+            timeouts,
+            unix_socket,
         })
     }
 }
@@ -256,6 +307,8 @@ fn hex(b: u8) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn options(url: &str) -> Result<ConnectOptions, DriverError> {
@@ -274,8 +327,40 @@ mod tests {
         assert_eq!(o.config.get_ssl_mode(), PgSslMode::Prefer);
         assert_eq!(
             o.config.get_connect_timeout(),
-            Some(&DEFAULT_CONNECT_TIMEOUT)
+            Some(&timeouts::DEFAULT_CONNECT_TIMEOUT)
         );
+        assert_eq!(o.timeouts, Timeouts::default());
+        assert!(o.config.get_keepalives());
+        assert_eq!(o.config.get_keepalives_idle(), timeouts::KEEPALIVE_IDLE);
+        assert!(!o.unix_socket);
+    }
+
+    #[test]
+    fn conn_timeouts_are_ours_and_unix_sockets_never_use_tls() {
+        let o = options("postgres://u@h/d?connect_timeout=2&read_timeout=7&keepalives_idle=5")
+            .expect("parses");
+        assert_eq!(o.timeouts.connect_limit(), Some(Duration::from_secs(2)));
+        assert_eq!(
+            o.timeouts.read,
+            timeouts::Setting::Explicit(Duration::from_secs(7))
+        );
+        assert_eq!(o.config.get_keepalives_idle(), Duration::from_secs(5));
+        for url in [
+            "postgres:///db?host=/var/run/postgresql&sslmode=require",
+            "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/db",
+        ] {
+            let o = options(url).expect(url);
+            assert!(o.unix_socket, "{url}");
+            assert_eq!(o.config.get_ssl_mode(), PgSslMode::Disable, "{url}");
+        }
+        let err = options("postgres://u:hunter2@h/d?read_timeout=soon").unwrap_err();
+        assert!(
+            err.message
+                .contains("read_timeout must be a number of seconds"),
+            "{err}"
+        );
+        let err = options("postgres://u@h,%2Ftmp/d").unwrap_err();
+        assert!(err.message.contains("mix Unix sockets and TCP"), "{err}");
     }
 
     #[test]

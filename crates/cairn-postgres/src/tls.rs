@@ -37,6 +37,38 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use crate::options::{Roots, SslMode};
 
+/// tokio-postgres's rustls connector, made to accept Unix-socket hosts.
+///
+/// tokio-postgres asks for a TLS connector for every host, before it knows
+/// whether TLS will be used, and passes an empty name for a Unix socket,
+/// which rustls refuses ("invalid dns name"). Cairn never uses TLS over a Unix
+/// socket (the `sslmode` is `disable` there, see `options`), so the connector
+/// made for one is never used: any valid name does.
+#[derive(Clone)]
+pub(crate) struct MakeTls(pub(crate) tokio_postgres_rustls::MakeRustlsConnect);
+
+impl<S> tokio_postgres::tls::MakeTlsConnect<S> for MakeTls
+where
+    tokio_postgres_rustls::MakeRustlsConnect: tokio_postgres::tls::MakeTlsConnect<S>,
+{
+    type Stream =
+        <tokio_postgres_rustls::MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<S>>::Stream;
+    type TlsConnect = <tokio_postgres_rustls::MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<
+        S,
+    >>::TlsConnect;
+    type Error =
+        <tokio_postgres_rustls::MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
+        let domain = if domain.is_empty() {
+            "localhost"
+        } else {
+            domain
+        };
+        self.0.make_tls_connect(domain)
+    }
+}
+
 fn tls_error(message: impl Into<String>) -> DriverError {
     DriverError::new(DriverErrorKind::Other, message)
 }

@@ -37,6 +37,7 @@ async fn connect(db: &TestDatabase) -> PgDriver {
         .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"))
 }
 
+mod conn;
 mod faults;
 
 mod conformance {

@@ -21,8 +21,24 @@
 //! even by `kill -9`, so a resumed run never waits for a dead one. The file
 //! keeps its old name so that a Cairn that locks it only for backfills still
 //! excludes a newer one, and holds the holder's process id and start time.
+//!
+//! # URLs and files that do not exist yet
+//!
+//! `sqlite://path` (relative), `sqlite:///abs/path`, `sqlite:path`,
+//! `sqlite::memory:`, with one optional parameter, `mode` (SQLite's own):
+//! `rwc` (the default) creates the file when something is written, `rw` needs
+//! the file to exist, `ro` opens it read-only, so that any write is refused by
+//! SQLite itself. Any other parameter is refused rather than ignored.
+//!
+//! A command that changes nothing (`status`, `validate`, a dry run, a run
+//! refused before its first write) must not leave an empty database file
+//! behind. So with `rwc`, a file that does not exist is not created at
+//! connect: until the first write (`BEGIN`, a statement) the driver answers
+//! from an empty in-memory database — no tables, no history — and only then
+//! creates and opens the file. A read finds the file if another process has
+//! created it meanwhile.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -44,6 +60,13 @@ pub struct SqliteDriver {
     location: String,
     file: Option<PathBuf>,
     backfill_lock: Option<std::fs::File>,
+    /// The file does not exist yet: an empty in-memory stand-in answers until
+    /// the first write creates it (see the module docs).
+    pending: bool,
+    /// The busy timeout, set again on the file's connection when it is opened.
+    busy_timeout: Duration,
+    /// Opened with `mode=ro`.
+    read_only: bool,
 }
 
 /// Where a `sqlite:` URL points.
@@ -55,9 +78,86 @@ pub enum SqliteLocation {
     Memory,
 }
 
+/// How a file is opened: SQLite's URI parameter `mode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `mode=ro`: an existing file, read-only.
+    ReadOnly,
+    /// `mode=rw`: an existing file, read and write.
+    ReadWrite,
+    /// `mode=rwc` (the default): read and write, the file created by the
+    /// first write if it does not exist.
+    #[default]
+    ReadWriteCreate,
+}
+
+impl OpenMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            OpenMode::ReadOnly => "ro",
+            OpenMode::ReadWrite => "rw",
+            OpenMode::ReadWriteCreate => "rwc",
+        }
+    }
+}
+
+/// A `sqlite:` URL read: where, and how to open it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// The file or memory.
+    pub location: SqliteLocation,
+    /// `mode`.
+    pub mode: OpenMode,
+}
+
+/// The parameters a `sqlite:` URL may hold.
+const KNOWN_PARAMETERS: &str = "mode=ro, mode=rw or mode=rwc";
+
+impl SqliteOptions {
+    /// Reads a `sqlite:` URL (see [`SqliteLocation::from_url`]) and its query:
+    /// `mode=ro|rw|rwc`; any other parameter is an error that lists the known ones.
+    pub fn from_url(url: &str) -> Result<Self, DriverError> {
+        let location = SqliteLocation::from_url(url)?;
+        let shown = cairn_core::url::redact(url);
+        let invalid = |why: String| {
+            DriverError::new(
+                DriverErrorKind::Other,
+                format!("invalid SQLite URL `{shown}`: {why}"),
+            )
+        };
+        let mut mode = OpenMode::default();
+        let query = url.split_once('?').map_or("", |(_, query)| query);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=').unwrap_or((pair, "")) {
+                ("mode", "ro") => mode = OpenMode::ReadOnly,
+                ("mode", "rw") => mode = OpenMode::ReadWrite,
+                ("mode", "rwc") => mode = OpenMode::ReadWriteCreate,
+                ("mode", other) => {
+                    return Err(invalid(format!(
+                        "unknown mode `{other}`: use {KNOWN_PARAMETERS}"
+                    )))
+                }
+                (key, _) => {
+                    return Err(invalid(format!(
+                        "unknown parameter `{key}`: Cairn's SQLite driver reads only {KNOWN_PARAMETERS}"
+                    )))
+                }
+            }
+        }
+        if location == SqliteLocation::Memory && mode != OpenMode::ReadWriteCreate {
+            return Err(invalid(format!(
+                "mode={} makes no sense for a new in-memory database: drop it",
+                mode.as_str()
+            )));
+        }
+        Ok(SqliteOptions { location, mode })
+    }
+}
+
 impl SqliteLocation {
     /// Reads `sqlite://path`, `sqlite:path`, `sqlite:///abs/path`,
-    /// `sqlite::memory:` and `sqlite://:memory:`; a `?query` is ignored.
+    /// `sqlite::memory:` and `sqlite://:memory:`; the `?query` is
+    /// [`SqliteOptions::from_url`]'s business.
     pub fn from_url(url: &str) -> Result<Self, DriverError> {
         let rest = url.split_once(':').map(|(_, rest)| rest).ok_or_else(|| {
             DriverError::new(
@@ -81,13 +181,20 @@ impl SqliteLocation {
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl SqliteDriver {
-    /// Opens (creating if needed) the database a `sqlite:` URL names.
+    /// Opens the database a `sqlite:` URL names, as its `mode` says (by
+    /// default creating the file with the first write).
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, DriverError> {
-        Self::open(SqliteLocation::from_url(url.expose())?).await
+        let options = SqliteOptions::from_url(url.expose())?;
+        Self::open_with(options.location, options.mode).await
     }
 
-    /// Opens (creating if needed) a database.
+    /// Opens a database, creating the file with the first write if needed.
     pub async fn open(location: SqliteLocation) -> Result<Self, DriverError> {
+        Self::open_with(location, OpenMode::ReadWriteCreate).await
+    }
+
+    /// Opens a database in `mode`.
+    pub async fn open_with(location: SqliteLocation, mode: OpenMode) -> Result<Self, DriverError> {
         let name = match &location {
             SqliteLocation::File(path) => path.display().to_string(),
             SqliteLocation::Memory => ":memory:".to_owned(),
@@ -96,18 +203,33 @@ impl SqliteDriver {
             SqliteLocation::File(path) => Some(path.clone()),
             SqliteLocation::Memory => None,
         };
+        let missing = file.as_deref().is_some_and(|path| !path.exists());
+        if missing && mode != OpenMode::ReadWriteCreate {
+            return Err(DriverError::new(
+                DriverErrorKind::Connection,
+                format!(
+                    "SQLite database `{name}` does not exist: mode={} opens an existing file only; check the path, or drop mode= to create it",
+                    mode.as_str()
+                ),
+            ));
+        }
+        // Nothing is created until the first write (see the module docs).
+        let pending = missing;
+        let flags = match mode {
+            OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            OpenMode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            OpenMode::ReadWriteCreate => {
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+            }
+        } | OpenFlags::SQLITE_OPEN_URI;
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("cairn-sqlite".to_owned())
             .spawn(move || {
                 let opened = match &location {
-                    SqliteLocation::File(path) => Connection::open_with_flags(
-                        path,
-                        OpenFlags::SQLITE_OPEN_READ_WRITE
-                            | OpenFlags::SQLITE_OPEN_CREATE
-                            | OpenFlags::SQLITE_OPEN_URI,
-                    ),
+                    SqliteLocation::File(_) if pending => Connection::open_in_memory(),
+                    SqliteLocation::File(path) => Connection::open_with_flags(path, flags),
                     SqliteLocation::Memory => Connection::open_in_memory(),
                 };
                 let mut conn =
@@ -137,6 +259,9 @@ impl SqliteDriver {
                 location: name,
                 file,
                 backfill_lock: None,
+                pending,
+                busy_timeout: DEFAULT_BUSY_TIMEOUT,
+                read_only: mode == OpenMode::ReadOnly,
             }),
             Ok(Err(e)) => Err(DriverError::new(
                 DriverErrorKind::Connection,
@@ -152,6 +277,37 @@ impl SqliteDriver {
     /// The file (or `:memory:`) this driver is connected to.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// Whether the database file exists, or is still to be created by the first write.
+    pub fn is_created(&self) -> bool {
+        !self.pending
+    }
+
+    /// Swaps the in-memory stand-in for the file, creating it, before a
+    /// write (`write`) or once the file exists (another process created it).
+    async fn ready(&mut self, write: bool) -> Result<(), DriverError> {
+        let Some(path) = self.file.clone().filter(|_| self.pending) else {
+            return Ok(());
+        };
+        if !write && !path.exists() {
+            return Ok(());
+        }
+        let busy = self.busy_timeout;
+        let name = self.location.clone();
+        self.call(move |conn| {
+            let file = open_file(&path)?;
+            file.busy_timeout(busy)?;
+            *conn = file;
+            Ok(())
+        })
+        .await
+        .map_err(|e| DriverError {
+            message: format!("cannot create SQLite database `{name}`: {}", e.message),
+            ..e
+        })?;
+        self.pending = false;
+        Ok(())
     }
 
     /// Runs `f` on the connection's thread and waits for its result.
@@ -171,8 +327,22 @@ impl SqliteDriver {
             )
         };
         self.jobs.send(job).map_err(|_| lost())?;
-        answer.await.map_err(|_| lost())?.map_err(map_error)
+        let read_only = self.read_only;
+        answer
+            .await
+            .map_err(|_| lost())?
+            .map_err(|e| map_error(e, read_only))
     }
+}
+
+/// Opens (creating) the file with the first write, in `rwc` mode.
+fn open_file(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
 }
 
 /// `<database>-cairn-backfill.lock`, beside the database file.
@@ -182,7 +352,7 @@ pub fn backfill_lock_path(database: &std::path::Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn map_error(error: rusqlite::Error) -> DriverError {
+fn map_error(error: rusqlite::Error, read_only: bool) -> DriverError {
     match &error {
         rusqlite::Error::SqliteFailure(failure, message) => {
             let kind = match failure.code {
@@ -190,7 +360,12 @@ fn map_error(error: rusqlite::Error) -> DriverError {
                 ErrorCode::CannotOpen | ErrorCode::NotADatabase => DriverErrorKind::Connection,
                 _ => DriverErrorKind::Statement,
             };
-            let text = message.clone().unwrap_or_else(|| failure.to_string());
+            let mut text = message.clone().unwrap_or_else(|| failure.to_string());
+            if read_only && failure.code == ErrorCode::ReadOnly {
+                text.push_str(
+                    " (the database URL says mode=ro: drop it, or use mode=rw, to let Cairn write)",
+                );
+            }
             DriverError::new(kind, text).with_code(format!("SQLITE {}", failure.extended_code))
         }
         _ => DriverError::new(DriverErrorKind::Statement, error.to_string()),
@@ -319,10 +494,12 @@ impl Driver for SqliteDriver {
     async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
         // SQLite has no statement timeout; only the busy timeout applies.
         let busy = settings.lock_timeout.unwrap_or(DEFAULT_BUSY_TIMEOUT);
+        self.busy_timeout = busy;
         self.call(move |conn| conn.busy_timeout(busy)).await
     }
 
     async fn begin(&mut self) -> Result<(), DriverError> {
+        self.ready(true).await?;
         self.call(|conn| conn.execute_batch("BEGIN IMMEDIATE"))
             .await
     }
@@ -343,6 +520,7 @@ impl Driver for SqliteDriver {
     }
 
     async fn execute(&mut self, sql: &str) -> Result<u64, DriverError> {
+        self.ready(true).await?;
         let sql = sql.to_owned();
         self.call(move |conn| {
             let before = conn.total_changes();
@@ -353,12 +531,15 @@ impl Driver for SqliteDriver {
     }
 
     async fn execute_many(&mut self, statements: &[&str]) -> Result<(), (usize, DriverError)> {
+        self.ready(true).await.map_err(|e| (0, e))?;
         // One hop to the connection's thread for the whole batch.
         let statements: Vec<String> = statements.iter().map(|s| (*s).to_owned()).collect();
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let read_only = self.read_only;
         let job: Job = Box::new(move |conn| {
             let outcome = statements.iter().enumerate().try_for_each(|(index, sql)| {
-                conn.execute_batch(sql).map_err(|e| (index, map_error(e)))
+                conn.execute_batch(sql)
+                    .map_err(|e| (index, map_error(e, read_only)))
             });
             let _ = reply.send(outcome);
         });
@@ -373,6 +554,7 @@ impl Driver for SqliteDriver {
     }
 
     async fn query(&mut self, sql: &str) -> Result<Rows, DriverError> {
+        self.ready(false).await?;
         let sql = sql.to_owned();
         self.call(move |conn| {
             let mut statement = conn.prepare(&sql)?;
@@ -415,5 +597,33 @@ mod tests {
             assert_eq!(SqliteLocation::from_url(url), Ok(expected), "{url}");
         }
         assert!(SqliteLocation::from_url("sqlite://").is_err());
+    }
+
+    #[test]
+    fn conn_sqlite_url_modes_and_unknown_parameters() {
+        for (url, mode) in [
+            ("sqlite://x.db", OpenMode::ReadWriteCreate),
+            ("sqlite://x.db?mode=ro", OpenMode::ReadOnly),
+            ("sqlite:///abs/x.db?mode=rw", OpenMode::ReadWrite),
+            ("sqlite:x.db?mode=rwc", OpenMode::ReadWriteCreate),
+        ] {
+            assert_eq!(
+                SqliteOptions::from_url(url).map(|o| o.mode),
+                Ok(mode),
+                "{url}"
+            );
+        }
+        for (url, needle) in [
+            (
+                "sqlite://x.db?cache=shared",
+                "unknown parameter `cache`: Cairn's SQLite driver reads only mode=ro, mode=rw or mode=rwc",
+            ),
+            ("sqlite://x.db?mode=memory", "unknown mode `memory`"),
+            ("sqlite::memory:?mode=ro", "makes no sense"),
+        ] {
+            let err = SqliteOptions::from_url(url).expect_err(url);
+            assert!(err.message.contains(needle), "{url}: {err}");
+            assert!(err.message.contains("invalid SQLite URL"), "{url}: {err}");
+        }
     }
 }

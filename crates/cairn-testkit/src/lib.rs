@@ -6,6 +6,7 @@
 //!   cairn-sqlite's tests and by any outside driver crate the same way
 //!   (see [`conformance_tests!`]).
 //! - [`fixture`]: write a migrations directory for a test in a few lines.
+//! - [`netfault`]: peers that never answer, and a proxy that freezes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -14,6 +15,7 @@ pub mod fixture;
 pub mod introspection;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+pub mod netfault;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

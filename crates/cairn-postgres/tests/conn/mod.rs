@@ -1,0 +1,286 @@
+//! Connections that cannot hang, and URLs that mean what they say: a peer
+//! that accepts TCP and never answers, a server that freezes (`SIGSTOP`, a
+//! partition) while a migration's statement is in flight, Unix-socket URLs,
+//! and passwords that were not percent-encoded.
+
+use std::time::{Duration, Instant};
+
+use cairn_core::url::DatabaseUrl;
+use cairn_core::{Driver, DriverErrorKind, Error, Migrator, MigratorOptions};
+use cairn_postgres::PgDriver;
+use cairn_testkit::fixture::Fixture;
+use cairn_testkit::netfault::{host_port, via_port, FreezingProxy, SilentServer};
+use cairn_testkit::TestDatabase;
+
+use super::connect;
+
+/// Generous: the bounds under test are a few seconds.
+const BOUND: Duration = Duration::from_secs(40);
+
+async fn value(driver: &mut PgDriver, sql: &str) -> Option<String> {
+    driver
+        .query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next().flatten())
+}
+
+#[tokio::test]
+async fn conn_a_server_that_never_answers_fails_within_connect_timeout() {
+    let silent = SilentServer::start();
+    let raw = format!(
+        "postgres://app:hunter2@127.0.0.1:{}/x?connect_timeout=1",
+        silent.port()
+    );
+    let url = DatabaseUrl::parse(&raw).expect("a postgres URL");
+    let started = Instant::now();
+    let err = tokio::time::timeout(BOUND, PgDriver::connect(&url))
+        .await
+        .expect("connect hung")
+        .expect_err("connected to a server that never answers");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
+    let target = format!(
+        "cannot connect to postgres://app:***@127.0.0.1:{}/x",
+        silent.port()
+    );
+    for needle in [
+        target.as_str(),
+        "no answer from a PostgreSQL server within 1 s",
+        "connect_timeout in the database URL",
+    ] {
+        assert!(err.message.contains(needle), "{needle}: {err}");
+    }
+    assert!(!err.message.contains("hunter2"), "{err}");
+}
+
+/// Starts `migrator.up` on a connection through `proxy`, freezes the proxy
+/// once the session runs `needle`, and returns the run's error and how long
+/// the run took.
+async fn up_frozen(
+    db: &TestDatabase,
+    migrator: &Migrator,
+    extra: &str,
+    needle: &str,
+) -> (Error, Duration) {
+    let proxy = FreezingProxy::start(&host_port(db.url(), 5432)).await;
+    let mut raw = via_port(db.url(), proxy.port());
+    raw.push(if raw.contains('?') { '&' } else { '?' });
+    raw.push_str(extra);
+    let url = DatabaseUrl::parse(&raw).expect("a postgres URL");
+    let mut driver = PgDriver::connect(&url)
+        .await
+        .expect("connect through the proxy");
+    let pid = driver.backend_pid();
+    let mut observer = connect(db).await;
+    let started = Instant::now();
+    let watch = async {
+        let running = format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND state = 'active' AND position('{needle}' IN query) > 0"
+        );
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while value(&mut observer, &running).await.as_deref() != Some("1") {
+            assert!(
+                Instant::now() < deadline,
+                "session {pid} never ran `{needle}`"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        proxy.freeze();
+    };
+    let (result, ()) = tokio::join!(
+        tokio::time::timeout(BOUND, migrator.up(&mut driver, None)),
+        watch
+    );
+    let Ok(result) = result else {
+        panic!("up still waiting {BOUND:?} after the server froze");
+    };
+    let failure = result.expect_err("up succeeded through a frozen server");
+    (failure.error, started.elapsed())
+}
+
+fn sleeping(directive: &str, seconds: u32) -> cairn_testkit::fixture::FixtureDir {
+    Fixture::new()
+        .migration(1, "create_t", "CREATE TABLE t (id INTEGER);\n", None)
+        .migration(
+            2,
+            "slow",
+            &format!("{directive}INSERT INTO t VALUES (1);\nSELECT pg_sleep({seconds});\n"),
+            None,
+        )
+        .build()
+}
+
+fn statement_error(error: &Error) -> (i64, String, DriverErrorKind) {
+    match error {
+        Error::Statement {
+            version,
+            message,
+            kind,
+            ..
+        } => (*version, message.clone(), *kind),
+        other => panic!("expected a statement error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conn_a_frozen_server_ends_a_statement_at_its_statement_timeout() {
+    let db = cairn_testkit::postgres::database().await;
+    let dir = sleeping("-- cairn:statement-timeout 2s\n", 30);
+    let migrator = Migrator::new(dir.read(), MigratorOptions::default());
+    let (error, took) = up_frozen(&db, &migrator, "application_name=frozen", "pg_sleep(30)").await;
+    // 2 s of statement timeout plus 10 s of grace, far below the 30 s sleep.
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+    let (version, message, kind) = statement_error(&error);
+    assert_eq!((version, kind), (2, DriverErrorKind::Connection), "{error}");
+    for needle in [
+        "no reply from the PostgreSQL server at postgres://",
+        "within 12 s",
+        "statement timeout of 2 s plus 10 s grace",
+        "may or may not have completed",
+        "cairn:statement-timeout",
+    ] {
+        assert!(message.contains(needle), "{needle}: {error}");
+    }
+    // Nothing was committed: migration 2's transaction never reached COMMIT.
+    let mut direct = connect(&db).await;
+    assert_eq!(
+        value(
+            &mut direct,
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM cairn_history"
+        )
+        .await
+        .as_deref(),
+        Some("1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conn_a_frozen_server_ends_a_statement_at_an_explicit_read_timeout() {
+    let db = cairn_testkit::postgres::database().await;
+    let dir = sleeping("", 8);
+    let migrator = Migrator::new(dir.read(), MigratorOptions::default());
+    let (error, took) = up_frozen(&db, &migrator, "read_timeout=2", "pg_sleep(8)").await;
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let (version, message, kind) = statement_error(&error);
+    assert_eq!((version, kind), (2, DriverErrorKind::Connection), "{error}");
+    for needle in [
+        "within 2 s (read_timeout in the database URL)",
+        "may or may not have completed",
+        "raise read_timeout",
+    ] {
+        assert!(message.contains(needle), "{needle}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn conn_a_frozen_server_ends_cairns_own_queries_and_abandons_the_connection() {
+    let db = cairn_testkit::postgres::database().await;
+    let proxy = FreezingProxy::start(&host_port(db.url(), 5432)).await;
+    let raw = format!("{}?read_timeout=1", via_port(db.url(), proxy.port()));
+    let url = DatabaseUrl::parse(&raw).expect("a postgres URL");
+    let mut driver = PgDriver::connect(&url)
+        .await
+        .expect("connect through the proxy");
+    proxy.freeze();
+    let started = Instant::now();
+    let err = driver
+        .query("SELECT 1")
+        .await
+        .expect_err("a frozen server answered");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind, DriverErrorKind::Connection);
+    assert!(
+        err.message
+            .contains("within 1 s (read_timeout in the database URL)"),
+        "{err}"
+    );
+    // Nothing more is sent, and nothing waits again.
+    let started = Instant::now();
+    let err = driver
+        .execute("SELECT 2")
+        .await
+        .expect_err("an abandoned connection answered");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.message.contains("was abandoned"), "{err}");
+}
+
+/// The directory of this machine's server socket (`CAIRN_TEST_POSTGRES_SOCKET_DIR`,
+/// else `/var/run/postgresql`), which must hold `.s.PGSQL.5432`.
+fn socket_dir() -> String {
+    let dir = std::env::var("CAIRN_TEST_POSTGRES_SOCKET_DIR")
+        .unwrap_or_else(|_| "/var/run/postgresql".to_owned());
+    assert!(
+        std::path::Path::new(&dir).join(".s.PGSQL.5432").exists(),
+        "no PostgreSQL socket in {dir}: set CAIRN_TEST_POSTGRES_SOCKET_DIR to the directory of the server's Unix socket"
+    );
+    dir
+}
+
+fn database_name(db: &TestDatabase) -> String {
+    let rest = db.url().split_once("://").expect("scheme").1;
+    let path = rest.split_once('/').expect("a database").1;
+    path.split('?').next().unwrap_or(path).to_owned()
+}
+
+#[tokio::test]
+async fn conn_unix_socket_urls_connect_and_never_try_tls() {
+    let db = cairn_testkit::postgres::database().await;
+    let name = database_name(&db);
+    let dir = socket_dir();
+    let encoded = dir.replace('/', "%2F");
+    for raw in [
+        format!("postgres:///{name}?host={dir}&user=postgres"),
+        format!("postgres:///{name}?host={dir}&user=postgres&sslmode=disable"),
+        format!("postgres:///{name}?host={dir}&user=postgres&sslmode=require"),
+        format!("postgres://postgres@{encoded}/{name}"),
+        format!("postgres://postgres@{encoded}/{name}?sslmode=disable"),
+        format!("postgresql://postgres@{encoded}/{name}?sslmode=prefer&connect_timeout=5"),
+    ] {
+        let url = DatabaseUrl::parse(&raw).expect("a postgres URL");
+        let mut driver = PgDriver::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{raw}: {e}"));
+        assert_eq!(driver.database(), name, "{raw}");
+        // A Unix-socket session has no client address, and no TLS.
+        assert_eq!(
+            value(&mut driver, "SELECT (inet_client_addr() IS NULL)::text || ',' || COALESCE((SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()), 'none')").await.as_deref(),
+            Some("true,false"),
+            "{raw}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn conn_an_unencoded_password_gets_a_hint_and_stays_hidden() {
+    for raw in [
+        "postgres://app:hunt@er2/x@127.0.0.1:5432/db",
+        "postgres://app:hunt#er2@127.0.0.1:5432/db",
+        "postgres://app:hunt?er2@127.0.0.1:5432/db",
+    ] {
+        let url = DatabaseUrl::parse(raw).expect("a postgres URL");
+        let err = PgDriver::connect(&url).await.expect_err(raw);
+        assert!(
+            err.message.contains(
+                "if your password contains @ # / ? or %, percent-encode it (e.g. @ → %40"
+            ),
+            "{raw}: {err}"
+        );
+        assert!(!err.message.contains("er2"), "{raw}: {err}");
+        assert!(!err.message.contains("hunt"), "{raw}: {err}");
+    }
+}
