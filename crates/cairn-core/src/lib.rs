@@ -20,6 +20,7 @@ pub mod history;
 pub mod migration;
 pub mod migrator;
 pub mod plan;
+pub mod retry;
 pub mod schema;
 pub mod seed;
 pub mod source;
