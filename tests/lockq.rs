@@ -174,7 +174,10 @@ async fn giving_up_exits_4_and_says_what_it_tried(db: TestDatabase) {
         "lock_retries",
         "cairn:lock-timeout",
     ] {
-        assert!(finished.stderr.contains(part), "{part:?} missing\n{finished}");
+        assert!(
+            finished.stderr.contains(part),
+            "{part:?} missing\n{finished}"
+        );
     }
     // Three waits of 1 s and two short pauses: well under the old 23 s.
     assert!(took < Duration::from_secs(15), "took {took:?}\n{finished}");
