@@ -376,7 +376,14 @@ mod tests {
         );
         assert_eq!(
             run(&["--only", "lint"]),
-            Err("--only: unknown suite `lint` (migrations, backfill, verify)".to_owned())
+            Err(
+                "--only: unknown suite `lint` (migrations, backfill, verify, lock-queue)"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            run(&["--only", "lock-queue"]).expect("parses").suites,
+            vec![Suite::LockQueue]
         );
         assert_eq!(
             run(&["--only", ""]),
