@@ -4,13 +4,15 @@
 //! One module per engine family produces a [`report::Section`]: `sqlite` for
 //! SQLite, `servers` for PostgreSQL and MariaDB; `--engines` picks which run.
 //! `backfill` adds a section per engine for batched backfills; `--only` picks
-//! the suites; `verify` adds one section for `cairn verify` and introspection.
+//! the suites; `verify` adds one section for `cairn verify` and introspection;
+//! `lockq` adds a section per server for the lock queue (issue 9).
 #![forbid(unsafe_code)]
 
 mod backfill;
 mod cairn_bin;
 mod error;
 mod fixtures;
+mod lockq;
 mod options;
 mod report;
 mod servers;
@@ -90,6 +92,14 @@ fn run(options: &Options) -> error::Result<()> {
         let section = verify::run(options, &cairn, &scratch)?;
         println!("{}", report::text(&section, &machine));
         sections.push(section);
+    }
+    if options.suites.contains(&Suite::LockQueue) {
+        for &engine in &options.engines {
+            if let Some(section) = lockq::run(options, &cairn, &scratch, engine)? {
+                println!("{}", report::text(&section, &machine));
+                sections.push(section);
+            }
+        }
     }
     if let Some(out) = &options.out {
         if options.quick {

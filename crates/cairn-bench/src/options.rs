@@ -19,7 +19,9 @@ Runs Cairn's benchmarks, each side by side with a baseline, and prints a table.
   --only LIST     the benchmark suites to run, comma-separated, among migrations
                   (apply-N and status-N) and backfill (issue 5's batched
                   backfill on 1,000,000 rows) and verify (`cairn verify` of 200
-                  migrations, introspection of 500 tables) [default: all]
+                  migrations, introspection of 500 tables) and lock-queue (the
+                  longest application wait behind a blocked migration, on
+                  PostgreSQL and MariaDB) [default: all]
   --out FILE      rewrite FILE's sections between <!-- bench:<engine>:start -->
                   and <!-- bench:<engine>:end --> (FILE is created if missing)
   --cairn PATH    time this `cairn` binary instead of building it with
@@ -97,11 +99,18 @@ pub enum Suite {
     Backfill,
     /// `cairn verify` of many migrations and schema introspection: the `verify` section.
     Verify,
+    /// The longest application wait behind a blocked migration: the `lockq-<engine>` sections.
+    LockQueue,
 }
 
 impl Suite {
     /// Every suite, in the order they run.
-    pub const ALL: [Suite; 3] = [Suite::Migrations, Suite::Backfill, Suite::Verify];
+    pub const ALL: [Suite; 4] = [
+        Suite::Migrations,
+        Suite::Backfill,
+        Suite::Verify,
+        Suite::LockQueue,
+    ];
 
     fn parse_list(list: &str) -> Result<Vec<Suite>, String> {
         let mut chosen = Vec::new();
@@ -110,9 +119,10 @@ impl Suite {
                 "migrations" => Suite::Migrations,
                 "backfill" | "backfills" => Suite::Backfill,
                 "verify" => Suite::Verify,
+                "lock-queue" | "lockq" => Suite::LockQueue,
                 other => {
                     return Err(format!(
-                        "--only: unknown suite `{other}` (migrations, backfill, verify)"
+                        "--only: unknown suite `{other}` (migrations, backfill, verify, lock-queue)"
                     ))
                 }
             };
@@ -366,7 +376,14 @@ mod tests {
         );
         assert_eq!(
             run(&["--only", "lint"]),
-            Err("--only: unknown suite `lint` (migrations, backfill, verify)".to_owned())
+            Err(
+                "--only: unknown suite `lint` (migrations, backfill, verify, lock-queue)"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            run(&["--only", "lock-queue"]).expect("parses").suites,
+            vec![Suite::LockQueue]
         );
         assert_eq!(
             run(&["--only", ""]),

@@ -482,8 +482,11 @@ migrations_dir = {migrations_dir}
 # history_table = "cairn_history"
 # history_schema = "public"
 
-# How long one statement may wait for a lock before it is retried.
-# lock_timeout = "5s"
+# How long one statement may wait for a lock before it gives up, lets the
+# application's queries pass, and is retried (lock_retries more times, with a
+# jittered backoff). Keep it short: queries on the table wait behind it.
+# lock_timeout = "1s"
+# lock_retries = 19
 
 # How long to wait for the migration lock held by another runner.
 # lock_wait = "60s"

@@ -58,6 +58,7 @@ struct FileConfig {
     history_table: Option<String>,
     history_schema: Option<String>,
     lock_timeout: Option<String>,
+    lock_retries: Option<u32>,
     lock_wait: Option<String>,
     allow_out_of_order: Option<bool>,
     replica_urls: Option<Vec<String>>,
@@ -145,11 +146,16 @@ impl Config {
             table,
             plan: PlanOptions { allow_out_of_order },
             lock_wait: duration("lock_wait", &file.lock_wait, defaults.lock_wait)?,
-            statement_lock_timeout: duration(
-                "lock_timeout",
-                &file.lock_timeout,
-                defaults.statement_lock_timeout,
-            )?,
+            statement_lock_timeout: cairn_core::retry::check_lock_timeout(
+                duration(
+                    "lock_timeout",
+                    &file.lock_timeout,
+                    defaults.statement_lock_timeout,
+                )?,
+                &format!("`lock_timeout` in `{}`", config_file.display()),
+            )
+            .map_err(anyhow::Error::msg)?,
+            lock_retries: file.lock_retries.unwrap_or(defaults.lock_retries),
             actor: actor(env),
             ..defaults
         };
@@ -397,5 +403,32 @@ mod tests {
         );
         assert_eq!(config.migrator.lock_wait, Duration::from_secs(60));
         assert!(config.migrator.plan.allow_out_of_order);
+        assert_eq!(config.migrator.lock_retries, 19, "the default");
+
+        std::fs::write(&path, "lock_retries = 3\n").unwrap();
+        let config = Config::resolve(&cli, &env(&[]), false).unwrap();
+        assert_eq!(config.migrator.lock_retries, 3);
+        assert_eq!(
+            config.migrator.statement_lock_timeout,
+            Duration::from_secs(1),
+            "the default"
+        );
+    }
+
+    #[test]
+    fn a_zero_lock_timeout_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        let cli =
+            Cli::try_parse_from(["cairn", "--config", path.to_str().unwrap(), "status"]).unwrap();
+        for zero in ["0", "0ms", "0s"] {
+            std::fs::write(&path, format!("lock_timeout = \"{zero}\"\n")).unwrap();
+            let err = format!("{:#}", Config::resolve(&cli, &env(&[]), false).unwrap_err());
+            assert!(
+                err.contains("`lock_timeout` in `") && err.contains("cairn.toml` is 0"),
+                "{err}"
+            );
+            assert!(err.contains("`1s`"), "{err}");
+        }
     }
 }

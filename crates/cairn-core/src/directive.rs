@@ -30,6 +30,8 @@
 //!   aliases [`Engine`]'s `FromStr` accepts (`pg`, `mariadb`, ...).
 //! - Durations are whole numbers with a unit (see [`parse_duration`]); fractions
 //!   are not accepted (`1500ms`, not `1.5s`).
+//! - `cairn:lock-timeout 0` is refused: zero meant a different thing on each
+//!   engine (see [`crate::retry`]).
 //!
 //! Directives work the same in every layout (Cairn, diesel, sqlx, Flyway, dbmate);
 //! for a dbmate section they are read from the lines after its `-- migrate:up` or
@@ -176,11 +178,13 @@ fn apply(
                     format!("`{args}`")
                 };
                 bad(
-                    location,
+                    location.clone(),
                     format!("`cairn:{name}` takes {DURATION_FORMS}, found {found}"),
                 )
             })?;
             if name == "lock-timeout" {
+                let duration = crate::retry::check_lock_timeout(duration, "`cairn:lock-timeout`")
+                    .map_err(|message| bad(location, message))?;
                 directives.lock_timeout = Some(duration);
             } else {
                 directives.statement_timeout = Some(duration);
@@ -350,6 +354,24 @@ CREATE TABLE users (id INT);
             err("-- cairn:engines , ,\n", 1),
             Error::BadDirective { .. }
         ));
+    }
+
+    #[test]
+    fn a_zero_lock_timeout_is_refused_with_the_fix() {
+        for zero in ["0", "0ms", "0s"] {
+            let text = format!("-- cairn:lock-timeout {zero}\nSELECT 1;\n");
+            let err = parse(&text, Path::new("migrations/1_a/up.sql"), 1).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains("migrations/1_a/up.sql:1")
+                    && message.contains("`cairn:lock-timeout` is 0")
+                    && message.contains("`1s`"),
+                "{message}"
+            );
+        }
+        // A zero statement timeout is the server's "no limit" everywhere: allowed.
+        let directives = ok("-- cairn:statement-timeout 0\nSELECT 1;\n");
+        assert_eq!(directives.statement_timeout, Some(Duration::ZERO));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod migration;
 pub mod migrator;
 pub mod plan;
 pub mod recovery;
+pub mod retry;
 pub mod schema;
 pub mod seed;
 pub mod source;

@@ -23,8 +23,9 @@
 //! skipping a migration another runner (an older Cairn) applied.
 //!
 //! A statement that times out waiting for a lock held by another session is
-//! retried with backoff (`MigratorOptions::lock_retries`), so DDL never queues
-//! for long in front of the application's queries.
+//! retried with a jittered, capped backoff (`MigratorOptions::lock_retries`;
+//! see [`crate::retry`]), so DDL never queues for long in front of the
+//! application's queries.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,7 @@ use crate::history::{
 };
 use crate::migration::{Direction, Migration, Script, Version};
 use crate::plan::{self, DownTarget, PlanOptions, Problem, StatusEntry};
+use crate::retry;
 use crate::split::{self, Statement};
 
 /// How the migrator behaves. Built once from the configuration and passed around.
@@ -51,12 +53,17 @@ pub struct MigratorOptions {
     pub plan: PlanOptions,
     /// How long to wait for the migration lock held by another runner.
     pub lock_wait: Duration,
-    /// `lock_timeout` for each statement unless a directive says otherwise.
+    /// `lock_timeout` for each statement unless a directive says otherwise:
+    /// short, so the application's queries never queue behind a blocked
+    /// statement for longer (see [`crate::retry`]).
     pub statement_lock_timeout: Duration,
     /// How often a statement that timed out on a lock is retried.
     pub lock_retries: u32,
-    /// The first backoff between retries; it doubles each time.
+    /// The first backoff between retries; it doubles each time, up to
+    /// `retry_backoff_max`, and each pause is jittered.
     pub retry_backoff: Duration,
+    /// The longest backoff between retries.
+    pub retry_backoff_max: Duration,
     /// Who runs the migrations, recorded in the history.
     pub actor: String,
 }
@@ -67,9 +74,10 @@ impl Default for MigratorOptions {
             table: HistoryTable::default(),
             plan: PlanOptions::default(),
             lock_wait: Duration::from_secs(60),
-            statement_lock_timeout: Duration::from_secs(5),
-            lock_retries: 3,
-            retry_backoff: Duration::from_millis(500),
+            statement_lock_timeout: retry::DEFAULT_LOCK_TIMEOUT,
+            lock_retries: retry::DEFAULT_LOCK_RETRIES,
+            retry_backoff: retry::DEFAULT_RETRY_BACKOFF,
+            retry_backoff_max: retry::DEFAULT_RETRY_BACKOFF_MAX,
             actor: "cairn".to_owned(),
         }
     }
@@ -1055,7 +1063,7 @@ impl Migrator {
                         "starting the transaction for migration {} (after {attempt} retries)",
                         step.migration.version
                     ),
-                    e,
+                    self.gave_up(engine, step, e, attempt),
                 ));
             }
             if self.done_by_other(driver, step).await? {
@@ -1088,6 +1096,7 @@ impl Migrator {
                         (_, Err(rollback)) => format!("Cairn could not roll its transaction back ({rollback}): a lost connection rolls it back on the server, but check the database and `cairn status` before running again"),
                         (None, Ok(())) => "Cairn could not confirm that its transaction was still open: a lost connection rolls it back on the server, but check the database and `cairn status` before running again".to_owned(),
                     };
+                    let e = self.gave_up(engine, step, e, attempt);
                     let error = self.statement_error(engine, step, index, &e, outcome);
                     self.log_failure(driver, step, started, &error).await;
                     return Err(error);
@@ -1531,6 +1540,7 @@ impl Migrator {
                     hooks: &self.hooks,
                     lock_retries: self.options.lock_retries,
                     retry_backoff: self.options.retry_backoff,
+                    retry_backoff_max: self.options.retry_backoff_max,
                 },
             )
             .await;
@@ -1651,7 +1661,10 @@ impl Migrator {
                         tracing::info!(statement = index + 1, error = %e, "the statement in doubt had completed");
                         break;
                     }
-                    Err(e) => return Err(StepError::Statement(index, e)),
+                    Err(e) => {
+                        let e = self.gave_up(driver.engine(), step, e, attempt);
+                        return Err(StepError::Statement(index, e));
+                    }
                 }
             }
             if let Some((sql, row)) = progress.as_mut() {
@@ -1708,16 +1721,35 @@ impl Migrator {
     }
 
     async fn backoff(&self, attempt: u32) {
-        let delay = self
-            .options
-            .retry_backoff
-            .saturating_mul(1 << attempt.min(10));
+        let delay = retry::backoff(
+            self.options.retry_backoff,
+            self.options.retry_backoff_max,
+            attempt,
+        );
         tracing::info!(
             attempt = attempt + 1,
             delay_ms = delay.as_millis() as u64,
             "statement timed out waiting for a lock; retrying"
         );
         tokio::time::sleep(delay).await;
+    }
+
+    /// A lock timeout that used up the retries, saying so.
+    fn gave_up(
+        &self,
+        engine: Engine,
+        step: &Prepared<'_>,
+        e: DriverError,
+        attempt: u32,
+    ) -> DriverError {
+        if e.kind != DriverErrorKind::LockTimeout {
+            return e;
+        }
+        let timeout = step
+            .settings
+            .lock_timeout
+            .unwrap_or(self.options.statement_lock_timeout);
+        retry::gave_up(engine, e, attempt + 1, timeout)
     }
 }
 

@@ -30,8 +30,10 @@ pub struct Context<'a> {
     pub hooks: &'a Hooks,
     /// How often a batch that timed out on a lock is retried.
     pub lock_retries: u32,
-    /// The first backoff between retries; it doubles each time.
+    /// The first backoff between retries; it doubles each time, jittered.
     pub retry_backoff: Duration,
+    /// The longest backoff between retries.
+    pub retry_backoff_max: Duration,
 }
 
 /// What every batch of one backfill shares.
@@ -215,8 +217,12 @@ pub async fn run(
                 Err(BatchError::Driver(e))
                     if e.kind == DriverErrorKind::LockTimeout && attempt < ctx.lock_retries =>
                 {
-                    tokio::time::sleep(ctx.retry_backoff.saturating_mul(1 << attempt.min(10)))
-                        .await;
+                    tokio::time::sleep(crate::retry::backoff(
+                        ctx.retry_backoff,
+                        ctx.retry_backoff_max,
+                        attempt,
+                    ))
+                    .await;
                     attempt += 1;
                 }
                 Err(BatchError::Driver(e)) if e.kind == DriverErrorKind::Connection => {
