@@ -231,17 +231,35 @@ fn socket_dir() -> String {
     dir
 }
 
-fn database_name(db: &TestDatabase) -> String {
-    let rest = db.url().split_once("://").expect("scheme").1;
-    let path = rest.split_once('/').expect("a database").1;
-    path.split('?').next().unwrap_or(path).to_owned()
-}
-
+/// The socket is this machine's own server's, whatever server the matrix
+/// entry tests, so the test makes its database there, through the socket.
 #[tokio::test]
 async fn conn_unix_socket_urls_connect_and_never_try_tls() {
-    let db = cairn_testkit::postgres::database().await;
-    let name = database_name(&db);
     let dir = socket_dir();
+    let name = cairn_testkit::server::unique_name();
+    let admin_url = format!("postgres:///postgres?host={dir}&user=postgres");
+    let mut admin = PgDriver::connect(&DatabaseUrl::parse(&admin_url).expect("a postgres URL"))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "{admin_url}: {e} (the machine's server must accept user postgres on its socket)"
+            )
+        });
+    admin
+        .execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap_or_else(|e| panic!("creating {name} through {dir}: {e}"));
+    let outcome = tokio::spawn(unix_socket_urls_connect(dir.clone(), name.clone())).await;
+    admin
+        .execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap_or_else(|e| panic!("dropping {name}: {e}"));
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+}
+
+async fn unix_socket_urls_connect(dir: String, name: String) {
     let encoded = dir.replace('/', "%2F");
     for raw in [
         format!("postgres:///{name}?host={dir}&user=postgres"),
