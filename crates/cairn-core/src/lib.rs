@@ -12,6 +12,7 @@
 pub mod backfill;
 pub mod checksum;
 pub mod clock;
+pub mod dialect;
 pub mod directive;
 pub mod driver;
 pub mod engine;
@@ -31,6 +32,7 @@ pub mod timeouts;
 pub mod url;
 pub mod verify;
 
+pub use dialect::{Dialect, Flavour, ServerVersion};
 pub use driver::{
     Capabilities, Driver, DriverError, DriverErrorKind, LockKind, SessionSettings, Workload,
 };

@@ -1,0 +1,41 @@
+//! The Postgres family's dialect.
+
+use super::{Dialect, Flavour, ServerVersion};
+use crate::engine::Engine;
+
+mod bookkeeping;
+mod schema;
+
+/// The dialect of a Postgres-family server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostgresDialect {
+    flavour: Flavour,
+    version: Option<ServerVersion>,
+}
+
+impl PostgresDialect {
+    /// The family's main product, version unknown.
+    pub const DEFAULT: PostgresDialect = PostgresDialect {
+        flavour: Flavour::Postgres,
+        version: None,
+    };
+
+    /// The dialect of a server of `flavour` at `version`.
+    pub fn new(flavour: Flavour, version: Option<ServerVersion>) -> Self {
+        PostgresDialect { flavour, version }
+    }
+}
+
+impl Dialect for PostgresDialect {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+
+    fn server_version(&self) -> Option<&ServerVersion> {
+        self.version.as_ref()
+    }
+}
