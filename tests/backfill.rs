@@ -104,7 +104,7 @@ impl Shape {
         match self {
             Shape::Items => insert_items(driver, 1, rows).await,
             Shape::Pairs => {
-                let engine = driver.engine();
+                let engine = driver.dialect().engine();
                 let values: Vec<String> = (0..rows)
                     .map(|i| {
                         let (a, j) = (i / 400, i % 400);

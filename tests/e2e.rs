@@ -1006,7 +1006,7 @@ async fn transaction_control_is_refused(db: TestDatabase) {
 async fn transaction_probe_tells_open_from_ended(db: TestDatabase) {
     use cairn_core::history::HistorySql;
     let mut driver = connect(&db).await;
-    let sql = HistorySql::new(driver.engine(), &Default::default());
+    let sql = HistorySql::new(driver.dialect(), &Default::default());
     let probe = sql.transaction_probe().expect("a probe on this engine");
     driver.begin().await.unwrap();
     assert!(driver.execute("SELECT * FROM no_such_table").await.is_err());

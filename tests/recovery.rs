@@ -292,7 +292,7 @@ enum InDoubtCase {
 
 /// The id of the server session (other than ours) running `like`.
 async fn session_running(driver: &mut dyn Driver, like: &str) -> String {
-    let sql = match driver.engine() {
+    let sql = match driver.dialect().engine() {
         Engine::Postgres => format!(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '{like}%'"
         ),
@@ -305,7 +305,7 @@ async fn session_running(driver: &mut dyn Driver, like: &str) -> String {
 
 /// Waits until session `id` runs a statement starting with `like`.
 async fn session_runs(driver: &mut dyn Driver, id: &str, like: &str) {
-    let sql = match driver.engine() {
+    let sql = match driver.dialect().engine() {
         Engine::Postgres => format!(
             "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = {id} AND query LIKE '{like}%' AND wait_event_type = 'Lock'"
         ),
@@ -318,7 +318,7 @@ async fn session_runs(driver: &mut dyn Driver, id: &str, like: &str) {
 
 /// Ends server session `id` and waits until it is gone.
 async fn end_session(driver: &mut dyn Driver, id: &str) {
-    let (kill, alive) = match driver.engine() {
+    let (kill, alive) = match driver.dialect().engine() {
         Engine::Postgres => (
             format!("SELECT pg_terminate_backend({id})"),
             format!("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = {id}"),

@@ -203,7 +203,7 @@ pub async fn count(driver: &mut dyn Driver, sql: &str) -> i64 {
 
 /// How many tables the database has (Cairn's own included).
 pub async fn table_count(driver: &mut dyn Driver) -> i64 {
-    let sql = match driver.engine() {
+    let sql = match driver.dialect().engine() {
         Engine::Sqlite => "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
         Engine::Postgres => {
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"

@@ -624,10 +624,12 @@ impl Bench {
             let mut driver = self.target.connect(db).await?;
             let d = driver.as_mut();
             let what = || format!("profile {variant} ({})", db.describe());
-            let checkpoints = CheckpointSql::new(engine, quote_ident(engine, "bench_checkpoints"));
+            let dialect = d.dialect().shared();
+            let checkpoints =
+                CheckpointSql::new(dialect.as_ref(), quote_ident(engine, "bench_checkpoints"));
             d.execute(&checkpoints.create()).await.context(what)?;
             let sql = BatchSql::new(
-                engine,
+                dialect.as_ref(),
                 "items",
                 Key {
                     columns: vec!["id".to_owned()],

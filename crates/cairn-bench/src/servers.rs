@@ -666,7 +666,7 @@ fn write_floor_file(server: Server, dir: &Path, file: &Path) -> Result<()> {
         schema: None,
         name: "floor_history".to_owned(),
     };
-    let sql = HistorySql::new(engine, &table);
+    let sql = HistorySql::new(cairn_core::dialect::for_engine(engine), &table);
     let create = sql.create().into_iter().next().unwrap_or_default();
     let mut text = format!("{};\n", create.trim_end().trim_end_matches(';'));
     let at = UtcTime::now().rfc3339();
@@ -752,8 +752,8 @@ struct OneByOne(Box<dyn Driver>);
 
 #[async_trait]
 impl Driver for OneByOne {
-    fn engine(&self) -> Engine {
-        self.0.engine()
+    fn dialect(&self) -> &dyn cairn_core::Dialect {
+        self.0.dialect()
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -449,7 +449,9 @@ fn floor_tables() -> [String; 2] {
         schema: None,
         name: "floor_history".to_owned(),
     };
-    let mut create = HistorySql::new(Engine::Sqlite, &table).create().into_iter();
+    let mut create = HistorySql::new(cairn_core::dialect::for_engine(Engine::Sqlite), &table)
+        .create()
+        .into_iter();
     [(); 2].map(|()| create.next().unwrap_or_default())
 }
 
@@ -494,7 +496,10 @@ fn record_applied(dir: &Path, db: &Path, tables: Tables) -> Result<()> {
         )
     };
     let migrations = source::read_dir(dir).context(failed)?;
-    let sql = HistorySql::new(Engine::Sqlite, &HistoryTable::default());
+    let sql = HistorySql::new(
+        cairn_core::dialect::for_engine(Engine::Sqlite),
+        &HistoryTable::default(),
+    );
     let mut conn = Connection::open(db).context(failed)?;
     let tx = conn.transaction().context(failed)?;
     for statement in sql.create() {

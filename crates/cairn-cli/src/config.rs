@@ -137,7 +137,7 @@ impl Config {
         table.schema.clone_from(&file.history_schema);
         if let Some(url) = &database_url {
             table
-                .check_names(url.engine())
+                .check_names(cairn_core::dialect::for_engine(url.engine()))
                 .with_context(|| format!("`{}`", config_file.display()))?;
         }
         let allow_out_of_order = file.allow_out_of_order.unwrap_or(false)

@@ -163,7 +163,7 @@ impl Disposable {
         let Some((admin, name)) = self.server else {
             return Ok(());
         };
-        let engine = admin.engine();
+        let engine = admin.dialect().engine();
         let sql = match engine {
             // FORCE: a connection the driver has not quite closed yet must not block the drop.
             Engine::Postgres => format!(

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::engine::Engine;
+use crate::dialect::Dialect;
 
 /// What an engine can do, which decides how the migrator runs a migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,8 +159,10 @@ pub type Rows = Vec<Vec<Option<String>>>;
 /// - errors never contain a password.
 #[async_trait]
 pub trait Driver: Send + fmt::Debug {
-    /// The dialect family this driver speaks.
-    fn engine(&self) -> Engine;
+    /// The dialect of the product this driver is connected to, with the
+    /// flavour and server version it detected once, at connect. The family
+    /// (which `up.<engine>.sql` override applies) is `dialect().engine()`.
+    fn dialect(&self) -> &dyn Dialect;
 
     /// What the engine can do.
     fn capabilities(&self) -> Capabilities;

@@ -1,4 +1,5 @@
-//! The history model and the SQL that keeps it, rendered per engine.
+//! The history model and the SQL that keeps it, rendered through the
+//! connection's [`Dialect`] (its [`Bookkeeping`](crate::dialect::Bookkeeping) half).
 //!
 //! Two tables, both named by the user (default `cairn_history`, in the
 //! connection's default schema) and always quoted:
@@ -19,8 +20,11 @@
 //! literals read back exactly whatever the session's settings, which a
 //! migration may change ([`crate::literal`]).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
+use crate::dialect::{for_engine, Dialect};
 use crate::driver::Rows;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -179,8 +183,8 @@ impl Default for HistoryTable {
 }
 
 impl HistoryTable {
-    /// Checks that every name derived from this one fits `engine`'s limit for
-    /// identifiers, before anything is created: PostgreSQL silently
+    /// Checks that every name derived from this one fits `dialect`'s limit
+    /// for identifiers, before anything is created: PostgreSQL silently
     /// truncates names to 63 bytes (so `<name>_log` and `<name>_backfill`
     /// could become the same table), and MySQL/MariaDB refuse names over 64
     /// characters part way through creating the tables. SQLite has no limit.
@@ -189,12 +193,14 @@ impl HistoryTable {
     ///
     /// [`Error::NameTooLong`] naming the setting, its value and length, the
     /// derived name that does not fit, the limit and the engine.
-    pub fn check_names(&self, engine: Engine) -> Result<()> {
-        let (limit, unit, length): (usize, &'static str, fn(&str) -> usize) = match engine {
-            Engine::Postgres => (63, "bytes", str::len),
-            Engine::Mysql => (64, "characters", |s| s.chars().count()),
-            Engine::Sqlite => return Ok(()),
+    pub fn check_names(&self, dialect: &dyn Dialect) -> Result<()> {
+        let Some(limit) = dialect.identifier_limit() else {
+            return Ok(());
         };
+        let engine = dialect.engine();
+        let (unit, limit) = (limit.unit, limit.max);
+        let length = |text: &str| unit.length(text);
+        let unit = unit.name();
         let longest_suffix = "_backfill";
         let derived = format!("{}{longest_suffix}", self.name);
         if length(&derived) > limit {
@@ -225,30 +231,32 @@ impl HistoryTable {
     }
 }
 
-/// Quotes an identifier for `engine`.
+/// Quotes an identifier for `engine`'s family, for work without a
+/// connection ([`Bookkeeping::quote_ident`](crate::dialect::Bookkeeping::quote_ident)).
 pub fn quote_ident(engine: Engine, ident: &str) -> String {
-    match engine {
-        Engine::Mysql => format!("`{}`", ident.replace('`', "``")),
-        Engine::Postgres | Engine::Sqlite => format!("\"{}\"", ident.replace('"', "\"\"")),
-    }
+    for_engine(engine).quote_ident(ident)
 }
 
 /// Renders a string literal for `engine`, exact under any session setting
 /// (see [`crate::literal`], where it lives beside the session preconditions).
 pub use crate::literal::string_literal;
 
-fn opt_string(engine: Engine, value: Option<&str>) -> String {
-    value.map_or_else(|| "NULL".to_owned(), |v| string_literal(engine, v))
+fn opt_string(dialect: &dyn Dialect, value: Option<&str>) -> String {
+    value.map_or_else(|| "NULL".to_owned(), |v| dialect.string_literal(v))
 }
 
 fn opt_int(value: Option<i64>) -> String {
     value.map_or_else(|| "NULL".to_owned(), |v| v.to_string())
 }
 
-/// The SQL for Cairn's own tables on one engine.
+/// The SQL for Cairn's own tables on one product.
+///
+/// It holds the product's dialect as an `Arc<dyn Dialect>` (a copy of the
+/// driver's, see [`Dialect::shared`]), so that it can be kept while the
+/// driver is borrowed mutably to run what it renders.
 #[derive(Clone, Debug)]
 pub struct HistorySql {
-    engine: Engine,
+    dialect: Arc<dyn Dialect>,
     table: String,
     log: String,
     schema: Option<String>,
@@ -258,24 +266,17 @@ pub struct HistorySql {
 const COLUMNS: &str = "version, name, kind, checksum, state, applied_at, execution_ms, applied_by, cairn_version, statements_done, statements_checksum, error";
 
 impl HistorySql {
-    /// The SQL for `table` on `engine`.
-    pub fn new(engine: Engine, table: &HistoryTable) -> Self {
-        let qualify = |name: &str| match (&table.schema, engine) {
-            (Some(schema), Engine::Postgres | Engine::Mysql) => {
-                format!(
-                    "{}.{}",
-                    quote_ident(engine, schema),
-                    quote_ident(engine, name)
-                )
-            }
-            _ => quote_ident(engine, name),
-        };
+    /// The SQL for `table` in `dialect` (a driver's
+    /// [`Driver::dialect`](crate::Driver::dialect), or
+    /// [`crate::dialect::for_engine`] without a connection).
+    pub fn new(dialect: &dyn Dialect, table: &HistoryTable) -> Self {
+        let schema = table.schema.as_deref();
         HistorySql {
-            engine,
-            table: qualify(&table.name),
-            log: qualify(&format!("{}_log", table.name)),
+            table: dialect.qualify(schema, &table.name),
+            log: dialect.qualify(schema, &format!("{}_log", table.name)),
             schema: table.schema.clone(),
             bare_name: table.name.clone(),
+            dialect: dialect.shared(),
         }
     }
 
@@ -286,19 +287,21 @@ impl HistorySql {
 
     /// The checkpoint table of backfills, `<name>_backfill` beside the history table.
     pub fn checkpoints(&self) -> crate::backfill::sql::CheckpointSql {
-        let name = quote_ident(self.engine, &format!("{}_backfill", self.bare_name));
-        let table = match (&self.schema, self.engine) {
-            (Some(schema), Engine::Postgres | Engine::Mysql) => {
-                format!("{}.{name}", quote_ident(self.engine, schema))
-            }
-            _ => name,
-        };
-        crate::backfill::sql::CheckpointSql::new(self.engine, table)
+        let table = self.dialect.qualify(
+            self.schema.as_deref(),
+            &format!("{}_backfill", self.bare_name),
+        );
+        crate::backfill::sql::CheckpointSql::new(self.dialect.as_ref(), table)
     }
 
     /// The engine these statements are for.
     pub fn engine(&self) -> Engine {
-        self.engine
+        self.dialect.engine()
+    }
+
+    /// The dialect these statements are written in.
+    pub fn dialect(&self) -> &dyn Dialect {
+        self.dialect.as_ref()
     }
 
     /// A query returning one row if the history table exists.
@@ -312,48 +315,25 @@ impl HistorySql {
     }
 
     fn table_exists(&self, bare_name: &str) -> String {
-        let name = string_literal(self.engine, bare_name);
-        match self.engine {
-            Engine::Postgres => {
-                let schema = self.schema.as_deref().map_or_else(
-                    || "current_schema()".to_owned(),
-                    |s| string_literal(self.engine, s),
-                );
-                format!("SELECT 1 FROM information_schema.tables WHERE table_schema = {schema} AND table_name = {name}")
-            }
-            Engine::Mysql => {
-                let schema = self.schema.as_deref().map_or_else(
-                    || "DATABASE()".to_owned(),
-                    |s| string_literal(self.engine, s),
-                );
-                format!("SELECT 1 FROM information_schema.tables WHERE table_schema = {schema} AND table_name = {name}")
-            }
-            Engine::Sqlite => {
-                format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = {name}")
-            }
-        }
+        self.dialect.table_exists(self.schema.as_deref(), bare_name)
     }
 
     /// Statements that create both tables if they do not exist.
     pub fn create(&self) -> Vec<String> {
-        let (bigint, text, serial, suffix) = match self.engine {
-            Engine::Postgres => ("BIGINT", "TEXT", "BIGSERIAL PRIMARY KEY", ""),
-            Engine::Mysql => (
-                "BIGINT",
-                "TEXT",
-                "BIGINT AUTO_INCREMENT PRIMARY KEY",
-                " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-            ),
-            // A rowid alias, not AUTOINCREMENT: the log is append-only, so ids
-            // are never reused, and sqlite_sequence would cost a page write per row.
-            Engine::Sqlite => ("INTEGER", "TEXT", "INTEGER PRIMARY KEY", ""),
-        };
+        let types = self.dialect.column_types();
+        let (bigint, text, serial, suffix) = (
+            types.integer,
+            types.text,
+            types.serial_key,
+            types.table_options,
+        );
         let mut statements = Vec::new();
-        if let (Some(schema), Engine::Postgres) = (&self.schema, self.engine) {
-            statements.push(format!(
-                "CREATE SCHEMA IF NOT EXISTS {}",
-                quote_ident(self.engine, schema)
-            ));
+        if let Some(create) = self
+            .schema
+            .as_deref()
+            .and_then(|schema| self.dialect.create_schema(schema))
+        {
+            statements.push(create);
         }
         statements.push(format!(
             "CREATE TABLE IF NOT EXISTS {table} (\
@@ -401,17 +381,17 @@ impl HistorySql {
 
     /// The values of `row` as SQL literals, in the order of `COLUMNS`.
     fn values(&self, row: &HistoryRow) -> [String; 12] {
-        let e = self.engine;
+        let e = self.dialect.as_ref();
         [
             row.version.to_string(),
-            string_literal(e, &row.name),
-            string_literal(e, &row.kind),
-            string_literal(e, &row.checksum),
-            string_literal(e, row.state.as_str()),
-            string_literal(e, &row.applied_at),
+            e.string_literal(&row.name),
+            e.string_literal(&row.kind),
+            e.string_literal(&row.checksum),
+            e.string_literal(row.state.as_str()),
+            e.string_literal(&row.applied_at),
             row.execution_ms.to_string(),
-            string_literal(e, &row.applied_by),
-            string_literal(e, &row.cairn_version),
+            e.string_literal(&row.applied_by),
+            e.string_literal(&row.cairn_version),
             opt_int(row.statements_done),
             opt_string(e, row.statements_checksum.as_deref()),
             opt_string(e, row.error.as_deref()),
@@ -450,19 +430,19 @@ impl HistorySql {
 
     /// Appends `entry` to the log.
     pub fn log(&self, entry: &LogEntry<'_>) -> String {
-        let e = self.engine;
+        let e = self.dialect.as_ref();
         format!(
             "INSERT INTO {} (version, name, action, outcome, at, duration_ms, actor, cairn_version, detail) \
              VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
             self.log,
             entry.version,
-            string_literal(e, entry.name),
-            string_literal(e, entry.action.as_str()),
-            string_literal(e, if entry.success { "ok" } else { "failed" }),
-            string_literal(e, entry.at),
+            e.string_literal(entry.name),
+            e.string_literal(entry.action.as_str()),
+            e.string_literal(if entry.success { "ok" } else { "failed" }),
+            e.string_literal(entry.at),
             entry.duration_ms,
-            string_literal(e, entry.actor),
-            string_literal(e, crate::CAIRN_VERSION),
+            e.string_literal(entry.actor),
+            e.string_literal(crate::CAIRN_VERSION),
             opt_string(e, entry.detail),
         )
     }
@@ -474,15 +454,7 @@ impl HistorySql {
     /// [`HistorySql::transaction_still_open`]. `None` on MySQL, where no
     /// script runs in Cairn's transaction.
     pub fn transaction_probe(&self) -> Option<&'static str> {
-        match self.engine {
-            // In a failed transaction every statement but ROLLBACK is refused
-            // (25P02, in_failed_sql_transaction); outside one this succeeds.
-            Engine::Postgres => Some("SELECT 1"),
-            // BEGIN inside a transaction fails; outside one it opens a
-            // transaction, which the rollback that follows ends.
-            Engine::Sqlite => Some("BEGIN"),
-            Engine::Mysql => None,
-        }
+        self.dialect.transaction_probe()
     }
 
     /// What the outcome of [`HistorySql::transaction_probe`] says: `Some(true)`
@@ -492,13 +464,7 @@ impl HistorySql {
         &self,
         outcome: &std::result::Result<u64, crate::driver::DriverError>,
     ) -> Option<bool> {
-        match (self.engine, outcome) {
-            (Engine::Mysql, _) => None,
-            (_, Ok(_)) => Some(false),
-            (Engine::Postgres, Err(e)) if e.code.as_deref() == Some("25P02") => Some(true),
-            (Engine::Sqlite, Err(e)) if e.message.contains("within a transaction") => Some(true),
-            (_, Err(_)) => None,
-        }
+        self.dialect.transaction_still_open(outcome)
     }
 
     /// Decodes the rows of [`HistorySql::select`] (ordered by version).
@@ -539,7 +505,7 @@ impl HistorySql {
     ) -> Error {
         Error::History {
             table: self.table.clone(),
-            engine: self.engine,
+            engine: self.dialect.engine(),
             version,
             column,
             value,
@@ -598,7 +564,7 @@ impl HistorySql {
     fn decode_row(&self, row: Vec<Option<String>>) -> Result<HistoryRow> {
         let corrupt = |message: String| Error::CorruptHistory {
             table: self.table.clone(),
-            engine: self.engine,
+            engine: self.dialect.engine(),
             message,
         };
         if row.len() != 12 {
@@ -749,19 +715,22 @@ mod tests {
             name: "hist".to_owned(),
         };
         assert_eq!(
-            HistorySql::new(Engine::Postgres, &table).table(),
+            HistorySql::new(for_engine(Engine::Postgres), &table).table(),
             "\"ops\".\"hist\""
         );
         assert_eq!(
-            HistorySql::new(Engine::Mysql, &table).table(),
+            HistorySql::new(for_engine(Engine::Mysql), &table).table(),
             "`ops`.`hist`"
         );
-        assert_eq!(HistorySql::new(Engine::Sqlite, &table).table(), "\"hist\"");
+        assert_eq!(
+            HistorySql::new(for_engine(Engine::Sqlite), &table).table(),
+            "\"hist\""
+        );
     }
 
     #[test]
     fn decode_reads_what_insert_writes() {
-        let sql = HistorySql::new(Engine::Sqlite, &HistoryTable::default());
+        let sql = HistorySql::new(for_engine(Engine::Sqlite), &HistoryTable::default());
         let row = row();
         let cells = vec![
             Some(row.version.to_string()),
@@ -782,7 +751,7 @@ mod tests {
 
     #[test]
     fn decode_rejects_unknown_state_with_the_version() {
-        let sql = HistorySql::new(Engine::Sqlite, &HistoryTable::default());
+        let sql = HistorySql::new(for_engine(Engine::Sqlite), &HistoryTable::default());
         let mut cells: Vec<Option<String>> = vec![Some("1".to_owned()); 12];
         cells[4] = Some("weird".to_owned());
         let err = sql.decode(vec![cells]).unwrap_err().to_string();
@@ -811,7 +780,7 @@ mod tests {
 
     #[test]
     fn input_tampered_rows_are_refused_naming_table_row_column_and_value() {
-        let sql = HistorySql::new(Engine::Postgres, &HistoryTable::default());
+        let sql = HistorySql::new(for_engine(Engine::Postgres), &HistoryTable::default());
         let cases: &[(usize, &str, &str)] = &[
             (2, "migration", "kind"),
             (4, "done", "state"),
@@ -857,14 +826,18 @@ mod tests {
             name: name.to_owned(),
         };
         let fits = "h".repeat(54);
-        assert!(table(&fits, None).check_names(Engine::Postgres).is_ok());
+        assert!(table(&fits, None)
+            .check_names(for_engine(Engine::Postgres))
+            .is_ok());
         assert!(table(&format!("{fits}h"), None)
-            .check_names(Engine::Mysql)
+            .check_names(for_engine(Engine::Mysql))
             .is_ok());
         let long = "h".repeat(60);
-        assert!(table(&long, None).check_names(Engine::Sqlite).is_ok());
+        assert!(table(&long, None)
+            .check_names(for_engine(Engine::Sqlite))
+            .is_ok());
         let message = table(&long, None)
-            .check_names(Engine::Postgres)
+            .check_names(for_engine(Engine::Postgres))
             .unwrap_err()
             .to_string();
         for part in [
@@ -879,10 +852,14 @@ mod tests {
         }
         // Bytes on PostgreSQL, characters on MySQL.
         let wide = "é".repeat(30);
-        assert!(table(&wide, None).check_names(Engine::Postgres).is_err());
-        assert!(table(&wide, None).check_names(Engine::Mysql).is_ok());
+        assert!(table(&wide, None)
+            .check_names(for_engine(Engine::Postgres))
+            .is_err());
+        assert!(table(&wide, None)
+            .check_names(for_engine(Engine::Mysql))
+            .is_ok());
         let message = table("h", Some(&"s".repeat(65)))
-            .check_names(Engine::Mysql)
+            .check_names(for_engine(Engine::Mysql))
             .unwrap_err()
             .to_string();
         assert!(
@@ -916,7 +893,7 @@ mod tests {
     #[test]
     fn history_sql_snapshots() {
         for engine in Engine::ALL {
-            let sql = HistorySql::new(engine, &HistoryTable::default());
+            let sql = HistorySql::new(for_engine(engine), &HistoryTable::default());
             let entry = LogEntry {
                 version: 7,
                 name: "add_users",

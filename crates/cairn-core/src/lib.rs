@@ -15,7 +15,6 @@ pub mod clock;
 pub mod dialect;
 pub mod directive;
 pub mod driver;
-pub mod engine;
 pub mod error;
 pub mod history;
 pub mod literal;
@@ -32,7 +31,8 @@ pub mod timeouts;
 pub mod url;
 pub mod verify;
 
-pub use dialect::{Dialect, Flavour, ServerVersion};
+pub use dialect::engine;
+pub use dialect::{Bookkeeping, Dialect, Flavour, ServerVersion};
 pub use driver::{
     Capabilities, Driver, DriverError, DriverErrorKind, LockKind, SessionSettings, Workload,
 };

@@ -32,6 +32,13 @@
 //! as `E'\000'`, which the server refuses (`invalid byte sequence for
 //! encoding "UTF8": 0x00`) rather than store or compare something else.
 //!
+//! Each rendering lives with its family, in
+//! `dialect/<family>/bookkeeping.rs`
+//! ([`Bookkeeping::string_literal`](crate::dialect::Bookkeeping::string_literal),
+//! [`Bookkeeping::session_preconditions`](crate::dialect::Bookkeeping::session_preconditions));
+//! this module keeps what they share and the functions for work without a
+//! connection.
+//!
 //! Independently, every driver establishes [`session_preconditions`] once per
 //! connection and checks that they took effect, and again before each
 //! migration: the statement splitter and users' migrations then see the
@@ -40,22 +47,20 @@
 //! depth and consistency, stated here in one place so that a dialect can carry
 //! both.
 
-use std::fmt::Write as _;
-
+use crate::dialect::for_engine;
 use crate::engine::Engine;
 
 /// Renders `value` as a string literal for `engine` that reads back as
-/// exactly `value` under any session setting (see the module docs).
+/// exactly `value` under any session setting (see the module docs); the
+/// family's [`Bookkeeping::string_literal`](crate::dialect::Bookkeeping::string_literal)
+/// for work without a connection.
 pub fn string_literal(engine: Engine, value: &str) -> String {
-    match engine {
-        Engine::Postgres => postgres_literal(value),
-        Engine::Mysql => mysql_literal(value),
-        Engine::Sqlite => sqlite_literal(value),
-    }
+    for_engine(engine).string_literal(value)
 }
 
-/// `'...'` with quotes doubled.
-fn quoted(value: &str) -> String {
+/// `'...'` with quotes doubled: the standard SQL string literal, which the
+/// dialects use for values that need nothing more.
+pub fn quoted(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
     for c in value.chars() {
@@ -66,47 +71,6 @@ fn quoted(value: &str) -> String {
     }
     out.push('\'');
     out
-}
-
-fn postgres_literal(value: &str) -> String {
-    if !value.contains(['\\', '\0']) {
-        return quoted(value);
-    }
-    let mut out = String::with_capacity(value.len() + 4);
-    out.push_str("E'");
-    for c in value.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            // Refused by the server: PostgreSQL text cannot hold NUL.
-            '\0' => out.push_str("\\000"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
-
-fn mysql_literal(value: &str) -> String {
-    let plain = value.bytes().all(|b| b.is_ascii() && b != b'\\' && b != 0);
-    if plain {
-        return quoted(value);
-    }
-    let mut out = String::with_capacity(value.len() * 2 + 12);
-    out.push_str("_utf8mb4 X'");
-    for b in value.bytes() {
-        let _ = write!(out, "{b:02x}");
-    }
-    out.push('\'');
-    out
-}
-
-fn sqlite_literal(value: &str) -> String {
-    if !value.contains('\0') {
-        return quoted(value);
-    }
-    let parts: Vec<String> = value.split('\0').map(quoted).collect();
-    format!("({})", parts.join(" || char(0) || "))
 }
 
 /// One session setting Cairn's SQL relies on.
@@ -124,65 +88,43 @@ pub struct SessionSetting {
     pub holds: fn(&str) -> bool,
 }
 
-/// What Cairn's SQL assumes of a session on one engine, and how a driver
+/// How a product's `SET` establishes several settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetStatement {
+    /// One `SET <assignment>` per setting, joined by `; ` (PostgreSQL).
+    Each,
+    /// One `SET SESSION <a>, SESSION <b>` statement (MySQL, MariaDB).
+    Session,
+}
+
+/// What Cairn's SQL assumes of a session on one product, and how a driver
 /// establishes and checks it (see the module docs).
 #[derive(Clone, Copy, Debug)]
 pub struct SessionPreconditions {
-    engine: Engine,
     settings: &'static [SessionSetting],
+    set: SetStatement,
 }
 
-fn is_on(value: &str) -> bool {
+/// Whether a setting reads back as `on`.
+pub fn is_on(value: &str) -> bool {
     value.eq_ignore_ascii_case("on")
 }
 
-fn is_utf8(value: &str) -> bool {
-    value.eq_ignore_ascii_case("UTF8") || value.eq_ignore_ascii_case("UTF-8")
-}
-
-fn lacks_no_backslash_escapes(sql_mode: &str) -> bool {
-    !sql_mode
-        .split(',')
-        .any(|flag| flag.trim().eq_ignore_ascii_case("NO_BACKSLASH_ESCAPES"))
-}
-
-const POSTGRES: &[SessionSetting] = &[
-    SessionSetting {
-        name: "standard_conforming_strings",
-        assignment: "standard_conforming_strings = on",
-        read: "current_setting('standard_conforming_strings')",
-        required: "on",
-        holds: is_on,
-    },
-    SessionSetting {
-        name: "client_encoding",
-        assignment: "client_encoding = 'UTF8'",
-        read: "current_setting('client_encoding')",
-        required: "UTF8",
-        holds: is_utf8,
-    },
-];
-
-const MYSQL: &[SessionSetting] = &[SessionSetting {
-    name: "sql_mode",
-    // Removes NO_BACKSLASH_ESCAPES and keeps every other flag as the server has it.
-    assignment: "sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))",
-    read: "@@SESSION.sql_mode",
-    required: "without NO_BACKSLASH_ESCAPES",
-    holds: lacks_no_backslash_escapes,
-}];
-
-/// The session preconditions of `engine`.
+/// The session preconditions of `engine`'s family, for work without a connection.
 pub fn session_preconditions(engine: Engine) -> SessionPreconditions {
-    let settings = match engine {
-        Engine::Postgres => POSTGRES,
-        Engine::Mysql => MYSQL,
-        Engine::Sqlite => &[],
-    };
-    SessionPreconditions { engine, settings }
+    for_engine(engine).session_preconditions()
 }
 
 impl SessionPreconditions {
+    /// The preconditions `settings`, established with `set`.
+    pub const fn new(settings: &'static [SessionSetting], set: SetStatement) -> Self {
+        SessionPreconditions { settings, set }
+    }
+
+    /// A product whose sessions need nothing.
+    pub const NONE: SessionPreconditions = SessionPreconditions::new(&[], SetStatement::Each);
+
     /// The settings, in the order [`SessionPreconditions::check`] reads them.
     pub fn settings(&self) -> &'static [SessionSetting] {
         self.settings
@@ -194,15 +136,15 @@ impl SessionPreconditions {
         if self.settings.is_empty() {
             return None;
         }
-        Some(match self.engine {
+        Some(match self.set {
             // PostgreSQL's SET takes one variable per statement.
-            Engine::Postgres | Engine::Sqlite => self
+            SetStatement::Each => self
                 .settings
                 .iter()
                 .map(|s| format!("SET {}", s.assignment))
                 .collect::<Vec<_>>()
                 .join("; "),
-            Engine::Mysql => format!(
+            SetStatement::Session => format!(
                 "SET {}",
                 self.settings
                     .iter()

@@ -278,7 +278,7 @@ impl Migrator {
         &self,
         driver: &mut dyn Driver,
     ) -> Result<Vec<backfill::Checkpoint>> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let sql = self.sql(driver);
         let checkpoints = sql.checkpoints();
         let exists = driver
@@ -312,12 +312,12 @@ impl Migrator {
     }
 
     fn sql(&self, driver: &dyn Driver) -> HistorySql {
-        HistorySql::new(driver.engine(), &self.options.table)
+        HistorySql::new(driver.dialect(), &self.options.table)
     }
 
     async fn history_exists(&self, driver: &mut dyn Driver) -> Result<bool> {
         let sql = self.sql(driver);
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let rows = driver
             .query(&sql.exists())
             .await
@@ -328,8 +328,8 @@ impl Migrator {
     /// Reads the history without creating the tables (empty if they do not exist).
     pub async fn history(&self, driver: &mut dyn Driver) -> Result<Vec<HistoryRow>> {
         let sql = self.sql(driver);
-        let engine = driver.engine();
-        self.options.table.check_names(engine)?;
+        let engine = driver.dialect().engine();
+        self.options.table.check_names(driver.dialect())?;
         if !self.history_exists(driver).await? {
             return Ok(Vec::new());
         }
@@ -343,7 +343,7 @@ impl Migrator {
     /// The status of every migration, and the problems found. Changes nothing.
     pub async fn status(&self, driver: &mut dyn Driver) -> Result<StatusReport> {
         let history = self.history(driver).await?;
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         Ok(StatusReport {
             engine,
             migrations: plan::status(&self.migrations, &history, engine),
@@ -355,7 +355,7 @@ impl Migrator {
     /// splits. Changes nothing; `Err(Error::Validation)` lists the problems.
     pub async fn validate(&self, driver: &mut dyn Driver) -> Result<StatusReport> {
         let report = self.status(driver).await?;
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         for migration in plan::applicable(&self.migrations, engine).values() {
             for direction in [Direction::Up, Direction::Down] {
                 if migration.script(direction, engine).is_some() {
@@ -376,7 +376,7 @@ impl Migrator {
         to: Option<Version>,
     ) -> Result<Vec<PlannedMigration>> {
         let history = self.history(driver).await?;
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let chosen = plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?;
         let setup = self.setup_statements(driver).await?;
         self.describe(driver, chosen, Direction::Up, setup)
@@ -398,7 +398,7 @@ impl Migrator {
         target: DownTarget,
     ) -> Result<Vec<PlannedMigration>> {
         let history = self.history(driver).await?;
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let chosen = plan::plan_down(&self.migrations, &history, engine, target)?;
         self.describe(driver, chosen, Direction::Down, Vec::new())
     }
@@ -415,7 +415,12 @@ impl Migrator {
             .into_iter()
             .map(|m| {
                 let prepared = self.prepare(m, direction, driver)?;
-                let row = self.row(&prepared, driver.engine(), HistoryState::Applied, 0);
+                let row = self.row(
+                    &prepared,
+                    driver.dialect().engine(),
+                    HistoryState::Applied,
+                    0,
+                );
                 let mut history = std::mem::take(&mut setup);
                 history.push(match direction {
                     Direction::Up => sql.insert(&row),
@@ -507,7 +512,7 @@ impl Migrator {
         version: Version,
     ) -> Result<HistoryRow> {
         let this = self;
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let sql = this.sql(driver);
         this.ensure_tables(driver).await?;
         let history = this.history(driver).await?;
@@ -565,7 +570,7 @@ impl Migrator {
 
     async fn repair_locked(&self, driver: &mut dyn Driver) -> Result<Vec<RepairAction>> {
         let this = self;
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let sql = this.sql(driver);
         // A database without history has nothing to repair: create nothing there.
         let history = this.history(driver).await?;
@@ -639,7 +644,7 @@ impl Migrator {
     /// Takes the migration lock, which serialises whole runs on every engine
     /// (on SQLite a file lock that ends with the process).
     async fn lock(&self, driver: &mut dyn Driver) -> Result<()> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let started = Instant::now();
         driver
             .lock(self.options.lock_wait)
@@ -649,7 +654,7 @@ impl Migrator {
 
     /// Releases the lock; an error releasing it matters only if the work succeeded.
     async fn unlock<T>(&self, driver: &mut dyn Driver, result: Result<T>) -> Result<T> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         match (driver.unlock().await, result) {
             (Err(e), Ok(_)) => Err(Error::driver(engine, "releasing the migration lock", e)),
             (_, result) => result,
@@ -678,7 +683,7 @@ impl Migrator {
         request: Request,
         report: &mut RunReport,
     ) -> Result<()> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         // Plan before creating anything, so a refused run leaves a fresh database untouched.
         let mut history = self.history(driver).await?;
         let request = match request {
@@ -800,8 +805,8 @@ impl Migrator {
 
     async fn ensure_tables(&self, driver: &mut dyn Driver) -> Result<()> {
         let sql = self.sql(driver);
-        let engine = driver.engine();
-        self.options.table.check_names(engine)?;
+        let engine = driver.dialect().engine();
+        self.options.table.check_names(driver.dialect())?;
         for statement in sql.create() {
             driver
                 .execute(&statement)
@@ -817,7 +822,7 @@ impl Migrator {
         statements: &[String],
         context: &str,
     ) -> Result<()> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         driver
             .begin()
             .await
@@ -855,7 +860,7 @@ impl Migrator {
         direction: Direction,
         driver: &dyn Driver,
     ) -> Result<Prepared<'m>> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let script = migration
             .script(direction, engine)
             .ok_or_else(|| Error::NoDownScript {
@@ -868,18 +873,19 @@ impl Migrator {
                     ""
                 },
             })?;
-        let statements = split::split(&script.text, engine).map_err(|e| {
-            let line = match &e {
-                split::SplitError::Unterminated { line, .. }
-                | split::SplitError::EmptyDelimiter { line } => *line,
-                #[allow(unreachable_patterns)]
-                _ => 1,
-            };
-            Error::Split {
-                location: script.location(line),
-                message: e.to_string(),
-            }
-        })?;
+        let statements =
+            split::split_with(&script.text, &driver.dialect().split_rules()).map_err(|e| {
+                let line = match &e {
+                    split::SplitError::Unterminated { line, .. }
+                    | split::SplitError::EmptyDelimiter { line } => *line,
+                    #[allow(unreachable_patterns)]
+                    _ => 1,
+                };
+                Error::Split {
+                    location: script.location(line),
+                    message: e.to_string(),
+                }
+            })?;
         let directives = &script.directives;
         let transactional = driver.capabilities().transactional_ddl && !directives.no_transaction;
         if transactional {
@@ -966,7 +972,7 @@ impl Migrator {
         step: &Prepared<'_>,
         session: &mut Option<SessionSettings>,
     ) -> Result<Applied> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         // Engines without transactional DDL (MySQL) get the settings before
         // every migration: the driver also re-asserts session state there
         // (sql_mode) that a previous migration may have changed.
@@ -1007,7 +1013,7 @@ impl Migrator {
         if driver.capabilities().lock != LockKind::WriteTransaction {
             return Ok(false);
         }
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let version = step.migration.version;
         let rows = match driver
             .query(&self.sql(driver).select_version(version))
@@ -1046,7 +1052,7 @@ impl Migrator {
         step: &Prepared<'_>,
         started: Instant,
     ) -> Result<bool> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let sql = self.sql(driver);
         let mut attempt = 0;
         loop {
@@ -1153,7 +1159,7 @@ impl Migrator {
         step: &Prepared<'_>,
         started: Instant,
     ) -> Result<bool> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let sql = self.sql(driver);
         // Claim the migration with a `running` row, committed before any statement runs.
         let mut row = self.row(step, engine, HistoryState::Running, 0);
@@ -1216,7 +1222,7 @@ impl Migrator {
         in_doubt: bool,
         started: Instant,
     ) -> Result<Option<String>> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let sql = self.sql(driver);
         let version = step.migration.version;
         let outcome = self
@@ -1301,7 +1307,7 @@ impl Migrator {
         e: DriverError,
         started: Instant,
     ) -> Error {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let sql = self.sql(driver);
         let version = step.migration.version;
         let n = index + 1;
@@ -1416,7 +1422,7 @@ impl Migrator {
         row: &HistoryRow,
         skip_in_doubt: bool,
     ) -> Result<Applied> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let version = row.version;
         if crate::recovery::is_rollback(row) {
             return Err(Error::Invalid(format!(
@@ -1520,7 +1526,7 @@ impl Migrator {
         migration: &Migration,
         started: Instant,
     ) -> Result<i64> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let sql = self.sql(driver);
         let checkpoints = sql.checkpoints();
         let backfills = migration.backfills();
@@ -1573,7 +1579,7 @@ impl Migrator {
     /// Resumes the backfills of a migration whose row is `backfilling`: a run
     /// that was stopped or died (under the lock, no other run is at it).
     async fn resume_backfills(&self, driver: &mut dyn Driver, row: &HistoryRow) -> Result<Applied> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let migration = plan::applicable(&self.migrations, engine)
             .get(&row.version)
             .copied()
@@ -1662,7 +1668,7 @@ impl Migrator {
                         break;
                     }
                     Err(e) => {
-                        let e = self.gave_up(driver.engine(), step, e, attempt);
+                        let e = self.gave_up(driver.dialect().engine(), step, e, attempt);
                         return Err(StepError::Statement(index, e));
                     }
                 }

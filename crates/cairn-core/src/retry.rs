@@ -24,6 +24,7 @@
 use std::hash::BuildHasher as _;
 use std::time::Duration;
 
+use crate::dialect::for_engine;
 use crate::driver::DriverError;
 use crate::engine::Engine;
 
@@ -84,27 +85,15 @@ pub fn gave_up(
     attempts: u32,
     timeout: Duration,
 ) -> DriverError {
-    let granularity = if engine == Engine::Mysql && timeout.subsec_nanos() > 0 {
-        " (MySQL counts it in whole seconds, rounded up)"
-    } else {
-        ""
-    };
+    let dialect = for_engine(engine);
+    let granularity = dialect.lock_timeout_note(timeout);
     e.message = format!(
         "{}; gave up after {attempts} attempt(s) waiting {} ms each for the lock{granularity}, pausing between them so the application's queries could pass: another session holds a lock this statement needs ({}). End or wait for that session, or allow more time with `lock_timeout` / `lock_retries` in cairn.toml or `-- cairn:lock-timeout` in the migration",
         e.message,
         timeout.as_millis(),
-        blocker_hint(engine)
+        dialect.lock_blocker_hint()
     );
     e
-}
-
-/// How to find the session that blocks, per engine.
-fn blocker_hint(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Postgres => "find it with `SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' OR wait_event_type = 'Lock'`",
-        Engine::Mysql => "find it with `SELECT * FROM information_schema.PROCESSLIST WHERE COMMAND = 'Sleep' OR STATE LIKE '%lock%'` and, for InnoDB transactions, `information_schema.INNODB_TRX`",
-        Engine::Sqlite => "another connection holds the database's write lock",
-    }
 }
 
 #[cfg(test)]

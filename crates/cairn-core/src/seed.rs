@@ -81,7 +81,7 @@ impl Seeder {
         driver: &mut dyn Driver,
         snapshot: &Snapshot,
     ) -> Result<SeedReport, Error> {
-        let engine = driver.engine();
+        let engine = driver.dialect().engine();
         let mut report = SeedReport::default();
         let mut seeded: BTreeMap<String, Vec<Literals>> = BTreeMap::new();
         for name in insert_order(snapshot) {
@@ -446,7 +446,7 @@ pub async fn read_rows(
     table: &str,
     columns: &[String],
 ) -> Result<Rows, Error> {
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     if columns.is_empty() {
         return Ok(Vec::new());
     }

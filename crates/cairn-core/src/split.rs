@@ -43,12 +43,65 @@
 //! * An unterminated string, identifier, comment, dollar quote or body is an
 //!   error ([`SplitError::Unterminated`]) naming the line where it opened.
 //!
+//! These rules are the dialects': each returns its [`SplitRules`] (plain
+//! data, see [`Bookkeeping::split_rules`](crate::dialect::Bookkeeping::split_rules)),
+//! and this one algorithm follows them.
+//!
 //! Each statement's text runs from its first token to the end of its last
 //! token, so leading and trailing comments and whitespace are not part of it
 //! while comments between tokens are kept verbatim. Lines are counted by
 //! `\n`; a stray `\r` is ordinary whitespace.
 
+use crate::dialect::for_engine;
 use crate::engine::Engine;
+
+/// What the splitter must know of a dialect's lexical rules: plain data that
+/// each dialect returns from
+/// [`Bookkeeping::split_rules`](crate::dialect::Bookkeeping::split_rules), so
+/// that a product adjusts one field of its family's rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SplitRules {
+    /// `"..."` is a string (MySQL) rather than a quoted identifier.
+    pub double_quoted_strings: bool,
+    /// A backslash escapes the next character in `'...'` and `"..."` strings (MySQL).
+    pub backslash_escapes: bool,
+    /// `E'...'` strings with backslash escapes (PostgreSQL).
+    pub escape_strings: bool,
+    /// `$$...$$` and `$tag$...$tag$` dollar quotes (PostgreSQL).
+    pub dollar_quotes: bool,
+    /// `` `...` `` quoted identifiers (MySQL, SQLite).
+    pub backtick_identifiers: bool,
+    /// `[...]` quoted identifiers (SQLite).
+    pub bracket_identifiers: bool,
+    /// `--` opens a comment only when whitespace or a control character
+    /// follows it (MySQL); otherwise it is two minus signs.
+    pub dash_comment_needs_space: bool,
+    /// `#` comments to the end of the line (MySQL).
+    pub hash_comments: bool,
+    /// `/* ... */` comments nest (PostgreSQL).
+    pub nested_block_comments: bool,
+    /// `/*! ... */` and `/*M! ... */` are statement text (MySQL).
+    pub executable_comments: bool,
+    /// `DELIMITER xx` lines set the delimiter (the `mysql` client's).
+    pub delimiter_directive: bool,
+    /// Which `CREATE` statements hold bodies whose semicolons do not end them.
+    pub bodies: Bodies,
+}
+
+/// How a dialect writes bodies whose semicolons do not end the statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Bodies {
+    /// `CREATE ... BEGIN ATOMIC ... END`, with `CASE ... END` inside (PostgreSQL).
+    BeginAtomic,
+    /// `CREATE [TEMP] TRIGGER ... BEGIN ... END`, with `CASE ... END` inside (SQLite).
+    TriggerBlocks,
+    /// Compound statements in `CREATE TRIGGER|PROCEDURE|FUNCTION|EVENT`:
+    /// `BEGIN ... END`, `IF ... END IF`, `LOOP`, `WHILE`, `REPEAT` and
+    /// `CASE` blocks nested to any depth (MySQL).
+    CompoundStatements,
+}
 
 /// One statement of a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,9 +150,19 @@ pub enum SplitError {
 /// at the end of `sql`; [`SplitError::EmptyDelimiter`] for a MySQL
 /// `DELIMITER` line without an argument.
 pub fn split(sql: &str, engine: Engine) -> Result<Vec<Statement>, SplitError> {
+    split_with(sql, &for_engine(engine).split_rules())
+}
+
+/// Splits `sql` into its statements following `rules` (a dialect's
+/// [`SplitRules`]); [`split`] with a connection's dialect.
+///
+/// # Errors
+///
+/// As [`split`].
+pub fn split_with(sql: &str, rules: &SplitRules) -> Result<Vec<Statement>, SplitError> {
     Splitter {
         chars: sql.chars().collect(),
-        engine,
+        rules: *rules,
         i: 0,
         line: 1,
         delim: None,
@@ -313,7 +376,7 @@ struct Stmt {
 #[derive(Debug)]
 struct Splitter {
     chars: Vec<char>,
-    engine: Engine,
+    rules: SplitRules,
     i: usize,
     line: usize,
     /// The MySQL delimiter when it is not `;`.
@@ -341,9 +404,7 @@ fn is_tag_cont(c: char) -> bool {
 impl Splitter {
     fn run(mut self) -> Result<Vec<Statement>, SplitError> {
         let n = self.chars.len();
-        let pg = self.engine == Engine::Postgres;
-        let mysql = self.engine == Engine::Mysql;
-        let sqlite = self.engine == Engine::Sqlite;
+        let rules = self.rules;
         while self.i < n {
             let i = self.i;
             if let Some(len) = self.delim_len_at(i) {
@@ -362,7 +423,7 @@ impl Splitter {
                 c if c.is_whitespace() => self.i = i + 1,
                 ';' if self.delim.is_none() => self.semicolon(i),
                 '-' if next == Some('-')
-                    && (!mysql
+                    && (!rules.dash_comment_needs_space
                         || self
                             .chars
                             .get(i + 2)
@@ -370,38 +431,39 @@ impl Splitter {
                 {
                     self.i = self.line_end(i);
                 }
-                '#' if mysql => self.i = self.line_end(i),
+                '#' if rules.hash_comments => self.i = self.line_end(i),
                 '/' if next == Some('*') => {
                     let end = self.block_comment(i)?;
                     let third = self.chars.get(i + 2).copied();
                     let fourth = self.chars.get(i + 3).copied();
-                    if mysql && (third == Some('!') || (third == Some('M') && fourth == Some('!')))
+                    if rules.executable_comments
+                        && (third == Some('!') || (third == Some('M') && fourth == Some('!')))
                     {
                         self.token(i, end, line, Tok::Other);
                     }
                     self.i = end;
                 }
                 '\'' => {
-                    let end = self.quoted(i, '\'', mysql, STRING)?;
+                    let end = self.quoted(i, '\'', rules.backslash_escapes, STRING)?;
                     self.token(i, end, line, Tok::Other);
                 }
                 '"' => {
-                    let end = if mysql {
-                        self.quoted(i, '"', true, STRING)?
+                    let end = if rules.double_quoted_strings {
+                        self.quoted(i, '"', rules.backslash_escapes, STRING)?
                     } else {
                         self.quoted(i, '"', false, IDENT)?
                     };
                     self.token(i, end, line, Tok::Other);
                 }
-                '`' if !pg => {
+                '`' if rules.backtick_identifiers => {
                     let end = self.quoted(i, '`', false, IDENT)?;
                     self.token(i, end, line, Tok::Other);
                 }
-                '[' if sqlite => {
+                '[' if rules.bracket_identifiers => {
                     let end = self.bracket(i)?;
                     self.token(i, end, line, Tok::Other);
                 }
-                '$' if pg => match self.dollar(i)? {
+                '$' if rules.dollar_quotes => match self.dollar(i)? {
                     Some(end) => self.token(i, end, line, Tok::Other),
                     None => self.token(i, i + 1, line, Tok::Punct('$')),
                 },
@@ -531,7 +593,7 @@ impl Splitter {
 
     fn block_comment(&mut self, i: usize) -> Result<usize, SplitError> {
         let open = self.line;
-        let nests = self.engine == Engine::Postgres;
+        let nests = self.rules.nested_block_comments;
         let n = self.chars.len();
         let mut depth = 1usize;
         let mut j = i + 2;
@@ -600,7 +662,7 @@ impl Splitter {
         while j < n && is_word_cont(self.chars[j]) && self.delim_len_at(j).is_none() {
             j += 1;
         }
-        if self.engine == Engine::Postgres
+        if self.rules.escape_strings
             && j == i + 1
             && matches!(self.chars[i], 'e' | 'E')
             && self.chars.get(j) == Some(&'\'')
@@ -610,7 +672,7 @@ impl Splitter {
             return Ok(());
         }
         let kw = keyword(&self.chars[i..j]);
-        if self.engine == Engine::Mysql && kw == Kw::Delimiter && self.stmt.start.is_none() {
+        if self.rules.delimiter_directive && kw == Kw::Delimiter && self.stmt.start.is_none() {
             return self.directive(j, line);
         }
         self.token(i, j, line, Tok::Word(kw));
@@ -737,29 +799,28 @@ impl Splitter {
     /// Body tracking for a keyword of a `CREATE` statement.
     fn keyword(&mut self, kw: Kw, line: usize) {
         if self.stmt.kind == Kind::Unknown {
-            self.stmt.kind = match (kw, self.engine) {
-                (Kw::Trigger, Engine::Mysql | Engine::Sqlite) | (Kw::Routine, Engine::Mysql) => {
-                    Kind::Body
-                }
+            self.stmt.kind = match (kw, self.rules.bodies) {
+                (Kw::Trigger, Bodies::TriggerBlocks | Bodies::CompoundStatements)
+                | (Kw::Routine, Bodies::CompoundStatements) => Kind::Body,
                 (Kw::Trigger | Kw::Routine | Kw::Object, _) => Kind::NotBody,
                 _ => Kind::Unknown,
             };
         }
         let active = self.stmt.blocks.is_active();
-        match self.engine {
-            Engine::Postgres => match kw {
+        match self.rules.bodies {
+            Bodies::BeginAtomic => match kw {
                 Kw::Begin if !active => self.stmt.pending = Pending::Begin { line },
                 Kw::Case if active => self.open_frame(true, line),
                 Kw::End if active => self.stmt.blocks.close_plain(),
                 _ => {}
             },
-            Engine::Sqlite if self.stmt.kind == Kind::Body => match kw {
+            Bodies::TriggerBlocks if self.stmt.kind == Kind::Body => match kw {
                 Kw::Begin => self.open_frame(false, line),
                 Kw::Case if active => self.open_frame(true, line),
                 Kw::End if active => self.stmt.blocks.close_plain(),
                 _ => {}
             },
-            Engine::Mysql if self.stmt.kind == Kind::Body => match kw {
+            Bodies::CompoundStatements if self.stmt.kind == Kind::Body => match kw {
                 Kw::Begin => self.open_frame(false, line),
                 Kw::Case => self.open_frame(true, line),
                 Kw::Loop => self.open_inner(Inner::Loop, line),
@@ -1507,5 +1568,50 @@ mod tests {
                 prop_assert_eq!(again, texts, "{}: {:?}", engine, sql);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod rules_tests {
+    use super::*;
+    use crate::dialect::for_engine;
+
+    #[test]
+    fn each_family_splits_by_its_own_rules() {
+        // `#` comments out the `;` on MySQL only.
+        let sql = "SELECT 1 # c;\nSELECT 2";
+        let count = |engine: Engine| {
+            split_with(sql, &for_engine(engine).split_rules())
+                .unwrap()
+                .len()
+        };
+        assert_eq!(
+            Engine::ALL.map(|engine| (engine, count(engine))),
+            [
+                (Engine::Postgres, 2),
+                (Engine::Mysql, 1),
+                (Engine::Sqlite, 2)
+            ]
+        );
+        assert!(for_engine(Engine::Sqlite).split_rules().bracket_identifiers);
+        assert!(for_engine(Engine::Mysql).split_rules().delimiter_directive);
+    }
+
+    #[test]
+    fn a_product_adjusts_one_rule_of_its_family() {
+        // A PostgreSQL-like product without dollar quotes: `$$` is punctuation.
+        let mut rules = for_engine(Engine::Postgres).split_rules();
+        assert!(rules.dollar_quotes);
+        rules.dollar_quotes = false;
+        let sql = "SELECT $$a;b$$";
+        let texts = |rules: &SplitRules| -> Vec<String> {
+            split_with(sql, rules)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.sql)
+                .collect()
+        };
+        assert_eq!(texts(&for_engine(Engine::Postgres).split_rules()), [sql]);
+        assert_eq!(texts(&rules), ["SELECT $$a", "b$$"]);
     }
 }

@@ -30,16 +30,11 @@ impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<Self, UnknownScheme> {
         let url = url.trim();
         let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
-        let engine = match scheme.to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" => Engine::Postgres,
-            "mysql" | "mariadb" => Engine::Mysql,
-            "sqlite" | "sqlite3" => Engine::Sqlite,
-            _ => {
-                return Err(UnknownScheme {
-                    scheme: scheme.to_owned(),
-                    redacted: redact(url),
-                })
-            }
+        let Some(engine) = Engine::from_scheme(scheme) else {
+            return Err(UnknownScheme {
+                scheme: scheme.to_owned(),
+                redacted: redact(url),
+            });
         };
         Ok(DatabaseUrl {
             raw: url.to_owned(),

@@ -278,7 +278,7 @@ pub async fn ensure_empty(
         return Err(Error::Invalid(format!(
             "the {what} is not empty: it has {}{more} ({}); nothing was changed: give an empty, disposable database (verify and drift run down scripts on it)",
             shown.join(", "),
-            driver.engine()
+            driver.dialect().engine()
         )));
     }
     let history = migrator.history(driver).await?;
@@ -297,7 +297,7 @@ pub async fn ensure_empty(
 /// commits three times per migration. SQLite `synchronous = OFF`, PostgreSQL
 /// `synchronous_commit = off`; MySQL has no such session setting.
 async fn relax_durability(driver: &mut dyn Driver) -> Result<(), Error> {
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     let sql = match engine {
         Engine::Sqlite => "PRAGMA synchronous = OFF",
         Engine::Postgres => "SET synchronous_commit = off",
@@ -383,7 +383,7 @@ pub async fn verify(
     options: &VerifyOptions,
     progress: &mut dyn FnMut(VerifyEvent),
 ) -> Result<VerifyReport, Error> {
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     if let (Some(from), Some(to)) = (options.from, options.to) {
         if from > to {
             return Err(Error::Invalid(format!(

@@ -39,13 +39,13 @@
 //! - `sql_mode`: the driver removes `NO_BACKSLASH_ESCAPES` from the session's
 //!   `sql_mode` after connecting, reads it back and refuses a session where it
 //!   stayed (the precondition is stated in
-//!   `cairn_core::literal::session_preconditions`), and removes it again
+//!   the dialect's `session_preconditions`), and removes it again
 //!   before each migration (a migration may have set it); every other flag
 //!   stays as the server has it, so migrations run under the server's usual
 //!   rules and the statement splitter reads backslashes as the server does.
 //!   Cairn's own literals do not depend on it: a value with a backslash, a
 //!   NUL or a non-ASCII character is sent as `_utf8mb4 X'<hex>'`
-//!   ([`cairn_core::history::string_literal`]), so bookkeeping written after a
+//!   ([`cairn_core::Bookkeeping::string_literal`]), so bookkeeping written after a
 //!   migration that enabled `NO_BACKSLASH_ESCAPES` stays exact.
 //! - Lock timeouts: [`Driver::apply_settings`] sets both `lock_wait_timeout`
 //!   (metadata locks, which DDL waits for behind open transactions) and
@@ -60,7 +60,9 @@
 //!   timeout, each setting is reset to the server's global value (`DEFAULT`),
 //!   so one migration's directive never leaks into the next.
 //!
-//! The flavour is read from `SELECT VERSION()` (MariaDB's contains `MariaDB`).
+//! The flavour and version are read once, from `SELECT VERSION()` at
+//! connect (MariaDB's contains `MariaDB`), into the driver's
+//! [`Driver::dialect`]; the core asks the dialect, never the server again.
 //!
 //! # Statements and values
 //!
@@ -130,13 +132,13 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use cairn_core::dialect::mysql::MysqlDialect;
 use cairn_core::driver::Rows;
-use cairn_core::history::string_literal;
-use cairn_core::literal::session_preconditions;
 use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
-    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings, Workload,
+    Bookkeeping as _, Capabilities, Dialect, Driver, DriverError, DriverErrorKind, Flavour,
+    LockKind, SessionSettings, Workload,
 };
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, SslOpts, Value};
@@ -150,29 +152,13 @@ const LOCK_POLL: Duration = Duration::from_millis(50);
 /// The longest lock wait both servers accept (a year, in seconds).
 const MAX_LOCK_WAIT_SECONDS: u64 = 31_536_000;
 
-/// Which server speaks the protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Flavor {
-    MySql,
-    MariaDb,
-}
-
-impl Flavor {
-    fn name(self) -> &'static str {
-        match self {
-            Flavor::MySql => "MySQL",
-            Flavor::MariaDb => "MariaDB",
-        }
-    }
-}
-
 /// A connection to one MySQL or MariaDB database.
 pub struct MySqlDriver {
     conn: Conn,
     /// The URL with its password hidden.
     shown: String,
-    flavor: Flavor,
-    version: String,
+    /// MySQL or MariaDB at the version `SELECT VERSION()` reported.
+    dialect: MysqlDialect,
     connection_id: u64,
     encrypted: bool,
     /// `DATABASE()` after connecting.
@@ -195,7 +181,7 @@ impl fmt::Debug for MySqlDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MySqlDriver")
             .field("url", &self.shown)
-            .field("server", &self.version)
+            .field("server", &self.server_version())
             .field("connection_id", &self.connection_id)
             .field("encrypted", &self.encrypted)
             .field("lock", &self.lock_name)
@@ -286,8 +272,7 @@ impl MySqlDriver {
         let mut driver = MySqlDriver {
             conn,
             shown: shown.clone(),
-            flavor: Flavor::MySql,
-            version: String::new(),
+            dialect: MysqlDialect::DEFAULT,
             connection_id,
             encrypted,
             database: None,
@@ -309,7 +294,7 @@ impl MySqlDriver {
             ),
             code: e.code,
         })?;
-        tracing::debug!(url = %shown, server = %driver.version, connection_id, encrypted, "connected");
+        tracing::debug!(url = %shown, server = %driver.server_version(), connection_id, encrypted, "connected");
         Ok(driver)
     }
 
@@ -320,17 +305,13 @@ impl MySqlDriver {
             .query("SELECT VERSION(), CONNECTION_ID(), DATABASE()")
             .await?;
         let row = rows.into_iter().next().unwrap_or_default();
-        self.version = row.first().cloned().flatten().unwrap_or_default();
+        let version = row.first().cloned().flatten().unwrap_or_default();
         if let Some(id) = row.get(1).cloned().flatten().and_then(|id| id.parse().ok()) {
             self.connection_id = id;
         }
         self.database = row.get(2).cloned().flatten();
-        self.flavor = if self.version.contains("MariaDB") {
-            Flavor::MariaDb
-        } else {
-            Flavor::MySql
-        };
-        let preconditions = session_preconditions(Engine::Mysql);
+        self.dialect = MysqlDialect::from_version(&version);
+        let preconditions = self.dialect.session_preconditions();
         if let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check()) {
             self.execute(&establish).await?;
             let rows = self.query(&check).await?;
@@ -343,12 +324,14 @@ impl MySqlDriver {
 
     /// The server's version, as `SELECT VERSION()` gives it.
     pub fn server_version(&self) -> &str {
-        &self.version
+        self.dialect
+            .server_version()
+            .map_or("", |version| version.text.as_str())
     }
 
     /// Whether the server is MariaDB (else MySQL).
     pub fn is_mariadb(&self) -> bool {
-        self.flavor == Flavor::MariaDb
+        self.dialect.flavour() == Flavour::MariaDb
     }
 
     /// The server's id for this connection (`CONNECTION_ID()`).
@@ -385,7 +368,7 @@ impl MySqlDriver {
     where
         F: std::future::Future<Output = mysql_async::Result<T>>,
     {
-        let server = self.flavor.name();
+        let server = self.dialect.flavour().name();
         if self.abandoned {
             return Err(timeouts::abandoned(server, &self.shown));
         }
@@ -437,7 +420,7 @@ impl MySqlDriver {
 
     /// Who holds lock `name`, in words.
     async fn holder(&mut self, name: &str) -> Result<String, DriverError> {
-        let literal = string_literal(Engine::Mysql, name);
+        let literal = self.dialect.string_literal(name);
         let Some(id) = self
             .scalar(&format!("SELECT IS_USED_LOCK({literal})"))
             .await?
@@ -446,7 +429,7 @@ impl MySqlDriver {
                 "the migration lock `{name}` was taken by another session and released just as the wait ended; try again"
             ));
         };
-        let server = self.flavor.name();
+        let server = self.dialect.flavour().name();
         let rows = self
             .query(&format!(
                 "SELECT USER, HOST, IFNULL(DB, ''), COMMAND, TIME, IFNULL(STATE, '') FROM information_schema.PROCESSLIST WHERE ID = {}",
@@ -550,8 +533,8 @@ fn text(value: Value) -> Option<String> {
 
 #[async_trait]
 impl Driver for MySqlDriver {
-    fn engine(&self) -> Engine {
-        Engine::Mysql
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -573,7 +556,7 @@ impl Driver for MySqlDriver {
             return Ok(());
         }
         let name = self.lock_name().await?;
-        let literal = string_literal(Engine::Mysql, &name);
+        let literal = self.dialect.string_literal(&name);
         let deadline = Instant::now() + timeout;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -604,7 +587,7 @@ impl Driver for MySqlDriver {
         let Some(name) = self.lock_name.take() else {
             return Ok(());
         };
-        let literal = string_literal(Engine::Mysql, &name);
+        let literal = self.dialect.string_literal(&name);
         match self.scalar(&format!("SELECT RELEASE_LOCK({literal})")).await?.as_deref() {
             Some("1") => Ok(()),
             _ => Err(DriverError::new(
@@ -619,8 +602,8 @@ impl Driver for MySqlDriver {
             || "DEFAULT".to_owned(),
             |t| lock_wait_seconds(t).to_string(),
         );
-        let (variable, statement) = match self.flavor {
-            Flavor::MariaDb => (
+        let (variable, statement) = if self.is_mariadb() {
+            (
                 "max_statement_time",
                 settings.statement_timeout.map_or_else(
                     || "DEFAULT".to_owned(),
@@ -632,8 +615,9 @@ impl Driver for MySqlDriver {
                         )
                     },
                 ),
-            ),
-            Flavor::MySql => (
+            )
+        } else {
+            (
                 "max_execution_time",
                 settings.statement_timeout.map_or_else(
                     || "DEFAULT".to_owned(),
@@ -642,11 +626,13 @@ impl Driver for MySqlDriver {
                         ms.min(u128::from(u32::MAX)).to_string()
                     },
                 ),
-            ),
+            )
         };
         // The session preconditions again, in the same statement: a migration
         // before may have changed them.
-        let preconditions: String = session_preconditions(Engine::Mysql)
+        let preconditions: String = self
+            .dialect
+            .session_preconditions()
             .settings()
             .iter()
             .map(|s| format!(", SESSION {}", s.assignment))
@@ -656,9 +642,10 @@ impl Driver for MySqlDriver {
         ))
         .await?;
         // MySQL's max_execution_time stops SELECTs only: it bounds no DDL or DML.
-        self.statement_timeout = match self.flavor {
-            Flavor::MariaDb => settings.statement_timeout,
-            Flavor::MySql => None,
+        self.statement_timeout = if self.is_mariadb() {
+            settings.statement_timeout
+        } else {
+            None
         };
         Ok(())
     }
@@ -711,7 +698,8 @@ mod tests {
 
     #[test]
     fn literal_a_session_that_keeps_no_backslash_escapes_is_refused_with_what_to_do() {
-        let why = session_preconditions(Engine::Mysql)
+        let why = MysqlDialect::DEFAULT
+            .session_preconditions()
             .verify(&[vec![Some("ANSI_QUOTES,NO_BACKSLASH_ESCAPES".to_owned())]])
             .unwrap_err();
         let err = precondition_error(&why);

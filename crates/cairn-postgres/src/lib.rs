@@ -38,7 +38,7 @@
 //! one round trip per statement.
 //!
 //! **Session preconditions.** Right after connecting, the driver runs the
-//! statements of `cairn_core::literal::session_preconditions` —
+//! statements of the dialect's `session_preconditions` —
 //! `SET standard_conforming_strings = on` and `SET client_encoding = 'UTF8'` —
 //! and reads both back; a session where they did not take effect is refused
 //! with an error naming the setting. A database or role set to
@@ -95,12 +95,13 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use cairn_core::dialect::postgres::PostgresDialect;
 use cairn_core::driver::Rows;
-use cairn_core::literal::session_preconditions;
 use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
-    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings, Workload,
+    Bookkeeping as _, Capabilities, Dialect, Driver, DriverError, DriverErrorKind, Flavour,
+    LockKind, ServerVersion, SessionSettings, Workload,
 };
 use tokio_postgres::{AsyncMessage, Client, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -138,6 +139,8 @@ pub struct PgDriver {
     statement_timeout: Option<Duration>,
     /// Set when a reply did not come in time: nothing more is sent.
     abandoned: AtomicBool,
+    /// PostgreSQL at the `server_version` the session reported.
+    dialect: PostgresDialect,
 }
 
 impl fmt::Debug for PgDriver {
@@ -225,11 +228,12 @@ impl PgDriver {
             workload: Workload::Bookkeeping,
             statement_timeout: None,
             abandoned: AtomicBool::new(false),
+            dialect: PostgresDialect::DEFAULT,
         };
         driver.establish_preconditions().await?;
         let rows = driver
             .query(&format!(
-                "SELECT pg_backend_pid(), current_database(), {LOCK_KEY_SQL}"
+                "SELECT pg_backend_pid(), current_database(), {LOCK_KEY_SQL}, current_setting('server_version')"
             ))
             .await
             .map_err(|e| DriverError {
@@ -254,14 +258,16 @@ impl PgDriver {
                 format!("PostgreSQL returned an unreadable lock key `{}`", field(2)),
             )
         })?;
-        tracing::debug!(url = %driver.url, pid = driver.pid, "connected to PostgreSQL");
+        driver.dialect =
+            PostgresDialect::new(Flavour::Postgres, Some(ServerVersion::parse(&field(3))));
+        tracing::debug!(url = %driver.url, pid = driver.pid, server = %field(3), "connected to PostgreSQL");
         Ok(driver)
     }
 
     /// Establishes Cairn's session preconditions and checks that they took
     /// effect (see the module docs).
     async fn establish_preconditions(&self) -> Result<(), DriverError> {
-        let preconditions = session_preconditions(Engine::Postgres);
+        let preconditions = self.dialect.session_preconditions();
         let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check())
         else {
             return Ok(());
@@ -484,8 +490,8 @@ fn setting(name: &str, value: Option<Duration>) -> String {
 
 #[async_trait]
 impl Driver for PgDriver {
-    fn engine(&self) -> Engine {
-        Engine::Postgres
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -562,7 +568,7 @@ impl Driver for PgDriver {
             setting("lock_timeout", settings.lock_timeout),
             setting("statement_timeout", settings.statement_timeout)
         );
-        if let Some(establish) = session_preconditions(Engine::Postgres).establish() {
+        if let Some(establish) = self.dialect.session_preconditions().establish() {
             sql = format!("{sql}; {establish}");
         }
         self.simple(&sql).await?;
@@ -636,7 +642,8 @@ mod tests {
 
     #[test]
     fn literal_a_session_that_drops_the_preconditions_is_refused_with_what_to_do() {
-        let why = session_preconditions(Engine::Postgres)
+        let why = PostgresDialect::DEFAULT
+            .session_preconditions()
             .verify(&[vec![Some("off".to_owned()), Some("UTF8".to_owned())]])
             .unwrap_err();
         let err = precondition_error("postgres://u:***@db/app", &why);

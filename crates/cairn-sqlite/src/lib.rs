@@ -43,10 +43,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use cairn_core::dialect::sqlite::SqliteDialect;
 use cairn_core::driver::Rows;
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
-    Capabilities, Driver, DriverError, DriverErrorKind, Engine, LockKind, SessionSettings,
+    Capabilities, Dialect, Driver, DriverError, DriverErrorKind, Flavour, LockKind, ServerVersion,
+    SessionSettings,
 };
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
@@ -67,6 +69,8 @@ pub struct SqliteDriver {
     busy_timeout: Duration,
     /// Opened with `mode=ro`.
     read_only: bool,
+    /// SQLite at the version of the library linked in (bundled).
+    dialect: SqliteDialect,
 }
 
 /// Where a `sqlite:` URL points.
@@ -262,6 +266,10 @@ impl SqliteDriver {
                 pending,
                 busy_timeout: DEFAULT_BUSY_TIMEOUT,
                 read_only: mode == OpenMode::ReadOnly,
+                dialect: SqliteDialect::new(
+                    Flavour::Sqlite,
+                    Some(ServerVersion::parse(rusqlite::version())),
+                ),
             }),
             Ok(Err(e)) => Err(DriverError::new(
                 DriverErrorKind::Connection,
@@ -384,8 +392,8 @@ fn text(value: ValueRef<'_>) -> Option<String> {
 
 #[async_trait]
 impl Driver for SqliteDriver {
-    fn engine(&self) -> Engine {
-        Engine::Sqlite
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -140,8 +140,8 @@ mod input {
 
     #[async_trait]
     impl Driver for Faulty {
-        fn engine(&self) -> cairn_core::Engine {
-            self.inner.engine()
+        fn dialect(&self) -> &dyn cairn_core::Dialect {
+            self.inner.dialect()
         }
         fn capabilities(&self) -> Capabilities {
             self.inner.capabilities()

@@ -98,12 +98,12 @@ async fn query(driver: &mut dyn Driver, sql: &str) -> Rows {
     driver
         .query(sql)
         .await
-        .unwrap_or_else(|e| panic!("{} query failed: {e}\n{sql}", driver.engine()))
+        .unwrap_or_else(|e| panic!("{} query failed: {e}\n{sql}", driver.dialect().engine()))
 }
 
 /// Whether `table` exists in the database the driver is connected to.
 pub async fn table_exists(driver: &mut dyn Driver, table: &str) -> bool {
-    let sql = match driver.engine() {
+    let sql = match driver.dialect().engine() {
         Engine::Postgres => format!(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{table}'"
         ),
@@ -117,7 +117,7 @@ pub async fn table_exists(driver: &mut dyn Driver, table: &str) -> bool {
 
 /// The number of rows in the append-only log with `action` for `version`.
 pub async fn log_count(driver: &mut dyn Driver, version: i64, action: &str) -> usize {
-    let sql = HistorySql::new(driver.engine(), &Default::default());
+    let sql = HistorySql::new(driver.dialect(), &Default::default());
     let log = sql.table().replace("cairn_history", "cairn_history_log");
     let rows = query(
         driver,
@@ -158,7 +158,7 @@ pub async fn history_round_trip(target: &dyn Target) {
         .history(driver.as_mut())
         .await
         .expect("history reads");
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     for (row, migration) in history.iter().zip(migrator.migrations()) {
         assert_eq!(row.version, migration.version);
         assert_eq!(row.name, migration.name);
@@ -470,7 +470,7 @@ pub async fn down_and_redo(target: &dyn Target) {
 pub async fn engine_override(target: &dyn Target) {
     let db = target.fresh().await;
     let mut driver = db.connect().await;
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     let dir = Fixture::new()
         .migration(
             1,
@@ -545,7 +545,7 @@ pub async fn baseline_and_repair(target: &dyn Target) {
 pub async fn directives(target: &dyn Target) {
     let db = target.fresh().await;
     let mut driver = db.connect().await;
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     let other: Vec<&str> = Engine::ALL
         .iter()
         .filter(|e| **e != engine)
@@ -687,7 +687,9 @@ pub async fn resume_after_fix(target: &dyn Target) {
     );
     assert_eq!(
         Some(&history[0].checksum),
-        migrator.migrations()[0].checksum(driver.engine()).as_ref()
+        migrator.migrations()[0]
+            .checksum(driver.dialect().engine())
+            .as_ref()
     );
     assert!(migrator
         .status(driver.as_mut())
@@ -945,7 +947,7 @@ pub async fn backfill_replica_lag(target: &dyn Target) {
             "[[backfill]]\ntable = \"pairs\"\nset = \"v = n * 10\"\nwhere = \"v IS NULL AND n <> 25\"\nbatch_size = 10\npause = \"300ms\"\nmax_replication_lag = \"200ms\"\n",
         )
         .build();
-    let checkpoints = HistorySql::new(replica_writer.engine(), &Default::default()).checkpoints();
+    let checkpoints = HistorySql::new(replica_writer.dialect(), &Default::default()).checkpoints();
     replica_writer
         .execute(&checkpoints.create())
         .await

@@ -87,7 +87,7 @@ fn schema(engine: Engine) -> Vec<&'static str> {
 }
 
 async fn build(driver: &mut dyn Driver) {
-    for statement in schema(driver.engine()) {
+    for statement in schema(driver.dialect().engine()) {
         run(driver, statement).await;
     }
 }
@@ -96,7 +96,7 @@ async fn run(driver: &mut dyn Driver, statement: &str) {
     driver
         .execute(statement)
         .await
-        .unwrap_or_else(|e| panic!("{} rejected {statement}: {e}", driver.engine()));
+        .unwrap_or_else(|e| panic!("{} rejected {statement}: {e}", driver.dialect().engine()));
 }
 
 async fn snapshot(driver: &mut dyn Driver) -> Snapshot {
@@ -123,7 +123,7 @@ pub async fn sees_every_object(target: &dyn Target) {
     let db = target.fresh().await;
     let mut driver = db.connect().await;
     build(driver.as_mut()).await;
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     let s = snapshot(driver.as_mut()).await;
     let text = s.to_text();
     assert_eq!(
@@ -227,14 +227,14 @@ async fn single_change(
     let mut driver = db.connect().await;
     build(driver.as_mut()).await;
     let before = snapshot(driver.as_mut()).await;
-    for statement in change(driver.engine()) {
+    for statement in change(driver.dialect().engine()) {
         run(driver.as_mut(), statement).await;
     }
     let after = snapshot(driver.as_mut()).await;
     let differences = diff(&before, &after);
     let shown: Vec<String> = differences.iter().map(ToString::to_string).collect();
     assert_eq!(differences.len(), 1, "{shown:#?}");
-    let path: Vec<(ObjectKind, String)> = path(driver.engine())
+    let path: Vec<(ObjectKind, String)> = path(driver.dialect().engine())
         .iter()
         .map(|(kind, name)| (*kind, (*name).to_owned()))
         .collect();
@@ -436,14 +436,14 @@ pub async fn sql_dump_round_trip(target: &dyn Target) {
     let db = target.fresh().await;
     let mut driver = db.connect().await;
     build(driver.as_mut()).await;
-    for statement in extra_schema(driver.engine()) {
+    for statement in extra_schema(driver.dialect().engine()) {
         run(driver.as_mut(), statement).await;
     }
     let original = snapshot(driver.as_mut()).await;
     let sql = original.to_sql();
     let copy = target.fresh().await;
     let mut other = copy.connect().await;
-    let statements = cairn_core::split::split(&sql, other.engine())
+    let statements = cairn_core::split::split(&sql, other.dialect().engine())
         .unwrap_or_else(|e| panic!("the dump does not split: {e}\n{sql}"));
     for statement in &statements {
         other.execute(&statement.sql).await.unwrap_or_else(|e| {
@@ -470,7 +470,7 @@ pub async fn seed_rows_fill_every_table(target: &dyn Target) {
     let db = target.fresh().await;
     let mut driver = db.connect().await;
     build(driver.as_mut()).await;
-    for statement in extra_schema(driver.engine()) {
+    for statement in extra_schema(driver.dialect().engine()) {
         run(driver.as_mut(), statement).await;
     }
     let s = snapshot(driver.as_mut()).await;

@@ -64,7 +64,7 @@ pub async fn run(
     backfill: &Backfill,
     ctx: &Context<'_>,
 ) -> Result<(Checkpoint, i64)> {
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     let fail = |key: Option<&[String]>, message: String, outcome: &str| {
         Error::Backfill(Box::new(crate::error::BackfillFailure {
             version: ctx.version,
@@ -88,7 +88,7 @@ pub async fn run(
 
     // The key, and a check of the SQL that changes nothing.
     let key_rows = driver
-        .query(&primary_key_query(engine, &backfill.table))
+        .query(&primary_key_query(driver.dialect(), &backfill.table))
         .await
         .map_err(|e| {
             Error::driver(
@@ -128,7 +128,7 @@ pub async fn run(
             })
             .collect(),
     );
-    let sql = BatchSql::new(engine, &backfill.table, key);
+    let sql = BatchSql::new(driver.dialect(), &backfill.table, key);
     let probe = match &work {
         Work::Sql { set } => driver
             .execute(&sql.probe_update(set, filter))
@@ -304,7 +304,7 @@ fn adapt(size: u64, took: Duration, target: Duration) -> u64 {
 }
 
 async fn read_checkpoint(driver: &mut dyn Driver, ctx: &Context<'_>) -> Result<Option<Checkpoint>> {
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     let rows = driver
         .query(&ctx.checkpoints.select(Some(ctx.version)))
         .await
@@ -328,7 +328,7 @@ async fn start(
     backfill: &Backfill,
     ctx: &Context<'_>,
 ) -> Result<Checkpoint> {
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     let context = |what: &str| {
         format!(
             "{what} of the backfill of `{}` (migration {})",
@@ -489,7 +489,7 @@ async fn batch_statements(
         }
     };
     let mut statements = Vec::new();
-    if driver.engine() == crate::engine::Engine::Postgres {
+    if driver.dialect().engine() == crate::engine::Engine::Postgres {
         // The commit need not wait for the WAL flush: a crash loses the last
         // batches together with their checkpoints, so a resumed run redoes
         // exactly those. The final history update commits synchronously,
@@ -623,7 +623,7 @@ async fn finish(
     started: Instant,
     done_before: i64,
 ) -> Result<Checkpoint> {
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     checkpoint.state = "done".to_owned();
     checkpoint.error = None;
     checkpoint.updated_at = UtcTime::now().rfc3339();
@@ -686,7 +686,7 @@ fn lag_query(engine: Engine) -> Option<&'static str> {
 /// has applied none.
 async fn replica_batches(replica: &super::Replica, ctx: &Context<'_>) -> Result<i64> {
     let mut driver = replica.driver.lock().await;
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     match driver
         .query(&ctx.checkpoints.select(Some(ctx.version)))
         .await
@@ -766,7 +766,7 @@ async fn wait_for_standbys(
     max_lag: Duration,
     stop: &super::StopSignal,
 ) -> Result<()> {
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     let Some(query) = lag_query(engine) else {
         tracing::warn!(%engine, "max_replication_lag needs replica connections on this engine (`replica_urls` in cairn.toml); none is configured, so it is ignored");
         return Ok(());

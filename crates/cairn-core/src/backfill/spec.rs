@@ -188,13 +188,14 @@ impl Entry {
                 "`table` is empty: name the table to backfill".to_owned()
             ));
         }
+        // Each table `[backfill.<engine>]` is named as the engine's files are.
         let overrides: BTreeMap<Engine, SqlOverride> = [
-            (Engine::Postgres, self.postgres),
-            (Engine::Mysql, self.mysql),
-            (Engine::Sqlite, self.sqlite),
+            ("postgres", self.postgres),
+            ("mysql", self.mysql),
+            ("sqlite", self.sqlite),
         ]
         .into_iter()
-        .filter_map(|(engine, o)| o.map(|o| (engine, o)))
+        .filter_map(|(name, o)| Some((name.parse::<Engine>().ok()?, o?)))
         .collect();
         let filter = self.filter.filter(|f| !f.trim().is_empty());
         let action = match (self.set, self.rust) {

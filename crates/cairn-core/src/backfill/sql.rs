@@ -14,21 +14,22 @@
 //! literals: bare integers for integer columns, string literals otherwise,
 //! which every engine converts to the column's type for the comparison. Those
 //! values were read from a user's table, so they go through
-//! [`string_literal`], which renders them exactly under any session setting
+//! [`Bookkeeping::string_literal`], which renders them exactly under any session setting
 //! (a backslash in a key cannot end its literal early on PostgreSQL with
 //! `standard_conforming_strings = off`, nor be doubled on MySQL with
 //! `NO_BACKSLASH_ESCAPES`), and never drops a NUL, so a bound selects exactly
 //! the rows it was read from.
 
-use crate::engine::Engine;
-use crate::history::{quote_ident, string_literal};
+use std::sync::Arc;
+
+use crate::dialect::{Bookkeeping, Dialect};
 use crate::migration::Version;
 
 /// A table name as written in `migration.toml` (`table` or `schema.table`), quoted.
-pub fn quote_table(engine: Engine, table: &str) -> String {
+pub fn quote_table<D: Bookkeeping + ?Sized>(dialect: &D, table: &str) -> String {
     table
         .split('.')
-        .map(|part| quote_ident(engine, part))
+        .map(|part| dialect.quote_ident(part))
         .collect::<Vec<_>>()
         .join(".")
 }
@@ -58,10 +59,10 @@ fn is_integer_type(ty: &str) -> bool {
     ty.contains("int") || ty == "serial" || ty == "bigserial"
 }
 
-/// The SQL of the backfills on one engine, for one table.
+/// The SQL of the backfills on one product, for one table.
 #[derive(Clone, Debug)]
 pub struct BatchSql {
-    engine: Engine,
+    dialect: Arc<dyn Dialect>,
     table: String,
     key: Key,
     quoted_key: Vec<String>,
@@ -69,11 +70,11 @@ pub struct BatchSql {
 
 impl BatchSql {
     /// Statements for `table` (as written in `migration.toml`) paged by `key`.
-    pub fn new(engine: Engine, table: &str, key: Key) -> Self {
-        let quoted_key = key.columns.iter().map(|c| quote_ident(engine, c)).collect();
+    pub fn new(dialect: &dyn Dialect, table: &str, key: Key) -> Self {
+        let quoted_key = key.columns.iter().map(|c| dialect.quote_ident(c)).collect();
         BatchSql {
-            engine,
-            table: quote_table(engine, table),
+            dialect: dialect.shared(),
+            table: quote_table(dialect, table),
             key,
             quoted_key,
         }
@@ -88,7 +89,7 @@ impl BatchSql {
         if self.key.integer[index] && value.parse::<i64>().is_ok() {
             value.to_owned()
         } else {
-            string_literal(self.engine, value)
+            self.dialect.string_literal(value)
         }
     }
 
@@ -101,7 +102,7 @@ impl BatchSql {
         if self.quoted_key.len() == 1 {
             return format!("{} {last} {}", self.quoted_key[0], literals[0]);
         }
-        if self.engine == Engine::Postgres {
+        if self.dialect.compares_row_values() {
             return format!(
                 "({}) {last} ({})",
                 self.quoted_key.join(", "),
@@ -202,7 +203,7 @@ impl BatchSql {
         limit: u64,
     ) -> String {
         let mut select = self.quoted_key.clone();
-        select.extend(columns.iter().map(|c| quote_ident(self.engine, c)));
+        select.extend(columns.iter().map(|c| self.dialect.quote_ident(c)));
         format!(
             "SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {limit}",
             select.join(", "),
@@ -263,10 +264,10 @@ impl BatchSql {
             .map(|(column, value)| {
                 format!(
                     "{} = {}",
-                    quote_ident(self.engine, column),
+                    self.dialect.quote_ident(column),
                     value
                         .as_deref()
-                        .map_or_else(|| "NULL".to_owned(), |v| string_literal(self.engine, v))
+                        .map_or_else(|| "NULL".to_owned(), |v| self.dialect.string_literal(v))
                 )
             })
             .collect();
@@ -288,7 +289,7 @@ impl BatchSql {
     /// Checks that `columns` and `filter` can be read, without reading a row.
     pub fn probe_select(&self, columns: &[String], filter: Option<&str>) -> String {
         let mut select = self.quoted_key.clone();
-        select.extend(columns.iter().map(|c| quote_ident(self.engine, c)));
+        select.extend(columns.iter().map(|c| self.dialect.quote_ident(c)));
         let filter = filter.map_or_else(String::new, |f| format!(" AND ({f})"));
         format!(
             "SELECT {} FROM {} WHERE 1 = 0{filter}",
@@ -298,40 +299,16 @@ impl BatchSql {
     }
 }
 
-/// The query for a table's primary key columns and their types, in key order.
-pub fn primary_key_query(engine: Engine, table: &str) -> String {
-    let (schema, name) = match table.split_once('.') {
-        Some((schema, name)) => (Some(schema), name),
-        None => (None, table),
-    };
-    match engine {
-        Engine::Postgres => format!(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_index i \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-             WHERE i.indrelid = to_regclass({}) AND i.indisprimary \
-             ORDER BY array_position(i.indkey::int2[], a.attnum)",
-            string_literal(engine, &quote_table(engine, table))
-        ),
-        Engine::Mysql => format!(
-            "SELECT k.COLUMN_NAME, c.DATA_TYPE FROM information_schema.KEY_COLUMN_USAGE k \
-             JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA \
-             AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME \
-             WHERE k.TABLE_SCHEMA = {} AND k.TABLE_NAME = {} AND k.CONSTRAINT_NAME = 'PRIMARY' \
-             ORDER BY k.ORDINAL_POSITION",
-            schema.map_or_else(|| "DATABASE()".to_owned(), |s| string_literal(engine, s)),
-            string_literal(engine, name)
-        ),
-        Engine::Sqlite => format!(
-            "SELECT name, type FROM pragma_table_info({}) WHERE pk > 0 ORDER BY pk",
-            string_literal(engine, name)
-        ),
-    }
+/// The query for a table's primary key columns and their types, in key order
+/// ([`Bookkeeping::primary_key_query`]).
+pub fn primary_key_query(dialect: &dyn Dialect, table: &str) -> String {
+    dialect.primary_key_query(table)
 }
 
 /// The checkpoint table: one row per backfill of a migration.
 #[derive(Clone, Debug)]
 pub struct CheckpointSql {
-    engine: Engine,
+    dialect: Arc<dyn Dialect>,
     table: String,
 }
 
@@ -381,14 +358,18 @@ fn json(values: &[String]) -> String {
     serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
 }
 
-fn opt_literal(engine: Engine, value: Option<String>) -> String {
-    value.map_or_else(|| "NULL".to_owned(), |v| string_literal(engine, &v))
+fn opt_literal(dialect: &dyn Dialect, value: Option<String>) -> String {
+    value.map_or_else(|| "NULL".to_owned(), |v| dialect.string_literal(&v))
 }
 
 impl CheckpointSql {
-    /// The checkpoint table that sits beside the history table `history` (quoted, qualified).
-    pub fn new(engine: Engine, table: String) -> Self {
-        CheckpointSql { engine, table }
+    /// The checkpoint table `table` (quoted, qualified) in `dialect`; the
+    /// history's is [`HistorySql::checkpoints`](crate::history::HistorySql::checkpoints).
+    pub fn new(dialect: &dyn Dialect, table: String) -> Self {
+        CheckpointSql {
+            dialect: dialect.shared(),
+            table,
+        }
     }
 
     /// The quoted, qualified table name.
@@ -398,11 +379,8 @@ impl CheckpointSql {
 
     /// Creates the table if it does not exist.
     pub fn create(&self) -> String {
-        let (bigint, text, suffix) = match self.engine {
-            Engine::Postgres => ("BIGINT", "TEXT", ""),
-            Engine::Mysql => ("BIGINT", "TEXT", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"),
-            Engine::Sqlite => ("INTEGER", "TEXT", ""),
-        };
+        let types = self.dialect.column_types();
+        let (bigint, text, suffix) = (types.integer, types.text, types.table_options);
         format!(
             "CREATE TABLE IF NOT EXISTS {} (\
              version {bigint} NOT NULL, \
@@ -437,13 +415,13 @@ impl CheckpointSql {
     }
 
     fn values(&self, c: &Checkpoint) -> Vec<String> {
-        let e = self.engine;
+        let e = self.dialect.as_ref();
         vec![
             c.version.to_string(),
             c.step.to_string(),
-            string_literal(e, &c.table),
-            string_literal(e, &c.state),
-            string_literal(e, &json(&c.key_columns)),
+            e.string_literal(&c.table),
+            e.string_literal(&c.state),
+            e.string_literal(&json(&c.key_columns)),
             opt_literal(e, c.max_key.as_deref().map(json)),
             opt_literal(e, c.last_key.as_deref().map(json)),
             c.rows_total.to_string(),
@@ -453,8 +431,8 @@ impl CheckpointSql {
             c.batches.to_string(),
             c.batch_size.to_string(),
             c.longest_batch_ms.to_string(),
-            string_literal(e, &c.started_at),
-            string_literal(e, &c.updated_at),
+            e.string_literal(&c.started_at),
+            e.string_literal(&c.updated_at),
             opt_literal(e, c.error.clone()),
         ]
     }
@@ -538,10 +516,12 @@ fn decode_row(row: Vec<Option<String>>) -> Result<Checkpoint, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::for_engine;
+    use crate::engine::Engine;
 
     fn key(engine: Engine, columns: &[(&str, &str)]) -> BatchSql {
         BatchSql::new(
-            engine,
+            for_engine(engine),
             "t",
             Key::from_columns(
                 columns
@@ -631,7 +611,10 @@ mod tests {
 
     #[test]
     fn checkpoints_round_trip_through_their_row() {
-        let sql = CheckpointSql::new(Engine::Sqlite, "\"cairn_history_backfill\"".to_owned());
+        let sql = CheckpointSql::new(
+            for_engine(Engine::Sqlite),
+            "\"cairn_history_backfill\"".to_owned(),
+        );
         let c = Checkpoint {
             version: 5,
             step: 0,
@@ -675,5 +658,43 @@ mod tests {
         assert!(sql
             .update(&c)
             .ends_with("error = 'it''s' WHERE version = 5 AND step = 0"));
+    }
+
+    /// The SQL of a backfill, per engine, reviewed like code.
+    #[test]
+    fn backfill_sql_snapshots() {
+        for engine in Engine::ALL {
+            let dialect = for_engine(engine);
+            let batch = BatchSql::new(
+                dialect,
+                "app.users",
+                Key::from_columns(vec![
+                    ("tenant".to_owned(), "bigint".to_owned()),
+                    ("email".to_owned(), "text".to_owned()),
+                ]),
+            );
+            let after = v(&["7", "a\\b"]);
+            let max = v(&["9", "z"]);
+            let checkpoints = crate::history::HistorySql::new(
+                dialect,
+                &crate::history::HistoryTable {
+                    schema: Some("ops".to_owned()),
+                    name: "cairn_history".to_owned(),
+                },
+            )
+            .checkpoints();
+            let all = [
+                primary_key_query(dialect, "app.users"),
+                batch.max_key(),
+                batch.count(&max, Some("email IS NOT NULL")),
+                batch.next_batch(Some(&after), &max, None, &v(&["name"]), 100),
+                batch.update_batch("email = lower(email)", Some(&after), &max, None),
+                batch.write_row(&after, &[("name".to_owned(), Some("it's".to_owned()))]),
+                checkpoints.create(),
+                checkpoints.select(Some(5)),
+                checkpoints.delete(5),
+            ];
+            insta::assert_snapshot!(format!("backfill_sql_{engine}"), all.join(";\n\n"));
+        }
     }
 }

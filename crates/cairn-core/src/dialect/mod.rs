@@ -19,15 +19,17 @@
 //! of and writes to the user's schema).
 
 use std::fmt;
+use std::sync::Arc;
 
 mod bookkeeping;
+pub mod engine;
 mod schema;
 
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 
-pub use bookkeeping::Bookkeeping;
+pub use bookkeeping::{Bookkeeping, ColumnTypes, IdentifierLimit, LengthUnit};
 pub use schema::Schema;
 
 use crate::engine::Engine;
@@ -111,6 +113,10 @@ pub trait Dialect: Bookkeeping + Schema + Send + Sync + fmt::Debug {
 
     /// The server's version, when a connection told it.
     fn server_version(&self) -> Option<&ServerVersion>;
+
+    /// A shared copy of this dialect, for values that outlive the borrow of
+    /// the driver it came from ([`crate::history::HistorySql`] holds one).
+    fn shared(&self) -> Arc<dyn Dialect>;
 }
 
 /// The dialect of `engine`'s main product with no server version known, for
@@ -128,7 +134,118 @@ pub fn for_engine(engine: Engine) -> &'static dyn Dialect {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::driver::DriverError;
+    use crate::history::{HistorySql, HistoryTable};
+    use crate::literal::SessionPreconditions;
+    use crate::split::SplitRules;
+
+    /// A product that speaks PostgreSQL but keeps names of 30 bytes only:
+    /// it overrides one method and delegates the rest to its family.
+    #[derive(Clone, Debug)]
+    struct ShortNames(postgres::PostgresDialect);
+
+    impl Bookkeeping for ShortNames {
+        fn quote_ident(&self, ident: &str) -> String {
+            self.0.quote_ident(ident)
+        }
+        fn qualify(&self, schema: Option<&str>, name: &str) -> String {
+            self.0.qualify(schema, name)
+        }
+        fn string_literal(&self, value: &str) -> String {
+            self.0.string_literal(value)
+        }
+        fn session_preconditions(&self) -> SessionPreconditions {
+            self.0.session_preconditions()
+        }
+        fn identifier_limit(&self) -> Option<IdentifierLimit> {
+            Some(IdentifierLimit {
+                max: 30,
+                unit: LengthUnit::Bytes,
+            })
+        }
+        fn column_types(&self) -> ColumnTypes {
+            self.0.column_types()
+        }
+        fn create_schema(&self, schema: &str) -> Option<String> {
+            self.0.create_schema(schema)
+        }
+        fn table_exists(&self, schema: Option<&str>, name: &str) -> String {
+            self.0.table_exists(schema, name)
+        }
+        fn transaction_probe(&self) -> Option<&'static str> {
+            self.0.transaction_probe()
+        }
+        fn transaction_still_open(&self, outcome: &Result<u64, DriverError>) -> Option<bool> {
+            self.0.transaction_still_open(outcome)
+        }
+        fn compares_row_values(&self) -> bool {
+            self.0.compares_row_values()
+        }
+        fn primary_key_query(&self, table: &str) -> String {
+            self.0.primary_key_query(table)
+        }
+        fn batch_prelude(&self) -> &'static [&'static str] {
+            self.0.batch_prelude()
+        }
+        fn replication_lag_query(&self) -> Option<&'static str> {
+            self.0.replication_lag_query()
+        }
+        fn lock_timeout_note(&self, timeout: Duration) -> &'static str {
+            self.0.lock_timeout_note(timeout)
+        }
+        fn lock_blocker_hint(&self) -> &'static str {
+            self.0.lock_blocker_hint()
+        }
+        fn split_rules(&self) -> SplitRules {
+            self.0.split_rules()
+        }
+    }
+
+    impl Schema for ShortNames {}
+
+    impl Dialect for ShortNames {
+        fn engine(&self) -> Engine {
+            self.0.engine()
+        }
+        fn flavour(&self) -> Flavour {
+            self.0.flavour()
+        }
+        fn server_version(&self) -> Option<&ServerVersion> {
+            self.0.server_version()
+        }
+        fn shared(&self) -> Arc<dyn Dialect> {
+            Arc::new(self.clone())
+        }
+    }
+
+    #[test]
+    fn a_product_overrides_one_method_of_its_family() {
+        let short = ShortNames(postgres::PostgresDialect::DEFAULT);
+        let table = HistoryTable {
+            schema: Some("ops".to_owned()),
+            name: "h".repeat(25),
+        };
+        assert!(table.check_names(for_engine(Engine::Postgres)).is_ok());
+        let message = table.check_names(&short).unwrap_err().to_string();
+        for part in [
+            "history_table",
+            "is 25 bytes long",
+            "30 bytes",
+            "at most 21 bytes",
+            "postgres",
+        ] {
+            assert!(message.contains(part), "{part}: {message}");
+        }
+        // Everything else is the family's.
+        let ours = HistorySql::new(&short, &HistoryTable::default());
+        let family = HistorySql::new(for_engine(Engine::Postgres), &HistoryTable::default());
+        assert_eq!(ours.create(), family.create());
+        assert_eq!(ours.exists(), family.exists());
+        assert_eq!(ours.dialect().flavour(), Flavour::Postgres);
+    }
 
     #[test]
     fn versions_parse_leading_numbers() {

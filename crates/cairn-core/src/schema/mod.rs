@@ -252,7 +252,7 @@ pub async fn introspect(
     driver: &mut dyn Driver,
     options: &IntrospectOptions,
 ) -> Result<Snapshot, Error> {
-    let mut snapshot = match driver.engine() {
+    let mut snapshot = match driver.dialect().engine() {
         Engine::Postgres => postgres::introspect(driver).await?,
         Engine::Mysql => mysql::introspect(driver).await?,
         Engine::Sqlite => sqlite::introspect(driver).await?,
@@ -569,7 +569,7 @@ impl Sequence {
 
 /// Runs one introspection query, naming what it read in the error.
 async fn query(driver: &mut dyn Driver, what: &str, sql: &str) -> Result<Rows, Error> {
-    let engine = driver.engine();
+    let engine = driver.dialect().engine();
     driver
         .query(sql)
         .await

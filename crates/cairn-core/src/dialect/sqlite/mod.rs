@@ -1,5 +1,7 @@
 //! The Sqlite family's dialect.
 
+use std::sync::Arc;
+
 use super::{Dialect, Flavour, ServerVersion};
 use crate::engine::Engine;
 
@@ -37,5 +39,9 @@ impl Dialect for SqliteDialect {
 
     fn server_version(&self) -> Option<&ServerVersion> {
         self.version.as_ref()
+    }
+
+    fn shared(&self) -> Arc<dyn Dialect> {
+        Arc::new(self.clone())
     }
 }

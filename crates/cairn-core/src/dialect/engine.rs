@@ -12,8 +12,13 @@ use std::str::FromStr;
 use serde::Serialize;
 
 /// A SQL dialect family.
+///
+/// Non-exhaustive: a family may be added, so code outside this crate that
+/// needs an engine's facts asks its [`Dialect`](crate::Dialect) rather than
+/// matching on the family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Engine {
     /// PostgreSQL and the products that speak its dialect.
     Postgres,
@@ -33,6 +38,17 @@ impl Engine {
             Engine::Postgres => "postgres",
             Engine::Mysql => "mysql",
             Engine::Sqlite => "sqlite",
+        }
+    }
+
+    /// The family a database URL's scheme names (`postgres`, `postgresql`,
+    /// `mysql`, `mariadb`, `sqlite`, `sqlite3`; case-insensitive), or `None`.
+    pub fn from_scheme(scheme: &str) -> Option<Engine> {
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            "mysql" | "mariadb" => Some(Engine::Mysql),
+            "sqlite" | "sqlite3" => Some(Engine::Sqlite),
+            _ => None,
         }
     }
 }
@@ -72,5 +88,14 @@ mod tests {
         }
         assert_eq!("MariaDB".parse::<Engine>(), Ok(Engine::Mysql));
         assert!("oracle".parse::<Engine>().is_err());
+    }
+
+    #[test]
+    fn schemes_name_their_family() {
+        assert_eq!(Engine::from_scheme("PostgreSQL"), Some(Engine::Postgres));
+        assert_eq!(Engine::from_scheme("mariadb"), Some(Engine::Mysql));
+        assert_eq!(Engine::from_scheme("sqlite3"), Some(Engine::Sqlite));
+        assert_eq!(Engine::from_scheme("pg"), None);
+        assert_eq!(Engine::from_scheme(""), None);
     }
 }
