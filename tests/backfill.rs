@@ -380,6 +380,7 @@ async fn connect(db: &TestDatabase) -> Box<dyn Driver> {
                 .await
                 .expect("mysql connects"),
         ),
+        other => panic!("this test knows no {other} databases"),
     }
 }
 
@@ -994,6 +995,7 @@ async fn bad_set_expression(db: TestDatabase) {
         Engine::Postgres => "does not exist",
         Engine::Mysql => "Unknown column",
         Engine::Sqlite => "no such column",
+        other => panic!("this test knows no {other} databases"),
     };
     assert!(
         err.contains(database_says),

@@ -63,6 +63,7 @@ async fn connect(db: &TestDatabase) -> Box<dyn Driver> {
                 .await
                 .expect("mysql connects"),
         ),
+        other => panic!("this test knows no {other} databases"),
     }
 }
 
@@ -262,6 +263,7 @@ fn rollback_faults(engine: cairn_core::Engine) -> Vec<(&'static str, VerifyCase)
         }
         Engine::Postgres => "ALTER TABLE b DROP CONSTRAINT b_a_fk;",
         Engine::Mysql => "ALTER TABLE b DROP FOREIGN KEY b_a_fk;",
+        other => panic!("this test knows no {other} databases"),
     };
     vec![
         (

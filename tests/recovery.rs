@@ -200,6 +200,7 @@ impl Project {
                     .await
                     .expect("mysql connects"),
             ),
+            other => panic!("this test knows no {other} databases"),
         }
     }
 }

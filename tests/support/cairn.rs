@@ -186,6 +186,7 @@ pub async fn connect(db: &TestDatabase) -> Box<dyn Driver> {
                 .await
                 .expect("mysql connects"),
         ),
+        other => panic!("this test knows no {other} databases"),
     }
 }
 
@@ -211,6 +212,7 @@ pub async fn table_count(driver: &mut dyn Driver) -> i64 {
         Engine::Mysql => {
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE()"
         }
+        other => panic!("this test knows no {other} databases"),
     };
     count(driver, sql).await
 }

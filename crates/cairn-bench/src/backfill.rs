@@ -759,13 +759,10 @@ fn offset_sql(engine: Engine, limit: u64, offset: u64) -> String {
 /// [`offset_sql`] with the limit and offset as written.
 fn offset_sql_text(engine: Engine, limit: &str, offset: &str) -> String {
     let page = format!("SELECT id FROM items ORDER BY id LIMIT {limit} OFFSET {offset}");
-    match engine {
-        Engine::Mysql => {
-            format!("UPDATE items JOIN ({page}) AS page USING (id) SET {SET} WHERE {FILTER}")
-        }
-        Engine::Postgres | Engine::Sqlite => {
-            format!("UPDATE items SET {SET} WHERE {FILTER} AND id IN ({page})")
-        }
+    if engine == Engine::Mysql {
+        format!("UPDATE items JOIN ({page}) AS page USING (id) SET {SET} WHERE {FILTER}")
+    } else {
+        format!("UPDATE items SET {SET} WHERE {FILTER} AND id IN ({page})")
     }
 }
 

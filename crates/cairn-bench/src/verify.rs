@@ -192,6 +192,11 @@ async fn connect(url: &str) -> Result<Box<dyn Driver>> {
         Engine::Sqlite => Box::new(SqliteDriver::connect(&parsed).await.context(failed)?),
         Engine::Postgres => Box::new(PgDriver::connect(&parsed).await.context(failed)?),
         Engine::Mysql => Box::new(MySqlDriver::connect(&parsed).await.context(failed)?),
+        other => {
+            return Err(BenchError::new(format!(
+                "the bench has no driver for {other}"
+            )))
+        }
     })
 }
 

@@ -118,6 +118,10 @@ pub(crate) async fn connect(url: &DatabaseUrl) -> anyhow::Result<Box<dyn Driver>
             let driver = cairn_mysql::MySqlDriver::connect(url).await?;
             Ok(Box::new(driver))
         }
+        other => anyhow::bail!(
+            "this build of cairn has no driver for {other} databases (`{}`)",
+            url.redacted()
+        ),
     }
 }
 

@@ -25,6 +25,8 @@ pub fn server_variable(engine: Engine) -> &'static str {
         Engine::Postgres => "CAIRN_VERIFY_POSTGRES_URL",
         Engine::Mysql => "CAIRN_VERIFY_MYSQL_URL",
         Engine::Sqlite => "CAIRN_VERIFY_SQLITE_URL",
+        // `connect` refuses a family without a driver before any scratch database.
+        other => unreachable!("no disposable databases for {other}"),
     }
 }
 
@@ -74,6 +76,7 @@ fn example_url(engine: Engine) -> &'static str {
         Engine::Postgres => "postgres://postgres@127.0.0.1:5432/postgres",
         Engine::Mysql => "mysql://root@127.0.0.1:3306/mysql",
         Engine::Sqlite => "sqlite://scratch.db",
+        other => unreachable!("no disposable databases for {other}"),
     }
 }
 
@@ -163,7 +166,7 @@ impl Disposable {
         let Some((admin, name)) = self.server else {
             return Ok(());
         };
-        let engine = admin.dialect().engine();
+        let engine = admin.engine();
         let sql = match engine {
             // FORCE: a connection the driver has not quite closed yet must not block the drop.
             Engine::Postgres => format!(

@@ -1504,6 +1504,7 @@ mod literal {
                     .expect("mysql connects"),
             ),
             Engine::Sqlite => unreachable!("server tests only"),
+            other => panic!("this test knows no {other} databases"),
         }
     }
 

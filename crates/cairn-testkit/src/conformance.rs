@@ -103,15 +103,7 @@ async fn query(driver: &mut dyn Driver, sql: &str) -> Rows {
 
 /// Whether `table` exists in the database the driver is connected to.
 pub async fn table_exists(driver: &mut dyn Driver, table: &str) -> bool {
-    let sql = match driver.dialect().engine() {
-        Engine::Postgres => format!(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{table}'"
-        ),
-        Engine::Mysql => format!(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{table}'"
-        ),
-        Engine::Sqlite => format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{table}'"),
-    };
+    let sql = driver.dialect().table_exists(None, table);
     !query(driver, &sql).await.is_empty()
 }
 

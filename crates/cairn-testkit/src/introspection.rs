@@ -82,6 +82,7 @@ fn schema(engine: Engine) -> Vec<&'static str> {
             "CREATE INDEX books_published ON books (published) WHERE published IS NOT NULL",
             "CREATE TRIGGER books_touch BEFORE INSERT ON books BEGIN SELECT 1; END",
         ]),
+        other => panic!("no schema fixture for {other}"),
     }
     statements
 }
@@ -161,6 +162,7 @@ pub async fn sees_every_object(target: &dyn Target) {
             ["email"],
             "{text}"
         ),
+        other => panic!("no expected unique constraint for {other}"),
     }
 
     let books = &s.tables["books"];
@@ -318,6 +320,7 @@ pub async fn dropped_foreign_key(target: &dyn Target) {
             // MySQL keeps the index it made for the foreign key.
             Engine::Mysql => vec!["ALTER TABLE reviews DROP FOREIGN KEY reviews_book_fk"],
             Engine::Postgres => vec!["ALTER TABLE reviews DROP CONSTRAINT reviews_book_fk"],
+            other => panic!("no statements for {other}"),
         },
         |engine| {
             let name = if engine == Engine::Sqlite {
@@ -426,6 +429,7 @@ fn extra_schema(engine: Engine) -> Vec<&'static str> {
              upper_label TEXT GENERATED ALWAYS AS (upper(label)) STORED, UNIQUE (label, id))",
             "CREATE INDEX tags_lower ON tags (lower(label) DESC)",
         ]),
+        other => panic!("no extra schema fixture for {other}"),
     }
     statements
 }

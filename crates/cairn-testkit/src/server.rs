@@ -13,6 +13,7 @@ pub fn url_variable(engine: Engine) -> &'static str {
         Engine::Postgres => "CAIRN_TEST_POSTGRES_URL",
         Engine::Mysql => "CAIRN_TEST_MYSQL_URL",
         Engine::Sqlite => "CAIRN_TEST_SQLITE_URL",
+        other => panic!("cairn-testkit knows no server for {other}"),
     }
 }
 
@@ -64,6 +65,7 @@ pub async fn container_url(engine: Engine) -> Result<String, String> {
         Engine::Postgres => &containers::POSTGRES,
         Engine::Mysql => &containers::MYSQL,
         Engine::Sqlite => return Err("SQLite needs no server".to_string()),
+        other => return Err(format!("cairn-testkit has no container for {other}")),
     };
     cell.get_or_init(|| containers::request(engine))
         .await
@@ -332,11 +334,7 @@ mod containers {
     }
 
     fn engine_name(engine: Engine) -> &'static str {
-        match engine {
-            Engine::Postgres => "postgres",
-            Engine::Mysql => "mysql",
-            Engine::Sqlite => "sqlite",
-        }
+        engine.as_str()
     }
 
     fn short(id: &str) -> &str {
