@@ -95,6 +95,30 @@ mod conformance {
 mod mysql {
     use super::*;
 
+    /// The driver reads `SELECT VERSION()` once, at connect, into its
+    /// dialect: MariaDB or MySQL, and the version.
+    #[tokio::test]
+    async fn the_dialect_knows_the_flavour_and_version_read_at_connect() {
+        let db = cairn_testkit::mysql::database().await;
+        let mut driver = connect(db.url()).await;
+        let text = value(&mut driver, "SELECT VERSION()")
+            .await
+            .expect("a version");
+        let dialect = driver.dialect();
+        assert_eq!(dialect.engine(), Engine::Mysql);
+        let flavour = if text.contains("MariaDB") {
+            cairn_core::Flavour::MariaDb
+        } else {
+            cairn_core::Flavour::Mysql
+        };
+        assert_eq!(dialect.flavour(), flavour);
+        assert_eq!(
+            dialect.server_version().map(|v| v.text.as_str()),
+            Some(text.as_str())
+        );
+        assert_eq!(driver.is_mariadb(), flavour == cairn_core::Flavour::MariaDb);
+    }
+
     /// Running a completed statement again confirms it only when the server's
     /// error means "already there", never for a duplicate row (issue 9).
     #[tokio::test]

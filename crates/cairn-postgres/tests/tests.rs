@@ -122,6 +122,21 @@ mod postgres {
 
     use super::*;
 
+    /// The driver reads the server's version once, at connect, into its
+    /// dialect; the version text is what `server_version` says.
+    #[tokio::test]
+    async fn the_dialect_knows_the_flavour_and_version_read_at_connect() {
+        let db = cairn_testkit::postgres::database().await;
+        let mut driver = connect(&db).await;
+        let dialect = driver.dialect();
+        assert_eq!(dialect.engine(), cairn_core::Engine::Postgres);
+        assert_eq!(dialect.flavour(), cairn_core::Flavour::Postgres);
+        let version = dialect.server_version().expect("a version").clone();
+        let rows = driver.query("SHOW server_version").await.expect("SHOW");
+        assert_eq!(rows[0][0].as_deref(), Some(version.text.as_str()));
+        assert!(version.at_least(12, 0), "{version:?}");
+    }
+
     /// Running a completed statement again confirms it only when the error
     /// means "already there", and never while an invalid index (a `CREATE
     /// INDEX CONCURRENTLY` cut off part way) exists (issue 9).

@@ -310,6 +310,19 @@ mod tests {
     }
 
     #[test]
+    fn each_engine_table_overrides_its_own_engine_only() {
+        let text = "[[backfill]]\ntable = \"t\"\nset = \"a = 1\"\n[backfill.postgres]\nset = \"a = 2\"\n[backfill.sqlite]\nwhere = \"a IS NULL\"\n";
+        let backfills = parse(text, path()).unwrap();
+        let action = &backfills[0].action;
+        assert_eq!(action.sql_for(Engine::Postgres), (Some("a = 2"), None));
+        assert_eq!(action.sql_for(Engine::Mysql), (Some("a = 1"), None));
+        assert_eq!(
+            action.sql_for(Engine::Sqlite),
+            (Some("a = 1"), Some("a IS NULL"))
+        );
+    }
+
+    #[test]
     fn a_rust_backfill_and_defaults() {
         let text = "[[backfill]]\ntable = \"a\"\nset = \"x = 1\"\n\n[[backfill]]\ntable = \"addresses\"\nrust = \"us_address\"\n";
         let backfills = parse(text, path()).unwrap();
