@@ -24,10 +24,12 @@ use crate::error::Error;
 use crate::history::quote_ident;
 use crate::url::DatabaseUrl;
 
+/// A driver being opened: what a [`Connect`] function returns.
+pub type Connecting = Pin<Box<dyn Future<Output = Result<Box<dyn Driver>, DriverError>> + Send>>;
+
 /// Opens a driver for a URL: how the caller (which links the drivers) lets
 /// the core connect.
-pub type Connect = dyn Fn(DatabaseUrl) -> Pin<Box<dyn Future<Output = Result<Box<dyn Driver>, DriverError>> + Send>>
-    + Sync;
+pub type Connect = dyn Fn(DatabaseUrl) -> Connecting + Sync;
 
 /// The environment variable that names a server for scratch databases of
 /// `engine`: `CAIRN_VERIFY_<ENGINE>_URL`.
