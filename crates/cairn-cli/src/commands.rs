@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use cairn_core::clock::UtcTime;
 use cairn_core::schema;
 use cairn_core::url::DatabaseUrl;
-use cairn_core::verify::{self, VerifyEvent, VerifyOptions};
+use cairn_core::verify::{self, scratch, VerifyEvent, VerifyOptions};
 use cairn_core::{
     source, Direction, DownTarget, Driver, Engine, Error, Migrator, RunFailure, RunReport, Version,
 };
@@ -104,25 +104,30 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
 
 /// Picks the driver for the URL's engine.
 pub(crate) async fn connect(url: &DatabaseUrl) -> anyhow::Result<Box<dyn Driver>> {
-    match url.engine() {
-        Engine::Sqlite => {
-            // Each driver's connect error names the (redacted) URL already.
-            let driver = SqliteDriver::connect(url).await?;
-            Ok(Box::new(driver))
-        }
-        Engine::Postgres => {
-            let driver = cairn_postgres::PgDriver::connect(url).await?;
-            Ok(Box::new(driver))
-        }
-        Engine::Mysql => {
-            let driver = cairn_mysql::MySqlDriver::connect(url).await?;
-            Ok(Box::new(driver))
-        }
-        other => anyhow::bail!(
-            "this build of cairn has no driver for {other} databases (`{}`)",
-            url.redacted()
-        ),
-    }
+    // Each driver's connect error names the (redacted) URL already.
+    Ok(connect_driver(url.clone()).await?)
+}
+
+/// [`connect`] in the shape the core's scratch databases take
+/// (`cairn_core::verify::scratch::Connect`).
+pub(crate) fn connect_driver(url: DatabaseUrl) -> scratch::Connecting {
+    Box::pin(async move {
+        let driver: Box<dyn Driver> = match url.engine() {
+            Engine::Sqlite => Box::new(SqliteDriver::connect(&url).await?),
+            Engine::Postgres => Box::new(cairn_postgres::PgDriver::connect(&url).await?),
+            Engine::Mysql => Box::new(cairn_mysql::MySqlDriver::connect(&url).await?),
+            other => {
+                return Err(cairn_core::DriverError::new(
+                    cairn_core::DriverErrorKind::Other,
+                    format!(
+                        "this build of cairn has no driver for {other} databases (`{}`)",
+                        url.redacted()
+                    ),
+                ))
+            }
+        };
+        Ok(driver)
+    })
 }
 
 /// Prints to stdout; a closed pipe (`cairn status | head`) is not an error worth a panic.
@@ -413,45 +418,31 @@ impl Ctx<'_> {
         driver: &mut dyn Driver,
         args: &DriftArgs,
     ) -> anyhow::Result<Outcome> {
-        let engine = self.url.engine();
-        // A SQLite scratch file lives in this directory until the end of the command.
-        let mut _temporary = None;
-        let scratch_url = match &args.scratch_url {
-            Some(raw) => DatabaseUrl::parse(raw).context("the --scratch-url is not usable")?,
-            None if engine == Engine::Sqlite => {
-                let dir = tempfile::Builder::new()
-                    .prefix("cairn-drift-")
-                    .tempdir()
-                    .context("cannot create a temporary directory for the scratch database")?;
-                let path = dir.path().join("scratch.db");
-                let raw = format!("sqlite://{}", path.display());
-                _temporary = Some(dir);
-                DatabaseUrl::parse(&raw).context("the temporary scratch database URL")?
-            }
-            None => bail!(
-                "`cairn drift` on {engine} needs an empty scratch database to apply the migrations to: pass --scratch-url {}://...",
-                self.url.to_string().split("://").next().unwrap_or("postgres")
-            ),
+        let given = match &args.scratch_url {
+            Some(raw) => Some(DatabaseUrl::parse(raw).context("the --scratch-url is not usable")?),
+            None => None,
         };
-        if scratch_url.engine() != engine {
-            bail!(
-                "the scratch database {scratch_url} is {} but the live database {} is {engine}: use a scratch database of the same engine",
-                scratch_url.engine(),
-                self.url
-            );
-        }
-        let mut scratch = connect(&scratch_url).await?;
-        verify::ensure_empty(migrator, scratch.as_mut(), "scratch database").await?;
-        migrator
-            .up(scratch.as_mut(), None)
-            .await
-            .map_err(|failure| failure.error)
-            .with_context(|| format!("cannot apply the migrations to {scratch_url}"))?;
-        let options = verify::introspect_options(migrator);
-        let expected = schema::introspect(scratch.as_mut(), &options).await?;
-        drop(scratch);
-        let live = schema::introspect(driver, &options).await?;
-        let differences = schema::diff(&expected, &live);
+        let differences = match verify::drift::scratch_for(self.url, given)? {
+            Some(scratch_url) => {
+                let mut scratch = connect(&scratch_url).await?;
+                verify::drift(migrator, driver, scratch.as_mut()).await?
+            }
+            None => {
+                let run = scratch::with_scratch(
+                    self.url.engine(),
+                    &scratch::Source::TemporaryFile,
+                    "drift",
+                    &connect_driver,
+                    async |scratch: &mut dyn Driver| verify::drift(migrator, driver, scratch).await,
+                )
+                .await;
+                let differences = run.outcome?;
+                if let Some(error) = run.removal {
+                    return Err(error.into());
+                }
+                differences
+            }
+        };
         if self.json() {
             print(&output::json_string(&output::drift_json(
                 &differences,

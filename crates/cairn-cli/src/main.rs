@@ -8,7 +8,6 @@ mod commands;
 mod config;
 mod exit;
 mod output;
-mod scratch;
 mod verify_engines;
 
 use std::io::IsTerminal as _;

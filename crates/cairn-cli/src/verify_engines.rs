@@ -1,6 +1,7 @@
 //! `cairn verify --engines postgres,mysql,sqlite`: the same verification on a
-//! disposable database of each engine ([`crate::scratch`]), one after the
-//! other, with one report per engine.
+//! disposable database of each engine (`cairn_core::verify::scratch`), one
+//! after the other, with one report per engine. This file only reads the
+//! arguments and prints; the scratch lifecycle is the core's.
 //!
 //! Every engine's source is checked before anything is created, so a missing
 //! server fails at once and names the variable to set. An engine whose
@@ -11,15 +12,14 @@
 use std::fmt::Write as _;
 
 use anyhow::bail;
-use cairn_core::verify::{self, VerifyOptions, VerifyReport};
+use cairn_core::verify::{self, scratch, VerifyOptions, VerifyReport};
 use cairn_core::{Engine, Migrator};
 use serde_json::{json, Value};
 
 use crate::args::{Format, VerifyArgs};
-use crate::commands::{connect, print, progress_printer, Outcome};
-use crate::config::{Config, ProcessEnv};
+use crate::commands::{connect_driver, print, progress_printer, Outcome};
+use crate::config::{Config, Env as _, ProcessEnv};
 use crate::output::{self, Style};
-use crate::scratch::{self, Disposable, Source};
 
 /// What verification on one engine gave.
 struct EngineRun {
@@ -57,7 +57,7 @@ pub async fn run(
     migrator: &Migrator,
     args: &VerifyArgs,
 ) -> anyhow::Result<Outcome> {
-    let sources = scratch::sources(&args.engines, &ProcessEnv)?;
+    let sources = scratch::sources(&args.engines, &|key| ProcessEnv.var(key))?;
     let options = VerifyOptions {
         from: args.from,
         to: args.to,
@@ -88,46 +88,41 @@ pub async fn run(
     })
 }
 
-/// Creates the disposable database, verifies on it and removes it.
+/// Verifies on a disposable database of `engine`, made and removed by the core.
 async fn on_engine(
     engine: Engine,
-    source: &Source,
+    source: &scratch::Source,
     migrator: &Migrator,
     options: &VerifyOptions,
 ) -> EngineRun {
-    let mut run = EngineRun {
+    let mut progress = progress_printer();
+    let run = verify::verify_on_scratch(
+        migrator,
         engine,
-        database: None,
-        report: None,
-        error: None,
-    };
-    let database = match Disposable::create(engine, source).await {
-        Ok(database) => database,
-        Err(error) => {
-            run.error = Some(crate::exit::message(&error));
-            return run;
-        }
-    };
-    run.database = Some(database.url.clone());
-    let verified = async {
-        let mut driver = connect(&database.url).await?;
-        let mut progress = progress_printer();
-        let report = verify::verify(migrator, driver.as_mut(), options, &mut progress).await?;
-        anyhow::Ok(report)
-    }
+        source,
+        options,
+        &connect_driver,
+        &mut progress,
+    )
     .await;
-    match verified {
-        Ok(report) => run.report = Some(report),
-        Err(error) => run.error = Some(crate::exit::message(&error)),
-    }
-    if let Err(error) = database.remove().await {
-        let message = crate::exit::message(&error);
-        run.error = Some(match run.error.take() {
-            Some(first) => format!("{first}; then {message}"),
-            None => message,
+    let message = |error: cairn_core::Error| crate::exit::message(&error.into());
+    let (report, mut error) = match run.outcome {
+        Ok(report) => (Some(report), None),
+        Err(error) => (None, Some(message(error))),
+    };
+    if let Some(removal) = run.removal {
+        let removal = message(removal);
+        error = Some(match error.take() {
+            Some(first) => format!("{first}; then {removal}"),
+            None => removal,
         });
     }
-    run
+    EngineRun {
+        engine,
+        database: run.database,
+        report,
+        error,
+    }
 }
 
 fn text_report(runs: &[EngineRun], style: Style) -> String {

@@ -24,7 +24,6 @@ pub mod plan;
 pub mod recovery;
 pub mod retry;
 pub mod schema;
-pub mod seed;
 pub mod source;
 pub mod split;
 pub mod timeouts;
@@ -42,6 +41,7 @@ pub use history::{HistoryRow, HistoryState, HistoryTable};
 pub use migration::{Direction, Migration, Version};
 pub use migrator::{Migrator, MigratorOptions, RunFailure, RunReport};
 pub use plan::{DownTarget, PlanOptions, Problem, State};
+pub use verify::seed;
 
 /// The version of Cairn recorded in the history.
 pub const CAIRN_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -204,7 +204,18 @@ mod tests {
         }
     }
 
-    impl Schema for ShortNames {}
+    #[async_trait::async_trait]
+    impl Schema for ShortNames {
+        async fn read_schema(
+            &self,
+            driver: &mut dyn crate::Driver,
+        ) -> Result<crate::schema::Snapshot, crate::Error> {
+            self.0.read_schema(driver).await
+        }
+        fn example_server_url(&self) -> &'static str {
+            self.0.example_server_url()
+        }
+    }
 
     impl Dialect for ShortNames {
         fn engine(&self) -> Engine {

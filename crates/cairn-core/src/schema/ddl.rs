@@ -11,12 +11,18 @@
 //! comments, SQLite `AUTOINCREMENT`/`WITHOUT ROWID`, MySQL routines) is not
 //! written either; `docs/verify.md` lists it.
 //!
+//! This file is the neutral driver of the rendering: the order and shape of
+//! the dump. What a product writes differently (where indexes and foreign
+//! keys go, identity, defaults, views, triggers) it asks the dialect
+//! ([`crate::dialect::Schema`]'s `ddl_*` methods).
+//!
 //! Identifiers are quoted only where they need it (not lowercase letters,
 //! digits and `_`, or a reserved word), so the dump reads like hand-written SQL.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use crate::dialect::Dialect;
 use crate::engine::Engine;
 use crate::history::quote_ident;
 
@@ -144,13 +150,15 @@ pub fn ident(engine: Engine, name: &str) -> String {
     }
 }
 
-/// A snapshot key as a (PostgreSQL) name: `app.users` is `users` in schema
-/// `app` when `app` is one of the snapshot's schemas (or `public`), each
-/// part quoted only where it must be; any other key is one identifier.
-fn qualified(e: Engine, schemas: &BTreeSet<String>, key: &str) -> String {
+/// A snapshot key as a name: `app.users` is `users` in schema `app` when
+/// the dialect keys objects by schema (PostgreSQL) and `app` is one of the
+/// snapshot's schemas (or `public`), each part quoted only where it must be;
+/// any other key is one identifier.
+fn qualified(d: &dyn Dialect, schemas: &BTreeSet<String>, key: &str) -> String {
+    let e = d.engine();
     match key.split_once('.') {
         Some((schema, name))
-            if e == Engine::Postgres && (schemas.contains(schema) || schema == "public") =>
+            if d.keys_have_schemas() && (schemas.contains(schema) || schema == "public") =>
         {
             format!("{}.{}", ident(e, schema), ident(e, name))
         }
@@ -170,8 +178,14 @@ impl Snapshot {
     /// The DDL that rebuilds this schema on an empty database of the same
     /// engine, one statement per `;`, in dependency order (see the module doc).
     pub fn to_sql(&self) -> String {
-        let e = self.engine;
-        let q = |key: &str| qualified(e, &self.schemas, key);
+        self.to_sql_for(crate::dialect::for_engine(self.engine))
+    }
+
+    /// [`Snapshot::to_sql`] in the words of `dialect` (a product of the
+    /// snapshot's engine family).
+    pub fn to_sql_for(&self, d: &dyn Dialect) -> String {
+        let e = d.engine();
+        let q = |key: &str| qualified(d, &self.schemas, key);
         let mut out = format!("-- {e} schema, written by `cairn schema dump --format sql`\n");
         for name in &self.schemas {
             let _ = writeln!(out, "\nCREATE SCHEMA {};", ident(e, name));
@@ -190,7 +204,7 @@ impl Snapshot {
                 out,
                 "\nCREATE TYPE {} AS ENUM ({});",
                 q(name),
-                super::enum_labels(labels)
+                super::enum_labels(e, labels)
             );
         }
         for (name, s) in &self.sequences {
@@ -215,7 +229,7 @@ impl Snapshot {
         }
         for (name, table) in &self.tables {
             out.push('\n');
-            out.push_str(&create_table(e, &self.schemas, name, table));
+            out.push_str(&create_table(d, &self.schemas, name, table));
         }
         // Each group after the tables is set off by a blank line.
         let mut group = String::new();
@@ -231,15 +245,15 @@ impl Snapshot {
             }
         }
         flush(&mut out, &mut group);
-        if e != Engine::Mysql {
-            for (table_name, table) in &self.tables {
-                for (name, index) in &table.indexes {
-                    group.push_str(&create_index(e, &q(table_name), table, name, index));
+        for (table_name, table) in &self.tables {
+            for (name, index) in &table.indexes {
+                if index_in_table(d, table, name, index).is_none() {
+                    group.push_str(&create_index(d, &q(table_name), table, name, index));
                 }
             }
         }
         flush(&mut out, &mut group);
-        if e != Engine::Sqlite {
+        if !d.ddl_foreign_keys_in_table() {
             for (table_name, table) in &self.tables {
                 for (name, fk) in &table.foreign_keys {
                     let _ = writeln!(
@@ -247,44 +261,17 @@ impl Snapshot {
                         "ALTER TABLE {} ADD CONSTRAINT {} {};",
                         q(table_name),
                         ident(e, name),
-                        foreign_key(e, &self.schemas, fk)
+                        foreign_key(d, &self.schemas, fk)
                     );
                 }
             }
         }
         flush(&mut out, &mut group);
         for name in view_order(self) {
-            let view = &self.views[&name];
-            let _ = match e {
-                // SQLite keeps the whole statement.
-                Engine::Sqlite => writeln!(out, "\n{};", view.definition),
-                _ => writeln!(
-                    out,
-                    "\nCREATE {}VIEW {} AS {};",
-                    if view.materialized {
-                        "MATERIALIZED "
-                    } else {
-                        ""
-                    },
-                    q(&name),
-                    view.definition
-                ),
-            };
+            let _ = writeln!(out, "\n{};", d.ddl_view(&q(&name), &self.views[&name]));
         }
         for trigger in self.triggers.values() {
-            let _ = match e {
-                Engine::Mysql => writeln!(
-                    out,
-                    "\nCREATE TRIGGER {} {} {} ON {} {};",
-                    ident(e, &trigger.name),
-                    trigger.timing,
-                    trigger.events.join(" OR "),
-                    ident(e, &trigger.table),
-                    trigger.definition
-                ),
-                // PostgreSQL's pg_get_triggerdef and SQLite's stored text are whole statements.
-                _ => writeln!(out, "\n{};", trigger.definition),
-            };
+            let _ = writeln!(out, "\n{};", d.ddl_trigger(trigger));
         }
         out
     }
@@ -299,84 +286,61 @@ fn flush(out: &mut String, group: &mut String) {
     }
 }
 
-fn create_table(e: Engine, schemas: &BTreeSet<String>, name: &str, table: &Table) -> String {
+/// The line of `CREATE TABLE` that declares `index`, where the dialect
+/// writes indexes inside the table.
+fn index_in_table(d: &dyn Dialect, table: &Table, name: &str, index: &Index) -> Option<String> {
+    let columns = key_columns(d, table, &index.columns, &[]);
+    d.ddl_index_in_table(&ident(d.engine(), name), index, &columns)
+}
+
+fn create_table(d: &dyn Dialect, schemas: &BTreeSet<String>, name: &str, table: &Table) -> String {
+    let e = d.engine();
     let mut lines: Vec<String> = table
         .column_order
         .iter()
-        .filter_map(|c| table.columns.get(c).map(|col| column(e, c, col)))
+        .filter_map(|c| table.columns.get(c).map(|col| column(d, c, col)))
         .collect();
     if let Some(pk) = &table.primary_key {
-        let columns = key_columns(e, table, &pk.columns, &[]);
-        lines.push(match (&pk.name, e) {
-            (Some(name), Engine::Postgres) => {
-                format!("CONSTRAINT {} PRIMARY KEY ({columns})", ident(e, name))
-            }
-            _ => format!("PRIMARY KEY ({columns})"),
-        });
+        let columns = key_columns(d, table, &pk.columns, &[]);
+        let name = pk.name.as_deref().map(|n| ident(e, n));
+        lines.push(d.ddl_primary_key(name.as_deref(), &columns));
     }
     for (name, columns) in &table.unique_constraints {
-        let columns = key_columns(e, table, columns, &[]);
-        lines.push(match e {
-            Engine::Sqlite => format!("UNIQUE ({columns})"),
-            _ => format!("CONSTRAINT {} UNIQUE ({columns})", ident(e, name)),
-        });
+        let columns = key_columns(d, table, columns, &[]);
+        lines.push(d.ddl_unique(&ident(e, name), &columns));
     }
-    if e == Engine::Mysql {
-        // Indexes inside the table, so that each foreign key added later
-        // finds the index MySQL would otherwise create under its own name.
-        for (name, index) in &table.indexes {
-            let columns = key_columns(e, table, &index.columns, &[]);
-            let kind = match index.method.as_deref() {
-                Some("fulltext") => "FULLTEXT KEY",
-                Some("spatial") => "SPATIAL KEY",
-                _ if index.unique => "UNIQUE KEY",
-                _ => "KEY",
-            };
-            let using = match index.method.as_deref() {
-                Some(m @ ("hash" | "btree" | "rtree")) => format!(" USING {}", m.to_uppercase()),
-                _ => String::new(),
-            };
-            lines.push(format!("{kind} {} ({columns}){using}", ident(e, name)));
-        }
+    for (name, index) in &table.indexes {
+        lines.extend(index_in_table(d, table, name, index));
     }
     for (name, check) in &table.checks {
-        lines.push(match e {
-            // pg_get_constraintdef gives `CHECK (...)`.
-            Engine::Postgres => format!("CONSTRAINT {} {check}", ident(e, name)),
-            // SQLite keys an unnamed check by its expression.
-            Engine::Sqlite if name == check => format!("CHECK ({check})"),
-            _ => format!("CONSTRAINT {} CHECK ({check})", ident(e, name)),
-        });
+        lines.push(d.ddl_check(&ident(e, name), name, check));
     }
-    if e == Engine::Sqlite {
+    if d.ddl_foreign_keys_in_table() {
         for fk in table.foreign_keys.values() {
             lines.push(match &fk.name {
                 Some(name) => format!(
                     "CONSTRAINT {} {}",
                     ident(e, name),
-                    foreign_key(e, schemas, fk)
+                    foreign_key(d, schemas, fk)
                 ),
-                None => foreign_key(e, schemas, fk),
+                None => foreign_key(d, schemas, fk),
             });
         }
     }
     format!(
         "CREATE TABLE {} (\n    {}\n);\n",
-        qualified(e, schemas, name),
+        qualified(d, schemas, name),
         lines.join(",\n    ")
     )
 }
 
-fn column(e: Engine, name: &str, c: &Column) -> String {
-    let mut out = ident(e, name);
+fn column(d: &dyn Dialect, name: &str, c: &Column) -> String {
+    let mut out = ident(d.engine(), name);
     if !c.data_type.is_empty() {
         let _ = write!(out, " {}", c.data_type);
     }
     if let Some(collation) = &c.collation {
-        let _ = match e {
-            Engine::Postgres => write!(out, " COLLATE {}", quote_ident(e, collation)),
-            _ => write!(out, " COLLATE {collation}"),
-        };
+        out.push_str(&d.ddl_collation(collation));
     }
     if let Some(generated) = &c.generated {
         let (expression, kind) = match generated.rsplit_once(' ') {
@@ -391,24 +355,14 @@ fn column(e: Engine, name: &str, c: &Column) -> String {
         );
     }
     if let Some(default) = &c.default {
-        let _ = match e {
-            // pragma_table_info drops the parentheses an expression needs.
-            Engine::Sqlite => write!(out, " DEFAULT ({default})"),
-            _ => write!(out, " DEFAULT {default}"),
-        };
+        out.push_str(&d.ddl_default(default));
     }
-    match (e, c.identity.as_deref()) {
-        (Engine::Postgres, Some(kind)) => {
-            let _ = write!(out, " GENERATED {} AS IDENTITY", kind.to_uppercase());
-        }
-        (Engine::Mysql, Some(_)) => out.push_str(" AUTO_INCREMENT"),
-        _ => {}
+    if let Some(identity) = c.identity.as_deref().and_then(|kind| d.ddl_identity(kind)) {
+        out.push_str(&identity);
     }
     if !c.nullable {
         out.push_str(" NOT NULL");
-    } else if e == Engine::Mysql && c.generated.is_none() {
-        // Explicit, so a TIMESTAMP column does not become NOT NULL where
-        // explicit_defaults_for_timestamp is off.
+    } else if d.ddl_explicit_null() && c.generated.is_none() {
         out.push_str(" NULL");
     }
     if let Some(extra) = &c.extra {
@@ -419,7 +373,7 @@ fn column(e: Engine, name: &str, c: &Column) -> String {
 
 /// The key columns or expressions of a primary key, constraint or index,
 /// each with its `options` (collation, operator class) where it has one.
-fn key_columns(e: Engine, table: &Table, keys: &[String], options: &[String]) -> String {
+fn key_columns(d: &dyn Dialect, table: &Table, keys: &[String], options: &[String]) -> String {
     keys.iter()
         .enumerate()
         .map(|(i, key)| {
@@ -429,42 +383,26 @@ fn key_columns(e: Engine, table: &Table, keys: &[String], options: &[String]) ->
                 order = format!(" {}{order}", option.replacen("collate ", "COLLATE ", 1));
             }
             if table.columns.contains_key(expression) {
-                return format!("{}{order}", ident(e, expression));
+                return format!("{}{order}", ident(d.engine(), expression));
             }
-            match e {
-                // A MySQL prefix key: `name(10)`.
-                Engine::Mysql => match expression.split_once('(') {
-                    Some((column, rest)) if table.columns.contains_key(column) => {
-                        format!("{}({rest}{order}", ident(e, column))
-                    }
-                    _ => format!("({expression}){order}"),
-                },
-                // pg_get_indexdef prints a column's name quoted where it needs it.
-                Engine::Postgres if is_quoted_column(table, expression) => {
-                    format!("{expression}{order}")
-                }
-                // A plain column in parentheses is still a column to PostgreSQL.
-                Engine::Postgres => format!("({expression}){order}"),
-                // SQLite keeps the text as written: the parentheses would show.
-                Engine::Sqlite => format!("{expression}{order}"),
-            }
+            d.ddl_key_expression(table, expression, &order)
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn is_quoted_column(table: &Table, text: &str) -> bool {
-    text.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .is_some_and(|name| table.columns.contains_key(&name.replace("\"\"", "\"")))
-}
-
 /// `CREATE INDEX` on `table_name` (already qualified and quoted).
-fn create_index(e: Engine, table_name: &str, table: &Table, name: &str, index: &Index) -> String {
+fn create_index(
+    d: &dyn Dialect,
+    table_name: &str,
+    table: &Table,
+    name: &str,
+    index: &Index,
+) -> String {
     let mut out = format!(
         "CREATE {}INDEX {} ON {table_name}",
         if index.unique { "UNIQUE " } else { "" },
-        ident(e, name),
+        ident(d.engine(), name),
     );
     if let Some(method) = &index.method {
         let _ = write!(out, " USING {method}");
@@ -472,7 +410,7 @@ fn create_index(e: Engine, table_name: &str, table: &Table, name: &str, index: &
     let _ = write!(
         out,
         " ({})",
-        key_columns(e, table, &index.columns, &index.key_options)
+        key_columns(d, table, &index.columns, &index.key_options)
     );
     if let Some(predicate) = &index.predicate {
         let _ = write!(out, " WHERE {predicate}");
@@ -481,11 +419,12 @@ fn create_index(e: Engine, table_name: &str, table: &Table, name: &str, index: &
     out
 }
 
-fn foreign_key(e: Engine, schemas: &BTreeSet<String>, fk: &super::ForeignKey) -> String {
+fn foreign_key(d: &dyn Dialect, schemas: &BTreeSet<String>, fk: &super::ForeignKey) -> String {
+    let e = d.engine();
     let mut out = format!(
         "FOREIGN KEY ({}) REFERENCES {}",
         idents(e, &fk.columns),
-        qualified(e, schemas, &fk.referenced_table)
+        qualified(d, schemas, &fk.referenced_table)
     );
     if !fk.referenced_columns.is_empty() {
         let _ = write!(out, " ({})", idents(e, &fk.referenced_columns));

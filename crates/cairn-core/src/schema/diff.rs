@@ -310,8 +310,8 @@ pub fn diff_with(before: &Snapshot, after: &Snapshot, options: &DiffOptions) -> 
         ObjectKind::Enum,
         &before.enums,
         &after.enums,
-        |labels| format!("({})", super::enum_labels(labels)),
-        |labels| vec![("labels", super::enum_labels(labels))],
+        |labels| format!("({})", super::enum_labels(after.engine, labels)),
+        |labels| vec![("labels", super::enum_labels(after.engine, labels))],
     );
     compare_maps(
         &mut out,

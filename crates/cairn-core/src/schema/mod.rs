@@ -3,10 +3,12 @@
 //! migration's down script restores the schema its up script changed.
 //!
 //! **Architecture invariant**: like the rest of the core, introspection uses no
-//! database client. Each engine's catalog queries live in this module
-//! ([`postgres`], [`mysql`], [`sqlite`]), run through [`Driver::query`] (every
-//! value comes back as text) and are decoded here, so every driver introspects
-//! the same way.
+//! database client, and this module branches on no engine. Each product's
+//! catalog queries live in its dialect ([`Schema::read_schema`], under
+//! `dialect/<family>/schema/`), run through [`Driver::query`] (every value
+//! comes back as text) and are decoded there with the helpers of this module,
+//! so every driver introspects the same way. What stays here is neutral: the
+//! snapshot model, [`diff`], and the order of a dump ([`Snapshot::to_sql`]).
 //!
 //! What a snapshot covers: on PostgreSQL every schema but the system ones
 //! (`pg_catalog`, `information_schema`, `pg_toast*`, `pg_temp*`), objects of
@@ -22,15 +24,13 @@
 
 mod ddl;
 mod diff;
-mod mysql;
-mod postgres;
-mod sqlite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::dialect::{self, Dialect};
 use crate::driver::{Driver, Rows};
 use crate::engine::Engine;
 use crate::error::Error;
@@ -247,16 +247,20 @@ pub struct Sequence {
     pub owned_by: Option<String>,
 }
 
+/// The dialect of the driver's server: the one place schema and verify code
+/// gets it, so that it switches to the driver's own dialect (detected at
+/// connect) in one line.
+pub fn dialect_of(driver: &dyn Driver) -> std::sync::Arc<dyn Dialect> {
+    driver.dialect().shared()
+}
+
 /// Reads the schema the driver's connection is in.
 pub async fn introspect(
     driver: &mut dyn Driver,
     options: &IntrospectOptions,
 ) -> Result<Snapshot, Error> {
-    let mut snapshot = match driver.dialect().engine() {
-        Engine::Postgres => postgres::introspect(driver).await?,
-        Engine::Mysql => mysql::introspect(driver).await?,
-        Engine::Sqlite => sqlite::introspect(driver).await?,
-    };
+    let dialect = dialect_of(driver);
+    let mut snapshot = dialect.read_schema(driver).await?;
     snapshot.tables.retain(|name, _| !options.is_excluded(name));
     snapshot
         .triggers
@@ -301,7 +305,7 @@ impl Snapshot {
             let _ = writeln!(out, "extension {name} in {schema}");
         }
         for (name, labels) in &self.enums {
-            let _ = writeln!(out, "enum {name} ({})", enum_labels(labels));
+            let _ = writeln!(out, "enum {name} ({})", enum_labels(self.engine, labels));
         }
         for (name, sequence) in &self.sequences {
             let _ = writeln!(out, "sequence {name} {}", sequence.describe());
@@ -354,10 +358,10 @@ impl Snapshot {
 
 /// The labels of an enum type (PostgreSQL's `CREATE TYPE ... AS ENUM`, the
 /// only engine with named enum types) as literals.
-fn enum_labels(labels: &[String]) -> String {
+fn enum_labels(engine: Engine, labels: &[String]) -> String {
     labels
         .iter()
-        .map(|l| crate::literal::string_literal(Engine::Postgres, l))
+        .map(|l| crate::literal::string_literal(engine, l))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -568,7 +572,7 @@ impl Sequence {
 }
 
 /// Runs one introspection query, naming what it read in the error.
-async fn query(driver: &mut dyn Driver, what: &str, sql: &str) -> Result<Rows, Error> {
+pub(crate) async fn query(driver: &mut dyn Driver, what: &str, sql: &str) -> Result<Rows, Error> {
     let engine = driver.dialect().engine();
     driver
         .query(sql)
@@ -577,26 +581,26 @@ async fn query(driver: &mut dyn Driver, what: &str, sql: &str) -> Result<Rows, E
 }
 
 /// One row of a catalog query, read by column index.
-struct Row<'a>(&'a [Option<String>]);
+pub(crate) struct Row<'a>(pub(crate) &'a [Option<String>]);
 
 impl Row<'_> {
     /// The value, or `""` for NULL or a missing column.
-    fn text(&self, i: usize) -> String {
+    pub(crate) fn text(&self, i: usize) -> String {
         self.opt(i).unwrap_or_default()
     }
 
     /// The value; `None` for NULL.
-    fn opt(&self, i: usize) -> Option<String> {
+    pub(crate) fn opt(&self, i: usize) -> Option<String> {
         self.0.get(i).cloned().flatten()
     }
 
     /// The value; `None` for NULL or an empty string.
-    fn non_empty(&self, i: usize) -> Option<String> {
+    pub(crate) fn non_empty(&self, i: usize) -> Option<String> {
         self.opt(i).filter(|v| !v.is_empty())
     }
 
     /// A boolean in any engine's text form (`t`, `true`, `1`, `YES`).
-    fn flag(&self, i: usize) -> bool {
+    pub(crate) fn flag(&self, i: usize) -> bool {
         matches!(
             self.text(i).to_ascii_lowercase().as_str(),
             "t" | "true" | "1" | "yes" | "y"
@@ -604,7 +608,7 @@ impl Row<'_> {
     }
 
     /// An integer; 0 when it is not one.
-    fn int(&self, i: usize) -> i64 {
+    pub(crate) fn int(&self, i: usize) -> i64 {
         self.text(i).trim().parse().unwrap_or(0)
     }
 }
@@ -646,7 +650,7 @@ pub fn normalize_sql(sql: &str) -> String {
 /// supported here); elsewhere one quoted identifier.
 pub fn quote_key(engine: Engine, key: &str) -> String {
     match key.split_once('.') {
-        Some((schema, name)) if engine == Engine::Postgres => format!(
+        Some((schema, name)) if dialect::for_engine(engine).keys_have_schemas() => format!(
             "{}.{}",
             crate::history::quote_ident(engine, schema),
             crate::history::quote_ident(engine, name)
@@ -669,7 +673,7 @@ pub(crate) fn split_order(key: &str) -> (&str, &str) {
 }
 
 /// A default as compared: `NULL` (any case) is no default.
-fn normalize_default(default: Option<String>) -> Option<String> {
+pub(crate) fn normalize_default(default: Option<String>) -> Option<String> {
     default
         .map(|d| normalize_sql(&d))
         .filter(|d| !d.is_empty() && !d.eq_ignore_ascii_case("null"))

@@ -13,21 +13,27 @@
 //! type without a generator, a foreign key into a table that could not be
 //! seeded) is skipped and named in the [`SeedReport`], never a failure.
 //!
-//! [`read_rows`] and [`compare_rows`] compare a table's rows as a multiset of
-//! text values, so a finding can say how many rows went and show one.
+//! The values are the same on every engine where they can be; what a product
+//! writes differently (booleans, a row of defaults, identity overrides, any
+//! value in an untyped SQLite column) the dialect says
+//! ([`crate::dialect::Schema`]'s `seed_*` methods). Reading and comparing the
+//! rows afterwards is [`super::rows`]' job (re-exported here).
 //!
 //! The library never prints; everything comes back as values.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::driver::{Driver, Rows};
-use crate::engine::Engine;
+use crate::dialect::Dialect;
+use crate::driver::Driver;
 use crate::error::Error;
 use crate::history::{quote_ident, string_literal};
-use crate::schema::{Column, Snapshot, Table};
+use crate::schema::{dialect_of, Column, Snapshot, Table};
+
+pub use super::rows::{
+    compare_kept_rows, compare_rows, project, read_rows, subtract, surviving, RowsFinding,
+};
 
 /// Rows [`Seeder::seed`] inserts into each table per call.
 pub const ROWS_PER_TABLE: usize = 3;
@@ -59,9 +65,6 @@ pub struct Skipped {
 /// One row as generated: column name → SQL literal.
 type Literals = BTreeMap<String, String>;
 
-/// One row as read back: every value as text.
-type Row = Vec<Option<String>>;
-
 impl Seeder {
     /// A seeder whose counter starts at 1.
     pub fn new() -> Self {
@@ -81,12 +84,13 @@ impl Seeder {
         driver: &mut dyn Driver,
         snapshot: &Snapshot,
     ) -> Result<SeedReport, Error> {
-        let engine = driver.dialect().engine();
+        let dialect = dialect_of(driver);
+        let engine = dialect.engine();
         let mut report = SeedReport::default();
         let mut seeded: BTreeMap<String, Vec<Literals>> = BTreeMap::new();
         for name in insert_order(snapshot) {
             let table = &snapshot.tables[&name];
-            let rows = match self.rows(engine, snapshot, &name, table, &seeded) {
+            let rows = match self.rows(&*dialect, snapshot, &name, table, &seeded) {
                 Ok(rows) => rows,
                 Err(reason) => {
                     report.skipped.push(Skipped {
@@ -96,7 +100,7 @@ impl Seeder {
                     continue;
                 }
             };
-            let sql = insert_sql(engine, &name, table, &rows);
+            let sql = insert_sql(&*dialect, &name, table, &rows);
             match driver.execute(&sql).await {
                 Ok(_) => {
                     report.inserted.insert(name.clone(), rows.len());
@@ -121,7 +125,7 @@ impl Seeder {
     /// The rows to insert into `table`, or why there are none.
     fn rows(
         &mut self,
-        engine: Engine,
+        dialect: &dyn Dialect,
         snapshot: &Snapshot,
         name: &str,
         table: &Table,
@@ -142,7 +146,7 @@ impl Seeder {
                 if column.generated.is_some() || by_key.contains_key(column_name.as_str()) {
                     continue;
                 }
-                match value(engine, snapshot, column, n) {
+                match value(dialect, snapshot, column, n) {
                     Some(literal) => {
                         row.insert(column_name.clone(), literal);
                     }
@@ -243,7 +247,8 @@ fn insert_order(snapshot: &Snapshot) -> Vec<String> {
     out
 }
 
-fn insert_sql(engine: Engine, name: &str, table: &Table, rows: &[Literals]) -> String {
+fn insert_sql(dialect: &dyn Dialect, name: &str, table: &Table, rows: &[Literals]) -> String {
+    let engine = dialect.engine();
     let columns: Vec<&String> = table
         .column_order
         .iter()
@@ -251,11 +256,7 @@ fn insert_sql(engine: Engine, name: &str, table: &Table, rows: &[Literals]) -> S
         .collect();
     let table_name = crate::schema::quote_key(engine, name);
     if columns.is_empty() {
-        let one = match engine {
-            Engine::Mysql => format!("INSERT INTO {table_name} () VALUES ()"),
-            _ => format!("INSERT INTO {table_name} DEFAULT VALUES"),
-        };
-        return one;
+        return dialect.seed_insert_defaults(&table_name);
     }
     let mut sql = format!(
         "INSERT INTO {table_name} ({})",
@@ -269,8 +270,11 @@ fn insert_sql(engine: Engine, name: &str, table: &Table, rows: &[Literals]) -> S
         .columns
         .values()
         .any(|c| c.identity.as_deref() == Some("always"));
-    if engine == Engine::Postgres && always_identity {
-        sql.push_str(" OVERRIDING SYSTEM VALUE");
+    if let Some(overriding) = dialect
+        .seed_overriding_identity()
+        .filter(|_| always_identity)
+    {
+        sql.push_str(overriding);
     }
     sql.push_str(" VALUES ");
     let values: Vec<String> = rows
@@ -326,7 +330,8 @@ fn quoted_labels(data_type: &str) -> Vec<String> {
 
 /// A SQL literal of the column's type for row `n`, or `None` when Cairn has
 /// no generator for the type.
-fn value(engine: Engine, snapshot: &Snapshot, column: &Column, n: u64) -> Option<String> {
+fn value(dialect: &dyn Dialect, snapshot: &Snapshot, column: &Column, n: u64) -> Option<String> {
+    let engine = dialect.engine();
     let data_type = column.data_type.to_ascii_lowercase();
     if let Some(labels) = snapshot.enums.get(&data_type) {
         let label = labels.get(usize::try_from(n).ok()? % labels.len().max(1))?;
@@ -338,7 +343,7 @@ fn value(engine: Engine, snapshot: &Snapshot, column: &Column, n: u64) -> Option
     let (base, numbers) = type_parts(&data_type);
     let base = base.trim_end_matches(" unsigned").trim();
     let text = |width: Option<u64>| {
-        let mut s = format!("s{n}");
+        let mut s = text(n);
         if let Some(width) = width.and_then(|w| usize::try_from(w).ok()) {
             if width > 0 && s.len() > width {
                 s = s[s.len() - width..].to_owned();
@@ -346,23 +351,10 @@ fn value(engine: Engine, snapshot: &Snapshot, column: &Column, n: u64) -> Option
         }
         string_literal(engine, &s)
     };
-    let date = || {
-        format!(
-            "{:04}-{:02}-{:02}",
-            2000 + (n / 336) % 30,
-            (n / 28) % 12 + 1,
-            n % 28 + 1
-        )
-    };
+    let date = || date(n);
     let time = || format!("{:02}:{:02}:{:02}", (n / 3600) % 24, (n / 60) % 60, n % 60);
-    let hex: String = format!("s{n}")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let boolean = |b: bool| match engine {
-        Engine::Postgres => b.to_string(),
-        _ => u8::from(b).to_string(),
-    };
+    let hex = hex(n);
+    let boolean = |b: bool| dialect.seed_boolean(b);
     let literal = match base {
         "tinyint" if numbers.first() == Some(&1) => boolean(n.is_multiple_of(2)),
         "bool" | "boolean" => boolean(n.is_multiple_of(2)),
@@ -414,234 +406,36 @@ fn value(engine: Engine, snapshot: &Snapshot, column: &Column, n: u64) -> Option
             let label = labels.get(usize::try_from(n).ok()? % labels.len().max(1))?;
             string_literal(engine, label)
         }
-        _ if engine == Engine::Sqlite => sqlite_value(&data_type, n, &hex, text(None), date()),
-        _ => return None,
+        _ => return dialect.seed_any_type(&data_type, n),
     };
     Some(literal)
 }
 
-/// SQLite accepts any value in any column: pick one by the type's affinity.
-fn sqlite_value(data_type: &str, n: u64, hex: &str, text: String, date: String) -> String {
-    if data_type.contains("int") || data_type.is_empty() {
-        (1_000_000_000 - n % 1_000_000_000).to_string()
-    } else if ["char", "clob", "text"]
-        .iter()
-        .any(|t| data_type.contains(t))
-    {
-        text
-    } else if data_type.contains("blob") {
-        format!("x'{hex}'")
-    } else if data_type.contains("date") || data_type.contains("time") {
-        format!("'{date}'")
-    } else if data_type.contains("bool") {
-        (n % 2).to_string()
-    } else {
-        n.to_string()
-    }
+/// The text of row `n` (`s7`), before any width is applied.
+pub(crate) fn text(n: u64) -> String {
+    format!("s{n}")
 }
 
-/// A table's rows, `columns` of each, as text, sorted (a multiset).
-pub async fn read_rows(
-    driver: &mut dyn Driver,
-    table: &str,
-    columns: &[String],
-) -> Result<Rows, Error> {
-    let engine = driver.dialect().engine();
-    if columns.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {} FROM {}",
-        columns
-            .iter()
-            .map(|c| quote_ident(engine, c))
-            .collect::<Vec<_>>()
-            .join(", "),
-        crate::schema::quote_key(engine, table)
-    );
-    let mut rows = driver
-        .query(&sql)
-        .await
-        .map_err(|e| Error::driver(engine, format!("cannot read the rows of `{table}`"), e))?;
-    rows.sort();
-    Ok(rows)
+/// A date for row `n`, `YYYY-MM-DD`, distinct for the first 10,080 rows.
+pub(crate) fn date(n: u64) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        2000 + (n / 336) % 30,
+        (n / 28) % 12 + 1,
+        n % 28 + 1
+    )
 }
 
-/// Rows of a surviving table that down and up again did not give back.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RowsFinding {
-    /// The table.
-    pub table: String,
-    /// The columns compared (those the table had before the migration).
-    pub columns: Vec<String>,
-    /// Rows after the first up (and the seed rows).
-    pub rows_before: usize,
-    /// Rows after down and up again.
-    pub rows_after: usize,
-    /// Rows that are no longer there (lost, or changed).
-    pub missing: usize,
-    /// Rows there now that were not before (changed, or new).
-    pub unexpected: usize,
-    /// The finding as a sentence.
-    pub message: String,
-}
-
-/// Compares the rows of `table` before and after (both sorted, as
-/// [`read_rows`] gives them); `None` when they are the same multiset.
-pub fn compare_rows(
-    table: &str,
-    columns: &[String],
-    before: &Rows,
-    after: &Rows,
-) -> Option<RowsFinding> {
-    compare_kept_rows(table, columns, before, &Vec::new(), after)
-}
-
-/// Like [`compare_rows`], but `made` (sorted) are rows the migration's up
-/// script itself inserted or changed (read before and after it: what up
-/// added to the table). Those are not expected back as they were, since up
-/// makes them again, maybe with other values (`CURRENT_TIMESTAMP`): they are
-/// left out of `before`, and as many rows of `after` as up made may be new.
-pub fn compare_kept_rows(
-    table: &str,
-    columns: &[String],
-    before: &Rows,
-    made: &Rows,
-    after: &Rows,
-) -> Option<RowsFinding> {
-    let expected = subtract(before, made);
-    let (missing, _) = multiset_difference(&expected, after);
-    let (_, appeared) = multiset_difference(before, after);
-    let unexpected: Vec<&Row> = appeared.into_iter().skip(made.len()).collect();
-    if missing.is_empty() && unexpected.is_empty() {
-        return None;
-    }
-    let before = &expected;
-    let show = |row: &Row| {
-        let cells: Vec<String> = columns
-            .iter()
-            .zip(row)
-            .map(|(c, v)| format!("{c}={}", v.as_deref().unwrap_or("NULL")))
-            .collect();
-        format!("({})", cells.join(", "))
-    };
-    let mut message = format!("table `{table}`: ");
-    if unexpected.is_empty() {
-        let _ = write!(
-            message,
-            "{} of {} rows lost by down and up again, e.g. {}",
-            missing.len(),
-            before.len(),
-            missing.first().map(|r| show(r)).unwrap_or_default()
-        );
-    } else if missing.is_empty() {
-        let _ = write!(
-            message,
-            "{} rows appeared after down and up again ({} before), e.g. {}",
-            unexpected.len(),
-            before.len(),
-            unexpected.first().map(|r| show(r)).unwrap_or_default()
-        );
-    } else {
-        let _ = write!(
-            message,
-            "{} of {} rows changed or lost by down and up again ({} after), e.g. {} is now {}",
-            missing.len(),
-            before.len(),
-            after.len(),
-            missing.first().map(|r| show(r)).unwrap_or_default(),
-            unexpected.first().map(|r| show(r)).unwrap_or_default()
-        );
-    }
-    Some(RowsFinding {
-        table: table.to_owned(),
-        columns: columns.to_vec(),
-        rows_before: before.len(),
-        rows_after: after.len(),
-        missing: missing.len(),
-        unexpected: unexpected.len(),
-        message,
-    })
-}
-
-/// The rows of `rows` that are not in `remove`, counting duplicates; both
-/// sorted, and so is the result.
-pub fn subtract(rows: &Rows, remove: &Rows) -> Rows {
-    multiset_difference(rows, remove)
-        .0
-        .into_iter()
-        .cloned()
-        .collect()
-}
-
-/// `rows` (sorted, of `all` columns) reduced to the columns `keep`, sorted again.
-pub fn project(rows: &Rows, all: &[String], keep: &[String]) -> Rows {
-    let at: Vec<usize> = keep
-        .iter()
-        .filter_map(|c| all.iter().position(|a| a == c))
-        .collect();
-    let mut out: Rows = rows
-        .iter()
-        .map(|row| at.iter().map(|&i| row.get(i).cloned().flatten()).collect())
-        .collect();
-    out.sort();
-    out
-}
-
-/// The rows only in `before` and only in `after`, counting duplicates; both sorted.
-fn multiset_difference<'a>(before: &'a Rows, after: &'a Rows) -> (Vec<&'a Row>, Vec<&'a Row>) {
-    let (mut i, mut j) = (0, 0);
-    let (mut missing, mut unexpected) = (Vec::new(), Vec::new());
-    while i < before.len() || j < after.len() {
-        match (before.get(i), after.get(j)) {
-            (Some(a), Some(b)) if a == b => {
-                i += 1;
-                j += 1;
-            }
-            (Some(a), Some(b)) if a < b => {
-                missing.push(a);
-                i += 1;
-            }
-            (Some(_), Some(b)) => {
-                unexpected.push(b);
-                j += 1;
-            }
-            (Some(a), None) => {
-                missing.push(a);
-                i += 1;
-            }
-            (None, Some(b)) => {
-                unexpected.push(b);
-                j += 1;
-            }
-            (None, None) => break,
-        }
-    }
-    (missing, unexpected)
-}
-
-/// The tables that exist before and after a migration's up, each with the
-/// columns it had before and still has: whose rows down and up again must keep.
-pub fn surviving(before_up: &Snapshot, after_up: &Snapshot) -> Vec<(String, Vec<String>)> {
-    before_up
-        .tables
-        .iter()
-        .filter_map(|(name, before)| {
-            let after = after_up.tables.get(name)?;
-            let columns: Vec<String> = before
-                .column_order
-                .iter()
-                .filter(|c| after.columns.contains_key(*c))
-                .cloned()
-                .collect();
-            (!columns.is_empty()).then(|| (name.clone(), columns))
-        })
-        .collect()
+/// The bytes of [`text`] in hexadecimal, for binary types.
+pub(crate) fn hex(n: u64) -> String {
+    text(n).bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::for_engine;
+    use crate::engine::Engine;
     use crate::schema::{ForeignKey, PrimaryKey};
 
     fn column(data_type: &str, nullable: bool) -> Column {
@@ -671,7 +465,7 @@ mod tests {
         ];
         for (data_type, engine, expected) in table {
             assert_eq!(
-                value(*engine, &s, &column(data_type, true), 7).as_deref(),
+                value(for_engine(*engine), &s, &column(data_type, true), 7).as_deref(),
                 *expected,
                 "{data_type}"
             );
@@ -726,7 +520,7 @@ mod tests {
         let mut seeder = Seeder::new();
         let parent_rows = seeder
             .rows(
-                Engine::Postgres,
+                for_engine(Engine::Postgres),
                 &s,
                 "parent",
                 &s.tables["parent"],
@@ -736,7 +530,13 @@ mod tests {
         let mut seeded = BTreeMap::new();
         seeded.insert("parent".to_owned(), parent_rows.clone());
         let child_rows = seeder
-            .rows(Engine::Postgres, &s, "child", &s.tables["child"], &seeded)
+            .rows(
+                for_engine(Engine::Postgres),
+                &s,
+                "child",
+                &s.tables["child"],
+                &seeded,
+            )
             .expect("child rows");
         for (child, parent) in child_rows.iter().zip(&parent_rows) {
             assert_eq!(child["parent_id"], parent["id"]);
@@ -744,7 +544,7 @@ mod tests {
         }
         let err = seeder
             .rows(
-                Engine::Postgres,
+                for_engine(Engine::Postgres),
                 &s,
                 "child",
                 &s.tables["child"],
@@ -755,64 +555,66 @@ mod tests {
     }
 
     #[test]
-    fn verify_rows_made_by_up_are_not_expected_back() {
-        let row = |a: &str, b: &str| vec![Some(a.to_owned()), Some(b.to_owned())];
-        let columns = vec!["id".to_owned(), "at".to_owned()];
-        // Seeded row 9 and row 1, which up inserted with its clock.
-        let before_up = vec![row("9", "s")];
-        let after_up = vec![row("1", "10:00:00.1"), row("9", "s")];
-        let made = subtract(&after_up, &before_up);
-        assert_eq!(made, vec![row("1", "10:00:00.1")]);
-        let again = vec![row("1", "10:00:00.2"), row("9", "s")];
+    fn untyped_values_are_sqlite_only() {
+        let s = Snapshot::new(Engine::Sqlite);
+        let value_of =
+            |engine, data_type: &str| value(for_engine(engine), &s, &column(data_type, true), 7);
         assert_eq!(
-            compare_kept_rows("settings", &columns, &after_up, &made, &again),
-            None
+            value_of(Engine::Sqlite, "my_int").as_deref(),
+            Some("999999993")
         );
-        // Without knowing what up made, the new timestamp is a changed row.
-        assert!(compare_rows("settings", &columns, &after_up, &again).is_some());
-        // A seeded row lost is still found, and one extra row beyond what up makes.
-        let lost = compare_kept_rows("settings", &columns, &after_up, &made, &vec![row("1", "x")])
-            .expect("lost");
-        assert_eq!((lost.missing, lost.unexpected, lost.rows_before), (1, 0, 1));
-        let extra = vec![row("1", "x"), row("2", "y"), row("9", "s")];
-        let more = compare_kept_rows("settings", &columns, &after_up, &made, &extra).expect("more");
-        assert_eq!((more.missing, more.unexpected), (0, 1));
         assert_eq!(
-            project(
-                &vec![row("2", "b"), row("1", "a")],
-                &columns,
-                &["at".to_owned()]
-            ),
-            vec![vec![Some("a".to_owned())], vec![Some("b".to_owned())]]
+            value_of(Engine::Sqlite, "varchar_ish").as_deref(),
+            Some("'s7'")
         );
+        assert_eq!(
+            value_of(Engine::Sqlite, "my_blob").as_deref(),
+            Some("x'7337'")
+        );
+        assert_eq!(
+            value_of(Engine::Sqlite, "my_datetime").as_deref(),
+            Some("'2000-01-08'")
+        );
+        assert_eq!(value_of(Engine::Sqlite, "boolish").as_deref(), Some("1"));
+        assert_eq!(value_of(Engine::Sqlite, "whatever").as_deref(), Some("7"));
+        assert_eq!(value_of(Engine::Postgres, "whatever"), None);
+        assert_eq!(value_of(Engine::Mysql, "whatever"), None);
+        assert_eq!(value_of(Engine::Mysql, "boolean").as_deref(), Some("0"));
+        assert_eq!(value_of(Engine::Sqlite, "boolean").as_deref(), Some("0"));
     }
 
     #[test]
-    fn lost_and_changed_rows_are_described() {
-        let row = |a: &str, b: Option<&str>| vec![Some(a.to_owned()), b.map(str::to_owned)];
-        let columns = vec!["id".to_owned(), "a".to_owned()];
-        let before = vec![row("1", Some("x")), row("2", Some("y"))];
-        assert_eq!(compare_rows("t", &columns, &before, &before), None);
-        let lost = compare_rows("t", &columns, &before, &vec![]).expect("lost");
-        assert_eq!((lost.missing, lost.unexpected), (2, 0));
+    fn insert_statements_per_family() {
+        let mut empty = Table::default();
+        let one = vec![Literals::new()];
         assert_eq!(
-            lost.message,
-            "table `t`: 2 of 2 rows lost by down and up again, e.g. (id=1, a=x)"
+            insert_sql(for_engine(Engine::Mysql), "t", &empty, &one),
+            "INSERT INTO `t` () VALUES ()"
         );
-        let changed = compare_rows(
-            "t",
-            &columns,
-            &before,
-            &vec![row("1", None), row("2", Some("y"))],
-        )
-        .expect("changed");
-        assert_eq!((changed.missing, changed.unexpected), (1, 1));
-        assert!(
-            changed
-                .message
-                .contains("(id=1, a=x) is now (id=1, a=NULL)"),
-            "{}",
-            changed.message
+        assert_eq!(
+            insert_sql(for_engine(Engine::Postgres), "app.t", &empty, &one),
+            "INSERT INTO \"app\".\"t\" DEFAULT VALUES"
+        );
+        assert_eq!(
+            insert_sql(for_engine(Engine::Sqlite), "t", &empty, &one),
+            "INSERT INTO \"t\" DEFAULT VALUES"
+        );
+        empty.column_order.push("id".to_owned());
+        empty.columns.insert(
+            "id".to_owned(),
+            Column {
+                identity: Some("always".to_owned()),
+                ..column("integer", false)
+            },
+        );
+        let row = vec![Literals::from([("id".to_owned(), "7".to_owned())])];
+        assert_eq!(
+            insert_sql(for_engine(Engine::Postgres), "t", &empty, &row),
+            "INSERT INTO \"t\" (\"id\") OVERRIDING SYSTEM VALUE VALUES (7)"
+        );
+        assert_eq!(
+            insert_sql(for_engine(Engine::Mysql), "t", &empty, &row),
+            "INSERT INTO `t` (`id`) VALUES (7)"
         );
     }
 }

@@ -20,10 +20,11 @@
 //! [`VerifyReport::unchecked`].
 //!
 //! With [`VerifyOptions::seed_data`], generated rows go into every table
-//! after each up ([`crate::seed`]), and the rows of the tables the migration
+//! after each up ([`seed`]), and the rows of the tables the migration
 //! found in place (their columns from before it) are read after up and again
 //! after down and up: a migration that loses or changes them is reported as
-//! [`Outcome::RowsDiffer`], with the rows in [`MigrationReport::rows`]. The
+//! [`Outcome::RowsDiffer`], with the rows in [`MigrationReport::rows`]
+//! (compared by [`rows`]). The
 //! rows the up script itself inserts or changes (read before and after it)
 //! are not expected back unchanged: up makes them again, maybe with other
 //! values (`CURRENT_TIMESTAMP`).
@@ -31,13 +32,20 @@
 //! With [`VerifyOptions::ignore_column_order`], a column that down and up
 //! again put back at another position is not a difference.
 //!
-//! The database is scratch, so commits do not wait for the disk (SQLite
-//! `synchronous = OFF`, PostgreSQL `synchronous_commit = off`, for the
-//! connection only).
+//! The database is scratch, so commits do not wait for the disk (the
+//! dialect's [`relax_durability`](crate::dialect::Schema::relax_durability),
+//! for the connection only). [`scratch`] makes such databases on a server and
+//! drops them after the run; [`drift`] applies the migrations to one and
+//! compares it with a live database.
 //!
 //! The library never prints: progress goes to a callback ([`VerifyEvent`]),
 //! and the result is a [`VerifyReport`] the caller renders. Judging the four
 //! snapshots ([`judge`]) is pure and unit-tested without a database.
+
+pub mod drift;
+pub mod rows;
+pub mod scratch;
+pub mod seed;
 
 use serde::Serialize;
 
@@ -47,8 +55,11 @@ use crate::error::Error;
 use crate::migration::{Direction, Migration, Version};
 use crate::migrator::Migrator;
 use crate::plan::{self, DownTarget};
-use crate::schema::{self, DiffOptions, Difference, IntrospectOptions, Snapshot};
-use crate::seed::{self, RowsFinding, Seeder, Skipped};
+use crate::schema::{self, dialect_of, DiffOptions, Difference, IntrospectOptions, Snapshot};
+use rows::RowsFinding;
+use seed::{Seeder, Skipped};
+
+pub use drift::drift;
 
 /// Which migrations [`verify`] checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -294,14 +305,13 @@ pub async fn ensure_empty(
 
 /// Stops waiting for the disk at each commit, for this connection only: the
 /// database is a scratch one whose contents are thrown away, and verification
-/// commits three times per migration. SQLite `synchronous = OFF`, PostgreSQL
-/// `synchronous_commit = off`; MySQL has no such session setting.
+/// commits three times per migration. The dialect says how, if it can
+/// (MySQL has no such session setting).
 async fn relax_durability(driver: &mut dyn Driver) -> Result<(), Error> {
-    let engine = driver.dialect().engine();
-    let sql = match engine {
-        Engine::Sqlite => "PRAGMA synchronous = OFF",
-        Engine::Postgres => "SET synchronous_commit = off",
-        Engine::Mysql => return Ok(()),
+    let dialect = dialect_of(driver);
+    let engine = dialect.engine();
+    let Some(sql) = dialect.relax_durability() else {
+        return Ok(());
     };
     driver.execute(sql).await.map(|_| ()).map_err(|e| {
         Error::driver(
@@ -436,7 +446,7 @@ pub async fn verify(
         let mut rows_before_up = std::collections::BTreeMap::new();
         if options.seed_data && reversible {
             for (table, t) in &s0.tables {
-                let rows = seed::read_rows(driver, table, &t.column_order).await?;
+                let rows = rows::read_rows(driver, table, &t.column_order).await?;
                 rows_before_up.insert(table.clone(), rows);
             }
         }
@@ -459,21 +469,21 @@ pub async fn verify(
         let mut rows_before = Vec::new();
         if options.seed_data {
             let surviving = if reversible {
-                seed::surviving(&s0, &s1)
+                rows::surviving(&s0, &s1)
             } else {
                 Vec::new()
             };
             let mut made = Vec::new();
             for (table, columns) in &surviving {
-                let after_up = seed::read_rows(driver, table, columns).await?;
+                let after_up = rows::read_rows(driver, table, columns).await?;
                 let before_up = rows_before_up.get(table).map_or_else(Vec::new, |rows| {
-                    seed::project(rows, &s0.tables[table].column_order, columns)
+                    rows::project(rows, &s0.tables[table].column_order, columns)
                 });
-                made.push(seed::subtract(&after_up, &before_up));
+                made.push(rows::subtract(&after_up, &before_up));
             }
             not_seeded = seeder.seed(driver, &s1).await?.skipped;
             for ((table, columns), made) in surviving.into_iter().zip(made) {
-                let rows = seed::read_rows(driver, &table, &columns).await?;
+                let rows = rows::read_rows(driver, &table, &columns).await?;
                 rows_before.push((table, columns, rows, made));
             }
         }
@@ -536,8 +546,8 @@ pub async fn verify(
             if !still_there {
                 continue;
             }
-            let after = seed::read_rows(driver, table, columns).await?;
-            rows.extend(seed::compare_kept_rows(
+            let after = rows::read_rows(driver, table, columns).await?;
+            rows.extend(rows::compare_kept_rows(
                 table, columns, before, made, &after,
             ));
         }
@@ -556,6 +566,28 @@ pub async fn verify(
         .filter(|v| !done.contains(v))
         .collect();
     Ok(report)
+}
+
+/// Verifies on a scratch database of `engine` made from `source`
+/// ([`scratch::with_scratch`]): created empty, verified on as [`verify`]
+/// does, and removed afterwards whatever the outcome. `connect` opens a
+/// driver for a URL (the core links no driver).
+pub async fn verify_on_scratch(
+    migrator: &Migrator,
+    engine: Engine,
+    source: &scratch::Source,
+    options: &VerifyOptions,
+    connect: &scratch::Connect,
+    progress: &mut dyn FnMut(VerifyEvent),
+) -> scratch::ScratchRun<VerifyReport> {
+    scratch::with_scratch(
+        engine,
+        source,
+        "verify",
+        connect,
+        async |driver: &mut dyn Driver| verify(migrator, driver, options, progress).await,
+    )
+    .await
 }
 
 /// Adds one migration's result to the report and tells the progress callback.

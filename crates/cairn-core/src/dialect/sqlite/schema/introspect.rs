@@ -14,14 +14,14 @@
 use crate::driver::Driver;
 use crate::engine::Engine;
 use crate::error::Error;
-
-use super::{
+use crate::schema::{
     normalize_default, normalize_sql, query, Column, ForeignKey, Index, PrimaryKey, Row, Snapshot,
     Trigger, View,
 };
 
 const TABLES: &str = "m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
 
+/// Reads the schema, Cairn's own tables included.
 pub(super) async fn introspect(driver: &mut dyn Driver) -> Result<Snapshot, Error> {
     let mut snapshot = Snapshot::new(Engine::Sqlite);
     let columns = format!(

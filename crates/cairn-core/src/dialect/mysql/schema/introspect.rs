@@ -8,16 +8,23 @@
 //! databases compare. Defaults are compared as reported: MariaDB quotes string
 //! defaults (`'x'`), MySQL 8 does not.
 
+use crate::dialect::{Dialect, Flavour};
 use crate::driver::Driver;
 use crate::engine::Engine;
 use crate::error::Error;
-
-use super::{
+use crate::schema::{
     normalize_default, normalize_sql, query, Column, ForeignKey, Index, PrimaryKey, Row, Snapshot,
     Trigger, View,
 };
 
-pub(super) async fn introspect(driver: &mut dyn Driver) -> Result<Snapshot, Error> {
+use super::super::MysqlDialect;
+
+/// Reads the schema, Cairn's own tables included. MariaDB and MySQL differ
+/// in their check constraints; the dialect's flavour says which this is.
+pub(super) async fn introspect(
+    dialect: &MysqlDialect,
+    driver: &mut dyn Driver,
+) -> Result<Snapshot, Error> {
     let mut snapshot = Snapshot::new(Engine::Mysql);
     let about = query(
         driver,
@@ -27,9 +34,14 @@ pub(super) async fn introspect(driver: &mut dyn Driver) -> Result<Snapshot, Erro
     .await?;
     let about = about.first().map(|row| Row(row));
     let database = about.as_ref().map(|r| r.text(0)).unwrap_or_default();
-    let mariadb = about
-        .as_ref()
-        .is_some_and(|r| r.text(1).contains("MariaDB"));
+    let mariadb = match dialect.server_version() {
+        Some(_) => dialect.flavour() == Flavour::MariaDb,
+        // A dialect built without a connection does not know the product:
+        // the version text tells it (MariaDB's contains `MariaDB`).
+        None => about
+            .as_ref()
+            .is_some_and(|r| r.text(1).contains("MariaDB")),
+    };
     let unqualify = |sql: &str| normalize_sql(&sql.replace(&format!("`{database}`."), ""));
 
     let columns = "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_DEFAULT, \

@@ -16,8 +16,7 @@
 use crate::driver::Driver;
 use crate::engine::Engine;
 use crate::error::Error;
-
-use super::{
+use crate::schema::{
     normalize_default, normalize_sql, query, Column, ForeignKey, Index, PrimaryKey, Row, Sequence,
     Snapshot, Trigger, View,
 };
@@ -45,6 +44,7 @@ fn not_of_extension(catalog: &str, oid: &str) -> String {
     )
 }
 
+/// Reads the schema, Cairn's own tables included.
 pub(super) async fn introspect(driver: &mut dyn Driver) -> Result<Snapshot, Error> {
     let mut snapshot = Snapshot::new(Engine::Postgres);
     let schemas = format!(

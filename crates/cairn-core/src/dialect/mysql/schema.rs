@@ -1,6 +1,0 @@
-//! Reading and rebuilding a schema on the Mysql family.
-
-use super::MysqlDialect;
-use crate::dialect::Schema;
-
-impl Schema for MysqlDialect {}

@@ -1,6 +1,0 @@
-//! Reading and rebuilding a schema on the Postgres family.
-
-use super::PostgresDialect;
-use crate::dialect::Schema;
-
-impl Schema for PostgresDialect {}
