@@ -19,17 +19,33 @@
 //!
 //! While its backfills run, the migration's history row is `backfilling`;
 //! it becomes `applied` when the last one finishes.
+//!
+//! # Where things are
+//!
+//! - [`run`](run()) is the run loop of one backfill (`run.rs`): key, probe,
+//!   bound, then batches until none is left or the stop signal is given.
+//! - `batch.rs` runs one batch in its transaction with its checkpoint, and
+//!   names the failing row when a statement fails.
+//! - `throttle.rs`: the adaptive batch size, the pause, the replication-lag
+//!   wait (decided once per run).
+//! - `checkpoint.rs`: [`CheckpointState`], reading a checkpoint back and the
+//!   checks it passes before a run resumes from it.
+//! - [`spec`] parses `migration.toml`; [`sql`] writes the keyset and
+//!   checkpoint SQL.
 
-pub mod address;
+mod batch;
+mod checkpoint;
 mod run;
 pub mod spec;
 pub mod sql;
+mod throttle;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use checkpoint::{CheckpointState, UnknownCheckpointState};
 pub use run::{run, Context};
 pub use spec::{Action, Backfill, BatchOptions};
 pub use sql::Checkpoint;
