@@ -1143,7 +1143,14 @@ async fn a_corrupted_checkpoint(db: TestDatabase) {
         .expect("delete the checkpoint as advised");
     cairn(&db, &dir, &["up"]).await.success();
     let c = checkpoint_of(driver.as_mut(), 2).await;
-    assert_eq!((c.state.as_str(), c.rows_done), ("done", FEW - 1), "{c:?}");
+    // The restarted backfill visits the rows its filter (`v IS NULL`) still
+    // matches: those after the batches committed before the failure.
+    let committed = (BAD - 1) / BATCH * BATCH;
+    assert_eq!(
+        (c.state.as_str(), c.rows_done),
+        ("done", FEW - 1 - committed),
+        "{c:?}"
+    );
     assert_eq!(filled(driver.as_mut()).await, FEW - 1);
     assert_eq!(history_state(&db, &dir, 2).await, "applied");
 }
