@@ -318,7 +318,7 @@ pub(super) fn has_dbmate_marker(text: &str) -> bool {
 }
 
 /// The shape of a new migration (`cairn new`), following the layout of the
-/// migrations already in a directory ([`super::new_shape`]).
+/// migrations already in a directory ([`survey`](super::survey)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NewShape {

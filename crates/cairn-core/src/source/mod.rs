@@ -65,16 +65,20 @@
 //!
 //! # Where things are
 //!
-//! - [`list`] lists directories and reads files: the only I/O.
-//! - [`layout`] is the layout grammar: what a name says (pure functions on
-//!   names), and the names `cairn new` gives a migration in each layout.
-//! - [`assemble`] builds [`Migration`](crate::migration::Migration)s from
-//!   named texts (pure), so an embed macro can reuse it with `include_str!`
-//!   contents.
+//! - `list.rs` lists directories and reads files: the only I/O.
+//! - `layout.rs` is the layout grammar: what a name says (pure functions on
+//!   names), and the names `cairn new` gives a migration in each layout
+//!   ([`NewShape::files`]).
+//! - `assemble.rs` builds [`Migration`]s from named texts (pure), so an embed
+//!   macro can reuse it with `include_str!` contents.
 
 mod assemble;
 mod layout;
 mod list;
+
+// The names the module documentation links to.
+#[cfg(doc)]
+use crate::{checksum, error::Error, migration::Migration};
 
 pub use layout::{NewFiles, NewScript, NewShape};
 pub use list::{detect_layout, read_dir, survey, Survey};
