@@ -14,7 +14,9 @@
 //!   loses at most the batch in flight and `cairn up` resumes after the last
 //!   committed one. Ctrl-C ([`StopSignal`]) stops at a batch boundary.
 //! - **Throttling**: batch size, a pause between batches, a target batch time
-//!   that adapts the batch size, and a maximum replication lag (PostgreSQL).
+//!   that adapts the batch size, and a maximum replication lag (measured on
+//!   replica connections on every engine, or through PostgreSQL's
+//!   `pg_stat_replication` without them).
 //! - **Progress** through a callback ([`Progress`]); the CLI draws a bar.
 //!
 //! While its backfills run, the migration's history row is `backfilling`;
