@@ -1097,6 +1097,96 @@ async fn a_row_that_fails(db: TestDatabase) {
     assert_eq!(history_state(&db, &dir, 2).await, "applied");
 }
 
+/// Issue 10 item 8: a checkpoint row whose last key has more values than the
+/// table's key has columns (a corrupted row) is refused with an error naming
+/// the checkpoint table, the backfill and what to do, instead of a panic; the
+/// advice it gives (delete the row) then restarts the backfill.
+async fn a_corrupted_checkpoint(db: TestDatabase) {
+    const FEW: i64 = 2_000;
+    const BAD: i64 = 1_234;
+    let dir = items_project(&db, &[("2_fill_v", backfill_toml("v = n * 2", None))]);
+    let mut driver = connect(&db).await;
+    prepare_items(&db, &dir, driver.as_mut(), FEW).await;
+    driver
+        .execute(&format!("UPDATE items SET n = 99999 WHERE id = {BAD}"))
+        .await
+        .expect("plant the bad row");
+    let failed = cairn(&db, &dir, &["up"]).await;
+    assert_eq!(failed.code(), Some(1), "{failed}");
+    assert_eq!(history_state(&db, &dir, 2).await, "backfilling");
+    driver
+        .execute(&format!("DELETE FROM items WHERE id = {BAD}"))
+        .await
+        .expect("delete the bad row");
+    driver
+        .execute(
+            "UPDATE cairn_history_backfill SET last_key = '[\"1200\",\"x\"]' WHERE version = 2 AND step = 0",
+        )
+        .await
+        .expect("corrupt the checkpoint");
+
+    let refused = cairn(&db, &dir, &["up"]).await;
+    assert_eq!(refused.code(), Some(1), "{refused}");
+    for needle in [
+        "backfill of `items` in migration 2 (fill_v)",
+        "cairn_history_backfill",
+        "is corrupted: its last key (last_key) has 2 values (1200, x) but the key of `items` has 1 column (id)",
+        "nothing was written; delete the checkpoint row (`DELETE FROM ",
+        "WHERE version = 2 AND step = 0`)",
+    ] {
+        assert!(refused.stderr.contains(needle), "lacks {needle:?}\n{refused}");
+    }
+    assert!(!refused.stderr.contains("panicked"), "{refused}");
+    assert_eq!(filled(driver.as_mut()).await, (BAD - 1) / BATCH * BATCH);
+
+    driver
+        .execute("DELETE FROM cairn_history_backfill WHERE version = 2 AND step = 0")
+        .await
+        .expect("delete the checkpoint as advised");
+    cairn(&db, &dir, &["up"]).await.success();
+    let c = checkpoint_of(driver.as_mut(), 2).await;
+    // The restarted backfill visits the rows its filter (`v IS NULL`) still
+    // matches: those after the batches committed before the failure.
+    let committed = (BAD - 1) / BATCH * BATCH;
+    assert_eq!(
+        (c.state.as_str(), c.rows_done),
+        ("done", FEW - 1 - committed),
+        "{c:?}"
+    );
+    assert_eq!(filled(driver.as_mut()).await, FEW - 1);
+    assert_eq!(history_state(&db, &dir, 2).await, "applied");
+}
+
+/// Issue 10 item 8: on an engine where `max_replication_lag` cannot be
+/// measured without replica connections, the warning that it is ignored is
+/// given once per run, not before every batch.
+async fn an_ignored_replication_lag_is_warned_once(db: TestDatabase) {
+    const FEW: i64 = 2_000;
+    let toml = format!(
+        "{}max_replication_lag = \"1s\"\n",
+        backfill_toml("v = n * 2", None)
+    );
+    let dir = items_project(&db, &[("2_fill_v", toml)]);
+    let mut driver = connect(&db).await;
+    prepare_items(&db, &dir, driver.as_mut(), FEW).await;
+    let run = cairn(&db, &dir, &["up"]).await;
+    run.success();
+    let c = checkpoint_of(driver.as_mut(), 2).await;
+    assert_eq!(
+        (c.state.as_str(), c.batches),
+        ("done", FEW / BATCH),
+        "{c:?}"
+    );
+    assert_eq!(
+        run.stderr
+            .matches("max_replication_lag needs replica connections")
+            .count(),
+        1,
+        "one warning for {} batches\n{run}",
+        c.batches
+    );
+}
+
 /// The example project's migration that splits addresses with `us_address`.
 const SPLIT_ADDRESSES: i64 = 20260101090400;
 
@@ -1476,6 +1566,11 @@ macro_rules! backfill_tests {
         async fn the_address_example_splits_good_rows_and_reports_bad_ones() {
             address_example($db).await;
         }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_corrupted_checkpoint_key_is_an_error_that_says_what_to_do() {
+            a_corrupted_checkpoint($db).await;
+        }
     };
 }
 
@@ -1483,6 +1578,11 @@ mod sqlite {
     use super::*;
 
     backfill_tests!(TestDatabase::sqlite());
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ignored_replication_lag_is_warned_once_per_run() {
+        an_ignored_replication_lag_is_warned_once(TestDatabase::sqlite()).await;
+    }
 
     /// Case 8, with the default `lock_wait` (60 s): a second `cairn up`
     /// started while the first is backfilling waits for the backfill lock,
@@ -1593,4 +1693,9 @@ mod mysql {
     use super::*;
 
     backfill_tests!(cairn_testkit::mysql::database().await);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ignored_replication_lag_is_warned_once_per_run() {
+        an_ignored_replication_lag_is_warned_once(cairn_testkit::mysql::database().await).await;
+    }
 }

@@ -565,7 +565,9 @@ impl Bench {
             let checkpoint = checkpoints
                 .first()
                 .ok_or_else(|| BenchError::new(format!("no checkpoint in {}", db.describe())))?;
-            if checkpoint.state != "done" || checkpoint.rows_done != self.plan.rows as i64 {
+            if checkpoint.state != cairn_core::backfill::CheckpointState::Done
+                || checkpoint.rows_done != self.plan.rows as i64
+            {
                 return Err(BenchError::new(format!(
                     "{}: the checkpoint says {} with {} of {} rows done",
                     db.describe(),
@@ -799,7 +801,7 @@ fn new_checkpoint(max: &[String], size: u64) -> Checkpoint {
         version: 1,
         step: 0,
         table: "items".to_owned(),
-        state: "running".to_owned(),
+        state: cairn_core::backfill::CheckpointState::Running,
         key_columns: vec!["id".to_owned()],
         max_key: Some(max.to_vec()),
         last_key: None,

@@ -10,7 +10,6 @@ use std::io::{IsTerminal as _, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cairn_core::backfill::address::UsAddress;
 use cairn_core::backfill::{Checkpoint, Progress, StopSignal};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{Driver, Migrator};
@@ -21,11 +20,19 @@ use crate::commands::Outcome;
 use crate::config::Config;
 use crate::output::json_string;
 
+/// The documented example of a data migration in Rust, shared with the
+/// `us_address` example program.
+#[path = "../examples/us_address/data_migration.rs"]
+mod us_address;
+
+use us_address::UsAddress;
+
 /// How often plain progress lines are written.
 const LINE_EVERY: Duration = Duration::from_secs(2);
 
 /// Registers the data migrations written in Rust that this binary ships:
-/// `us_address`, the documented example ([`cairn_core::backfill::address`]).
+/// `us_address`, the documented example ([`us_address`], from
+/// `examples/us_address/`).
 pub fn register(migrator: &mut Migrator) {
     migrator.register_data_migration("us_address", UsAddress::default());
 }

@@ -5,18 +5,17 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use cairn_core::clock::UtcTime;
 use cairn_core::schema;
 use cairn_core::url::DatabaseUrl;
 use cairn_core::verify::{self, scratch, VerifyEvent, VerifyOptions};
 use cairn_core::{
-    source, Direction, DownTarget, Driver, Engine, Error, Migrator, RunFailure, RunReport, Version,
+    source, Direction, DownTarget, Driver, Engine, Error, Migrator, RunFailure, RunReport,
 };
 use cairn_sqlite::SqliteDriver;
 use serde_json::json;
 
 use crate::args::{
-    BaselineArgs, Command, DownArgs, DriftArgs, Format, NewArgs, SchemaCommand, UpArgs, VerifyArgs,
+    BaselineArgs, Command, DownArgs, DriftArgs, Format, SchemaCommand, UpArgs, VerifyArgs,
 };
 use crate::config::{Config, DEFAULT_MIGRATIONS_DIR};
 use crate::output::{self, Style};
@@ -34,7 +33,7 @@ pub enum Outcome {
 pub fn run(command: &Command, config: &Config) -> anyhow::Result<Outcome> {
     match command {
         Command::Init => return init(config),
-        Command::New(args) => return new(config, args),
+        Command::New(args) => return crate::new::new(config, args),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -563,162 +562,9 @@ fn toml_path(dir: &Path, config_file: &Path) -> anyhow::Result<String> {
     Ok(toml::Value::String(text).to_string())
 }
 
-/// A migration name as a folder name: lowercase, `_` for spaces and dashes.
-fn normalise_name(raw: &str) -> anyhow::Result<String> {
-    let name: String = raw
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
-        .collect();
-    let valid = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if name.is_empty() || !valid || !name.chars().any(|c| c.is_ascii_alphanumeric()) {
-        bail!("invalid migration name `{raw}`: use letters, digits and underscores (spaces and dashes become `_`), such as `add_users_table`");
-    }
-    Ok(name)
-}
-
-/// The versions already used in `dir`, read from entry names only (a new,
-/// still empty migration must not stop the next `cairn new`).
-fn existing_versions(dir: &Path) -> anyhow::Result<Vec<Version>> {
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
-    let mut versions = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot read `{}`", dir.display()))?;
-        if let Some(version) = entry.file_name().to_str().and_then(version_of) {
-            versions.push(version);
-        }
-    }
-    Ok(versions)
-}
-
-/// The version in a migration entry's name: `<v>_x`, `<v>_x.up.sql`, `V<v>__x.sql`,
-/// `U<v>__x.sql`, or diesel's `YYYY-MM-DD-HHMMSS_x`.
-fn version_of(name: &str) -> Option<Version> {
-    let digits = |s: &str| -> Option<Version> {
-        let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        (end > 0 && s[end..].starts_with('_'))
-            .then(|| s[..end].parse().ok())
-            .flatten()
-    };
-    if let Some(v) = digits(name) {
-        return Some(v);
-    }
-    if let Some(rest) = name.strip_prefix('V').or_else(|| name.strip_prefix('U')) {
-        return digits(rest);
-    }
-    // diesel: 2024-01-31-120000_name
-    let stamp = name.get(..17)?;
-    let bytes = stamp.as_bytes();
-    if bytes[4] == b'-' && bytes[7] == b'-' && bytes[10] == b'-' && name[17..].starts_with('_') {
-        let joined: String = stamp.chars().filter(|c| *c != '-').collect();
-        if joined.len() == 14 && joined.chars().all(|c| c.is_ascii_digit()) {
-            return joined.parse().ok();
-        }
-    }
-    None
-}
-
-fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
-    let name = normalise_name(&args.name)?;
-    let dir = &config.migrations_dir;
-    if !dir.is_dir() {
-        bail!(
-            "migrations directory `{}` does not exist: create it with `cairn init`, or point --dir at your migrations",
-            dir.display()
-        );
-    }
-    let versions = existing_versions(dir)?;
-    let version = if args.sequential {
-        match versions.iter().max() {
-            None => 1,
-            Some(max) => max.checked_add(1).with_context(|| {
-                format!(
-                    "cannot number a new migration after version {max} in `{}`: it is the largest version there is ({}); renumber the migrations, or create this one without --sequential if a timestamp still sorts after them",
-                    dir.display(),
-                    Version::MAX
-                )
-            })?,
-        }
-    } else {
-        let mut stamp: Version = UtcTime::now()
-            .version_stamp()
-            .parse()
-            .context("the clock gave a bad timestamp")?;
-        // Two `cairn new` within one second: take the next free second.
-        while versions.contains(&stamp) {
-            stamp = stamp.checked_add(1).context(
-                "no free version after the current timestamp: every later version is taken",
-            )?;
-        }
-        stamp
-    };
-    let folder = dir.join(format!("{version}_{name}"));
-    std::fs::create_dir(&folder)
-        .with_context(|| format!("cannot create `{}`", folder.display()))?;
-    let up = format!(
-        "-- {version} {name}: up\n--\n-- The SQL that applies this migration; end each statement with `;`.\n-- Directives go in this header, for example `-- cairn:no-transaction`.\n\n"
-    );
-    let down = format!(
-        "-- {version} {name}: down\n--\n-- The SQL that undoes up.sql, in reverse order. If it cannot be undone,\n-- delete this file and add the directive `-- cairn:irreversible` to up.sql.\n\n"
-    );
-    for (file, text) in [("up.sql", up), ("down.sql", down)] {
-        let path = folder.join(file);
-        std::fs::write(&path, text)
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-    }
-    if config.format == Format::Json {
-        print(&output::json_string(&json!({
-            "version": version,
-            "name": name,
-            "path": folder.display().to_string(),
-        })));
-    } else {
-        print(&format!(
-            "{} {}\n",
-            Style::new(config.color).green("created"),
-            folder.display()
-        ));
-    }
-    Ok(Outcome::Success)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_normalised_or_rejected() {
-        assert_eq!(
-            normalise_name("Add users-Table").unwrap(),
-            "add_users_table"
-        );
-        assert_eq!(normalise_name(" v2 ").unwrap(), "v2");
-        for bad in ["", "  ", "___", "drop;table", "naïve", "a/b"] {
-            let err = normalise_name(bad).unwrap_err().to_string();
-            assert!(err.contains("invalid migration name"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn versions_come_from_every_layout() {
-        for (name, version) in [
-            ("3_add_users", Some(3)),
-            ("20240101120000_x", Some(20_240_101_120_000)),
-            ("7_x.up.sql", Some(7)),
-            ("V12__x.sql", Some(12)),
-            ("U12__x.sql", Some(12)),
-            ("2024-01-31-120000_x", Some(20_240_131_120_000)),
-            ("README.md", None),
-            (".gitkeep", None),
-            ("12", None),
-        ] {
-            assert_eq!(version_of(name), version, "{name}");
-        }
-    }
 
     #[test]
     fn the_config_template_parses_and_names_the_dir() {

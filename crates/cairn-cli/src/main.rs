@@ -7,6 +7,7 @@ mod backfill;
 mod commands;
 mod config;
 mod exit;
+mod new;
 mod output;
 mod verify_engines;
 

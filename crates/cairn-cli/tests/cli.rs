@@ -336,6 +336,132 @@ fn new_without_a_migrations_dir_suggests_init() {
     assert!(!p.path("migrations").exists());
 }
 
+/// Issue 10 item 8: `cairn new` follows the layout of the migrations already
+/// in the directory, so the next command does not fail with mixed layouts.
+#[test]
+fn new_follows_the_layout_of_the_directory() {
+    let create = "CREATE TABLE t (id INTEGER);\n";
+    // (layout, the files already there, the files `cairn new` writes)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case<'_>; 6] = [
+        (
+            "cairn",
+            &[("1_first/up.sql", create)],
+            &["2_second/up.sql", "2_second/down.sql"],
+        ),
+        (
+            "diesel",
+            &[("2024-01-31-120000_first/up.sql", create)],
+            &[
+                "2024-01-31-120001_second/up.sql",
+                "2024-01-31-120001_second/down.sql",
+            ],
+        ),
+        (
+            "sqlx",
+            &[("1_first.up.sql", create), ("1_first.down.sql", "")],
+            &["2_second.up.sql", "2_second.down.sql"],
+        ),
+        ("sqlx", &[("1_first.sql", create)], &["2_second.sql"]),
+        (
+            "flyway",
+            &[("V1__first.sql", create)],
+            &["V2__second.sql", "U2__second.sql"],
+        ),
+        (
+            "dbmate",
+            &[(
+                "1_first.sql",
+                "-- migrate:up\nCREATE TABLE t (id INTEGER);\n",
+            )],
+            &["2_second.sql"],
+        ),
+    ];
+    for (layout, existing, expected) in cases {
+        let p = Project::new();
+        for (file, text) in existing {
+            p.write(&format!("migrations/{file}"), text);
+        }
+        let json = p
+            .cairn(&["new", "second", "--sequential", "--format", "json"])
+            .code(0)
+            .json();
+        assert_eq!(json["layout"], layout, "{existing:?}: {json}");
+        let files: Vec<String> = json["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect();
+        let expected: Vec<String> = expected.iter().map(|f| format!("migrations/{f}")).collect();
+        assert_eq!(files, expected, "{existing:?}");
+        for file in &expected {
+            assert!(p.path(file).is_file(), "{file} was written");
+        }
+        // Fresh, the new migration is refused as empty, by name; with a
+        // statement written into its up script, the directory validates.
+        p.cairn(&["validate"])
+            .code(1)
+            .stderr_has(&format!("{}`: the up script is empty", expected[0]))
+            .nowhere("mixed layouts");
+        let up = p.path(&expected[0]);
+        let text = std::fs::read_to_string(&up).unwrap();
+        let text = if layout == "dbmate" {
+            assert!(text.starts_with("-- migrate:up\n"), "{text}");
+            assert!(text.contains("\n-- migrate:down\n"), "{text}");
+            text.replacen(
+                "-- migrate:down",
+                "CREATE TABLE u (id INTEGER);\n-- migrate:down",
+                1,
+            )
+        } else {
+            format!("{text}CREATE TABLE u (id INTEGER);\n")
+        };
+        std::fs::write(&up, text).unwrap();
+        p.cairn(&["validate"]).code(0).stdout_has("ok");
+        p.cairn(&["up"]).code(0).stdout_has("2 migrations applied");
+        if expected.len() == 2 {
+            let version = json["version"].as_i64().expect("a version");
+            p.cairn(&["down"])
+                .code(0)
+                .stdout_has(&format!("rolled back {version} second ("));
+        }
+    }
+}
+
+/// Issue 10 item 8: a fresh `cairn new` in an empty directory is a Cairn
+/// folder whose templates say what to write; `cairn validate` names the empty
+/// up script until a statement is written, and the comment-only down script
+/// is accepted.
+#[test]
+fn a_fresh_migration_says_its_up_script_is_empty_until_written() {
+    let p = Project::new();
+    p.cairn(&["init"]).code(0);
+    p.cairn(&["new", "first", "--sequential"])
+        .code(0)
+        .stdout_has("created migrations/1_first");
+    let up = std::fs::read_to_string(p.path("migrations/1_first/up.sql")).unwrap();
+    assert!(
+        up.contains("refuse this\n-- migration as an empty up script"),
+        "{up}"
+    );
+    let down = std::fs::read_to_string(p.path("migrations/1_first/down.sql")).unwrap();
+    assert!(
+        down.contains("With comments only, rolling back changes nothing"),
+        "{down}"
+    );
+    p.cairn(&["validate"]).code(1).stderr_has(
+        "migrations/1_first/up.sql`: the up script is empty: write the migration's SQL",
+    );
+    p.write(
+        "migrations/1_first/up.sql",
+        &format!("{up}CREATE TABLE t (id INTEGER);\n"),
+    );
+    p.cairn(&["validate"]).code(0).stdout_has("ok");
+    p.cairn(&["up"]).code(0).stdout_has("applied 1 first");
+    p.cairn(&["down"]).code(0).stdout_has("rolled back 1 first");
+}
+
 #[test]
 fn up_dry_run_prints_the_sql_and_changes_nothing() {
     let p = Project::new();

@@ -783,7 +783,7 @@ pub async fn backfill_resume_composite_key(target: &dyn Target) {
         .expect("checkpoints");
     assert_eq!(checkpoints.len(), 1);
     assert_eq!((checkpoints[0].rows_done, checkpoints[0].batches), (14, 2));
-    assert_eq!(checkpoints[0].state, "stopped");
+    assert_eq!(checkpoints[0].state.as_str(), "stopped");
     assert_eq!(checkpoints[0].key_columns, ["a", "b"]);
 
     let again = migrator(&dir);
@@ -813,7 +813,7 @@ pub async fn backfill_resume_composite_key(target: &dyn Target) {
         .await
         .expect("checkpoints");
     assert!(
-        checkpoints.iter().all(|c| c.state == "done"),
+        checkpoints.iter().all(|c| c.state.as_str() == "done"),
         "{checkpoints:?}"
     );
 

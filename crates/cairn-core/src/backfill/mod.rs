@@ -14,22 +14,40 @@
 //!   loses at most the batch in flight and `cairn up` resumes after the last
 //!   committed one. Ctrl-C ([`StopSignal`]) stops at a batch boundary.
 //! - **Throttling**: batch size, a pause between batches, a target batch time
-//!   that adapts the batch size, and a maximum replication lag (PostgreSQL).
+//!   that adapts the batch size, and a maximum replication lag (measured on
+//!   replica connections on every engine, or through PostgreSQL's
+//!   `pg_stat_replication` without them).
 //! - **Progress** through a callback ([`Progress`]); the CLI draws a bar.
 //!
 //! While its backfills run, the migration's history row is `backfilling`;
 //! it becomes `applied` when the last one finishes.
+//!
+//! # Where things are
+//!
+//! - [`run`](run()) is the run loop of one backfill (`run.rs`): key, probe,
+//!   bound, then batches until none is left or the stop signal is given.
+//! - `batch.rs` runs one batch in its transaction with its checkpoint, and
+//!   names the failing row when a statement fails.
+//! - `throttle.rs`: the adaptive batch size, the pause, the replication-lag
+//!   wait (decided once per run).
+//! - `checkpoint.rs`: [`CheckpointState`], reading a checkpoint back and the
+//!   checks it passes before a run resumes from it.
+//! - [`spec`] parses `migration.toml`; [`sql`] writes the keyset and
+//!   checkpoint SQL.
 
-pub mod address;
+mod batch;
+mod checkpoint;
 mod run;
 pub mod spec;
 pub mod sql;
+mod throttle;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use checkpoint::{CheckpointState, UnknownCheckpointState};
 pub use run::{run, Context};
 pub use spec::{Action, Backfill, BatchOptions};
 pub use sql::Checkpoint;

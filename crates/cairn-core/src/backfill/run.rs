@@ -1,15 +1,18 @@
-//! Runs one backfill: resolve the key, check the SQL, then batch by batch
-//! with a checkpoint committed in every batch's transaction.
+//! The run loop of one backfill: resolve the key, check the SQL, bound the
+//! work, then batch after batch ([`super::batch`]) with the throttle
+//! ([`super::throttle`]) between them, until no row is left or the stop
+//! signal is given.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::batch::{self, BatchError, Plan, Work};
+use super::checkpoint::{self, CheckpointState};
 use super::spec::{Action, Backfill, MAX_BATCH_SIZE};
 use super::sql::{primary_key_query, BatchSql, Checkpoint, CheckpointSql, Key};
-use super::{DataMigration, Hooks, Progress, Rejection, Transform};
+use super::throttle::{self, LagWatch};
+use super::{Hooks, Progress, Rejection};
 use crate::clock::UtcTime;
 use crate::driver::{Driver, DriverError, DriverErrorKind, Rows};
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::migration::Version;
 
@@ -34,26 +37,6 @@ pub struct Context<'a> {
     pub retry_backoff: Duration,
     /// The longest backoff between retries.
     pub retry_backoff_max: Duration,
-}
-
-/// What every batch of one backfill shares.
-#[derive(Clone, Copy)]
-struct Plan<'a> {
-    sql: &'a BatchSql,
-    work: &'a Work<'a>,
-    filter: Option<&'a str>,
-    max: &'a [String],
-}
-
-/// What a batch does to its rows.
-enum Work<'a> {
-    Sql {
-        set: &'a str,
-    },
-    Rust {
-        data: &'a dyn DataMigration,
-        reads: Vec<String>,
-    },
 }
 
 /// Runs `backfill` to the end (or to the stop signal), resuming from its
@@ -81,8 +64,11 @@ pub async fn run(
         .execute(&ctx.checkpoints.create())
         .await
         .map_err(|e| Error::driver(engine, format!("creating {}", ctx.checkpoints.table()), e))?;
-    let existing = read_checkpoint(driver, ctx).await?;
-    if let Some(done) = existing.as_ref().filter(|c| c.state == "done") {
+    let existing = checkpoint::read(driver, ctx).await?;
+    if let Some(done) = existing
+        .as_ref()
+        .filter(|c| c.state == CheckpointState::Done)
+    {
         return Ok((done.clone(), 0));
     }
 
@@ -148,10 +134,9 @@ pub async fn run(
 
     let mut checkpoint = match existing {
         Some(mut c) => {
-            if c.key_columns != sql.key().columns {
-                return Err(fail(None, format!("the primary key of `{}` is ({}) but the checkpoint was taken on ({})", backfill.table, sql.key().columns.join(", "), c.key_columns.join(", ")), "nothing was written; restore the key, or roll the migration back and apply it again"));
-            }
-            c.state = "running".to_owned();
+            checkpoint::check_resumable(&c, &sql.key().columns, &backfill.table, ctx.checkpoints)
+                .map_err(|e| fail(None, e.message, &e.outcome))?;
+            c.state = CheckpointState::Running;
             c.error = None;
             // A batch size changed in migration.toml applies on resume,
             // unless the size adapts (then the adapted one carries on).
@@ -173,14 +158,24 @@ pub async fn run(
 
     let started = Instant::now();
     let done_before = checkpoint.rows_done;
-    // (batches committed after it, when) for batches replicas may not have yet.
-    let mut commits: VecDeque<(i64, Instant)> = VecDeque::new();
+    let mut lag = LagWatch::new(
+        backfill.batch.max_replication_lag,
+        driver.dialect(),
+        &ctx.hooks.replicas,
+    );
     let mut size = u64::try_from(checkpoint.batch_size)
         .unwrap_or(backfill.batch.size)
         .clamp(1, MAX_BATCH_SIZE);
+    let plan = Plan {
+        sql: &sql,
+        work: &work,
+        filter,
+        max: &max,
+        checkpoints: ctx.checkpoints,
+    };
     loop {
         if ctx.hooks.stop.is_stopped() {
-            checkpoint.state = "stopped".to_owned();
+            checkpoint.state = CheckpointState::Stopped;
             checkpoint.updated_at = UtcTime::now().rfc3339();
             if let Err(e) = driver.execute(&ctx.checkpoints.update(&checkpoint)).await {
                 tracing::warn!(error = %e, "could not mark the backfill as stopped");
@@ -193,23 +188,11 @@ pub async fn run(
                 total: checkpoint.rows_total,
             });
         }
-        if let Some(max_lag) = backfill.batch.max_replication_lag {
-            if ctx.hooks.replicas.is_empty() {
-                wait_for_standbys(driver, max_lag, &ctx.hooks.stop).await?;
-            } else {
-                wait_for_replicas(ctx, max_lag, &mut commits).await?;
-            }
-        }
+        lag.wait(driver, ctx).await?;
         let mut attempt = 0;
         let (batch, rejected, took) = loop {
             let batch_started = Instant::now();
-            let plan = Plan {
-                sql: &sql,
-                work: &work,
-                filter,
-                max: &max,
-            };
-            match run_batch(driver, &plan, &checkpoint, size, ctx).await {
+            match batch::run(driver, &plan, &checkpoint, size).await {
                 Ok(Some((batch, rejected))) => {
                     break (Some(batch), rejected, batch_started.elapsed())
                 }
@@ -257,7 +240,7 @@ pub async fn run(
         checkpoint.longest_batch_ms = checkpoint
             .longest_batch_ms
             .max(i64::try_from(took.as_millis()).unwrap_or(i64::MAX));
-        commits.push_back((checkpoint.batches, Instant::now()));
+        lag.committed(checkpoint.batches);
         report(
             ctx,
             &checkpoint,
@@ -268,56 +251,10 @@ pub async fn run(
             false,
         );
         if let Some(target) = backfill.batch.target_time {
-            size = adapt(size, took, target);
+            size = throttle::adapt(size, took, target);
         }
-        pause(backfill.batch.pause, &ctx.hooks.stop).await;
+        throttle::pause(backfill.batch.pause, &ctx.hooks.stop).await;
     }
-}
-
-/// Sleeps `length`, waking early when stopping is asked for.
-async fn pause(length: Duration, stop: &super::StopSignal) {
-    let until = Instant::now() + length;
-    while !stop.is_stopped() {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        tokio::time::sleep(left.min(Duration::from_millis(50))).await;
-    }
-}
-
-/// Why a batch failed.
-enum BatchError {
-    /// A statement failed; the batch was rolled back.
-    Driver(DriverError),
-    /// The row with this key made the batch fail; the batch was rolled back.
-    Row(Vec<String>, DriverError),
-}
-
-/// The next batch size so that a batch takes about `target`: scaled by the
-/// ratio, at most doubled or halved at a time.
-fn adapt(size: u64, took: Duration, target: Duration) -> u64 {
-    let took = took.as_secs_f64().max(0.000_1);
-    let scaled = (size as f64) * (target.as_secs_f64() / took);
-    let bounded = scaled.clamp(size as f64 / 2.0, size as f64 * 2.0);
-    (bounded as u64).clamp(1, MAX_BATCH_SIZE)
-}
-
-async fn read_checkpoint(driver: &mut dyn Driver, ctx: &Context<'_>) -> Result<Option<Checkpoint>> {
-    let engine = driver.dialect().engine();
-    let rows = driver
-        .query(&ctx.checkpoints.select(Some(ctx.version)))
-        .await
-        .map_err(|e| Error::driver(engine, format!("reading {}", ctx.checkpoints.table()), e))?;
-    let checkpoints = ctx
-        .checkpoints
-        .decode(rows)
-        .map_err(|message| Error::CorruptHistory {
-            table: ctx.checkpoints.table().to_owned(),
-            engine,
-            message,
-        })?;
-    Ok(checkpoints.into_iter().find(|c| c.step == ctx.step as i64))
 }
 
 /// Bounds the work (the largest key now), counts it and commits the first checkpoint.
@@ -360,7 +297,7 @@ async fn start(
         version: ctx.version,
         step: ctx.step as i64,
         table: backfill.table.clone(),
-        state: "running".to_owned(),
+        state: CheckpointState::Running,
         key_columns: sql.key().columns.clone(),
         max_key: max,
         last_key: None,
@@ -389,207 +326,6 @@ fn first_int(rows: Rows) -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs one batch in its own transaction with its checkpoint. `Ok(None)`
-/// when no row is left.
-async fn run_batch(
-    driver: &mut dyn Driver,
-    plan: &Plan<'_>,
-    checkpoint: &Checkpoint,
-    size: u64,
-    ctx: &Context<'_>,
-) -> Result<Option<(Checkpoint, Vec<Rejection>)>, BatchError> {
-    let started = Instant::now();
-    driver.begin().await.map_err(BatchError::Driver)?;
-    let result = batch_statements(driver, plan, checkpoint, size, ctx, started).await;
-    match result {
-        Ok(Some(done)) => match driver.commit().await {
-            Ok(()) => Ok(Some(done)),
-            Err(e) => {
-                let _ = driver.rollback().await;
-                Err(BatchError::Driver(e))
-            }
-        },
-        Ok(None) => {
-            let _ = driver.rollback().await;
-            Ok(None)
-        }
-        Err(e) => {
-            let _ = driver.rollback().await;
-            Err(match e {
-                BatchError::Driver(e) if e.kind == DriverErrorKind::Statement => {
-                    find_failing_row(driver, plan, checkpoint, size)
-                        .await
-                        .unwrap_or(BatchError::Driver(e))
-                }
-                other => other,
-            })
-        }
-    }
-}
-
-async fn batch_statements(
-    driver: &mut dyn Driver,
-    plan: &Plan<'_>,
-    checkpoint: &Checkpoint,
-    size: u64,
-    ctx: &Context<'_>,
-    started: Instant,
-) -> Result<Option<(Checkpoint, Vec<Rejection>)>, BatchError> {
-    let Plan {
-        sql,
-        work,
-        filter,
-        max,
-    } = *plan;
-    let key_len = sql.key().columns.len();
-    let after = checkpoint.last_key.as_deref();
-    // What the batch covers: its last key and row count, and for a Rust data
-    // migration the rows themselves.
-    let bound = match work {
-        Work::Sql { .. } => sql.next_bound(after, max, filter, size),
-        Work::Rust { .. } => None,
-    };
-    let (upper, count, rows) = match bound {
-        Some(bound) => {
-            let row = driver
-                .query(&bound)
-                .await
-                .map_err(BatchError::Driver)?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            let count: i64 = row
-                .get(1)
-                .cloned()
-                .flatten()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
-            match row.first().cloned().flatten() {
-                Some(upper) if count > 0 => (vec![upper], count, Vec::new()),
-                _ => return Ok(None),
-            }
-        }
-        None => {
-            let reads: &[String] = match work {
-                Work::Sql { .. } => &[],
-                Work::Rust { reads, .. } => reads,
-            };
-            let rows = driver
-                .query(&sql.next_batch(after, max, filter, reads, size))
-                .await
-                .map_err(BatchError::Driver)?;
-            let Some(last) = rows.last() else {
-                return Ok(None);
-            };
-            let upper: Vec<String> = last[..key_len]
-                .iter()
-                .map(|v| v.clone().unwrap_or_default())
-                .collect();
-            (upper, rows.len() as i64, rows)
-        }
-    };
-    let mut statements = Vec::new();
-    if driver.dialect().engine() == crate::engine::Engine::Postgres {
-        // The commit need not wait for the WAL flush: a crash loses the last
-        // batches together with their checkpoints, so a resumed run redoes
-        // exactly those. The final history update commits synchronously,
-        // which flushes everything before it.
-        statements.push("SET LOCAL synchronous_commit = off".to_owned());
-    }
-    let mut rejected = Vec::new();
-    let changed = match work {
-        Work::Sql { set } => {
-            statements.push(sql.update_batch(set, after, &upper, filter));
-            // The batch's rows are those the UPDATE matches (same range, same
-            // filter, same transaction).
-            count
-        }
-        Work::Rust { data, .. } => {
-            let mut writes = 0;
-            for row in &rows {
-                let key: Vec<String> = row[..key_len]
-                    .iter()
-                    .map(|v| v.clone().unwrap_or_default())
-                    .collect();
-                match data.transform(&row[key_len..]) {
-                    Transform::Write(values) if !values.is_empty() => {
-                        statements.push(sql.write_row(&key, &values));
-                        writes += 1;
-                    }
-                    Transform::Write(_) | Transform::Unchanged => {}
-                    Transform::Reject(reason) => rejected.push(Rejection { key, reason }),
-                }
-            }
-            writes
-        }
-    };
-    let mut next = checkpoint.clone();
-    next.last_key = Some(upper);
-    next.rows_done += count;
-    next.rows_changed += changed;
-    next.rows_rejected += rejected.len() as i64;
-    next.batches += 1;
-    next.batch_size = size as i64;
-    next.longest_batch_ms = next
-        .longest_batch_ms
-        .max(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
-    next.updated_at = UtcTime::now().rfc3339();
-    // The changes and the checkpoint travel together (one round trip where
-    // the driver can pipeline).
-    statements.push(ctx.checkpoints.update(&next));
-    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
-    driver
-        .execute_many(&statements)
-        .await
-        .map_err(|(_, e)| BatchError::Driver(e))?;
-    Ok(Some((next, rejected)))
-}
-
-/// After a batch failed on a statement: replays it row by row, each in a
-/// transaction that is rolled back, to name the row that fails.
-async fn find_failing_row(
-    driver: &mut dyn Driver,
-    plan: &Plan<'_>,
-    checkpoint: &Checkpoint,
-    size: u64,
-) -> Option<BatchError> {
-    let Plan {
-        sql,
-        work,
-        filter,
-        max,
-    } = *plan;
-    let key_len = sql.key().columns.len();
-    let reads: &[String] = match work {
-        Work::Sql { .. } => &[],
-        Work::Rust { reads, .. } => reads,
-    };
-    let rows = driver
-        .query(&sql.next_batch(checkpoint.last_key.as_deref(), max, filter, reads, size))
-        .await
-        .ok()?;
-    for row in rows {
-        let key: Vec<String> = row[..key_len]
-            .iter()
-            .map(|v| v.clone().unwrap_or_default())
-            .collect();
-        let statement = match work {
-            Work::Sql { set } => sql.update_row(set, &key, filter),
-            Work::Rust { data, .. } => match data.transform(&row[key_len..]) {
-                Transform::Write(values) if !values.is_empty() => sql.write_row(&key, &values),
-                _ => continue,
-            },
-        };
-        driver.begin().await.ok()?;
-        let outcome = driver.execute(&statement).await;
-        let _ = driver.rollback().await;
-        if let Err(e) = outcome {
-            return Some(BatchError::Row(key, e));
-        }
-    }
-    None
-}
-
 /// Records the error in the checkpoint (best effort) and builds the error.
 async fn record_failure(
     driver: &mut dyn Driver,
@@ -599,7 +335,7 @@ async fn record_failure(
     e: &DriverError,
     fail: &impl Fn(Option<&[String]>, String, &str) -> Error,
 ) -> Error {
-    checkpoint.state = "failed".to_owned();
+    checkpoint.state = CheckpointState::Failed;
     checkpoint.error = Some(match key {
         Some(key) => format!("row ({}): {e}", key.join(", ")),
         None => e.to_string(),
@@ -624,7 +360,7 @@ async fn finish(
     done_before: i64,
 ) -> Result<Checkpoint> {
     let engine = driver.dialect().engine();
-    checkpoint.state = "done".to_owned();
+    checkpoint.state = CheckpointState::Done;
     checkpoint.error = None;
     checkpoint.updated_at = UtcTime::now().rfc3339();
     driver
@@ -668,146 +404,5 @@ fn report(
             rejected,
             finished,
         });
-    }
-}
-
-/// The query for the worst replica lag in seconds, seen from the primary.
-fn lag_query(engine: Engine) -> Option<&'static str> {
-    match engine {
-        Engine::Postgres => Some(
-            "SELECT COALESCE(EXTRACT(EPOCH FROM MAX(replay_lag)), 0)::text FROM pg_stat_replication",
-        ),
-        Engine::Mysql | Engine::Sqlite => None,
-    }
-}
-
-/// How many batches of this backfill `replica` has applied: its copy of the
-/// checkpoint says. A replica that has not received the checkpoint table yet
-/// has applied none.
-async fn replica_batches(replica: &super::Replica, ctx: &Context<'_>) -> Result<i64> {
-    let mut driver = replica.driver.lock().await;
-    let engine = driver.dialect().engine();
-    match driver
-        .query(&ctx.checkpoints.select(Some(ctx.version)))
-        .await
-    {
-        Ok(rows) => {
-            let checkpoints =
-                ctx.checkpoints
-                    .decode(rows)
-                    .map_err(|message| Error::CorruptHistory {
-                        table: format!("{} on replica {}", ctx.checkpoints.table(), replica.name),
-                        engine,
-                        message,
-                    })?;
-            Ok(checkpoints
-                .iter()
-                .find(|c| c.step == ctx.step as i64)
-                .map_or(0, |c| c.batches))
-        }
-        Err(e) if e.kind == DriverErrorKind::Statement => Ok(0),
-        Err(e) => Err(Error::driver(
-            engine,
-            format!(
-                "reading the backfill checkpoint on replica {}",
-                replica.name
-            ),
-            e,
-        )),
-    }
-}
-
-/// Waits while a replica has not applied a batch committed more than
-/// `max_lag` ago. `commits` holds the batches not yet seen on every replica.
-async fn wait_for_replicas(
-    ctx: &Context<'_>,
-    max_lag: Duration,
-    commits: &mut VecDeque<(i64, Instant)>,
-) -> Result<()> {
-    let mut last_note = Instant::now();
-    loop {
-        let Some(&(_, oldest)) = commits.front() else {
-            return Ok(());
-        };
-        if oldest.elapsed() <= max_lag || ctx.hooks.stop.is_stopped() {
-            return Ok(());
-        }
-        let mut applied = i64::MAX;
-        let mut slowest = String::new();
-        for replica in &ctx.hooks.replicas {
-            let batches = replica_batches(replica, ctx).await?;
-            if batches < applied {
-                applied = batches;
-                slowest.clone_from(&replica.name);
-            }
-        }
-        while commits.front().is_some_and(|&(batch, _)| batch <= applied) {
-            commits.pop_front();
-        }
-        let Some(&(_, oldest)) = commits.front() else {
-            return Ok(());
-        };
-        let lag = oldest.elapsed();
-        if lag <= max_lag {
-            return Ok(());
-        }
-        if last_note.elapsed() >= Duration::from_secs(10) {
-            last_note = Instant::now();
-            tracing::warn!(replica = %slowest, lag_s = lag.as_secs_f64(), max_s = max_lag.as_secs_f64(), "a replica lags behind the backfill: waiting before the next batch");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Without replica connections, on PostgreSQL: waits while a standby's
-/// `replay_lag` in `pg_stat_replication` exceeds `max_lag` (checked every second).
-async fn wait_for_standbys(
-    driver: &mut dyn Driver,
-    max_lag: Duration,
-    stop: &super::StopSignal,
-) -> Result<()> {
-    let engine = driver.dialect().engine();
-    let Some(query) = lag_query(engine) else {
-        tracing::warn!(%engine, "max_replication_lag needs replica connections on this engine (`replica_urls` in cairn.toml); none is configured, so it is ignored");
-        return Ok(());
-    };
-    loop {
-        let rows = driver
-            .query(query)
-            .await
-            .map_err(|e| Error::driver(engine, "reading the replication lag", e))?;
-        let lag: f64 = rows
-            .first()
-            .and_then(|row| row.first().cloned().flatten())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        if lag <= max_lag.as_secs_f64() || stop.is_stopped() {
-            return Ok(());
-        }
-        tracing::info!(
-            lag_s = lag,
-            max_s = max_lag.as_secs_f64(),
-            "replicas lag behind: waiting before the next batch"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_batch_size_moves_toward_the_target_at_most_twofold() {
-        let target = Duration::from_millis(100);
-        assert_eq!(adapt(1000, Duration::from_millis(50), target), 2000);
-        assert_eq!(adapt(1000, Duration::from_millis(10), target), 2000);
-        assert_eq!(adapt(1000, Duration::from_millis(400), target), 500);
-        assert_eq!(adapt(1000, Duration::from_millis(125), target), 800);
-        assert_eq!(adapt(1, Duration::from_secs(9), target), 1);
-        assert_eq!(
-            adapt(MAX_BATCH_SIZE, Duration::ZERO, target),
-            MAX_BATCH_SIZE
-        );
     }
 }

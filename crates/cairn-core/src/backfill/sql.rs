@@ -324,8 +324,9 @@ pub struct Checkpoint {
     pub step: i64,
     /// The table.
     pub table: String,
-    /// `running`, `stopped` (Ctrl-C), `failed` or `done`.
-    pub state: String,
+    /// Where the backfill stands; stored as `running`, `stopped` (Ctrl-C),
+    /// `failed` or `done`.
+    pub state: super::CheckpointState,
     /// The primary key's columns.
     pub key_columns: Vec<String>,
     /// The largest key when the backfill started (`None`: the table was empty).
@@ -420,7 +421,7 @@ impl CheckpointSql {
             c.version.to_string(),
             c.step.to_string(),
             e.string_literal(&c.table),
-            e.string_literal(&c.state),
+            e.string_literal(c.state.as_str()),
             e.string_literal(&json(&c.key_columns)),
             opt_literal(e, c.max_key.as_deref().map(json)),
             opt_literal(e, c.last_key.as_deref().map(json)),
@@ -496,7 +497,7 @@ fn decode_row(row: Vec<Option<String>>) -> Result<Checkpoint, String> {
         version: int(0)?,
         step: int(1)?,
         table: text(2),
-        state: text(3),
+        state: text(3).parse().map_err(|e| format!("column 4: {e}"))?,
         key_columns: keys(4)?.unwrap_or_default(),
         max_key: keys(5)?,
         last_key: keys(6)?,
@@ -619,7 +620,7 @@ mod tests {
             version: 5,
             step: 0,
             table: "users".to_owned(),
-            state: "running".to_owned(),
+            state: super::super::CheckpointState::Running,
             key_columns: v(&["id"]),
             max_key: Some(v(&["100"])),
             last_key: None,

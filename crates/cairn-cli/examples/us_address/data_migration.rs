@@ -1,6 +1,7 @@
-//! The documented example of a data migration in Rust: split US postal
-//! addresses as users typed them (`"123 Main St, New York, NY 10001"`) into
-//! street, city, state and zip code, keeping the original.
+//! The documented example of a data migration in Rust (docs/backfills.md):
+//! split US postal addresses as users typed them
+//! (`"123 Main St, New York, NY 10001"`) into street, city, state and zip
+//! code, keeping the original.
 //!
 //! Rows that do not parse are not guessed at: [`UsAddress`] rejects them with
 //! a reason, the runner reports their keys, and the columns stay NULL for a
@@ -13,10 +14,14 @@
 //!
 //! `ST` is one of the 50 states, DC or a territory, in either case.
 //!
-//! The example project registers it as `us_address`
-//! (`migrations/20260101090400_split_addresses/migration.toml`).
+//! It is not part of Cairn's library: a program that runs Cairn registers the
+//! data migrations it ships. The `cairn` binary includes this file and
+//! registers it as `us_address` (crates/cairn-cli/src/backfill.rs), which the
+//! example project's `migrations/20260101090400_split_addresses/migration.toml`
+//! uses; `cargo run -p cairn-cli --example us_address -- "<address>"...` shows
+//! what it makes of addresses.
 
-use super::{DataMigration, Transform};
+use cairn_core::backfill::{DataMigration, Transform};
 
 /// The parts of an address.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,234 @@
+//! `cairn new`: a new migration in the layout of the migrations already in
+//! the directory (Cairn folders in an empty one), from templates whose
+//! comments say what to write.
+//!
+//! The layout grammar is core's ([`source::survey`], [`NewShape::files`]):
+//! the names written here are the names `cairn_core::source::read_dir` reads.
+
+use anyhow::{bail, Context as _};
+use cairn_core::clock::UtcTime;
+use cairn_core::source::{self, NewScript};
+use cairn_core::Version;
+use serde_json::json;
+
+use crate::args::{Format, NewArgs};
+use crate::commands::{print, Outcome};
+use crate::config::Config;
+use crate::output::{self, Style};
+
+/// Creates the migration `args` names in `config.migrations_dir`.
+pub fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
+    let name = normalise_name(&args.name)?;
+    let dir = &config.migrations_dir;
+    if !dir.is_dir() {
+        bail!(
+            "migrations directory `{}` does not exist: create it with `cairn init`, or point --dir at your migrations",
+            dir.display()
+        );
+    }
+    // From entry names (and dbmate's marker lines) only: a new, still empty
+    // migration must not stop the next `cairn new`.
+    let survey = source::survey(dir)
+        .with_context(|| format!("cannot read the migrations in `{}`", dir.display()))?;
+    let versions = &survey.versions;
+    let version = if args.sequential {
+        match versions.iter().max() {
+            None => 1,
+            Some(max) => max.checked_add(1).with_context(|| {
+                format!(
+                    "cannot number a new migration after version {max} in `{}`: it is the largest version there is ({}); renumber the migrations, or create this one without --sequential if a timestamp still sorts after them",
+                    dir.display(),
+                    Version::MAX
+                )
+            })?,
+        }
+    } else {
+        let mut stamp: Version = UtcTime::now()
+            .version_stamp()
+            .parse()
+            .context("the clock gave a bad timestamp")?;
+        // Two `cairn new` within one second: take the next free second.
+        while versions.contains(&stamp) {
+            stamp = stamp.checked_add(1).context(
+                "no free version after the current timestamp: every later version is taken",
+            )?;
+        }
+        stamp
+    };
+
+    let made = survey.shape.files(version, &name);
+    if let Some(folder) = &made.folder {
+        let folder = dir.join(folder);
+        std::fs::create_dir(&folder)
+            .with_context(|| format!("cannot create `{}`", folder.display()))?;
+    }
+    let up_file = made
+        .files
+        .iter()
+        .find(|(_, script)| *script != NewScript::Down)
+        .and_then(|(path, _)| path.file_name())
+        .map_or_else(String::new, |file| file.to_string_lossy().into_owned());
+    let mut written = Vec::new();
+    for (file, script) in &made.files {
+        let path = dir.join(file);
+        let text = template(*script, version, &name, &up_file);
+        // `create_new`: never overwrite a file someone already wrote.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        written.push(path);
+    }
+
+    // A folder layout is shown as its folder; a flat one as its files.
+    let shown: Vec<_> = match &made.folder {
+        Some(folder) => vec![dir.join(folder)],
+        None => written.clone(),
+    };
+    if config.format == Format::Json {
+        print(&output::json_string(&json!({
+            "version": version,
+            "name": name,
+            "layout": survey.shape.layout().as_str(),
+            "path": shown[0].display().to_string(),
+            "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        })));
+    } else {
+        let created = Style::new(config.color).green("created");
+        let lines: String = shown
+            .iter()
+            .map(|path| format!("{created} {}\n", path.display()))
+            .collect();
+        print(&lines);
+    }
+    Ok(Outcome::Success)
+}
+
+/// The header comment of an up script: what to write, and that a script of
+/// comments only is refused until a statement is written.
+fn up_header(version: Version, name: &str) -> String {
+    format!(
+        "-- {version} {name}: up\n--\n-- The SQL that applies this migration; end each statement with `;`.\n-- Directives go in this header, for example `-- cairn:no-transaction`.\n-- Until a statement follows, `cairn validate` and `cairn up` refuse this\n-- migration as an empty up script.\n\n"
+    )
+}
+
+/// The text of a new file; `up_file` is the name of the up script, which a
+/// down script refers to.
+fn template(script: NewScript, version: Version, name: &str, up_file: &str) -> String {
+    match script {
+        NewScript::Up => up_header(version, name),
+        NewScript::Down => format!(
+            "-- {version} {name}: down\n--\n-- The SQL that undoes {up_file}, in reverse order. If it cannot be undone,\n-- delete this file and add the directive `-- cairn:irreversible` to {up_file}.\n-- With comments only, rolling back changes nothing.\n\n"
+        ),
+        NewScript::UpAndDown => format!(
+            "-- migrate:up\n{}-- migrate:down\n-- {version} {name}: down\n--\n-- The SQL that undoes the up section, in reverse order. If it cannot be undone,\n-- delete this section with its marker line and add the directive\n-- `-- cairn:irreversible` to the up section.\n-- With comments only, rolling back changes nothing.\n\n",
+            up_header(version, name)
+        ),
+    }
+}
+
+/// A migration name as a file name: lowercase, `_` for spaces and dashes.
+fn normalise_name(raw: &str) -> anyhow::Result<String> {
+    let name: String = raw
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
+        .collect();
+    let valid = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if name.is_empty() || !valid || !name.chars().any(|c| c.is_ascii_alphanumeric()) {
+        bail!("invalid migration name `{raw}`: use letters, digits and underscores (spaces and dashes become `_`), such as `add_users_table`");
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_core::source::NewShape;
+
+    /// The shapes a test of the templates goes through.
+    const SHAPES: [NewShape; 6] = [
+        NewShape::CairnFolder,
+        NewShape::DieselFolder,
+        NewShape::SqlxPair,
+        NewShape::SqlxUpOnly,
+        NewShape::Flyway,
+        NewShape::Dbmate,
+    ];
+
+    #[test]
+    fn names_are_normalised_or_rejected() {
+        assert_eq!(
+            normalise_name("Add users-Table").unwrap(),
+            "add_users_table"
+        );
+        assert_eq!(normalise_name(" v2 ").unwrap(), "v2");
+        for bad in ["", "  ", "___", "drop;table", "naïve", "a/b"] {
+            let err = normalise_name(bad).unwrap_err().to_string();
+            assert!(err.contains("invalid migration name"), "{bad}: {err}");
+        }
+    }
+
+    /// Every template, written out in its shape, reads back as that layout;
+    /// its up script is refused as empty, with the file named, until it holds
+    /// a statement, and then the migration reads with an empty down script.
+    #[test]
+    fn templates_read_back_in_their_layout() {
+        for shape in SHAPES {
+            let dir = tempfile::tempdir().unwrap();
+            let made = shape.files(20260131120000, "add_users");
+            if let Some(folder) = &made.folder {
+                std::fs::create_dir(dir.path().join(folder)).unwrap();
+            }
+            let up_file = made.files[0]
+                .0
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            for (file, script) in &made.files {
+                let text = template(*script, 20260131120000, "add_users", &up_file);
+                std::fs::write(dir.path().join(file), text).unwrap();
+            }
+            let error = source::read_dir(dir.path()).expect_err("an empty up script");
+            let message = error.to_string();
+            assert!(
+                message.contains("the up script is empty"),
+                "{shape:?}: {message}"
+            );
+            assert!(
+                message.contains(&dir.path().join(&made.files[0].0).display().to_string()),
+                "{shape:?}: {message}"
+            );
+
+            let (up, script) = &made.files[0];
+            let path = dir.path().join(up);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = match script {
+                NewScript::UpAndDown => text.replacen(
+                    "-- migrate:down",
+                    "CREATE TABLE users (id INT);\n\n-- migrate:down",
+                    1,
+                ),
+                _ => format!("{text}CREATE TABLE users (id INT);\n"),
+            };
+            std::fs::write(&path, text).unwrap();
+            let migrations =
+                source::read_dir(dir.path()).unwrap_or_else(|e| panic!("{shape:?}: {e}"));
+            assert_eq!(migrations.len(), 1, "{shape:?}");
+            let migration = &migrations[0];
+            assert_eq!(migration.layout, shape.layout(), "{shape:?}");
+            assert_eq!(migration.version, 20260131120000, "{shape:?}");
+            let down = migration.down.plain.as_ref();
+            match shape {
+                NewShape::SqlxUpOnly => assert!(down.is_none(), "{shape:?}"),
+                _ => assert!(down.is_some(), "{shape:?} has a down script"),
+            }
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! Building [`Migration`]s from named texts.
+//!
+//! Pure: every function here takes names and texts already read, so the
+//! listing ([`super::list`]) and an embed macro fed `include_str!` contents
+//! assemble migrations the same way, with the same errors. The order of calls
+//! is the order of the directory listing, which keeps the first error of a
+//! directory the same on every run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::layout::{self, dbmate_marker, family, NameKind, ParsedName};
+use crate::directive;
+use crate::error::Error;
+use crate::migration::{
+    Declaration, Direction, Directives, Layout, Migration, Script, Scripts, Version,
+};
+
+/// One recognised top-level entry, with the text of a flat file already read.
+#[derive(Debug)]
+pub(super) struct Unit {
+    pub(super) path: PathBuf,
+    pub(super) layout: Layout,
+    pub(super) version: Version,
+    pub(super) name: String,
+    pub(super) kind: UnitKind,
+}
+
+/// What a top-level entry holds.
+#[derive(Debug)]
+pub(super) enum UnitKind {
+    /// A Cairn or diesel folder, whose files are read with [`Folder`].
+    Folder,
+    Up(String),
+    Down(String),
+    Dbmate(String),
+}
+
+impl Unit {
+    /// A top-level entry named `parsed`; `text` is the file's text, and
+    /// `None` for a folder.
+    pub(super) fn new(path: PathBuf, parsed: ParsedName, text: Option<String>) -> Unit {
+        let text = text.unwrap_or_default();
+        let layout = parsed.kind.layout(&text);
+        let kind = match parsed.kind {
+            NameKind::CairnFolder | NameKind::DieselFolder => UnitKind::Folder,
+            NameKind::SqlxUp | NameKind::FlywayUp => UnitKind::Up(text),
+            NameKind::SqlxDown | NameKind::FlywayUndo => UnitKind::Down(text),
+            NameKind::PlainSql if layout == Layout::Dbmate => UnitKind::Dbmate(text),
+            NameKind::PlainSql => UnitKind::Up(text),
+        };
+        Unit {
+            path,
+            layout,
+            version: parsed.version,
+            name: parsed.name,
+            kind,
+        }
+    }
+}
+
+/// Refuses a directory whose entries are of more than one layout family.
+pub(super) fn check_one_layout(dir: &Path, units: &[Unit]) -> Result<(), Error> {
+    let Some(first) = units.first() else {
+        return Ok(());
+    };
+    match units
+        .iter()
+        .find(|unit| family(unit.layout) != family(first.layout))
+    {
+        Some(second) => Err(Error::MixedLayouts {
+            dir: dir.to_owned(),
+            first: first.path.clone(),
+            first_layout: first.layout.as_str(),
+            second: second.path.clone(),
+            second_layout: second.layout.as_str(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The migrations of one directory, as its entries are added.
+#[derive(Debug, Default)]
+pub(super) struct Assembly {
+    migrations: Vec<Migration>,
+    /// sqlx and Flyway files, waiting for their partners.
+    flat: BTreeMap<Version, Pair>,
+}
+
+impl Assembly {
+    /// Adds the top-level entry `unit`; a folder's migration is made by
+    /// `folder` (the listing reads its files into a [`Folder`]).
+    pub(super) fn add(
+        &mut self,
+        unit: Unit,
+        folder: impl FnOnce(Unit) -> Result<Migration, Error>,
+    ) -> Result<(), Error> {
+        let (text, up) = match unit.kind {
+            UnitKind::Folder => {
+                self.migrations.push(folder(unit)?);
+                return Ok(());
+            }
+            UnitKind::Dbmate(text) => {
+                let migration = dbmate(unit.path, unit.version, unit.name, &text)?;
+                self.migrations.push(migration);
+                return Ok(());
+            }
+            UnitKind::Up(text) => (text, true),
+            UnitKind::Down(text) => (text, false),
+        };
+        let pair = self.flat.entry(unit.version).or_default();
+        let slot = if up { &mut pair.up } else { &mut pair.down };
+        if let Some(first) = slot {
+            return Err(duplicate(unit.version, &first.path, &unit.path));
+        }
+        *slot = Some(FlatScript {
+            path: unit.path,
+            name: unit.name,
+            layout: unit.layout,
+            text,
+        });
+        Ok(())
+    }
+
+    /// Pairs the flat files and returns every migration sorted by version.
+    ///
+    /// # Errors
+    ///
+    /// A down or undo script without its up script, an empty up script, a
+    /// directive error, and [`Error::DuplicateVersion`].
+    pub(super) fn finish(self) -> Result<Vec<Migration>, Error> {
+        let mut migrations = self.migrations;
+        for (version, pair) in self.flat {
+            migrations.push(pair.into_migration(version)?);
+        }
+        // Stable: among equal versions, the first in directory order stays first.
+        migrations.sort_by_key(|migration| migration.version);
+        for window in migrations.windows(2) {
+            if let [first, second] = window {
+                if first.version == second.version {
+                    return Err(duplicate(first.version, &first.location, &second.location));
+                }
+            }
+        }
+        Ok(migrations)
+    }
+}
+
+/// A flat up or down file (sqlx, Flyway), waiting for its partner.
+#[derive(Debug)]
+struct FlatScript {
+    path: PathBuf,
+    name: String,
+    layout: Layout,
+    text: String,
+}
+
+#[derive(Debug, Default)]
+struct Pair {
+    up: Option<FlatScript>,
+    down: Option<FlatScript>,
+}
+
+impl Pair {
+    fn into_migration(self, version: Version) -> Result<Migration, Error> {
+        let Some(up) = self.up else {
+            let hint = match self.down {
+                Some(FlatScript {
+                    layout: Layout::Flyway,
+                    ..
+                }) => format!(
+                    "an undo script needs a `V{version}__<name>.sql` of the same version \
+                     (refinery's unversioned `U` migrations are not supported)"
+                ),
+                _ => format!(
+                    "a down script needs an up script `{version}_<name>.up.sql` of the same version"
+                ),
+            };
+            let path = self.down.map(|down| down.path).unwrap_or_default();
+            return Err(unrecognised(&path, hint));
+        };
+        let up_script = script(&up.path, up.text, 1, false)?;
+        check_not_empty(&up_script)?;
+        let down = match self.down {
+            Some(down) => Scripts {
+                plain: Some(script(&down.path, down.text, 1, false)?),
+                overrides: BTreeMap::new(),
+            },
+            None => Scripts::default(),
+        };
+        Ok(Migration {
+            version,
+            name: up.name,
+            layout: up.layout,
+            location: up.path,
+            up: Scripts {
+                plain: Some(up_script),
+                overrides: BTreeMap::new(),
+            },
+            down,
+            declaration: None,
+        })
+    }
+}
+
+/// A Cairn or diesel migration folder, as its files are added in the order
+/// of the folder's listing.
+#[derive(Debug)]
+pub(super) struct Folder {
+    unit: Unit,
+    up: Scripts,
+    down: Scripts,
+    no_transaction: bool,
+}
+
+impl Folder {
+    /// An empty folder for the top-level entry `unit`.
+    pub(super) fn new(unit: Unit) -> Folder {
+        Folder {
+            unit,
+            up: Scripts::default(),
+            down: Scripts::default(),
+            no_transaction: false,
+        }
+    }
+
+    /// Checks the name of a `.sql` file before it is read: the error is
+    /// [`Error::UnrecognisedName`] for a file that would never run.
+    pub(super) fn script_name(
+        path: &Path,
+        name: Option<&str>,
+    ) -> Result<(Direction, Option<crate::engine::Engine>), Error> {
+        name.ok_or_else(layout::folder_files)
+            .and_then(layout::script_name)
+            .map_err(|hint| unrecognised(path, hint))
+    }
+
+    /// Adds the script at `path`, named ([`Folder::script_name`]) `direction`
+    /// and `engine`, with its normalised text.
+    pub(super) fn add_script(
+        &mut self,
+        path: &Path,
+        (direction, engine): (Direction, Option<crate::engine::Engine>),
+        text: String,
+    ) -> Result<(), Error> {
+        let script = script(path, text, 1, false)?;
+        if direction == Direction::Up {
+            check_not_empty(&script)?;
+        }
+        let scripts = match direction {
+            Direction::Up => &mut self.up,
+            Direction::Down => &mut self.down,
+        };
+        match engine {
+            Some(engine) => {
+                scripts.overrides.insert(engine, script);
+            }
+            None => scripts.plain = Some(script),
+        }
+        Ok(())
+    }
+
+    /// Reads diesel's `metadata.toml` at `path`: `run_in_transaction = false`
+    /// runs every script of the folder outside a transaction.
+    pub(super) fn add_metadata(&mut self, path: &Path, text: &str) -> Result<(), Error> {
+        self.no_transaction = diesel_no_transaction(path, text)?;
+        Ok(())
+    }
+
+    /// The migration, with the text of its `migration.toml` if it has one.
+    pub(super) fn finish(self, declaration: Option<(PathBuf, String)>) -> Result<Migration, Error> {
+        let Folder {
+            unit,
+            mut up,
+            mut down,
+            no_transaction,
+        } = self;
+        // Applied once all scripts are read: metadata.toml sorts between them.
+        if no_transaction {
+            for script in up_and_down(&mut up, &mut down) {
+                script.directives.no_transaction = true;
+            }
+        }
+        let declaration = match declaration {
+            Some((path, text)) => {
+                let backfills = crate::backfill::spec::parse(&text, &path)?;
+                // A migration that only backfills has no SQL of its own: empty
+                // scripts stand in for it, so it plans, applies, rolls back (its
+                // down changes no data) and verifies like any other.
+                if up.is_empty() {
+                    up.plain = Some(empty_script(&path));
+                    if down.is_empty() {
+                        down.plain = Some(empty_script(&path));
+                    }
+                }
+                Some(Declaration {
+                    path,
+                    text,
+                    backfills,
+                })
+            }
+            None => None,
+        };
+        if up.is_empty() {
+            return Err(Error::EmptyScript { path: unit.path });
+        }
+        Ok(Migration {
+            version: unit.version,
+            name: unit.name,
+            layout: unit.layout,
+            location: unit.path,
+            up,
+            down,
+            declaration,
+        })
+    }
+}
+
+/// The script of a migration that only backfills: no statements.
+fn empty_script(toml: &Path) -> Script {
+    Script {
+        path: toml.to_owned(),
+        first_line: 1,
+        text: String::new(),
+        directives: Directives::default(),
+    }
+}
+
+fn up_and_down<'a>(
+    up: &'a mut Scripts,
+    down: &'a mut Scripts,
+) -> impl Iterator<Item = &'a mut Script> {
+    up.plain
+        .iter_mut()
+        .chain(up.overrides.values_mut())
+        .chain(down.plain.iter_mut())
+        .chain(down.overrides.values_mut())
+}
+
+/// Reads diesel's `metadata.toml`: whether it says `run_in_transaction = false`.
+///
+/// Only that key matters to Cairn; the file is read line by line rather than
+/// with a TOML parser, which the core does not depend on.
+fn diesel_no_transaction(path: &Path, text: &str) -> Result<bool, Error> {
+    for (index, line) in text.lines().enumerate() {
+        let line = line.split_once('#').map_or(line, |(before, _)| before);
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if key.trim() == "run_in_transaction" {
+            return match value.trim() {
+                "false" => Ok(true),
+                "true" => Ok(false),
+                other => Err(Error::BadDirective {
+                    location: format!("{}:{}", path.display(), index + 1),
+                    message: format!(
+                        "`run_in_transaction` must be `true` or `false`, found `{other}`"
+                    ),
+                }),
+            };
+        }
+    }
+    Ok(false)
+}
+
+/// A dbmate marker found in a file.
+struct Marker<'a> {
+    direction: Direction,
+    options: &'a str,
+    /// 1-based line of the marker.
+    line: usize,
+    /// Byte offset of the marker line.
+    start: usize,
+    /// Byte offset just after the marker line.
+    end: usize,
+}
+
+/// Splits a dbmate file into its up section and optional down section.
+fn dbmate(path: PathBuf, version: Version, name: String, text: &str) -> Result<Migration, Error> {
+    let mut markers = Vec::new();
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if let Some((direction, options)) = dbmate_marker(line) {
+            markers.push(Marker {
+                direction,
+                options,
+                line: index + 1,
+                start: offset,
+                end: offset + line.len(),
+            });
+        }
+        offset += line.len();
+    }
+    let at = |line: usize| format!("{}:{line}", path.display());
+    let bad = |line: usize, message: String| Error::BadDirective {
+        location: at(line),
+        message,
+    };
+
+    let (up, down) = match markers.as_slice() {
+        [up] if up.direction == Direction::Up => (up, None),
+        [up, down] if up.direction == Direction::Up && down.direction == Direction::Down => {
+            (up, Some(down))
+        }
+        _ => {
+            let (line, message) = dbmate_order_problem(&markers);
+            return Err(bad(line, message));
+        }
+    };
+    if let Some(code) = first_code(&text[..up.start]) {
+        return Err(bad(
+            line_of(text, code),
+            "this statement comes before `-- migrate:up` and belongs to no section: move it \
+             below the marker"
+                .to_owned(),
+        ));
+    }
+
+    let section = |marker: &Marker<'_>, end: usize| -> Result<Script, Error> {
+        let mut no_transaction = false;
+        for option in marker.options.split_whitespace() {
+            match option {
+                "transaction:false" => no_transaction = true,
+                "transaction:true" => {}
+                other => {
+                    return Err(bad(
+                        marker.line,
+                        format!(
+                        "unknown dbmate option `{other}`: the only option is `transaction:false`"
+                    ),
+                    ))
+                }
+            }
+        }
+        script(
+            &path,
+            text[marker.end..end].to_owned(),
+            marker.line + 1,
+            no_transaction,
+        )
+    };
+    let up_script = section(up, down.map_or(text.len(), |down| down.start))?;
+    if first_code(&up_script.text).is_none() {
+        return Err(Error::EmptyScript { path: path.clone() });
+    }
+    let down_script = down.map(|down| section(down, text.len())).transpose()?;
+    Ok(Migration {
+        version,
+        name,
+        layout: Layout::Dbmate,
+        location: path.clone(),
+        up: Scripts {
+            plain: Some(up_script),
+            overrides: BTreeMap::new(),
+        },
+        down: Scripts {
+            plain: down_script,
+            overrides: BTreeMap::new(),
+        },
+        declaration: None,
+    })
+}
+
+/// For markers that are not `up` then optionally `down`: where and what is wrong.
+fn dbmate_order_problem(markers: &[Marker<'_>]) -> (usize, String) {
+    let mut seen_up = false;
+    let mut seen_down = false;
+    for marker in markers {
+        match marker.direction {
+            Direction::Up if seen_up => {
+                return (
+                    marker.line,
+                    "a second `-- migrate:up`: a dbmate file has one up section and at most one \
+                     down section"
+                        .to_owned(),
+                )
+            }
+            Direction::Up => seen_up = true,
+            Direction::Down if seen_down => {
+                return (
+                    marker.line,
+                    "a second `-- migrate:down`: a dbmate file has one up section and at most \
+                     one down section"
+                        .to_owned(),
+                )
+            }
+            Direction::Down if !seen_up => {
+                return (
+                    marker.line,
+                    "`-- migrate:down` without a `-- migrate:up` before it: add `-- migrate:up` \
+                     above the up statements"
+                        .to_owned(),
+                )
+            }
+            Direction::Down => seen_down = true,
+        }
+    }
+    (1, "a dbmate file needs a `-- migrate:up` line".to_owned())
+}
+
+/// Builds a script from normalised text, parsing its directives.
+fn script(
+    path: &Path,
+    text: String,
+    first_line: usize,
+    no_transaction: bool,
+) -> Result<Script, Error> {
+    let mut directives = directive::parse(&text, path, first_line)?;
+    directives.no_transaction |= no_transaction;
+    Ok(Script {
+        path: path.to_owned(),
+        first_line,
+        text,
+        directives,
+    })
+}
+
+fn check_not_empty(script: &Script) -> Result<(), Error> {
+    match first_code(&script.text) {
+        Some(_) => Ok(()),
+        None => Err(Error::EmptyScript {
+            path: script.path.clone(),
+        }),
+    }
+}
+
+/// The byte offset of the first character that is neither whitespace nor inside a
+/// `--` or `/* */` comment; `None` if the text is only those.
+///
+/// Exact for emptiness: a quote or anything else ends the scan, so strings never
+/// need to be understood here.
+pub(super) fn first_code(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        if byte.is_ascii_whitespace() {
+            i += 1;
+        } else if text[i..].starts_with("--") {
+            i = text[i..].find('\n').map_or(bytes.len(), |end| i + end + 1);
+        } else if text[i..].starts_with("/*") {
+            i = text[i + 2..]
+                .find("*/")
+                .map_or(bytes.len(), |end| i + 2 + end + 2);
+        } else {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// The 1-based line of a byte offset.
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|&&byte| byte == b'\n')
+        .count()
+        + 1
+}
+
+/// [`Error::UnrecognisedName`] for `path`, with the hint.
+pub(super) fn unrecognised(path: &Path, hint: String) -> Error {
+    Error::UnrecognisedName {
+        path: path.to_owned(),
+        hint,
+    }
+}
+
+fn duplicate(version: Version, first: &Path, second: &Path) -> Error {
+    Error::DuplicateVersion {
+        version,
+        first: first.to_owned(),
+        second: second.to_owned(),
+    }
+}
