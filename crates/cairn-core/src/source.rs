@@ -72,7 +72,7 @@ use std::path::{Path, PathBuf};
 use crate::checksum;
 use crate::directive;
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{Error, Location};
 use crate::migration::{Direction, Layout, Migration, Script, Scripts, Version};
 
 /// The names accepted at the top level, for hints.
@@ -708,7 +708,7 @@ fn diesel_no_transaction(path: &Path) -> Result<bool, Error> {
                 "false" => Ok(true),
                 "true" => Ok(false),
                 other => Err(Error::BadDirective {
-                    location: format!("{}:{}", path.display(), index + 1),
+                    location: Location::new(path, index + 1),
                     message: format!(
                         "`run_in_transaction` must be `true` or `false`, found `{other}`"
                     ),
@@ -771,7 +771,7 @@ fn read_dbmate(
         }
         offset += line.len();
     }
-    let at = |line: usize| format!("{}:{line}", path.display());
+    let at = |line: usize| Location::new(&path, line);
     let bad = |line: usize, message: String| Error::BadDirective {
         location: at(line),
         message,
@@ -948,9 +948,8 @@ fn read_text(path: &Path) -> Result<String, Error> {
     if let Some(offset) = text.find('\0') {
         let start = text[..offset].rfind('\n').map_or(0, |newline| newline + 1);
         return Err(Error::NulByte {
-            path: path.to_owned(),
-            line: line_of(&text, offset),
-            column: text[start..offset].chars().count() + 1,
+            location: Location::new(path, line_of(&text, offset))
+                .with_column(text[start..offset].chars().count() + 1),
         });
     }
     Ok(checksum::normalize_owned(text))
@@ -1407,7 +1406,7 @@ DROP INDEX i;
         );
         assert!(up.directives.no_transaction);
         assert_eq!(up.directives.lock_timeout, Some(Duration::from_secs(3)));
-        assert_eq!(up.location(2), format!("{}:4", path.display()));
+        assert_eq!(up.location(2), Location::new(&path, 4));
         let down = plain(&migration.down);
         assert_eq!(down.path, path);
         assert_eq!(down.first_line, 7);
@@ -1430,10 +1429,7 @@ DROP INDEX i;
         let dir = tree(&[("1_a.sql", "-- migrate:up\n\n-- cairn:nope\nSELECT 1;\n")]);
         match fail(&dir) {
             Error::UnknownDirective { location, .. } => {
-                assert_eq!(
-                    location,
-                    format!("{}:3", dir.path().join("1_a.sql").display())
-                );
+                assert_eq!(location, Location::new(dir.path().join("1_a.sql"), 3));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -1689,13 +1685,12 @@ DROP INDEX i;
             let dir = tree_bytes(&files);
             let error = fail(&dir);
             match &error {
-                Error::NulByte {
-                    path,
-                    line: got_line,
-                    column: got_column,
-                } => {
-                    assert_eq!(path, &dir.path().join(file));
-                    assert_eq!((*got_line, *got_column), (*line, *column), "{file}");
+                Error::NulByte { location } => {
+                    assert_eq!(
+                        location,
+                        &Location::new(dir.path().join(file), *line).with_column(*column),
+                        "{file}"
+                    );
                 }
                 other => panic!("{file}: unexpected {other:?}"),
             }
@@ -2101,10 +2096,7 @@ DROP INDEX i;
     fn assert_bad_directive(error: &Error, dir: &TempDir, path: &str, line: usize, part: &str) {
         match error {
             Error::BadDirective { location, message } => {
-                assert_eq!(
-                    location,
-                    &format!("{}:{line}", dir.path().join(path).display())
-                );
+                assert_eq!(location, &Location::new(dir.path().join(path), line));
                 assert!(message.contains(part), "message lacks {part:?}: {message}");
             }
             other => panic!("unexpected {other:?}"),
@@ -2184,10 +2176,7 @@ DROP INDEX i;
                 location,
                 directive,
             } => {
-                assert_eq!(
-                    location,
-                    &format!("{}:2", dir.path().join("1_a/up.sql").display())
-                );
+                assert_eq!(location, &Location::new(dir.path().join("1_a/up.sql"), 2));
                 assert_eq!(directive, "xyz");
             }
             other => panic!("unexpected {other:?}"),
