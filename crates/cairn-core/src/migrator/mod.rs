@@ -40,8 +40,12 @@ mod admin;
 mod apply;
 mod dry_run;
 mod prepare;
+#[cfg(test)]
+mod recording;
 mod report;
 mod resume;
+#[cfg(test)]
+mod tests;
 
 use std::time::{Duration, Instant};
 
