@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use cairn_core::clock::UtcTime;
 use cairn_core::driver::Rows;
-use cairn_core::history::{kind, HistorySql};
+use cairn_core::history::{HistoryKind, HistorySql};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
     source, Capabilities, Driver, DriverError, Engine, HistoryRow, HistoryState, HistoryTable,
@@ -677,7 +677,7 @@ fn write_floor_file(server: Server, dir: &Path, file: &Path) -> Result<()> {
         let row = HistoryRow {
             version: migration.version,
             name: migration.name.clone(),
-            kind: kind::SQL.to_owned(),
+            kind: HistoryKind::Sql,
             checksum: migration.checksum(engine).unwrap_or_default(),
             state: HistoryState::Applied,
             applied_at: at.clone(),

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn_core::clock::UtcTime;
-use cairn_core::history::{kind, HistorySql, LogAction, LogEntry};
+use cairn_core::history::{HistoryKind, HistorySql, LogAction, LogEntry};
 use cairn_core::{
     source, Direction, Engine, HistoryRow, HistoryState, HistoryTable, Migrator, MigratorOptions,
 };
@@ -517,7 +517,7 @@ fn record_applied(dir: &Path, db: &Path, tables: Tables) -> Result<()> {
         let row = HistoryRow {
             version: migration.version,
             name: migration.name.clone(),
-            kind: kind::SQL.to_owned(),
+            kind: HistoryKind::Sql,
             checksum: migration.checksum(Engine::Sqlite).unwrap_or_default(),
             state: HistoryState::Applied,
             applied_at: at.clone(),

@@ -73,7 +73,7 @@ fn paint_state(style: Style, state: State) -> impl Fn(&str) -> String {
     move |text: &str| match state {
         State::Applied => style.green(text),
         State::Pending => style.yellow(text),
-        State::Baselined | State::Baseline | State::Expanded => style.dim(text),
+        State::Baselined | State::Baseline => style.dim(text),
         State::Backfilling => style.yellow(text),
         _ => style.red(text),
     }

@@ -42,7 +42,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{Error, Location};
 use crate::migration::Directives;
 
 /// The prefix of a directive inside a `--` comment.
@@ -78,7 +78,7 @@ pub fn parse(text: &str, path: &Path, first_line: usize) -> Result<Directives, E
         let Some(rest) = comment.trim_start().strip_prefix(PREFIX) else {
             continue;
         };
-        let location = format!("{}:{}", path.display(), first_line + index);
+        let location = Location::new(path, first_line + index);
         // A trailing `-- reason` comment is not part of the arguments.
         let rest = rest.split_once("--").map_or(rest, |(before, _)| before);
         let rest = rest.trim();
@@ -129,7 +129,7 @@ fn apply(
     directives: &mut Directives,
     name: &str,
     args: &str,
-    location: String,
+    location: Location,
 ) -> Result<(), Error> {
     match name {
         "no-transaction" | "irreversible" => {
@@ -200,7 +200,7 @@ fn apply(
     Ok(())
 }
 
-fn bad(location: String, message: String) -> Error {
+fn bad(location: Location, message: String) -> Error {
     Error::BadDirective { location, message }
 }
 
@@ -312,7 +312,7 @@ CREATE TABLE users (id INT);
                 location,
                 directive,
             } => {
-                assert_eq!(location, "migrations/1_a/up.sql:3");
+                assert_eq!(location.to_string(), "migrations/1_a/up.sql:3");
                 assert_eq!(directive, "no-transation");
             }
             other => panic!("unexpected {other:?}"),
@@ -326,7 +326,7 @@ CREATE TABLE users (id INT);
     fn the_line_counts_from_first_line() {
         match err("-- cairn:xyz\n", 12) {
             Error::UnknownDirective { location, .. } => {
-                assert_eq!(location, "migrations/1_a/up.sql:12");
+                assert_eq!(location.to_string(), "migrations/1_a/up.sql:12");
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -336,7 +336,7 @@ CREATE TABLE users (id INT);
     fn unknown_engine_is_a_bad_directive_naming_it() {
         match err("-- cairn:engines postgres,oracle\n", 1) {
             Error::BadDirective { location, message } => {
-                assert_eq!(location, "migrations/1_a/up.sql:1");
+                assert_eq!(location.to_string(), "migrations/1_a/up.sql:1");
                 assert!(message.contains("`oracle`"), "{message}");
                 assert!(message.contains("postgres, mysql or sqlite"), "{message}");
             }
@@ -384,7 +384,7 @@ CREATE TABLE users (id INT);
         ] {
             match err(text, 1) {
                 Error::BadDirective { location, message } => {
-                    assert_eq!(location, "migrations/1_a/up.sql:1", "{text}");
+                    assert_eq!(location.to_string(), "migrations/1_a/up.sql:1", "{text}");
                     assert!(
                         message.contains("`500ms`, `2s`, `10m` or `1h`"),
                         "{message}"
@@ -416,7 +416,7 @@ CREATE TABLE users (id INT);
         );
         match error {
             Error::BadDirective { location, message } => {
-                assert_eq!(location, "migrations/1_a/up.sql:2");
+                assert_eq!(location.to_string(), "migrations/1_a/up.sql:2");
                 assert!(message.contains("more than once"), "{message}");
             }
             other => panic!("unexpected {other:?}"),

@@ -8,8 +8,8 @@
 //!   name, kind, checksum, state, applied_at, execution_ms, applied_by,
 //!   cairn_version, and for a migration that ran outside a transaction the
 //!   number of statements that completed, their checksum and the last error.
-//! - `cairn_history_log`: append-only, one row per up, down, repair, baseline,
-//!   contract and abort, with who, when, how long and the outcome.
+//! - `cairn_history_log`: append-only, one row per up, down, repair and
+//!   baseline, with who, when, how long and the outcome.
 //!
 //! Timestamps are stored as RFC 3339 UTC text (`2026-11-25T10:07:26.123Z`):
 //! the same bytes on every engine, sortable, and free of session time zones.
@@ -28,7 +28,7 @@ use crate::dialect::{for_engine, Dialect};
 use crate::driver::Rows;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::migration::Version;
+use crate::migration::{Direction, Version};
 
 /// The state of a history row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -41,8 +41,6 @@ pub enum HistoryState {
     Running,
     /// Failed part way outside a transaction; see `statements_done` and `error`.
     Failed,
-    /// Expanded and waiting for contract (zero-downtime operations).
-    Expanded,
     /// Its SQL is applied and its backfills are running, or were interrupted
     /// (`cairn up` resumes them from their checkpoints).
     Backfilling,
@@ -55,7 +53,6 @@ impl HistoryState {
             HistoryState::Applied => "applied",
             HistoryState::Running => "running",
             HistoryState::Failed => "failed",
-            HistoryState::Expanded => "expanded",
             HistoryState::Backfilling => "backfilling",
         }
     }
@@ -65,7 +62,6 @@ impl HistoryState {
             "applied" => HistoryState::Applied,
             "running" => HistoryState::Running,
             "failed" => HistoryState::Failed,
-            "expanded" => HistoryState::Expanded,
             "backfilling" => HistoryState::Backfilling,
             _ => return None,
         })
@@ -73,11 +69,136 @@ impl HistoryState {
 }
 
 /// What kind of history row: a migration, or a baseline marker.
-pub mod kind {
-    /// A SQL migration.
-    pub const SQL: &str = "sql";
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum HistoryKind {
+    /// A SQL migration (its backfills included).
+    Sql,
     /// A baseline: every migration up to this version counts as applied.
-    pub const BASELINE: &str = "baseline";
+    Baseline,
+}
+
+impl HistoryKind {
+    /// Every kind Cairn writes.
+    pub const ALL: [HistoryKind; 2] = [HistoryKind::Sql, HistoryKind::Baseline];
+
+    /// The text stored in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryKind::Sql => "sql",
+            HistoryKind::Baseline => "baseline",
+        }
+    }
+
+    /// The kind stored as `text`, if Cairn writes it.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for HistoryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the `error` column of a row left by a run outside a transaction
+/// says: that a rollback is under way, or which statement failed and why.
+///
+/// Stored as text, in the format Cairn has always written, so that existing
+/// databases read the same: `down in progress: …` for a rollback under way,
+/// `[in doubt: ]up|down statement n of N (path:line): message` for a failure.
+/// A text in neither form (written by hand, say) is kept as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RowError {
+    /// A rollback outside a transaction is under way (the row is `running`
+    /// and `statements_done` counts the rollback's statements), so `--resume`
+    /// never mistakes it for an interrupted up.
+    RollbackInProgress,
+    /// A statement of the up or down script failed.
+    Statement {
+        /// Which script.
+        direction: Direction,
+        /// Whether the statement may have completed in an earlier,
+        /// interrupted run, so it is still in doubt (see [`crate::recovery`]).
+        in_doubt: bool,
+        /// `statement n of N (path:line): message`.
+        detail: String,
+    },
+    /// A text in none of the forms Cairn writes, kept as found.
+    Other(String),
+}
+
+impl RowError {
+    const ROLLBACK_IN_PROGRESS: &'static str =
+        "down in progress: statements_done counts the rollback's statements";
+    const IN_DOUBT: &'static str = "in doubt: ";
+
+    /// Reads the text of the `error` column.
+    pub fn parse(text: &str) -> Self {
+        if text == Self::ROLLBACK_IN_PROGRESS {
+            return RowError::RollbackInProgress;
+        }
+        let (in_doubt, rest) = match text.strip_prefix(Self::IN_DOUBT) {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        for direction in [Direction::Up, Direction::Down] {
+            if let Some(detail) = rest
+                .strip_prefix(direction.as_str())
+                .and_then(|rest| rest.strip_prefix(' '))
+            {
+                return RowError::Statement {
+                    direction,
+                    in_doubt,
+                    detail: detail.to_owned(),
+                };
+            }
+        }
+        RowError::Other(text.to_owned())
+    }
+
+    /// Whether the row records a rollback: under way, or failed.
+    pub fn is_rollback(&self) -> bool {
+        matches!(
+            self,
+            RowError::RollbackInProgress
+                | RowError::Statement {
+                    direction: Direction::Down,
+                    ..
+                }
+        )
+    }
+
+    /// Whether the failed statement may have completed in an earlier run.
+    pub fn is_in_doubt(&self) -> bool {
+        matches!(self, RowError::Statement { in_doubt: true, .. })
+    }
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowError::RollbackInProgress => f.write_str(Self::ROLLBACK_IN_PROGRESS),
+            RowError::Statement {
+                direction,
+                in_doubt,
+                detail,
+            } => {
+                let doubt = if *in_doubt { Self::IN_DOUBT } else { "" };
+                write!(f, "{doubt}{direction} {detail}")
+            }
+            RowError::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Serialize for RowError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// One row of the history table.
@@ -87,8 +208,8 @@ pub struct HistoryRow {
     pub version: Version,
     /// Its name when it was applied.
     pub name: String,
-    /// [`kind::SQL`] or [`kind::BASELINE`].
-    pub kind: String,
+    /// A migration or a baseline.
+    pub kind: HistoryKind,
     /// The checksum of its effective up script when it was applied.
     pub checksum: String,
     /// Its state.
@@ -105,8 +226,8 @@ pub struct HistoryRow {
     pub statements_done: Option<i64>,
     /// Checksum of those completed statements.
     pub statements_checksum: Option<String>,
-    /// The last error, for a failed row.
-    pub error: Option<String>,
+    /// For a failed row, the last error; for a rollback under way, that mark.
+    pub error: Option<RowError>,
 }
 
 /// An action recorded in the append-only log.
@@ -122,10 +243,6 @@ pub enum LogAction {
     Repair,
     /// A baseline set.
     Baseline,
-    /// An expand/contract migration contracted.
-    Contract,
-    /// An expand aborted.
-    Abort,
 }
 
 impl LogAction {
@@ -136,8 +253,6 @@ impl LogAction {
             LogAction::Down => "down",
             LogAction::Repair => "repair",
             LogAction::Baseline => "baseline",
-            LogAction::Contract => "contract",
-            LogAction::Abort => "abort",
         }
     }
 }
@@ -385,7 +500,7 @@ impl HistorySql {
         [
             row.version.to_string(),
             e.string_literal(&row.name),
-            e.string_literal(&row.kind),
+            e.string_literal(row.kind.as_str()),
             e.string_literal(&row.checksum),
             e.string_literal(row.state.as_str()),
             e.string_literal(&row.applied_at),
@@ -394,7 +509,7 @@ impl HistorySql {
             e.string_literal(&row.cairn_version),
             opt_int(row.statements_done),
             opt_string(e, row.statements_checksum.as_deref()),
-            opt_string(e, row.error.as_deref()),
+            opt_string(e, row.error.as_ref().map(ToString::to_string).as_deref()),
         ]
     }
 
@@ -518,19 +633,6 @@ impl HistorySql {
     fn check_row(&self, row: &HistoryRow) -> Result<()> {
         const BY_HAND: &str = "correct the row by hand, or delete it if the migration did not run, then run `cairn status`";
         let version = row.version;
-        if row.kind != kind::SQL && row.kind != kind::BASELINE {
-            return Err(self.tampered(
-                version,
-                "kind",
-                row.kind.clone(),
-                format!(
-                    "not a kind Cairn writes (`{}` or `{}`)",
-                    kind::SQL,
-                    kind::BASELINE
-                ),
-                BY_HAND,
-            ));
-        }
         if !is_rfc3339(&row.applied_at) {
             return Err(self.tampered(
                 version,
@@ -587,7 +689,7 @@ impl HistorySql {
         let version_text = required("version")?;
         let version = int("version", &version_text)?;
         let name = required("name")?;
-        let kind = required("kind")?;
+        let kind_text = required("kind")?;
         let checksum = required("checksum")?;
         let state_text = required("state")?;
         let state = HistoryState::parse(&state_text).ok_or_else(|| {
@@ -595,7 +697,7 @@ impl HistorySql {
                 version,
                 "state",
                 state_text.clone(),
-                "not a state Cairn writes (applied, running, failed, expanded, backfilling)".to_owned(),
+                "not a state Cairn writes (applied, running, failed, backfilling)".to_owned(),
                 "set it by hand to the state the migration is in, or delete the row if it did not run, then run `cairn status`",
             )
         })?;
@@ -609,6 +711,20 @@ impl HistorySql {
             .try_into()
             .map_err(|_| corrupt("short row".to_owned()))?;
         let statements_done = done.map(|text| int("statements_done", &text)).transpose()?;
+        // Checked here, after every column is read, like the values `check_row` refuses.
+        let kind = HistoryKind::parse(&kind_text).ok_or_else(|| {
+            self.tampered(
+                version,
+                "kind",
+                kind_text.clone(),
+                format!(
+                    "not a kind Cairn writes (`{}` or `{}`)",
+                    HistoryKind::Sql,
+                    HistoryKind::Baseline
+                ),
+                "correct the row by hand, or delete it if the migration did not run, then run `cairn status`",
+            )
+        })?;
         let row = HistoryRow {
             version,
             name,
@@ -621,7 +737,7 @@ impl HistorySql {
             cairn_version,
             statements_done,
             statements_checksum: done_checksum,
-            error,
+            error: error.as_deref().map(RowError::parse),
         };
         self.check_row(&row)?;
         Ok(row)
@@ -683,7 +799,7 @@ mod tests {
         HistoryRow {
             version: 20260101000000,
             name: "it's \\ done".to_owned(),
-            kind: kind::SQL.to_owned(),
+            kind: HistoryKind::Sql,
             checksum: "ab".repeat(32),
             state: HistoryState::Failed,
             applied_at: "2026-11-25T10:00:00.000Z".to_owned(),
@@ -692,7 +808,7 @@ mod tests {
             cairn_version: "0.1.0".to_owned(),
             statements_done: Some(2),
             statements_checksum: None,
-            error: Some("boom".to_owned()),
+            error: Some(RowError::Other("boom".to_owned())),
         }
     }
 
@@ -735,7 +851,7 @@ mod tests {
         let cells = vec![
             Some(row.version.to_string()),
             Some(row.name.clone()),
-            Some(row.kind.clone()),
+            Some(row.kind.as_str().to_owned()),
             Some(row.checksum.clone()),
             Some("failed".to_owned()),
             Some(row.applied_at.clone()),
@@ -765,7 +881,7 @@ mod tests {
         vec![
             Some(row.version.to_string()),
             Some(row.name.clone()),
-            Some(row.kind.clone()),
+            Some(row.kind.as_str().to_owned()),
             Some(row.checksum.clone()),
             Some(row.state.as_str().to_owned()),
             Some(row.applied_at.clone()),
@@ -774,7 +890,7 @@ mod tests {
             Some(row.cairn_version.clone()),
             row.statements_done.map(|n| n.to_string()),
             row.statements_checksum.clone(),
-            row.error.clone(),
+            row.error.as_ref().map(ToString::to_string),
         ]
     }
 
@@ -886,6 +1002,72 @@ mod tests {
             "2026-11-25T10:00:00+1",
         ] {
             assert!(!is_rfc3339(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn row_errors_read_back_the_text_cairn_writes() {
+        let cases = [
+            (
+                "down in progress: statements_done counts the rollback's statements",
+                RowError::RollbackInProgress,
+            ),
+            (
+                "up statement 2 of 3 (m/up.sql:4): boom",
+                RowError::Statement {
+                    direction: Direction::Up,
+                    in_doubt: false,
+                    detail: "statement 2 of 3 (m/up.sql:4): boom".to_owned(),
+                },
+            ),
+            (
+                "in doubt: up statement 1 of 1 (m/up.sql:1): lost",
+                RowError::Statement {
+                    direction: Direction::Up,
+                    in_doubt: true,
+                    detail: "statement 1 of 1 (m/up.sql:1): lost".to_owned(),
+                },
+            ),
+            (
+                "down statement 1 of 2 (m/down.sql:1): no",
+                RowError::Statement {
+                    direction: Direction::Down,
+                    in_doubt: false,
+                    detail: "statement 1 of 2 (m/down.sql:1): no".to_owned(),
+                },
+            ),
+            (
+                "upgrade failed",
+                RowError::Other("upgrade failed".to_owned()),
+            ),
+            ("", RowError::Other(String::new())),
+        ];
+        for (text, error) in cases {
+            assert_eq!(RowError::parse(text), error, "{text}");
+            assert_eq!(error.to_string(), text);
+        }
+        assert!(RowError::RollbackInProgress.is_rollback());
+        assert!(RowError::parse("down statement 1 of 1 (x:1): e").is_rollback());
+        assert!(!RowError::parse("up statement 1 of 1 (x:1): e").is_rollback());
+        assert!(RowError::parse("in doubt: up statement 1 of 1 (x:1): e").is_in_doubt());
+        assert!(!RowError::Other("in doubt".to_owned()).is_in_doubt());
+    }
+
+    #[test]
+    fn history_kinds_are_stored_as_their_names() {
+        for kind in HistoryKind::ALL {
+            assert_eq!(HistoryKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(HistoryKind::Sql.as_str(), "sql");
+        assert_eq!(HistoryKind::Baseline.as_str(), "baseline");
+        assert_eq!(HistoryKind::parse("repeatable"), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the `error` column holds, it is written back unchanged.
+        #[test]
+        fn row_error_text_round_trips(text in "(in doubt: )?(up |down )?[ -~]{0,40}") {
+            proptest::prop_assert_eq!(RowError::parse(&text).to_string(), text);
         }
     }
 

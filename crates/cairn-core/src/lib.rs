@@ -36,8 +36,8 @@ pub use driver::{
     Capabilities, Driver, DriverError, DriverErrorKind, LockKind, SessionSettings, Workload,
 };
 pub use engine::Engine;
-pub use error::{Error, Result};
-pub use history::{HistoryRow, HistoryState, HistoryTable};
+pub use error::{Error, Location, Result};
+pub use history::{HistoryKind, HistoryRow, HistoryState, HistoryTable, RowError};
 pub use migration::{Direction, Migration, Version};
 pub use migrator::{Migrator, MigratorOptions, RunFailure, RunReport};
 pub use plan::{DownTarget, PlanOptions, Problem, State};

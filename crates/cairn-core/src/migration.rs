@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::checksum;
 use crate::engine::Engine;
+use crate::error::Location;
 
 /// A migration version: a positive integer (a timestamp or a sequence number).
 pub type Version = i64;
@@ -96,13 +97,9 @@ impl Script {
         checksum::checksum(&self.text)
     }
 
-    /// `path:line` for a line of this script's text (1-based within `text`).
-    pub fn location(&self, line: usize) -> String {
-        format!(
-            "{}:{}",
-            self.path.display(),
-            self.first_line + line.max(1) - 1
-        )
+    /// Where a line of this script's text (1-based within `text`) is in its file.
+    pub fn location(&self, line: usize) -> Location {
+        Location::new(&self.path, self.first_line + line.max(1) - 1)
     }
 }
 

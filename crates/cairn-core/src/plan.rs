@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::engine::Engine;
 use crate::error::{Error, Problems, Result};
-use crate::history::{kind, HistoryRow, HistoryState};
+use crate::history::{HistoryKind, HistoryRow, HistoryState};
 use crate::migration::{Direction, Migration, Version};
 use crate::recovery::{self, InDoubt};
 
@@ -186,8 +186,6 @@ pub enum State {
     Modified,
     /// At or below a baseline: counted as applied without running.
     Baselined,
-    /// Expanded, waiting for contract.
-    Expanded,
     /// Applied, its backfills running or interrupted (`cairn up` resumes them).
     Backfilling,
     /// A baseline marker row.
@@ -205,7 +203,6 @@ impl State {
             State::Missing => "missing",
             State::Modified => "modified",
             State::Baselined => "baselined",
-            State::Expanded => "expanded",
             State::Backfilling => "backfilling",
             State::Baseline => "baseline",
         }
@@ -243,7 +240,7 @@ pub fn applicable(migrations: &[Migration], engine: Engine) -> BTreeMap<Version,
 fn baseline_version(history: &[HistoryRow]) -> Option<Version> {
     history
         .iter()
-        .filter(|row| row.kind == kind::BASELINE)
+        .filter(|row| row.kind == HistoryKind::Baseline)
         .map(|row| row.version)
         .max()
 }
@@ -266,7 +263,7 @@ pub fn status(
             let migration = source.get(&version).copied();
             let row = rows.get(&version).copied();
             let state = match (migration, row) {
-                (_, Some(row)) if row.kind == kind::BASELINE => State::Baseline,
+                (_, Some(row)) if row.kind == HistoryKind::Baseline => State::Baseline,
                 (_, Some(row)) if row.state == HistoryState::Failed => State::Failed,
                 (_, Some(row)) if row.state == HistoryState::Running => State::Running,
                 (None, Some(_)) => State::Missing,
@@ -276,7 +273,6 @@ pub fn status(
                 (Some(m), Some(row)) if m.checksum(engine).as_deref() != Some(&row.checksum) => {
                     State::Modified
                 }
-                (Some(_), Some(row)) if row.state == HistoryState::Expanded => State::Expanded,
                 (Some(_), Some(_)) => State::Applied,
                 (Some(_), None) if baseline.is_some_and(|b| version <= b) => State::Baselined,
                 (Some(_), None) => State::Pending,
@@ -309,13 +305,13 @@ pub fn problems(
     let baseline = baseline_version(history);
     let latest = history
         .iter()
-        .filter(|row| row.kind != kind::BASELINE)
+        .filter(|row| row.kind != HistoryKind::Baseline)
         .map(|row| row.version)
         .max();
     let rows: BTreeMap<Version, &HistoryRow> = history.iter().map(|r| (r.version, r)).collect();
     let mut problems = Vec::new();
     for row in history {
-        if row.kind == kind::BASELINE {
+        if row.kind == HistoryKind::Baseline {
             continue;
         }
         let name = row.name.clone();
@@ -324,7 +320,7 @@ pub fn problems(
                 version: row.version,
                 name,
                 statements_done: row.statements_done,
-                error: row.error.clone(),
+                error: row.error.as_ref().map(ToString::to_string),
                 in_doubt: recovery::in_doubt(row, source.get(&row.version).copied(), engine),
                 rollback: recovery::is_rollback(row),
             }),
@@ -339,29 +335,27 @@ pub fn problems(
             // A backfill may be fixed in migration.toml while it is interrupted:
             // its checksum is renewed when it resumes.
             HistoryState::Backfilling if source.contains_key(&row.version) => {}
-            HistoryState::Applied | HistoryState::Expanded | HistoryState::Backfilling => {
-                match source.get(&row.version) {
-                    None => problems.push(Problem::Missing {
-                        version: row.version,
-                        name,
-                    }),
-                    Some(m) => {
-                        let actual = m.checksum(engine).unwrap_or_default();
-                        if actual != row.checksum {
-                            let path =
-                                m.up.for_engine(engine)
-                                    .map_or_else(|| m.location.clone(), |s| s.path.clone());
-                            problems.push(Problem::Modified {
-                                version: row.version,
-                                name: m.name.clone(),
-                                path,
-                                recorded: row.checksum.clone(),
-                                actual,
-                            });
-                        }
+            HistoryState::Applied | HistoryState::Backfilling => match source.get(&row.version) {
+                None => problems.push(Problem::Missing {
+                    version: row.version,
+                    name,
+                }),
+                Some(m) => {
+                    let actual = m.checksum(engine).unwrap_or_default();
+                    if actual != row.checksum {
+                        let path =
+                            m.up.for_engine(engine)
+                                .map_or_else(|| m.location.clone(), |s| s.path.clone());
+                        problems.push(Problem::Modified {
+                            version: row.version,
+                            name: m.name.clone(),
+                            path,
+                            recorded: row.checksum.clone(),
+                            actual,
+                        });
                     }
                 }
-            }
+            },
         }
     }
     if !options.allow_out_of_order {
@@ -462,7 +456,7 @@ pub fn plan_down<'a>(
     let mut applied: Vec<&HistoryRow> = history
         .iter()
         .filter(|row| {
-            row.kind != kind::BASELINE
+            row.kind != HistoryKind::Baseline
                 && matches!(row.state, HistoryState::Applied | HistoryState::Backfilling)
         })
         .collect();
@@ -471,9 +465,10 @@ pub fn plan_down<'a>(
     match target {
         // Rolling back fewer than asked would be a surprise: say so first.
         DownTarget::Steps(n) if count > 0 && n > count => {
-            return Err(Error::Invalid(format!(
-                "--steps {n} asks for more migrations than are applied: only {count} applied; nothing was rolled back. Use --all, or --steps {count}"
-            )));
+            return Err(Error::TooManySteps {
+                steps: n,
+                applied: count,
+            });
         }
         // `--to` a version that is not applied, with nothing applied after it:
         // there is nothing to roll back, which is not what was asked.
@@ -483,10 +478,10 @@ pub fn plan_down<'a>(
                 && applied[0].version < to
                 && !history.iter().any(|row| row.version == to) =>
         {
-            return Err(Error::Invalid(format!(
-                "--to {to}: migration {to} is not applied and no applied migration is newer than it (the newest applied is {}); nothing was rolled back. `down --to V` keeps V and rolls back what was applied after it: pick a version that `cairn status` shows as applied",
-                applied[0].version
-            )));
+            return Err(Error::DownTargetNotApplied {
+                target: to,
+                newest: applied[0].version,
+            });
         }
         _ => {}
     }
@@ -511,11 +506,7 @@ pub fn plan_down<'a>(
                     version: m.version,
                     name: m.name.clone(),
                     engine,
-                    irreversible: if m.is_irreversible(engine) {
-                        " (declared irreversible)"
-                    } else {
-                        ""
-                    },
+                    declared_irreversible: m.is_irreversible(engine),
                 }),
             }
         })
@@ -561,7 +552,7 @@ mod tests {
         HistoryRow {
             version: m.version,
             name: m.name.clone(),
-            kind: kind::SQL.to_owned(),
+            kind: HistoryKind::Sql,
             checksum: m.checksum(E).unwrap_or_default(),
             state: HistoryState::Applied,
             applied_at: "2026-01-01T00:00:00.000Z".to_owned(),
@@ -788,7 +779,7 @@ mod tests {
     fn baseline_hides_older_migrations() {
         let ms = source(&[1, 2, 3]);
         let mut baseline = applied(&ms[1]);
-        baseline.kind = kind::BASELINE.to_owned();
+        baseline.kind = HistoryKind::Baseline;
         baseline.checksum = String::new();
         let history = vec![baseline];
         assert_eq!(
@@ -866,7 +857,7 @@ mod tests {
             let mut seen = std::collections::BTreeSet::new();
             let history: Vec<HistoryRow> = rows.into_iter().filter(|(v, _, _)| seen.insert(*v)).map(|(v, state, same)| {
                 let mut row = applied(&migration(v, true));
-                row.state = [HistoryState::Applied, HistoryState::Failed, HistoryState::Running, HistoryState::Expanded][usize::from(state)];
+                row.state = [HistoryState::Applied, HistoryState::Failed, HistoryState::Running, HistoryState::Backfilling][usize::from(state)];
                 if !same { row.checksum = "different".into(); }
                 row
             }).collect();

@@ -22,13 +22,9 @@
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::history::{HistoryRow, HistoryState};
+use crate::history::{HistoryRow, HistoryState, RowError};
 use crate::migration::{Direction, Migration};
 use crate::split;
-
-/// The start of the `error` of a failed row whose failing statement may have
-/// completed in an earlier, interrupted run (so it is still in doubt).
-pub const IN_DOUBT_PREFIX: &str = "in doubt: ";
 
 /// The statement of a half-applied migration that may or may not have completed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -62,9 +58,9 @@ pub fn first_line(sql: &str) -> String {
     }
 }
 
-/// Whether `row` records a rollback (its error starts with `down `).
+/// Whether `row` records a rollback, under way or failed.
 pub fn is_rollback(row: &HistoryRow) -> bool {
-    row.error.as_deref().is_some_and(|e| e.starts_with("down "))
+    row.error.as_ref().is_some_and(RowError::is_rollback)
 }
 
 /// Whether the statement after `row.statements_done` may have completed:
@@ -72,10 +68,7 @@ pub fn is_rollback(row: &HistoryRow) -> bool {
 pub fn has_statement_in_doubt(row: &HistoryRow) -> bool {
     match row.state {
         HistoryState::Running => true,
-        HistoryState::Failed => row
-            .error
-            .as_deref()
-            .is_some_and(|e| e.starts_with(IN_DOUBT_PREFIX)),
+        HistoryState::Failed => row.error.as_ref().is_some_and(RowError::is_in_doubt),
         _ => false,
     }
 }
@@ -102,7 +95,7 @@ pub fn in_doubt(
     Some(InDoubt {
         index: index + 1,
         count: statements.len(),
-        location: script.location(statement.line),
+        location: script.location(statement.line).to_string(),
         sql: first_line(&statement.sql),
     })
 }

@@ -405,7 +405,11 @@ mod mysql {
         assert_eq!(history[0].applied_by, actor);
         assert_eq!(history[0].state, HistoryState::Applied);
         assert_eq!(history[1].state, HistoryState::Failed);
-        let error = history[1].error.as_deref().unwrap_or_default();
+        let error = history[1]
+            .error
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         assert!(error.contains(r"a back\slash and it's quoted"), "{error}");
     }
 

@@ -264,7 +264,10 @@ pub async fn failing_migration(target: &dyn Target) {
             ..
         } => {
             assert_eq!((*version, *index, *count), (2, 3, 3));
-            assert!(location.ends_with("up.sql:4"), "location {location}");
+            assert!(
+                location.to_string().ends_with("up.sql:4"),
+                "location {location}"
+            );
         }
         other => panic!("expected a statement error, got {other}"),
     }
@@ -291,7 +294,9 @@ pub async fn failing_migration(target: &dyn Target) {
         assert_eq!(row.state, HistoryState::Failed);
         assert_eq!(row.statements_done, Some(2));
         assert!(
-            row.error.as_deref().is_some_and(|e| e.contains("up.sql:4")),
+            row.error
+                .as_ref()
+                .is_some_and(|e| e.to_string().contains("up.sql:4")),
             "{row:?}"
         );
         let refused = migrator

@@ -265,7 +265,7 @@ impl Entry {
 
 fn bad(path: &Path, line: usize, message: String) -> Error {
     Error::BadDirective {
-        location: format!("{}:{line}", path.display()),
+        location: crate::error::Location::new(path, line),
         message: format!("migration.toml: {message}"),
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::layout::{self, dbmate_marker, family, NameKind, ParsedName};
 use crate::directive;
-use crate::error::Error;
+use crate::error::{Error, Location};
 use crate::migration::{
     Declaration, Direction, Directives, Layout, Migration, Script, Scripts, Version,
 };
@@ -352,7 +352,7 @@ fn diesel_no_transaction(path: &Path, text: &str) -> Result<bool, Error> {
                 "false" => Ok(true),
                 "true" => Ok(false),
                 other => Err(Error::BadDirective {
-                    location: format!("{}:{}", path.display(), index + 1),
+                    location: Location::new(path, index + 1),
                     message: format!(
                         "`run_in_transaction` must be `true` or `false`, found `{other}`"
                     ),
@@ -391,7 +391,7 @@ fn dbmate(path: PathBuf, version: Version, name: String, text: &str) -> Result<M
         }
         offset += line.len();
     }
-    let at = |line: usize| format!("{}:{line}", path.display());
+    let at = |line: usize| Location::new(&path, line);
     let bad = |line: usize, message: String| Error::BadDirective {
         location: at(line),
         message,

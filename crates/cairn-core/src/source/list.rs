@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use super::assemble::{self, unrecognised, Assembly, Folder, Unit};
 use super::layout::{self, is_ignored, parse_name, NewShape};
 use crate::checksum;
-use crate::error::Error;
+use crate::error::{Error, Location};
 use crate::migration::{Layout, Migration, Version};
 
 /// Reads every migration in `dir`, detecting the layout, sorted by version.
@@ -199,9 +199,8 @@ fn read_text(path: &Path) -> Result<String, Error> {
     if let Some(offset) = text.find('\0') {
         let start = text[..offset].rfind('\n').map_or(0, |newline| newline + 1);
         return Err(Error::NulByte {
-            path: path.to_owned(),
-            line: assemble::line_of(&text, offset),
-            column: text[start..offset].chars().count() + 1,
+            location: Location::new(path, assemble::line_of(&text, offset))
+                .with_column(text[start..offset].chars().count() + 1),
         });
     }
     Ok(checksum::normalize_owned(text))

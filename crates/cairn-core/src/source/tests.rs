@@ -10,7 +10,7 @@ use tempfile::TempDir;
 use super::assemble::first_code;
 use super::*;
 use crate::engine::Engine;
-use crate::error::Error;
+use crate::error::{Error, Location};
 use crate::migration::{Direction, Layout, Migration, Script, Scripts, Version};
 
 const CREATE: &str = "CREATE TABLE t (id INT);\n";
@@ -297,7 +297,7 @@ DROP INDEX i;
     );
     assert!(up.directives.no_transaction);
     assert_eq!(up.directives.lock_timeout, Some(Duration::from_secs(3)));
-    assert_eq!(up.location(2), format!("{}:4", path.display()));
+    assert_eq!(up.location(2), Location::new(&path, 4));
     let down = plain(&migration.down);
     assert_eq!(down.path, path);
     assert_eq!(down.first_line, 7);
@@ -320,10 +320,7 @@ fn directive_errors_in_a_dbmate_section_give_the_file_line() {
     let dir = tree(&[("1_a.sql", "-- migrate:up\n\n-- cairn:nope\nSELECT 1;\n")]);
     match fail(&dir) {
         Error::UnknownDirective { location, .. } => {
-            assert_eq!(
-                location,
-                format!("{}:3", dir.path().join("1_a.sql").display())
-            );
+            assert_eq!(location, Location::new(dir.path().join("1_a.sql"), 3));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -578,13 +575,12 @@ fn input_a_nul_character_is_refused_with_file_line_and_column() {
         let dir = tree_bytes(&files);
         let error = fail(&dir);
         match &error {
-            Error::NulByte {
-                path,
-                line: got_line,
-                column: got_column,
-            } => {
-                assert_eq!(path, &dir.path().join(file));
-                assert_eq!((*got_line, *got_column), (*line, *column), "{file}");
+            Error::NulByte { location } => {
+                assert_eq!(
+                    location,
+                    &Location::new(dir.path().join(file), *line).with_column(*column),
+                    "{file}"
+                );
             }
             other => panic!("{file}: unexpected {other:?}"),
         }
@@ -990,10 +986,7 @@ fn an_empty_down_script_is_accepted() {
 fn assert_bad_directive(error: &Error, dir: &TempDir, path: &str, line: usize, part: &str) {
     match error {
         Error::BadDirective { location, message } => {
-            assert_eq!(
-                location,
-                &format!("{}:{line}", dir.path().join(path).display())
-            );
+            assert_eq!(location, &Location::new(dir.path().join(path), line));
             assert!(message.contains(part), "message lacks {part:?}: {message}");
         }
         other => panic!("unexpected {other:?}"),
@@ -1073,10 +1066,7 @@ fn an_unknown_directive_names_the_file_and_line() {
             location,
             directive,
         } => {
-            assert_eq!(
-                location,
-                &format!("{}:2", dir.path().join("1_a/up.sql").display())
-            );
+            assert_eq!(location, &Location::new(dir.path().join("1_a/up.sql"), 2));
             assert_eq!(directive, "xyz");
         }
         other => panic!("unexpected {other:?}"),

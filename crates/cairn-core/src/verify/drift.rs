@@ -47,15 +47,18 @@ pub fn scratch_for(
         }
         let scheme = live.to_string();
         let scheme = scheme.split("://").next().unwrap_or(engine.as_str());
-        return Err(Error::Invalid(format!(
-            "`cairn drift` on {engine} needs an empty scratch database to apply the migrations to: pass --scratch-url {scheme}://..."
-        )));
+        return Err(Error::DriftNeedsScratch {
+            engine,
+            scheme: scheme.to_owned(),
+        });
     };
     if given.engine() != engine {
-        return Err(Error::Invalid(format!(
-            "the scratch database {given} is {} but the live database {live} is {engine}: use a scratch database of the same engine",
-            given.engine()
-        )));
+        return Err(Error::ScratchEngine {
+            scratch: given.to_string(),
+            scratch_engine: given.engine(),
+            live: live.to_string(),
+            engine,
+        });
     }
     Ok(Some(given))
 }

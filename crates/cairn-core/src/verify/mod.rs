@@ -280,25 +280,19 @@ pub async fn ensure_empty(
     let snapshot = schema::introspect(driver, &introspect_options(migrator)).await?;
     let found = objects(&snapshot);
     if !found.is_empty() {
-        let shown: Vec<&str> = found.iter().take(5).map(String::as_str).collect();
-        let more = if found.len() > 5 {
-            format!(" and {} more", found.len() - 5)
-        } else {
-            String::new()
-        };
-        return Err(Error::Invalid(format!(
-            "the {what} is not empty: it has {}{more} ({}); nothing was changed: give an empty, disposable database (verify and drift run down scripts on it)",
-            shown.join(", "),
-            driver.dialect().engine()
-        )));
+        return Err(Error::NotEmpty {
+            what: what.to_owned(),
+            objects: found,
+            engine: driver.dialect().engine(),
+        });
     }
     let history = migrator.history(driver).await?;
     if !history.is_empty() {
-        return Err(Error::Invalid(format!(
-            "the {what} is not empty: its history table `{}` has {} row(s); nothing was changed: give an empty, disposable database",
-            migrator.options().table.name,
-            history.len()
-        )));
+        return Err(Error::NotEmptyHistory {
+            what: what.to_owned(),
+            table: migrator.options().table.name.clone(),
+            rows: history.len(),
+        });
     }
     Ok(snapshot)
 }
@@ -383,8 +377,8 @@ pub fn judge_with(
 /// Verifies every migration (within `options`) on the empty database behind
 /// `driver`, reporting progress to `progress`.
 ///
-/// Refuses with [`Error::Invalid`], changing nothing, when the database is not
-/// empty. Errors of a migration's scripts are reported in the
+/// Refuses with [`Error::NotEmpty`] or [`Error::NotEmptyHistory`], changing
+/// nothing, when the database is not empty. Errors of a migration's scripts are reported in the
 /// [`VerifyReport`] ([`Outcome::Error`]); other errors (introspection, the
 /// connection) are returned.
 pub async fn verify(
@@ -396,9 +390,7 @@ pub async fn verify(
     let engine = driver.dialect().engine();
     if let (Some(from), Some(to)) = (options.from, options.to) {
         if from > to {
-            return Err(Error::Invalid(format!(
-                "--from {from} is after --to {to}: nothing would be verified"
-            )));
+            return Err(Error::EmptyRange { from, to });
         }
     }
     let introspect = introspect_options(migrator);

@@ -63,22 +63,25 @@ pub fn sources(
         let variable = server_variable(engine);
         let example = dialect.example_server_url();
         let Some(raw) = var(&variable).filter(|raw| !raw.is_empty()) else {
-            return Err(Error::Invalid(format!(
-                "cannot verify on {engine}: no {engine} server to create a disposable database on: \
-                 set {variable} to a server URL on which Cairn may create and drop databases, e.g. {example}, \
-                 or leave {engine} out of --engines"
-            )));
+            return Err(Error::NoScratchServer {
+                engine,
+                variable: variable.to_string(),
+                example,
+            });
         };
-        let url = DatabaseUrl::parse(&raw).map_err(|e| {
-            Error::Invalid(format!(
-                "{variable} is not a usable database URL: {e}; set it to a {engine} server URL, e.g. {example}"
-            ))
+        let url = DatabaseUrl::parse(&raw).map_err(|e| Error::BadScratchServer {
+            variable: variable.to_string(),
+            engine,
+            problem: e.to_string(),
+            example,
         })?;
         if url.engine() != engine {
-            return Err(Error::Invalid(format!(
-                "{variable} is a {} URL ({url}); it must name a {engine} server, e.g. {example}",
-                url.engine()
-            )));
+            return Err(Error::BadScratchServer {
+                variable: variable.to_string(),
+                engine,
+                problem: format!("it is a {} URL: {url}", url.engine()),
+                example,
+            });
         }
         out.push((engine, Source::Server(url)));
     }
@@ -139,10 +142,10 @@ impl Scratch {
                     cause,
                 })?;
                 let raw = format!("{engine}://{}", dir.join(format!("{what}.db")).display());
-                let url = DatabaseUrl::parse(&raw).map_err(|e| {
-                    Error::Invalid(format!(
-                        "the temporary database URL {raw} is not usable: {e}; set TMPDIR to a plain directory"
-                    ))
+                let url = DatabaseUrl::parse(&raw).map_err(|e| Error::ScratchUrl {
+                    url: raw.clone(),
+                    problem: e.to_string(),
+                    fix: "set TMPDIR to a plain directory".to_owned(),
                 })?;
                 Ok(Scratch {
                     url,
@@ -176,10 +179,10 @@ impl Scratch {
                         )
                     })?;
                 let raw = with_database(admin.expose(), &name);
-                let url = DatabaseUrl::parse(&raw).map_err(|e| {
-                    Error::Invalid(format!(
-                        "the disposable database's URL on {admin} is not usable: {e}; drop `{name}` by hand"
-                    ))
+                let url = DatabaseUrl::parse(&raw).map_err(|e| Error::ScratchUrl {
+                    url: admin.to_string(),
+                    problem: e.to_string(),
+                    fix: format!("drop `{name}` by hand"),
                 })?;
                 Ok(Scratch {
                     url,
