@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod history;
 pub mod literal;
+pub mod lock;
 pub mod migration;
 pub mod migrator;
 pub mod plan;
