@@ -180,6 +180,7 @@ mod input {
         }
         async fn execute_many(&mut self, statements: &[&str]) -> Result<(), (usize, DriverError)> {
             let result = self.inner.execute_many(statements).await;
+            self.failed |= result.is_err();
             match result {
                 Err((index, e)) if self.fault == Fault::BadIndex => {
                     Err((index + statements.len() + 5, e))
