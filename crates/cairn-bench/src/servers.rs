@@ -746,7 +746,8 @@ fn client_version(client: &str) -> String {
 }
 
 /// A driver with the trait's default [`Driver::execute_many`]: every other
-/// method goes to the wrapped driver.
+/// method goes to the wrapped driver, the optional ones included (its
+/// capabilities say it takes the run lock because the wrapped one does).
 #[derive(Debug)]
 struct OneByOne(Box<dyn Driver>);
 
@@ -760,16 +761,16 @@ impl Driver for OneByOne {
         self.0.capabilities()
     }
 
-    fn default_schema(&self) -> Option<String> {
-        self.0.default_schema()
-    }
-
     async fn lock(&mut self, timeout: Duration) -> std::result::Result<(), DriverError> {
         self.0.lock(timeout).await
     }
 
     async fn unlock(&mut self) -> std::result::Result<(), DriverError> {
         self.0.unlock().await
+    }
+
+    async fn confirms_completed(&mut self, error: &DriverError) -> bool {
+        self.0.confirms_completed(error).await
     }
 
     async fn apply_settings(

@@ -12,7 +12,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use cairn_core::{DriverErrorKind, Error};
+use cairn_core::{DriverError, DriverErrorKind, Error};
 
 use crate::commands::Outcome;
 
@@ -56,18 +56,22 @@ pub fn code(error: &anyhow::Error) -> u8 {
 }
 
 /// The error and its causes joined with `: `, leaving out a cause that the
-/// message before it already quotes (core errors include their source).
+/// message before it already quotes (core errors include their source), and
+/// stopping at a driver's error: it already says what its client said, and
+/// its sources (the client's own errors) would only say it again in other words.
 pub fn message(error: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
         }
-        if !out.is_empty() {
-            out.push_str(": ");
+        if cause.is::<DriverError>() {
+            break;
         }
-        out.push_str(&text);
     }
     out
 }
@@ -76,7 +80,7 @@ pub fn message(error: &anyhow::Error) -> String {
 mod tests {
     use super::*;
     use anyhow::Context as _;
-    use cairn_core::{DriverError, Engine};
+    use cairn_core::Engine;
 
     #[test]
     fn causes_are_joined_once() {
@@ -92,6 +96,18 @@ mod tests {
             "cannot check: sqlite: reading history: disk I/O error"
         );
         assert_eq!(code(&error), ERROR);
+    }
+
+    #[test]
+    fn a_driver_errors_source_is_not_repeated() {
+        let client = std::io::Error::other("db error: ERROR: relation \"t\" does not exist");
+        let driver = DriverError::new(DriverErrorKind::Statement, "relation \"t\" does not exist")
+            .with_source(client);
+        let error = anyhow::Error::from(driver).context("cannot check");
+        assert_eq!(
+            message(&error),
+            "cannot check: relation \"t\" does not exist"
+        );
     }
 
     #[test]

@@ -12,9 +12,23 @@
 //! drift from the others. Values come back as text because every engine can
 //! produce text and the core parses it in one place.
 //!
+//! Why are the locks optional? A driver for an engine Cairn does not know yet
+//! may have no way to keep two runners apart, and a wrapper around a driver
+//! may forget to forward the lock. Either must not pass silently for a lock
+//! that does nothing: a driver states in its [`Capabilities`] that it takes
+//! the run lock, the default [`Driver::lock`] fails with
+//! [`DriverErrorKind::Unsupported`] naming the driver and what to implement,
+//! and the migrator refuses a driver without the run lock before it changes
+//! anything. [`crate::lock`] holds the polling loop and the file lock that
+//! the bundled drivers use, for an adapter to reuse.
+//!
+//! The core trusts nothing a driver returns that it would index with: the
+//! index [`Driver::execute_many`] returns is checked by [`checked_execute_many`].
+//!
 //! The trait is object safe: the CLI picks a `Box<dyn Driver>` from a URL at run time.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,15 +45,28 @@ pub struct Capabilities {
     pub transactional_ddl: bool,
     /// How concurrent runners are kept apart.
     pub lock: LockKind,
+    /// Whether the driver implements the run lock, [`Driver::lock`] and
+    /// [`Driver::unlock`]. The migrator refuses to run on a driver without it,
+    /// before it changes anything.
+    pub run_lock: bool,
 }
 
 impl Capabilities {
-    /// Capabilities from their parts.
+    /// Capabilities from their parts, without the run lock: a driver that
+    /// implements [`Driver::lock`] says so with [`Capabilities::with_run_lock`].
     pub fn new(transactional_ddl: bool, lock: LockKind) -> Self {
         Capabilities {
             transactional_ddl,
             lock,
+            run_lock: false,
         }
+    }
+
+    /// The same capabilities, stating that the driver implements the run
+    /// lock ([`Driver::lock`] and [`Driver::unlock`]).
+    pub fn with_run_lock(mut self) -> Self {
+        self.run_lock = true;
+        self
     }
 }
 
@@ -95,16 +122,22 @@ pub enum DriverErrorKind {
     LockTimeout,
     /// The migration lock is held by another runner (see the message for who).
     LockHeld,
+    /// The driver does not implement what was asked (an optional method it
+    /// kept the default of); the message names the driver and what to implement.
+    Unsupported,
     /// The database rejected a statement.
     Statement,
     /// Anything else.
     Other,
 }
 
-/// A driver's error: a kind, the database's message and, if any, its code.
+/// A driver's error: a kind, the database's message, its code if any, and
+/// the client's own error as its [`source`](std::error::Error::source).
 ///
-/// Drivers must never put a password into the message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Drivers must never put a password into the message, nor attach a source
+/// whose text holds one. Two errors are equal when their kind, message and
+/// code are: the source is not compared.
+#[derive(Clone, Debug)]
 pub struct DriverError {
     /// What kind of failure.
     pub kind: DriverErrorKind,
@@ -112,6 +145,8 @@ pub struct DriverError {
     pub message: String,
     /// SQLSTATE or the engine's error code, when there is one.
     pub code: Option<String>,
+    /// The client's error this one was made from.
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl DriverError {
@@ -121,6 +156,7 @@ impl DriverError {
             kind,
             message: message.into(),
             code: None,
+            source: None,
         }
     }
 
@@ -129,7 +165,37 @@ impl DriverError {
         self.code = Some(code.into());
         self
     }
+
+    /// The same error with the client's error it was made from as its source.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The same error with what was being done put in front of its message:
+    /// `"<what>: <message>"`. Kind, code and source stay.
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    /// The error the default of an optional [`Driver`] method returns:
+    /// `driver` (its type name) does not implement `method`; `todo` says what to do.
+    pub fn unsupported(driver: &str, method: &str, todo: &str) -> Self {
+        DriverError::new(
+            DriverErrorKind::Unsupported,
+            format!("driver `{driver}` does not implement Driver::{method}: {todo}"),
+        )
+    }
 }
+
+impl PartialEq for DriverError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, &self.message, &self.code) == (other.kind, &other.message, &other.code)
+    }
+}
+
+impl Eq for DriverError {}
 
 impl fmt::Display for DriverError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -140,21 +206,31 @@ impl fmt::Display for DriverError {
     }
 }
 
-impl std::error::Error for DriverError {}
+impl std::error::Error for DriverError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Rows of a query, every value as text (`None` for NULL).
 pub type Rows = Vec<Vec<Option<String>>>;
 
 /// A connection to one database, as the migrator needs it.
 ///
-/// Contract (checked by `cairn-testkit`'s conformance suite):
+/// Contract (checked by `cairn-testkit`'s conformance suite; every
+/// precondition is spelled out in docs/driver-guide.md):
 /// - every method runs on the same connection;
 /// - [`Driver::execute`] runs exactly one statement and returns the rows it
 ///   affected; outside [`Driver::begin`]…[`Driver::commit`] it autocommits;
+/// - [`Driver::execute_many`] runs statements in order and stops at the first
+///   that fails, returning its index within the batch (the core checks it);
 /// - [`Driver::begin`] on an engine with [`LockKind::WriteTransaction`] takes
 ///   the write lock at once (SQLite `BEGIN IMMEDIATE`), waiting at most the
 ///   lock timeout;
-/// - [`Driver::lock`] waits at most `timeout` and then fails with
+/// - a driver with [`Capabilities::run_lock`] implements [`Driver::lock`],
+///   which waits at most `timeout` and then fails with
 ///   [`DriverErrorKind::LockHeld`], saying who holds the lock;
 /// - errors never contain a password.
 #[async_trait]
@@ -164,45 +240,45 @@ pub trait Driver: Send + fmt::Debug {
     /// (which `up.<engine>.sql` override applies) is `dialect().engine()`.
     fn dialect(&self) -> &dyn Dialect;
 
-    /// What the engine can do.
+    /// What the engine can do, and which optional methods the driver implements.
     fn capabilities(&self) -> Capabilities;
 
-    /// The schema (PostgreSQL) or database (MySQL) the history table lives in
-    /// when the user names none; `None` for SQLite.
-    fn default_schema(&self) -> Option<String> {
-        None
+    /// The driver's name in messages; the default is its type's name.
+    fn driver_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
     }
 
-    /// Takes the migration lock for this connection, waiting at most `timeout`:
+    /// Takes the run lock for this connection, waiting at most `timeout`:
     /// it keeps other runners out for the whole run (`up`, `down`, `redo`,
-    /// `repair`, `baseline`) and must end with the process, even by `kill -9`.
-    /// A driver with [`LockKind::WriteTransaction`] has no session lock and
-    /// takes one of its own (SQLite locks a file beside the database); it may
-    /// return `Ok(())` at once for a database no other process can open.
-    async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError>;
-
-    /// Releases the migration lock.
-    async fn unlock(&mut self) -> Result<(), DriverError>;
-
-    /// Takes the lock that keeps other runners out while backfills run
-    /// across many transactions, waiting at most `timeout`; fails with
-    /// [`DriverErrorKind::LockHeld`] saying who holds it.
+    /// `repair`, `baseline`, and the backfills they run) and must end with
+    /// the process, even by `kill -9`. With [`LockKind::Session`] it is a lock
+    /// of the session (see [`crate::lock::poll`]); with
+    /// [`LockKind::WriteTransaction`] the engine has no lock between
+    /// transactions and the driver takes one of its own (SQLite: a
+    /// [`crate::lock::FileLock`] beside the database); it may return `Ok(())`
+    /// at once for a database no other process can open. Taking it again
+    /// while held succeeds.
     ///
-    /// With [`LockKind::Session`] the migration lock already covers the whole
-    /// run, so the default does nothing. A [`LockKind::WriteTransaction`]
-    /// engine has no lock between transactions and must provide one that
-    /// ends with the process (SQLite locks a file beside the database), so
-    /// that a backfill interrupted by `kill -9` can be resumed at once. The
-    /// migrator itself takes [`Driver::lock`] for every run, which on SQLite
-    /// is this same lock, and so no longer calls this method.
-    async fn lock_backfill(&mut self, timeout: Duration) -> Result<(), DriverError> {
+    /// Optional: a driver that implements it says so with
+    /// [`Capabilities::with_run_lock`]. The default fails with
+    /// [`DriverErrorKind::Unsupported`], naming the driver.
+    async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
         let _ = timeout;
-        Ok(())
+        Err(DriverError::unsupported(
+            self.driver_name(),
+            "lock",
+            "Cairn keeps concurrent runs apart with the run lock and runs nothing without it; implement Driver::lock and Driver::unlock, and return Capabilities::with_run_lock() from Driver::capabilities (docs/driver-guide.md, \"Locks\")",
+        ))
     }
 
-    /// Releases the lock of [`Driver::lock_backfill`].
-    async fn unlock_backfill(&mut self) -> Result<(), DriverError> {
-        Ok(())
+    /// Releases the run lock of [`Driver::lock`]. The default fails with
+    /// [`DriverErrorKind::Unsupported`], naming the driver.
+    async fn unlock(&mut self) -> Result<(), DriverError> {
+        Err(DriverError::unsupported(
+            self.driver_name(),
+            "unlock",
+            "a driver that takes the run lock releases it here; implement it with Driver::lock (docs/driver-guide.md, \"Locks\")",
+        ))
     }
 
     /// Whether `error`, from running again a statement that an interrupted
@@ -244,9 +320,12 @@ pub trait Driver: Send + fmt::Debug {
     async fn execute(&mut self, sql: &str) -> Result<u64, DriverError>;
 
     /// Runs statements in order, stopping at the first that fails and
-    /// returning its index with the error. The default runs them one by one
-    /// with [`Driver::execute`]; a driver may send them together (one round
-    /// trip, one hop to its thread) as long as the outcome is the same.
+    /// returning its index (0-based, within `statements`) with the error. The
+    /// default runs them one by one with [`Driver::execute`]; a driver may
+    /// send them together (one round trip, one hop to its thread) as long as
+    /// the outcome is the same. The core calls it through
+    /// [`checked_execute_many`], which turns an index outside the batch into
+    /// an error naming the driver instead of trusting it.
     async fn execute_many(&mut self, statements: &[&str]) -> Result<(), (usize, DriverError)> {
         for (index, statement) in statements.iter().enumerate() {
             self.execute(statement).await.map_err(|e| (index, e))?;
@@ -256,4 +335,206 @@ pub trait Driver: Send + fmt::Debug {
 
     /// Runs one query; returns its rows with every value as text.
     async fn query(&mut self, sql: &str) -> Result<Rows, DriverError>;
+}
+
+/// The error for a driver whose [`Capabilities`] state no run lock: the
+/// migrator returns it before it changes anything.
+pub fn no_run_lock(driver: &str) -> DriverError {
+    DriverError::new(
+        DriverErrorKind::Unsupported,
+        format!(
+            "driver `{driver}` states no run lock in its Capabilities, and Cairn runs nothing without one (it keeps concurrent runs apart); nothing was changed. Implement Driver::lock and Driver::unlock in the driver and return Capabilities::with_run_lock() from Driver::capabilities (docs/driver-guide.md, \"Locks\")"
+        ),
+    )
+}
+
+/// A failed [`Driver::execute_many`], as [`checked_execute_many`] checked it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchFailure {
+    /// The statement that failed, 0-based within the batch; `None` when the
+    /// driver returned an index outside the batch (a bug of the driver, which
+    /// `error` explains), so which statement failed is unknown.
+    pub index: Option<usize>,
+    /// The driver's error; for a bad index, one that names the driver and
+    /// has the driver's own error as its source.
+    pub error: DriverError,
+}
+
+/// Runs `statements` with [`Driver::execute_many`] and checks the index it
+/// returns on failure, so that a buggy driver cannot make the core index
+/// past the batch.
+pub async fn checked_execute_many(
+    driver: &mut dyn Driver,
+    statements: &[&str],
+) -> Result<(), BatchFailure> {
+    let Err((index, error)) = driver.execute_many(statements).await else {
+        return Ok(());
+    };
+    if index < statements.len() {
+        return Err(BatchFailure {
+            index: Some(index),
+            error,
+        });
+    }
+    Err(BatchFailure {
+        index: None,
+        error: bad_index(driver.driver_name(), index, statements.len(), error),
+    })
+}
+
+/// The error for an index outside a batch of `count` statements.
+fn bad_index(driver: &str, index: usize, count: usize, error: DriverError) -> DriverError {
+    let valid = match count {
+        0 => "no index at all: the batch was empty".to_owned(),
+        1 => "index 0".to_owned(),
+        n => format!("an index from 0 to {}", n - 1),
+    };
+    DriverError {
+        kind: error.kind,
+        message: format!(
+            "driver `{driver}` failed a batch of {count} statement(s) but named statement index {index}, outside the batch, so which statement failed is unknown (a bug in the driver: its Driver::execute_many must return {valid}); the driver's error: {}",
+            error.message
+        ),
+        code: error.code.clone(),
+        source: Some(Arc::new(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A driver whose `execute_many` fails with a fixed index; nothing else is implemented.
+    #[derive(Debug)]
+    struct Liar(usize);
+
+    #[async_trait]
+    impl Driver for Liar {
+        fn dialect(&self) -> &dyn crate::dialect::Dialect {
+            crate::dialect::for_engine(crate::Engine::Sqlite)
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::new(true, LockKind::WriteTransaction)
+        }
+        async fn apply_settings(&mut self, _: &SessionSettings) -> Result<(), DriverError> {
+            Ok(())
+        }
+        async fn begin(&mut self) -> Result<(), DriverError> {
+            Ok(())
+        }
+        async fn commit(&mut self) -> Result<(), DriverError> {
+            Ok(())
+        }
+        async fn rollback(&mut self) -> Result<(), DriverError> {
+            Ok(())
+        }
+        async fn execute(&mut self, _: &str) -> Result<u64, DriverError> {
+            Ok(0)
+        }
+        async fn execute_many(&mut self, _: &[&str]) -> Result<(), (usize, DriverError)> {
+            Err((
+                self.0,
+                DriverError::new(DriverErrorKind::LockTimeout, "busy").with_code("5"),
+            ))
+        }
+        async fn query(&mut self, _: &str) -> Result<Rows, DriverError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
+    }
+
+    #[test]
+    fn an_index_inside_the_batch_is_passed_on() {
+        let failure = block_on(checked_execute_many(&mut Liar(1), &["a", "b", "c"]))
+            .expect_err("the batch failed");
+        assert_eq!(failure.index, Some(1));
+        assert_eq!(failure.error.message, "busy");
+    }
+
+    #[test]
+    fn an_index_outside_the_batch_is_an_error_naming_the_driver() {
+        for (index, statements, valid) in [
+            (3, &["a", "b", "c"][..], "an index from 0 to 2"),
+            (usize::MAX, &["a"][..], "index 0"),
+            (0, &[][..], "no index at all: the batch was empty"),
+        ] {
+            let failure = block_on(checked_execute_many(&mut Liar(index), statements))
+                .expect_err("the batch failed");
+            assert_eq!(failure.index, None, "{index}");
+            let error = failure.error;
+            assert!(
+                error.message.starts_with(&format!(
+                    "driver `cairn_core::driver::tests::Liar` failed a batch of {} statement(s) but named statement index {index}, outside the batch",
+                    statements.len()
+                )),
+                "{error}"
+            );
+            assert!(error.message.contains(valid), "{error}");
+            assert!(
+                error.message.ends_with("the driver's error: busy"),
+                "{error}"
+            );
+            // What the driver said stays: its kind and code, and itself as the source.
+            assert_eq!(error.kind, DriverErrorKind::LockTimeout);
+            assert_eq!(error.code.as_deref(), Some("5"));
+            let source = std::error::Error::source(&error).expect("the driver's error");
+            assert_eq!(source.to_string(), "busy (5)");
+        }
+    }
+
+    #[test]
+    fn the_default_locks_are_unsupported_and_name_the_driver() {
+        let mut driver = Liar(0);
+        assert!(!driver.capabilities().run_lock);
+        let lock = block_on(driver.lock(Duration::from_secs(1))).expect_err("no lock");
+        assert_eq!(lock.kind, DriverErrorKind::Unsupported);
+        assert!(
+            lock.message.starts_with(
+                "driver `cairn_core::driver::tests::Liar` does not implement Driver::lock: "
+            ),
+            "{lock}"
+        );
+        assert!(
+            lock.message
+                .contains("return Capabilities::with_run_lock() from Driver::capabilities"),
+            "{lock}"
+        );
+        let unlock = block_on(driver.unlock()).expect_err("no unlock");
+        assert_eq!(unlock.kind, DriverErrorKind::Unsupported);
+        assert!(
+            unlock.message.starts_with(
+                "driver `cairn_core::driver::tests::Liar` does not implement Driver::unlock: "
+            ),
+            "{unlock}"
+        );
+    }
+
+    #[test]
+    fn errors_keep_their_source_and_compare_without_it() {
+        let io = std::io::Error::other("socket closed");
+        let error = DriverError::new(DriverErrorKind::Connection, "lost")
+            .with_source(io)
+            .context("reading the history");
+        assert_eq!(error.message, "reading the history: lost");
+        let source = std::error::Error::source(&error).expect("a source");
+        assert_eq!(source.to_string(), "socket closed");
+        let copy = error.clone();
+        assert!(std::error::Error::source(&copy).is_some(), "clones keep it");
+        assert_eq!(
+            error,
+            DriverError::new(DriverErrorKind::Connection, "reading the history: lost")
+        );
+        assert_ne!(
+            error,
+            DriverError::new(DriverErrorKind::Connection, "reading the history: lost")
+                .with_code("08006")
+        );
+    }
 }

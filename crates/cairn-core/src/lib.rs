@@ -18,6 +18,7 @@ pub mod driver;
 pub mod error;
 pub mod history;
 pub mod literal;
+pub mod lock;
 pub mod migration;
 pub mod migrator;
 pub mod plan;

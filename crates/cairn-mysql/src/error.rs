@@ -8,6 +8,8 @@
 //!
 //! Messages are built here from the parts of the error, never from a URL, and
 //! connection errors are scrubbed of the password as a last line of defence.
+//! The mysql_async error is kept as the [`DriverError`]'s source, except for
+//! a connection error whose text shows the password.
 
 use cairn_core::{DriverError, DriverErrorKind};
 use mysql_async::{Error, IoError, ServerError, UrlError};
@@ -72,7 +74,7 @@ fn code(error: &ServerError) -> String {
 
 /// An error of a statement on an open connection.
 pub(crate) fn statement_error(error: Error) -> DriverError {
-    match error {
+    let mapped = match &error {
         Error::Server(server) => {
             let kind = if matches!(server.code, LOCK_WAIT_TIMEOUT | DEADLOCK) {
                 DriverErrorKind::LockTimeout
@@ -81,12 +83,11 @@ pub(crate) fn statement_error(error: Error) -> DriverError {
             } else {
                 DriverErrorKind::Statement
             };
-            let code = code(&server);
-            DriverError::new(kind, server.message).with_code(code)
+            DriverError::new(kind, server.message.clone()).with_code(code(server))
         }
         Error::Io(io) => DriverError::new(
             DriverErrorKind::Connection,
-            format!("connection to the server lost: {}", io_message(&io)),
+            format!("connection to the server lost: {}", io_message(io)),
         ),
         Error::Driver(driver) => DriverError::new(
             DriverErrorKind::Connection,
@@ -96,8 +97,9 @@ pub(crate) fn statement_error(error: Error) -> DriverError {
             DriverErrorKind::Connection,
             format!("MySQL client error: {other}"),
         ),
-        Error::Url(url) => DriverError::new(DriverErrorKind::Other, url_message(&url)),
-    }
+        Error::Url(url) => DriverError::new(DriverErrorKind::Other, url_message(url)),
+    };
+    mapped.with_source(error)
 }
 
 /// An error while connecting to `shown` (a redacted URL). Every such error is
@@ -109,11 +111,8 @@ pub(crate) fn connect_error(
     tls: bool,
     password: Option<&str>,
 ) -> DriverError {
-    let (why, code) = match error {
-        Error::Server(server) => {
-            let code = code(&server);
-            (server.message, Some(code))
-        }
+    let (why, code) = match &error {
+        Error::Server(server) => (server.message.clone(), Some(code(server))),
         Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => (
             format!(
                 "the server does not offer TLS, but ssl-mode={mode} requires it: enable TLS on the server, \
@@ -128,17 +127,36 @@ pub(crate) fn connect_error(
         Error::Io(IoError::Io(io)) if tls && io.kind() == std::io::ErrorKind::InvalidData => {
             (format!("TLS handshake failed with ssl-mode={mode}: {io}{}", verify_hint(mode)), None)
         }
-        Error::Io(io) => (io_message(&io), None),
+        Error::Io(io) => (io_message(io), None),
         Error::Driver(driver) => (format!("MySQL protocol error: {driver}"), None),
         Error::Other(other) => (format!("MySQL client error: {other}"), None),
-        Error::Url(url) => (url_message(&url), None),
+        Error::Url(url) => (url_message(url), None),
     };
     let message = scrub(format!("cannot connect to `{shown}`: {why}"), password);
-    let error = DriverError::new(DriverErrorKind::Connection, message);
-    match code {
-        Some(code) => error.with_code(code),
-        None => error,
+    let mut mapped = DriverError::new(DriverErrorKind::Connection, message);
+    if let Some(code) = code {
+        mapped = mapped.with_code(code);
     }
+    if shows(&error, password) {
+        mapped
+    } else {
+        mapped.with_source(error)
+    }
+}
+
+/// Whether `error` or one of its sources shows `password` in its text.
+fn shows(error: &(dyn std::error::Error + 'static), password: Option<&str>) -> bool {
+    let Some(password) = password.filter(|p| !p.is_empty()) else {
+        return false;
+    };
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if cause.to_string().contains(password) {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
 }
 
 fn verify_hint(mode: SslMode) -> &'static str {
@@ -246,5 +264,25 @@ mod tests {
             "{error}"
         );
         assert!(!error.to_string().contains("hunter2"), "{error}");
+        // The server's error showed the password: it is not kept as the source.
+        assert!(std::error::Error::source(&error).is_none());
+    }
+
+    #[test]
+    fn errors_keep_the_client_error_as_their_source() {
+        let error = statement_error(server(1146, "42S02", "Table 't' doesn't exist"));
+        let source = std::error::Error::source(&error).expect("the client's error");
+        assert!(
+            source.to_string().contains("Table 't' doesn't exist"),
+            "{source}"
+        );
+        let refused = connect_error(
+            server(1045, "28000", "Access denied for user 'app'"),
+            "mysql://app:***@db/app",
+            SslMode::Preferred,
+            false,
+            Some("hunter2"),
+        );
+        assert!(std::error::Error::source(&refused).is_some());
     }
 }

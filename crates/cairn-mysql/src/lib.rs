@@ -29,7 +29,8 @@
 //! `cairn:` + the MD5 of the full name, computed by the server so every Cairn
 //! version agrees. `GET_LOCK` waits in whole seconds, so the driver waits in
 //! whole seconds while at least one remains and polls with `GET_LOCK(name, 0)`
-//! for the rest, which honours sub-second timeouts. When the wait ends, the
+//! every 50 ms for the rest, which honours sub-second timeouts (the loop is
+//! the core's [`cairn_core::lock::poll`]). When the wait ends, the
 //! error says who holds the lock: `IS_USED_LOCK` gives the connection id, and
 //! `information_schema.PROCESSLIST` its user, host, command and time (when the
 //! user may see other sessions).
@@ -129,11 +130,12 @@ mod error;
 mod options;
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_core::dialect::mysql::MysqlDialect;
 use cairn_core::driver::Rows;
+use cairn_core::lock::{self, Pauses, TryLock};
 use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
@@ -147,7 +149,7 @@ pub use options::SslMode;
 use options::UrlParts;
 
 /// How often a lock wait shorter than a second polls `GET_LOCK(name, 0)`.
-const LOCK_POLL: Duration = Duration::from_millis(50);
+const LOCK_POLL: Pauses = Pauses::constant(Duration::from_millis(50));
 
 /// The longest lock wait both servers accept (a year, in seconds).
 const MAX_LOCK_WAIT_SECONDS: u64 = 31_536_000;
@@ -283,16 +285,13 @@ impl MySqlDriver {
             server_wait: Duration::ZERO,
             abandoned: false,
         };
-        driver.prepare_session().await.map_err(|e| DriverError {
-            kind: DriverErrorKind::Connection,
-            message: error::scrub(
-                format!(
-                    "connected to `{shown}` but could not prepare the session: {}",
-                    e.message
-                ),
-                password,
-            ),
-            code: e.code,
+        driver.prepare_session().await.map_err(|e| {
+            let mut e = e.context(format_args!(
+                "connected to `{shown}` but could not prepare the session"
+            ));
+            e.kind = DriverErrorKind::Connection;
+            e.message = error::scrub(e.message, password);
+            e
         })?;
         tracing::debug!(url = %shown, server = %driver.server_version(), connection_id, encrypted, "connected");
         Ok(driver)
@@ -327,6 +326,11 @@ impl MySqlDriver {
         self.dialect
             .server_version()
             .map_or("", |version| version.text.as_str())
+    }
+
+    /// The database the URL names (`DATABASE()` after connecting), if any.
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
     }
 
     /// Whether the server is MariaDB (else MySQL).
@@ -460,6 +464,32 @@ impl MySqlDriver {
     }
 }
 
+/// The named lock `GET_LOCK` takes, as [`lock::poll`] tries it: each try
+/// waits on the server for the whole seconds left, then polls for the rest.
+struct UserLock<'d> {
+    driver: &'d mut MySqlDriver,
+    name: &'d str,
+    literal: &'d str,
+}
+
+#[async_trait]
+impl TryLock for UserLock<'_> {
+    async fn try_lock(&mut self, wait: Duration) -> Result<bool, DriverError> {
+        let wait = wait.as_secs().min(MAX_LOCK_WAIT_SECONDS);
+        self.driver.server_wait = Duration::from_secs(wait);
+        let got = self
+            .driver
+            .scalar(&format!("SELECT GET_LOCK({}, {wait})", self.literal))
+            .await;
+        self.driver.server_wait = Duration::ZERO;
+        Ok(got?.as_deref() == Some("1"))
+    }
+
+    async fn holder(&mut self) -> Result<String, DriverError> {
+        self.driver.holder(self.name).await
+    }
+}
+
 /// The error for a session whose settings are not those Cairn's SQL needs
 /// (`connect` adds which server).
 fn precondition_error(why: &str) -> DriverError {
@@ -538,12 +568,7 @@ impl Driver for MySqlDriver {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(false, LockKind::Session)
-    }
-
-    /// The database named in the URL (`DATABASE()` after connecting).
-    fn default_schema(&self) -> Option<String> {
-        self.database.clone()
+        Capabilities::new(false, LockKind::Session).with_run_lock()
     }
 
     async fn confirms_completed(&mut self, error: &DriverError) -> bool {
@@ -557,30 +582,14 @@ impl Driver for MySqlDriver {
         }
         let name = self.lock_name().await?;
         let literal = self.dialect.string_literal(&name);
-        let deadline = Instant::now() + timeout;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let wait = remaining.as_secs().min(MAX_LOCK_WAIT_SECONDS);
-            self.server_wait = Duration::from_secs(wait);
-            let got = self
-                .scalar(&format!("SELECT GET_LOCK({literal}, {wait})"))
-                .await;
-            self.server_wait = Duration::ZERO;
-            let got = got?;
-            if got.as_deref() == Some("1") {
-                self.lock_name = Some(name);
-                return Ok(());
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                break;
-            }
-            if wait == 0 || got.is_none() {
-                tokio::time::sleep(remaining.min(LOCK_POLL)).await;
-            }
-        }
-        let holder = self.holder(&name).await?;
-        Err(DriverError::new(DriverErrorKind::LockHeld, holder))
+        let mut user_lock = UserLock {
+            driver: self,
+            name: &name,
+            literal: &literal,
+        };
+        lock::poll(&mut user_lock, timeout, LOCK_POLL).await?;
+        self.lock_name = Some(name);
+        Ok(())
     }
 
     async fn unlock(&mut self) -> Result<(), DriverError> {

@@ -189,7 +189,7 @@ mod mysql {
         assert_eq!(err.code.as_deref(), Some("1064, SQLSTATE 42000"), "{err}");
         assert!(err.message.contains("SQL syntax"), "{err}");
         assert_eq!(
-            driver.default_schema().as_deref(),
+            driver.database(),
             Some(db.url().rsplit('/').next().unwrap())
         );
     }

@@ -11,9 +11,13 @@
 //! that are not the server's (I/O, a closed connection, TLS) are connection
 //! errors too.
 //!
+//! The tokio-postgres error is kept as the [`DriverError`]'s source, so a
+//! caller can walk to it (and to the server's `DbError` beneath it).
+//!
 //! No message built here contains the password: tokio-postgres's own messages
 //! never include it, URLs are shown through [`DatabaseUrl::redacted`], and as a
-//! last line of defence connection errors are scrubbed of the URL's secrets.
+//! last line of defence connection errors are scrubbed of the URL's secrets; a
+//! connection error whose source would show a secret keeps no source.
 
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{DriverError, DriverErrorKind};
@@ -66,8 +70,8 @@ fn kind_of(code: &SqlState) -> DriverErrorKind {
 }
 
 /// Maps an error from a statement on an open connection.
-pub(crate) fn map_error(error: &tokio_postgres::Error) -> DriverError {
-    match error.as_db_error() {
+pub(crate) fn map_error(error: tokio_postgres::Error) -> DriverError {
+    let mapped = match error.as_db_error() {
         Some(db) => {
             DriverError::new(kind_of(db.code()), server_message(db)).with_code(db.code().code())
         }
@@ -75,8 +79,9 @@ pub(crate) fn map_error(error: &tokio_postgres::Error) -> DriverError {
             DriverErrorKind::Connection,
             "the connection to the PostgreSQL server was closed",
         ),
-        None => DriverError::new(DriverErrorKind::Connection, chain(error)),
-    }
+        None => DriverError::new(DriverErrorKind::Connection, chain(&error)),
+    };
+    mapped.with_source(error)
 }
 
 /// Maps an error from connecting: every failure is a connection error that
@@ -84,7 +89,7 @@ pub(crate) fn map_error(error: &tokio_postgres::Error) -> DriverError {
 pub(crate) fn connect_error(
     url: &DatabaseUrl,
     options: &ConnectOptions,
-    error: &tokio_postgres::Error,
+    error: tokio_postgres::Error,
 ) -> DriverError {
     let target = url.redacted();
     let mut out = match error.as_db_error() {
@@ -94,7 +99,7 @@ pub(crate) fn connect_error(
         )
         .with_code(db.code().code()),
         None => {
-            let cause = chain(error);
+            let cause = chain(&error);
             let advice = if cause.contains("server does not support TLS") {
                 format!(
                     "; sslmode={} needs TLS but the server does not offer it: enable ssl on the server, or use sslmode=prefer or sslmode=disable",
@@ -124,7 +129,24 @@ pub(crate) fn connect_error(
         out.message.push_str(hint);
     }
     out.message = scrub(&out.message, &options.secrets);
-    out
+    if shows_a_secret(&error, &options.secrets) {
+        out
+    } else {
+        out.with_source(error)
+    }
+}
+
+/// Whether `error` or any of its sources shows one of `secrets` (those long
+/// enough to be scrubbed) in its text.
+pub(crate) fn shows_a_secret(
+    error: &(dyn std::error::Error + 'static),
+    secrets: &[String],
+) -> bool {
+    let text = chain(error);
+    secrets
+        .iter()
+        .filter(|s| s.len() >= MIN_SCRUBBED_LEN)
+        .any(|secret| text.contains(secret.as_str()))
 }
 
 /// Replaces every secret in `text` with `***`.
@@ -154,6 +176,27 @@ mod tests {
         ] {
             assert_eq!(kind_of(&SqlState::from_code(code)), kind, "{code}");
         }
+    }
+
+    #[test]
+    fn a_source_that_shows_a_secret_is_detected_through_the_chain() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error connecting to server")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let secrets = vec!["hunter2".to_owned(), "x".to_owned()];
+        let leaky = Outer(std::io::Error::other("bad password hunter2"));
+        assert!(shows_a_secret(&leaky, &secrets));
+        let clean = Outer(std::io::Error::other("connection refused, x"));
+        assert!(!shows_a_secret(&clean, &secrets));
     }
 
     #[test]

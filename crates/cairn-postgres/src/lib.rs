@@ -9,7 +9,7 @@
 //!
 //! **Session-level advisory lock, polled.** [`Driver::lock`] calls
 //! `pg_try_advisory_lock(key)` in autocommit mode every 50–250 ms until it
-//! succeeds or the timeout passes. It is a *session* lock, never
+//! succeeds or the timeout passes (the core's [`cairn_core::lock::poll`]). It is a *session* lock, never
 //! `pg_advisory_xact_lock`, and no transaction is open while waiting or while
 //! holding it. That matters for `-- cairn:no-transaction` migrations such as
 //! `CREATE INDEX CONCURRENTLY`, which waits for every transaction that might
@@ -92,11 +92,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_core::dialect::postgres::PostgresDialect;
 use cairn_core::driver::Rows;
+use cairn_core::lock::{self, Pauses, TryLock};
 use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
@@ -116,10 +117,11 @@ const SERVER: &str = "PostgreSQL";
 const LOCK_KEY_SQL: &str =
     "('x' || left(md5('cairn:' || current_database()), 16))::bit(64)::bigint";
 
-/// The first pause between two tries of the migration lock; it doubles up to [`LOCK_POLL_MAX`].
-const LOCK_POLL_MIN: Duration = Duration::from_millis(50);
-/// The longest pause between two tries of the migration lock.
-const LOCK_POLL_MAX: Duration = Duration::from_millis(250);
+/// The pauses between two tries of the migration lock: 50 ms, doubling up to 250 ms.
+const LOCK_POLL: Pauses = Pauses {
+    first: Duration::from_millis(50),
+    max: Duration::from_millis(250),
+};
 
 /// A connection to one PostgreSQL database.
 pub struct PgDriver {
@@ -174,19 +176,14 @@ impl PgDriver {
         url: &DatabaseUrl,
         options: ConnectOptions,
     ) -> Result<PgDriver, DriverError> {
-        let tls_config =
-            tls::client_config(options.ssl_mode, options.roots.as_ref()).map_err(|e| {
-                DriverError {
-                    message: format!("cannot connect to {}: {}", url.redacted(), e.message),
-                    ..e
-                }
-            })?;
+        let tls_config = tls::client_config(options.ssl_mode, options.roots.as_ref())
+            .map_err(|e| e.context(format_args!("cannot connect to {}", url.redacted())))?;
         let tls = tls::MakeTls(MakeRustlsConnect::new(tls_config));
         let (client, mut connection) = options
             .config
             .connect(tls)
             .await
-            .map_err(|e| errors::connect_error(url, &options, &e))?;
+            .map_err(|e| errors::connect_error(url, &options, e))?;
         let redacted = url.redacted();
         let task_url = redacted.clone();
         tokio::spawn(async move {
@@ -236,12 +233,11 @@ impl PgDriver {
                 "SELECT pg_backend_pid(), current_database(), {LOCK_KEY_SQL}, current_setting('server_version')"
             ))
             .await
-            .map_err(|e| DriverError {
-                message: format!(
-                    "connected to {} but cannot read the session: {}",
-                    driver.url, e.message
-                ),
-                ..e
+            .map_err(|e| {
+                e.context(format_args!(
+                    "connected to {} but cannot read the session",
+                    driver.url
+                ))
             })?;
         let row = rows.first().ok_or_else(|| {
             DriverError::new(
@@ -275,12 +271,11 @@ impl PgDriver {
         let rows = self
             .query_rows(&format!("{establish}; {check}"))
             .await
-            .map_err(|e| DriverError {
-                message: format!(
-                    "connected to {} but cannot set up the session (`{establish}`): {}",
-                    self.url, e.message
-                ),
-                ..e
+            .map_err(|e| {
+                e.context(format_args!(
+                    "connected to {} but cannot set up the session (`{establish}`)",
+                    self.url
+                ))
             })?;
         preconditions
             .verify(&rows)
@@ -329,7 +324,7 @@ impl PgDriver {
         self.check_open()?;
         let limit = self.reply_limit();
         match timeouts::within(limit.map(|l| l.after), self.client.simple_query(sql)).await {
-            Ok(reply) => reply.map_err(|e| map_error(&e)),
+            Ok(reply) => reply.map_err(map_error),
             Err(timeouts::TimedOut) => Err(self.no_reply(limit)),
         }
     }
@@ -378,7 +373,7 @@ impl PgDriver {
         // rejects the rest (the transaction is aborted) or the session is gone.
         for (index, reply) in replies.into_iter().enumerate() {
             if let Some(Err(error)) = reply {
-                return Err((index, map_error(&error)));
+                return Err((index, map_error(error)));
             }
         }
         Ok(())
@@ -460,6 +455,20 @@ impl PgDriver {
     }
 }
 
+/// The advisory lock, as [`lock::poll`] tries it.
+struct AdvisoryLock<'d>(&'d PgDriver);
+
+#[async_trait]
+impl TryLock for AdvisoryLock<'_> {
+    async fn try_lock(&mut self, _wait: Duration) -> Result<bool, DriverError> {
+        self.0.try_lock().await
+    }
+
+    async fn holder(&mut self) -> Result<String, DriverError> {
+        Ok(self.0.holder().await)
+    }
+}
+
 /// The error for a session whose settings are not those Cairn's SQL needs.
 fn precondition_error(url: &str, why: &str) -> DriverError {
     DriverError::new(
@@ -495,7 +504,7 @@ impl Driver for PgDriver {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(true, LockKind::Session)
+        Capabilities::new(true, LockKind::Session).with_run_lock()
     }
 
     /// `duplicate_table` (42P07, also an index), `duplicate_column` (42701),
@@ -523,20 +532,7 @@ impl Driver for PgDriver {
 
     async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
         // A timeout too large to add to now (Duration::MAX, say) waits forever.
-        let deadline = Instant::now().checked_add(timeout);
-        let mut pause = LOCK_POLL_MIN;
-        loop {
-            if self.try_lock().await? {
-                return Ok(());
-            }
-            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if remaining == Some(Duration::ZERO) {
-                let holder = self.holder().await;
-                return Err(DriverError::new(DriverErrorKind::LockHeld, holder));
-            }
-            tokio::time::sleep(remaining.map_or(pause, |r| pause.min(r))).await;
-            pause = (pause * 2).min(LOCK_POLL_MAX);
-        }
+        lock::poll(&mut AdvisoryLock(self), timeout, LOCK_POLL).await
     }
 
     async fn unlock(&mut self) -> Result<(), DriverError> {

@@ -13,14 +13,16 @@
 //! ([`LockKind::WriteTransaction`]).
 //!
 //! The write lock lasts one transaction, but a run plans once and then runs
-//! many of them (and backfills run in many more), so the driver's migration
-//! lock ([`Driver::lock`], also [`Driver::lock_backfill`]) locks a file beside
-//! the database, `<database>-cairn-backfill.lock`, for the whole run: an `up`
-//! and a `down` started together run one after the other, as on the server
-//! engines. The operating system releases the lock when the process ends,
-//! even by `kill -9`, so a resumed run never waits for a dead one. The file
-//! keeps its old name so that a Cairn that locks it only for backfills still
-//! excludes a newer one, and holds the holder's process id and start time.
+//! many of them (and backfills run in many more), so the driver's run lock
+//! ([`Driver::lock`]) locks a file beside the database,
+//! `<database>-cairn-backfill.lock` ([`cairn_core::lock::FileLock`]), for the
+//! whole run: an `up` and a `down` started together run one after the other,
+//! as on the server engines. The operating system releases the lock when the
+//! process ends, even by `kill -9`, so a resumed run never waits for a dead
+//! one. The file keeps its old name so that a Cairn that locks it only for
+//! backfills still excludes a newer one, and holds the holder's process id
+//! and start time. An in-memory database belongs to its connection alone and
+//! needs no lock.
 //!
 //! # URLs and files that do not exist yet
 //!
@@ -45,6 +47,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cairn_core::dialect::sqlite::SqliteDialect;
 use cairn_core::driver::Rows;
+use cairn_core::lock::FileLock;
 use cairn_core::url::DatabaseUrl;
 use cairn_core::{
     Capabilities, Dialect, Driver, DriverError, DriverErrorKind, Flavour, LockKind, ServerVersion,
@@ -61,7 +64,8 @@ pub struct SqliteDriver {
     jobs: mpsc::Sender<Job>,
     location: String,
     file: Option<PathBuf>,
-    backfill_lock: Option<std::fs::File>,
+    /// The run lock while this driver holds it.
+    run_lock: Option<FileLock>,
     /// The file does not exist yet: an empty in-memory stand-in answers until
     /// the first write creates it (see the module docs).
     pending: bool,
@@ -262,7 +266,7 @@ impl SqliteDriver {
                 jobs,
                 location: name,
                 file,
-                backfill_lock: None,
+                run_lock: None,
                 pending,
                 busy_timeout: DEFAULT_BUSY_TIMEOUT,
                 read_only: mode == OpenMode::ReadOnly,
@@ -310,10 +314,7 @@ impl SqliteDriver {
             Ok(())
         })
         .await
-        .map_err(|e| DriverError {
-            message: format!("cannot create SQLite database `{name}`: {}", e.message),
-            ..e
-        })?;
+        .map_err(|e| e.context(format_args!("cannot create SQLite database `{name}`")))?;
         self.pending = false;
         Ok(())
     }
@@ -353,11 +354,10 @@ fn open_file(path: &Path) -> rusqlite::Result<Connection> {
     )
 }
 
-/// `<database>-cairn-backfill.lock`, beside the database file.
+/// `<database>-cairn-backfill.lock`, beside the database file: the run lock's
+/// file ([`FileLock::path_beside`]).
 pub fn backfill_lock_path(database: &std::path::Path) -> PathBuf {
-    let mut name = database.as_os_str().to_owned();
-    name.push("-cairn-backfill.lock");
-    PathBuf::from(name)
+    FileLock::path_beside(database)
 }
 
 fn map_error(error: rusqlite::Error, read_only: bool) -> DriverError {
@@ -374,9 +374,12 @@ fn map_error(error: rusqlite::Error, read_only: bool) -> DriverError {
                     " (the database URL says mode=ro: drop it, or use mode=rw, to let Cairn write)",
                 );
             }
-            DriverError::new(kind, text).with_code(format!("SQLITE {}", failure.extended_code))
+            let code = format!("SQLITE {}", failure.extended_code);
+            DriverError::new(kind, text)
+                .with_code(code)
+                .with_source(error)
         }
-        _ => DriverError::new(DriverErrorKind::Statement, error.to_string()),
+        _ => DriverError::new(DriverErrorKind::Statement, error.to_string()).with_source(error),
     }
 }
 
@@ -397,18 +400,29 @@ impl Driver for SqliteDriver {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(true, LockKind::WriteTransaction)
+        Capabilities::new(true, LockKind::WriteTransaction).with_run_lock()
     }
 
-    /// The run lock is the backfill lock file: one lock, held for every run
-    /// (`up`, `down`, `redo`, `repair`, `baseline`), so that runs never
-    /// interleave, and a Cairn that locks only its backfills still excludes it.
+    /// The run lock is the lock file beside the database: one lock, held
+    /// for every run (`up`, `down`, `redo`, `repair`, `baseline`), so that
+    /// runs never interleave, and a Cairn that locks only its backfills still
+    /// excludes it.
     async fn lock(&mut self, timeout: Duration) -> Result<(), DriverError> {
-        self.lock_backfill(timeout).await
+        let Some(database) = &self.file else {
+            return Ok(()); // an in-memory database belongs to this connection alone
+        };
+        if self.run_lock.is_none() {
+            let path = FileLock::path_beside(database);
+            self.run_lock = Some(FileLock::acquire(&path, timeout).await?);
+        }
+        Ok(())
     }
 
     async fn unlock(&mut self) -> Result<(), DriverError> {
-        self.unlock_backfill().await
+        match self.run_lock.take() {
+            Some(lock) => lock.release(),
+            None => Ok(()),
+        }
     }
 
     async fn confirms_completed(&mut self, error: &DriverError) -> bool {
@@ -418,85 +432,6 @@ impl Driver for SqliteDriver {
             && ["already exists", "duplicate column name:", "no such index:"]
                 .iter()
                 .any(|needle| error.message.contains(needle))
-    }
-
-    async fn lock_backfill(&mut self, timeout: Duration) -> Result<(), DriverError> {
-        let Some(database) = &self.file else {
-            return Ok(()); // an in-memory database belongs to this connection alone
-        };
-        if self.backfill_lock.is_some() {
-            return Ok(());
-        }
-        let path = backfill_lock_path(database);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| {
-                DriverError::new(
-                    DriverErrorKind::Other,
-                    format!(
-                        "cannot open the backfill lock file `{}`: {e}",
-                        path.display()
-                    ),
-                )
-            })?;
-        let started = std::time::Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    let holder = holder.trim();
-                    return Err(DriverError::new(
-                        DriverErrorKind::LockHeld,
-                        format!(
-                            "another cairn run holds the migration and backfill lock `{}`{}",
-                            path.display(),
-                            if holder.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" ({holder})")
-                            }
-                        ),
-                    ));
-                }
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(DriverError::new(
-                        DriverErrorKind::Other,
-                        format!("cannot lock `{}`: {e}", path.display()),
-                    ))
-                }
-            }
-        }
-        // Who holds it, for the message another runner shows; best effort.
-        let note = format!(
-            "process {} since {}",
-            std::process::id(),
-            cairn_core::clock::UtcTime::now().rfc3339()
-        );
-        let _ = file.set_len(0);
-        let _ = std::io::Write::write_all(&mut &file, note.as_bytes());
-        self.backfill_lock = Some(file);
-        Ok(())
-    }
-
-    async fn unlock_backfill(&mut self) -> Result<(), DriverError> {
-        if let Some(file) = self.backfill_lock.take() {
-            let _ = file.set_len(0);
-            file.unlock().map_err(|e| {
-                DriverError::new(
-                    DriverErrorKind::Other,
-                    format!("cannot unlock the backfill lock: {e}"),
-                )
-            })?;
-        }
-        Ok(())
     }
 
     async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {

@@ -129,6 +129,8 @@ mod input {
         Probe,
         /// `ROLLBACK` fails.
         Rollback,
+        /// `execute_many` fails with an index outside the batch.
+        BadIndex,
     }
 
     #[derive(Debug)]
@@ -176,6 +178,16 @@ mod input {
             self.failed |= result.is_err();
             result
         }
+        async fn execute_many(&mut self, statements: &[&str]) -> Result<(), (usize, DriverError)> {
+            let result = self.inner.execute_many(statements).await;
+            self.failed |= result.is_err();
+            match result {
+                Err((index, e)) if self.fault == Fault::BadIndex => {
+                    Err((index + statements.len() + 5, e))
+                }
+                other => other,
+            }
+        }
         async fn query(&mut self, sql: &str) -> Result<cairn_core::driver::Rows, DriverError> {
             self.inner.query(sql).await
         }
@@ -207,6 +219,59 @@ mod input {
             Error::Statement { outcome, .. } => outcome,
             other => panic!("expected a statement error, got {other:?}"),
         }
+    }
+
+    /// A driver whose `execute_many` names a statement outside the batch
+    /// does not panic the core: the run fails with an error naming the
+    /// driver, and the transaction is rolled back.
+    #[tokio::test]
+    async fn input_a_bad_index_from_execute_many_is_an_error_naming_the_driver() {
+        let db = TestDatabase::sqlite();
+        let dir = Fixture::new()
+            .migration(
+                1,
+                "broken",
+                "CREATE TABLE t (a INTEGER);\nINSERT INTO missing VALUES (1);\n",
+                None,
+            )
+            .build();
+        let url = DatabaseUrl::parse(db.url()).expect("a sqlite URL");
+        let inner = SqliteDriver::connect(&url).await.expect("SQLite opens");
+        let mut driver = Faulty {
+            inner,
+            fault: Fault::BadIndex,
+            failed: false,
+        };
+        let migrator = Migrator::new(dir.read(), MigratorOptions::default());
+        let failure = migrator
+            .up(&mut driver, None)
+            .await
+            .expect_err("the migration fails");
+        match &failure.error {
+            Error::Driver { context, cause, .. } => {
+                assert!(
+                    context.starts_with("up of migration 1 (broken) failed in its transaction (the transaction was rolled back"),
+                    "{}",
+                    failure.error
+                );
+                assert!(
+                    cause.message.starts_with("driver `tests::input::Faulty` failed a batch of 2 statement(s) but named statement index 8, outside the batch"),
+                    "{}",
+                    failure.error
+                );
+                assert!(cause.message.contains("no such table: missing"), "{cause}");
+                assert_eq!(cause.kind, DriverErrorKind::Statement);
+            }
+            other => panic!("expected a driver error, got {other:?}"),
+        }
+        assert!(failure.report.migrations.is_empty());
+        let history = migrator.history(&mut driver).await.expect("history");
+        assert!(history.is_empty(), "{history:?}");
+        let tables = driver
+            .query("SELECT name FROM sqlite_master WHERE name = 't'")
+            .await
+            .expect("query");
+        assert!(tables.is_empty(), "the transaction was not rolled back");
     }
 
     #[tokio::test]

@@ -29,6 +29,13 @@ use cairn_core::{
 
 use crate::fixture::{Fixture, FixtureDir};
 
+mod primitives;
+
+pub use primitives::{
+    execute_many_runs_in_order_and_stops_at_the_first_failure, execute_returns_affected_rows,
+    run_lock_excludes_a_second_runner, unsupported_lock_is_refused_before_anything_changes,
+};
+
 /// Where a conformance case gets its databases.
 #[async_trait]
 pub trait Target: Send + Sync {
@@ -43,39 +50,67 @@ pub trait Database: Send + Sync {
     async fn connect(&self) -> Box<dyn Driver>;
 }
 
-/// The names of every case, in the order [`conformance_tests!`] expands them.
-pub const CASES: &[&str] = &[
-    "history_round_trip",
-    "lock_exclusivity",
-    "failing_migration",
-    "checksum_mismatch",
-    "no_transaction_directive",
-    "down_and_redo",
-    "engine_override",
-    "baseline_and_repair",
-    "directives",
-    "concurrent_runners",
-    "resume_after_fix",
-    "backfill_resume_composite_key",
-    "backfill_failing_row",
-    "backfill_lock",
-    "backfill_replica_lag",
-    "stop_between_migrations",
-];
+/// The one list of conformance cases. [`CASES`] and [`conformance_tests!`]
+/// are both generated from it, so a case cannot be listed and never run: a
+/// name here without a case function is a compile error in every crate that
+/// expands the tests, and a unit test of this crate fails on a case function
+/// missing here. It calls `$then!` with `$args`, a `;`, and the names.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($then:ident!($($args:tt)*)) => {
+        $crate::$then!($($args)*;
+            history_round_trip,
+            lock_exclusivity,
+            run_lock_excludes_a_second_runner,
+            unsupported_lock_is_refused_before_anything_changes,
+            execute_returns_affected_rows,
+            execute_many_runs_in_order_and_stops_at_the_first_failure,
+            failing_migration,
+            checksum_mismatch,
+            no_transaction_directive,
+            down_and_redo,
+            engine_override,
+            baseline_and_repair,
+            directives,
+            concurrent_runners,
+            resume_after_fix,
+            backfill_resume_composite_key,
+            backfill_failing_row,
+            backfill_replica_lag,
+            stop_between_migrations,
+        );
+    };
+}
+
+/// Defines [`CASES`] from the names it is given.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_case_names {
+    (; $($case:ident),* $(,)?) => {
+        /// The names of every case, in the order [`conformance_tests!`] expands them.
+        pub const CASES: &[&str] = &[$(stringify!($case)),*];
+    };
+}
+
+__conformance_cases!(__conformance_case_names!());
 
 /// Expands to one `#[tokio::test]` per conformance case for `$target`
-/// (an expression of a type implementing [`Target`]). The calling crate needs
-/// `tokio` with the `macros` and `rt-multi-thread` features as a dev-dependency.
+/// (an expression of a type implementing [`Target`]), from the same list as
+/// [`CASES`]. The calling crate needs `tokio` with the `macros` and
+/// `rt-multi-thread` features as a dev-dependency.
 #[macro_export]
 macro_rules! conformance_tests {
     ($target:expr) => {
-        $crate::conformance_tests!(@cases $target;
-            history_round_trip, lock_exclusivity, failing_migration, checksum_mismatch,
-            no_transaction_directive, down_and_redo, engine_override, baseline_and_repair,
-            directives, concurrent_runners, resume_after_fix, backfill_resume_composite_key,
-            backfill_failing_row, backfill_lock, backfill_replica_lag, stop_between_migrations);
+        $crate::__conformance_cases!(__conformance_test_fns!($target));
     };
-    (@cases $target:expr; $($case:ident),* $(,)?) => {
+}
+
+/// The test functions of [`conformance_tests!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_test_fns {
+    ($target:expr; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
@@ -197,11 +232,17 @@ pub async fn lock_exclusivity(target: &dyn Target) {
                 .lock(Duration::from_secs(5))
                 .await
                 .expect("first lock");
+            let started = std::time::Instant::now();
             let err = second
                 .lock(Duration::from_millis(300))
                 .await
                 .expect_err("second connection took a lock the first one holds");
             assert_eq!(err.kind, DriverErrorKind::LockHeld, "{err}");
+            assert!(
+                started.elapsed() >= Duration::from_millis(300),
+                "gave up after {:?}, before its timeout of 300 ms",
+                started.elapsed()
+            );
             first.unlock().await.expect("unlock");
             second
                 .lock(Duration::from_secs(5))
@@ -887,47 +928,6 @@ pub async fn backfill_failing_row(target: &dyn Target) {
     assert_eq!(filled(driver.as_mut()).await, (40, 40));
 }
 
-/// Two connections cannot both hold the backfill lock on an engine without
-/// a session lock; with one, the migration lock covers backfills and the
-/// backfill lock is a no-op that must not fail.
-pub async fn backfill_lock(target: &dyn Target) {
-    let db = target.fresh().await;
-    let mut first = db.connect().await;
-    let mut second = db.connect().await;
-    first
-        .lock_backfill(Duration::from_secs(5))
-        .await
-        .expect("first backfill lock");
-    match first.capabilities().lock {
-        LockKind::Session => {
-            second
-                .lock_backfill(Duration::from_secs(5))
-                .await
-                .expect("backfill lock (a no-op under a session lock)");
-            second.unlock_backfill().await.expect("unlock");
-        }
-        LockKind::WriteTransaction => {
-            let err = second
-                .lock_backfill(Duration::from_millis(300))
-                .await
-                .expect_err("second connection took the backfill lock the first one holds");
-            assert_eq!(err.kind, DriverErrorKind::LockHeld, "{err}");
-            assert!(
-                err.message.contains("process"),
-                "the holder is named: {err}"
-            );
-            first.unlock_backfill().await.expect("unlock");
-            second
-                .lock_backfill(Duration::from_secs(5))
-                .await
-                .expect("lock after release");
-            second.unlock_backfill().await.expect("unlock");
-        }
-        _ => panic!("unknown lock kind"),
-    }
-    first.unlock_backfill().await.expect("unlock is idempotent");
-}
-
 /// With a replica configured and `max_replication_lag`, a backfill waits
 /// before its next batch until the replica has applied the earlier ones
 /// (read from the replica's copy of the checkpoint), then goes on. The
@@ -1022,4 +1022,40 @@ pub async fn stop_between_migrations(target: &dyn Target) {
         .await
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(report.migrations.len(), 3);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every public `async fn <case>(target: &dyn Target)` in the suite's
+    /// sources is in the one case list, so none is defined and never run.
+    #[test]
+    fn every_case_function_is_listed() {
+        let sources = [
+            include_str!("conformance.rs"),
+            include_str!("conformance/primitives.rs"),
+        ];
+        let mut defined = Vec::new();
+        for source in sources {
+            for line in source.lines() {
+                let Some(rest) = line.strip_prefix("pub async fn ") else {
+                    continue;
+                };
+                if let Some((name, args)) = rest.split_once('(') {
+                    if args.starts_with("target: &dyn Target") {
+                        defined.push(name.to_owned());
+                    }
+                }
+            }
+        }
+        assert!(defined.len() >= 10, "found only {defined:?}");
+        for name in &defined {
+            assert!(
+                CASES.contains(&name.as_str()),
+                "case `{name}` is defined but not in __conformance_cases!, so it never runs"
+            );
+        }
+        assert_eq!(defined.len(), CASES.len(), "{defined:?} vs {CASES:?}");
+    }
 }

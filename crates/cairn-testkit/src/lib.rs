@@ -5,12 +5,16 @@
 //! - [`conformance`]: named cases every driver must pass, run by
 //!   cairn-sqlite's tests and by any outside driver crate the same way
 //!   (see [`conformance_tests!`]).
+//! - [`faults`]: the fault suite (the server kills the migrating session),
+//!   run by the server drivers' tests and by any outside driver the same way
+//!   (see [`fault_tests!`]).
 //! - [`fixture`]: write a migrations directory for a test in a few lines.
 //! - [`netfault`]: peers that never answer, and a proxy that freezes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod conformance;
+pub mod faults;
 pub mod fixture;
 pub mod introspection;
 #[cfg(feature = "mysql")]

@@ -7,7 +7,9 @@ use std::time::Instant;
 use super::{elapsed_ms, Applied, Migrator, Prepared};
 use crate::backfill;
 use crate::clock::UtcTime;
-use crate::driver::{Driver, DriverError, DriverErrorKind, LockKind, SessionSettings, Workload};
+use crate::driver::{
+    BatchFailure, Driver, DriverError, DriverErrorKind, LockKind, SessionSettings, Workload,
+};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::history::{HistoryRow, HistorySql, HistoryState, LogAction, LogEntry, RowError};
@@ -21,6 +23,9 @@ enum StepError {
     Statement(usize, DriverError),
     /// Statement `.0` completed, but recording that in the history failed.
     Progress(usize, DriverError),
+    /// A batch failed and the driver did not say which statement (see
+    /// [`crate::driver::checked_execute_many`]).
+    Batch(DriverError),
 }
 
 impl Migrator {
@@ -139,8 +144,15 @@ impl Migrator {
             }
             match self.execute_statements(driver, step, 0, false, None).await {
                 Ok(_) => {}
-                // Without progress recording only statements fail.
-                Err(StepError::Statement(index, e) | StepError::Progress(index, e)) => {
+                // Without progress recording only statements fail (at an
+                // index, or at one the driver could not name).
+                Err(failure) => {
+                    let (index, e) = match failure {
+                        StepError::Statement(index, e) | StepError::Progress(index, e) => {
+                            (Some(index), e)
+                        }
+                        StepError::Batch(e) => (None, e),
+                    };
                     // Claim a rollback only when the transaction was still open.
                     let open = match sql.transaction_probe() {
                         Some(probe) => sql.transaction_still_open(&driver.execute(probe).await),
@@ -164,7 +176,17 @@ impl Migrator {
                         (None, Ok(())) => "Cairn could not confirm that its transaction was still open: a lost connection rolls it back on the server, but check the database and `cairn status` before running again".to_owned(),
                     };
                     let e = self.gave_up(engine, step, e, attempt);
-                    let error = self.statement_error(engine, step, index, &e, outcome);
+                    let error = match index {
+                        Some(index) => self.statement_error(engine, step, index, &e, outcome),
+                        None => Error::driver(
+                            engine,
+                            format!(
+                                "{} of migration {} ({}) failed in its transaction ({outcome})",
+                                step.direction, step.migration.version, step.migration.name
+                            ),
+                            e,
+                        ),
+                    };
                     self.log_failure(driver, step, started, &error).await;
                     return Err(error);
                 }
@@ -312,6 +334,14 @@ impl Migrator {
                 return Err(self
                     .fail_outside_transaction(driver, step, row, from, in_doubt, index, e, started)
                     .await);
+            }
+            // Progress is recorded statement by statement, never in a batch.
+            Err(StepError::Batch(e)) => {
+                return Err(Error::driver(
+                    engine,
+                    format!("running migration {version} ({})", step.migration.name),
+                    e,
+                ));
             }
         };
         let ms = elapsed_ms(started);
@@ -492,11 +522,16 @@ impl Migrator {
                 .map(|s| s.sql.as_str())
                 .collect();
             driver.set_workload(Workload::User);
-            let outcome = driver.execute_many(&statements).await;
+            let outcome = crate::driver::checked_execute_many(driver, &statements).await;
             driver.set_workload(Workload::Bookkeeping);
-            return outcome
-                .map(|()| None)
-                .map_err(|(index, e)| StepError::Statement(from + index, e));
+            return match outcome {
+                Ok(()) => Ok(None),
+                Err(BatchFailure {
+                    index: Some(index),
+                    error,
+                }) => Err(StepError::Statement(from + index, error)),
+                Err(BatchFailure { index: None, error }) => Err(StepError::Batch(error)),
+            };
         }
         let mut recovered = None;
         for (index, statement) in step.statements.iter().enumerate().skip(from) {

@@ -315,6 +315,13 @@ impl Migrator {
     /// (on SQLite a file lock that ends with the process).
     async fn lock(&self, driver: &mut dyn Driver) -> Result<()> {
         let engine = driver.dialect().engine();
+        if !driver.capabilities().run_lock {
+            return Err(Error::driver(
+                engine,
+                "taking the migration lock",
+                crate::driver::no_run_lock(driver.driver_name()),
+            ));
+        }
         let started = Instant::now();
         driver
             .lock(self.options.lock_wait)
