@@ -456,7 +456,7 @@ pub enum Error {
         example: &'static str,
     },
     /// The variable naming a scratch server holds no usable URL of its engine.
-    #[error("{variable} is not a usable {engine} server URL ({problem}); set it to a {engine} server URL, e.g. {example}")]
+    #[error("{variable} is not a usable database URL: {problem}; set it to a {engine} server URL, e.g. {example}")]
     BadScratchServer {
         /// The variable.
         variable: String,
@@ -464,6 +464,20 @@ pub enum Error {
         engine: Engine,
         /// What is wrong with it.
         problem: String,
+        /// An example URL.
+        example: &'static str,
+    },
+    /// The variable naming a scratch server names a server of another engine.
+    #[error("{variable} is a {found} URL ({url}); it must name a {engine} server, e.g. {example}")]
+    ScratchServerEngine {
+        /// The variable.
+        variable: String,
+        /// The engine of the URL it holds.
+        found: Engine,
+        /// The URL (redacted).
+        url: String,
+        /// The engine it must name.
+        engine: Engine,
         /// An example URL.
         example: &'static str,
     },

@@ -99,7 +99,7 @@ impl RecordingDriver {
     /// `transactional`, else one that commits each statement (like MySQL);
     /// both with a session lock.
     pub(super) fn new(transactional: bool) -> Self {
-        Self::with_capabilities(Capabilities::new(transactional, LockKind::Session))
+        Self::with_capabilities(Capabilities::new(transactional, LockKind::Session).with_run_lock())
     }
 
     /// A driver with `capabilities`.

@@ -492,8 +492,9 @@ async fn resuming_a_migration_gone_from_disk_is_refused() {
 #[tokio::test]
 async fn a_row_another_run_wrote_meanwhile_stops_the_run() {
     let migrator = migrator(&[1]);
-    let mut driver =
-        RecordingDriver::with_capabilities(Capabilities::new(true, LockKind::WriteTransaction));
+    let mut driver = RecordingDriver::with_capabilities(
+        Capabilities::new(true, LockKind::WriteTransaction).with_run_lock(),
+    );
     driver.other_run_writes(1, "running");
     let error = migrator
         .up(&mut driver, None)

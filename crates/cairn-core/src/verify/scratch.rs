@@ -76,10 +76,11 @@ pub fn sources(
             example,
         })?;
         if url.engine() != engine {
-            return Err(Error::BadScratchServer {
+            return Err(Error::ScratchServerEngine {
                 variable: variable.to_string(),
+                found: url.engine(),
+                url: url.to_string(),
                 engine,
-                problem: format!("it is a {} URL: {url}", url.engine()),
                 example,
             });
         }
