@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use crate::driver::{
     Capabilities, Driver, DriverError, DriverErrorKind, LockKind, Rows, SessionSettings,
 };
-use crate::engine::Engine;
 use crate::migration::Version;
 
 /// One call the migrator made, in order.
@@ -279,7 +278,9 @@ fn literal(text: &str) -> (Option<String>, &str) {
 #[async_trait]
 impl Driver for RecordingDriver {
     fn dialect(&self) -> &dyn crate::dialect::Dialect {
-        crate::dialect::for_engine(Engine::Sqlite)
+        static SQLITE: crate::dialect::sqlite::SqliteDialect =
+            crate::dialect::sqlite::SqliteDialect::DEFAULT;
+        &SQLITE
     }
 
     fn capabilities(&self) -> Capabilities {
