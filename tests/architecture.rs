@@ -138,3 +138,55 @@ fn libraries_do_not_print() {
         }
     }
 }
+
+/// API boundary: the CLI links the `cairn` facade and no other workspace
+/// crate (core and the drivers come through the facade; dev-dependencies
+/// such as the testkit are not counted).
+#[test]
+fn the_cli_depends_only_on_the_facade() {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--offline",
+            "--format-version",
+            "1",
+            "--no-deps",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let packages = metadata["packages"].as_array().expect("packages");
+    let workspace: Vec<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(
+        workspace.contains(&"cairn") && workspace.contains(&"cairn-core"),
+        "cargo metadata output looks wrong: {workspace:?}"
+    );
+    let cli = packages
+        .iter()
+        .find(|p| p["name"] == "cairn-cli")
+        .expect("cairn-cli is a workspace member");
+    let deps = cli["dependencies"].as_array().expect("dependencies");
+    assert!(
+        deps.iter().any(|d| d["name"] == "clap"),
+        "cargo metadata output looks wrong: {deps:?}"
+    );
+    // `kind` is null for normal dependencies, "dev" or "build" otherwise.
+    let linked: Vec<&str> = deps
+        .iter()
+        .filter(|d| d["kind"].is_null())
+        .filter_map(|d| d["name"].as_str())
+        .filter(|name| workspace.contains(name))
+        .collect();
+    assert_eq!(
+        linked,
+        ["cairn"],
+        "cairn-cli's normal dependencies on workspace crates must be the `cairn` facade only: reach core and the drivers through it"
+    );
+}

@@ -17,12 +17,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cairn_core::clock::UtcTime;
-use cairn_core::history::{kind, HistorySql, LogAction, LogEntry};
-use cairn_core::{
+use cairn::clock::UtcTime;
+use cairn::history::{kind, HistorySql, LogAction, LogEntry};
+use cairn::sqlite::{SqliteDriver, SqliteLocation};
+use cairn::{
     source, Direction, Engine, HistoryRow, HistoryState, HistoryTable, Migrator, MigratorOptions,
 };
-use cairn_sqlite::{SqliteDriver, SqliteLocation};
 use rusqlite::Connection;
 
 use crate::cairn_bin::workspace_root;
@@ -518,7 +518,7 @@ fn record_applied(dir: &Path, db: &Path, tables: Tables) -> Result<()> {
             applied_at: at.clone(),
             execution_ms: 1,
             applied_by: actor.to_owned(),
-            cairn_version: cairn_core::CAIRN_VERSION.to_owned(),
+            cairn_version: cairn::CAIRN_VERSION.to_owned(),
             statements_done: None,
             statements_checksum: None,
             error: None,

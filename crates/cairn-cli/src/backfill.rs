@@ -10,10 +10,10 @@ use std::io::{IsTerminal as _, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cairn_core::backfill::address::UsAddress;
-use cairn_core::backfill::{Checkpoint, Progress, StopSignal};
-use cairn_core::url::DatabaseUrl;
-use cairn_core::{Driver, Migrator};
+use cairn::backfill::address::UsAddress;
+use cairn::backfill::{Checkpoint, Progress, StopSignal};
+use cairn::url::DatabaseUrl;
+use cairn::{Driver, Migrator};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::Format;
@@ -25,7 +25,7 @@ use crate::output::json_string;
 const LINE_EVERY: Duration = Duration::from_secs(2);
 
 /// Registers the data migrations written in Rust that this binary ships:
-/// `us_address`, the documented example ([`cairn_core::backfill::address`]).
+/// `us_address`, the documented example ([`cairn::backfill::address`]).
 pub fn register(migrator: &mut Migrator) {
     migrator.register_data_migration("us_address", UsAddress::default());
 }

@@ -1,18 +1,17 @@
 //! One function per command: load the migrations, connect, call the library,
-//! print the report. The algorithm itself lives in `cairn_core::Migrator`.
+//! print the report. The algorithm itself lives in `cairn::Migrator`.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use cairn_core::clock::UtcTime;
-use cairn_core::schema;
-use cairn_core::url::DatabaseUrl;
-use cairn_core::verify::{self, VerifyEvent, VerifyOptions};
-use cairn_core::{
+use cairn::clock::UtcTime;
+use cairn::schema;
+use cairn::url::DatabaseUrl;
+use cairn::verify::{self, VerifyEvent, VerifyOptions};
+use cairn::{
     source, Direction, DownTarget, Driver, Engine, Error, Migrator, RunFailure, RunReport, Version,
 };
-use cairn_sqlite::SqliteDriver;
 use serde_json::json;
 
 use crate::args::{
@@ -102,23 +101,10 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
     }
 }
 
-/// Picks the driver for the URL's engine.
+/// Connects to `url` through the facade's registry of drivers.
 pub(crate) async fn connect(url: &DatabaseUrl) -> anyhow::Result<Box<dyn Driver>> {
-    match url.engine() {
-        Engine::Sqlite => {
-            // Each driver's connect error names the (redacted) URL already.
-            let driver = SqliteDriver::connect(url).await?;
-            Ok(Box::new(driver))
-        }
-        Engine::Postgres => {
-            let driver = cairn_postgres::PgDriver::connect(url).await?;
-            Ok(Box::new(driver))
-        }
-        Engine::Mysql => {
-            let driver = cairn_mysql::MySqlDriver::connect(url).await?;
-            Ok(Box::new(driver))
-        }
-    }
+    // Each driver's connect error names the (redacted) URL already.
+    Ok(cairn::connect(url.expose()).await?)
 }
 
 /// Prints to stdout; a closed pipe (`cairn status | head`) is not an error worth a panic.
@@ -208,7 +194,7 @@ impl Ctx<'_> {
         self.finish_run(result, Direction::Up)
     }
 
-    fn print_plan(&self, planned: &[cairn_core::migrator::PlannedMigration], direction: Direction) {
+    fn print_plan(&self, planned: &[cairn::migrator::PlannedMigration], direction: Direction) {
         if self.json() {
             print(&output::json_string(&output::plan_json(planned)));
         } else {
@@ -255,7 +241,7 @@ impl Ctx<'_> {
                 let pending = report
                     .migrations
                     .iter()
-                    .filter(|m| m.state == cairn_core::State::Pending)
+                    .filter(|m| m.state == cairn::State::Pending)
                     .count();
                 if self.json() {
                     print(&output::json_string(

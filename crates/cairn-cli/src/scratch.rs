@@ -13,9 +13,9 @@
 //! starts one through testcontainers; that is for tests.)
 
 use anyhow::{bail, Context as _};
-use cairn_core::history::quote_ident;
-use cairn_core::url::DatabaseUrl;
-use cairn_core::Engine;
+use cairn::history::quote_ident;
+use cairn::url::DatabaseUrl;
+use cairn::Engine;
 
 use crate::config::Env;
 

@@ -11,8 +11,8 @@
 use std::fmt::Write as _;
 
 use anyhow::bail;
-use cairn_core::verify::{self, VerifyOptions, VerifyReport};
-use cairn_core::{Engine, Migrator};
+use cairn::verify::{self, VerifyOptions, VerifyReport};
+use cairn::{Engine, Migrator};
 use serde_json::{json, Value};
 
 use crate::args::{Format, VerifyArgs};
@@ -25,7 +25,7 @@ use crate::scratch::{self, Disposable, Source};
 struct EngineRun {
     engine: Engine,
     /// The disposable database, redacted (none when it could not be created).
-    database: Option<cairn_core::url::DatabaseUrl>,
+    database: Option<cairn::url::DatabaseUrl>,
     report: Option<VerifyReport>,
     /// Why verification on this engine did not complete.
     error: Option<String>,
