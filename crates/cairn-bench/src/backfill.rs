@@ -33,7 +33,6 @@ use cairn::backfill::sql::{BatchSql, Checkpoint, CheckpointSql, Key};
 use cairn::backfill::Progress;
 use cairn::history::quote_ident;
 use cairn::sqlite::{SqliteDriver, SqliteLocation};
-use cairn::url::DatabaseUrl;
 use cairn::{source, Driver, Engine, Migrator, MigratorOptions};
 
 use crate::error::{BenchError, Context as _, Result};

@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn::url::DatabaseUrl;
 use cairn::Driver;
 
 use crate::error::{BenchError, Context as _, Result};
@@ -109,7 +108,7 @@ pub fn run(
                     .context(|| format!("running `{sql}`"))?;
             }
             let url = with_database(admin, &name)?;
-            let result = round(server, cairn, &url, &dir).await;
+            let result = round(cairn, &url, &dir).await;
             if !options.keep {
                 admin_driver
                     .execute(&drop_sql)
@@ -182,7 +181,7 @@ pub fn run(
 }
 
 /// One round on the database at `url`.
-async fn round(server: Server, cairn: &Path, url: &str, dir: &Path) -> Result<Round> {
+async fn round(cairn: &Path, url: &str, dir: &Path) -> Result<Round> {
     let create = dir.join("1_create_t");
     let alter = dir.join("2_add_w");
     std::fs::create_dir_all(&create).context(|| format!("creating {}", create.display()))?;

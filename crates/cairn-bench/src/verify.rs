@@ -16,8 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cairn::schema::{self, IntrospectOptions};
-use cairn::url::DatabaseUrl;
-use cairn::{Driver, Engine};
+use cairn::Engine;
 
 use crate::error::{connect, BenchError, Context as _, Result};
 use crate::fixtures::{server_up_sql, up_sql, write_migrations};

@@ -6,13 +6,13 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use cairn::config::{Env, Overrides, Settings};
+use cairn::config::{Overrides, Settings};
 use cairn::url::DatabaseUrl;
 use cairn::MigratorOptions;
 
 use crate::args::{Cli, Command, Format};
 
-pub use cairn::config::{ProcessEnv, DEFAULT_MIGRATIONS_DIR};
+pub use cairn::config::{Env, ProcessEnv, DEFAULT_MIGRATIONS_DIR};
 
 /// Everything a command needs, resolved and validated.
 #[derive(Debug)]

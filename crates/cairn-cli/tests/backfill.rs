@@ -1476,7 +1476,7 @@ mod sqlite {
 
         let mut first = spawn(&db, &dir, &["up"]);
         wait_for_rows_done(driver.as_mut(), 2, BATCH, &mut first).await;
-        let lock = cairn_sqlite::backfill_lock_path(&db.sqlite_path().expect("a file"));
+        let lock = cairn::sqlite::backfill_lock_path(&db.sqlite_path().expect("a file"));
         assert!(lock.exists(), "{} exists", lock.display());
         let mut second = spawn(&db, &dir, &["up"]);
         // The second must still be waiting whenever the first is still running.

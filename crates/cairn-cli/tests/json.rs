@@ -96,7 +96,7 @@ fn json_reports_of_a_project_from_init_to_rollback() {
     snapshot(&p, "repair_nothing_to_do", &["repair"], 0);
     snapshot(&p, "schema_dump", &["schema", "dump"], 0);
     snapshot(&p, "backfill_status", &["backfill", "status"], 0);
-    snapshot(&p, "drift_none", &["drift"], 0);
+    snapshot(&p, "drift_found", &["drift"], 3);
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn json_reports_of_problems() {
         "migrations/1_create_users/up.sql",
         "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n",
     );
-    snapshot(&p, "status_modified", &["status"], 0);
+    snapshot(&p, "status_modified", &["status"], 3);
     snapshot(&p, "validate_modified", &["validate"], 3);
     snapshot(&p, "repair_modified", &["repair"], 0);
 

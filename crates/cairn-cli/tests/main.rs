@@ -15,6 +15,7 @@
     allow(
         dead_code,
         unused_imports,
+        unused_macros,
         reason = "helpers used only by the PostgreSQL and MySQL modules"
     )
 )]
