@@ -55,8 +55,7 @@ fn normalise(value: Value, project: &str) -> Value {
                 .map(|item| normalise(item, project))
                 .collect(),
         ),
-        Value::String(text) if is_timestamp(&text) => Value::String("[time]".to_owned()),
-        Value::String(text) => Value::String(text.replace(project, "[project]")),
+        Value::String(text) => Value::String(without_times(&text).replace(project, "[project]")),
         other => other,
     }
 }
@@ -68,15 +67,58 @@ fn varies(key: &str) -> bool {
         || matches!(key, "who" | "cairn_version" | "elapsed" | "rate" | "eta")
 }
 
-/// `2026-01-01T09:00:00…`: an RFC 3339 time.
-fn is_timestamp(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() >= 19
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && (b[10] == b'T' || b[10] == b' ')
-        && b[13] == b':'
-        && b[..4].iter().all(u8::is_ascii_digit)
+/// `text` with every RFC 3339 time in it (`2026-01-01T09:00:00.123Z`,
+/// also inside SQL the dry run prints) replaced by `[time]`.
+fn without_times(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let len = time_at(rest.as_bytes());
+        if len > 0 {
+            out.push_str("[time]");
+            rest = &rest[len..];
+        } else {
+            let c = rest.chars().next().expect("not empty");
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// The length of the time `b` starts with, 0 if none.
+fn time_at(b: &[u8]) -> usize {
+    let digits = |range: std::ops::Range<usize>| range.into_iter().all(|i| b[i].is_ascii_digit());
+    if b.len() < 19
+        || !(digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10))
+        || !(b[10] == b'T' && digits(11..13) && b[13] == b':' && digits(14..16) && b[16] == b':')
+        || !digits(17..19)
+    {
+        return 0;
+    }
+    let mut end = 19;
+    if b.get(end) == Some(&b'.') {
+        end += 1;
+        while b.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+    }
+    if b.get(end) == Some(&b'Z') {
+        end += 1;
+    }
+    end
+}
+
+#[test]
+fn times_are_normalised_inside_text() {
+    assert_eq!(
+        without_times("at '2026-12-01T12:36:23.237Z', 0 and 2026-01-01T09:00:00Z"),
+        "at '[time]', 0 and [time]"
+    );
+    assert_eq!(
+        without_times("version 20260101090000"),
+        "version 20260101090000"
+    );
 }
 
 #[test]
