@@ -95,9 +95,9 @@ pub enum ConfigError {
     HistoryTable {
         /// The file.
         path: PathBuf,
-        /// What the engine refuses.
+        /// What the engine refuses (boxed: core's error is large).
         #[source]
-        source: cairn_core::Error,
+        source: Box<cairn_core::Error>,
     },
     /// `lock_timeout` is refused (0).
     #[error("{0}")]
@@ -263,7 +263,7 @@ impl Settings {
                 .check_names(url.engine())
                 .map_err(|source| ConfigError::HistoryTable {
                     path: config_file.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
         }
         let allow_out_of_order =

@@ -274,8 +274,8 @@ mod tests {
         let err = Registry::default()
             .connect("oracle://scott:tiger@db/x")
             .await
-            .err()
-            .expect("oracle is unknown");
+            .map(|_| ())
+            .expect_err("oracle is unknown");
         let message = err.to_string();
         assert!(
             message.starts_with("unknown database URL scheme `oracle`"),
@@ -285,7 +285,11 @@ mod tests {
         #[cfg(feature = "sqlite")]
         assert!(message.contains("sqlite://"), "{message}");
 
-        let err = Registry::empty().connect("x").await.err().expect("empty");
+        let err = Registry::empty()
+            .connect("x")
+            .await
+            .map(|_| ())
+            .expect_err("empty");
         assert!(err.to_string().contains("none is registered"), "{err}");
     }
 
@@ -295,8 +299,8 @@ mod tests {
         let err = Registry::empty()
             .connect("postgresql://app:secret@db/app")
             .await
-            .err()
-            .expect("no postgres connector");
+            .map(|_| ())
+            .expect_err("no postgres connector");
         let message = err.to_string();
         assert!(
             matches!(
@@ -316,8 +320,8 @@ mod tests {
         let err = Registry::empty()
             .connect("mariadb://root@db/x")
             .await
-            .err()
-            .expect("no mysql connector");
+            .map(|_| ())
+            .expect_err("no mysql connector");
         assert!(err.to_string().contains("`mysql` feature"), "{err}");
     }
 
@@ -331,8 +335,8 @@ mod tests {
         );
         let err = connect(&url)
             .await
-            .err()
-            .expect("a missing file in ro mode");
+            .map(|_| ())
+            .expect_err("a missing file in ro mode");
         assert!(matches!(err, ConnectError::Driver(_)), "{err}");
     }
 }
