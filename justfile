@@ -17,29 +17,38 @@ mysql8   := env_var_or_default("CAIRN_MATRIX_MYSQL_8", "")
 # PostgreSQL that checks passwords, for the wrong-password test) use this image.
 pg_container := env_var_or_default("CAIRN_CONTAINER_POSTGRES_IMAGE", "localhost/cairn-postgres:17")
 
-# Crates whose tests talk to PostgreSQL / MySQL servers.
-pg_crates    := "-p cairn-postgres -p cairn-cli -p cairn-workspace-tests"
-mysql_crates := "-p cairn-mysql -p cairn-cli -p cairn-workspace-tests"
+# Crates whose tests talk to PostgreSQL / MySQL servers. Their server suites
+# are compiled only with the `servers` feature, which every recipe here sets;
+# a plain `cargo test` (the fast loop) runs core, SQLite and the CLI on SQLite.
+pg_crates    := "-p cairn-postgres -p cairn-cli -p cairn-testkit"
+mysql_crates := "-p cairn-mysql -p cairn-cli -p cairn-testkit"
 
 default:
     @just --list
 
-# Run the whole test suite once, against the servers in CAIRN_TEST_*_URL
-# (defaults: the PostgreSQL 15 and MariaDB 10.11 of this machine).
+# The fast loop, as a fresh clone runs it: `cargo test` with no server URL and
+# no container engine (core, SQLite and the CLI on SQLite).
+test-fast *args:
+    env -u CAIRN_TEST_POSTGRES_URL -u CAIRN_TEST_MYSQL_URL DOCKER_HOST=unix:///nonexistent cargo test {{args}}
+
+# Run the whole test suite once, server suites included (feature `servers`),
+# against the servers in CAIRN_TEST_*_URL (defaults: the PostgreSQL 15 and
+# MariaDB 10.11 of this machine).
 test *args: containers
     eval "$(scripts/podman.sh | grep '^export ' || true)"; \
     CAIRN_TEST_POSTGRES_IMAGE="${CAIRN_TEST_POSTGRES_IMAGE:-{{pg_container}}}" \
     CAIRN_TEST_POSTGRES_URL="${CAIRN_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}" \
     CAIRN_TEST_MYSQL_URL="${CAIRN_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}" \
-    cargo test --workspace {{args}}
+    cargo test --workspace --features servers {{args}}
 
-# Formatting and lints, as CI checks them.
+# Formatting and lints, as CI checks them: with and without the server suites.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --features servers -- -D warnings
 
 # Everything CI checks: lint, then every test on every engine of the matrix.
-test-all: lint containers
+test-all: lint test-fast containers
     just matrix-entry postgres "{{pg15}}" mysql "{{maria10}}" all
     just matrix-entry postgres "{{pg17}}" mysql "{{maria11}}" servers
     @if [ -n "{{mysql8}}" ]; then just matrix-entry postgres "{{pg15}}" mysql "{{mysql8}}" mysql-only; fi
@@ -70,9 +79,9 @@ matrix-entry pg_kind pg mysql_kind my which:
     eval "$(env_for MYSQL '{{my}}')"
     echo "== matrix entry: postgres {{pg}} / mysql {{my}} ({{which}})"
     case "{{which}}" in
-      all) cargo test --workspace ;;
-      servers) cargo test {{pg_crates}} -p cairn-mysql ;;
-      mysql-only) cargo test {{mysql_crates}} ;;
+      all) cargo test --workspace --features servers ;;
+      servers) cargo test {{pg_crates}} -p cairn-mysql --features servers ;;
+      mysql-only) cargo test {{mysql_crates}} --features servers ;;
     esac
 
 # A container engine for the tests, and the offline image the URL entries need.

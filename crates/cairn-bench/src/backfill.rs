@@ -28,15 +28,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cairn_core::backfill::spec::MAX_BATCH_SIZE;
-use cairn_core::backfill::sql::{BatchSql, Checkpoint, CheckpointSql, Key};
-use cairn_core::backfill::Progress;
-use cairn_core::history::quote_ident;
-use cairn_core::url::DatabaseUrl;
-use cairn_core::{source, Driver, Engine, Migrator, MigratorOptions};
-use cairn_mysql::MySqlDriver;
-use cairn_postgres::PgDriver;
-use cairn_sqlite::{SqliteDriver, SqliteLocation};
+use cairn::backfill::spec::MAX_BATCH_SIZE;
+use cairn::backfill::sql::{BatchSql, Checkpoint, CheckpointSql, Key};
+use cairn::backfill::Progress;
+use cairn::history::quote_ident;
+use cairn::sqlite::{SqliteDriver, SqliteLocation};
+use cairn::{source, Driver, Engine, Migrator, MigratorOptions};
 
 use crate::error::{BenchError, Context as _, Result};
 use crate::options::{EngineChoice, Options};
@@ -296,7 +293,7 @@ impl Bench {
                  {rows} rows filled by `generate_series`, then `VACUUM ANALYZE`. \
                  Cairn through `PgDriver` in-process.",
                 self.admin_value("SHOW server_version")?,
-                cairn_core::url::redact(url),
+                cairn::url::redact(url),
                 self.admin_value("SHOW synchronous_commit")?,
             ),
             Target::Mariadb(url) => format!(
@@ -305,7 +302,7 @@ impl Bench {
                  run, created and dropped; {rows} rows filled from `seq_1_to_{}`, then \
                  `ANALYZE TABLE`. Cairn through `MySqlDriver` in-process.",
                 self.admin_value("SELECT VERSION()")?,
-                cairn_core::url::redact(url),
+                cairn::url::redact(url),
                 self.admin_value("SELECT @@innodb_flush_log_at_trx_commit")?,
                 self.admin_value("SELECT @@innodb_buffer_pool_size DIV 1048576")?,
                 self.plan.rows
@@ -414,7 +411,7 @@ impl Bench {
             driver
                 .query(sql)
                 .await
-                .context(|| format!("running `{sql}` on {}", cairn_core::url::redact(&url)))
+                .context(|| format!("running `{sql}` on {}", cairn::url::redact(&url)))
         })?;
         Ok(rows
             .first()
@@ -467,7 +464,7 @@ impl Bench {
                 driver
                     .execute(sql)
                     .await
-                    .context(|| format!("running `{sql}` on {}", cairn_core::url::redact(admin)))?;
+                    .context(|| format!("running `{sql}` on {}", cairn::url::redact(admin)))?;
             }
             Ok(())
         })
@@ -491,7 +488,7 @@ impl Bench {
     fn verify(&self, db: &Db, rows: u64) -> Result<()> {
         let (wrong, total) = self.runtime.block_on(async {
             let mut driver = self.target.connect(db).await?;
-            let count = |rows: cairn_core::driver::Rows| first_u64(&rows);
+            let count = |rows: cairn::driver::Rows| first_u64(&rows);
             let wrong = driver
                 .query("SELECT COUNT(*) FROM items WHERE v IS NULL OR v <> n * 2")
                 .await
@@ -565,7 +562,7 @@ impl Bench {
             let checkpoint = checkpoints
                 .first()
                 .ok_or_else(|| BenchError::new(format!("no checkpoint in {}", db.describe())))?;
-            if checkpoint.state != cairn_core::backfill::CheckpointState::Done
+            if checkpoint.state != cairn::backfill::CheckpointState::Done
                 || checkpoint.rows_done != self.plan.rows as i64
             {
                 return Err(BenchError::new(format!(
@@ -796,12 +793,12 @@ fn estimate_total(timed: &[(u64, Duration)], batches: u64) -> Duration {
 }
 
 fn new_checkpoint(max: &[String], size: u64) -> Checkpoint {
-    let now = cairn_core::clock::UtcTime::now().rfc3339();
+    let now = cairn::clock::UtcTime::now().rfc3339();
     Checkpoint {
         version: 1,
         step: 0,
         table: "items".to_owned(),
-        state: cairn_core::backfill::CheckpointState::Running,
+        state: cairn::backfill::CheckpointState::Running,
         key_columns: vec!["id".to_owned()],
         max_key: Some(max.to_vec()),
         last_key: None,
@@ -818,7 +815,7 @@ fn new_checkpoint(max: &[String], size: u64) -> Checkpoint {
     }
 }
 
-fn first_u64(rows: &cairn_core::driver::Rows) -> Option<u64> {
+fn first_u64(rows: &cairn::driver::Rows) -> Option<u64> {
     rows.first()
         .and_then(|r| r.first().cloned().flatten())
         .and_then(|v| v.parse().ok())
@@ -893,15 +890,7 @@ impl Target {
     }
 
     async fn connect_url(&self, url: &str) -> Result<Box<dyn Driver>> {
-        let parsed = DatabaseUrl::parse(url).map_err(|e| {
-            BenchError::new(format!("{}: unknown scheme `{}`", e.redacted, e.scheme))
-        })?;
-        let failed = || format!("connecting to {}", parsed.redacted());
-        Ok(match self {
-            Target::Postgres(_) => Box::new(PgDriver::connect(&parsed).await.context(failed)?),
-            Target::Mariadb(_) => Box::new(MySqlDriver::connect(&parsed).await.context(failed)?),
-            Target::Sqlite(_) => Box::new(SqliteDriver::connect(&parsed).await.context(failed)?),
-        })
+        crate::error::connect(url).await
     }
 }
 
@@ -909,7 +898,7 @@ impl Db {
     fn describe(&self) -> String {
         match self {
             Db::Sqlite(path) => path.display().to_string(),
-            Db::Server { url, .. } => cairn_core::url::redact(url),
+            Db::Server { url, .. } => cairn::url::redact(url),
         }
     }
 }

@@ -36,3 +36,10 @@ impl<T, E: fmt::Display> Context<T> for std::result::Result<T, E> {
         self.map_err(|e| BenchError(format!("{}: {e}", what())))
     }
 }
+
+/// A driver for `url`, through the facade's registry.
+pub async fn connect(url: &str) -> Result<Box<dyn cairn::Driver>> {
+    cairn::connect(url)
+        .await
+        .context(|| format!("connecting to {}", cairn::url::redact(url)))
+}

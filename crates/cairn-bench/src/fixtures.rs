@@ -88,7 +88,7 @@ mod tests {
     fn generated_migrations_read_back_in_order() {
         let dir = tempfile::tempdir().expect("temp dir");
         write_migrations(dir.path(), 12).expect("writes");
-        let migrations = cairn_core::source::read_dir(dir.path()).expect("reads");
+        let migrations = cairn::source::read_dir(dir.path()).expect("reads");
         let versions: Vec<i64> = migrations.iter().map(|m| m.version).collect();
         assert_eq!(versions, (1..=12).collect::<Vec<i64>>());
         assert_eq!(migrations[11].name, "t12");

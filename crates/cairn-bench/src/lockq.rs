@@ -23,10 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_core::url::DatabaseUrl;
-use cairn_core::Driver;
-use cairn_mysql::MySqlDriver;
-use cairn_postgres::PgDriver;
+use cairn::Driver;
 
 use crate::error::{BenchError, Context as _, Result};
 use crate::options::{EngineChoice, Options};
@@ -39,7 +36,7 @@ const HOLD: Duration = Duration::from_secs(6);
 /// Connections of the application.
 const READERS: usize = 2;
 /// Cairn's default lock timeout, the baseline.
-const LOCK_TIMEOUT: Duration = cairn_core::retry::DEFAULT_LOCK_TIMEOUT;
+const LOCK_TIMEOUT: Duration = cairn::retry::DEFAULT_LOCK_TIMEOUT;
 /// The goal: the longest application wait over the lock timeout.
 const GOAL: f64 = 1.2;
 /// A read slower than this counts as stalled.
@@ -92,7 +89,7 @@ pub fn run(
         let name = format!("{prefix}_{n}");
         let dir = scratch.join(format!("lockq-{server:?}-{n}"));
         let round = runtime.block_on(async {
-            let mut admin_driver = connect(server, admin).await?;
+            let mut admin_driver = crate::error::connect(admin).await?;
             if version.is_empty() {
                 let sql = match server {
                     Server::Postgres => "SHOW server_version",
@@ -111,7 +108,7 @@ pub fn run(
                     .context(|| format!("running `{sql}`"))?;
             }
             let url = with_database(admin, &name)?;
-            let result = round(server, cairn, &url, &dir).await;
+            let result = round(cairn, &url, &dir).await;
             if !options.keep {
                 admin_driver
                     .execute(&drop_sql)
@@ -174,9 +171,9 @@ pub fn run(
         setup: vec![format!(
             "{label} {} at `{}` (a local server shared with the CI builds), one database per round, created and dropped; the release `cairn` binary with its defaults (lock timeout {}, {} attempts, jittered backoff).",
             version.split([' ', '-']).next().unwrap_or(&version),
-            cairn_core::url::redact(admin),
+            cairn::url::redact(admin),
             format_duration(LOCK_TIMEOUT),
-            cairn_core::retry::DEFAULT_LOCK_RETRIES + 1,
+            cairn::retry::DEFAULT_LOCK_RETRIES + 1,
         )],
         rows: vec![row],
         findings,
@@ -184,7 +181,7 @@ pub fn run(
 }
 
 /// One round on the database at `url`.
-async fn round(server: Server, cairn: &Path, url: &str, dir: &Path) -> Result<Round> {
+async fn round(cairn: &Path, url: &str, dir: &Path) -> Result<Round> {
     let create = dir.join("1_create_t");
     let alter = dir.join("2_add_w");
     std::fs::create_dir_all(&create).context(|| format!("creating {}", create.display()))?;
@@ -204,7 +201,7 @@ async fn round(server: Server, cairn: &Path, url: &str, dir: &Path) -> Result<Ro
     )
     .context(|| format!("writing {}", alter.display()))?;
 
-    let mut blocker = connect(server, url).await?;
+    let mut blocker = crate::error::connect(url).await?;
     blocker
         .begin()
         .await
@@ -219,7 +216,7 @@ async fn round(server: Server, cairn: &Path, url: &str, dir: &Path) -> Result<Ro
     let reads = Arc::new(AtomicUsize::new(0));
     let mut readers = Vec::new();
     for _ in 0..READERS {
-        let mut driver = connect(server, url).await?;
+        let mut driver = crate::error::connect(url).await?;
         let (stop, longest, stalled, reads) = (
             stop.clone(),
             longest.clone(),
@@ -302,16 +299,6 @@ fn ok(status: std::process::ExitStatus, what: &str) -> Result<()> {
     } else {
         Err(BenchError::new(format!("{what} failed: {status}")))
     }
-}
-
-async fn connect(server: Server, url: &str) -> Result<Box<dyn Driver>> {
-    let parsed = DatabaseUrl::parse(url)
-        .map_err(|e| BenchError::new(format!("{}: unknown scheme `{}`", e.redacted, e.scheme)))?;
-    let failed = || format!("connecting to {}", parsed.redacted());
-    Ok(match server {
-        Server::Postgres => Box::new(PgDriver::connect(&parsed).await.context(failed)?),
-        Server::Mariadb => Box::new(MySqlDriver::connect(&parsed).await.context(failed)?),
-    })
 }
 
 async fn first(driver: &mut dyn Driver, sql: &str) -> Result<String> {

@@ -155,7 +155,7 @@ impl Machine {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
                 .unwrap_or_else(|| "unknown".to_owned())
         };
-        let now = cairn_core::clock::UtcTime::now();
+        let now = cairn::clock::UtcTime::now();
         Machine {
             cpus: run("nproc", &[]),
             kernel: run("uname", &["-r"]),

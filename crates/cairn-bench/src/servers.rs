@@ -2,8 +2,8 @@
 //! library, and `cairn status` as a whole process, each on databases the
 //! benchmark creates (`cairn_bench_*`) and drops on the server it is given.
 //!
-//! - **apply-N** compares `read_dir` + [`Migrator::up`] through [`PgDriver`] or
-//!   [`MySqlDriver`] (in-process) with a *floor*: the server's own command-line
+//! - **apply-N** compares `read_dir` + [`Migrator::up`] through [`PgDriver`](cairn::postgres::PgDriver) or
+//!   [`MySqlDriver`](cairn::mysql::MySqlDriver) (in-process) with a *floor*: the server's own command-line
 //!   client running one SQL file in one session, each migration's statements
 //!   and one history `INSERT` in its own `BEGIN … COMMIT`. On PostgreSQL,
 //!   Cairn is also timed with [`Driver::execute_many`]'s default (one round
@@ -18,16 +18,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use cairn_core::clock::UtcTime;
-use cairn_core::driver::Rows;
-use cairn_core::history::{HistoryKind, HistorySql};
-use cairn_core::url::DatabaseUrl;
-use cairn_core::{
+use cairn::clock::UtcTime;
+use cairn::driver::Rows;
+use cairn::history::{HistoryKind, HistorySql};
+use cairn::url::DatabaseUrl;
+use cairn::{
     source, Capabilities, Driver, DriverError, Engine, HistoryRow, HistoryState, HistoryTable,
     Migrator, MigratorOptions, SessionSettings,
 };
-use cairn_mysql::MySqlDriver;
-use cairn_postgres::PgDriver;
 
 use crate::error::{BenchError, Context as _, Result};
 use crate::fixtures::write_migrations_with;
@@ -175,7 +173,7 @@ impl Bench<'_> {
     fn admin(&self, sql: &str) -> Result<Rows> {
         let url = self.admin_url.clone();
         self.runtime.block_on(async {
-            let mut driver = connect(self.server, &url).await?;
+            let mut driver = crate::error::connect(&url).await?;
             driver
                 .query(sql)
                 .await
@@ -411,7 +409,7 @@ impl Bench<'_> {
             let migrations = source::read_dir(dir)
                 .context(|| format!("reading migrations in {}", dir.display()))?;
             let migrator = Migrator::new(migrations, MigratorOptions::default());
-            let mut driver = connect(self.server, url).await?;
+            let mut driver = crate::error::connect(url).await?;
             if one_by_one {
                 driver = Box::new(OneByOne(driver));
             }
@@ -445,7 +443,7 @@ impl Bench<'_> {
             }
         };
         let rows = self.runtime.block_on(async {
-            let mut driver = connect(self.server, url).await?;
+            let mut driver = crate::error::connect(url).await?;
             driver
                 .query(sql)
                 .await
@@ -532,19 +530,8 @@ impl Bench<'_> {
     }
 }
 
-/// A driver for `server` at `url`, boxed.
-async fn connect(server: Server, url: &str) -> Result<Box<dyn Driver>> {
-    let parsed = DatabaseUrl::parse(url)
-        .map_err(|e| BenchError::new(format!("{}: unknown scheme `{}`", e.redacted, e.scheme)))?;
-    let failed = || format!("connecting to {}", parsed.redacted());
-    Ok(match server {
-        Server::Postgres => Box::new(PgDriver::connect(&parsed).await.context(failed)?),
-        Server::Mariadb => Box::new(MySqlDriver::connect(&parsed).await.context(failed)?),
-    })
-}
-
 fn redacted(url: &str) -> String {
-    cairn_core::url::redact(url)
+    cairn::url::redact(url)
 }
 
 /// `url` with its database (the path) replaced by `database`, keeping any query.
@@ -666,13 +653,13 @@ fn write_floor_file(server: Server, dir: &Path, file: &Path) -> Result<()> {
         schema: None,
         name: "floor_history".to_owned(),
     };
-    let sql = HistorySql::new(cairn_core::dialect::for_engine(engine), &table);
+    let sql = HistorySql::new(cairn::dialect::for_engine(engine), &table);
     let create = sql.create().into_iter().next().unwrap_or_default();
     let mut text = format!("{};\n", create.trim_end().trim_end_matches(';'));
     let at = UtcTime::now().rfc3339();
     for migration in &migrations {
         let script = migration
-            .script(cairn_core::Direction::Up, engine)
+            .script(cairn::Direction::Up, engine)
             .ok_or_else(|| BenchError::new(format!("{}: no up script", dir.display())))?;
         let row = HistoryRow {
             version: migration.version,
@@ -683,7 +670,7 @@ fn write_floor_file(server: Server, dir: &Path, file: &Path) -> Result<()> {
             applied_at: at.clone(),
             execution_ms: 1,
             applied_by: "floor".to_owned(),
-            cairn_version: cairn_core::CAIRN_VERSION.to_owned(),
+            cairn_version: cairn::CAIRN_VERSION.to_owned(),
             statements_done: None,
             statements_checksum: None,
             error: None,
@@ -753,7 +740,7 @@ struct OneByOne(Box<dyn Driver>);
 
 #[async_trait]
 impl Driver for OneByOne {
-    fn dialect(&self) -> &dyn cairn_core::Dialect {
+    fn dialect(&self) -> &dyn cairn::Dialect {
         self.0.dialect()
     }
 
@@ -780,7 +767,7 @@ impl Driver for OneByOne {
         self.0.apply_settings(settings).await
     }
 
-    fn set_workload(&mut self, workload: cairn_core::Workload) {
+    fn set_workload(&mut self, workload: cairn::Workload) {
         self.0.set_workload(workload);
     }
 

@@ -17,12 +17,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cairn_core::clock::UtcTime;
-use cairn_core::history::{HistoryKind, HistorySql, LogAction, LogEntry};
-use cairn_core::{
+use cairn::clock::UtcTime;
+use cairn::history::{HistoryKind, HistorySql, LogAction, LogEntry};
+use cairn::sqlite::{SqliteDriver, SqliteLocation};
+use cairn::{
     source, Direction, Engine, HistoryRow, HistoryState, HistoryTable, Migrator, MigratorOptions,
 };
-use cairn_sqlite::{SqliteDriver, SqliteLocation};
 use rusqlite::Connection;
 
 use crate::cairn_bin::workspace_root;
@@ -449,7 +449,7 @@ fn floor_tables() -> [String; 2] {
         schema: None,
         name: "floor_history".to_owned(),
     };
-    let mut create = HistorySql::new(cairn_core::dialect::for_engine(Engine::Sqlite), &table)
+    let mut create = HistorySql::new(cairn::dialect::for_engine(Engine::Sqlite), &table)
         .create()
         .into_iter();
     [(); 2].map(|()| create.next().unwrap_or_default())
@@ -497,7 +497,7 @@ fn record_applied(dir: &Path, db: &Path, tables: Tables) -> Result<()> {
     };
     let migrations = source::read_dir(dir).context(failed)?;
     let sql = HistorySql::new(
-        cairn_core::dialect::for_engine(Engine::Sqlite),
+        cairn::dialect::for_engine(Engine::Sqlite),
         &HistoryTable::default(),
     );
     let mut conn = Connection::open(db).context(failed)?;
@@ -523,7 +523,7 @@ fn record_applied(dir: &Path, db: &Path, tables: Tables) -> Result<()> {
             applied_at: at.clone(),
             execution_ms: 1,
             applied_by: actor.to_owned(),
-            cairn_version: cairn_core::CAIRN_VERSION.to_owned(),
+            cairn_version: cairn::CAIRN_VERSION.to_owned(),
             statements_done: None,
             statements_checksum: None,
             error: None,

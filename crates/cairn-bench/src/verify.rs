@@ -15,14 +15,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cairn_core::schema::{self, IntrospectOptions};
-use cairn_core::url::DatabaseUrl;
-use cairn_core::{Driver, Engine};
-use cairn_mysql::MySqlDriver;
-use cairn_postgres::PgDriver;
-use cairn_sqlite::SqliteDriver;
+use cairn::schema::{self, IntrospectOptions};
+use cairn::Engine;
 
-use crate::error::{BenchError, Context as _, Result};
+use crate::error::{connect, BenchError, Context as _, Result};
 use crate::fixtures::{server_up_sql, up_sql, write_migrations};
 use crate::options::{EngineChoice, Options};
 use crate::report::{Goal, Measured, Row, Section};
@@ -182,22 +178,6 @@ fn verify_sqlite(sizes: &Sizes, cairn: &Path, scratch: &Path) -> Result<(Row, St
         goal: Some(Goal::MedianBelow(VERIFY_GOAL)),
     };
     Ok((row, finding))
-}
-
-async fn connect(url: &str) -> Result<Box<dyn Driver>> {
-    let parsed = DatabaseUrl::parse(url)
-        .map_err(|e| BenchError::new(format!("{}: unknown scheme `{}`", e.redacted, e.scheme)))?;
-    let failed = || format!("connecting to {}", parsed.redacted());
-    Ok(match parsed.engine() {
-        Engine::Sqlite => Box::new(SqliteDriver::connect(&parsed).await.context(failed)?),
-        Engine::Postgres => Box::new(PgDriver::connect(&parsed).await.context(failed)?),
-        Engine::Mysql => Box::new(MySqlDriver::connect(&parsed).await.context(failed)?),
-        other => {
-            return Err(BenchError::new(format!(
-                "the bench has no driver for {other}"
-            )))
-        }
-    })
 }
 
 /// A fresh database for round `round`: a file, or one created on the server.

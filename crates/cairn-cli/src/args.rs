@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use cairn_core::Version;
+use cairn::Version;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const LONG_ABOUT: &str = "\
@@ -135,7 +135,7 @@ pub struct VerifyArgs {
     /// SQLite in a temporary file, PostgreSQL and MySQL/MariaDB created on the
     /// server of CAIRN_VERIFY_POSTGRES_URL / CAIRN_VERIFY_MYSQL_URL and dropped after
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_engine)]
-    pub engines: Vec<cairn_core::Engine>,
+    pub engines: Vec<cairn::Engine>,
     /// Insert generated rows into every table after each up, and check that
     /// down and up again keep the rows of the tables that were there before
     #[arg(long)]
@@ -146,9 +146,9 @@ pub struct VerifyArgs {
     pub ignore_column_order: bool,
 }
 
-fn parse_engine(name: &str) -> Result<cairn_core::Engine, String> {
+fn parse_engine(name: &str) -> Result<cairn::Engine, String> {
     name.parse()
-        .map_err(|e: cairn_core::engine::UnknownEngine| e.to_string())
+        .map_err(|e: cairn::engine::UnknownEngine| e.to_string())
 }
 
 /// `cairn schema ...`.

@@ -10,9 +10,9 @@ use std::io::{IsTerminal as _, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cairn_core::backfill::{Checkpoint, Progress, StopSignal};
-use cairn_core::url::DatabaseUrl;
-use cairn_core::{Driver, Migrator};
+use cairn::backfill::{Checkpoint, Progress, StopSignal};
+use cairn::url::DatabaseUrl;
+use cairn::{Driver, Migrator};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::Format;

@@ -1,17 +1,14 @@
 //! One function per command: load the migrations, connect, call the library,
-//! print the report. The algorithm itself lives in `cairn_core::Migrator`.
+//! print the report. The algorithm itself lives in `cairn::Migrator`.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use cairn_core::schema;
-use cairn_core::url::DatabaseUrl;
-use cairn_core::verify::{self, scratch, VerifyEvent, VerifyOptions};
-use cairn_core::{
-    source, Direction, DownTarget, Driver, Engine, Error, Migrator, RunFailure, RunReport,
-};
-use cairn_sqlite::SqliteDriver;
+use cairn::schema;
+use cairn::url::DatabaseUrl;
+use cairn::verify::{self, scratch, VerifyEvent, VerifyOptions};
+use cairn::{source, Direction, DownTarget, Driver, Error, Migrator, RunFailure, RunReport};
 use serde_json::json;
 
 use crate::args::{
@@ -101,31 +98,21 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
     }
 }
 
-/// Picks the driver for the URL's engine.
+/// Connects to `url` through the facade's registry of drivers.
 pub(crate) async fn connect(url: &DatabaseUrl) -> anyhow::Result<Box<dyn Driver>> {
     // Each driver's connect error names the (redacted) URL already.
-    Ok(connect_driver(url.clone()).await?)
+    Ok(cairn::connect(url.expose()).await?)
 }
 
 /// [`connect`] in the shape the core's scratch databases take
-/// (`cairn_core::verify::scratch::Connect`).
+/// (`cairn::verify::scratch::Connect`): a scheme the registry does not know
+/// becomes a driver error with the registry's message.
 pub(crate) fn connect_driver(url: DatabaseUrl) -> scratch::Connecting {
     Box::pin(async move {
-        let driver: Box<dyn Driver> = match url.engine() {
-            Engine::Sqlite => Box::new(SqliteDriver::connect(&url).await?),
-            Engine::Postgres => Box::new(cairn_postgres::PgDriver::connect(&url).await?),
-            Engine::Mysql => Box::new(cairn_mysql::MySqlDriver::connect(&url).await?),
-            other => {
-                return Err(cairn_core::DriverError::new(
-                    cairn_core::DriverErrorKind::Other,
-                    format!(
-                        "this build of cairn has no driver for {other} databases (`{}`)",
-                        url.redacted()
-                    ),
-                ))
-            }
-        };
-        Ok(driver)
+        cairn::connect(url.expose()).await.map_err(|e| match e {
+            cairn::ConnectError::Driver(e) => e,
+            other => cairn::DriverError::new(cairn::DriverErrorKind::Other, other.to_string()),
+        })
     })
 }
 
@@ -216,7 +203,7 @@ impl Ctx<'_> {
         self.finish_run(result, Direction::Up)
     }
 
-    fn print_plan(&self, planned: &[cairn_core::migrator::PlannedMigration], direction: Direction) {
+    fn print_plan(&self, planned: &[cairn::migrator::PlannedMigration], direction: Direction) {
         if self.json() {
             print(&output::json_string(&output::plan_json(planned)));
         } else {
@@ -263,7 +250,7 @@ impl Ctx<'_> {
                 let pending = report
                     .migrations
                     .iter()
-                    .filter(|m| m.state == cairn_core::State::Pending)
+                    .filter(|m| m.state == cairn::State::Pending)
                     .count();
                 if self.json() {
                     print(&output::json_string(

@@ -12,7 +12,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use cairn_core::{DriverError, DriverErrorKind, Error};
+use cairn::{DriverError, DriverErrorKind, Error};
 
 use crate::commands::Outcome;
 
@@ -80,7 +80,7 @@ pub fn message(error: &anyhow::Error) -> String {
 mod tests {
     use super::*;
     use anyhow::Context as _;
-    use cairn_core::Engine;
+    use cairn::Engine;
 
     #[test]
     fn causes_are_joined_once() {
@@ -124,7 +124,7 @@ mod tests {
             cause: DriverError::new(DriverErrorKind::LockTimeout, "database is locked"),
         });
         assert_eq!(code(&busy), LOCK_TIMEOUT);
-        let problems = anyhow::Error::from(Error::Validation(cairn_core::error::Problems(vec![])));
+        let problems = anyhow::Error::from(Error::Validation(cairn::error::Problems(vec![])));
         assert_eq!(code(&problems), PROBLEMS);
     }
 }

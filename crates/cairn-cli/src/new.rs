@@ -3,12 +3,12 @@
 //! comments say what to write.
 //!
 //! The layout grammar is core's ([`source::survey`], [`NewShape::files`]):
-//! the names written here are the names `cairn_core::source::read_dir` reads.
+//! the names written here are the names `cairn::source::read_dir` reads.
 
 use anyhow::{bail, Context as _};
-use cairn_core::clock::UtcTime;
-use cairn_core::source::{self, NewScript};
-use cairn_core::Version;
+use cairn::clock::UtcTime;
+use cairn::source::{self, NewScript};
+use cairn::Version;
 use serde_json::json;
 
 use crate::args::{Format, NewArgs};
@@ -149,7 +149,7 @@ fn normalise_name(raw: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_core::source::NewShape;
+    use cairn::source::NewShape;
 
     /// The shapes a test of the templates goes through.
     const SHAPES: [NewShape; 6] = [

@@ -6,11 +6,11 @@
 
 use std::fmt::Write as _;
 
-use cairn_core::migrator::{Applied, PlannedMigration, RepairAction, StatusReport};
-use cairn_core::schema::Difference;
-use cairn_core::url::DatabaseUrl;
-use cairn_core::verify::{Outcome as VerifyOutcome, Stage, VerifyReport};
-use cairn_core::{Direction, Problem, RunReport, State};
+use cairn::migrator::{Applied, PlannedMigration, RepairAction, StatusReport};
+use cairn::schema::Difference;
+use cairn::url::DatabaseUrl;
+use cairn::verify::{Outcome as VerifyOutcome, Stage, VerifyReport};
+use cairn::{Direction, Problem, RunReport, State};
 use serde_json::{json, Value};
 
 /// ANSI colours, or none.
@@ -507,9 +507,18 @@ pub fn drift_json(differences: &[Difference], url: &DatabaseUrl) -> Value {
     json!({ "drift": !differences.is_empty(), "database": url.to_string(), "differences": items })
 }
 
-/// Renders a JSON value for stdout.
+/// The version of the shape of every JSON report (docs/json-output.md). A
+/// change that removes, renames or retypes a field, or changes what a value
+/// means, bumps it; adding a field does not.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Renders a JSON report for stdout, stamped with `"format_version"`.
 pub fn json_string(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned());
+    let mut value = value.clone();
+    if let Value::Object(map) = &mut value {
+        map.insert("format_version".to_owned(), FORMAT_VERSION.into());
+    }
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "null".to_owned());
     text.push('\n');
     text
 }
@@ -517,6 +526,15 @@ pub fn json_string(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_json_report_carries_the_format_version() {
+        let text = json_string(&json!({ "ok": true }));
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["format_version"], 1);
+        assert_eq!(value["ok"], true);
+        assert!(text.ends_with("}\n"), "{text:?}");
+    }
 
     fn applied(version: i64, direction: Direction) -> Applied {
         Applied {

@@ -1,5 +1,5 @@
 //! `cairn verify --engines postgres,mysql,sqlite`: the same verification on a
-//! disposable database of each engine (`cairn_core::verify::scratch`), one
+//! disposable database of each engine (`cairn::verify::scratch`), one
 //! after the other, with one report per engine. This file only reads the
 //! arguments and prints; the scratch lifecycle is the core's.
 //!
@@ -12,8 +12,8 @@
 use std::fmt::Write as _;
 
 use anyhow::bail;
-use cairn_core::verify::{self, scratch, VerifyOptions, VerifyReport};
-use cairn_core::{Engine, Migrator};
+use cairn::verify::{self, scratch, VerifyOptions, VerifyReport};
+use cairn::{Engine, Migrator};
 use serde_json::{json, Value};
 
 use crate::args::{Format, VerifyArgs};
@@ -25,7 +25,7 @@ use crate::output::{self, Style};
 struct EngineRun {
     engine: Engine,
     /// The disposable database, redacted (none when it could not be created).
-    database: Option<cairn_core::url::DatabaseUrl>,
+    database: Option<cairn::url::DatabaseUrl>,
     report: Option<VerifyReport>,
     /// Why verification on this engine did not complete.
     error: Option<String>,
@@ -105,7 +105,7 @@ async fn on_engine(
         &mut progress,
     )
     .await;
-    let message = |error: cairn_core::Error| crate::exit::message(&error.into());
+    let message = |error: cairn::Error| crate::exit::message(&error.into());
     let (report, mut error) = match run.outcome {
         Ok(report) => (Some(report), None),
         Err(error) => (None, Some(message(error))),

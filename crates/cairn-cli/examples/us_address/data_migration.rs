@@ -21,7 +21,7 @@
 //! uses; `cargo run -p cairn-cli --example us_address -- "<address>"...` shows
 //! what it makes of addresses.
 
-use cairn_core::backfill::{DataMigration, Transform};
+use cairn::backfill::{DataMigration, Transform};
 
 /// The parts of an address.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@
 
 mod data_migration;
 
-use cairn_core::backfill::{DataMigration as _, Transform};
+use cairn::backfill::{DataMigration as _, Transform};
 use data_migration::UsAddress;
 
 fn main() {

@@ -9,8 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cairn_core::url::DatabaseUrl;
-use cairn_core::{Driver, Engine};
+use cairn::{Driver, Engine};
 use cairn_testkit::TestDatabase;
 
 /// How long any one `cairn` process may take before the test gives up on it:
@@ -169,25 +168,9 @@ pub async fn cairn(db: &TestDatabase, dir: &Path, args: &[&str]) -> Finished {
 
 /// A new connection to the test database.
 pub async fn connect(db: &TestDatabase) -> Box<dyn Driver> {
-    let url = DatabaseUrl::parse(db.url()).expect("the test URL parses");
-    match url.engine() {
-        Engine::Sqlite => Box::new(
-            cairn_sqlite::SqliteDriver::connect(&url)
-                .await
-                .expect("sqlite opens"),
-        ),
-        Engine::Postgres => Box::new(
-            cairn_postgres::PgDriver::connect(&url)
-                .await
-                .expect("postgres connects"),
-        ),
-        Engine::Mysql => Box::new(
-            cairn_mysql::MySqlDriver::connect(&url)
-                .await
-                .expect("mysql connects"),
-        ),
-        other => panic!("this test knows no {other} databases"),
-    }
+    cairn::connect(db.url())
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the {} test database: {e}", db.engine()))
 }
 
 /// The one number `sql` returns.

@@ -11,9 +11,6 @@
 //! `cairn` processes write their output into files there (not pipes, which a
 //! test that polls the database would have to drain), and a [`Running`]
 //! process that a failed assertion leaves behind is killed when dropped.
-//!
-//! This file is compiled as an integration test of cairn-cli (see its
-//! Cargo.toml), which gives it the path of the built binary.
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
@@ -22,9 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_core::history::string_literal;
-use cairn_core::url::DatabaseUrl;
-use cairn_core::{Driver, Engine};
+use cairn::history::string_literal;
+use cairn::{Driver, Engine};
 use cairn_testkit::TestDatabase;
 use sha2::{Digest as _, Sha256};
 
@@ -363,25 +359,7 @@ async fn history_state(db: &TestDatabase, dir: &Path, version: i64) -> String {
 // ----- reading the database ------------------------------------------------
 
 async fn connect(db: &TestDatabase) -> Box<dyn Driver> {
-    let url = DatabaseUrl::parse(db.url()).expect("the test URL parses");
-    match url.engine() {
-        Engine::Sqlite => Box::new(
-            cairn_sqlite::SqliteDriver::connect(&url)
-                .await
-                .expect("sqlite opens"),
-        ),
-        Engine::Postgres => Box::new(
-            cairn_postgres::PgDriver::connect(&url)
-                .await
-                .expect("postgres connects"),
-        ),
-        Engine::Mysql => Box::new(
-            cairn_mysql::MySqlDriver::connect(&url)
-                .await
-                .expect("mysql connects"),
-        ),
-        other => panic!("this test knows no {other} databases"),
-    }
+    crate::support::connect(db).await
 }
 
 async fn count(driver: &mut dyn Driver, sql: &str) -> i64 {
@@ -1333,7 +1311,7 @@ async fn legacy_strings(driver: &mut dyn Driver) {
     driver
         .execute(&format!(
             "ALTER DATABASE {} SET standard_conforming_strings = off",
-            cairn_core::history::quote_ident(Engine::Postgres, &name)
+            cairn::history::quote_ident(Engine::Postgres, &name)
         ))
         .await
         .expect("ALTER DATABASE ... SET standard_conforming_strings = off");
@@ -1599,7 +1577,7 @@ mod sqlite {
 
         let mut first = spawn(&db, &dir, &["up"]);
         wait_for_rows_done(driver.as_mut(), 2, BATCH, &mut first).await;
-        let lock = cairn_sqlite::backfill_lock_path(&db.sqlite_path().expect("a file"));
+        let lock = cairn::sqlite::backfill_lock_path(&db.sqlite_path().expect("a file"));
         assert!(lock.exists(), "{} exists", lock.display());
         let mut second = spawn(&db, &dir, &["up"]);
         // The second must still be waiting whenever the first is still running.
@@ -1668,6 +1646,7 @@ mod sqlite {
     }
 }
 
+#[cfg(feature = "servers")]
 mod postgres {
     use super::*;
 
@@ -1689,6 +1668,7 @@ mod postgres {
     }
 }
 
+#[cfg(feature = "servers")]
 mod mysql {
     use super::*;
 

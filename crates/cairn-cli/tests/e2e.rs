@@ -1,15 +1,11 @@
 //! End-to-end tests of the `cairn` binary on the example project in
 //! `migrations/`, on every engine: apply, inspect, roll back completely,
 //! re-apply; and eight `cairn up` processes at once.
-//!
-//! This file is compiled as an integration test of cairn-cli (see its
-//! Cargo.toml), which gives it the path of the built binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cairn_core::url::DatabaseUrl;
-use cairn_core::Driver;
+use cairn::Driver;
 use cairn_testkit::conformance::{log_count, table_exists};
 use cairn_testkit::TestDatabase;
 
@@ -46,25 +42,7 @@ fn ok(output: &Output) -> String {
 }
 
 async fn connect(db: &TestDatabase) -> Box<dyn Driver> {
-    let url = DatabaseUrl::parse(db.url()).expect("test URL parses");
-    match url.engine() {
-        cairn_core::Engine::Sqlite => Box::new(
-            cairn_sqlite::SqliteDriver::connect(&url)
-                .await
-                .expect("sqlite opens"),
-        ),
-        cairn_core::Engine::Postgres => Box::new(
-            cairn_postgres::PgDriver::connect(&url)
-                .await
-                .expect("postgres connects"),
-        ),
-        cairn_core::Engine::Mysql => Box::new(
-            cairn_mysql::MySqlDriver::connect(&url)
-                .await
-                .expect("mysql connects"),
-        ),
-        other => panic!("this test knows no {other} databases"),
-    }
+    crate::support::connect(db).await
 }
 
 const TABLES: [&str; 3] = ["users", "addresses", "orders"];
@@ -224,8 +202,8 @@ fn case(
 /// The `cairn verify` cases every engine must pass, by name: correct
 /// rollbacks, rollbacks that forget or over-do something, and a migration
 /// without a down script. The SQL differs only where the engines do.
-fn rollback_faults(engine: cairn_core::Engine) -> Vec<(&'static str, VerifyCase)> {
-    use cairn_core::Engine;
+fn rollback_faults(engine: cairn::Engine) -> Vec<(&'static str, VerifyCase)> {
+    use cairn::Engine;
     let create_t: (i64, &str, &str, Option<&str>) = (
         1,
         "create_t",
@@ -406,8 +384,8 @@ fn rollback_faults(engine: cairn_core::Engine) -> Vec<(&'static str, VerifyCase)
 /// again that lose the rows of a table that was there before (the table
 /// recreated; a column dropped and added again) are caught though the schema
 /// comes back the same, and a set that keeps its rows passes.
-fn seed_faults(engine: cairn_core::Engine) -> Vec<(&'static str, VerifyCase)> {
-    use cairn_core::Engine;
+fn seed_faults(engine: cairn::Engine) -> Vec<(&'static str, VerifyCase)> {
+    use cairn::Engine;
     let create_t: (i64, &str, &str, Option<&str>) = (
         1,
         "create_t",
@@ -616,7 +594,7 @@ async fn drift_finds_a_hand_made_column(
             "table `users`: column `nickname` added: varchar(20) null".replace(
                 "varchar(20)",
                 match db.engine() {
-                    cairn_core::Engine::Postgres => "character varying(20)",
+                    cairn::Engine::Postgres => "character varying(20)",
                     _ => "varchar(20)",
                 }
             )
@@ -970,7 +948,7 @@ async fn transaction_control_is_refused(db: TestDatabase) {
         std::fs::write(path, text).unwrap();
     };
     let wrapped = "START TRANSACTION;\nCREATE TABLE wrapped (id INTEGER);\nCOMMIT;\n";
-    let wrapped = if db.engine() == cairn_core::Engine::Sqlite {
+    let wrapped = if db.engine() == cairn::Engine::Sqlite {
         wrapped.replace("START TRANSACTION", "BEGIN IMMEDIATE")
     } else {
         wrapped.to_owned()
@@ -1006,7 +984,7 @@ async fn transaction_control_is_refused(db: TestDatabase) {
 /// The check behind "the transaction was rolled back": after a failed
 /// statement, the probe tells Cairn's open transaction from one a statement ended.
 async fn transaction_probe_tells_open_from_ended(db: TestDatabase) {
-    use cairn_core::history::HistorySql;
+    use cairn::history::HistorySql;
     let mut driver = connect(&db).await;
     let sql = HistorySql::new(driver.dialect(), &Default::default());
     let probe = sql.transaction_probe().expect("a probe on this engine");
@@ -1214,6 +1192,7 @@ mod sqlite {
     }
 }
 
+#[cfg(feature = "servers")]
 mod postgres {
     use super::*;
 
@@ -1287,6 +1266,7 @@ mod postgres {
     }
 }
 
+#[cfg(feature = "servers")]
 mod mysql {
     use super::*;
 
@@ -1315,9 +1295,10 @@ mod mysql {
 /// `cairn verify --engines sqlite,postgres,mysql`: a disposable database per
 /// engine, made on the servers the tests use (through
 /// `CAIRN_VERIFY_POSTGRES_URL` / `CAIRN_VERIFY_MYSQL_URL`) and dropped after.
+#[cfg(feature = "servers")]
 mod engines {
     use super::*;
-    use cairn_core::Engine;
+    use cairn::Engine;
 
     async fn admin(engine: Engine) -> String {
         cairn_testkit::server::admin_url(engine).await
@@ -1361,25 +1342,15 @@ mod engines {
 
     /// Whether the database `name` still exists on `engine`'s server.
     async fn exists(engine: Engine, name: &str) -> bool {
-        let url = DatabaseUrl::parse(&admin(engine).await).expect("admin URL");
-        let (mut driver, sql): (Box<dyn Driver>, String) = match engine {
-            Engine::Postgres => (
-                Box::new(
-                    cairn_postgres::PgDriver::connect(&url)
-                        .await
-                        .expect("connects"),
-                ),
-                format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
-            ),
-            _ => (
-                Box::new(
-                    cairn_mysql::MySqlDriver::connect(&url)
-                        .await
-                        .expect("connects"),
-                ),
-                format!(
-                    "SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
-                ),
+        let mut driver = cairn::connect(&admin(engine).await)
+            .await
+            .expect("connects");
+        let sql = match engine {
+            Engine::Postgres => {
+                format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'")
+            }
+            _ => format!(
+                "SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{name}'"
             ),
         };
         let rows = driver.query(&sql).await.expect("the catalog answers");

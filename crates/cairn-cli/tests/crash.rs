@@ -23,20 +23,14 @@
 //! applied; the schema (`cairn schema dump --format json`) must then equal
 //! the uninterrupted run's. A failure prints the seed, the delay and the whole
 //! chain of advice followed, with each command's output.
-//!
-//! This file is compiled as an integration test of cairn-cli (see its
-//! Cargo.toml), which gives it the path of the built binary.
-
-#[path = "support/cairn.rs"]
-mod support;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cairn_core::Engine;
+use crate::support::{cairn, mix, seed, spawn, write, Finished};
+use cairn::Engine;
 use cairn_testkit::TestDatabase;
-use support::{cairn, mix, seed, spawn, write, Finished};
 
 /// Trials per engine and run.
 const TRIALS: u64 = 4;
@@ -415,6 +409,7 @@ mod sqlite {
     }
 }
 
+#[cfg(feature = "servers")]
 mod postgres {
     use super::*;
 
@@ -424,6 +419,7 @@ mod postgres {
     }
 }
 
+#[cfg(feature = "servers")]
 mod mysql {
     use super::*;
 

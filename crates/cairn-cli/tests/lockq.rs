@@ -11,20 +11,14 @@
 //!   it made, how long each waited and what to raise.
 //! - A lock timeout of 0, in cairn.toml or in a directive, is refused on every
 //!   engine before anything is changed.
-//!
-//! This file is compiled as an integration test of cairn-cli (see its
-//! Cargo.toml), which gives it the path of the built binary.
-
-#[path = "support/cairn.rs"]
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{cairn, connect, spawn, spawn_in, table_count, write};
 use cairn_testkit::TestDatabase;
-use support::{cairn, connect, spawn, spawn_in, table_count, write};
 
 /// The default lock timeout the tests rely on.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -247,6 +241,7 @@ mod sqlite {
     }
 }
 
+#[cfg(feature = "servers")]
 mod postgres {
     use super::*;
 
@@ -266,6 +261,7 @@ mod postgres {
     }
 }
 
+#[cfg(feature = "servers")]
 mod mysql {
     use super::*;
 

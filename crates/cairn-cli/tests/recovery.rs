@@ -11,16 +11,12 @@
 //!   server), a lock timeout at a migration's first statement, and a SQLite
 //!   no-transaction migration killed mid-statement. Each follows the printed
 //!   advice to all-applied with the expected schema.
-//!
-//! This file is compiled as an integration test of cairn-cli (see its
-//! Cargo.toml), which gives it the path of the built binary.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cairn_core::url::DatabaseUrl;
-use cairn_core::{Driver, Engine};
+use cairn::{Driver, Engine};
 use cairn_testkit::TestDatabase;
 
 /// How long any wait in these tests may take before it fails.
@@ -183,25 +179,7 @@ impl Project {
     }
 
     async fn connect(&self) -> Box<dyn Driver> {
-        let url = DatabaseUrl::parse(self.db.url()).expect("test URL parses");
-        match url.engine() {
-            Engine::Sqlite => Box::new(
-                cairn_sqlite::SqliteDriver::connect(&url)
-                    .await
-                    .expect("sqlite opens"),
-            ),
-            Engine::Postgres => Box::new(
-                cairn_postgres::PgDriver::connect(&url)
-                    .await
-                    .expect("postgres connects"),
-            ),
-            Engine::Mysql => Box::new(
-                cairn_mysql::MySqlDriver::connect(&url)
-                    .await
-                    .expect("mysql connects"),
-            ),
-            other => panic!("this test knows no {other} databases"),
-        }
+        crate::support::connect(&self.db).await
     }
 }
 
@@ -584,12 +562,14 @@ macro_rules! server_tests {
     };
 }
 
+#[cfg(feature = "servers")]
 mod postgres {
     use super::*;
 
     server_tests!(cairn_testkit::postgres::database().await);
 }
 
+#[cfg(feature = "servers")]
 mod mysql {
     use super::*;
 
