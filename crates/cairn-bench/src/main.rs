@@ -18,6 +18,10 @@ mod report;
 mod servers;
 mod sqlite;
 mod stats;
+/// The documented `us_address` data migration, which the example
+/// migrations use (the same file the `cairn` binary includes).
+#[path = "../../cairn-cli/examples/us_address/data_migration.rs"]
+mod us_address;
 mod verify;
 
 use std::process::ExitCode;

@@ -360,7 +360,8 @@ impl Bench<'_> {
 async fn apply_with_cairn(dir: &Path, db: &Path) -> Result<usize> {
     let migrations =
         source::read_dir(dir).context(|| format!("reading migrations in {}", dir.display()))?;
-    let migrator = Migrator::new(migrations, MigratorOptions::default());
+    let mut migrator = Migrator::new(migrations, MigratorOptions::default());
+    migrator.register_data_migration("us_address", crate::us_address::UsAddress::default());
     let mut driver = SqliteDriver::open(SqliteLocation::File(db.to_owned()))
         .await
         .context(|| format!("opening {}", db.display()))?;
