@@ -546,6 +546,7 @@ mod tests {
             transactional: true,
             skipped: false,
             recovered: None,
+            phase: None,
             backfilled: None,
         }
     }

@@ -153,6 +153,18 @@ pub enum Error {
         /// What is wrong and how to write it.
         message: String,
     },
+    /// An `[[operation]]` that cannot run: bad input, or not online on this engine.
+    #[error("{location}: operation `{kind}` on {engine}: {message}")]
+    Operation {
+        /// `migration.toml:<line>` of the operation.
+        location: Location,
+        /// Its kind (`rename_column`).
+        kind: &'static str,
+        /// The engine it was compiled for.
+        engine: Engine,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// The statement splitter rejected a script.
     #[error("{location}: {message}")]
     Split {

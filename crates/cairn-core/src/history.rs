@@ -44,6 +44,18 @@ pub enum HistoryState {
     /// Its SQL is applied and its backfills are running, or were interrupted
     /// (`cairn up` resumes them from their checkpoints).
     Backfilling,
+    /// Its operations' expand is running, or was interrupted (`cairn up`
+    /// continues it, `cairn abort` undoes it).
+    Expanding,
+    /// Expanded: both application versions work; waiting for `cairn contract`.
+    Expanded,
+    /// Its contract is running, or was interrupted (`cairn contract` continues it).
+    Contracting,
+    /// Its abort is running, or was interrupted (`cairn abort` continues it).
+    Aborting,
+    /// Its un-contract (`cairn down` of a contracted migration) is running,
+    /// or was interrupted (`cairn down` continues it).
+    Uncontracting,
 }
 
 impl HistoryState {
@@ -54,6 +66,11 @@ impl HistoryState {
             HistoryState::Running => "running",
             HistoryState::Failed => "failed",
             HistoryState::Backfilling => "backfilling",
+            HistoryState::Expanding => "expanding",
+            HistoryState::Expanded => "expanded",
+            HistoryState::Contracting => "contracting",
+            HistoryState::Aborting => "aborting",
+            HistoryState::Uncontracting => "uncontracting",
         }
     }
 
@@ -63,6 +80,11 @@ impl HistoryState {
             "running" => HistoryState::Running,
             "failed" => HistoryState::Failed,
             "backfilling" => HistoryState::Backfilling,
+            "expanding" => HistoryState::Expanding,
+            "expanded" => HistoryState::Expanded,
+            "contracting" => HistoryState::Contracting,
+            "aborting" => HistoryState::Aborting,
+            "uncontracting" => HistoryState::Uncontracting,
             _ => return None,
         })
     }
@@ -243,6 +265,14 @@ pub enum LogAction {
     Repair,
     /// A baseline set.
     Baseline,
+    /// A migration's operations expanded (and backfilled).
+    Expand,
+    /// An expanded migration contracted.
+    Contract,
+    /// An expand undone.
+    Abort,
+    /// A contracted migration returned to expanded.
+    Uncontract,
 }
 
 impl LogAction {
@@ -253,6 +283,10 @@ impl LogAction {
             LogAction::Down => "down",
             LogAction::Repair => "repair",
             LogAction::Baseline => "baseline",
+            LogAction::Expand => "expand",
+            LogAction::Contract => "contract",
+            LogAction::Abort => "abort",
+            LogAction::Uncontract => "uncontract",
         }
     }
 }

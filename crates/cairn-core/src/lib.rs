@@ -21,6 +21,7 @@ pub mod literal;
 pub mod lock;
 pub mod migration;
 pub mod migrator;
+pub mod operation;
 pub mod plan;
 pub mod recovery;
 pub mod retry;

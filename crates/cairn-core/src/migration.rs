@@ -157,6 +157,8 @@ pub struct Declaration {
     pub text: String,
     /// The backfills it declares, in file order.
     pub backfills: Vec<crate::backfill::Backfill>,
+    /// The zero-downtime operations it declares, in file order.
+    pub operations: Vec<crate::operation::Operation>,
 }
 
 impl Migration {

@@ -335,7 +335,14 @@ pub fn problems(
             // A backfill may be fixed in migration.toml while it is interrupted:
             // its checksum is renewed when it resumes.
             HistoryState::Backfilling if source.contains_key(&row.version) => {}
-            HistoryState::Applied | HistoryState::Backfilling => match source.get(&row.version) {
+            // Zero-downtime phases (migrator/online.rs refines what each allows).
+            HistoryState::Applied
+            | HistoryState::Backfilling
+            | HistoryState::Expanding
+            | HistoryState::Expanded
+            | HistoryState::Contracting
+            | HistoryState::Aborting
+            | HistoryState::Uncontracting => match source.get(&row.version) {
                 None => problems.push(Problem::Missing {
                     version: row.version,
                     name,

@@ -129,6 +129,9 @@ impl Default for BatchOptions {
 struct File {
     #[serde(default)]
     backfill: Vec<Entry>,
+    /// Read by [`crate::operation::spec`].
+    #[serde(default)]
+    operation: Vec<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -156,7 +159,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Backfill>, Error> {
             .map_or(1, |span| text[..span.start].matches('\n').count() + 1);
         bad(path, line, e.message().to_owned())
     })?;
-    if file.backfill.is_empty() {
+    if file.backfill.is_empty() && file.operation.is_empty() {
         return Err(bad(
             path,
             1,

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 mod bookkeeping;
 pub mod engine;
+mod online;
 mod schema;
 
 pub mod mysql;
@@ -30,6 +31,7 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use bookkeeping::{Bookkeeping, ColumnTypes, IdentifierLimit, LengthUnit};
+pub use online::Online;
 pub use schema::Schema;
 
 use crate::engine::Engine;
@@ -104,7 +106,7 @@ impl ServerVersion {
 ///
 /// Implemented in this crate for PostgreSQL, MySQL/MariaDB and SQLite; an
 /// outside driver for another product returns one of these, or its own.
-pub trait Dialect: Bookkeeping + Schema + Send + Sync + fmt::Debug {
+pub trait Dialect: Bookkeeping + Schema + Online + Send + Sync + fmt::Debug {
     /// The family: which `up.<engine>.sql` override applies.
     fn engine(&self) -> Engine;
 
@@ -216,6 +218,8 @@ mod tests {
             self.0.example_server_url()
         }
     }
+
+    impl Online for ShortNames {}
 
     impl Dialect for ShortNames {
         fn engine(&self) -> Engine {

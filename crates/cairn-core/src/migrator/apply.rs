@@ -70,6 +70,7 @@ impl Migrator {
             skipped,
             backfilled,
             recovered: None,
+            phase: None,
         })
     }
 

@@ -39,6 +39,7 @@
 mod admin;
 mod apply;
 mod dry_run;
+mod online;
 mod prepare;
 #[cfg(test)]
 mod recording;
@@ -60,7 +61,8 @@ use crate::retry;
 
 use prepare::Prepared;
 pub use report::{
-    Applied, PlannedMigration, PlannedStatement, RepairAction, RunFailure, RunReport, StatusReport,
+    Applied, ExpandedMigration, PlannedMigration, PlannedStatement, RepairAction, RunFailure,
+    RunReport, StatusReport,
 };
 
 /// How the migrator behaves. Built once from the configuration and passed around.
@@ -85,6 +87,12 @@ pub struct MigratorOptions {
     pub retry_backoff_max: Duration,
     /// Who runs the migrations, recorded in the history.
     pub actor: String,
+    /// `lock_timeout` for each DDL step of an operation (ZERO-DOWNTIME.md §5;
+    /// default 500 ms), retried like statements (`lock_retries`).
+    pub operation_lock_timeout: Duration,
+    /// `cairn up --contract`: contract a migration right after its expand
+    /// (development and CI), instead of stopping at `expanded`.
+    pub contract_after_expand: bool,
 }
 
 impl Default for MigratorOptions {
@@ -98,6 +106,8 @@ impl Default for MigratorOptions {
             retry_backoff: retry::DEFAULT_RETRY_BACKOFF,
             retry_backoff_max: retry::DEFAULT_RETRY_BACKOFF_MAX,
             actor: "cairn".to_owned(),
+            operation_lock_timeout: Duration::from_millis(500),
+            contract_after_expand: false,
         }
     }
 }
@@ -241,6 +251,7 @@ impl Migrator {
             engine,
             migrations: plan::status(&self.migrations, &history, engine),
             problems: plan::problems(&self.migrations, &history, engine, self.options.plan),
+            expanded: Vec::new(),
         })
     }
 

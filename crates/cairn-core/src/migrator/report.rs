@@ -30,6 +30,10 @@ pub struct Applied {
     /// What `--resume` decided about the statement an interrupted run left
     /// in doubt (counted as completed, or recorded without running it).
     pub recovered: Option<String>,
+    /// The zero-downtime phase this run took the migration through
+    /// (`expand`, `contract`, `abort`, `uncontract`); `None` for a plain migration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<crate::operation::Phase>,
 }
 
 /// What a run did.
@@ -106,4 +110,24 @@ pub struct StatusReport {
     pub migrations: Vec<StatusEntry>,
     /// Problems found.
     pub problems: Vec<Problem>,
+    /// Migrations in a zero-downtime phase (expanding, backfilling, expanded,
+    /// contracting, aborting, uncontracting), with what each application
+    /// version may use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expanded: Vec<ExpandedMigration>,
+}
+
+/// A migration between expand and contract, as `status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExpandedMigration {
+    /// Its version.
+    pub version: Version,
+    /// Its name.
+    pub name: String,
+    /// Its history state.
+    pub state: crate::history::HistoryState,
+    /// What each application version may use.
+    pub versions: crate::operation::Versions,
+    /// What to run next (`cairn contract 20260101090500`).
+    pub next: String,
 }

@@ -191,6 +191,7 @@ impl Migrator {
             skipped: false,
             backfilled,
             recovered: recovered.or(confirmed),
+            phase: None,
         })
     }
 
@@ -222,6 +223,7 @@ impl Migrator {
             skipped: false,
             backfilled: Some(backfilled),
             recovered: None,
+            phase: None,
         })
     }
 }

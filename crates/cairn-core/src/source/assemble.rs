@@ -284,6 +284,7 @@ impl Folder {
         let declaration = match declaration {
             Some((path, text)) => {
                 let backfills = crate::backfill::spec::parse(&text, &path)?;
+                let operations = crate::operation::spec::parse(&text, &path)?;
                 // A migration that only backfills has no SQL of its own: empty
                 // scripts stand in for it, so it plans, applies, rolls back (its
                 // down changes no data) and verifies like any other.
@@ -297,6 +298,7 @@ impl Folder {
                     path,
                     text,
                     backfills,
+                    operations,
                 })
             }
             None => None,

@@ -6,6 +6,7 @@ use super::{Dialect, Flavour, ServerVersion};
 use crate::engine::Engine;
 
 mod bookkeeping;
+mod online;
 mod schema;
 
 /// The dialect of a Sqlite-family server.
