@@ -196,17 +196,14 @@ async fn fresh(
     drop_database(engine, admin, &name).await?;
     let mut driver = connect(admin).await?;
     driver
-        .execute(&format!("CREATE DATABASE {name}"))
+        .execute(&cairn::dialect::for_engine(engine).create_database(&name))
         .await
         .context(|| format!("creating {name}"))?;
     crate::servers::with_database(admin, &name)
 }
 
 async fn drop_database(engine: Engine, admin: &str, name: &str) -> Result<()> {
-    let sql = match engine {
-        Engine::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        _ => format!("DROP DATABASE IF EXISTS {name}"),
-    };
+    let sql = cairn::dialect::for_engine(engine).drop_database(name);
     let mut driver = connect(admin).await?;
     driver
         .execute(&sql)
