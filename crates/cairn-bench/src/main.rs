@@ -5,7 +5,8 @@
 //! SQLite, `servers` for PostgreSQL and MariaDB; `--engines` picks which run.
 //! `backfill` adds a section per engine for batched backfills; `--only` picks
 //! the suites; `verify` adds one section for `cairn verify` and introspection;
-//! `lockq` adds a section per server for the lock queue (issue 9).
+//! `lockq` adds a section per server for the lock queue (issue 9); `zdt` a
+//! section per engine for zero-downtime operations (issue 11).
 #![forbid(unsafe_code)]
 
 mod backfill;
@@ -23,6 +24,7 @@ mod stats;
 #[path = "../../cairn-cli/examples/us_address/data_migration.rs"]
 mod us_address;
 mod verify;
+mod zdt;
 
 use std::process::ExitCode;
 
@@ -103,6 +105,13 @@ fn run(options: &Options) -> error::Result<()> {
                 println!("{}", report::text(&section, &machine));
                 sections.push(section);
             }
+        }
+    }
+    if options.suites.contains(&Suite::ZeroDowntime) {
+        for &engine in &options.engines {
+            let section = zdt::run(options, &scratch, engine)?;
+            println!("{}", report::text(&section, &machine));
+            sections.push(section);
         }
     }
     if let Some(out) = &options.out {

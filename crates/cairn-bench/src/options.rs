@@ -21,7 +21,9 @@ Runs Cairn's benchmarks, each side by side with a baseline, and prints a table.
                   backfill on 1,000,000 rows) and verify (`cairn verify` of 200
                   migrations, introspection of 500 tables) and lock-queue (the
                   longest application wait behind a blocked migration, on
-                  PostgreSQL and MariaDB) [default: all]
+                  PostgreSQL and MariaDB) and zero-downtime (a rename_column
+                  on 1,000,000 rows, SQLite 200,000, under old- and
+                  new-version clients) [default: all]
   --out FILE      rewrite FILE's sections between <!-- bench:<engine>:start -->
                   and <!-- bench:<engine>:end --> (FILE is created if missing)
   --cairn PATH    time this `cairn` binary instead of building it with
@@ -101,15 +103,18 @@ pub enum Suite {
     Verify,
     /// The longest application wait behind a blocked migration: the `lockq-<engine>` sections.
     LockQueue,
+    /// A `rename_column` operation under old- and new-version clients: the `zdt-<engine>` sections.
+    ZeroDowntime,
 }
 
 impl Suite {
     /// Every suite, in the order they run.
-    pub const ALL: [Suite; 4] = [
+    pub const ALL: [Suite; 5] = [
         Suite::Migrations,
         Suite::Backfill,
         Suite::Verify,
         Suite::LockQueue,
+        Suite::ZeroDowntime,
     ];
 
     fn parse_list(list: &str) -> Result<Vec<Suite>, String> {
@@ -120,9 +125,10 @@ impl Suite {
                 "backfill" | "backfills" => Suite::Backfill,
                 "verify" => Suite::Verify,
                 "lock-queue" | "lockq" => Suite::LockQueue,
+                "zero-downtime" | "zdt" => Suite::ZeroDowntime,
                 other => {
                     return Err(format!(
-                        "--only: unknown suite `{other}` (migrations, backfill, verify, lock-queue)"
+                        "--only: unknown suite `{other}` (migrations, backfill, verify, lock-queue, zero-downtime)"
                     ))
                 }
             };
@@ -377,7 +383,7 @@ mod tests {
         assert_eq!(
             run(&["--only", "lint"]),
             Err(
-                "--only: unknown suite `lint` (migrations, backfill, verify, lock-queue)"
+                "--only: unknown suite `lint` (migrations, backfill, verify, lock-queue, zero-downtime)"
                     .to_owned()
             )
         );
