@@ -9,10 +9,22 @@
 //!   paused VM does (the kernel still ACKs, so TCP keepalives see nothing).
 //!
 //! Both run on the test's tokio runtime and stop with it.
+//!
+//! The cases every server driver runs against them live here too, so a
+//! driver's test says only how it connects and how its server shows a
+//! running statement: [`assert_silent_server_refused`],
+//! [`assert_frozen_connection_abandoned`], [`up_until_frozen`] on the
+//! [`sleeping`] migrations, and [`statement_error`].
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use cairn_core::url::DatabaseUrl;
+use cairn_core::{Driver, DriverError, DriverErrorKind, Error, Migrator};
+
+use crate::fixture::{Fixture, FixtureDir};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -142,6 +154,162 @@ pub fn via_port(url: &str, port: u16) -> String {
     match userinfo {
         Some(user) => format!("{scheme}://{user}@127.0.0.1:{port}{tail}"),
         None => format!("{scheme}://127.0.0.1:{port}{tail}"),
+    }
+}
+
+/// Generous: the bounds under test are a few seconds.
+pub const BOUND: Duration = Duration::from_secs(40);
+
+/// A peer that accepts TCP and never answers: `connect` (given
+/// `<scheme>://<user>:hunter2@127.0.0.1:<port>/x?connect_timeout=1`) fails
+/// within the connect timeout, naming the redacted URL, `product` and the
+/// setting, and never the password.
+pub async fn assert_silent_server_refused<T, F, Fut>(
+    scheme: &str,
+    user: &str,
+    product: &str,
+    connect: F,
+) where
+    F: FnOnce(DatabaseUrl) -> Fut,
+    Fut: Future<Output = Result<T, DriverError>>,
+{
+    let silent = SilentServer::start();
+    let raw = format!(
+        "{scheme}://{user}:hunter2@127.0.0.1:{}/x?connect_timeout=1",
+        silent.port()
+    );
+    let url = DatabaseUrl::parse(&raw).expect("a database URL");
+    let started = Instant::now();
+    let Err(err) = tokio::time::timeout(BOUND, connect(url))
+        .await
+        .expect("connect hung")
+    else {
+        panic!("connected to a server that never answers");
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
+    let target = format!(
+        "cannot connect to {scheme}://{user}:***@127.0.0.1:{}/x",
+        silent.port()
+    );
+    let answer = format!("no answer from a {product} server within 1 s");
+    for needle in [
+        target.as_str(),
+        answer.as_str(),
+        "connect_timeout in the database URL",
+    ] {
+        assert!(err.message.contains(needle), "{needle}: {err}");
+    }
+    assert!(!err.message.contains("hunter2"), "{err}");
+}
+
+/// A driver connected through `proxy` with `read_timeout=1`: once the proxy
+/// freezes, Cairn's own query ends within the read timeout as a connection
+/// error, and the connection is abandoned: nothing more is sent, and nothing
+/// waits again.
+pub async fn assert_frozen_connection_abandoned(driver: &mut dyn Driver, proxy: &FreezingProxy) {
+    proxy.freeze();
+    let started = Instant::now();
+    let err = driver
+        .query("SELECT 1")
+        .await
+        .expect_err("a frozen server answered");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind, DriverErrorKind::Connection);
+    assert!(
+        err.message
+            .contains("within 1 s (read_timeout in the database URL)"),
+        "{err}"
+    );
+    let started = Instant::now();
+    let err = driver
+        .execute("SELECT 2")
+        .await
+        .expect_err("an abandoned connection answered");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.message.contains("was abandoned"), "{err}");
+}
+
+/// Two migrations: `t`, then one (with `directive` on top) that inserts a
+/// row and runs `sleep` (`SELECT pg_sleep(30)`, `SELECT SLEEP(30)`).
+pub fn sleeping(directive: &str, sleep: &str) -> FixtureDir {
+    Fixture::new()
+        .migration(1, "create_t", "CREATE TABLE t (id INTEGER);\n", None)
+        .migration(
+            2,
+            "slow",
+            &format!("{directive}INSERT INTO t VALUES (1);\n{sleep};\n"),
+            None,
+        )
+        .build()
+}
+
+/// Runs `migrator.up` on `driver` (connected through `proxy`), freezes the
+/// proxy once `running` — a query on `observer` — returns `1`, and returns
+/// the run's error and how long the run took.
+pub async fn up_until_frozen(
+    migrator: &Migrator,
+    driver: &mut dyn Driver,
+    observer: &mut dyn Driver,
+    running: &str,
+    proxy: FreezingProxy,
+) -> (Error, Duration) {
+    let started = Instant::now();
+    let watch = async {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let rows = observer
+                .query(running)
+                .await
+                .unwrap_or_else(|e| panic!("{running}: {e}"));
+            let value = rows
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().next().flatten());
+            if value.as_deref() == Some("1") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the session never ran: {running}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        proxy.freeze();
+    };
+    let (result, ()) = tokio::join!(
+        tokio::time::timeout(BOUND, migrator.up(driver, None)),
+        watch
+    );
+    let Ok(result) = result else {
+        panic!("up still waiting {BOUND:?} after the server froze");
+    };
+    let failure = result.expect_err("up succeeded through a frozen server");
+    (failure.error, started.elapsed())
+}
+
+/// The version, message and kind of an [`Error::Statement`]; panics on anything else.
+pub fn statement_error(error: &Error) -> (i64, String, DriverErrorKind) {
+    match error {
+        Error::Statement {
+            version,
+            message,
+            kind,
+            ..
+        } => (*version, message.clone(), *kind),
+        other => panic!("expected a statement error, got {other:?}"),
     }
 }
 

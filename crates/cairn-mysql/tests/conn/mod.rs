@@ -3,63 +3,25 @@
 //! partition) while a migration's statement is in flight, and passwords that
 //! were not percent-encoded.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cairn_core::url::DatabaseUrl;
-use cairn_core::{Driver, DriverErrorKind, Error, Migrator, MigratorOptions};
+use cairn_core::{DriverErrorKind, Error, Migrator, MigratorOptions};
 use cairn_mysql::MySqlDriver;
-use cairn_testkit::fixture::{Fixture, FixtureDir};
-use cairn_testkit::netfault::{host_port, via_port, FreezingProxy, SilentServer};
+use cairn_testkit::netfault::{
+    assert_frozen_connection_abandoned, assert_silent_server_refused, host_port, sleeping,
+    statement_error, up_until_frozen, via_port, FreezingProxy,
+};
 use cairn_testkit::TestDatabase;
 
-use super::{connect, value};
-
-/// Generous: the bounds under test are a few seconds.
-const BOUND: Duration = Duration::from_secs(40);
+use super::connect;
 
 #[tokio::test]
 async fn conn_a_server_that_never_answers_fails_within_connect_timeout() {
-    let silent = SilentServer::start();
-    let raw = format!(
-        "mysql://root:hunter2@127.0.0.1:{}/x?connect_timeout=1",
-        silent.port()
-    );
-    let url = DatabaseUrl::parse(&raw).expect("a mysql URL");
-    let started = Instant::now();
-    let err = tokio::time::timeout(BOUND, MySqlDriver::connect(&url))
-        .await
-        .expect("connect hung")
-        .expect_err("connected to a server that never answers");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
-    let target = format!(
-        "cannot connect to mysql://root:***@127.0.0.1:{}/x",
-        silent.port()
-    );
-    for needle in [
-        target.as_str(),
-        "no answer from a MySQL server within 1 s",
-        "connect_timeout in the database URL",
-    ] {
-        assert!(err.message.contains(needle), "{needle}: {err}");
-    }
-    assert!(!err.message.contains("hunter2"), "{err}");
-}
-
-fn sleeping(directive: &str, seconds: u32) -> FixtureDir {
-    Fixture::new()
-        .migration(1, "create_t", "CREATE TABLE t (id INTEGER);\n", None)
-        .migration(
-            2,
-            "slow",
-            &format!("{directive}INSERT INTO t VALUES (1);\nSELECT SLEEP({seconds});\n"),
-            None,
-        )
-        .build()
+    assert_silent_server_refused("mysql", "root", "MySQL", |url| async move {
+        MySqlDriver::connect(&url).await
+    })
+    .await;
 }
 
 /// Starts `migrator.up` on a connection through a proxy (with `extra` URL
@@ -83,42 +45,10 @@ async fn up_frozen(
         .expect("connect through the proxy");
     let id = driver.connection_id();
     let mut observer = connect(db.url()).await;
-    let started = Instant::now();
-    let watch = async {
-        let running = format!(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND INFO LIKE '%{needle}%'"
-        );
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while value(&mut observer, &running).await.as_deref() != Some("1") {
-            assert!(
-                Instant::now() < deadline,
-                "connection {id} never ran `{needle}`"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        proxy.freeze();
-    };
-    let (result, ()) = tokio::join!(
-        tokio::time::timeout(BOUND, migrator.up(&mut driver, None)),
-        watch
+    let running = format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {id} AND INFO LIKE '%{needle}%'"
     );
-    let Ok(result) = result else {
-        panic!("up still waiting {BOUND:?} after the server froze");
-    };
-    let failure = result.expect_err("up succeeded through a frozen server");
-    (failure.error, started.elapsed())
-}
-
-fn statement_error(error: &Error) -> (i64, String, DriverErrorKind) {
-    match error {
-        Error::Statement {
-            version,
-            message,
-            kind,
-            ..
-        } => (*version, message.clone(), *kind),
-        other => panic!("expected a statement error, got {other:?}"),
-    }
+    up_until_frozen(migrator, &mut driver, &mut observer, &running, proxy).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,7 +60,7 @@ async fn conn_a_frozen_server_ends_a_statement_at_its_statement_timeout() {
         "this test needs MariaDB, whose max_statement_time stops any statement (server {})",
         probe.server_version()
     );
-    let dir = sleeping("-- cairn:statement-timeout 2s\n", 30);
+    let dir = sleeping("-- cairn:statement-timeout 2s\n", "SELECT SLEEP(30)");
     let migrator = Migrator::new(dir.read(), MigratorOptions::default());
     let (error, took) = up_frozen(&db, &migrator, "", "SLEEP(30)").await;
     // 2 s of statement timeout plus 10 s of grace, far below the 30 s sleep.
@@ -153,7 +83,7 @@ async fn conn_a_frozen_server_ends_a_statement_at_its_statement_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conn_a_frozen_server_ends_a_statement_at_an_explicit_read_timeout() {
     let db = cairn_testkit::mysql::database().await;
-    let dir = sleeping("", 8);
+    let dir = sleeping("", "SELECT SLEEP(8)");
     let migrator = Migrator::new(dir.read(), MigratorOptions::default());
     let (error, took) = up_frozen(&db, &migrator, "read_timeout=2", "SLEEP(8)").await;
     assert!(took < Duration::from_secs(20), "took {took:?}");
@@ -181,34 +111,7 @@ async fn conn_a_frozen_server_ends_cairns_own_queries_and_abandons_the_connectio
     let mut driver = MySqlDriver::connect(&url)
         .await
         .expect("connect through the proxy");
-    proxy.freeze();
-    let started = Instant::now();
-    let err = driver
-        .query("SELECT 1")
-        .await
-        .expect_err("a frozen server answered");
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(err.kind, DriverErrorKind::Connection);
-    assert!(
-        err.message
-            .contains("within 1 s (read_timeout in the database URL)"),
-        "{err}"
-    );
-    let started = Instant::now();
-    let err = driver
-        .execute("SELECT 2")
-        .await
-        .expect_err("an abandoned connection answered");
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "{:?}",
-        started.elapsed()
-    );
-    assert!(err.message.contains("was abandoned"), "{err}");
+    assert_frozen_connection_abandoned(&mut driver, &proxy).await;
 }
 
 #[tokio::test]
