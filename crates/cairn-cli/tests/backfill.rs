@@ -14,8 +14,8 @@
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,14 +24,12 @@ use cairn::{Driver, Engine};
 use cairn_testkit::TestDatabase;
 use sha2::{Digest as _, Sha256};
 
+use super::support::{cairn, read, spawn, spawn_in, write, Running, DEADLINE};
+
 /// Rows in the table of the long-running cases.
 const ROWS: i64 = 20_000;
 /// Rows per batch in every fixture.
 const BATCH: i64 = 200;
-/// How long any one `cairn` process may take before the test gives up on it:
-/// a deadline against hangs, not a measure of speed.
-const DEADLINE: Duration = Duration::from_secs(180);
-
 // ----- the fixture ---------------------------------------------------------
 
 /// Migration 1: the table the backfills fill. `v` is `NULL` until a backfill
@@ -150,11 +148,6 @@ fn project(db: &TestDatabase, shape: Shape, backfills: &[(&str, String)]) -> Pat
     dir
 }
 
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("a parent folder")).expect("create the folder");
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
 /// Rows `from..=to` of `items`, `v` NULL, in multi-row INSERTs.
 async fn insert_items(driver: &mut dyn Driver, from: i64, to: i64) {
     let ids: Vec<i64> = (from..=to).collect();
@@ -182,163 +175,6 @@ async fn prepare_items(db: &TestDatabase, dir: &Path, driver: &mut dyn Driver, r
 async fn prepare(db: &TestDatabase, dir: &Path, driver: &mut dyn Driver, shape: Shape, rows: i64) {
     cairn(db, dir, &["up", "--to", "1"]).await.success();
     shape.insert(driver, rows).await;
-}
-
-// ----- running cairn -------------------------------------------------------
-
-/// How a `cairn` process ended.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    /// Asserts exit 0 and returns stdout.
-    fn success(&self) -> &str {
-        assert_eq!(self.code(), Some(0), "cairn failed\n{self}");
-        &self.stdout
-    }
-}
-
-impl std::fmt::Display for Finished {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "status: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// A `cairn` process started by a test; killed (by its id) if the test ends
-/// before it does.
-struct Running {
-    child: Option<Child>,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Running {
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("the process").id()
-    }
-
-    /// Whether it has exited (without collecting it).
-    fn has_exited(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .expect("the process")
-            .try_wait()
-            .expect("try_wait")
-            .is_some()
-    }
-
-    /// Waits (polling, so the runtime keeps running other tasks) for the
-    /// process to end, at most [`DEADLINE`].
-    async fn finish(mut self) -> Finished {
-        let started = Instant::now();
-        let mut child = self.child.take().expect("the process");
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if started.elapsed() > DEADLINE {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "cairn did not finish within {DEADLINE:?}\n--- stderr:\n{}",
-                    read(&self.stderr)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
-        Finished {
-            status,
-            stdout: read(&self.stdout),
-            stderr: read(&self.stderr),
-        }
-    }
-
-    /// `kill -9`: the process gets no chance to clean up.
-    async fn kill_9(mut self) -> Finished {
-        let mut child = self.child.take().expect("the process");
-        child.kill().expect("SIGKILL the process");
-        let status = child.wait().expect("reap the process");
-        Finished {
-            status,
-            stdout: read(&self.stdout),
-            stderr: read(&self.stderr),
-        }
-    }
-
-    /// Sends SIGINT, as Ctrl-C in a terminal does.
-    fn interrupt(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -INT failed: {status}");
-    }
-
-    fn stderr_so_far(&self) -> String {
-        read(&self.stderr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-/// Starts `cairn <global> --database-url <db> --dir <dir> <args>` in the
-/// database's scratch directory, with output into files.
-fn spawn_with(db: &TestDatabase, dir: &Path, global: &[&str], args: &[&str]) -> Running {
-    static RUNS: AtomicUsize = AtomicUsize::new(0);
-    let n = RUNS.fetch_add(1, Ordering::Relaxed);
-    let stdout = db.scratch_dir().join(format!("cairn-{n}.stdout"));
-    let stderr = db.scratch_dir().join(format!("cairn-{n}.stderr"));
-    let child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(global)
-        .args(["--database-url", db.url(), "--dir"])
-        .arg(dir)
-        .args(args)
-        .current_dir(db.scratch_dir())
-        .env_remove("CAIRN_DATABASE_URL")
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-        .spawn()
-        .expect("the cairn binary starts");
-    Running {
-        child: Some(child),
-        stdout,
-        stderr,
-    }
-}
-
-fn spawn(db: &TestDatabase, dir: &Path, args: &[&str]) -> Running {
-    spawn_with(db, dir, &[], args)
-}
-
-/// Runs `cairn` to the end.
-async fn cairn(db: &TestDatabase, dir: &Path, args: &[&str]) -> Finished {
-    spawn(db, dir, args).finish().await
 }
 
 /// The state of migration `version` as `cairn status --format json` shows it.
@@ -532,7 +368,7 @@ async fn sigkill_then_resume(db: TestDatabase, reference: TestDatabase, shape: S
     println!("killing the backfill once rows_done >= {threshold}");
     let mut running = spawn(&db, &dir, &["up"]);
     wait_for_rows_done(driver.as_mut(), 2, threshold, &mut running).await;
-    let killed = running.kill_9().await;
+    let killed = running.kill_9();
     assert_eq!(killed.status.signal(), Some(9), "{killed}");
 
     assert_eq!(history_state(&db, &dir, 2).await, "backfilling");
@@ -787,7 +623,7 @@ async fn down_after_an_interrupted_backfill(db: TestDatabase) {
     prepare_items(&db, &dir, driver.as_mut(), ROWS).await;
     let mut running = spawn(&db, &dir, &["up"]);
     wait_for_rows_done(driver.as_mut(), 2, 5 * BATCH, &mut running).await;
-    running.kill_9().await;
+    running.kill_9();
     assert_eq!(history_state(&db, &dir, 2).await, "backfilling");
     let partial = filled(driver.as_mut()).await;
     assert!((5 * BATCH..ROWS).contains(&partial), "{partial}");
@@ -1626,7 +1462,7 @@ mod sqlite {
 
         let mut first = spawn(&db, &dir, &["up"]);
         wait_for_rows_done(driver.as_mut(), 2, BATCH, &mut first).await;
-        let second = spawn_with(&db, &dir, &["--config", &config], &["up"])
+        let second = spawn_in(&db, db.scratch_dir(), &dir, &["--config", &config], &["up"])
             .finish()
             .await;
         assert_eq!(second.code(), Some(4), "{second}");

@@ -14,7 +14,7 @@ use cairn_testkit::TestDatabase;
 
 /// How long any one `cairn` process may take before the test gives up on it:
 /// a deadline against hangs, not a measure of speed.
-pub const DEADLINE: Duration = Duration::from_secs(120);
+pub const DEADLINE: Duration = Duration::from_secs(180);
 
 /// A finished `cairn` process.
 pub struct Finished {
@@ -54,6 +54,25 @@ pub struct Running {
 }
 
 impl Running {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the process").id()
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -INT failed: {status}");
+    }
+
+    /// What it has written to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        read(&self.stderr)
+    }
+
     /// Whether it has exited (without collecting it).
     pub fn has_exited(&mut self) -> bool {
         self.child
