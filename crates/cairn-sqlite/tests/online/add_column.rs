@@ -1,0 +1,3 @@
+//! `add_column` on SQLite.
+
+use super::*;

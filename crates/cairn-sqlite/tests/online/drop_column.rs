@@ -1,0 +1,3 @@
+//! `drop_column` on SQLite.
+
+use super::*;
