@@ -13,6 +13,7 @@ use cairn_sqlite::SqliteDriver;
 use cairn_testkit::TestDatabase;
 
 mod add_column;
+mod change_column_type;
 mod drop_column;
 mod rename_column;
 
