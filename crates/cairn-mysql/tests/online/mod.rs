@@ -501,10 +501,358 @@ async fn mariadb_checks_not_null_after_before_triggers() {
     }
 }
 
-#[allow(dead_code)]
 fn expr(sql: &str) -> Expr {
     Expr {
         sql: sql.to_owned(),
         overrides: BTreeMap::new(),
     }
+}
+
+mod add_column {
+    use super::*;
+
+    fn add(not_null: bool, default: Option<&str>, up: Option<&str>) -> Kind {
+        Kind::AddColumn {
+            table: "people".to_owned(),
+            column: "display".to_owned(),
+            data_type: "VARCHAR(200)".to_owned(),
+            not_null,
+            default: default.map(str::to_owned),
+            up: up.map(expr),
+        }
+    }
+
+    const PEOPLE: &[&str] = &[
+        "CREATE TABLE people (id INT AUTO_INCREMENT PRIMARY KEY, first VARCHAR(50), last VARCHAR(50))",
+        "INSERT INTO people (first, last) VALUES ('ada', 'lovelace'), ('alan', 'turing')",
+    ];
+
+    /// A NOT NULL column filled by `up` for old rows and old writers' rows,
+    /// through contract, un-contract and abort.
+    #[tokio::test]
+    async fn fills_old_writers_rows_by_up() {
+        let (_db, mut d) = database(PEOPLE).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(
+            &d,
+            add(true, Some("'?'"), Some("CONCAT(first, ' ', last)")),
+            table(&before, "people"),
+        );
+        assert_eq!(phases.versions.new, ["people.display"]);
+        run_twice(&mut d, &phases.expand).await;
+        backfill(&mut d, &phases.backfill).await;
+        // Old writers know nothing of `display`; new writers set it.
+        exec(
+            &mut d,
+            "INSERT INTO people (first, last) VALUES ('grace', 'hopper')",
+        )
+        .await;
+        exec(
+            &mut d,
+            "INSERT INTO people (first, last, display) VALUES ('x', 'y', 'custom')",
+        )
+        .await;
+        exec(&mut d, "UPDATE people SET last = 'byron' WHERE id = 1").await;
+        exec(&mut d, "UPDATE people SET display = 'mine' WHERE id = 2").await;
+        let all = rows(&mut d, "SELECT id, display FROM people ORDER BY id").await;
+        let display: Vec<_> = all.iter().map(|r| r[1].as_deref()).collect();
+        assert_eq!(
+            display,
+            [
+                Some("ada byron"),
+                Some("mine"),
+                Some("grace hopper"),
+                Some("custom")
+            ]
+        );
+
+        run_twice(&mut d, &phases.contract).await;
+        let contracted = snapshot(&mut d).await;
+        let column = &table(&contracted, "people").columns["display"];
+        assert!(!column.nullable);
+        assert_eq!(column.default.as_deref(), Some("'?'"));
+        no_cairn_objects(&contracted);
+
+        run_twice(&mut d, &phases.uncontract).await;
+        exec(
+            &mut d,
+            "INSERT INTO people (first, last) VALUES ('old', 'writer')",
+        )
+        .await;
+        assert_eq!(
+            one(&mut d, "SELECT display FROM people WHERE first = 'old'")
+                .await
+                .as_deref(),
+            Some("old writer")
+        );
+
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+    }
+
+    /// A nullable column without `up` is only added; abort drops it.
+    #[tokio::test]
+    async fn a_plain_nullable_column() {
+        let (_db, mut d) = database(PEOPLE).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, add(false, None, None), table(&before, "people"));
+        assert!(phases.backfill.is_empty());
+        run_twice(&mut d, &phases.expand).await;
+        exec(&mut d, "INSERT INTO people (first) VALUES ('old')").await;
+        run_twice(&mut d, &phases.contract).await;
+        assert!(table(&snapshot(&mut d).await, "people").columns["display"].nullable);
+        run_twice(&mut d, &phases.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+    }
+
+    #[tokio::test]
+    async fn refuses_a_not_null_column_nothing_fills() {
+        let (_db, mut d) = database(PEOPLE).await;
+        let before = snapshot(&mut d).await;
+        let people = table(&before, "people");
+        let e = compile(&d, add(true, None, None), Some(people)).expect_err("refused");
+        assert!(e.contains("neither `up` nor `default`"), "{e}");
+        let taken = Kind::AddColumn {
+            table: "people".to_owned(),
+            column: "first".to_owned(),
+            data_type: "INT".to_owned(),
+            not_null: false,
+            default: None,
+            up: None,
+        };
+        let e = compile(&d, taken, Some(people)).expect_err("refused");
+        assert!(e.contains("`first` already exists"), "{e}");
+    }
+}
+
+mod drop_column {
+    use super::*;
+
+    fn drop(column: &str, down: Option<&str>) -> Kind {
+        Kind::DropColumn {
+            table: "items".to_owned(),
+            column: column.to_owned(),
+            down: down.map(expr),
+        }
+    }
+
+    const ITEMS: &[&str] = &[
+        "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, price INT NOT NULL, \
+         legacy_price VARCHAR(20) NOT NULL DEFAULT 'n/a', note TEXT, KEY items_legacy (legacy_price))",
+        "INSERT INTO items (price, legacy_price) VALUES (10, '10'), (20, '20')",
+    ];
+
+    /// New writers omit a NOT NULL column; `down` fills it for old readers;
+    /// contract drops it; un-contract re-adds and refills it; abort restores it.
+    #[tokio::test]
+    async fn down_fills_it_for_old_readers() {
+        let (_db, mut d) = database(ITEMS).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(
+            &d,
+            drop("legacy_price", Some("CAST(price AS CHAR)")),
+            table(&before, "items"),
+        );
+        assert_eq!(phases.versions.old, ["items.legacy_price"]);
+        run_twice(&mut d, &phases.expand).await;
+        exec(&mut d, "INSERT INTO items (price) VALUES (30)").await;
+        exec(&mut d, "UPDATE items SET price = 11 WHERE id = 1").await;
+        exec(
+            &mut d,
+            "INSERT INTO items (price, legacy_price) VALUES (40, 'old')",
+        )
+        .await;
+        let all = rows(&mut d, "SELECT legacy_price FROM items ORDER BY id").await;
+        let legacy: Vec<_> = all.iter().map(|r| r[0].as_deref()).collect();
+        assert_eq!(legacy, [Some("11"), Some("20"), Some("30"), Some("old")]);
+
+        run_twice(&mut d, &phases.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+
+        run_twice(&mut d, &phases.expand).await;
+        run_twice(&mut d, &phases.contract).await;
+        let contracted = snapshot(&mut d).await;
+        assert!(!table(&contracted, "items")
+            .columns
+            .contains_key("legacy_price"));
+        no_cairn_objects(&contracted);
+        exec(&mut d, "INSERT INTO items (price) VALUES (50)").await;
+
+        run_twice(&mut d, &phases.uncontract).await;
+        backfill(&mut d, &phases.uncontract_backfill).await;
+        assert_eq!(
+            one(&mut d, "SELECT legacy_price FROM items WHERE price = 50")
+                .await
+                .as_deref(),
+            Some("50")
+        );
+        exec(&mut d, "INSERT INTO items (price) VALUES (60)").await;
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+        assert_eq!(
+            one(&mut d, "SELECT legacy_price FROM items WHERE price = 60")
+                .await
+                .as_deref(),
+            Some("60")
+        );
+    }
+
+    /// A nullable column without `down`: dropped at contract, re-added empty.
+    #[tokio::test]
+    async fn a_nullable_column_without_down() {
+        let (_db, mut d) = database(ITEMS).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, drop("note", None), table(&before, "items"));
+        run_twice(&mut d, &phases.expand).await;
+        run_twice(&mut d, &phases.contract).await;
+        assert!(!table(&snapshot(&mut d).await, "items")
+            .columns
+            .contains_key("note"));
+        run_twice(&mut d, &phases.uncontract).await;
+        run_twice(&mut d, &phases.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+    }
+
+    #[tokio::test]
+    async fn refuses_a_not_null_column_without_down_or_default() {
+        let (_db, mut d) = database(ITEMS).await;
+        let before = snapshot(&mut d).await;
+        let items = table(&before, "items");
+        let e = compile(&d, drop("price", None), Some(items)).expect_err("refused");
+        assert!(e.contains("add `down"), "{e}");
+        let e = compile(&d, drop("id", None), Some(items)).expect_err("refused");
+        assert!(e.contains("primary key"), "{e}");
+    }
+}
+
+mod indexes {
+    use super::*;
+
+    /// create_index at expand, undone by abort; drop_index at contract,
+    /// re-created by un-contract.
+    #[tokio::test]
+    async fn create_and_drop_online() {
+        let (_db, mut d) = database(&[
+            "CREATE TABLE t (id INT PRIMARY KEY, a INT, b VARCHAR(40), KEY t_b (b(8) DESC, a))",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let t = table(&before, "t");
+        let create = compiled(
+            &d,
+            Kind::CreateIndex {
+                table: "t".to_owned(),
+                name: "t_a".to_owned(),
+                columns: vec!["a".to_owned()],
+                unique: true,
+            },
+            t,
+        );
+        run_twice(&mut d, &create.expand).await;
+        let s = snapshot(&mut d).await;
+        assert!(table(&s, "t").indexes["t_a"].unique);
+        run_twice(&mut d, &create.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+
+        let drop = compiled(
+            &d,
+            Kind::DropIndex {
+                table: "t".to_owned(),
+                name: "t_b".to_owned(),
+            },
+            t,
+        );
+        assert!(drop.expand.is_empty());
+        run_twice(&mut d, &drop.contract).await;
+        assert!(!table(&snapshot(&mut d).await, "t")
+            .indexes
+            .contains_key("t_b"));
+        run_twice(&mut d, &drop.uncontract).await;
+        same_schema(&before, &snapshot(&mut d).await);
+
+        let missing = compile(
+            &d,
+            Kind::DropIndex {
+                table: "t".to_owned(),
+                name: "nope".to_owned(),
+            },
+            Some(t),
+        )
+        .expect_err("refused");
+        assert!(missing.contains("index `nope` does not exist"), "{missing}");
+        let bad = compile(
+            &d,
+            Kind::CreateIndex {
+                table: "t".to_owned(),
+                name: "t_b".to_owned(),
+                columns: vec!["a".to_owned()],
+                unique: false,
+            },
+            Some(t),
+        )
+        .expect_err("refused");
+        assert!(bad.contains("already exists"), "{bad}");
+    }
+}
+
+/// raw_sql runs as written and is flagged unchecked.
+#[tokio::test]
+async fn raw_sql_runs_as_written_and_is_unchecked() {
+    let (_db, mut d) = database(&["CREATE TABLE t (id INT PRIMARY KEY)"]).await;
+    let phases = compile(
+        &d,
+        Kind::RawSql {
+            up: expr("ALTER TABLE t ADD COLUMN x INT, ALGORITHM=INSTANT"),
+            down: Some(expr("ALTER TABLE t DROP COLUMN x")),
+            contract: None,
+        },
+        None,
+    )
+    .expect("raw_sql compiles");
+    assert!(phases.unchecked);
+    assert!(phases.expand[0].what.contains("unchecked"));
+    run(&mut d, &phases.expand).await;
+    assert!(table(&snapshot(&mut d).await, "t")
+        .columns
+        .contains_key("x"));
+    run(&mut d, &phases.abort).await;
+    assert!(!table(&snapshot(&mut d).await, "t")
+        .columns
+        .contains_key("x"));
+}
+
+/// What the family cannot do online is refused, saying what to do instead.
+#[tokio::test]
+async fn refuses_check_and_foreign_key_as_not_online() {
+    let (_db, mut d) = database(&["CREATE TABLE t (id INT PRIMARY KEY, a INT)"]).await;
+    let s = snapshot(&mut d).await;
+    let check = compile(
+        &d,
+        Kind::AddCheck {
+            table: "t".to_owned(),
+            name: "a_positive".to_owned(),
+            check: expr("a > 0"),
+        },
+        Some(table(&s, "t")),
+    )
+    .expect_err("refused");
+    assert!(check.contains("ALGORITHM=COPY"), "{check}");
+    let fk = compile(
+        &d,
+        Kind::AddForeignKey {
+            table: "t".to_owned(),
+            name: "t_a".to_owned(),
+            columns: vec!["a".to_owned()],
+            references: "t".to_owned(),
+            referenced_columns: vec!["id".to_owned()],
+            on_delete: None,
+        },
+        Some(table(&s, "t")),
+    )
+    .expect_err("refused");
+    assert!(fk.contains("foreign_key_checks"), "{fk}");
 }

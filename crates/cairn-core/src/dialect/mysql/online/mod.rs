@@ -26,9 +26,11 @@ use super::MysqlDialect;
 use crate::backfill::{Action, Backfill, BatchOptions};
 use crate::dialect::{Bookkeeping, Dialect, Flavour, Online};
 use crate::engine::Engine;
-use crate::operation::{Context, Kind, Operation, Phases};
+use crate::operation::{Context, Kind, Operation, Phases, Step};
 use crate::schema::{Column, Table};
 
+mod add_column;
+mod drop_column;
 mod indexes;
 mod raw_sql;
 mod rename_column;
@@ -67,6 +69,35 @@ impl Online for MysqlDialect {
                     down.for_engine(Engine::Mysql),
                 )?;
                 rename_column::phases(&sql, ctx, &spec, &location)
+            }
+            Kind::AddColumn {
+                table,
+                column,
+                data_type,
+                not_null,
+                default,
+                up,
+            } => {
+                let before = before(ctx, table)?;
+                let spec = add_column::Spec {
+                    before,
+                    table,
+                    column,
+                    data_type,
+                    not_null: *not_null,
+                    default: default.as_deref(),
+                    up: up.as_ref().map(|e| e.for_engine(Engine::Mysql)),
+                };
+                add_column::phases(&sql, ctx, &spec, &location)
+            }
+            Kind::DropColumn {
+                table,
+                column,
+                down,
+            } => {
+                let before = before(ctx, table)?;
+                let down = down.as_ref().map(|e| e.for_engine(Engine::Mysql));
+                drop_column::phases(&sql, ctx, before, table, column, down, &location)
             }
             Kind::CreateIndex {
                 table,
@@ -405,6 +436,78 @@ impl Sql<'_> {
         }
     }
 
+    /// The step restating `column` of `table` as `how` says (`MODIFY
+    /// COLUMN`, in place, keeping the first comment of `comment_from`),
+    /// skipped when the column already has that nullability, presence of a
+    /// default, `ON UPDATE` and position.
+    fn restate(
+        &self,
+        table: &str,
+        column: &str,
+        how: &Restated<'_>,
+        comment_from: &[&str],
+    ) -> Step {
+        let Restated {
+            shape,
+            nullable,
+            with_default,
+            ref position,
+        } = *how;
+        let default = with_default && shape.default.is_some();
+        let head = format!(
+            "MODIFY COLUMN {} {}",
+            self.id(column),
+            self.definition(shape, &shape.data_type, nullable, with_default)
+        );
+        // MariaDB reports "no default" of a nullable column as the text `NULL`.
+        let mut guard = format!(
+            "IS_NULLABLE = {} AND (COLUMN_DEFAULT IS NOT NULL AND COLUMN_DEFAULT <> 'NULL') = {default}",
+            if nullable { "'YES'" } else { "'NO'" },
+        );
+        if shape.extra.is_none() {
+            guard.push_str(" AND EXTRA NOT LIKE '%on update%'");
+        }
+        let mut tail = format!(", {INPLACE}");
+        if let Some((clause, ordinal)) = position {
+            tail = format!(" {clause}{tail}");
+            guard.push_str(&format!(" AND ORDINAL_POSITION = {ordinal}"));
+        }
+        Step {
+            what: format!(
+                "restate column {table}.{column} as {}{}",
+                if nullable { "NULL" } else { "NOT NULL" },
+                if default { " with its default" } else { "" }
+            ),
+            statements: self.with_comment(table, &head, &tail, comment_from),
+            ..Step::default()
+        }
+        .done_if(self.column_is(table, column, &guard))
+        .locking()
+    }
+
+    /// The step adding `column` of `table` as `shape` says, nullable, with
+    /// its default when `with_default`, without `ON UPDATE`; skipped when it exists.
+    fn add_column(&self, table: &str, column: &str, shape: &Column, with_default: bool) -> Step {
+        let bare = Column {
+            extra: None,
+            ..shape.clone()
+        };
+        Step::new(
+            format!("add column {table}.{column}, nullable"),
+            self.alter(
+                table,
+                &format!(
+                    "ADD COLUMN {} {}",
+                    self.id(column),
+                    self.definition(&bare, &shape.data_type, true, with_default)
+                ),
+                self.add_column_algorithm(),
+            ),
+        )
+        .done_if(self.column_exists(table, column))
+        .locking()
+    }
+
     /// `FIRST` or `AFTER <previous>`: where `column` stands in `before`.
     fn position(&self, before: &Table, column: &str) -> String {
         let at = before
@@ -426,6 +529,18 @@ impl Sql<'_> {
             .position(|c| c == column)
             .map_or(before.column_order.len(), |i| i + 1)
     }
+}
+
+/// How [`Sql::restate`] restates a column.
+struct Restated<'a> {
+    /// Type, collation, default, `ON UPDATE`.
+    shape: &'a Column,
+    /// NULL or NOT NULL.
+    nullable: bool,
+    /// Whether the default of `shape` is kept.
+    with_default: bool,
+    /// `FIRST`/`AFTER c` and the `ORDINAL_POSITION` it gives, when it moves.
+    position: Option<(String, usize)>,
 }
 
 /// A row when `query` returns none.
