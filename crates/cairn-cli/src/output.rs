@@ -797,7 +797,7 @@ mod tests {
             next_step(&m),
             "deploy the new application version (it uses users.full_name), then run `cairn contract 20260101090500`; `cairn abort 20260101090500` undoes the expand"
         );
-        let text = expanded_text(&[m.clone()], Style::new(false));
+        let text = expanded_text(std::slice::from_ref(&m), Style::new(false));
         assert_eq!(
             text,
             format!(
