@@ -368,3 +368,4 @@ mod literal {
         }
     }
 }
+mod online;
