@@ -425,6 +425,8 @@ pub fn run_json(report: &RunReport, error: Option<&str>, expanded: &[ExpandedMig
     let mut value = serde_json::to_value(report).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         map.insert("ok".to_owned(), Value::Bool(error.is_none()));
+        // The core's `held` is the first of `expanded`, which has the shape of `status`'s.
+        map.remove("held");
         map.insert("expanded".to_owned(), expanded_json(expanded));
         if let Some(error) = error {
             map.insert("error".to_owned(), Value::String(error.to_owned()));
