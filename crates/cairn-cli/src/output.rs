@@ -760,6 +760,7 @@ mod tests {
                 phase(Phase::Expand, Direction::Up),
                 phase(Phase::Contract, Direction::Up),
             ],
+            ..RunReport::default()
         };
         assert_eq!(
             run_text(&report, Asked::Up, Style::new(false)),
@@ -767,6 +768,7 @@ mod tests {
         );
         let report = RunReport {
             migrations: vec![phase(Phase::Uncontract, Direction::Down)],
+            ..RunReport::default()
         };
         let text = run_text(&report, Asked::Down, Style::new(false));
         assert!(
@@ -779,6 +781,7 @@ mod tests {
         assert!(text.ends_with("1 migration un-contracted\n"), "{text}");
         let report = RunReport {
             migrations: vec![phase(Phase::Abort, Direction::Down)],
+            ..RunReport::default()
         };
         let text = run_text(&report, Asked::Abort, Style::new(false));
         assert!(text.contains("the expand is undone"), "{text}");
