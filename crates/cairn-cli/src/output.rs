@@ -137,7 +137,7 @@ impl From<Direction> for Asked {
 /// The columns (or other objects) `names` as a list in a sentence.
 fn listed(names: &[String]) -> String {
     if names.is_empty() {
-        "-".to_owned()
+        "none of the columns it changes".to_owned()
     } else {
         names.join(", ")
     }
