@@ -112,13 +112,7 @@ pub(super) async fn verify(
 
     // 3. expand → contract, to stay applied.
     if let Err(e) = expand_and_contract(ctx, driver, version).await {
-        let outcome = checked.outcome;
-        let mut checked = checked.failed(format!("applying it again failed: {e}"));
-        // What the way back left behind is the likely cause.
-        if outcome == Outcome::RollbackDiffers {
-            checked.outcome = outcome;
-        }
-        return Ok(checked);
+        return Ok(checked.failed(format!("applying it again failed: {e}")));
     }
     let s3 = schema::introspect(driver, ctx.introspect).await?;
     let reapply = labelled(REAPPLY, findings(Stage::Reapply, &s1, &s3, ctx.compare));
@@ -134,8 +128,13 @@ pub(super) async fn verify(
 }
 
 impl Checked {
+    /// A phase failed: an error, unless a way back already left the schema
+    /// different, which is then the likely cause (an object left behind
+    /// that the next expand trips over).
     fn failed(mut self, error: String) -> Checked {
-        self.outcome = Outcome::Error;
+        if self.outcome != Outcome::RollbackDiffers {
+            self.outcome = Outcome::Error;
+        }
         self.error = Some(error);
         self
     }

@@ -1,3 +1,5 @@
+//! Unit tests of the engine-neutral checks before compiling, with a fake dialect that records what it is asked.
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 

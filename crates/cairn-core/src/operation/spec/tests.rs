@@ -1,3 +1,5 @@
+//! Unit tests of reading `[[operation]]` tables: every kind and key, and each refusal with its line.
+
 use super::*;
 
 fn path() -> &'static Path {

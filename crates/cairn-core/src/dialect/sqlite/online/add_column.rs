@@ -132,18 +132,14 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         (vec![drop_triggers.clone()], fill.clone())
     };
 
-    let abort = vec![
-        drop_triggers,
-        Step::new(
-            format!("drop column {table_name}.{c}"),
-            format!("ALTER TABLE {t} DROP COLUMN {col}"),
-        )
-        .done_if(column_absent(table_name, c))
-        .locking(),
-    ];
-    let mut drop_column = abort[1].clone();
+    let mut drop_column = Step::new(
+        format!("drop column {table_name}.{c}"),
+        format!("ALTER TABLE {t} DROP COLUMN {col}"),
+    )
+    .done_if(column_absent(table_name, c))
+    .locking();
     drop_column.rows_of = Some(format!("SELECT count(*) FROM {t}"));
-    let abort = vec![abort[0].clone(), drop_column];
+    let abort = vec![drop_triggers, drop_column];
 
     Ok(Phases {
         expand,
