@@ -86,6 +86,8 @@ async fn server_has_tls(driver: &mut MySqlDriver) -> bool {
 mod conn;
 mod faults;
 
+mod online_harness;
+
 mod conformance {
     use super::*;
 

@@ -40,6 +40,8 @@ async fn connect(db: &TestDatabase) -> PgDriver {
 mod conn;
 mod faults;
 
+mod online_harness;
+
 mod conformance {
     use super::*;
 
