@@ -986,3 +986,143 @@ macro_rules! __online_case_names {
 }
 
 __online_cases!(__online_case_names!());
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use cairn_core::schema::{Column, Index, Table, Trigger};
+
+    use super::*;
+
+    fn snapshot(table: Table) -> Snapshot {
+        Snapshot {
+            engine: Engine::Sqlite,
+            schemas: BTreeSet::new(),
+            extensions: BTreeMap::new(),
+            tables: BTreeMap::from([("items".to_owned(), table)]),
+            views: BTreeMap::new(),
+            triggers: BTreeMap::new(),
+            sequences: BTreeMap::new(),
+            enums: BTreeMap::new(),
+            functions: BTreeMap::new(),
+        }
+    }
+
+    fn items() -> Table {
+        let column = |nullable| Column {
+            data_type: "integer".to_owned(),
+            nullable,
+            ..Column::default()
+        };
+        Table {
+            columns: BTreeMap::from([
+                ("id".to_owned(), column(false)),
+                ("label".to_owned(), column(true)),
+            ]),
+            column_order: vec!["id".to_owned(), "label".to_owned()],
+            indexes: BTreeMap::from([(
+                "items_label_idx".to_owned(),
+                Index {
+                    columns: vec!["label".to_owned()],
+                    unique: true,
+                    ..Index::default()
+                },
+            )]),
+            ..Table::default()
+        }
+    }
+
+    #[test]
+    fn shapes_that_hold_are_not_missing() {
+        let shapes = [
+            Shape::Table("items".to_owned()),
+            Shape::NoTable("users".to_owned()),
+            Shape::Column("items".to_owned(), "label".to_owned()),
+            Shape::NoColumn("items".to_owned(), "name".to_owned()),
+            Shape::NotNull("items".to_owned(), "id".to_owned()),
+            Shape::Index("items".to_owned(), "items_label_idx".to_owned()),
+            Shape::NoIndex("items".to_owned(), "items_name_idx".to_owned()),
+            Shape::Unique("items".to_owned(), vec!["label".to_owned()]),
+        ];
+        assert_eq!(
+            missing_shapes(&snapshot(items()), &shapes),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn shapes_that_do_not_hold_are_named() {
+        let shapes = [
+            Shape::NotNull("items".to_owned(), "label".to_owned()),
+            Shape::NoColumn("items".to_owned(), "label".to_owned()),
+            Shape::Check("items".to_owned(), "label".to_owned()),
+            Shape::ForeignKey(
+                "items".to_owned(),
+                vec!["label".to_owned()],
+                "owners".to_owned(),
+            ),
+            Shape::Column("missing".to_owned(), "label".to_owned()),
+        ];
+        let missing = missing_shapes(&snapshot(items()), &shapes);
+        assert_eq!(missing.len(), shapes.len(), "{missing:?}");
+        assert!(missing[0].contains("NotNull"), "{missing:?}");
+    }
+
+    #[test]
+    fn every_kind_of_cairn_object_is_found_by_its_prefix() {
+        let mut table = items();
+        table
+            .columns
+            .insert("cairn_1_0_old".to_owned(), Column::default());
+        table
+            .indexes
+            .insert("cairn_1_0_label".to_owned(), Index::default());
+        table.checks.insert(
+            "cairn_1_0_not_null".to_owned(),
+            "label is not null".to_owned(),
+        );
+        let mut snapshot = snapshot(table);
+        snapshot.triggers.insert(
+            "cairn_1_0_sync".to_owned(),
+            Trigger {
+                name: "cairn_1_0_sync".to_owned(),
+                table: "items".to_owned(),
+                timing: "after".to_owned(),
+                events: vec!["insert".to_owned()],
+                definition: String::new(),
+            },
+        );
+        snapshot
+            .functions
+            .insert("public.cairn_1_0_sync()".to_owned(), String::new());
+        let left = cairn_objects(&snapshot);
+        assert_eq!(left.len(), 5, "{left:?}");
+        assert!(
+            left.iter().any(|l| l == "column `items.cairn_1_0_old`"),
+            "{left:?}"
+        );
+        assert!(cairn_objects(&super::tests::snapshot(items())).is_empty());
+    }
+
+    #[test]
+    fn templates_take_the_id_and_a_value_that_may_hold_the_id() {
+        let sql = Run::fill("UPDATE t SET a = {v} WHERE id = {id}", 7, "'x{id}'");
+        assert_eq!(sql, "UPDATE t SET a = 'x7' WHERE id = 7");
+    }
+
+    #[test]
+    fn an_error_names_case_engine_stage_and_statement() {
+        let e = HarnessError {
+            case: "rename_column".to_owned(),
+            engine: Engine::Postgres,
+            stage: Stage::Contracted,
+            message: "it broke".to_owned(),
+            statement: Some("SELECT 1".to_owned()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "online case `rename_column` on postgres, contracted: it broke\n  statement: SELECT 1"
+        );
+    }
+}
