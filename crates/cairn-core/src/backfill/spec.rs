@@ -163,7 +163,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Backfill>, Error> {
         return Err(bad(
             path,
             1,
-            "declares nothing: add a `[[backfill]]` section (table and set, or table and rust)"
+            "declares nothing: add a `[[backfill]]` section (table and set, or table and rust) \
+             or an `[[operation]]` (see docs/zero-downtime.md)"
                 .to_owned(),
         ));
     }

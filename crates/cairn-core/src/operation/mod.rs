@@ -37,7 +37,7 @@ mod compile;
 pub mod exec;
 pub mod spec;
 
-pub use compile::{compile, Compiled};
+pub use compile::{compile, tables_needed, Compiled};
 
 /// One `[[operation]]` of a `migration.toml`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -38,7 +38,8 @@
 //!   because it would never run. Anything else at the top level is
 //!   [`Error::UnrecognisedName`] with a hint listing the accepted forms.
 //! - **`migration.toml`** declares backfills ([`crate::backfill::spec`]) that
-//!   run after the folder's up script; a folder may hold only `migration.toml`,
+//!   run after the folder's up script, and zero-downtime operations
+//!   ([`crate::operation::spec`]); a folder may hold only `migration.toml`,
 //!   and then its SQL is empty. Its text is part of the migration's checksum.
 //! - **diesel's `metadata.toml`** with `run_in_transaction = false` sets
 //!   [`Directives::no_transaction`](crate::migration::Directives::no_transaction) on the folder's scripts, as dbmate's

@@ -728,6 +728,56 @@ fn migration_toml_beside_up_sql_runs_after_it_and_joins_the_checksum() {
     );
 }
 
+const OPERATION: &str =
+    "[[operation]]\nkind = \"rename_column\"\ntable = \"t\"\ncolumn = \"a\"\nto = \"b\"\n";
+
+#[test]
+fn a_migration_toml_of_operations_alone_needs_no_up_sql() {
+    let dir = tree(&[("1_a/migration.toml", OPERATION)]);
+    let migrations = read_dir(dir.path()).unwrap();
+    let m = &migrations[0];
+    let declaration = m.declaration.as_ref().unwrap();
+    assert_eq!(declaration.operations.len(), 1);
+    assert_eq!(declaration.operations[0].kind.name(), "rename_column");
+    assert!(declaration.backfills.is_empty());
+    assert_eq!(m.up.plain.as_ref().unwrap().text, "");
+    // The operation's location is its header in the file.
+    assert!(declaration.operations[0]
+        .location
+        .to_string()
+        .ends_with("1_a/migration.toml:1"));
+}
+
+#[test]
+fn operations_and_backfills_share_a_migration_toml() {
+    let text = format!("{OPERATION}\n{BACKFILL}");
+    let dir = tree(&[
+        ("1_a/migration.toml", text.as_str()),
+        ("1_a/up.sql", CREATE),
+    ]);
+    let migrations = read_dir(dir.path()).unwrap();
+    let declaration = migrations[0].declaration.as_ref().unwrap();
+    assert_eq!(declaration.operations.len(), 1);
+    assert_eq!(migrations[0].backfills().len(), 1);
+    assert_eq!(
+        migrations[0].backfills()[0].location.rsplit(':').next(),
+        Some("7")
+    );
+}
+
+#[test]
+fn a_bad_operation_names_its_line() {
+    let text = format!("{OPERATION}\n[[operation]]\nkind = \"drop_colum\"\n");
+    let dir = tree(&[("1_a/migration.toml", text.as_str())]);
+    let message = fail(&dir).to_string();
+    assert!(
+        message.contains(
+            "1_a/migration.toml:7: migration.toml: operation 2 (drop_colum): unknown kind `drop_colum`"
+        ),
+        "{message}"
+    );
+}
+
 #[test]
 fn a_bad_migration_toml_names_its_line() {
     let dir = tree(&[(

@@ -29,6 +29,14 @@
 //! are not expected back unchanged: up makes them again, maybe with other
 //! values (`CURRENT_TIMESTAMP`).
 //!
+//! A migration with `[[operation]]`s (zero-downtime, see
+//! docs/zero-downtime.md) is verified by its own round trips instead
+//! ([`operations`]): expand → abort, and expand → contract → down
+//! (un-contract) → abort, each compared with the schema (and, with
+//! `seed_data`, the rows) from before it, then expand → contract again,
+//! compared with the first contract. Its `down.sql` is not used: its ways
+//! back are generated.
+//!
 //! With [`VerifyOptions::ignore_column_order`], a column that down and up
 //! again put back at another position is not a difference.
 //!
@@ -43,6 +51,7 @@
 //! snapshots ([`judge`]) is pure and unit-tested without a database.
 
 pub mod drift;
+mod operations;
 pub mod rows;
 pub mod scratch;
 pub mod seed;
@@ -239,11 +248,21 @@ fn select(
         if options.from.is_some_and(|from| version < from) {
             before.push(version);
         } else {
-            let reversible = m.script(Direction::Down, engine).is_some();
+            // An operation migration's way back is generated (abort, un-contract).
+            let reversible = has_operations(m) || m.script(Direction::Down, engine).is_some();
             checked.push((version, m.name.clone(), reversible));
         }
     }
     (before, checked)
+}
+
+/// Whether the migration declares `[[operation]]`s, verified by their own
+/// round trips ([`operations`]).
+fn has_operations(migration: &Migration) -> bool {
+    migration
+        .declaration
+        .as_ref()
+        .is_some_and(|d| !d.operations.is_empty())
 }
 
 /// The introspection options matching the migrator's history table.
@@ -434,6 +453,35 @@ pub async fn verify(
             not_seeded: not_seeded.clone(),
             error,
         };
+        let operation_migration = migrator
+            .migrations()
+            .iter()
+            .find(|m| m.version == version)
+            .is_some_and(has_operations);
+        if operation_migration {
+            let ctx = operations::Context {
+                migrator,
+                introspect: &introspect,
+                compare: &compare,
+                seed_data: options.seed_data,
+            };
+            let checked = operations::verify(&ctx, driver, version, &s0, &mut seeder).await?;
+            let mut migration = entry(
+                checked.outcome,
+                checked.differences,
+                checked.error,
+                &checked.not_seeded,
+            );
+            migration.rows = checked.rows;
+            record(&mut report, progress, migration);
+            match checked.after {
+                Some(after) => {
+                    s0 = after;
+                    continue;
+                }
+                None => break,
+            }
+        }
         // The rows before up, to tell the rows up makes from those it keeps.
         let mut rows_before_up = std::collections::BTreeMap::new();
         if options.seed_data && reversible {
