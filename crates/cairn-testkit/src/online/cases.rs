@@ -373,6 +373,17 @@ mod tests {
     }
 
     #[test]
+    fn every_case_reads_as_one_operation_of_its_own_kind() {
+        for case in all() {
+            let operations =
+                cairn_core::operation::spec::parse(&case.migration, "migration.toml".as_ref())
+                    .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            assert_eq!(operations.len(), 1, "{}", case.name);
+            assert_eq!(operations[0].kind.name(), case.name);
+        }
+    }
+
+    #[test]
     fn every_case_is_one_operation_of_its_own_kind() {
         for case in all() {
             let kind = format!("kind = \"{}\"", case.name);
