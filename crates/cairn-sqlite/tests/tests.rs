@@ -370,3 +370,4 @@ mod literal {
         }
     }
 }
+mod online;

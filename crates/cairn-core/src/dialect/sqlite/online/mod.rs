@@ -1,8 +1,28 @@
-//! Zero-downtime operations on the sqlite family, one file per operation.
+//! Zero-downtime operations on the sqlite family, one file per operation;
+//! what several share is in `triggers.rs` (the sync triggers), `rebuild.rs`
+//! (the 12-step table rebuild), `duplicate.rs` (a column beside another,
+//! kept equal both ways) and `names.rs` (column names inside SQL text).
+//!
+//! "Zero downtime" on SQLite means that no write transaction of Cairn's
+//! lasts longer than the application's busy timeout; the steps that rewrite
+//! the table (a rebuild, `DROP COLUMN`) set [`crate::operation::Step::rows_of`]
+//! so that the row count is announced before they run.
 
 use super::SqliteDialect;
 use crate::dialect::Online;
-use crate::operation::{Context, Operation, Phases};
+use crate::engine::Engine;
+use crate::history::string_literal;
+use crate::operation::{Context, Kind, Operation, Phases};
+use crate::schema::{ident, Column, Table};
+
+mod add_column;
+mod change_column_type;
+mod drop_column;
+mod duplicate;
+mod names;
+mod rebuild;
+mod rename_column;
+mod triggers;
 
 impl Online for SqliteDialect {
     fn compile_operation(
@@ -10,10 +30,150 @@ impl Online for SqliteDialect {
         operation: &Operation,
         ctx: &Context<'_>,
     ) -> Result<Phases, String> {
-        let _ = ctx;
-        Err(format!(
-            "`{}` is not supported online on sqlite yet",
-            operation.kind.name()
-        ))
+        let location = operation.location.to_string();
+        match &operation.kind {
+            Kind::RenameColumn { table, column, to } => {
+                rename_column::compile(ctx, table, column, to, location)
+            }
+            Kind::ChangeColumnType {
+                table,
+                column,
+                to,
+                data_type,
+                up,
+                down,
+            } => change_column_type::compile(
+                ctx,
+                change_column_type::Change {
+                    table,
+                    column,
+                    to,
+                    data_type,
+                    up: up.for_engine(Engine::Sqlite),
+                    down: down.for_engine(Engine::Sqlite),
+                },
+                location,
+            ),
+            Kind::AddColumn {
+                table,
+                column,
+                data_type,
+                not_null,
+                default,
+                up,
+            } => add_column::compile(
+                ctx,
+                add_column::Add {
+                    table,
+                    column,
+                    data_type,
+                    not_null: *not_null,
+                    default: default.as_deref(),
+                    up: up.as_ref().map(|up| up.for_engine(Engine::Sqlite)),
+                },
+                location,
+            ),
+            Kind::DropColumn {
+                table,
+                column,
+                down,
+            } => drop_column::compile(
+                ctx,
+                table,
+                column,
+                down.as_ref().map(|down| down.for_engine(Engine::Sqlite)),
+                location,
+            ),
+            other => Err(format!(
+                "`{}` is not supported online on sqlite yet: write it as a `raw_sql` operation \
+                 (or in up.sql) instead",
+                other.name()
+            )),
+        }
     }
+}
+
+/// `name` as an SQLite identifier, quoted where it must be.
+fn name(name: &str) -> String {
+    ident(Engine::Sqlite, name)
+}
+
+/// `text` as an SQLite string literal.
+fn literal(text: &str) -> String {
+    string_literal(Engine::Sqlite, text)
+}
+
+/// A query returning a row when `table` has column `column`.
+fn column_exists(table: &str, column: &str) -> String {
+    format!(
+        "SELECT 1 FROM pragma_table_info({}) WHERE name = {} COLLATE NOCASE",
+        literal(table),
+        literal(column)
+    )
+}
+
+/// A query returning a row when `table` has no column `column`.
+fn column_absent(table: &str, column: &str) -> String {
+    format!(
+        "SELECT 1 WHERE NOT EXISTS ({})",
+        column_exists(table, column)
+    )
+}
+
+/// The table an operation changes, as it was before expand.
+fn table<'a>(ctx: &Context<'a>, table: &str) -> Result<&'a Table, String> {
+    ctx.before
+        .ok_or_else(|| format!("table `{table}` does not exist: check its name"))
+}
+
+/// Column `column` of `table`, which must exist and be a plain column.
+fn column<'a>(before: &'a Table, table: &str, column: &str) -> Result<&'a Column, String> {
+    let found = before.columns.get(column).ok_or_else(|| {
+        format!(
+            "column `{table}.{column}` does not exist (the table has {}): check its name",
+            before.column_order.join(", ")
+        )
+    })?;
+    if found.generated.is_some() {
+        return Err(format!(
+            "column `{table}.{column}` is generated: change it with `raw_sql`"
+        ));
+    }
+    Ok(found)
+}
+
+/// A column that must not exist yet.
+fn absent(before: &Table, table: &str, column: &str) -> Result<(), String> {
+    match before
+        .columns
+        .keys()
+        .find(|c| c.eq_ignore_ascii_case(column))
+    {
+        Some(existing) => Err(format!(
+            "column `{table}.{existing}` exists already: choose another name"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The primary key, which the triggers and the backfill find rows by.
+fn key<'a>(before: &'a Table, table: &str) -> Result<&'a [String], String> {
+    match &before.primary_key {
+        Some(pk) if !pk.columns.is_empty() => Ok(&pk.columns),
+        _ => Err(format!(
+            "table `{table}` has no primary key, which the sync triggers and the backfill \
+             find rows by: add one first"
+        )),
+    }
+}
+
+/// Refuses a change of a primary key column.
+fn not_in_key(key: &[String], table: &str, column: &str, doing: &str) -> Result<(), String> {
+    if key.iter().any(|k| k.eq_ignore_ascii_case(column)) {
+        return Err(format!(
+            "column `{table}.{column}` is part of the primary key, which cannot be {doing} \
+             online on sqlite: use `raw_sql`"
+        ));
+    }
+    Ok(())
 }

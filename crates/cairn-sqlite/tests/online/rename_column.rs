@@ -1,0 +1,373 @@
+//! `rename_column` on SQLite.
+
+use super::*;
+
+const USERS: &[&str] = &[
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+     email TEXT UNIQUE, age INTEGER CHECK (age >= 0), team_id INTEGER REFERENCES teams (id))",
+    "CREATE TABLE teams (id INTEGER PRIMARY KEY)",
+    "INSERT INTO teams VALUES (1)",
+    "CREATE INDEX users_name ON users (name)",
+    "CREATE INDEX users_lower ON users (lower(name) DESC) WHERE name <> 'x'",
+    "CREATE VIEW user_emails AS SELECT email FROM users",
+    "INSERT INTO users (name, email, age, team_id) VALUES ('ada', 'a@x', 36, 1), ('bob', 'b@x', 40, NULL), ('cy', NULL, 1, 1)",
+];
+
+fn rename(table: &str, column: &str, to: &str) -> Kind {
+    Kind::RenameColumn {
+        table: table.to_owned(),
+        column: column.to_owned(),
+        to: to.to_owned(),
+    }
+}
+
+/// Old and new writers insert, update and delete; every row ends with both
+/// columns equal, and each reads what the other wrote.
+async fn both_versions_write(db: &mut Db, old: &str, new: &str, round: u32) {
+    app(
+        &mut db.old,
+        &format!("INSERT INTO users ({old}, email) VALUES ('old{round}', 'o{round}@x')"),
+    )
+    .await;
+    app(
+        &mut db.new,
+        &format!("INSERT INTO users ({new}, email) VALUES ('new{round}', 'n{round}@x')"),
+    )
+    .await;
+    app(
+        &mut db.old,
+        &format!("UPDATE users SET {old} = 'old-upd{round}' WHERE id = 1"),
+    )
+    .await;
+    app(
+        &mut db.new,
+        &format!("UPDATE users SET {new} = 'new-upd{round}' WHERE id = 2"),
+    )
+    .await;
+    app(
+        &mut db.new,
+        &format!("UPDATE users SET email = 'e{round}' WHERE id = 2"),
+    )
+    .await;
+    app(
+        &mut db.old,
+        &format!("INSERT INTO users ({old}, email) VALUES ('gone{round}', NULL)"),
+    )
+    .await;
+    app(
+        &mut db.new,
+        &format!("DELETE FROM users WHERE {new} = 'gone{round}'"),
+    )
+    .await;
+    let read = |column: &str, id: u32| format!("SELECT {column} FROM users WHERE id = {id}");
+    assert_eq!(
+        db.value(&read(new, 1)).await.as_deref(),
+        Some(&*format!("old-upd{round}"))
+    );
+    assert_eq!(
+        db.value(&read(old, 2)).await.as_deref(),
+        Some(&*format!("new-upd{round}"))
+    );
+    assert_eq!(
+        db.value(&format!(
+            "SELECT {old} FROM users WHERE email = 'n{round}@x'"
+        ))
+        .await
+        .as_deref(),
+        Some(&*format!("new{round}"))
+    );
+    assert_eq!(
+        db.value(&format!(
+            "SELECT {new} FROM users WHERE email = 'o{round}@x'"
+        ))
+        .await
+        .as_deref(),
+        Some(&*format!("old{round}"))
+    );
+    let differ = format!("SELECT count(*) FROM users WHERE {old} IS NOT {new}");
+    assert_eq!(db.value(&differ).await.as_deref(), Some("0"));
+}
+
+#[tokio::test]
+async fn a_not_null_column_round_trips_through_every_phase() {
+    let mut db = Db::new(USERS).await;
+    let before = db.snapshot().await;
+    let phases = compile(
+        rename("users", "name", "full_name"),
+        before.tables.get("users"),
+    )
+    .expect("compiles");
+    assert_eq!(phases.versions.old, ["users.name"]);
+    assert_eq!(phases.versions.new, ["users.full_name"]);
+    assert!(
+        phases.expand.iter().any(|s| s.rows_of.is_some()),
+        "NOT NULL is relaxed by a rebuild"
+    );
+
+    db.run_twice(&phases.expand).await;
+    db.backfill(&phases.backfill).await;
+    let expanded = db.table("users").await;
+    assert!(expanded.columns["name"].nullable, "old column relaxed");
+    assert!(expanded.columns["full_name"].nullable);
+    both_versions_write(&mut db, "name", "full_name", 1).await;
+    // The backfill again finds nothing to do.
+    db.backfill(&phases.backfill).await;
+
+    db.run_twice(&phases.contract).await;
+    let contracted = db.snapshot().await;
+    let users = &contracted.tables["users"];
+    assert_eq!(
+        users.column_order,
+        ["id", "full_name", "email", "age", "team_id"]
+    );
+    assert!(
+        !users.columns["full_name"].nullable,
+        "NOT NULL onto the new column"
+    );
+    assert_eq!(users.indexes["users_name"].columns, ["full_name"]);
+    assert_eq!(
+        users.indexes["users_lower"].columns,
+        ["lower(full_name) DESC"]
+    );
+    assert_eq!(
+        users.indexes["users_lower"].predicate.as_deref(),
+        Some("full_name <> 'x'")
+    );
+    assert_eq!(users.indexes.len(), 2);
+    assert_eq!(users.checks, before.tables["users"].checks);
+    assert_eq!(users.foreign_keys, before.tables["users"].foreign_keys);
+    assert!(contracted.views.contains_key("user_emails"));
+    assert_eq!(db.cairn_objects().await, Vec::<String>::new());
+    app(
+        &mut db.new,
+        "INSERT INTO users (full_name) VALUES ('after')",
+    )
+    .await;
+
+    db.run_twice(&phases.uncontract).await;
+    db.backfill(&phases.uncontract_backfill).await;
+    assert_eq!(
+        db.table("users").await,
+        expanded,
+        "un-contract restores the expanded shape"
+    );
+    both_versions_write(&mut db, "name", "full_name", 2).await;
+
+    db.run_twice(&phases.abort).await;
+    let aborted = db.snapshot().await;
+    assert_eq!(diff(&before, &aborted), vec![], "abort restores the schema");
+    assert_eq!(db.cairn_objects().await, Vec::<String>::new());
+    assert_eq!(
+        db.value("SELECT name FROM users WHERE id = 2")
+            .await
+            .as_deref(),
+        Some("new-upd2"),
+        "rows written by the new version survive in the old shape"
+    );
+    assert_eq!(
+        db.value("SELECT count(*) FROM user_emails")
+            .await
+            .as_deref(),
+        Some("8")
+    );
+}
+
+#[tokio::test]
+async fn a_nullable_column_is_renamed_in_place_at_contract() {
+    let mut db = Db::new(&[
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE, email TEXT)",
+        "INSERT INTO users (name, email) VALUES ('ada', 'a@x'), ('bob', 'b@x'), (NULL, 'c@x')",
+    ])
+    .await;
+    let before = db.snapshot().await;
+    let phases = compile(
+        rename("users", "name", "full_name"),
+        before.tables.get("users"),
+    )
+    .expect("compiles");
+    assert!(
+        phases.expand.iter().all(|s| s.rows_of.is_none()),
+        "no rebuild at expand"
+    );
+    db.run_twice(&phases.expand).await;
+    db.backfill(&phases.backfill).await;
+    let expanded = db.table("users").await;
+    assert_eq!(
+        expanded.indexes.len(),
+        1,
+        "the unique constraint carried as an index"
+    );
+    both_versions_write(&mut db, "name", "full_name", 1).await;
+    // The carried unique index holds for new writers.
+    let duplicate = db
+        .new
+        .execute("INSERT INTO users (full_name) VALUES ('new1')")
+        .await;
+    assert!(duplicate.is_err(), "unique on the new column");
+
+    db.run_twice(&phases.contract).await;
+    assert!(phases
+        .contract
+        .iter()
+        .all(|s| s.statements.iter().all(|q| !q.contains("CREATE TABLE"))));
+    let users = db.table("users").await;
+    assert_eq!(users.column_order, ["id", "full_name", "email"]);
+    assert_eq!(
+        users.unique_constraints.values().collect::<Vec<_>>(),
+        [&vec!["full_name".to_owned()]]
+    );
+    assert!(users.indexes.is_empty());
+    assert_eq!(db.cairn_objects().await, Vec::<String>::new());
+
+    db.run_twice(&phases.uncontract).await;
+    db.backfill(&phases.uncontract_backfill).await;
+    assert_eq!(db.table("users").await, expanded);
+    both_versions_write(&mut db, "name", "full_name", 2).await;
+    db.run_twice(&phases.abort).await;
+    assert_eq!(diff(&before, &db.snapshot().await), vec![]);
+    assert_eq!(db.cairn_objects().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_expand_killed_after_any_step_is_aborted_cleanly() {
+    let mut db = Db::new(USERS).await;
+    let before = db.snapshot().await;
+    let phases = compile(
+        rename("users", "name", "full_name"),
+        before.tables.get("users"),
+    )
+    .expect("compiles");
+    for k in 0..=phases.expand.len() {
+        db.run(&phases.expand[..k]).await;
+        app(
+            &mut db.old,
+            &format!("INSERT INTO users (name) VALUES ('k{k}')"),
+        )
+        .await;
+        db.run(&phases.abort).await;
+        assert_eq!(
+            diff(&before, &db.snapshot().await),
+            vec![],
+            "abort after {k} expand steps"
+        );
+        assert_eq!(
+            db.cairn_objects().await,
+            Vec::<String>::new(),
+            "after {k} steps"
+        );
+        assert_eq!(
+            db.value(&format!("SELECT count(*) FROM users WHERE name = 'k{k}'"))
+                .await
+                .as_deref(),
+            Some("1")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_contract_with_rows_the_new_column_lacks_fails_and_keeps_everything() {
+    let mut db = Db::new(USERS).await;
+    let before = db.snapshot().await;
+    let phases = compile(
+        rename("users", "name", "full_name"),
+        before.tables.get("users"),
+    )
+    .expect("compiles");
+    db.run(&phases.expand).await;
+    // No backfill: the old rows have no full_name, which contract makes NOT NULL.
+    let mut failed = None;
+    for step in &phases.contract {
+        if let Err(failure) = run_step(&mut db.cairn, step).await {
+            failed = Some(failure.error.to_string());
+            break;
+        }
+    }
+    let failed = failed.expect("contract refuses NULLs in the NOT NULL column");
+    assert!(failed.contains("NOT NULL"), "{failed}");
+    let users = db.table("users").await;
+    assert!(users.columns.contains_key("name") && users.columns.contains_key("full_name"));
+    let objects = db.cairn_objects().await;
+    for trigger in ["insert", "old", "new"] {
+        let name = format!("cairn_20260101090500_0_{trigger}");
+        assert!(objects.contains(&name), "the triggers stay: {objects:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_table_with_its_own_trigger_is_refused_before_the_rebuild() {
+    let mut db = Db::new(&[
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+        "CREATE TABLE audit (n TEXT)",
+        "CREATE TRIGGER users_audit AFTER INSERT ON users BEGIN INSERT INTO audit VALUES (NEW.name); END",
+    ])
+    .await;
+    let before = db.snapshot().await;
+    let phases = compile(
+        rename("users", "name", "full_name"),
+        before.tables.get("users"),
+    )
+    .expect("compiles");
+    let mut steps = phases.expand.iter();
+    let failure = loop {
+        let step = steps.next().expect("a step refuses");
+        if let Err(failure) = run_step(&mut db.cairn, step).await {
+            break failure;
+        }
+    };
+    let message = failure.error.to_string();
+    assert!(
+        message.contains("users_audit") && message.contains("drop it"),
+        "{message}"
+    );
+    assert_eq!(diff(&before, &db.snapshot().await), vec![]);
+}
+
+#[tokio::test]
+async fn a_column_collation_is_refused_before_anything_changes() {
+    let mut db =
+        Db::new(&["CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE)"]).await;
+    let before = db.snapshot().await;
+    let phases = compile(
+        rename("users", "name", "full_name"),
+        before.tables.get("users"),
+    )
+    .expect("compiles");
+    let failure = run_step(&mut db.cairn, &phases.expand[0])
+        .await
+        .expect_err("refused");
+    let message = failure.error.to_string();
+    assert!(
+        message.contains("COLLATE") && message.contains("raw_sql"),
+        "{message}"
+    );
+    assert_eq!(diff(&before, &db.snapshot().await), vec![]);
+}
+
+#[test]
+fn what_cannot_be_renamed_is_refused_with_what_to_do() {
+    let mut table = Table::default();
+    let error = compile(rename("users", "name", "n"), None).expect_err("no table");
+    assert!(error.contains("table `users` does not exist"), "{error}");
+    let error = compile(rename("users", "name", "n"), Some(&table)).expect_err("no column");
+    assert!(
+        error.contains("column `users.name` does not exist"),
+        "{error}"
+    );
+    for c in ["id", "name"] {
+        table.column_order.push(c.to_owned());
+        table.columns.insert(c.to_owned(), Default::default());
+    }
+    let error = compile(rename("users", "name", "ID"), Some(&table)).expect_err("taken");
+    assert!(error.contains("`users.id` exists already"), "{error}");
+    let error = compile(rename("users", "name", "n"), Some(&table)).expect_err("no key");
+    assert!(error.contains("no primary key"), "{error}");
+    table.primary_key = Some(cairn_core::schema::PrimaryKey {
+        name: None,
+        columns: vec!["id".to_owned()],
+    });
+    let error = compile(rename("users", "id", "n"), Some(&table)).expect_err("key column");
+    assert!(error.contains("part of the primary key"), "{error}");
+    table.columns.get_mut("name").unwrap().generated = Some("virtual".to_owned());
+    let error = compile(rename("users", "name", "n"), Some(&table)).expect_err("generated");
+    assert!(error.contains("generated"), "{error}");
+}
