@@ -794,7 +794,7 @@ pub async fn run_on(case: &Case, db: &dyn Database) -> Result<Outcome, HarnessEr
     let expanded = migrator.up(cairn.as_mut(), None).await;
     if case.refused_on.contains(&engine) {
         run.stage = Stage::Refusal;
-        return refused(&run, expanded, cairn.as_mut(), &before).await;
+        return refused(&run, expanded, &migrator, cairn.as_mut(), &before).await;
     }
     let report = expanded.map_err(|f| run.error(format!("`up` failed: {f}"), None))?;
     run.phase(&report, Phase::Expand)?;
@@ -893,10 +893,12 @@ pub async fn run_on(case: &Case, db: &dyn Database) -> Result<Outcome, HarnessEr
     Ok(Outcome::LifeCycle)
 }
 
-/// The engine must refuse with [`Error::Operation`] naming it, changing nothing.
+/// The engine must refuse with [`Error::Operation`] naming it, changing
+/// nothing: neither the schema nor the history.
 async fn refused(
     run: &Run<'_>,
     expanded: Result<cairn_core::RunReport, cairn_core::RunFailure>,
+    migrator: &Migrator,
     driver: &mut dyn Driver,
     before: &Snapshot,
 ) -> Result<Outcome, HarnessError> {
@@ -912,6 +914,7 @@ async fn refused(
         Err(failure) => match &failure.error {
             Error::Operation { engine, .. } if *engine == run.engine => {
                 run.clean(driver, before).await?;
+                run.expect_state(migrator, driver, None).await?;
                 Ok(Outcome::Refused)
             }
             other => Err(run.error(
