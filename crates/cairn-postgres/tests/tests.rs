@@ -42,6 +42,8 @@ mod faults;
 mod online;
 mod scratch;
 
+mod online_harness;
+
 mod conformance {
     use super::*;
 
