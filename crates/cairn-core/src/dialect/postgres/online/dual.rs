@@ -19,9 +19,9 @@
 //! everything, and the renames find nothing to do) and from the un-contract
 //! shape alike, and leaves the table as it was before expand.
 
-use super::{backfill, guards, lit, not_null, q, sql, triggers, Target};
+use super::{backfill, guards, indexes, lit, not_null, q, sql, triggers, Target};
 use crate::operation::{Phases, Step, Versions};
-use crate::schema::{split_order, Column, ForeignKey, Index};
+use crate::schema::{Column, ForeignKey, Index};
 
 /// A two-column operation on one table.
 pub(super) struct Dual<'a> {
@@ -166,59 +166,23 @@ impl<'a> Dual<'a> {
     fn build(&self, object: &Object<'_>, side: Side) -> Step {
         let t = self.table;
         let name = self.name(object, side);
-        let index_step = |definition: String| Step {
-            what: format!(
-                "build index {name} on {}.{} like {} (concurrently)",
-                t.key,
-                self.column(side),
-                object.original
-            ),
-            statements: vec![
-                // What a killed or failed build left: an INVALID index.
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {}", t.qualified(&name)),
+        let index_step = |definition: String| {
+            indexes::build(
+                t,
+                &name,
                 definition,
-            ],
-            done_if: Some(guards::valid_index_exists(t, &name)),
-            ..Step::default()
+                format!(
+                    "build index {name} on {}.{} like {} (concurrently)",
+                    t.key,
+                    self.column(side),
+                    object.original
+                ),
+            )
         };
         match &object.what {
-            Carried::Index(index) => {
-                let keys = index
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, key)| {
-                        let (expression, order) = split_order(key);
-                        let expression = self.on(expression, side);
-                        let mut out = if sql::is_one_name(&expression) {
-                            expression
-                        } else {
-                            format!("({expression})")
-                        };
-                        if let Some(option) = index.key_options.get(i).filter(|o| !o.is_empty()) {
-                            out.push(' ');
-                            out.push_str(&option.replacen("collate ", "COLLATE ", 1));
-                        }
-                        out.push_str(&order.to_uppercase());
-                        out
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut definition = format!(
-                    "CREATE {}INDEX CONCURRENTLY {} ON {}",
-                    if index.unique { "UNIQUE " } else { "" },
-                    q(&name),
-                    t.sql
-                );
-                if let Some(method) = &index.method {
-                    definition.push_str(&format!(" USING {method}"));
-                }
-                definition.push_str(&format!(" ({keys})"));
-                if let Some(predicate) = &index.predicate {
-                    definition.push_str(&format!(" WHERE {}", self.on(predicate, side)));
-                }
-                index_step(definition)
-            }
+            Carried::Index(index) => index_step(indexes::definition(t, &name, index, |text| {
+                self.on(text, side)
+            })),
             Carried::Unique(columns) => index_step(format!(
                 "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({})",
                 q(&name),
@@ -234,11 +198,11 @@ impl<'a> Dual<'a> {
                         t.key,
                         self.column(side)
                     ),
-                    t.alter(&format!(
+                    self.tolerant(t.alter(&format!(
                         "ADD CONSTRAINT {} {} NOT VALID",
                         q(&name),
                         self.on(check, side)
-                    )),
+                    ))),
                 )
                 .done_if(guards::constraint_exists(t, &name))
                 .locking()
@@ -265,12 +229,28 @@ impl<'a> Dual<'a> {
                         t.key,
                         self.column(side)
                     ),
-                    t.alter(&definition),
+                    self.tolerant(t.alter(&definition)),
                 )
                 .done_if(guards::constraint_exists(t, &name))
                 .locking()
             }
         }
+    }
+
+    /// `statement` as it is for a rename; for a type change, skipped where
+    /// it does not fit the new type (a check comparing with a literal of
+    /// the old type, a foreign key to a column of the old type), as a
+    /// `DO` block that ignores those errors.
+    fn tolerant(&self, statement: String) -> String {
+        if self.same_values {
+            return statement;
+        }
+        format!(
+            "DO $cairn$ BEGIN EXECUTE {}; \
+             EXCEPTION WHEN datatype_mismatch OR undefined_function \
+             OR invalid_text_representation THEN NULL; END $cairn$",
+            lit(&statement)
+        )
     }
 
     /// Whether the original of `object` was validated (a check or foreign
@@ -389,17 +369,12 @@ impl<'a> Dual<'a> {
         }
         if let Some(default) = &self.old_column.default {
             let set = t.alter(&format!("ALTER COLUMN {} SET DEFAULT {default}", q(kept)));
-            let statement = if self.same_values || side == Side::Old {
+            // A default of the old type may not fit the new one: it is
+            // carried where it does.
+            let statement = if side == Side::Old {
                 set
             } else {
-                // A default of the old type may not fit the new one: it is
-                // carried where it does, as a default of the new type.
-                format!(
-                    "DO $cairn$ BEGIN EXECUTE {}; \
-                     EXCEPTION WHEN datatype_mismatch OR undefined_function \
-                     OR invalid_text_representation THEN NULL; END $cairn$",
-                    lit(&set)
-                )
+                self.tolerant(set)
             };
             steps.push(
                 Step::new(format!("default of {}.{kept}: {default}", t.key), statement).locking(),

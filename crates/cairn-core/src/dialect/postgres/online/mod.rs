@@ -35,6 +35,7 @@ mod drop_column;
 mod drop_index;
 mod dual;
 mod guards;
+mod indexes;
 mod not_null;
 mod raw_sql;
 mod rename_column;
@@ -203,6 +204,11 @@ impl<'a> Target<'a> {
             table,
             ctx,
         })
+    }
+
+    /// Its name without the schema.
+    fn name(&self) -> &'a str {
+        self.key.rsplit_once('.').map_or(self.key, |(_, name)| name)
     }
 
     /// `object` (an index, a function) qualified with the table's schema.
