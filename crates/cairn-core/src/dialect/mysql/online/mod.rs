@@ -34,6 +34,8 @@ mod drop_column;
 mod indexes;
 mod raw_sql;
 mod rename_column;
+mod rename_table;
+mod set_not_null;
 mod triggers;
 
 impl Online for MysqlDialect {
@@ -98,6 +100,14 @@ impl Online for MysqlDialect {
                 let before = before(ctx, table)?;
                 let down = down.as_ref().map(|e| e.for_engine(Engine::Mysql));
                 drop_column::phases(&sql, ctx, before, table, column, down, &location)
+            }
+            Kind::SetNotNull { table, column, up } => {
+                let before = before(ctx, table)?;
+                let up = up.for_engine(Engine::Mysql);
+                set_not_null::phases(&sql, ctx, before, table, column, up, &location)
+            }
+            Kind::RenameTable { table, to } => {
+                rename_table::phases(&sql, ctx, ctx.before, table, to)
             }
             Kind::CreateIndex {
                 table,
@@ -276,6 +286,16 @@ impl Sql<'_> {
             "SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() \
              AND TRIGGER_NAME = {}",
             self.lit(name)
+        )
+    }
+
+    /// A row when `name` is a relation of `kind` (`BASE TABLE`, `VIEW`).
+    fn relation_is(&self, name: &str, kind: &str) -> String {
+        format!(
+            "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = {} AND TABLE_TYPE = {}",
+            self.lit(name),
+            self.lit(kind)
         )
     }
 
