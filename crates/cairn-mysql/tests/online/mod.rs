@@ -825,9 +825,9 @@ async fn raw_sql_runs_as_written_and_is_unchecked() {
         .contains_key("x"));
 }
 
-/// What the family cannot do online is refused, saying what to do instead.
+/// add_check is refused as not online, saying what to do instead.
 #[tokio::test]
-async fn refuses_check_and_foreign_key_as_not_online() {
+async fn refuses_add_check_as_not_online() {
     let (_db, mut d) = database(&["CREATE TABLE t (id INT PRIMARY KEY, a INT)"]).await;
     let s = snapshot(&mut d).await;
     let check = compile(
@@ -841,20 +841,84 @@ async fn refuses_check_and_foreign_key_as_not_online() {
     )
     .expect_err("refused");
     assert!(check.contains("ALGORITHM=COPY"), "{check}");
-    let fk = compile(
-        &d,
+}
+
+mod add_foreign_key {
+    use super::*;
+
+    fn fk() -> Kind {
         Kind::AddForeignKey {
-            table: "t".to_owned(),
-            name: "t_a".to_owned(),
-            columns: vec!["a".to_owned()],
-            references: "t".to_owned(),
+            table: "pets".to_owned(),
+            name: "pets_owner".to_owned(),
+            columns: vec!["owner_id".to_owned()],
+            references: "owners".to_owned(),
             referenced_columns: vec!["id".to_owned()],
-            on_delete: None,
-        },
-        Some(table(&s, "t")),
-    )
-    .expect_err("refused");
-    assert!(fk.contains("foreign_key_checks"), "{fk}");
+            on_delete: Some("CASCADE".to_owned()),
+        }
+    }
+
+    const PETS: &[&str] = &[
+        "CREATE TABLE owners (id INT PRIMARY KEY)",
+        "INSERT INTO owners VALUES (1)",
+        "CREATE TABLE pets (id INT PRIMARY KEY, owner_id INT)",
+        "INSERT INTO pets VALUES (1, 1), (2, NULL)",
+    ];
+
+    /// Added in place without validating, then validated by a query; abort
+    /// drops it and the index the server made for it.
+    #[tokio::test]
+    async fn added_in_place_then_validated() {
+        let (_db, mut d) = database(PETS).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, fk(), table(&before, "pets"));
+        run(&mut d, &phases.expand).await;
+        assert!(d.execute("INSERT INTO pets VALUES (3, 9)").await.is_err());
+        let s = snapshot(&mut d).await;
+        assert_eq!(
+            table(&s, "pets").foreign_keys["pets_owner"].on_delete,
+            "CASCADE"
+        );
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+    }
+
+    /// An orphan row fails the validation step, which names what to do.
+    #[tokio::test]
+    async fn an_orphan_fails_validation() {
+        let (_db, mut d) = database(PETS).await;
+        exec(&mut d, "INSERT INTO pets VALUES (3, 9)").await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, fk(), table(&before, "pets"));
+        run_step(&mut d, &phases.expand[0]).await.expect("added");
+        let failure = run_step(&mut d, &phases.expand[1])
+            .await
+            .expect_err("an orphan");
+        assert!(
+            failure.error.to_string().contains("no match in owners"),
+            "{}",
+            failure.error
+        );
+        run(&mut d, &phases.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+    }
+}
+
+/// add_unique builds a unique index online; abort drops it.
+#[tokio::test]
+async fn add_unique_builds_a_unique_index() {
+    let (_db, mut d) = database(&["CREATE TABLE t (id INT PRIMARY KEY, a INT)"]).await;
+    let before = snapshot(&mut d).await;
+    let kind = Kind::AddUnique {
+        table: "t".to_owned(),
+        name: "t_a".to_owned(),
+        columns: vec!["a".to_owned()],
+    };
+    let phases = compiled(&d, kind, table(&before, "t"));
+    run_twice(&mut d, &phases.expand).await;
+    assert!(table(&snapshot(&mut d).await, "t").indexes["t_a"].unique);
+    run_twice(&mut d, &phases.abort).await;
+    same_schema(&before, &snapshot(&mut d).await);
 }
 
 mod change_column_type {

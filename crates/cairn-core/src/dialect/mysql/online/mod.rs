@@ -31,6 +31,7 @@ use crate::schema::{Column, Table};
 
 mod add_column;
 mod drop_column;
+mod foreign_key;
 mod indexes;
 mod raw_sql;
 mod rename_column;
@@ -134,19 +135,36 @@ impl Online for MysqlDialect {
                  accepts `CHECK (...) NOT ENFORCED`, through raw_sql)"
                     .to_owned(),
             ),
-            Kind::AddForeignKey { .. } => Err(
-                "add_foreign_key is not online on the mysql family yet: MySQL adds a foreign \
-                 key in place only with foreign_key_checks=0, which skips validation; check \
-                 for orphans with a query first and add it through raw_sql with \
-                 `SET foreign_key_checks = 0` and `ALGORITHM=INPLACE, LOCK=NONE`"
-                    .to_owned(),
-            ),
-            other => Err(format!(
-                "`{}` is not supported online on {} yet; write it as raw_sql (unchecked) \
-                 or as a plain migration",
-                other.name(),
-                self.flavour().name()
-            )),
+            Kind::AddForeignKey {
+                table,
+                name,
+                columns,
+                references,
+                referenced_columns,
+                on_delete,
+            } => {
+                let before = before(ctx, table)?;
+                foreign_key::add_foreign_key(
+                    &sql,
+                    &foreign_key::Spec {
+                        before,
+                        table,
+                        name,
+                        columns,
+                        references,
+                        referenced_columns,
+                        on_delete: on_delete.as_deref(),
+                    },
+                )
+            }
+            Kind::AddUnique {
+                table,
+                name,
+                columns,
+            } => {
+                let before = before(ctx, table)?;
+                indexes::create(&sql, before, table, name, columns, true)
+            }
         }
     }
 }
