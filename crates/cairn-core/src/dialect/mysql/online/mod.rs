@@ -585,3 +585,6 @@ struct Restated<'a> {
 fn absent(query: &str) -> String {
     format!("SELECT 1 FROM DUAL WHERE NOT EXISTS ({query})")
 }
+
+#[cfg(test)]
+mod tests;
