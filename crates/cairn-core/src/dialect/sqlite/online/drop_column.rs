@@ -45,6 +45,7 @@ pub(super) fn compile(
         expand.extend(rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: before,
                 table: table_name,
                 sources: copy_by_name(&expanded),
                 target: &expanded,
@@ -85,6 +86,7 @@ pub(super) fn compile(
         rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &expanded,
                 table: table_name,
                 sources: copy_by_name(&final_table),
                 target: &final_table,
@@ -124,6 +126,7 @@ pub(super) fn compile(
         abort.extend(rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &expanded,
                 table: table_name,
                 sources: copy_by_name(before),
                 target: before,
@@ -152,6 +155,7 @@ pub(super) fn compile(
     let mut uncontract = rebuild::steps(
         ctx,
         rebuild::Rebuild {
+            source: &final_table,
             table: table_name,
             sources,
             target: &expanded,
