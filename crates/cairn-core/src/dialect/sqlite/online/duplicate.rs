@@ -312,7 +312,7 @@ impl Duplicate<'_> {
                 },
             )
         } else {
-            first.insert(0, format!("UPDATE {t} SET {o} = {n} WHERE {o} IS NOT {n}"));
+            first.push(format!("UPDATE {t} SET {o} = {n} WHERE {o} IS NOT {n}"));
             first.extend(drop_carried.iter().cloned());
             first.push(format!("ALTER TABLE {t} DROP COLUMN {n}"));
             first.push(format!("ALTER TABLE {t} RENAME COLUMN {o} TO {n}"));
