@@ -22,7 +22,7 @@ fn writer(
         while !stop.load(Ordering::Relaxed) {
             n += 1;
             let id = (n * 7919) % ROWS + 1;
-            let sql = if n % 3 == 0 {
+            let sql = if n.is_multiple_of(3) {
                 format!("INSERT INTO users ({column}) VALUES ('{column}-i{n}')")
             } else {
                 format!("UPDATE users SET {column} = '{column}-u{n}' WHERE id = {id}")
