@@ -312,6 +312,7 @@ impl Duplicate<'_> {
                 },
             )
         } else {
+            first.push("PRAGMA legacy_alter_table = OFF".to_owned());
             first.push(format!("UPDATE {t} SET {o} = {n} WHERE {o} IS NOT {n}"));
             first.extend(drop_carried.iter().cloned());
             first.push(format!("ALTER TABLE {t} DROP COLUMN {n}"));
