@@ -11,7 +11,7 @@ use cairn_core::dialect::Online;
 use cairn_core::operation::exec::{run_step, Ran};
 use cairn_core::operation::{Context, Expr, Kind, Operation, Phases, Step};
 use cairn_core::schema::{diff, diff_with, quote_key, DiffOptions, Snapshot, Table};
-use cairn_core::{Dialect, Driver, Engine, Location};
+use cairn_core::{Driver, Engine, Location};
 use cairn_postgres::PgDriver;
 use cairn_testkit::TestDatabase;
 

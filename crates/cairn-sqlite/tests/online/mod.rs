@@ -14,6 +14,7 @@ use cairn_testkit::TestDatabase;
 
 mod add_column;
 mod change_column_type;
+mod concurrency;
 mod constraints;
 mod drop_column;
 mod index;

@@ -120,6 +120,7 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         let contract = rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &expanded,
                 table: table_name,
                 sources,
                 target: &final_table,
@@ -131,6 +132,7 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         let mut uncontract = rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &final_table,
                 table: table_name,
                 sources: copy_by_name(&expanded),
                 target: &expanded,

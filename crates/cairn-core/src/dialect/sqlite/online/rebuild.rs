@@ -30,6 +30,11 @@ pub(super) struct Rebuild<'a> {
     pub table: &'a str,
     /// Its shape afterwards, indexes included.
     pub target: &'a Table,
+    /// Its shape when the rebuild runs. A column or index that is in
+    /// neither this nor `target` would be lost (another operation of the
+    /// migration changed the table, or someone outside Cairn did), so the
+    /// rebuild refuses to run.
+    pub source: &'a Table,
     /// For each column of `target`, in its order, the value copied: an
     /// expression over the current row's columns.
     pub sources: Vec<String>,
@@ -71,8 +76,17 @@ pub(super) fn steps(ctx: &Context<'_>, r: Rebuild<'_>) -> Vec<Step> {
          rebuild would lose: change it with raw_sql' FROM sqlite_master \
          WHERE type = 'table' AND name = {lit} COLLATE NOCASE AND (lower(sql) LIKE '%autoincrement%' \
          OR lower(rtrim(sql)) LIKE '%rowid' OR lower(rtrim(sql)) LIKE '%strict') \
-         UNION ALL {collations}",
+         UNION ALL {collations} \
+         UNION ALL SELECT 'column ' || name || ' of {table} would be lost by the table rebuild, \
+         which was compiled without it: run this operation in a migration of its own' \
+         FROM pragma_table_info({lit}) WHERE lower(name) NOT IN ({columns}) \
+         UNION ALL SELECT 'index ' || name || ' of {table} would be lost by the table rebuild, \
+         which was compiled without it: run this operation in a migration of its own' \
+         FROM sqlite_master WHERE type = 'index' AND tbl_name = {lit} COLLATE NOCASE \
+         AND sql IS NOT NULL AND lower(name) NOT IN ({indexes})",
         collations = no_collations(r.table),
+        columns = known(r.source.columns.keys().chain(r.target.columns.keys())),
+        indexes = known(r.source.indexes.keys().chain(r.target.indexes.keys())),
         table = r.table.replace('\'', "''"),
         lit = literal(r.table),
         len = own.len(),
@@ -108,6 +122,18 @@ pub(super) fn steps(ctx: &Context<'_>, r: Rebuild<'_>) -> Vec<Step> {
     ]
 }
 
+/// `names` as a list of lowercase literals for `IN (...)`.
+fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let mut names: Vec<String> = names.map(|n| literal(&n.to_lowercase())).collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        "NULL".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
 /// A query returning a row when the `CREATE TABLE` text of `table` holds
 /// `text` (compared in lower case).
 pub(super) fn definition_has(table: &str, text: &str) -> String {
@@ -137,6 +163,7 @@ pub(super) fn constraint_phases(
         expand: steps(
             ctx,
             Rebuild {
+                source: before,
                 table,
                 target,
                 sources: copy(target),
@@ -148,6 +175,7 @@ pub(super) fn constraint_phases(
         abort: steps(
             ctx,
             Rebuild {
+                source: target,
                 table,
                 target: before,
                 sources: copy(before),

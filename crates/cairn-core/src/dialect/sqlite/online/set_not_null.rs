@@ -41,6 +41,7 @@ pub(super) fn compile(
     let contract = rebuild::steps(
         ctx,
         rebuild::Rebuild {
+            source: before,
             table: table_name,
             target: &target,
             sources,
@@ -52,6 +53,7 @@ pub(super) fn compile(
     let mut uncontract = rebuild::steps(
         ctx,
         rebuild::Rebuild {
+            source: &target,
             table: table_name,
             target: before,
             sources: copy_by_name(before),
