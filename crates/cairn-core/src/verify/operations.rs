@@ -94,8 +94,10 @@ pub(super) async fn verify(
     if let Err(e) = abort(ctx, driver, version).await {
         return Ok(checked.failed(format!("abort after expand failed: {e}")));
     }
+    // With `contract_after_expand`, this expand went through an un-contract.
+    let after_uncontract = ctx.migrator.options().contract_after_expand;
     checked
-        .compare(ctx, driver, ABORT, s0, &rows_before)
+        .compare(ctx, driver, ABORT, after_uncontract, s0, &rows_before)
         .await?;
 
     // 2. expand → contract → down → abort.
