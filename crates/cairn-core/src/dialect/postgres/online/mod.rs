@@ -283,3 +283,56 @@ fn backfill(
         location: location.to_owned(),
     }
 }
+
+/// The phases as text, for snapshot tests of the SQL.
+#[cfg(test)]
+fn render(phases: &Phases) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let steps = [
+        ("expand", &phases.expand),
+        ("contract", &phases.contract),
+        ("abort", &phases.abort),
+        ("uncontract", &phases.uncontract),
+    ];
+    for (phase, steps) in steps {
+        let _ = writeln!(out, "== {phase}");
+        for step in steps {
+            let mut flags = Vec::new();
+            if step.transaction {
+                flags.push("transaction");
+            }
+            if step.lock_timeout {
+                flags.push("lock timeout");
+            }
+            let _ = writeln!(out, "-- {} [{}]", step.what, flags.join(", "));
+            if let Some(guard) = &step.done_if {
+                let _ = writeln!(out, "   done if: {guard}");
+            }
+            for statement in &step.statements {
+                let _ = writeln!(out, "{statement};");
+            }
+        }
+    }
+    for (phase, backfills) in [
+        ("backfill", &phases.backfill),
+        ("uncontract backfill", &phases.uncontract_backfill),
+    ] {
+        for backfill in backfills {
+            let (set, filter) = backfill.action.sql_for(Engine::Postgres);
+            let _ = writeln!(
+                out,
+                "== {phase}: UPDATE {} SET {} WHERE {}",
+                backfill.table,
+                set.unwrap_or_default(),
+                filter.unwrap_or_default()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "== versions: old {:?}, new {:?}",
+        phases.versions.old, phases.versions.new
+    );
+    out
+}

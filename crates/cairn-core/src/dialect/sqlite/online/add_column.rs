@@ -55,7 +55,20 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
     .locking()];
     let fill = value
         .as_deref()
-        .map(|v| triggers::fill(ctx, table_name, key, c, v, add.up.is_some()))
+        .map(|v| {
+            triggers::fill(
+                ctx,
+                table_name,
+                key,
+                c,
+                v,
+                if add.up.is_some() {
+                    triggers::OnUpdate::Unchanged
+                } else {
+                    triggers::OnUpdate::Never
+                },
+            )
+        })
         .unwrap_or_default();
     expand.extend(fill.iter().cloned());
 
@@ -107,6 +120,7 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         let contract = rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &expanded,
                 table: table_name,
                 sources,
                 target: &final_table,
@@ -118,6 +132,7 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         let mut uncontract = rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &final_table,
                 table: table_name,
                 sources: copy_by_name(&expanded),
                 target: &expanded,

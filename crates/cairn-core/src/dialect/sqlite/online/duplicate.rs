@@ -246,7 +246,20 @@ impl Duplicate<'_> {
         let mut expand = vec![Step {
             what: format!("check that {table}.{old} can be copied"),
             done_if: Some(column_exists(table, new)),
-            must_be_empty: Some(rebuild::no_collations(table)),
+            must_be_empty: Some(if self.in_place() {
+                rebuild::no_collations(table)
+            } else {
+                format!(
+                    "{} UNION ALL SELECT 'foreign key of ' || m.name || ' references {table}.{old}, \
+                     which the table rebuild at contract cannot carry over to {table}.{new}: \
+                     change it with raw_sql' FROM sqlite_master m, pragma_foreign_key_list(m.name) fk \
+                     WHERE m.type = 'table' AND fk.\"table\" = {} COLLATE NOCASE \
+                     AND fk.\"to\" = {} COLLATE NOCASE",
+                    rebuild::no_collations(table),
+                    literal(table),
+                    literal(old),
+                )
+            }),
             ..Step::default()
         }];
         if self.relaxed() {
@@ -254,6 +267,7 @@ impl Duplicate<'_> {
             expand.extend(rebuild::steps(
                 self.ctx,
                 rebuild::Rebuild {
+                    source: self.before,
                     table,
                     sources: copy_by_name(&target),
                     target: &target,
@@ -288,6 +302,7 @@ impl Duplicate<'_> {
             rebuild::steps(
                 self.ctx,
                 rebuild::Rebuild {
+                    source: &expanded,
                     table,
                     sources: copy_by_name(&final_table),
                     target: &final_table,
@@ -297,7 +312,8 @@ impl Duplicate<'_> {
                 },
             )
         } else {
-            first.insert(0, format!("UPDATE {t} SET {o} = {n} WHERE {o} IS NOT {n}"));
+            first.push("PRAGMA legacy_alter_table = OFF".to_owned());
+            first.push(format!("UPDATE {t} SET {o} = {n} WHERE {o} IS NOT {n}"));
             first.extend(drop_carried.iter().cloned());
             first.push(format!("ALTER TABLE {t} DROP COLUMN {n}"));
             first.push(format!("ALTER TABLE {t} RENAME COLUMN {o} TO {n}"));
@@ -322,6 +338,7 @@ impl Duplicate<'_> {
             abort.extend(rebuild::steps(
                 self.ctx,
                 rebuild::Rebuild {
+                    source: &expanded,
                     table,
                     sources: copy_by_name(self.before),
                     target: self.before,
@@ -361,6 +378,7 @@ impl Duplicate<'_> {
         let mut uncontract = rebuild::steps(
             self.ctx,
             rebuild::Rebuild {
+                source: &final_table,
                 table,
                 sources,
                 target: &expanded,
