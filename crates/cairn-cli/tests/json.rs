@@ -14,6 +14,18 @@ const FORMAT_VERSION: u64 = 1;
 /// and snapshots the normalised report as `name`.
 #[track_caller]
 fn snapshot(p: &Project, name: &str, args: &[&str], code: i32) -> Value {
+    snapshot_with(p, name, args, code, |_| {})
+}
+
+/// [`snapshot`], with `edit` applied to the normalised report first.
+#[track_caller]
+fn snapshot_with(
+    p: &Project,
+    name: &str,
+    args: &[&str],
+    code: i32,
+    edit: impl Fn(&mut Value),
+) -> Value {
     let mut argv = args.to_vec();
     argv.extend(["--format", "json"]);
     let run: Run = p.cairn(&argv);
@@ -26,7 +38,8 @@ fn snapshot(p: &Project, name: &str, args: &[&str], code: i32) -> Value {
         run.stdout
     );
     let project = p.path("").display().to_string();
-    let normalised = normalise(json.clone(), project.trim_end_matches('/'));
+    let mut normalised = normalise(json.clone(), project.trim_end_matches('/'));
+    edit(&mut normalised);
     let text = serde_json::to_string_pretty(&normalised).expect("JSON prints");
     insta::assert_snapshot!(name, text);
     json
@@ -212,11 +225,38 @@ fn json_reports_of_the_zero_downtime_life_cycle() {
         "migrations/2_rename_users_name/migration.toml",
         "[[operation]]\nkind = \"rename_column\"\ntable = \"users\"\ncolumn = \"name\"\nto = \"full_name\"\n",
     );
-    snapshot(&p, "online_up", &["up"], 0);
+    // The shape, not the engine's SQL (snapshotted in cairn-core with the
+    // dialect): statement texts and counts are left out.
+    let shape = |value: &mut Value| without_engine_sql(value);
+    snapshot_with(&p, "online_up", &["up"], 0, shape);
     snapshot(&p, "online_status_expanded", &["status"], 0);
-    snapshot(&p, "online_contract_dry_run", &["contract", "--dry-run"], 0);
-    snapshot(&p, "online_contract", &["contract"], 0);
-    snapshot(&p, "online_down_uncontract", &["down"], 0);
-    snapshot(&p, "online_abort_dry_run", &["abort", "2", "--dry-run"], 0);
-    snapshot(&p, "online_abort", &["abort"], 0);
+    snapshot_with(
+        &p,
+        "online_contract_dry_run",
+        &["contract", "--dry-run"],
+        0,
+        shape,
+    );
+    snapshot_with(&p, "online_contract", &["contract"], 0, shape);
+    snapshot_with(&p, "online_down_uncontract", &["down"], 0, shape);
+    snapshot_with(
+        &p,
+        "online_abort_dry_run",
+        &["abort", "2", "--dry-run"],
+        0,
+        shape,
+    );
+    snapshot_with(&p, "online_abort", &["abort"], 0, shape);
+}
+
+/// Replaces each migration's statement count and, in a dry run, its
+/// statements by placeholders, keeping the history bookkeeping.
+fn without_engine_sql(value: &mut Value) {
+    for m in value["migrations"].as_array_mut().into_iter().flatten() {
+        if m["statements"].is_array() {
+            m["statements"] = Value::String("[statements]".to_owned());
+        } else if m["statements"].is_number() {
+            m["statements"] = Value::String("[count]".to_owned());
+        }
+    }
 }
