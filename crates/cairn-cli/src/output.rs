@@ -555,6 +555,7 @@ mod tests {
     fn runs_read_as_sentences() {
         let report = RunReport {
             migrations: vec![applied(2, Direction::Down), applied(2, Direction::Up)],
+            ..RunReport::default()
         };
         let text = run_text(&report, Direction::Up, Style::new(false));
         assert_eq!(

@@ -411,6 +411,27 @@ pub enum Error {
     /// `redo` with nothing applied.
     #[error("nothing to redo: no migration is applied")]
     NothingToRedo,
+    /// A zero-downtime command (`up`, `contract`, `abort`, `down`) that the
+    /// state of a migration with `[[operation]]`s does not allow.
+    #[error("migration {version} ({name}) is {}: {advice}", .state.as_str())]
+    PhaseState {
+        /// The migration's version.
+        version: Version,
+        /// Its name.
+        name: String,
+        /// Its history state.
+        state: crate::history::HistoryState,
+        /// Why the command refused, and what to run instead.
+        advice: String,
+    },
+    /// `contract` or `abort` found no migration in a zero-downtime phase.
+    #[error("nothing to {command}: {advice}")]
+    NoPhaseInProgress {
+        /// `contract` or `abort`.
+        command: &'static str,
+        /// What the history holds, and what to run instead.
+        advice: String,
+    },
     /// Another run wrote the row of a migration while this run was about to apply it.
     #[error("migration {version} ({name}) is {state} in the history, written by another run meanwhile; stopped here. Wait for that run, then check `cairn status`")]
     ChangedByOtherRun {

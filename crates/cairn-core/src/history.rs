@@ -463,6 +463,71 @@ impl HistorySql {
         self.table_exists(&format!("{}_backfill", self.bare_name))
     }
 
+    /// The table that keeps, for each migration with `[[operation]]`s, the
+    /// tables its operations change as they were before expand
+    /// (`<name>_shape` beside the history table), so that `contract`,
+    /// `abort` and un-contract compile the same SQL later from the same shape.
+    pub fn shapes_table(&self) -> String {
+        self.dialect
+            .qualify(self.schema.as_deref(), &format!("{}_shape", self.bare_name))
+    }
+
+    /// A query returning one row if the before-shape table exists.
+    pub fn shapes_exist(&self) -> String {
+        self.table_exists(&format!("{}_shape", self.bare_name))
+    }
+
+    /// Creates the before-shape table if it does not exist: one row per
+    /// table an operation changes, its shape as JSON.
+    pub fn create_shapes(&self) -> String {
+        let types = self.dialect.column_types();
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\
+             version {bigint} NOT NULL, \
+             position {bigint} NOT NULL, \
+             table_name VARCHAR(255) NOT NULL, \
+             shape {text} NOT NULL, \
+             PRIMARY KEY (version, position)){suffix}",
+            self.shapes_table(),
+            bigint = types.integer,
+            text = types.text,
+            suffix = types.table_options,
+        )
+    }
+
+    /// Keeps the before-shape of `table` (JSON) as the `position`th of `version`.
+    pub fn insert_shape(
+        &self,
+        version: Version,
+        position: usize,
+        table: &str,
+        shape: &str,
+    ) -> String {
+        let e = self.dialect.as_ref();
+        format!(
+            "INSERT INTO {} (version, position, table_name, shape) VALUES ({version}, {position}, {}, {})",
+            self.shapes_table(),
+            e.string_literal(table),
+            e.string_literal(shape)
+        )
+    }
+
+    /// The kept before-shapes of `version`: `table_name, shape` by position.
+    pub fn select_shapes(&self, version: Version) -> String {
+        format!(
+            "SELECT table_name, shape FROM {} WHERE version = {version} ORDER BY position",
+            self.shapes_table()
+        )
+    }
+
+    /// Forgets the before-shapes of `version` (its abort finished).
+    pub fn delete_shapes(&self, version: Version) -> String {
+        format!(
+            "DELETE FROM {} WHERE version = {version}",
+            self.shapes_table()
+        )
+    }
+
     fn table_exists(&self, bare_name: &str) -> String {
         self.dialect.table_exists(self.schema.as_deref(), bare_name)
     }

@@ -190,6 +190,17 @@ pub enum State {
     Backfilling,
     /// A baseline marker row.
     Baseline,
+    /// Its operations' expand is running or was interrupted (`cairn up`
+    /// continues it, `cairn abort` undoes it).
+    Expanding,
+    /// Expanded: both application versions work (`cairn contract` next).
+    Expanded,
+    /// Its contract is running or was interrupted (`cairn contract` continues it).
+    Contracting,
+    /// Its abort is running or was interrupted (`cairn abort` continues it).
+    Aborting,
+    /// Its un-contract is running or was interrupted (`cairn down` continues it).
+    Uncontracting,
 }
 
 impl State {
@@ -205,6 +216,11 @@ impl State {
             State::Baselined => "baselined",
             State::Backfilling => "backfilling",
             State::Baseline => "baseline",
+            State::Expanding => "expanding",
+            State::Expanded => "expanded",
+            State::Contracting => "contracting",
+            State::Aborting => "aborting",
+            State::Uncontracting => "uncontracting",
         }
     }
 }
@@ -272,6 +288,15 @@ pub fn status(
                 }
                 (Some(m), Some(row)) if m.checksum(engine).as_deref() != Some(&row.checksum) => {
                     State::Modified
+                }
+                (Some(_), Some(row)) if row.state == HistoryState::Expanding => State::Expanding,
+                (Some(_), Some(row)) if row.state == HistoryState::Expanded => State::Expanded,
+                (Some(_), Some(row)) if row.state == HistoryState::Contracting => {
+                    State::Contracting
+                }
+                (Some(_), Some(row)) if row.state == HistoryState::Aborting => State::Aborting,
+                (Some(_), Some(row)) if row.state == HistoryState::Uncontracting => {
+                    State::Uncontracting
                 }
                 (Some(_), Some(_)) => State::Applied,
                 (Some(_), None) if baseline.is_some_and(|b| version <= b) => State::Baselined,

@@ -85,6 +85,7 @@ async fn server_has_tls(driver: &mut MySqlDriver) -> bool {
 
 mod conn;
 mod faults;
+mod online;
 
 mod online_harness;
 

@@ -39,6 +39,7 @@ async fn connect(db: &TestDatabase) -> PgDriver {
 
 mod conn;
 mod faults;
+mod online;
 
 mod online_harness;
 

@@ -585,7 +585,7 @@ impl Migrator {
         Ok(recovered)
     }
 
-    fn statement_error(
+    pub(super) fn statement_error(
         &self,
         engine: Engine,
         step: &Prepared<'_>,
@@ -608,7 +608,7 @@ impl Migrator {
     }
 
     /// Appends a failed entry to the log; a failure to log is not the user's problem here.
-    async fn log_failure(
+    pub(super) async fn log_failure(
         &self,
         driver: &mut dyn Driver,
         step: &Prepared<'_>,
@@ -624,7 +624,7 @@ impl Migrator {
         }
     }
 
-    async fn backoff(&self, attempt: u32) {
+    pub(super) async fn backoff(&self, attempt: u32) {
         let delay = retry::backoff(
             self.options.retry_backoff,
             self.options.retry_backoff_max,
@@ -639,7 +639,7 @@ impl Migrator {
     }
 
     /// A lock timeout that used up the retries, saying so.
-    fn gave_up(
+    pub(super) fn gave_up(
         &self,
         engine: Engine,
         step: &Prepared<'_>,

@@ -16,6 +16,10 @@ impl Migrator {
     ) -> Result<Vec<PlannedMigration>> {
         let history = self.history(driver).await?;
         let engine = driver.dialect().engine();
+        if self.involves_online(&history, engine, super::Request::Up(to)) {
+            let setup = self.setup_statements(driver).await?;
+            return self.plan_up_online(driver, &history, to, setup).await;
+        }
         let chosen = plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?;
         let setup = self.setup_statements(driver).await?;
         self.describe(driver, chosen, Direction::Up, setup)
@@ -38,11 +42,14 @@ impl Migrator {
     ) -> Result<Vec<PlannedMigration>> {
         let history = self.history(driver).await?;
         let engine = driver.dialect().engine();
+        if self.involves_online(&history, engine, super::Request::Down(target)) {
+            return self.plan_down_online(driver, &history, target).await;
+        }
         let chosen = plan::plan_down(&self.migrations, &history, engine, target)?;
         self.describe(driver, chosen, Direction::Down, Vec::new())
     }
 
-    fn describe(
+    pub(super) fn describe(
         &self,
         driver: &dyn Driver,
         chosen: Vec<&Migration>,

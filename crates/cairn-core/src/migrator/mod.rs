@@ -40,6 +40,8 @@ mod admin;
 mod apply;
 mod dry_run;
 mod online;
+#[cfg(test)]
+mod online_tests;
 mod prepare;
 #[cfg(test)]
 mod recording;
@@ -120,6 +122,10 @@ enum Request {
     Resume(Option<Version>, bool),
     Down(DownTarget),
     Redo,
+    /// `contract [VERSION]`.
+    Contract(Option<Version>),
+    /// `abort [VERSION]`.
+    Abort(Option<Version>),
 }
 
 /// Runs a set of migrations against databases through a [`Driver`].
@@ -247,11 +253,12 @@ impl Migrator {
     pub async fn status(&self, driver: &mut dyn Driver) -> Result<StatusReport> {
         let history = self.history(driver).await?;
         let engine = driver.dialect().engine();
+        let expanded = self.phases(driver, &history).await;
         Ok(StatusReport {
             engine,
             migrations: plan::status(&self.migrations, &history, engine),
             problems: plan::problems(&self.migrations, &history, engine, self.options.plan),
-            expanded: Vec::new(),
+            expanded,
         })
     }
 
@@ -383,6 +390,17 @@ impl Migrator {
             }
             other => other,
         };
+        match request {
+            Request::Contract(version) => {
+                return self
+                    .contract_request(driver, &history, version, report)
+                    .await
+            }
+            Request::Abort(version) => {
+                return self.abort_request(driver, &history, version, report).await
+            }
+            _ => {}
+        }
         if let Request::Up(to) = request {
             if self
                 .resume_backfilling(driver, &history, to, report)
@@ -391,8 +409,14 @@ impl Migrator {
                 history = self.history(driver).await?;
             }
         }
+        // Migrations with `[[operation]]`s go through their life cycle (online.rs).
+        if self.involves_online(&history, engine, request) {
+            return self.run_online(driver, history, request, report).await;
+        }
         let steps = match request {
-            Request::Resume(..) => unreachable!("resume was turned into up above"),
+            Request::Resume(..) | Request::Contract(_) | Request::Abort(_) => {
+                unreachable!("resume was turned into up, contract and abort returned, above")
+            }
             Request::Up(to) => {
                 plan::plan_up(&self.migrations, &history, engine, self.options.plan, to)?
                     .into_iter()

@@ -8,6 +8,7 @@
 //! read panics, so a change of the rendering fails the tests loudly.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -59,6 +60,11 @@ const COLUMNS: [&str; 12] = [
 
 const HISTORY: &str = "\"cairn_history\"";
 const LOG: &str = "\"cairn_history_log\"";
+const SHAPES: &str = "\"cairn_history_shape\"";
+const CHECKPOINTS: &str = "\"cairn_history_backfill\"";
+/// A query the fake answers with a row when the quoted user statement took
+/// effect: the `done_if` guard of the operation steps the tests compile.
+pub(super) const APPLIED_GUARD: &str = "SELECT applied ";
 
 /// What the fake database holds; copied at `BEGIN`, restored on rollback.
 #[derive(Clone, Debug, Default)]
@@ -71,6 +77,10 @@ pub(super) struct Database {
     pub(super) log: Vec<(Version, String, String)>,
     /// The user statements that took effect, in order.
     pub(super) applied: Vec<String>,
+    /// Whether `CREATE TABLE` of the before-shape table ran.
+    pub(super) shapes_table: bool,
+    /// Kept before-shapes by `(version, position)`: `(table_name, shape)`.
+    pub(super) shapes: BTreeMap<(Version, i64), (String, String)>,
 }
 
 /// The recording fake driver (see the module docs).
@@ -91,6 +101,12 @@ pub(super) struct RecordingDriver {
     locked: bool,
     /// A row another runner writes at the next `BEGIN`: `(version, state)`.
     other_run: Option<(Version, &'static str)>,
+    /// User statements containing `.0` fail with kind `.1`, `.2` more times.
+    fail_matching: Option<(String, DriverErrorKind, usize)>,
+    /// The dialect it reports, SQLite's unless a test gives another.
+    dialect: Option<Arc<dyn crate::dialect::Dialect>>,
+    /// Every session setting applied, in order.
+    pub(super) settings: Vec<SessionSettings>,
 }
 
 impl RecordingDriver {
@@ -112,7 +128,30 @@ impl RecordingDriver {
             fail_at: None,
             locked: false,
             other_run: None,
+            fail_matching: None,
+            dialect: None,
+            settings: Vec::new(),
         }
+    }
+
+    /// Reports `dialect` instead of SQLite's (a test dialect that compiles operations).
+    pub(super) fn with_dialect(mut self, dialect: Arc<dyn crate::dialect::Dialect>) -> Self {
+        self.dialect = Some(dialect);
+        self
+    }
+
+    /// Makes the next `times` user statements containing `pattern` fail with `kind`.
+    pub(super) fn fail_matching(&mut self, pattern: &str, kind: DriverErrorKind, times: usize) {
+        self.fail_matching = Some((pattern.to_owned(), kind, times));
+    }
+
+    /// How many user statements that took effect contain `pattern`.
+    pub(super) fn applied_count(&self, pattern: &str) -> usize {
+        self.db
+            .applied
+            .iter()
+            .filter(|s| s.contains(pattern))
+            .count()
     }
 
     /// Makes the `n`th user statement from now (1-based) fail.
@@ -153,8 +192,30 @@ impl RecordingDriver {
             self.saved = Some(self.db.clone());
             return Ok(0);
         }
+        if sql.starts_with(&format!("CREATE TABLE IF NOT EXISTS {SHAPES}")) {
+            self.db.shapes_table = true;
+            return Ok(0);
+        }
         if sql.starts_with("CREATE TABLE IF NOT EXISTS ") {
             self.db.tables = true;
+            return Ok(0);
+        }
+        if let Some(rest) = sql.strip_prefix(&format!("INSERT INTO {SHAPES} (")) {
+            assert!(self.db.shapes_table, "a shape kept before its table exists");
+            let cells = insert_values(rest);
+            let text = |i: usize| cells[i].clone().unwrap_or_default();
+            let position: i64 = text(1).parse().expect("a position");
+            self.db
+                .shapes
+                .insert((version_of(&cells), position), (text(2), text(3)));
+            return Ok(1);
+        }
+        if let Some(version) = sql.strip_prefix(&format!("DELETE FROM {SHAPES} WHERE version = ")) {
+            let version: Version = version.parse().expect("a version");
+            self.db.shapes.retain(|(v, _), _| *v != version);
+            return Ok(0);
+        }
+        if sql.starts_with(&format!("DELETE FROM {CHECKPOINTS} WHERE version = ")) {
             return Ok(0);
         }
         if let Some(rest) = sql.strip_prefix(&format!("INSERT INTO {HISTORY} (")) {
@@ -204,6 +265,12 @@ impl RecordingDriver {
             "a bookkeeping statement the fake cannot read: {sql}"
         );
         self.sent += 1;
+        if let Some((pattern, kind, times)) = self.fail_matching.as_mut() {
+            if *times > 0 && sql.contains(pattern.as_str()) {
+                *times -= 1;
+                return Err(DriverError::new(*kind, format!("boom at `{sql}`")));
+            }
+        }
         if self.fail_at == Some(self.sent) {
             return Err(DriverError::new(
                 DriverErrorKind::Statement,
@@ -280,7 +347,10 @@ impl Driver for RecordingDriver {
     fn dialect(&self) -> &dyn crate::dialect::Dialect {
         static SQLITE: crate::dialect::sqlite::SqliteDialect =
             crate::dialect::sqlite::SqliteDialect::DEFAULT;
-        &SQLITE
+        match &self.dialect {
+            Some(dialect) => dialect.as_ref(),
+            None => &SQLITE,
+        }
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -301,8 +371,9 @@ impl Driver for RecordingDriver {
         Ok(())
     }
 
-    async fn apply_settings(&mut self, _settings: &SessionSettings) -> Result<(), DriverError> {
+    async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
         self.calls.push(Call::ApplySettings);
+        self.settings.push(*settings);
         Ok(())
     }
 
@@ -354,6 +425,39 @@ impl Driver for RecordingDriver {
 
     async fn query(&mut self, sql: &str) -> Result<Rows, DriverError> {
         self.calls.push(Call::Query(sql.to_owned()));
+        if let Some(quoted) = sql.strip_prefix(APPLIED_GUARD) {
+            let (statement, _) = literal(quoted);
+            let done = self.db.applied.contains(&statement.unwrap_or_default());
+            return Ok(if done {
+                vec![vec![Some("1".to_owned())]]
+            } else {
+                Vec::new()
+            });
+        }
+        if let Some(version) = sql
+            .strip_prefix(&format!(
+                "SELECT table_name, shape FROM {SHAPES} WHERE version = "
+            ))
+            .and_then(|rest| rest.strip_suffix(" ORDER BY position"))
+        {
+            let version: Version = version.parse().expect("a version");
+            return Ok(self
+                .db
+                .shapes
+                .iter()
+                .filter(|((v, _), _)| *v == version)
+                .map(|(_, (table, shape))| vec![Some(table.clone()), Some(shape.clone())])
+                .collect());
+        }
+        if sql.starts_with("SELECT 1 FROM sqlite_master")
+            && sql.ends_with("name = 'cairn_history_shape'")
+        {
+            return Ok(if self.db.shapes_table {
+                vec![vec![Some("1".to_owned())]]
+            } else {
+                Vec::new()
+            });
+        }
         if sql.starts_with("SELECT 1 FROM sqlite_master") {
             let exists = self.db.tables && sql.ends_with("name = 'cairn_history'");
             return Ok(if exists {

@@ -41,6 +41,11 @@ pub struct Applied {
 pub struct RunReport {
     /// Every migration it touched, in order.
     pub migrations: Vec<Applied>,
+    /// The migration with operations the run left expanded (or in another
+    /// phase), where `up` stops: what each application version may use and
+    /// what to run next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<ExpandedMigration>,
 }
 
 /// A run that failed, with what it did before the failure.

@@ -81,6 +81,8 @@ impl Migrator {
         let backfilling: Vec<&HistoryRow> = history
             .iter()
             .filter(|row| row.state == HistoryState::Backfilling)
+            // A migration with operations backfills within its expand (online.rs).
+            .filter(|row| !self.is_online_version(row.version, engine))
             .filter(|row| to.is_none_or(|to| row.version <= to))
             .collect();
         if backfilling.is_empty() {

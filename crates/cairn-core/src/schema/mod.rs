@@ -28,7 +28,7 @@ mod diff;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dialect::{self, Dialect};
 use crate::driver::{Driver, Rows};
@@ -42,8 +42,10 @@ pub use diff::{diff, diff_with, line_diff, Change, DiffOptions, Difference, Obje
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IntrospectOptions {
     /// The history table's name (its log is `<name>_log`, its backfill
-    /// checkpoints `<name>_backfill`); all three are excluded, and so are
-    /// Cairn's defaults `cairn_history`, `cairn_history_log` and `cairn_history_backfill`.
+    /// checkpoints `<name>_backfill`, the before-shapes of operation
+    /// migrations `<name>_shape`); all four are excluded, and so are Cairn's
+    /// defaults `cairn_history`, `cairn_history_log`, `cairn_history_backfill`
+    /// and `cairn_history_shape`.
     pub history_table: String,
     /// The schema the history tables live in (PostgreSQL `history_schema`),
     /// when it is not the current one: the schema itself is not an object of
@@ -70,12 +72,15 @@ impl IntrospectOptions {
         };
         let log = format!("{}_log", self.history_table);
         let checkpoints = format!("{}_backfill", self.history_table);
+        let shapes = format!("{}_shape", self.history_table);
         table == self.history_table
             || table == log
             || table == checkpoints
+            || table == shapes
             || table == "cairn_history"
             || table == "cairn_history_log"
             || table == "cairn_history_backfill"
+            || table == "cairn_history_shape"
     }
 }
 
@@ -111,7 +116,7 @@ pub struct Snapshot {
 }
 
 /// One table.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     /// Columns by name.
     pub columns: BTreeMap<String, Column>,
@@ -133,7 +138,7 @@ pub struct Table {
 }
 
 /// One column.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     /// The type as the engine reports it, lowercased (PostgreSQL `format_type`,
     /// MySQL `COLUMN_TYPE`, SQLite's declared type).
@@ -154,7 +159,7 @@ pub struct Column {
 }
 
 /// A primary key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrimaryKey {
     /// The constraint's name where the engine keeps one (not SQLite; MySQL `PRIMARY`).
     pub name: Option<String>,
@@ -163,7 +168,7 @@ pub struct PrimaryKey {
 }
 
 /// An index.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     /// Key columns or expressions in order, each followed by ` desc` when descending.
     pub columns: Vec<String>,
@@ -178,12 +183,12 @@ pub struct Index {
     /// key and its order: a collation other than the key's own (`collate
     /// "C"`) and an operator class other than the default (`text_pattern_ops`),
     /// `""` for none. Empty when no key has any.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_options: Vec<String>,
 }
 
 /// A foreign key.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignKey {
     /// The referencing columns in order.
     pub columns: Vec<String>,
@@ -198,7 +203,7 @@ pub struct ForeignKey {
     /// The constraint's name where the map key is not it (SQLite, which
     /// keys foreign keys by what they say: `CONSTRAINT name` in the `CREATE
     /// TABLE` text), so a renamed constraint is a difference there too.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 

@@ -1,8 +1,47 @@
 //! Zero-downtime operations on the postgres family, one file per operation.
+//!
+//! What they share: [`Target`] (the table the operation changes, its quoted
+//! name and its shape before expand), the catalog guards that make every
+//! step idempotent (`guards.rs`), the sync triggers (`triggers.rs`), the
+//! two-column machinery of rename and type change (`dual.rs`, which also
+//! carries indexes and constraints from one column to the other), NOT NULL
+//! without a long lock (`not_null.rs`) and the rewriting of column names in
+//! SQL text (`sql.rs`).
+//!
+//! PostgreSQL facts the steps rely on: `ADD COLUMN` without a default and
+//! `DROP COLUMN` change only the catalog; BEFORE row triggers run before NOT
+//! NULL and CHECK are checked; `NOT VALID` constraints are validated later
+//! under SHARE UPDATE EXCLUSIVE, which lets writes go on; `SET NOT NULL`
+//! skips its scan on top of a validated `CHECK (c IS NOT NULL)` (PG 12+);
+//! `CREATE INDEX CONCURRENTLY` cannot run in a transaction and leaves an
+//! INVALID index when it fails, which the retried step drops first.
+//! Every step that takes a lock the application's queries would queue
+//! behind is `.locking()`; index builds `CONCURRENTLY` are not (their lock
+//! does not conflict with reads or writes).
 
 use super::PostgresDialect;
-use crate::dialect::Online;
-use crate::operation::{Context, Operation, Phases};
+use crate::dialect::{Bookkeeping, Online};
+use crate::engine::Engine;
+use crate::operation::{Context, Kind, Operation, Phases};
+use crate::schema::{Column, Table};
+
+mod add_check;
+mod add_column;
+mod add_foreign_key;
+mod add_unique;
+mod change_column_type;
+mod create_index;
+mod drop_column;
+mod drop_index;
+mod dual;
+mod guards;
+mod not_null;
+mod raw_sql;
+mod rename_column;
+mod rename_table;
+mod set_not_null;
+mod sql;
+mod triggers;
 
 impl Online for PostgresDialect {
     fn compile_operation(
@@ -10,10 +49,231 @@ impl Online for PostgresDialect {
         operation: &Operation,
         ctx: &Context<'_>,
     ) -> Result<Phases, String> {
-        let _ = ctx;
-        Err(format!(
-            "`{}` is not supported online on postgres yet",
-            operation.kind.name()
-        ))
+        let location = operation.location.to_string();
+        match &operation.kind {
+            Kind::RenameColumn { table, column, to } => {
+                rename_column::compile(&Target::new(table, ctx)?, column, to, &location)
+            }
+            Kind::ChangeColumnType {
+                table,
+                column,
+                to,
+                data_type,
+                up,
+                down,
+            } => change_column_type::compile(
+                &Target::new(table, ctx)?,
+                column,
+                to,
+                data_type,
+                (
+                    up.for_engine(Engine::Postgres),
+                    down.for_engine(Engine::Postgres),
+                ),
+                &location,
+            ),
+            Kind::AddColumn {
+                table,
+                column,
+                data_type,
+                not_null,
+                default,
+                up,
+            } => add_column::compile(
+                &Target::new(table, ctx)?,
+                &add_column::Spec {
+                    column,
+                    data_type,
+                    not_null: *not_null,
+                    default: default.as_deref(),
+                    up: up.as_ref().map(|e| e.for_engine(Engine::Postgres)),
+                },
+                &location,
+            ),
+            Kind::DropColumn {
+                table,
+                column,
+                down,
+            } => drop_column::compile(
+                &Target::new(table, ctx)?,
+                column,
+                down.as_ref().map(|e| e.for_engine(Engine::Postgres)),
+                &location,
+            ),
+            Kind::SetNotNull { table, column, up } => set_not_null::compile(
+                &Target::new(table, ctx)?,
+                column,
+                up.for_engine(Engine::Postgres),
+                &location,
+            ),
+            Kind::RenameTable { table, to } => rename_table::compile(&Target::new(table, ctx)?, to),
+            Kind::CreateIndex {
+                table,
+                name,
+                columns,
+                unique,
+            } => create_index::compile(&Target::new(table, ctx)?, name, columns, *unique),
+            Kind::DropIndex { table, name } => drop_index::compile(&Target::new(table, ctx)?, name),
+            Kind::AddForeignKey {
+                table,
+                name,
+                columns,
+                references,
+                referenced_columns,
+                on_delete,
+            } => add_foreign_key::compile(
+                &Target::new(table, ctx)?,
+                &add_foreign_key::Spec {
+                    name,
+                    columns,
+                    references,
+                    referenced_columns,
+                    on_delete: on_delete.as_deref(),
+                },
+            ),
+            Kind::AddCheck { table, name, check } => add_check::compile(
+                &Target::new(table, ctx)?,
+                name,
+                check.for_engine(Engine::Postgres),
+            ),
+            Kind::AddUnique {
+                table,
+                name,
+                columns,
+            } => add_unique::compile(&Target::new(table, ctx)?, name, columns),
+            Kind::RawSql { up, down, contract } => Ok(raw_sql::compile(
+                up.for_engine(Engine::Postgres),
+                down.as_ref().map(|e| e.for_engine(Engine::Postgres)),
+                contract.as_ref().map(|e| e.for_engine(Engine::Postgres)),
+            )),
+            #[allow(unreachable_patterns)] // `Kind` is non_exhaustive for other crates only
+            other => Err(format!(
+                "`{}` is not supported online on PostgreSQL yet; write it as a `raw_sql` operation",
+                other.name()
+            )),
+        }
+    }
+}
+
+/// `name` quoted as a PostgreSQL identifier.
+fn q(name: &str) -> String {
+    PostgresDialect::DEFAULT.quote_ident(name)
+}
+
+/// `value` as a PostgreSQL string literal.
+fn lit(value: &str) -> String {
+    PostgresDialect::DEFAULT.string_literal(value)
+}
+
+/// The table an operation changes.
+pub(super) struct Target<'a> {
+    /// Its snapshot key as the operation names it (`users`, `app.users`).
+    key: &'a str,
+    /// Its schema, when the key names one.
+    schema: Option<&'a str>,
+    /// Its quoted, qualified name.
+    sql: String,
+    /// `to_regclass('<sql>')`: its oid, or NULL when it does not exist.
+    regclass: String,
+    /// Its shape before expand.
+    table: &'a Table,
+    /// The operation's context (version, index).
+    ctx: &'a Context<'a>,
+}
+
+impl<'a> Target<'a> {
+    /// The table `key` of `ctx.before`, or why there is none.
+    fn new(key: &'a str, ctx: &'a Context<'a>) -> Result<Self, String> {
+        let table = ctx.before.ok_or_else(|| {
+            format!(
+                "table `{key}` does not exist; check its name (a table outside the current schema is \
+                 written `schema.table`)"
+            )
+        })?;
+        let (schema, name) = match key.split_once('.') {
+            Some((schema, name)) => (Some(schema), name),
+            None => (None, key),
+        };
+        let sql = PostgresDialect::DEFAULT.qualify(schema, name);
+        Ok(Target {
+            key,
+            schema,
+            regclass: format!("to_regclass({})", lit(&sql)),
+            sql,
+            table,
+            ctx,
+        })
+    }
+
+    /// `object` (an index, a function) qualified with the table's schema.
+    fn qualified(&self, object: &str) -> String {
+        PostgresDialect::DEFAULT.qualify(self.schema, object)
+    }
+
+    /// `to_regclass` of `object` in the table's schema.
+    fn regclass_of(&self, object: &str) -> String {
+        format!("to_regclass({})", lit(&self.qualified(object)))
+    }
+
+    /// Cairn's name for an object of this operation.
+    fn object(&self, purpose: &str) -> String {
+        self.ctx.object_name(purpose)
+    }
+
+    /// Column `name`, or why it cannot be used.
+    fn column(&self, name: &str) -> Result<&'a Column, String> {
+        self.table.columns.get(name).ok_or_else(|| {
+            format!(
+                "column `{name}` does not exist in table `{}` (its columns: {})",
+                self.key,
+                self.table.column_order.join(", ")
+            )
+        })
+    }
+
+    /// Refuses `name` when the table has such a column already.
+    fn column_is_new(&self, name: &str) -> Result<(), String> {
+        if self.table.columns.contains_key(name) {
+            return Err(format!(
+                "column `{name}` already exists in table `{}`; choose another name",
+                self.key
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a table without a primary key, which the backfill pages through.
+    fn has_primary_key(&self, why: &str) -> Result<(), String> {
+        if self.table.primary_key.is_none() {
+            return Err(format!(
+                "table `{}` has no primary key, which the backfill of {why} pages through; add one first",
+                self.key
+            ));
+        }
+        Ok(())
+    }
+
+    /// `ALTER TABLE <table> <rest>`.
+    fn alter(&self, rest: &str) -> String {
+        format!("ALTER TABLE {} {rest}", self.sql)
+    }
+}
+
+/// The SQL backfill `UPDATE table SET <set> WHERE <filter>` of an operation.
+fn backfill(
+    table: &Target,
+    set: String,
+    filter: String,
+    location: &str,
+) -> crate::backfill::Backfill {
+    crate::backfill::Backfill {
+        table: table.key.to_owned(),
+        action: crate::backfill::Action::Sql {
+            set,
+            filter: Some(filter),
+            overrides: Default::default(),
+        },
+        batch: crate::backfill::BatchOptions::default(),
+        location: location.to_owned(),
     }
 }

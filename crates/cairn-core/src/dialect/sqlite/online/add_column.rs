@@ -55,7 +55,20 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
     .locking()];
     let fill = value
         .as_deref()
-        .map(|v| triggers::fill(ctx, table_name, key, c, v, add.up.is_some()))
+        .map(|v| {
+            triggers::fill(
+                ctx,
+                table_name,
+                key,
+                c,
+                v,
+                if add.up.is_some() {
+                    triggers::OnUpdate::Unchanged
+                } else {
+                    triggers::OnUpdate::Never
+                },
+            )
+        })
         .unwrap_or_default();
     expand.extend(fill.iter().cloned());
 
@@ -132,18 +145,14 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         (vec![drop_triggers.clone()], fill.clone())
     };
 
-    let abort = vec![
-        drop_triggers,
-        Step::new(
-            format!("drop column {table_name}.{c}"),
-            format!("ALTER TABLE {t} DROP COLUMN {col}"),
-        )
-        .done_if(column_absent(table_name, c))
-        .locking(),
-    ];
-    let mut drop_column = abort[1].clone();
+    let mut drop_column = Step::new(
+        format!("drop column {table_name}.{c}"),
+        format!("ALTER TABLE {t} DROP COLUMN {col}"),
+    )
+    .done_if(column_absent(table_name, c))
+    .locking();
     drop_column.rows_of = Some(format!("SELECT count(*) FROM {t}"));
-    let abort = vec![abort[0].clone(), drop_column];
+    let abort = vec![drop_triggers, drop_column];
 
     Ok(Phases {
         expand,

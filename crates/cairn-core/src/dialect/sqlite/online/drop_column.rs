@@ -30,7 +30,7 @@ pub(super) fn compile(
     let down = down.map(|d| format!("({d})"));
     let fill = down
         .as_deref()
-        .map(|d| triggers::fill(ctx, table_name, key, c, d, false))
+        .map(|d| triggers::fill(ctx, table_name, key, c, d, triggers::OnUpdate::Never))
         .unwrap_or_default();
     let nullable = format!("{} AND \"notnull\" = 0", column_exists(table_name, c));
 

@@ -15,13 +15,20 @@ use crate::history::string_literal;
 use crate::operation::{Context, Kind, Operation, Phases};
 use crate::schema::{ident, Column, Table};
 
+mod add_check;
 mod add_column;
+mod add_foreign_key;
 mod change_column_type;
+mod create_index;
 mod drop_column;
+mod drop_index;
 mod duplicate;
 mod names;
+mod raw_sql;
 mod rebuild;
 mod rename_column;
+mod rename_table;
+mod set_not_null;
 mod triggers;
 
 impl Online for SqliteDialect {
@@ -84,10 +91,47 @@ impl Online for SqliteDialect {
                 down.as_ref().map(|down| down.for_engine(Engine::Sqlite)),
                 location,
             ),
-            other => Err(format!(
-                "`{}` is not supported online on sqlite yet: write it as a `raw_sql` operation \
-                 (or in up.sql) instead",
-                other.name()
+            Kind::SetNotNull { table, column, up } => {
+                set_not_null::compile(ctx, table, column, up.for_engine(Engine::Sqlite), location)
+            }
+            Kind::RenameTable { table, to } => rename_table::compile(ctx, table, to),
+            Kind::CreateIndex {
+                table,
+                name,
+                columns,
+                unique,
+            } => create_index::compile(ctx, table, name, columns, *unique),
+            Kind::AddUnique {
+                table,
+                name,
+                columns,
+            } => create_index::compile(ctx, table, name, columns, true),
+            Kind::DropIndex { table, name } => drop_index::compile(ctx, table, name),
+            Kind::AddCheck { table, name, check } => {
+                add_check::compile(ctx, table, name, check.for_engine(Engine::Sqlite))
+            }
+            Kind::AddForeignKey {
+                table,
+                name,
+                columns,
+                references,
+                referenced_columns,
+                on_delete,
+            } => add_foreign_key::compile(
+                ctx,
+                add_foreign_key::Add {
+                    table,
+                    name,
+                    columns,
+                    references,
+                    referenced_columns,
+                    on_delete: on_delete.as_deref(),
+                },
+            ),
+            Kind::RawSql { up, down, contract } => Ok(raw_sql::compile(
+                up.for_engine(Engine::Sqlite),
+                down.as_ref().map(|e| e.for_engine(Engine::Sqlite)),
+                contract.as_ref().map(|e| e.for_engine(Engine::Sqlite)),
             )),
         }
     }

@@ -108,6 +108,58 @@ pub(super) fn steps(ctx: &Context<'_>, r: Rebuild<'_>) -> Vec<Step> {
     ]
 }
 
+/// A query returning a row when the `CREATE TABLE` text of `table` holds
+/// `text` (compared in lower case).
+pub(super) fn definition_has(table: &str, text: &str) -> String {
+    format!(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = {} COLLATE NOCASE \
+         AND instr(lower(sql), {}) > 0",
+        literal(table),
+        literal(&text.to_lowercase())
+    )
+}
+
+/// The phases of a constraint added by a rebuild at expand (`add_check`,
+/// `add_foreign_key`: SQLite cannot add one to a table that exists), whose
+/// copy validates it, and removed by a rebuild at abort. `marker` is the
+/// text of `CREATE TABLE` that shows the constraint is there.
+pub(super) fn constraint_phases(
+    ctx: &Context<'_>,
+    table: &str,
+    before: &Table,
+    target: &Table,
+    marker: &str,
+    what: &str,
+) -> crate::operation::Phases {
+    let present = definition_has(table, marker);
+    let copy = |t: &Table| t.column_order.iter().map(|c| name(c)).collect();
+    crate::operation::Phases {
+        expand: steps(
+            ctx,
+            Rebuild {
+                table,
+                target,
+                sources: copy(target),
+                first: Vec::new(),
+                done_if: present.clone(),
+                why: &format!("add {what}, checked against every row as they are copied"),
+            },
+        ),
+        abort: steps(
+            ctx,
+            Rebuild {
+                table,
+                target: before,
+                sources: copy(before),
+                first: Vec::new(),
+                done_if: format!("SELECT 1 WHERE NOT EXISTS ({present})"),
+                why: &format!("without {what}"),
+            },
+        ),
+        ..Default::default()
+    }
+}
+
 /// A query naming `table` when its definition declares a collation, which
 /// Cairn's SQLite introspection does not read, so a rebuild or a copied
 /// column would lose it.
