@@ -186,19 +186,20 @@ impl Tally {
     }
 }
 
-/// Starts `count` writers of the version writing `column`: each inserts,
-/// updates an existing row and deletes a row it inserted, in turn.
+/// Starts two writers of the version writing `column`, once `start` is set:
+/// each inserts, updates an existing row and deletes a row it inserted, in turn.
 fn writers(
     db: &Arc<dyn Database>,
     tally: &Arc<Tally>,
     column: &'static str,
-    count: usize,
+    start: &Arc<AtomicBool>,
     rows: i64,
 ) -> Writers {
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks = (0..count)
+    let tasks = (0..2)
         .map(|writer| {
-            let (db, tally, stop) = (db.clone(), tally.clone(), stop.clone());
+            let (db, tally, stop, start) =
+                (db.clone(), tally.clone(), stop.clone(), start.clone());
             tokio::spawn(async move {
                 let mut driver = db.connect().await;
                 // The application's own timeouts: it waits for a lock at most
@@ -209,11 +210,10 @@ fn writers(
                         statement_timeout: None,
                     })
                     .await;
-                // A version writing a column that expand adds starts once it
-                // is there (its probe is not counted), as a deploy would.
-                let probe = format!("SELECT {column} FROM items WHERE id = 1");
-                while !stop.load(Ordering::Relaxed) && driver.query(&probe).await.is_err() {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                // The new version is deployed once expand has created the
+                // column and its triggers: it starts with the backfill.
+                while !stop.load(Ordering::Relaxed) && !start.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
                 }
                 let mut mine = Vec::new();
                 let mut turn: i64 = 0;
@@ -254,9 +254,12 @@ impl Writers {
 }
 
 /// The concurrency test (ZERO-DOWNTIME.md §6): on a table of `rows` rows,
-/// old-version writers (of `name`) and new-version writers (of `label`) run
-/// while expand and backfill run, then new-version writers alone while
-/// contract runs (the old version is no longer deployed then). Returns what
+/// old-version writers (of `name`) run while expand and backfill run,
+/// new-version writers (of `label`) from the backfill's first batch on (the
+/// new version is deployed once expand created `label` and its triggers;
+/// writing it before the triggers exist would be a deploy too early), then
+/// new-version writers alone while contract runs (the old version is no
+/// longer deployed then). Returns what
 /// it counted; the caller asserts 0 failed statements, 0 disagreeing rows
 /// and 0 unfilled rows. `rows` is at most 100,000.
 pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, HarnessError> {
@@ -267,7 +270,13 @@ pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, H
     };
     items(&ctx, cairn.as_mut(), rows).await?;
     let dir = fixture(&load_case());
-    let migrator = migrator(&dir, super::options());
+    let mut migrator = migrator(&dir, super::options());
+    let backfilling = Arc::new(AtomicBool::new(false));
+    let started = backfilling.clone();
+    migrator.on_progress(Arc::new(move |_: &cairn_core::backfill::Progress<'_>| {
+        started.store(true, Ordering::Relaxed);
+    }));
+    let always = Arc::new(AtomicBool::new(true));
     let tally = Arc::new(Tally {
         statements: AtomicU64::new(0),
         failed: AtomicU64::new(0),
@@ -275,17 +284,18 @@ pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, H
         next_id: AtomicI64::new(1_000_000),
     });
 
-    let old = writers(&db, &tally, "name", 2, rows);
-    let new = writers(&db, &tally, "label", 2, rows);
+    let old = writers(&db, &tally, "name", &always, rows);
+    let new = writers(&db, &tally, "label", &backfilling, rows);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let expanded = migrator.up(cairn.as_mut(), None).await;
+    backfilling.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
     old.stop().await;
     new.stop().await;
     expanded.map_err(|f| ctx.error(format!("`up` under load failed: {f}"), None))?;
     let disagreeing = ctx.count(cairn.as_mut(), DISAGREEING).await?;
 
-    let new = writers(&db, &tally, "label", 2, rows);
+    let new = writers(&db, &tally, "label", &always, rows);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let contracted = migrator.contract(cairn.as_mut(), None).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
