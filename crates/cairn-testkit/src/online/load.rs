@@ -23,6 +23,9 @@ pub struct LoadReport {
     pub rows: i64,
     /// Statements the application writers ran.
     pub statements: u64,
+    /// Of those, the new version's while `up` ran (during the backfill):
+    /// more than none, or the test did not test the two versions together.
+    pub new_during_backfill: u64,
     /// Statements that failed (the goal: none).
     pub failed: u64,
     /// The first few failures, with their statements.
@@ -168,14 +171,18 @@ struct Writers {
 
 struct Tally {
     statements: AtomicU64,
+    new_statements: AtomicU64,
     failed: AtomicU64,
     failures: Mutex<Vec<String>>,
     next_id: AtomicI64,
 }
 
 impl Tally {
-    fn record(&self, sql: &str, outcome: Result<u64, cairn_core::DriverError>) {
+    fn record(&self, new: bool, sql: &str, outcome: Result<u64, cairn_core::DriverError>) {
         self.statements.fetch_add(1, Ordering::Relaxed);
+        if new {
+            self.new_statements.fetch_add(1, Ordering::Relaxed);
+        }
         if let Err(e) = outcome {
             self.failed.fetch_add(1, Ordering::Relaxed);
             let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -186,15 +193,17 @@ impl Tally {
     }
 }
 
-/// Starts two writers of the version writing `column`, once `start` is set:
+/// Starts two writers of the old version (writing `name`) or the new one
+/// (`label`), once `start` is set:
 /// each inserts, updates an existing row and deletes a row it inserted, in turn.
 fn writers(
     db: &Arc<dyn Database>,
     tally: &Arc<Tally>,
-    column: &'static str,
+    new: bool,
     start: &Arc<AtomicBool>,
     rows: i64,
 ) -> Writers {
+    let column = if new { "label" } else { "name" };
     let stop = Arc::new(AtomicBool::new(false));
     let tasks = (0..2)
         .map(|writer| {
@@ -235,7 +244,7 @@ fn writers(
                         },
                     };
                     let outcome = driver.execute(&sql).await;
-                    tally.record(&sql, outcome);
+                    tally.record(new, &sql, outcome);
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
             })
@@ -279,15 +288,17 @@ pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, H
     let always = Arc::new(AtomicBool::new(true));
     let tally = Arc::new(Tally {
         statements: AtomicU64::new(0),
+        new_statements: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         failures: Mutex::new(Vec::new()),
         next_id: AtomicI64::new(1_000_000),
     });
 
-    let old = writers(&db, &tally, "name", &always, rows);
-    let new = writers(&db, &tally, "label", &backfilling, rows);
+    let old = writers(&db, &tally, false, &always, rows);
+    let new = writers(&db, &tally, true, &backfilling, rows);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let expanded = migrator.up(cairn.as_mut(), None).await;
+    let new_during_backfill = tally.new_statements.load(Ordering::Relaxed);
     backfilling.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
     old.stop().await;
@@ -295,7 +306,7 @@ pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, H
     expanded.map_err(|f| ctx.error(format!("`up` under load failed: {f}"), None))?;
     let disagreeing = ctx.count(cairn.as_mut(), DISAGREEING).await?;
 
-    let new = writers(&db, &tally, "label", &always, rows);
+    let new = writers(&db, &tally, true, &always, rows);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let contracted = migrator.contract(cairn.as_mut(), None).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -316,6 +327,7 @@ pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, H
     Ok(LoadReport {
         rows,
         statements: tally.statements.load(Ordering::Relaxed),
+        new_during_backfill,
         failed: tally.failed.load(Ordering::Relaxed),
         failures,
         disagreeing,
