@@ -20,7 +20,7 @@
 //! does not conflict with reads or writes).
 
 use super::PostgresDialect;
-use crate::dialect::{Bookkeeping, Online};
+use crate::dialect::{Bookkeeping, Dialect, Online};
 use crate::engine::Engine;
 use crate::operation::{Context, Kind, Operation, Phases};
 use crate::schema::{Column, Table};
@@ -107,7 +107,13 @@ impl Online for PostgresDialect {
                 up.for_engine(Engine::Postgres),
                 &location,
             ),
-            Kind::RenameTable { table, to } => rename_table::compile(&Target::new(table, ctx)?, to),
+            Kind::RenameTable { table, to } => rename_table::compile(
+                &Target::new(table, ctx)?,
+                to,
+                // PostgreSQL 15+: the view checks the querying role's
+                // privileges and row-level security, as the table does.
+                self.server_version().is_some_and(|v| v.at_least(15, 0)),
+            ),
             Kind::CreateIndex {
                 table,
                 name,

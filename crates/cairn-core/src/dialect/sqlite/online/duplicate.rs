@@ -272,6 +272,7 @@ impl Duplicate<'_> {
                     sources: copy_by_name(&target),
                     target: &target,
                     first: Vec::new(),
+                    then: Vec::new(),
                     done_if: old_nullable.clone(),
                     why: &format!("{table}.{old} accepts NULL while new writers omit it"),
                 },
@@ -283,7 +284,7 @@ impl Duplicate<'_> {
             add.push_str(&format!(" COLLATE {collation}"));
         }
         expand.push(
-            Step::new(format!("add column {table}.{new}"), add)
+            Step::new(format!("add column {table}.{new}"), add.clone())
                 .done_if(column_exists(table, new))
                 .locking(),
         );
@@ -307,6 +308,7 @@ impl Duplicate<'_> {
                     sources: copy_by_name(&final_table),
                     target: &final_table,
                     first,
+                    then: Vec::new(),
                     done_if: contracted.clone(),
                     why: &format!("{table}.{new} takes the place of {table}.{old}"),
                 },
@@ -343,6 +345,7 @@ impl Duplicate<'_> {
                     sources: copy_by_name(self.before),
                     target: self.before,
                     first: triggers::drop(&trigger_names),
+                    then: Vec::new(),
                     done_if: format!(
                         "{} AND NOT EXISTS ({old_nullable})",
                         column_absent(table, new)
@@ -375,19 +378,51 @@ impl Duplicate<'_> {
                 }
             })
             .collect();
-        let mut uncontract = rebuild::steps(
-            self.ctx,
-            rebuild::Rebuild {
-                source: &final_table,
-                table,
-                sources,
-                target: &expanded,
-                first: Vec::new(),
-                done_if: column_exists(table, old),
-                why: &format!("{table}.{old} back for the old application version"),
-            },
-        );
-        uncontract.extend(self.sync_triggers());
+        let triggers_sql: Vec<String> = self
+            .sync_triggers()
+            .into_iter()
+            .flat_map(|step| step.statements)
+            .collect();
+        let uncontract = if self.in_place() {
+            // The inverse of the in-place contract, in one transaction: the
+            // new application version never sees the new column empty, nor
+            // writes it without the triggers.
+            let mut statements = vec![
+                "PRAGMA legacy_alter_table = OFF".to_owned(),
+                format!("ALTER TABLE {t} RENAME COLUMN {n} TO {o}"),
+                add.clone(),
+                format!("UPDATE {t} SET {n} = {o}"),
+            ];
+            statements.extend(carried.iter().map(|(index, shape)| {
+                create_index(table, &expanded, index, shape)
+                    .statements
+                    .remove(0)
+            }));
+            statements.extend(triggers_sql);
+            vec![Step {
+                what: format!("{table}.{old} back for the old application version"),
+                statements,
+                transaction: true,
+                done_if: Some(column_exists(table, old)),
+                lock_timeout: true,
+                rows_of: Some(format!("SELECT count(*) FROM {t}")),
+                must_be_empty: None,
+            }]
+        } else {
+            rebuild::steps(
+                self.ctx,
+                rebuild::Rebuild {
+                    source: &final_table,
+                    table,
+                    sources,
+                    target: &expanded,
+                    first: Vec::new(),
+                    then: triggers_sql,
+                    done_if: column_exists(table, old),
+                    why: &format!("{table}.{old} back for the old application version"),
+                },
+            )
+        };
 
         Phases {
             expand,

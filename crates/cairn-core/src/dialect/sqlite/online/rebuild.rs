@@ -41,6 +41,10 @@ pub(super) struct Rebuild<'a> {
     /// Statements run first, in the rebuild's transaction (dropping the
     /// operation's triggers, say).
     pub first: Vec<String>,
+    /// Statements run last, in the rebuild's transaction (creating the
+    /// operation's triggers, so that no write lands between the new table
+    /// and its triggers).
+    pub then: Vec<String>,
     /// Returns a row when the table has the target shape already.
     pub done_if: String,
     /// What it is for, as the steps say it.
@@ -67,6 +71,7 @@ pub(super) fn steps(ctx: &Context<'_>, r: Rebuild<'_>) -> Vec<Step> {
     statements.push(format!("ALTER TABLE {} RENAME TO {t}", name(&temporary)));
     statements.push("PRAGMA legacy_alter_table = OFF".to_owned());
     statements.extend(indexes);
+    statements.extend(r.then);
     let own = ctx.object_name("");
     let blockers = format!(
         "SELECT 'trigger ' || name || ' on {table} would be dropped by the table rebuild: drop it \
@@ -168,6 +173,7 @@ pub(super) fn constraint_phases(
                 target,
                 sources: copy(target),
                 first: Vec::new(),
+                then: Vec::new(),
                 done_if: present.clone(),
                 why: &format!("add {what}, checked against every row as they are copied"),
             },
@@ -180,6 +186,7 @@ pub(super) fn constraint_phases(
                 target: before,
                 sources: copy(before),
                 first: Vec::new(),
+                then: Vec::new(),
                 done_if: format!("SELECT 1 WHERE NOT EXISTS ({present})"),
                 why: &format!("without {what}"),
             },
