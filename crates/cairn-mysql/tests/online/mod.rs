@@ -501,10 +501,603 @@ async fn mariadb_checks_not_null_after_before_triggers() {
     }
 }
 
-#[allow(dead_code)]
 fn expr(sql: &str) -> Expr {
     Expr {
         sql: sql.to_owned(),
         overrides: BTreeMap::new(),
+    }
+}
+
+mod add_column {
+    use super::*;
+
+    fn add(not_null: bool, default: Option<&str>, up: Option<&str>) -> Kind {
+        Kind::AddColumn {
+            table: "people".to_owned(),
+            column: "display".to_owned(),
+            data_type: "VARCHAR(200)".to_owned(),
+            not_null,
+            default: default.map(str::to_owned),
+            up: up.map(expr),
+        }
+    }
+
+    const PEOPLE: &[&str] = &[
+        "CREATE TABLE people (id INT AUTO_INCREMENT PRIMARY KEY, first VARCHAR(50), last VARCHAR(50))",
+        "INSERT INTO people (first, last) VALUES ('ada', 'lovelace'), ('alan', 'turing')",
+    ];
+
+    /// A NOT NULL column filled by `up` for old rows and old writers' rows,
+    /// through contract, un-contract and abort.
+    #[tokio::test]
+    async fn fills_old_writers_rows_by_up() {
+        let (_db, mut d) = database(PEOPLE).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(
+            &d,
+            add(true, Some("'?'"), Some("CONCAT(first, ' ', last)")),
+            table(&before, "people"),
+        );
+        assert_eq!(phases.versions.new, ["people.display"]);
+        run_twice(&mut d, &phases.expand).await;
+        backfill(&mut d, &phases.backfill).await;
+        // Old writers know nothing of `display`; new writers set it.
+        exec(
+            &mut d,
+            "INSERT INTO people (first, last) VALUES ('grace', 'hopper')",
+        )
+        .await;
+        exec(
+            &mut d,
+            "INSERT INTO people (first, last, display) VALUES ('x', 'y', 'custom')",
+        )
+        .await;
+        exec(&mut d, "UPDATE people SET last = 'byron' WHERE id = 1").await;
+        exec(&mut d, "UPDATE people SET display = 'mine' WHERE id = 2").await;
+        let all = rows(&mut d, "SELECT id, display FROM people ORDER BY id").await;
+        let display: Vec<_> = all.iter().map(|r| r[1].as_deref()).collect();
+        assert_eq!(
+            display,
+            [
+                Some("ada byron"),
+                Some("mine"),
+                Some("grace hopper"),
+                Some("custom")
+            ]
+        );
+
+        run_twice(&mut d, &phases.contract).await;
+        let contracted = snapshot(&mut d).await;
+        let column = &table(&contracted, "people").columns["display"];
+        assert!(!column.nullable);
+        assert_eq!(column.default.as_deref(), Some("'?'"));
+        no_cairn_objects(&contracted);
+
+        run_twice(&mut d, &phases.uncontract).await;
+        exec(
+            &mut d,
+            "INSERT INTO people (first, last) VALUES ('old', 'writer')",
+        )
+        .await;
+        assert_eq!(
+            one(&mut d, "SELECT display FROM people WHERE first = 'old'")
+                .await
+                .as_deref(),
+            Some("old writer")
+        );
+
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+    }
+
+    /// A nullable column without `up` is only added; abort drops it.
+    #[tokio::test]
+    async fn a_plain_nullable_column() {
+        let (_db, mut d) = database(PEOPLE).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, add(false, None, None), table(&before, "people"));
+        assert!(phases.backfill.is_empty());
+        run_twice(&mut d, &phases.expand).await;
+        exec(&mut d, "INSERT INTO people (first) VALUES ('old')").await;
+        run_twice(&mut d, &phases.contract).await;
+        assert!(table(&snapshot(&mut d).await, "people").columns["display"].nullable);
+        run_twice(&mut d, &phases.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+    }
+
+    #[tokio::test]
+    async fn refuses_a_not_null_column_nothing_fills() {
+        let (_db, mut d) = database(PEOPLE).await;
+        let before = snapshot(&mut d).await;
+        let people = table(&before, "people");
+        let e = compile(&d, add(true, None, None), Some(people)).expect_err("refused");
+        assert!(e.contains("neither `up` nor `default`"), "{e}");
+        let taken = Kind::AddColumn {
+            table: "people".to_owned(),
+            column: "first".to_owned(),
+            data_type: "INT".to_owned(),
+            not_null: false,
+            default: None,
+            up: None,
+        };
+        let e = compile(&d, taken, Some(people)).expect_err("refused");
+        assert!(e.contains("`first` already exists"), "{e}");
+    }
+}
+
+mod drop_column {
+    use super::*;
+
+    fn drop(column: &str, down: Option<&str>) -> Kind {
+        Kind::DropColumn {
+            table: "items".to_owned(),
+            column: column.to_owned(),
+            down: down.map(expr),
+        }
+    }
+
+    const ITEMS: &[&str] = &[
+        "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, price INT NOT NULL, \
+         legacy_price VARCHAR(20) NOT NULL DEFAULT 'n/a', note TEXT, KEY items_legacy (legacy_price))",
+        "INSERT INTO items (price, legacy_price) VALUES (10, '10'), (20, '20')",
+    ];
+
+    /// New writers omit a NOT NULL column; `down` fills it for old readers;
+    /// contract drops it; un-contract re-adds and refills it; abort restores it.
+    #[tokio::test]
+    async fn down_fills_it_for_old_readers() {
+        let (_db, mut d) = database(ITEMS).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(
+            &d,
+            drop("legacy_price", Some("CAST(price AS CHAR)")),
+            table(&before, "items"),
+        );
+        assert_eq!(phases.versions.old, ["items.legacy_price"]);
+        run_twice(&mut d, &phases.expand).await;
+        exec(&mut d, "INSERT INTO items (price) VALUES (30)").await;
+        exec(&mut d, "UPDATE items SET price = 11 WHERE id = 1").await;
+        exec(
+            &mut d,
+            "INSERT INTO items (price, legacy_price) VALUES (40, 'old')",
+        )
+        .await;
+        let all = rows(&mut d, "SELECT legacy_price FROM items ORDER BY id").await;
+        let legacy: Vec<_> = all.iter().map(|r| r[0].as_deref()).collect();
+        assert_eq!(legacy, [Some("11"), Some("20"), Some("30"), Some("old")]);
+
+        run_twice(&mut d, &phases.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+
+        run_twice(&mut d, &phases.expand).await;
+        run_twice(&mut d, &phases.contract).await;
+        let contracted = snapshot(&mut d).await;
+        assert!(!table(&contracted, "items")
+            .columns
+            .contains_key("legacy_price"));
+        no_cairn_objects(&contracted);
+        exec(&mut d, "INSERT INTO items (price) VALUES (50)").await;
+
+        run_twice(&mut d, &phases.uncontract).await;
+        backfill(&mut d, &phases.uncontract_backfill).await;
+        assert_eq!(
+            one(&mut d, "SELECT legacy_price FROM items WHERE price = 50")
+                .await
+                .as_deref(),
+            Some("50")
+        );
+        exec(&mut d, "INSERT INTO items (price) VALUES (60)").await;
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+        assert_eq!(
+            one(&mut d, "SELECT legacy_price FROM items WHERE price = 60")
+                .await
+                .as_deref(),
+            Some("60")
+        );
+    }
+
+    /// A nullable column without `down`: dropped at contract, re-added empty.
+    #[tokio::test]
+    async fn a_nullable_column_without_down() {
+        let (_db, mut d) = database(ITEMS).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, drop("note", None), table(&before, "items"));
+        run_twice(&mut d, &phases.expand).await;
+        run_twice(&mut d, &phases.contract).await;
+        assert!(!table(&snapshot(&mut d).await, "items")
+            .columns
+            .contains_key("note"));
+        run_twice(&mut d, &phases.uncontract).await;
+        run_twice(&mut d, &phases.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+    }
+
+    #[tokio::test]
+    async fn refuses_a_not_null_column_without_down_or_default() {
+        let (_db, mut d) = database(ITEMS).await;
+        let before = snapshot(&mut d).await;
+        let items = table(&before, "items");
+        let e = compile(&d, drop("price", None), Some(items)).expect_err("refused");
+        assert!(e.contains("add `down"), "{e}");
+        let e = compile(&d, drop("id", None), Some(items)).expect_err("refused");
+        assert!(e.contains("primary key"), "{e}");
+    }
+}
+
+mod indexes {
+    use super::*;
+
+    /// create_index at expand, undone by abort; drop_index at contract,
+    /// re-created by un-contract.
+    #[tokio::test]
+    async fn create_and_drop_online() {
+        let (_db, mut d) = database(&[
+            "CREATE TABLE t (id INT PRIMARY KEY, a INT, b VARCHAR(40), KEY t_b (b(8) DESC, a))",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let t = table(&before, "t");
+        let create = compiled(
+            &d,
+            Kind::CreateIndex {
+                table: "t".to_owned(),
+                name: "t_a".to_owned(),
+                columns: vec!["a".to_owned()],
+                unique: true,
+            },
+            t,
+        );
+        run_twice(&mut d, &create.expand).await;
+        let s = snapshot(&mut d).await;
+        assert!(table(&s, "t").indexes["t_a"].unique);
+        run_twice(&mut d, &create.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+
+        let drop = compiled(
+            &d,
+            Kind::DropIndex {
+                table: "t".to_owned(),
+                name: "t_b".to_owned(),
+            },
+            t,
+        );
+        assert!(drop.expand.is_empty());
+        run_twice(&mut d, &drop.contract).await;
+        assert!(!table(&snapshot(&mut d).await, "t")
+            .indexes
+            .contains_key("t_b"));
+        run_twice(&mut d, &drop.uncontract).await;
+        same_schema(&before, &snapshot(&mut d).await);
+
+        let missing = compile(
+            &d,
+            Kind::DropIndex {
+                table: "t".to_owned(),
+                name: "nope".to_owned(),
+            },
+            Some(t),
+        )
+        .expect_err("refused");
+        assert!(missing.contains("index `nope` does not exist"), "{missing}");
+        let bad = compile(
+            &d,
+            Kind::CreateIndex {
+                table: "t".to_owned(),
+                name: "t_b".to_owned(),
+                columns: vec!["a".to_owned()],
+                unique: false,
+            },
+            Some(t),
+        )
+        .expect_err("refused");
+        assert!(bad.contains("already exists"), "{bad}");
+    }
+}
+
+/// raw_sql runs as written and is flagged unchecked.
+#[tokio::test]
+async fn raw_sql_runs_as_written_and_is_unchecked() {
+    let (_db, mut d) = database(&["CREATE TABLE t (id INT PRIMARY KEY)"]).await;
+    let phases = compile(
+        &d,
+        Kind::RawSql {
+            up: expr("ALTER TABLE t ADD COLUMN x INT, ALGORITHM=INSTANT"),
+            down: Some(expr("ALTER TABLE t DROP COLUMN x")),
+            contract: None,
+        },
+        None,
+    )
+    .expect("raw_sql compiles");
+    assert!(phases.unchecked);
+    assert!(phases.expand[0].what.contains("unchecked"));
+    run(&mut d, &phases.expand).await;
+    assert!(table(&snapshot(&mut d).await, "t")
+        .columns
+        .contains_key("x"));
+    run(&mut d, &phases.abort).await;
+    assert!(!table(&snapshot(&mut d).await, "t")
+        .columns
+        .contains_key("x"));
+}
+
+/// add_check is refused as not online, saying what to do instead.
+#[tokio::test]
+async fn refuses_add_check_as_not_online() {
+    let (_db, mut d) = database(&["CREATE TABLE t (id INT PRIMARY KEY, a INT)"]).await;
+    let s = snapshot(&mut d).await;
+    let check = compile(
+        &d,
+        Kind::AddCheck {
+            table: "t".to_owned(),
+            name: "a_positive".to_owned(),
+            check: expr("a > 0"),
+        },
+        Some(table(&s, "t")),
+    )
+    .expect_err("refused");
+    assert!(check.contains("ALGORITHM=COPY"), "{check}");
+}
+
+mod add_foreign_key {
+    use super::*;
+
+    fn fk() -> Kind {
+        Kind::AddForeignKey {
+            table: "pets".to_owned(),
+            name: "pets_owner".to_owned(),
+            columns: vec!["owner_id".to_owned()],
+            references: "owners".to_owned(),
+            referenced_columns: vec!["id".to_owned()],
+            on_delete: Some("CASCADE".to_owned()),
+        }
+    }
+
+    const PETS: &[&str] = &[
+        "CREATE TABLE owners (id INT PRIMARY KEY)",
+        "INSERT INTO owners VALUES (1)",
+        "CREATE TABLE pets (id INT PRIMARY KEY, owner_id INT)",
+        "INSERT INTO pets VALUES (1, 1), (2, NULL)",
+    ];
+
+    /// Added in place without validating, then validated by a query; abort
+    /// drops it and the index the server made for it.
+    #[tokio::test]
+    async fn added_in_place_then_validated() {
+        let (_db, mut d) = database(PETS).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, fk(), table(&before, "pets"));
+        run(&mut d, &phases.expand).await;
+        assert!(d.execute("INSERT INTO pets VALUES (3, 9)").await.is_err());
+        let s = snapshot(&mut d).await;
+        assert_eq!(
+            table(&s, "pets").foreign_keys["pets_owner"].on_delete,
+            "CASCADE"
+        );
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+    }
+
+    /// An orphan row fails the validation step, which names what to do.
+    #[tokio::test]
+    async fn an_orphan_fails_validation() {
+        let (_db, mut d) = database(PETS).await;
+        exec(&mut d, "INSERT INTO pets VALUES (3, 9)").await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, fk(), table(&before, "pets"));
+        run_step(&mut d, &phases.expand[0]).await.expect("added");
+        let failure = run_step(&mut d, &phases.expand[1])
+            .await
+            .expect_err("an orphan");
+        assert!(
+            failure.error.to_string().contains("no match in owners"),
+            "{}",
+            failure.error
+        );
+        run(&mut d, &phases.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+    }
+}
+
+/// add_unique builds a unique index online; abort drops it.
+#[tokio::test]
+async fn add_unique_builds_a_unique_index() {
+    let (_db, mut d) = database(&["CREATE TABLE t (id INT PRIMARY KEY, a INT)"]).await;
+    let before = snapshot(&mut d).await;
+    let kind = Kind::AddUnique {
+        table: "t".to_owned(),
+        name: "t_a".to_owned(),
+        columns: vec!["a".to_owned()],
+    };
+    let phases = compiled(&d, kind, table(&before, "t"));
+    run_twice(&mut d, &phases.expand).await;
+    assert!(table(&snapshot(&mut d).await, "t").indexes["t_a"].unique);
+    run_twice(&mut d, &phases.abort).await;
+    same_schema(&before, &snapshot(&mut d).await);
+}
+
+mod change_column_type {
+    use super::*;
+
+    /// A VARCHAR of digits becomes an INT column: `up` and `down` convert,
+    /// both versions write through each other, contract leaves the new
+    /// column where the old one stood, with its index and NOT NULL.
+    #[tokio::test]
+    async fn converts_both_ways() {
+        let (_db, mut d) = database(&[
+            "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, qty VARCHAR(10) NOT NULL, \
+             note TEXT, KEY orders_qty (qty))",
+            "INSERT INTO orders (qty) VALUES ('1'), ('22')",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let kind = Kind::ChangeColumnType {
+            table: "orders".to_owned(),
+            column: "qty".to_owned(),
+            to: "quantity".to_owned(),
+            data_type: "INT".to_owned(),
+            up: expr("CAST(qty AS SIGNED)"),
+            down: expr("CAST(quantity AS CHAR)"),
+        };
+        let phases = compiled(&d, kind, table(&before, "orders"));
+        run_twice(&mut d, &phases.expand).await;
+        backfill(&mut d, &phases.backfill).await;
+        exec(&mut d, "INSERT INTO orders (qty) VALUES ('333')").await;
+        exec(&mut d, "INSERT INTO orders (quantity) VALUES (4444)").await;
+        exec(&mut d, "UPDATE orders SET qty = '5' WHERE id = 1").await;
+        exec(&mut d, "UPDATE orders SET quantity = 66 WHERE id = 2").await;
+        let bad = one(
+            &mut d,
+            "SELECT COUNT(*) FROM orders WHERE NOT (quantity <=> CAST(qty AS SIGNED))",
+        )
+        .await;
+        assert_eq!(bad.as_deref(), Some("0"));
+        assert_eq!(
+            one(&mut d, "SELECT qty FROM orders WHERE quantity = 4444")
+                .await
+                .as_deref(),
+            Some("4444")
+        );
+
+        run_twice(&mut d, &phases.contract).await;
+        let contracted = snapshot(&mut d).await;
+        let orders = table(&contracted, "orders");
+        assert_eq!(orders.column_order, ["id", "quantity", "note"]);
+        assert_eq!(orders.columns["quantity"].data_type, "int(11)");
+        assert!(!orders.columns["quantity"].nullable);
+        assert_eq!(orders.indexes["orders_qty"].columns, ["quantity"]);
+        no_cairn_objects(&contracted);
+
+        run_twice(&mut d, &phases.uncontract).await;
+        backfill(&mut d, &phases.uncontract_backfill).await;
+        exec(&mut d, "INSERT INTO orders (qty) VALUES ('7')").await;
+        assert_eq!(
+            one(&mut d, "SELECT quantity FROM orders WHERE qty = '7'")
+                .await
+                .as_deref(),
+            Some("7")
+        );
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+    }
+}
+
+mod set_not_null {
+    use super::*;
+
+    /// Old code still writes NULL: the triggers rewrite it by `up`; contract
+    /// makes the column NOT NULL; un-contract relaxes it again.
+    #[tokio::test]
+    async fn rewrites_nulls_by_up() {
+        let (_db, mut d) = database(&[
+            "CREATE TABLE t (id INT PRIMARY KEY, email VARCHAR(50))",
+            "INSERT INTO t VALUES (1, NULL), (2, 'b@x')",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let kind = Kind::SetNotNull {
+            table: "t".to_owned(),
+            column: "email".to_owned(),
+            up: expr("CONCAT('user', id, '@unknown')"),
+        };
+        let phases = compiled(&d, kind, table(&before, "t"));
+        run_twice(&mut d, &phases.expand).await;
+        backfill(&mut d, &phases.backfill).await;
+        exec(&mut d, "INSERT INTO t VALUES (3, NULL)").await;
+        exec(&mut d, "UPDATE t SET email = NULL WHERE id = 2").await;
+        let emails: Vec<_> = rows(&mut d, "SELECT email FROM t ORDER BY id")
+            .await
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        let expected = ["user1@unknown", "user2@unknown", "user3@unknown"];
+        assert_eq!(emails, expected.map(|e| Some(e.to_owned())));
+        run_twice(&mut d, &phases.contract).await;
+        assert!(!table(&snapshot(&mut d).await, "t").columns["email"].nullable);
+        run_twice(&mut d, &phases.uncontract).await;
+        exec(&mut d, "INSERT INTO t VALUES (4, NULL)").await;
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+        let e = compile(
+            &d,
+            Kind::SetNotNull {
+                table: "t".to_owned(),
+                column: "id".to_owned(),
+                up: expr("0"),
+            },
+            Some(table(&before, "t")),
+        )
+        .expect_err("refused");
+        assert!(e.contains("NOT NULL already"), "{e}");
+    }
+}
+
+mod rename_table {
+    use super::*;
+
+    /// The new name is an updatable view while expanded; contract swaps the
+    /// names atomically; un-contract leaves a view under the old name.
+    #[tokio::test]
+    async fn both_names_work_through_every_phase() {
+        let (_db, mut d) = database(&[
+            "CREATE TABLE clients (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50))",
+            "INSERT INTO clients (name) VALUES ('a')",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let kind = Kind::RenameTable {
+            table: "clients".to_owned(),
+            to: "customers".to_owned(),
+        };
+        let phases = compiled(&d, kind, table(&before, "clients"));
+        run_twice(&mut d, &phases.expand).await;
+        exec(&mut d, "INSERT INTO customers (name) VALUES ('new')").await;
+        exec(&mut d, "INSERT INTO clients (name) VALUES ('old')").await;
+        exec(&mut d, "UPDATE customers SET name = 'a2' WHERE id = 1").await;
+        assert_eq!(
+            one(&mut d, "SELECT name FROM clients WHERE id = 1")
+                .await
+                .as_deref(),
+            Some("a2")
+        );
+        assert_eq!(
+            one(&mut d, "SELECT COUNT(*) FROM customers")
+                .await
+                .as_deref(),
+            Some("3")
+        );
+
+        run_twice(&mut d, &phases.contract).await;
+        let contracted = snapshot(&mut d).await;
+        assert!(contracted.tables.contains_key("customers"));
+        assert!(!contracted.tables.contains_key("clients"));
+        assert!(contracted.views.is_empty(), "{}", contracted.to_text());
+
+        run_twice(&mut d, &phases.uncontract).await;
+        exec(&mut d, "INSERT INTO clients (name) VALUES ('old again')").await;
+        assert_eq!(
+            one(&mut d, "SELECT COUNT(*) FROM customers")
+                .await
+                .as_deref(),
+            Some("4")
+        );
+
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+        assert_eq!(
+            one(&mut d, "SELECT COUNT(*) FROM clients").await.as_deref(),
+            Some("4")
+        );
     }
 }

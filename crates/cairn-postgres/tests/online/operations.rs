@@ -433,9 +433,19 @@ async fn rename_table_keeps_a_view_for_old_code() {
         table: "accounts".to_owned(),
         to: "customers".to_owned(),
     };
-    let phases = compiled(kind, &before.tables["accounts"]);
+    let dialect = lab.driver.dialect().shared();
+    let phases = compile_for(dialect.as_ref(), kind, Some(&before.tables["accounts"])).unwrap();
     assert_eq!(phases.versions.new, ["customers"]);
     lab.run_twice(&phases.expand).await;
+    assert_eq!(
+        lab.value(
+            "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'accounts'"
+        )
+        .await
+        .as_deref(),
+        Some("security_invoker=true"),
+        "the view for old code applies the caller's privileges (PostgreSQL 15+)"
+    );
     lab.execute("INSERT INTO accounts VALUES (2, 'old code')")
         .await;
     lab.execute("UPDATE accounts SET name = 'old update' WHERE id = 1")

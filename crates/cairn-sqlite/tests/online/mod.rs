@@ -14,8 +14,14 @@ use cairn_testkit::TestDatabase;
 
 mod add_column;
 mod change_column_type;
+mod concurrency;
+mod constraints;
 mod drop_column;
+mod index;
+mod raw_sql;
 mod rename_column;
+mod rename_table;
+mod set_not_null;
 
 /// A database file with Cairn's connection and two application ones.
 struct Db {

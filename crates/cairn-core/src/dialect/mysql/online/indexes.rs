@@ -6,10 +6,10 @@
 
 use super::{absent, column, Sql, INPLACE};
 use crate::operation::{Phases, Step};
-use crate::schema::Table;
+use crate::schema::{Index, Table};
 
 /// `ADD [UNIQUE] INDEX name (columns)`, skipped when the index exists.
-fn add(sql: &Sql<'_>, table: &str, name: &str, keys: &str, unique: bool) -> Step {
+pub(super) fn add(sql: &Sql<'_>, table: &str, name: &str, keys: &str, unique: bool) -> Step {
     Step::new(
         format!("create index {name} on {table} ({keys})"),
         sql.alter(
@@ -27,7 +27,7 @@ fn add(sql: &Sql<'_>, table: &str, name: &str, keys: &str, unique: bool) -> Step
 }
 
 /// `DROP INDEX name`, skipped when it is gone.
-fn remove(sql: &Sql<'_>, table: &str, name: &str) -> Step {
+pub(super) fn remove(sql: &Sql<'_>, table: &str, name: &str) -> Step {
     Step::new(
         format!("drop index {name} of {table}"),
         sql.alter(table, &format!("DROP INDEX {}", sql.id(name)), INPLACE),
@@ -94,7 +94,18 @@ pub(super) fn drop(
             index.method.as_deref().unwrap_or_default()
         ));
     }
-    let keys = index
+    let keys = keys_sql(sql, before, index);
+    Ok(Phases {
+        contract: vec![remove(sql, table, name)],
+        uncontract: vec![add(sql, table, name, &keys, index.unique)],
+        ..Phases::default()
+    })
+}
+
+/// The keys of `index` of `before` as SQL: columns quoted, prefix lengths
+/// and `DESC` kept, expressions parenthesised.
+pub(super) fn keys_sql(sql: &Sql<'_>, before: &Table, index: &Index) -> String {
+    index
         .columns
         .iter()
         .map(|key| {
@@ -111,10 +122,5 @@ pub(super) fn drop(
             }
         })
         .collect::<Vec<_>>()
-        .join(", ");
-    Ok(Phases {
-        contract: vec![remove(sql, table, name)],
-        uncontract: vec![add(sql, table, name, &keys, index.unique)],
-        ..Phases::default()
-    })
+        .join(", ")
 }

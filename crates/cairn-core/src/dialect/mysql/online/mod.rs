@@ -26,12 +26,17 @@ use super::MysqlDialect;
 use crate::backfill::{Action, Backfill, BatchOptions};
 use crate::dialect::{Bookkeeping, Dialect, Flavour, Online};
 use crate::engine::Engine;
-use crate::operation::{Context, Kind, Operation, Phases};
+use crate::operation::{Context, Kind, Operation, Phases, Step};
 use crate::schema::{Column, Table};
 
+mod add_column;
+mod drop_column;
+mod foreign_key;
 mod indexes;
 mod raw_sql;
 mod rename_column;
+mod rename_table;
+mod set_not_null;
 mod triggers;
 
 impl Online for MysqlDialect {
@@ -68,6 +73,43 @@ impl Online for MysqlDialect {
                 )?;
                 rename_column::phases(&sql, ctx, &spec, &location)
             }
+            Kind::AddColumn {
+                table,
+                column,
+                data_type,
+                not_null,
+                default,
+                up,
+            } => {
+                let before = before(ctx, table)?;
+                let spec = add_column::Spec {
+                    before,
+                    table,
+                    column,
+                    data_type,
+                    not_null: *not_null,
+                    default: default.as_deref(),
+                    up: up.as_ref().map(|e| e.for_engine(Engine::Mysql)),
+                };
+                add_column::phases(&sql, ctx, &spec, &location)
+            }
+            Kind::DropColumn {
+                table,
+                column,
+                down,
+            } => {
+                let before = before(ctx, table)?;
+                let down = down.as_ref().map(|e| e.for_engine(Engine::Mysql));
+                drop_column::phases(&sql, ctx, before, table, column, down, &location)
+            }
+            Kind::SetNotNull { table, column, up } => {
+                let before = before(ctx, table)?;
+                let up = up.for_engine(Engine::Mysql);
+                set_not_null::phases(&sql, ctx, before, table, column, up, &location)
+            }
+            Kind::RenameTable { table, to } => {
+                rename_table::phases(&sql, ctx, ctx.before, table, to)
+            }
             Kind::CreateIndex {
                 table,
                 name,
@@ -93,19 +135,36 @@ impl Online for MysqlDialect {
                  accepts `CHECK (...) NOT ENFORCED`, through raw_sql)"
                     .to_owned(),
             ),
-            Kind::AddForeignKey { .. } => Err(
-                "add_foreign_key is not online on the mysql family yet: MySQL adds a foreign \
-                 key in place only with foreign_key_checks=0, which skips validation; check \
-                 for orphans with a query first and add it through raw_sql with \
-                 `SET foreign_key_checks = 0` and `ALGORITHM=INPLACE, LOCK=NONE`"
-                    .to_owned(),
-            ),
-            other => Err(format!(
-                "`{}` is not supported online on {} yet; write it as raw_sql (unchecked) \
-                 or as a plain migration",
-                other.name(),
-                self.flavour().name()
-            )),
+            Kind::AddForeignKey {
+                table,
+                name,
+                columns,
+                references,
+                referenced_columns,
+                on_delete,
+            } => {
+                let before = before(ctx, table)?;
+                foreign_key::add_foreign_key(
+                    &sql,
+                    &foreign_key::Spec {
+                        before,
+                        table,
+                        name,
+                        columns,
+                        references,
+                        referenced_columns,
+                        on_delete: on_delete.as_deref(),
+                    },
+                )
+            }
+            Kind::AddUnique {
+                table,
+                name,
+                columns,
+            } => {
+                let before = before(ctx, table)?;
+                indexes::create(&sql, before, table, name, columns, true)
+            }
         }
     }
 }
@@ -245,6 +304,16 @@ impl Sql<'_> {
             "SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() \
              AND TRIGGER_NAME = {}",
             self.lit(name)
+        )
+    }
+
+    /// A row when `name` is a relation of `kind` (`BASE TABLE`, `VIEW`).
+    fn relation_is(&self, name: &str, kind: &str) -> String {
+        format!(
+            "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = {} AND TABLE_TYPE = {}",
+            self.lit(name),
+            self.lit(kind)
         )
     }
 
@@ -405,6 +474,78 @@ impl Sql<'_> {
         }
     }
 
+    /// The step restating `column` of `table` as `how` says (`MODIFY
+    /// COLUMN`, in place, keeping the first comment of `comment_from`),
+    /// skipped when the column already has that nullability, presence of a
+    /// default, `ON UPDATE` and position.
+    fn restate(
+        &self,
+        table: &str,
+        column: &str,
+        how: &Restated<'_>,
+        comment_from: &[&str],
+    ) -> Step {
+        let Restated {
+            shape,
+            nullable,
+            with_default,
+            ref position,
+        } = *how;
+        let default = with_default && shape.default.is_some();
+        let head = format!(
+            "MODIFY COLUMN {} {}",
+            self.id(column),
+            self.definition(shape, &shape.data_type, nullable, with_default)
+        );
+        // MariaDB reports "no default" of a nullable column as the text `NULL`.
+        let mut guard = format!(
+            "IS_NULLABLE = {} AND (COLUMN_DEFAULT IS NOT NULL AND COLUMN_DEFAULT <> 'NULL') = {default}",
+            if nullable { "'YES'" } else { "'NO'" },
+        );
+        if shape.extra.is_none() {
+            guard.push_str(" AND EXTRA NOT LIKE '%on update%'");
+        }
+        let mut tail = format!(", {INPLACE}");
+        if let Some((clause, ordinal)) = position {
+            tail = format!(" {clause}{tail}");
+            guard.push_str(&format!(" AND ORDINAL_POSITION = {ordinal}"));
+        }
+        Step {
+            what: format!(
+                "restate column {table}.{column} as {}{}",
+                if nullable { "NULL" } else { "NOT NULL" },
+                if default { " with its default" } else { "" }
+            ),
+            statements: self.with_comment(table, &head, &tail, comment_from),
+            ..Step::default()
+        }
+        .done_if(self.column_is(table, column, &guard))
+        .locking()
+    }
+
+    /// The step adding `column` of `table` as `shape` says, nullable, with
+    /// its default when `with_default`, without `ON UPDATE`; skipped when it exists.
+    fn add_column(&self, table: &str, column: &str, shape: &Column, with_default: bool) -> Step {
+        let bare = Column {
+            extra: None,
+            ..shape.clone()
+        };
+        Step::new(
+            format!("add column {table}.{column}, nullable"),
+            self.alter(
+                table,
+                &format!(
+                    "ADD COLUMN {} {}",
+                    self.id(column),
+                    self.definition(&bare, &shape.data_type, true, with_default)
+                ),
+                self.add_column_algorithm(),
+            ),
+        )
+        .done_if(self.column_exists(table, column))
+        .locking()
+    }
+
     /// `FIRST` or `AFTER <previous>`: where `column` stands in `before`.
     fn position(&self, before: &Table, column: &str) -> String {
         let at = before
@@ -428,7 +569,22 @@ impl Sql<'_> {
     }
 }
 
+/// How [`Sql::restate`] restates a column.
+struct Restated<'a> {
+    /// Type, collation, default, `ON UPDATE`.
+    shape: &'a Column,
+    /// NULL or NOT NULL.
+    nullable: bool,
+    /// Whether the default of `shape` is kept.
+    with_default: bool,
+    /// `FIRST`/`AFTER c` and the `ORDINAL_POSITION` it gives, when it moves.
+    position: Option<(String, usize)>,
+}
+
 /// A row when `query` returns none.
 fn absent(query: &str) -> String {
     format!("SELECT 1 FROM DUAL WHERE NOT EXISTS ({query})")
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,7 +26,7 @@
 //! `ALGORITHM=COPY`.
 
 use super::triggers::{self, qualify};
-use super::{absent, backfill, column, needs_primary_key, Sql, INPLACE};
+use super::{absent, backfill, column, needs_primary_key, Restated, Sql, INPLACE};
 use crate::operation::{Context, Phases, Step, Versions};
 use crate::schema::{Column, ForeignKey, Index, Table};
 
@@ -346,67 +346,24 @@ pub(super) fn phases(
         .done_if(absent(&sql.foreign_key_exists(table, name)))
         .locking()
     };
-    let add_nullable = |column: &str, shape: &Column| {
-        Step::new(
-            format!("add column {table}.{column}, nullable"),
-            sql.alter(
-                table,
-                &format!(
-                    "ADD COLUMN {} {}",
-                    sql.id(column),
-                    sql.definition(
-                        &Column {
-                            extra: None,
-                            ..shape.clone()
-                        },
-                        &shape.data_type,
-                        true,
-                        false
-                    )
-                ),
-                sql.add_column_algorithm(),
-            ),
-        )
-        .done_if(sql.column_exists(table, column))
-        .locking()
-    };
-    // Restates `column` as `shape` (at `position`, when given), guarded by
-    // its nullability, the presence of its default and its position.
+    let add_nullable = |column: &str, shape: &Column| sql.add_column(table, column, shape, false);
     let restate = |column: &str,
                    shape: &Column,
                    nullable: bool,
                    with_default: bool,
                    position: Option<(String, usize)>,
                    comment_from: &[&str]| {
-        let default = with_default && shape.default.is_some();
-        let head = format!(
-            "MODIFY COLUMN {} {}",
-            sql.id(column),
-            sql.definition(shape, &shape.data_type, nullable, with_default)
-        );
-        let mut guard = format!(
-            "IS_NULLABLE = {} AND (COLUMN_DEFAULT IS NOT NULL) = {default}",
-            if nullable { "'YES'" } else { "'NO'" },
-        );
-        if shape.extra.is_none() {
-            guard.push_str(" AND EXTRA NOT LIKE '%on update%'");
-        }
-        let mut tail = format!(", {INPLACE}");
-        if let Some((clause, ordinal)) = position {
-            tail = format!(" {clause}{tail}");
-            guard.push_str(&format!(" AND ORDINAL_POSITION = {ordinal}"));
-        }
-        Step {
-            what: format!(
-                "restate column {table}.{column} as {}{}",
-                if nullable { "NULL" } else { "NOT NULL" },
-                if default { " with its default" } else { "" }
-            ),
-            statements: sql.with_comment(table, &head, &tail, comment_from),
-            ..Step::default()
-        }
-        .done_if(sql.column_is(table, column, &guard))
-        .locking()
+        sql.restate(
+            table,
+            column,
+            &Restated {
+                shape,
+                nullable,
+                with_default,
+                position,
+            },
+            comment_from,
+        )
     };
     let old_position = || Some((sql.position(before, old), sql.ordinal(before, old)));
 

@@ -236,7 +236,6 @@ pub(super) fn two_way(
 /// One-way triggers filling `column` by `value` for writers that do not
 /// know it: on INSERT when it is NULL; on UPDATE when the statement left it
 /// alone but changed a column `value` reads.
-#[allow(dead_code)] // add_column and drop_column, next
 pub(super) fn fill(
     sql: &Sql<'_>,
     names: (String, String),

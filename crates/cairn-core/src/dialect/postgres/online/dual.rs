@@ -313,17 +313,34 @@ impl<'a> Dual<'a> {
             }
         }
         statements.push(copy_comment(t, existing, added));
-        let mut steps = vec![Step {
-            what: format!(
-                "add column {}.{added} {column_type}, nullable, beside {existing}",
-                t.key
-            ),
-            statements,
-            ..Step::default()
+        let mut steps = Vec::new();
+        if side == Side::New {
+            steps.push(
+                Step::new(
+                    format!(
+                        "check that nothing outside {} depends on {}.{} (a foreign key, a view), \
+                     which dropping it at contract would break",
+                        t.key, t.key, self.old
+                    ),
+                    refuse_dependents(t, self.old),
+                )
+                // Checked once, before the new column is added.
+                .done_if(guards::column_exists(t, added)),
+            );
         }
-        .done_if(guards::column_exists(t, added))
-        .in_transaction()
-        .locking()];
+        steps.push(
+            Step {
+                what: format!(
+                    "add column {}.{added} {column_type}, nullable, beside {existing}",
+                    t.key
+                ),
+                statements,
+                ..Step::default()
+            }
+            .done_if(guards::column_exists(t, added))
+            .in_transaction()
+            .locking(),
+        );
         steps.push(triggers::sync(
             t,
             &self.trigger(),
@@ -485,6 +502,34 @@ pub(super) fn column_type(column: &Column) -> String {
         Some(collation) => format!("{} COLLATE {}", column.data_type, q(collation)),
         None => column.data_type.clone(),
     }
+}
+
+/// A statement that fails, saying what and what to do, when a foreign key
+/// of another table or a view depends on `column`.
+fn refuse_dependents(table: &Target, column: &str) -> String {
+    let message = format!(
+        "% depends on column {}.{column}, which contract drops: drop or change it first \
+         (or rename the column with ALTER TABLE ... RENAME COLUMN in a maintenance window), \
+         then run the migration again",
+        table.key
+    );
+    format!(
+        "DO $cairn$ DECLARE what text; BEGIN \
+         SELECT string_agg(d, ', ') INTO what FROM ( \
+           SELECT 'foreign key ' || quote_ident(c.conname) || ' of ' || c.conrelid::regclass::text AS d \
+           FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = ANY (c.confkey) \
+           WHERE c.contype = 'f' AND c.confrelid = {rel} AND c.conrelid <> {rel} AND a.attname = {col} \
+           UNION ALL \
+           SELECT DISTINCT 'view ' || v.ev_class::regclass::text FROM pg_depend d \
+           JOIN pg_rewrite v ON v.oid = d.objid \
+           JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+           WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = {rel} AND a.attname = {col} \
+             AND v.ev_class <> {rel}) x; \
+         IF what IS NOT NULL THEN RAISE EXCEPTION {message}, what; END IF; END $cairn$",
+        rel = table.regclass,
+        col = lit(column),
+        message = lit(&message)
+    )
 }
 
 /// A statement that gives column `to` the comment of column `from`.

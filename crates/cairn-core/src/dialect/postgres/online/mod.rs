@@ -20,7 +20,7 @@
 //! does not conflict with reads or writes).
 
 use super::PostgresDialect;
-use crate::dialect::{Bookkeeping, Online};
+use crate::dialect::{Bookkeeping, Dialect, Online};
 use crate::engine::Engine;
 use crate::operation::{Context, Kind, Operation, Phases};
 use crate::schema::{Column, Table};
@@ -107,7 +107,13 @@ impl Online for PostgresDialect {
                 up.for_engine(Engine::Postgres),
                 &location,
             ),
-            Kind::RenameTable { table, to } => rename_table::compile(&Target::new(table, ctx)?, to),
+            Kind::RenameTable { table, to } => rename_table::compile(
+                &Target::new(table, ctx)?,
+                to,
+                // PostgreSQL 15+: the view checks the querying role's
+                // privileges and row-level security, as the table does.
+                self.server_version().is_some_and(|v| v.at_least(15, 0)),
+            ),
             Kind::CreateIndex {
                 table,
                 name,
@@ -282,4 +288,57 @@ fn backfill(
         batch: crate::backfill::BatchOptions::default(),
         location: location.to_owned(),
     }
+}
+
+/// The phases as text, for snapshot tests of the SQL.
+#[cfg(test)]
+fn render(phases: &Phases) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let steps = [
+        ("expand", &phases.expand),
+        ("contract", &phases.contract),
+        ("abort", &phases.abort),
+        ("uncontract", &phases.uncontract),
+    ];
+    for (phase, steps) in steps {
+        let _ = writeln!(out, "== {phase}");
+        for step in steps {
+            let mut flags = Vec::new();
+            if step.transaction {
+                flags.push("transaction");
+            }
+            if step.lock_timeout {
+                flags.push("lock timeout");
+            }
+            let _ = writeln!(out, "-- {} [{}]", step.what, flags.join(", "));
+            if let Some(guard) = &step.done_if {
+                let _ = writeln!(out, "   done if: {guard}");
+            }
+            for statement in &step.statements {
+                let _ = writeln!(out, "{statement};");
+            }
+        }
+    }
+    for (phase, backfills) in [
+        ("backfill", &phases.backfill),
+        ("uncontract backfill", &phases.uncontract_backfill),
+    ] {
+        for backfill in backfills {
+            let (set, filter) = backfill.action.sql_for(Engine::Postgres);
+            let _ = writeln!(
+                out,
+                "== {phase}: UPDATE {} SET {} WHERE {}",
+                backfill.table,
+                set.unwrap_or_default(),
+                filter.unwrap_or_default()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "== versions: old {:?}, new {:?}",
+        phases.versions.old, phases.versions.new
+    );
+    out
 }

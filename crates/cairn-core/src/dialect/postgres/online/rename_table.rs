@@ -9,7 +9,9 @@ use crate::dialect::Bookkeeping;
 use crate::operation::{Phases, Step, Versions};
 
 /// The phases of renaming `table` to `to`.
-pub(super) fn compile(table: &Target, to: &str) -> Result<Phases, String> {
+/// With `security_invoker` (PostgreSQL 15+), the view is read with the
+/// privileges and row-level security of the querying role, as the table.
+pub(super) fn compile(table: &Target, to: &str, security_invoker: bool) -> Result<Phases, String> {
     if to.contains('.') || to.is_empty() {
         return Err(format!(
             "`to = \"{to}\"`: give the new name without a schema (rename_table keeps the table in its schema)"
@@ -18,7 +20,12 @@ pub(super) fn compile(table: &Target, to: &str) -> Result<Phases, String> {
     let pg = super::PostgresDialect::DEFAULT;
     let old = table.sql.clone();
     let new = pg.qualify(table.schema, to);
-    let view = format!("CREATE VIEW {old} AS SELECT * FROM {new}");
+    let options = if security_invoker {
+        " WITH (security_invoker = true)"
+    } else {
+        ""
+    };
+    let view = format!("CREATE VIEW {old}{options} AS SELECT * FROM {new}");
     let drop_view = format!("DROP VIEW IF EXISTS {old}");
     let new_key = match table.schema {
         Some(schema) => format!("{schema}.{to}"),

@@ -55,7 +55,20 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
     .locking()];
     let fill = value
         .as_deref()
-        .map(|v| triggers::fill(ctx, table_name, key, c, v, add.up.is_some()))
+        .map(|v| {
+            triggers::fill(
+                ctx,
+                table_name,
+                key,
+                c,
+                v,
+                if add.up.is_some() {
+                    triggers::OnUpdate::Unchanged
+                } else {
+                    triggers::OnUpdate::Never
+                },
+            )
+        })
         .unwrap_or_default();
     expand.extend(fill.iter().cloned());
 
@@ -107,10 +120,12 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         let contract = rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &expanded,
                 table: table_name,
                 sources,
                 target: &final_table,
                 first: triggers::drop(&trigger_names),
+                then: Vec::new(),
                 done_if: is_shape(&final_column),
                 why: &format!("NOT NULL and default of {table_name}.{c}"),
             },
@@ -118,10 +133,12 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         let mut uncontract = rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &final_table,
                 table: table_name,
                 sources: copy_by_name(&expanded),
                 target: &expanded,
                 first: Vec::new(),
+                then: Vec::new(),
                 done_if: is_shape(&expanded.columns[c]),
                 why: &format!("{table_name}.{c} nullable again for the old application version"),
             },

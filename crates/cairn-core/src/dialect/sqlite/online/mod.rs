@@ -15,13 +15,20 @@ use crate::history::string_literal;
 use crate::operation::{Context, Kind, Operation, Phases};
 use crate::schema::{ident, Column, Table};
 
+mod add_check;
 mod add_column;
+mod add_foreign_key;
 mod change_column_type;
+mod create_index;
 mod drop_column;
+mod drop_index;
 mod duplicate;
 mod names;
+mod raw_sql;
 mod rebuild;
 mod rename_column;
+mod rename_table;
+mod set_not_null;
 mod triggers;
 
 impl Online for SqliteDialect {
@@ -84,10 +91,47 @@ impl Online for SqliteDialect {
                 down.as_ref().map(|down| down.for_engine(Engine::Sqlite)),
                 location,
             ),
-            other => Err(format!(
-                "`{}` is not supported online on sqlite yet: write it as a `raw_sql` operation \
-                 (or in up.sql) instead",
-                other.name()
+            Kind::SetNotNull { table, column, up } => {
+                set_not_null::compile(ctx, table, column, up.for_engine(Engine::Sqlite), location)
+            }
+            Kind::RenameTable { table, to } => rename_table::compile(ctx, table, to),
+            Kind::CreateIndex {
+                table,
+                name,
+                columns,
+                unique,
+            } => create_index::compile(ctx, table, name, columns, *unique),
+            Kind::AddUnique {
+                table,
+                name,
+                columns,
+            } => create_index::compile(ctx, table, name, columns, true),
+            Kind::DropIndex { table, name } => drop_index::compile(ctx, table, name),
+            Kind::AddCheck { table, name, check } => {
+                add_check::compile(ctx, table, name, check.for_engine(Engine::Sqlite))
+            }
+            Kind::AddForeignKey {
+                table,
+                name,
+                columns,
+                references,
+                referenced_columns,
+                on_delete,
+            } => add_foreign_key::compile(
+                ctx,
+                add_foreign_key::Add {
+                    table,
+                    name,
+                    columns,
+                    references,
+                    referenced_columns,
+                    on_delete: on_delete.as_deref(),
+                },
+            ),
+            Kind::RawSql { up, down, contract } => Ok(raw_sql::compile(
+                up.for_engine(Engine::Sqlite),
+                down.as_ref().map(|e| e.for_engine(Engine::Sqlite)),
+                contract.as_ref().map(|e| e.for_engine(Engine::Sqlite)),
             )),
         }
     }
@@ -176,4 +220,94 @@ fn not_in_key(key: &[String], table: &str, column: &str, doing: &str) -> Result<
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Location;
+    use crate::operation::Step;
+    use crate::schema::{Index, PrimaryKey};
+
+    fn users() -> Table {
+        let mut t = Table::default();
+        for (c, data_type, nullable) in [
+            ("id", "integer", false),
+            ("name", "text", false),
+            ("email", "text", true),
+        ] {
+            t.column_order.push(c.to_owned());
+            t.columns.insert(
+                c.to_owned(),
+                Column {
+                    data_type: data_type.to_owned(),
+                    nullable,
+                    ..Column::default()
+                },
+            );
+        }
+        t.primary_key = Some(PrimaryKey {
+            name: None,
+            columns: vec!["id".to_owned()],
+        });
+        t.unique_constraints
+            .insert("unique (email)".to_owned(), vec!["email".to_owned()]);
+        t.indexes.insert(
+            "users_name".to_owned(),
+            Index {
+                columns: vec!["name".to_owned()],
+                ..Index::default()
+            },
+        );
+        t
+    }
+
+    fn render(phases: &Phases) -> String {
+        let mut out = String::new();
+        let steps = |out: &mut String, phase: &str, steps: &[Step]| {
+            out.push_str(&format!("== {phase}\n"));
+            for step in steps {
+                out.push_str(&format!("-- {}\n", step.what));
+                if let Some(guard) = &step.done_if {
+                    out.push_str(&format!("--   done if: {guard}\n"));
+                }
+                for statement in &step.statements {
+                    out.push_str(&format!("{statement};\n"));
+                }
+            }
+        };
+        steps(&mut out, "expand", &phases.expand);
+        for b in &phases.backfill {
+            out.push_str(&format!(
+                "== backfill {:?}\n",
+                b.action.sql_for(Engine::Sqlite)
+            ));
+        }
+        steps(&mut out, "contract", &phases.contract);
+        steps(&mut out, "abort", &phases.abort);
+        steps(&mut out, "uncontract", &phases.uncontract);
+        out
+    }
+
+    #[test]
+    fn rename_column_sql() {
+        let table = users();
+        let operation = Operation {
+            kind: Kind::RenameColumn {
+                table: "users".to_owned(),
+                column: "name".to_owned(),
+                to: "full_name".to_owned(),
+            },
+            location: Location::new("migration.toml", 2),
+        };
+        let ctx = Context {
+            version: 20260101090500,
+            index: 0,
+            before: Some(&table),
+        };
+        let phases = SqliteDialect::DEFAULT
+            .compile_operation(&operation, &ctx)
+            .expect("compiles");
+        insta::assert_snapshot!("rename_column_sql_sqlite", render(&phases));
+    }
 }

@@ -89,16 +89,27 @@ pub(super) fn pair(ctx: &Context<'_>, p: &Pair<'_>) -> Vec<Step> {
         .collect()
 }
 
+/// When the fill trigger of [`fill`] fires on UPDATE.
+pub(super) enum OnUpdate {
+    /// Never (`drop_column`: new code no longer writes the column).
+    Never,
+    /// When the statement left the column as it was (`add_column` with
+    /// `up`: the value follows the columns it is computed from).
+    Unchanged,
+    /// When the statement set it to NULL (`set_not_null`).
+    Null,
+}
+
 /// The triggers of a column filled from the row (`add_column` with `up`,
-/// `drop_column` with `down`): on INSERT when the column is NULL, and, when
-/// `on_update`, on an UPDATE that did not set it.
+/// `drop_column` with `down`, `set_not_null`): on INSERT when the column is
+/// NULL, and on UPDATE as `on_update` says.
 pub(super) fn fill(
     ctx: &Context<'_>,
     table: &str,
     key: &[String],
     column: &str,
     value: &str,
-    on_update: bool,
+    on_update: OnUpdate,
 ) -> Vec<Step> {
     let (t, c) = (name(table), name(column));
     let row = this_row(key);
@@ -110,14 +121,27 @@ pub(super) fn fill(
         ),
         format!("inserts without {table}.{column} fill it"),
     )];
-    if on_update {
+    let update = match on_update {
+        OnUpdate::Never => None,
+        OnUpdate::Unchanged => Some((
+            format!("NEW.{c} IS OLD.{c}"),
+            format!("{c} IS NOT ({value})"),
+            "updates that leave",
+        )),
+        OnUpdate::Null => Some((
+            format!("NEW.{c} IS NULL"),
+            format!("{c} IS NULL"),
+            "updates that set NULL in",
+        )),
+    };
+    if let Some((when, unless, what)) = update {
         steps.push(create(
             &ctx.object_name("update"),
             &format!(
-                "AFTER UPDATE ON {t} WHEN NEW.{c} IS OLD.{c} BEGIN \
-                 UPDATE {t} SET {c} = ({value}) WHERE {row} AND {c} IS NOT ({value}); END"
+                "AFTER UPDATE ON {t} WHEN {when} BEGIN \
+                 UPDATE {t} SET {c} = ({value}) WHERE {row} AND {unless}; END"
             ),
-            format!("updates that leave {table}.{column} fill it again"),
+            format!("{what} {table}.{column} fill it"),
         ));
     }
     steps
