@@ -208,20 +208,11 @@ impl<'a> Dual<'a> {
                 .locking()
             }
             Carried::ForeignKey(fk) => {
-                let mut definition = format!(
-                    "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}",
+                let definition = format!(
+                    "ADD CONSTRAINT {} {} NOT VALID",
                     q(&name),
-                    self.columns_on(&fk.columns, side),
-                    crate::schema::quote_key(crate::Engine::Postgres, &fk.referenced_table)
+                    super::foreign_key(fk, &self.columns_on(&fk.columns, side))
                 );
-                if !fk.referenced_columns.is_empty() {
-                    let columns: Vec<String> = fk.referenced_columns.iter().map(|c| q(c)).collect();
-                    definition.push_str(&format!(" ({})", columns.join(", ")));
-                }
-                definition.push_str(&format!(
-                    " ON DELETE {} ON UPDATE {} NOT VALID",
-                    fk.on_delete, fk.on_update
-                ));
                 Step::new(
                     format!(
                         "add foreign key {name} like {} on {}.{}, not validated yet",

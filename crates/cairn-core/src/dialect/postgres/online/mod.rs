@@ -271,6 +271,24 @@ impl<'a> Target<'a> {
     }
 }
 
+/// `FOREIGN KEY (<columns>) REFERENCES ...` like `fk`, from `columns`
+/// (quoted, joined).
+fn foreign_key(fk: &crate::schema::ForeignKey, columns: &str) -> String {
+    let mut out = format!(
+        "FOREIGN KEY ({columns}) REFERENCES {}",
+        crate::schema::quote_key(Engine::Postgres, &fk.referenced_table)
+    );
+    if !fk.referenced_columns.is_empty() {
+        let referenced: Vec<String> = fk.referenced_columns.iter().map(|c| q(c)).collect();
+        out.push_str(&format!(" ({})", referenced.join(", ")));
+    }
+    out.push_str(&format!(
+        " ON DELETE {} ON UPDATE {}",
+        fk.on_delete, fk.on_update
+    ));
+    out
+}
+
 /// The SQL backfill `UPDATE table SET <set> WHERE <filter>` of an operation.
 fn backfill(
     table: &Target,
