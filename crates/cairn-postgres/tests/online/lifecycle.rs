@@ -135,6 +135,18 @@ async fn rename_column_expand_contract_uncontract_abort() {
     );
 
     lab.run_twice(&phases.contract).await;
+    let unguarded: Vec<&str> = phases
+        .contract
+        .iter()
+        .filter(|s| s.done_if.is_none())
+        .map(|s| s.what.as_str())
+        .collect();
+    assert_eq!(
+        unguarded,
+        ["sequences owned by users.name owned by full_name"],
+        "every other contract step is skipped once done"
+    );
+    assert_eq!(lab.run(&phases.contract).await, 1);
     let contracted = lab.snapshot().await;
     let mut expected = Lab::new(RENAMED).await;
     let expected = expected.snapshot().await;

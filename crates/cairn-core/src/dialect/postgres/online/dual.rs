@@ -385,7 +385,9 @@ impl<'a> Dual<'a> {
                 self.tolerant(set)
             };
             steps.push(
-                Step::new(format!("default of {}.{kept}: {default}", t.key), statement).locking(),
+                Step::new(format!("default of {}.{kept}: {default}", t.key), statement)
+                    .done_if(guards::default_is(t, kept, default))
+                    .locking(),
             );
         }
         steps.push(
