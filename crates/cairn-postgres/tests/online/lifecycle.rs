@@ -141,12 +141,15 @@ async fn rename_column_expand_contract_uncontract_abort() {
         .filter(|s| s.done_if.is_none())
         .map(|s| s.what.as_str())
         .collect();
-    assert_eq!(
-        unguarded,
-        ["sequences owned by users.name owned by full_name"],
-        "every other contract step is skipped once done"
+    assert!(
+        unguarded.is_empty(),
+        "unguarded contract steps: {unguarded:?}"
     );
-    assert_eq!(lab.run(&phases.contract).await, 1);
+    assert_eq!(
+        lab.run(&phases.contract).await,
+        0,
+        "every step is skipped once done"
+    );
     let contracted = lab.snapshot().await;
     let mut expected = Lab::new(RENAMED).await;
     let expected = expected.snapshot().await;

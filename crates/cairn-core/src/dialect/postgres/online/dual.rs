@@ -395,6 +395,7 @@ impl<'a> Dual<'a> {
                 format!("sequences owned by {}.{dropped} owned by {kept}", t.key),
                 move_sequences(t, dropped, kept),
             )
+            .done_if(guards::no_sequence_owned_by(t, dropped))
             .locking(),
         );
         let mut statements = triggers::drop(t, &self.trigger());

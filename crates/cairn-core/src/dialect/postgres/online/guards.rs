@@ -159,3 +159,16 @@ pub(super) fn no_default(table: &Target, column: &str) -> String {
         default_of(table, column, "")
     )
 }
+
+/// A row when no sequence is owned by `column` (a `serial`'s), or it is gone.
+pub(super) fn no_sequence_owned_by(table: &Target, column: &str) -> String {
+    format!(
+        "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pg_depend d \
+         JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+         JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'S' \
+         WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
+           AND d.deptype = 'a' AND d.refobjid = {} AND a.attname = {})",
+        table.regclass,
+        super::lit(column)
+    )
+}
