@@ -546,6 +546,54 @@ impl Sql<'_> {
         .locking()
     }
 
+    /// A step giving `column` (of `data_type`) a placeholder default when it
+    /// is NOT NULL without one (instant), so that writers omitting it do not
+    /// fail in the moment between the drop of the triggers that filled it
+    /// and the drop of the column itself; skipped when the column is gone,
+    /// nullable or has a default. `None` for a type without an obvious
+    /// placeholder (ENUM, SET, spatial): that moment stays.
+    fn omittable(&self, table: &str, column: &str, data_type: &str) -> Option<Step> {
+        let t = data_type.to_ascii_lowercase();
+        let word = t.split(['(', ' ']).next().unwrap_or_default();
+        let text = |literal: &str| {
+            if self.is_mariadb() {
+                literal.to_owned()
+            } else {
+                format!("({literal})")
+            }
+        };
+        let zero = match word {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal"
+            | "numeric" | "float" | "double" | "real" | "bit" | "bool" | "boolean" => {
+                "0".to_owned()
+            }
+            "char" | "varchar" | "binary" | "varbinary" => "''".to_owned(),
+            "tinytext" | "text" | "mediumtext" | "longtext" | "tinyblob" | "blob"
+            | "mediumblob" | "longblob" | "json" => text("''"),
+            "date" => "'1970-01-01'".to_owned(),
+            "datetime" | "timestamp" => "'1970-01-01 00:00:01'".to_owned(),
+            "time" => "'00:00:00'".to_owned(),
+            "year" => "1970".to_owned(),
+            _ => return None,
+        };
+        Some(
+            Step::new(
+                format!("let writers omit {table}.{column} until it is dropped (default {zero})"),
+                self.alter(
+                    table,
+                    &format!("ALTER COLUMN {} SET DEFAULT {zero}", self.id(column)),
+                    "ALGORITHM=INSTANT",
+                ),
+            )
+            .done_if(absent(&self.column_is(
+                table,
+                column,
+                "IS_NULLABLE = 'NO' AND COLUMN_DEFAULT IS NULL",
+            )))
+            .locking(),
+        )
+    }
+
     /// `FIRST` or `AFTER <previous>`: where `column` stands in `before`.
     fn position(&self, before: &Table, column: &str) -> String {
         let at = before
