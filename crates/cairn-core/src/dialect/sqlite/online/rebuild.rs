@@ -132,11 +132,8 @@ fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {
     let mut names: Vec<String> = names.map(|n| literal(&n.to_lowercase())).collect();
     names.sort();
     names.dedup();
-    if names.is_empty() {
-        "NULL".to_owned()
-    } else {
-        names.join(", ")
-    }
+    // SQLite accepts an empty list: `x NOT IN ()` is true.
+    names.join(", ")
 }
 
 /// A query returning a row when the `CREATE TABLE` text of `table` holds
