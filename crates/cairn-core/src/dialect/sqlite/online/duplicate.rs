@@ -20,7 +20,7 @@
 //!   `down` as it is copied; then the triggers.
 
 use super::{column_absent, column_exists, literal, name, names, rebuild, triggers};
-use crate::backfill::{Action, Backfill, BatchOptions};
+use crate::backfill::{Action, Backfill};
 use crate::operation::{Context, Phases, Step, Versions};
 use crate::schema::{Column, Index, Table};
 
@@ -212,7 +212,7 @@ impl Duplicate<'_> {
                 filter: Some(filter),
                 overrides: Default::default(),
             },
-            batch: BatchOptions::default(),
+            batch: super::batch(),
             location: self.location.clone(),
         }
     }
