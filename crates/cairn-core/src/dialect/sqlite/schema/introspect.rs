@@ -3,8 +3,8 @@
 //! `pragma_foreign_key_list`) for the `main` schema, without `sqlite_%` internals.
 //!
 //! SQLite keeps no catalog for some things, so they are read from the stored
-//! `CREATE` text: check constraints, a partial index's predicate, expression
-//! index keys, and a trigger's timing and events. It keeps no names for unique
+//! `CREATE` text: check constraints, a column's `COLLATE`, a partial index's
+//! predicate, expression index keys, and a trigger's timing and events. It keeps no names for unique
 //! constraints and foreign keys either; they are keyed by what they say
 //! (`unique (a, b)`, `(a_id) references a (id)`). A foreign key's
 //! `CONSTRAINT name`, read from the `CREATE TABLE` text, is kept in
