@@ -20,7 +20,9 @@ Exit codes:
   2  bad usage (unknown flag, conflicting options)
   3  validation problem found (modified, missing, failed or out-of-order migrations),
      a rollback or re-apply that differs (verify), or schema drift (drift)
-  4  timed out waiting for the migration lock held by another runner
+  4  timed out waiting for the migration lock held by another runner, or a zero-downtime
+     phase could not get a table lock in its retries (run the same command again to
+     continue it, or `cairn abort` to undo the expand)
   130 stopped by Ctrl-C (or SIGTERM) at a backfill batch boundary: `cairn up` resumes";
 
 /// `cairn`: the command line.
@@ -96,6 +98,14 @@ pub enum Command {
     Down(DownArgs),
     /// Roll back the newest applied migration and apply it again
     Redo,
+    /// Finish the expanded zero-downtime migration once the new application
+    /// version is deployed: drop the sync triggers and the old structure,
+    /// validate constraints, set NOT NULL
+    Contract(PhaseArgs),
+    /// Undo the expand of a zero-downtime migration (expanding, backfilling or
+    /// expanded, also one that failed or was killed half-way): rows written
+    /// meanwhile by either application version are kept, in the old shape
+    Abort(PhaseArgs),
     /// Check the migrations against the history without changing anything
     Validate,
     /// Mark an existing database as migrated up to a version
@@ -185,6 +195,30 @@ pub struct NewArgs {
     pub sequential: bool,
 }
 
+/// The lock timeout of zero-downtime phases (`up`, `contract`, `abort`, `down`).
+#[derive(Debug, Args)]
+pub struct OnlineArgs {
+    /// How long each DDL step of a zero-downtime operation may wait for its
+    /// table lock before it gives up, lets the application's queries pass,
+    /// and is retried [default: $CAIRN_OPERATION_LOCK_TIMEOUT,
+    /// `operation_lock_timeout` in cairn.toml, else 500ms]
+    #[arg(long, value_name = "DURATION")]
+    pub operation_lock_timeout: Option<String>,
+}
+
+/// `cairn contract` and `cairn abort`.
+#[derive(Debug, Args)]
+pub struct PhaseArgs {
+    /// The migration [default: the one in a zero-downtime phase]
+    pub version: Option<Version>,
+    /// Print the exact SQL of the phase for this engine, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The lock timeout of the phase's DDL steps.
+    #[command(flatten)]
+    pub online: OnlineArgs,
+}
+
 /// `cairn up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -210,6 +244,14 @@ pub struct UpArgs {
     /// overrides `replica_urls` in cairn.toml)
     #[arg(long, value_name = "URL")]
     pub replica_url: Vec<String>,
+    /// Contract each zero-downtime migration right after its expand, instead
+    /// of stopping at `expanded` (for development and CI, where no old
+    /// application version runs)
+    #[arg(long)]
+    pub contract: bool,
+    /// The lock timeout of zero-downtime phases.
+    #[command(flatten)]
+    pub online: OnlineArgs,
 }
 
 /// `cairn down`.
@@ -228,6 +270,22 @@ pub struct DownArgs {
     /// Print the SQL that would run, and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// The lock timeout of zero-downtime phases (un-contract, abort).
+    #[command(flatten)]
+    pub online: OnlineArgs,
+}
+
+impl Command {
+    /// The `--operation-lock-timeout` given to this command, if any.
+    pub fn operation_lock_timeout(&self) -> Option<&str> {
+        let online = match self {
+            Command::Up(args) => &args.online,
+            Command::Down(args) => &args.online,
+            Command::Contract(args) | Command::Abort(args) => &args.online,
+            _ => return None,
+        };
+        online.operation_lock_timeout.as_deref()
+    }
 }
 
 /// `cairn baseline`.

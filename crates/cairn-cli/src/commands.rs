@@ -8,14 +8,15 @@ use anyhow::{bail, Context as _};
 use cairn::schema;
 use cairn::url::DatabaseUrl;
 use cairn::verify::{self, scratch, VerifyEvent, VerifyOptions};
-use cairn::{source, Direction, DownTarget, Driver, Error, Migrator, RunFailure, RunReport};
+use cairn::{source, DownTarget, Driver, Error, Migrator, RunFailure, RunReport};
 use serde_json::json;
 
 use crate::args::{
-    BaselineArgs, Command, DownArgs, DriftArgs, Format, SchemaCommand, UpArgs, VerifyArgs,
+    BaselineArgs, Command, DownArgs, DriftArgs, Format, PhaseArgs, SchemaCommand, UpArgs,
+    VerifyArgs,
 };
 use crate::config::{Config, DEFAULT_MIGRATIONS_DIR};
-use crate::output::{self, Style};
+use crate::output::{self, Asked, Style};
 
 /// How a command that ran to its end went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +85,8 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         Command::Up(args) => ctx.up(&migrator, driver, args).await,
         Command::Down(args) => ctx.down(&migrator, driver, args).await,
         Command::Redo => ctx.redo(&migrator, driver).await,
+        Command::Contract(args) => ctx.phase(&migrator, driver, args, Asked::Contract).await,
+        Command::Abort(args) => ctx.phase(&migrator, driver, args, Asked::Abort).await,
         Command::Validate => ctx.validate(&migrator, driver).await,
         Command::Baseline(args) => ctx.baseline(&migrator, driver, args).await,
         Command::Repair => ctx.repair(&migrator, driver).await,
@@ -164,7 +167,7 @@ impl Ctx<'_> {
     ) -> anyhow::Result<Outcome> {
         if args.dry_run {
             let planned = migrator.plan_up(driver, args.to).await?;
-            self.print_plan(&planned, Direction::Up);
+            self.print_plan(&planned, Asked::Up);
             return Ok(Outcome::Success);
         }
         let result = if args.skip_in_doubt {
@@ -174,7 +177,30 @@ impl Ctx<'_> {
         } else {
             migrator.up(driver, args.to).await
         };
-        self.finish_run(result, Direction::Up)
+        self.finish_run(migrator, driver, result, Asked::Up).await
+    }
+
+    /// `cairn contract` and `cairn abort`: one zero-downtime phase.
+    async fn phase(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+        args: &PhaseArgs,
+        asked: Asked,
+    ) -> anyhow::Result<Outcome> {
+        if args.dry_run {
+            let planned = match asked {
+                Asked::Contract => migrator.plan_contract(driver, args.version).await?,
+                _ => migrator.plan_abort(driver, args.version).await?,
+            };
+            self.print_plan(&planned, asked);
+            return Ok(Outcome::Success);
+        }
+        let result = match asked {
+            Asked::Contract => migrator.contract(driver, args.version).await,
+            _ => migrator.abort(driver, args.version).await,
+        };
+        self.finish_run(migrator, driver, result, asked).await
     }
 
     async fn down(
@@ -191,51 +217,67 @@ impl Ctx<'_> {
         };
         if args.dry_run {
             let planned = migrator.plan_down(driver, target).await?;
-            self.print_plan(&planned, Direction::Down);
+            self.print_plan(&planned, Asked::Down);
             return Ok(Outcome::Success);
         }
         let result = migrator.down(driver, target).await;
-        self.finish_run(result, Direction::Down)
+        self.finish_run(migrator, driver, result, Asked::Down).await
     }
 
     async fn redo(&self, migrator: &Migrator, driver: &mut dyn Driver) -> anyhow::Result<Outcome> {
         let result = migrator.redo(driver).await;
-        self.finish_run(result, Direction::Up)
+        self.finish_run(migrator, driver, result, Asked::Up).await
     }
 
-    fn print_plan(&self, planned: &[cairn::migrator::PlannedMigration], direction: Direction) {
+    fn print_plan(&self, planned: &[cairn::migrator::PlannedMigration], asked: Asked) {
         if self.json() {
-            print(&output::json_string(&output::plan_json(planned)));
+            print(&output::json_string(&output::plan_json(planned, asked)));
         } else {
-            print(&output::plan_text(planned, direction));
+            print(&output::plan_text(planned, asked));
         }
     }
 
-    /// Prints what a run did; on failure, what completed and then the error.
-    fn finish_run(
+    /// Prints what a run did, and what the migrations it left in a
+    /// zero-downtime phase need next; on failure, what completed and then
+    /// the error (a lock timeout in a phase says how to continue or undo it).
+    async fn finish_run(
         &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
         result: Result<RunReport, RunFailure>,
-        direction: Direction,
+        asked: Asked,
     ) -> anyhow::Result<Outcome> {
+        let expanded = in_phase(migrator, driver).await;
         match result {
             Ok(report) => {
                 if self.json() {
-                    print(&output::json_string(&output::run_json(&report, None)));
+                    print(&output::json_string(&output::run_json(
+                        &report, None, &expanded,
+                    )));
                 } else {
-                    print(&output::run_text(&report, direction, self.style));
+                    let mut text = output::run_text(&report, asked, self.style);
+                    for m in &expanded {
+                        text.push_str(&format!("next: {}\n", output::next_step(m)));
+                    }
+                    print(&text);
                 }
                 Ok(Outcome::Success)
             }
             Err(RunFailure { report, error }) => {
+                let error = match lock_timeout_hint(&error, &expanded, asked) {
+                    Some(hint) => anyhow::Error::new(crate::exit::WithHint { error, hint }),
+                    None => error.into(),
+                };
                 if self.json() {
                     print(&output::json_string(&output::run_json(
                         &report,
                         Some(&error.to_string()),
+                        &expanded,
                     )));
                 } else if !report.migrations.is_empty() {
-                    print(&output::run_text(&report, direction, self.style));
+                    print(&output::run_text(&report, asked, self.style));
                 }
-                Err(error.into())
+                Err(error)
             }
         }
     }
@@ -318,6 +360,58 @@ impl Ctx<'_> {
         }
         Ok(Outcome::Success)
     }
+}
+
+/// The migrations in a zero-downtime phase after a run, for what to do next.
+/// Only asked when the project has operations, and best effort: a run that
+/// failed because the database went away still reports its own error.
+async fn in_phase(
+    migrator: &Migrator,
+    driver: &mut dyn Driver,
+) -> Vec<cairn::migrator::ExpandedMigration> {
+    let has_operations = migrator.migrations().iter().any(|m| {
+        m.declaration
+            .as_ref()
+            .is_some_and(|d| !d.operations.is_empty())
+    });
+    if !has_operations {
+        return Vec::new();
+    }
+    match migrator.status(driver).await {
+        Ok(report) => report.expanded,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read which migrations are expanded");
+            Vec::new()
+        }
+    }
+}
+
+/// For a phase that could not get its table lock after its retries: how to
+/// continue it (the same command) or undo it (`cairn abort`).
+fn lock_timeout_hint(
+    error: &Error,
+    expanded: &[cairn::migrator::ExpandedMigration],
+    asked: Asked,
+) -> Option<String> {
+    if crate::exit::code_of(error) != crate::exit::LOCK_TIMEOUT {
+        return None;
+    }
+    let m = expanded.first()?;
+    let v = m.version;
+    let again = match asked {
+        Asked::Contract | Asked::Abort => format!("cairn {} {v}", asked.command()),
+        Asked::Up | Asked::Down => format!("cairn {}", asked.command()),
+    };
+    let undo = match m.state {
+        cairn::HistoryState::Contracting | cairn::HistoryState::Uncontracting => String::new(),
+        cairn::HistoryState::Aborting => String::new(),
+        _ => format!(", or undo the expand with `cairn abort {v}`"),
+    };
+    Some(format!(
+        "migration {v} ({}) is {} and the application keeps working: continue the phase by running `{again}` again once the other session has let go of the table{undo}",
+        m.name,
+        m.state.as_str()
+    ))
 }
 
 /// `cairn schema dump`: the normalised schema, without Cairn's own tables.
@@ -471,6 +565,11 @@ migrations_dir = {migrations_dir}
 
 # How long to wait for the migration lock held by another runner.
 # lock_wait = "60s"
+
+# How long each DDL step of a zero-downtime operation ([[operation]] in a
+# migration.toml) may wait for its table lock before it is retried
+# (--operation-lock-timeout and CAIRN_OPERATION_LOCK_TIMEOUT win over it).
+# operation_lock_timeout = "500ms"
 
 # Apply pending migrations older than the newest applied one.
 # allow_out_of_order = false

@@ -51,7 +51,10 @@ impl Config {
         overrides.needs_database = cli.command.needs_database();
         overrides.allow_out_of_order = allow_out_of_order;
         overrides.replica_urls = replica_urls;
-        let settings = Settings::resolve(&overrides, env)?;
+        overrides.operation_lock_timeout = cli.command.operation_lock_timeout().map(str::to_owned);
+        let mut settings = Settings::resolve(&overrides, env)?;
+        settings.migrator.contract_after_expand =
+            matches!(&cli.command, Command::Up(up) if up.contract);
         Ok(Config {
             database_url: settings.database_url,
             migrations_dir: settings.migrations_dir,
@@ -209,6 +212,34 @@ mod tests {
             Duration::from_secs(1),
             "the default"
         );
+    }
+
+    #[test]
+    fn up_contract_and_the_operation_lock_timeout_reach_the_migrator() {
+        let config = resolve(&["up"], &env(&[]));
+        assert!(!config.migrator.contract_after_expand);
+        assert_eq!(
+            config.migrator.operation_lock_timeout,
+            Duration::from_millis(500)
+        );
+        let config = resolve(
+            &["up", "--contract", "--operation-lock-timeout", "2s"],
+            &env(&[]),
+        );
+        assert!(config.migrator.contract_after_expand);
+        assert_eq!(
+            config.migrator.operation_lock_timeout,
+            Duration::from_secs(2)
+        );
+        for command in ["contract", "abort", "down"] {
+            let config = resolve(&[command, "--operation-lock-timeout", "750ms"], &env(&[]));
+            assert_eq!(
+                config.migrator.operation_lock_timeout,
+                Duration::from_millis(750),
+                "{command}"
+            );
+            assert!(!config.migrator.contract_after_expand, "{command}");
+        }
     }
 
     #[test]

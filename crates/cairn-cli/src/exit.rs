@@ -6,7 +6,7 @@
 //! | 1    | error                                                            |
 //! | 2    | bad usage (clap's own code for bad arguments)                    |
 //! | 3    | problems found: validation (`Error::Validation`, `status`/`validate`), a rollback or re-apply that differs (`verify`), drift (`drift`) |
-//! | 4    | timed out waiting for a lock held by another runner              |
+//! | 4    | timed out waiting for a lock held by another runner, or a zero-downtime phase's table lock after its retries |
 //! | 130  | stopped by Ctrl-C or SIGTERM at a backfill batch boundary        |
 
 use std::io::Write as _;
@@ -39,18 +39,43 @@ pub fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
     }
 }
 
+/// A core error with what to do next, said after it; the exit code is the error's.
+#[derive(Debug)]
+pub struct WithHint {
+    /// The error.
+    pub error: Error,
+    /// What to do next.
+    pub hint: String,
+}
+
+impl std::fmt::Display for WithHint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n  {}", self.error, self.hint)
+    }
+}
+
+impl std::error::Error for WithHint {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 /// The exit code for an error.
 pub fn code(error: &anyhow::Error) -> u8 {
     match error.chain().find_map(|e| e.downcast_ref::<Error>()) {
-        Some(Error::Validation(_)) => PROBLEMS,
-        Some(Error::LockTimeout { .. }) => LOCK_TIMEOUT,
-        Some(Error::Interrupted { .. } | Error::Stopped { .. }) => INTERRUPTED,
-        Some(Error::Driver { cause, .. }) if cause.kind == DriverErrorKind::LockTimeout => {
-            LOCK_TIMEOUT
-        }
-        Some(Error::Statement { kind, .. }) if *kind == DriverErrorKind::LockTimeout => {
-            LOCK_TIMEOUT
-        }
+        Some(error) => code_of(error),
+        None => ERROR,
+    }
+}
+
+/// The exit code for a core error.
+pub fn code_of(error: &Error) -> u8 {
+    match error {
+        Error::Validation(_) => PROBLEMS,
+        Error::LockTimeout { .. } => LOCK_TIMEOUT,
+        Error::Interrupted { .. } | Error::Stopped { .. } => INTERRUPTED,
+        Error::Driver { cause, .. } if cause.kind == DriverErrorKind::LockTimeout => LOCK_TIMEOUT,
+        Error::Statement { kind, .. } if *kind == DriverErrorKind::LockTimeout => LOCK_TIMEOUT,
         _ => ERROR,
     }
 }
@@ -126,5 +151,26 @@ mod tests {
         assert_eq!(code(&busy), LOCK_TIMEOUT);
         let problems = anyhow::Error::from(Error::Validation(cairn::error::Problems(vec![])));
         assert_eq!(code(&problems), PROBLEMS);
+    }
+
+    #[test]
+    fn a_hint_follows_the_error_and_keeps_its_code() {
+        let error = Error::Driver {
+            engine: Engine::Postgres,
+            context: "add column users.full_name".to_owned(),
+            cause: DriverError::new(
+                DriverErrorKind::LockTimeout,
+                "canceling statement due to lock timeout",
+            ),
+        };
+        let hinted = anyhow::Error::new(WithHint {
+            error,
+            hint: "run it again".to_owned(),
+        });
+        assert_eq!(code(&hinted), LOCK_TIMEOUT);
+        assert_eq!(
+            message(&hinted),
+            "postgres: add column users.full_name: canceling statement due to lock timeout\n  run it again"
+        );
     }
 }

@@ -6,11 +6,12 @@
 
 use std::fmt::Write as _;
 
-use cairn::migrator::{Applied, PlannedMigration, RepairAction, StatusReport};
+use cairn::migrator::{Applied, ExpandedMigration, PlannedMigration, RepairAction, StatusReport};
+use cairn::operation::Phase;
 use cairn::schema::Difference;
 use cairn::url::DatabaseUrl;
 use cairn::verify::{Outcome as VerifyOutcome, Stage, VerifyReport};
-use cairn::{Direction, Problem, RunReport, State};
+use cairn::{Direction, HistoryState, Problem, RunReport, State};
 use serde_json::{json, Value};
 
 /// ANSI colours, or none.
@@ -69,14 +70,141 @@ fn cell(text: &str, width: usize, paint: impl Fn(&str) -> String) -> String {
     format!("{}{}", paint(text), " ".repeat(padding))
 }
 
+/// The zero-downtime states, between expand and contract: in progress, not trouble.
+const PHASE_STATES: [&str; 6] = [
+    "expanding",
+    "expanded",
+    "contracting",
+    "aborting",
+    "uncontracting",
+    "backfilling",
+];
+
 fn paint_state(style: Style, state: State) -> impl Fn(&str) -> String {
     move |text: &str| match state {
         State::Applied => style.green(text),
         State::Pending => style.yellow(text),
         State::Baselined | State::Baseline => style.dim(text),
         State::Backfilling => style.yellow(text),
+        _ if PHASE_STATES.contains(&state.as_str()) => style.yellow(text),
         _ => style.red(text),
     }
+}
+
+/// What a command asked for, for the words of its report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// `up` (and `redo`).
+    Up,
+    /// `down`.
+    Down,
+    /// `contract`.
+    Contract,
+    /// `abort`.
+    Abort,
+}
+
+impl Asked {
+    /// The subcommand (`cairn <command>`).
+    pub fn command(self) -> &'static str {
+        match self {
+            Asked::Up => "up",
+            Asked::Down => "down",
+            Asked::Contract => "contract",
+            Asked::Abort => "abort",
+        }
+    }
+
+    fn nothing(self) -> &'static str {
+        match self {
+            Asked::Up => "nothing to apply: the database is up to date",
+            Asked::Down => "nothing to roll back",
+            Asked::Contract => "nothing to contract: no migration is expanded",
+            Asked::Abort => "nothing to abort: no migration is expanding or expanded",
+        }
+    }
+}
+
+impl From<Direction> for Asked {
+    fn from(direction: Direction) -> Self {
+        match direction {
+            Direction::Up => Asked::Up,
+            Direction::Down => Asked::Down,
+        }
+    }
+}
+
+/// The columns (or other objects) `names` as a list in a sentence.
+fn listed(names: &[String]) -> String {
+    if names.is_empty() {
+        "none of the columns it changes".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// What to do after a run or in `status` for one migration in a
+/// zero-downtime phase: for an expanded one, deploy then contract (or abort);
+/// otherwise what the migrator says.
+pub fn next_step(m: &ExpandedMigration) -> String {
+    if m.state == HistoryState::Expanded {
+        let uses = if m.versions.new.is_empty() {
+            String::new()
+        } else {
+            format!(" (it uses {})", m.versions.new.join(", "))
+        };
+        format!(
+            "deploy the new application version{uses}, then run `cairn contract {v}`; `cairn abort {v}` undoes the expand",
+            v = m.version
+        )
+    } else {
+        m.next.clone()
+    }
+}
+
+/// The migrations in a zero-downtime phase: state, what each application
+/// version may use, and the next command.
+pub fn expanded_text(expanded: &[ExpandedMigration], style: Style) -> String {
+    let mut out = String::new();
+    for m in expanded {
+        let _ = writeln!(
+            out,
+            "{} {} {} is {}",
+            style.bold("zero-downtime:"),
+            m.version,
+            m.name,
+            style.yellow(m.state.as_str())
+        );
+        let _ = writeln!(
+            out,
+            "  the old application version may use: {}",
+            listed(&m.versions.old)
+        );
+        let _ = writeln!(
+            out,
+            "  the new application version may use: {}",
+            listed(&m.versions.new)
+        );
+        let _ = writeln!(out, "  next: {}", next_step(m));
+    }
+    out
+}
+
+/// The migrations in a zero-downtime phase as JSON: the core's fields, with
+/// `next` the sentence the text output shows.
+pub fn expanded_json(expanded: &[ExpandedMigration]) -> Value {
+    Value::Array(
+        expanded
+            .iter()
+            .map(|m| {
+                let mut value = serde_json::to_value(m).unwrap_or(Value::Null);
+                if let Value::Object(map) = &mut value {
+                    map.insert("next".to_owned(), Value::String(next_step(m)));
+                }
+                value
+            })
+            .collect(),
+    )
 }
 
 /// `cairn status` as text: a table, a summary line and the problems.
@@ -141,6 +269,10 @@ pub fn status_text(
             .collect();
         let _ = writeln!(out, "\n{}", summary.join(", "));
     }
+    if !report.expanded.is_empty() {
+        out.push('\n');
+        out.push_str(&expanded_text(&report.expanded, style));
+    }
     if !report.problems.is_empty() {
         out.push('\n');
         out.push_str(&problems_text(&report.problems, style));
@@ -155,6 +287,7 @@ pub fn status_json(report: &StatusReport, url: &DatabaseUrl) -> Value {
         "database": url.redacted(),
         "migrations": report.migrations,
         "problems": problems_json(&report.problems),
+        "expanded": expanded_json(&report.expanded),
     })
 }
 
@@ -187,11 +320,40 @@ pub fn problems_json(problems: &[Problem]) -> Value {
     )
 }
 
+/// What a run did to a migration, as a past participle.
+fn done(applied: &Applied) -> &'static str {
+    match (applied.phase, applied.direction) {
+        (Some(Phase::Expand), _) => "expanded",
+        (Some(Phase::Contract), _) => "contracted",
+        (Some(Phase::Abort), _) => "aborted",
+        (Some(Phase::Uncontract), _) => "un-contracted",
+        (None, Direction::Up) => "applied",
+        (None, Direction::Down) => "rolled back",
+    }
+}
+
+/// What a zero-downtime phase left, said under its line.
+fn phase_note(applied: &Applied) -> Option<String> {
+    let v = applied.version;
+    match applied.phase? {
+        Phase::Uncontract => Some(format!(
+            "back to expanded: the old structure is restored and kept in sync, so the old application version may be deployed again; `cairn down` again (or `cairn abort {v}`) undoes the expand"
+        )),
+        Phase::Abort => Some(
+            "the expand is undone: rows written meanwhile by either application version are kept, in the old shape".to_owned(),
+        ),
+        Phase::Expand | Phase::Contract => None,
+    }
+}
+
 fn applied_line(applied: &Applied, style: Style) -> String {
-    let painted = match (applied.direction, applied.skipped) {
-        (_, true) => style.dim("skipped"),
-        (Direction::Up, false) => style.green("applied"),
-        (Direction::Down, false) => style.yellow("rolled back"),
+    let painted = if applied.skipped {
+        style.dim("skipped")
+    } else {
+        match done(applied) {
+            word @ ("rolled back" | "aborted" | "un-contracted") => style.yellow(word),
+            word => style.green(word),
+        }
     };
     let detail = if applied.skipped {
         "another runner did it first".to_owned()
@@ -213,9 +375,11 @@ fn applied_line(applied: &Applied, style: Style) -> String {
     };
     let recovered = applied
         .recovered
-        .as_ref()
+        .iter()
+        .cloned()
+        .chain(phase_note(applied))
         .map(|note| format!("\n  {note}"))
-        .unwrap_or_default();
+        .collect::<String>();
     format!(
         "{painted} {} {} ({detail}){recovered}",
         applied.version, applied.name
@@ -223,48 +387,47 @@ fn applied_line(applied: &Applied, style: Style) -> String {
 }
 
 /// What a run did, one line per migration, then a summary.
-/// `direction` says what was asked, for the "nothing to do" line.
-pub fn run_text(report: &RunReport, direction: Direction, style: Style) -> String {
+/// `asked` says what was asked, for the "nothing to do" line.
+pub fn run_text(report: &RunReport, asked: impl Into<Asked>, style: Style) -> String {
     let mut out = String::new();
     for applied in &report.migrations {
         let _ = writeln!(out, "{}", applied_line(applied, style));
     }
-    let done = report.migrations.iter().filter(|m| !m.skipped);
-    let up = done
-        .clone()
-        .filter(|m| m.direction == Direction::Up)
-        .count();
-    let down = done.filter(|m| m.direction == Direction::Down).count();
     let mut summary = Vec::new();
-    if down > 0 {
-        summary.push(format!(
-            "{} rolled back",
-            plural(down, "migration", "migrations")
-        ));
-    }
-    if up > 0 {
-        summary.push(format!("{} applied", plural(up, "migration", "migrations")));
+    for word in [
+        "rolled back",
+        "aborted",
+        "un-contracted",
+        "applied",
+        "expanded",
+        "contracted",
+    ] {
+        let n = report
+            .migrations
+            .iter()
+            .filter(|m| !m.skipped && done(m) == word)
+            .count();
+        if n > 0 {
+            summary.push(format!("{} {word}", plural(n, "migration", "migrations")));
+        }
     }
     if summary.is_empty() {
-        let _ = writeln!(
-            out,
-            "{}",
-            match direction {
-                Direction::Up => "nothing to apply: the database is up to date",
-                Direction::Down => "nothing to roll back",
-            }
-        );
+        let _ = writeln!(out, "{}", asked.into().nothing());
     } else {
         let _ = writeln!(out, "{}", summary.join(", "));
     }
     out
 }
 
-/// What a run did, as JSON; `error` is the message of a failed run.
-pub fn run_json(report: &RunReport, error: Option<&str>) -> Value {
+/// What a run did, as JSON; `error` is the message of a failed run;
+/// `expanded` the migrations the run left in a zero-downtime phase.
+pub fn run_json(report: &RunReport, error: Option<&str>, expanded: &[ExpandedMigration]) -> Value {
     let mut value = serde_json::to_value(report).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         map.insert("ok".to_owned(), Value::Bool(error.is_none()));
+        // The core's `held` is the first of `expanded`, which has the shape of `status`'s.
+        map.remove("held");
+        map.insert("expanded".to_owned(), expanded_json(expanded));
         if let Some(error) = error {
             map.insert("error".to_owned(), Value::String(error.to_owned()));
         }
@@ -282,13 +445,10 @@ fn terminated(sql: &str) -> String {
 }
 
 /// A dry run: the exact SQL each migration would send, with its origin.
-pub fn plan_text(planned: &[PlannedMigration], direction: Direction) -> String {
+pub fn plan_text(planned: &[PlannedMigration], asked: impl Into<Asked>) -> String {
+    let asked = asked.into();
     if planned.is_empty() {
-        return match direction {
-            Direction::Up => "-- nothing to apply: the database is up to date\n",
-            Direction::Down => "-- nothing to roll back\n",
-        }
-        .to_owned();
+        return format!("-- {}\n", asked.nothing());
     }
     let mut out = String::new();
     let _ = writeln!(out, "-- dry run: nothing was changed");
@@ -296,7 +456,10 @@ pub fn plan_text(planned: &[PlannedMigration], direction: Direction) -> String {
         let _ = writeln!(
             out,
             "\n-- {} {} {}{}",
-            m.direction.as_str(),
+            match asked {
+                Asked::Contract | Asked::Abort => asked.command(),
+                Asked::Up | Asked::Down => m.direction.as_str(),
+            },
             m.version,
             m.name,
             if m.transactional {
@@ -323,9 +486,14 @@ pub fn plan_text(planned: &[PlannedMigration], direction: Direction) -> String {
     out
 }
 
-/// A dry run as JSON.
-pub fn plan_json(planned: &[PlannedMigration]) -> Value {
-    json!({ "dry_run": true, "migrations": planned })
+/// A dry run as JSON; `contract` and `abort` say which phase it is.
+pub fn plan_json(planned: &[PlannedMigration], asked: Asked) -> Value {
+    match asked {
+        Asked::Contract | Asked::Abort => {
+            json!({ "dry_run": true, "phase": asked.command(), "migrations": planned })
+        }
+        Asked::Up | Asked::Down => json!({ "dry_run": true, "migrations": planned }),
+    }
 }
 
 /// What `repair` did.
@@ -566,6 +734,89 @@ mod tests {
             run_text(&RunReport::default(), Direction::Down, Style::new(false)),
             "nothing to roll back\n"
         );
+    }
+
+    fn expanded(state: HistoryState) -> ExpandedMigration {
+        ExpandedMigration {
+            version: 20260101090500,
+            name: "rename_users_name".to_owned(),
+            state,
+            versions: cairn::operation::Versions {
+                old: vec!["users.name".to_owned()],
+                new: vec!["users.full_name".to_owned()],
+            },
+            next: "cairn up".to_owned(),
+        }
+    }
+
+    #[test]
+    fn phases_read_as_sentences() {
+        let phase = |phase, direction| Applied {
+            phase: Some(phase),
+            ..applied(20260101090500, direction)
+        };
+        let report = RunReport {
+            migrations: vec![
+                phase(Phase::Expand, Direction::Up),
+                phase(Phase::Contract, Direction::Up),
+            ],
+            ..RunReport::default()
+        };
+        assert_eq!(
+            run_text(&report, Asked::Up, Style::new(false)),
+            "expanded 20260101090500 add_users (3 ms, 2 statements)\ncontracted 20260101090500 add_users (3 ms, 2 statements)\n1 migration expanded, 1 migration contracted\n"
+        );
+        let report = RunReport {
+            migrations: vec![phase(Phase::Uncontract, Direction::Down)],
+            ..RunReport::default()
+        };
+        let text = run_text(&report, Asked::Down, Style::new(false));
+        assert!(
+            text.starts_with(
+                "un-contracted 20260101090500 add_users (3 ms, 2 statements)\n  back to expanded: "
+            ),
+            "{text}"
+        );
+        assert!(text.contains("`cairn abort 20260101090500`"), "{text}");
+        assert!(text.ends_with("1 migration un-contracted\n"), "{text}");
+        let report = RunReport {
+            migrations: vec![phase(Phase::Abort, Direction::Down)],
+            ..RunReport::default()
+        };
+        let text = run_text(&report, Asked::Abort, Style::new(false));
+        assert!(text.contains("the expand is undone"), "{text}");
+        assert!(text.ends_with("1 migration aborted\n"), "{text}");
+        assert_eq!(
+            run_text(&RunReport::default(), Asked::Contract, Style::new(false)),
+            "nothing to contract: no migration is expanded\n"
+        );
+        assert_eq!(
+            plan_text(&[], Asked::Abort),
+            "-- nothing to abort: no migration is expanding or expanded\n"
+        );
+    }
+
+    #[test]
+    fn an_expanded_migration_says_what_each_version_uses_and_what_is_next() {
+        let m = expanded(HistoryState::Expanded);
+        assert_eq!(
+            next_step(&m),
+            "deploy the new application version (it uses users.full_name), then run `cairn contract 20260101090500`; `cairn abort 20260101090500` undoes the expand"
+        );
+        let text = expanded_text(std::slice::from_ref(&m), Style::new(false));
+        assert_eq!(
+            text,
+            format!(
+                "zero-downtime: 20260101090500 rename_users_name is expanded\n  the old application version may use: users.name\n  the new application version may use: users.full_name\n  next: {}\n",
+                next_step(&m)
+            )
+        );
+        let json = expanded_json(&[m]);
+        assert_eq!(json[0]["state"], "expanded");
+        assert_eq!(json[0]["versions"]["new"][0], "users.full_name");
+        assert!(json[0]["next"].as_str().unwrap().contains("cairn contract"));
+        // Between phases, the migrator's own next command.
+        assert_eq!(next_step(&expanded(HistoryState::Expanding)), "cairn up");
     }
 
     #[test]

@@ -1256,7 +1256,7 @@ async fn address_example(db: TestDatabase) {
             .expect("insert addresses");
     }
 
-    let run = cairn(&db, &dir, &["up"]).await;
+    let run = cairn(&db, &dir, &["up", "--to", "20260101090400"]).await;
     run.success();
     let rows = driver
         .query("SELECT id, address, street, city, state, zip_code FROM addresses ORDER BY id")
@@ -1362,7 +1362,7 @@ async fn literal_address_example(db: TestDatabase) {
     }
     legacy_strings(driver.as_mut()).await;
 
-    let run = cairn(&db, &dir, &["up"]).await;
+    let run = cairn(&db, &dir, &["up", "--to", "20260101090400"]).await;
     run.success();
     assert_eq!(
         count(driver.as_mut(), "SELECT COUNT(*) FROM victim").await,

@@ -28,4 +28,5 @@ mod crash;
 mod e2e;
 mod json;
 mod lockq;
+mod online;
 mod recovery;

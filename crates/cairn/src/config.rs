@@ -6,7 +6,10 @@
 //!   `DATABASE_URL`, `database_url` in cairn.toml, `sqlite://cairn.db`;
 //! - migrations directory: the explicit one (`--dir`), `migrations_dir` in
 //!   cairn.toml (relative to the file's folder), `migrations`;
-//! - replicas: the explicit ones (`--replica-url`), else `replica_urls`.
+//! - replicas: the explicit ones (`--replica-url`), else `replica_urls`;
+//! - the lock timeout of zero-downtime operations: the explicit one
+//!   (`--operation-lock-timeout`), `CAIRN_OPERATION_LOCK_TIMEOUT`,
+//!   `operation_lock_timeout` in cairn.toml, 500 ms.
 //!
 //! An empty environment variable counts as unset. The command line itself
 //! (clap, printing) stays in the binary: it fills an [`Overrides`].
@@ -45,6 +48,9 @@ pub struct ConfigFile {
     pub lock_retries: Option<u32>,
     /// `lock_wait`, a duration.
     pub lock_wait: Option<String>,
+    /// `operation_lock_timeout`, a duration: the lock timeout of each DDL
+    /// step of a zero-downtime operation.
+    pub operation_lock_timeout: Option<String>,
     /// `allow_out_of_order`.
     pub allow_out_of_order: Option<bool>,
     /// `replica_urls`.
@@ -102,6 +108,14 @@ pub enum ConfigError {
     /// `lock_timeout` is refused (0).
     #[error("{0}")]
     LockTimeout(String),
+    /// `--operation-lock-timeout` or `CAIRN_OPERATION_LOCK_TIMEOUT` is not a duration.
+    #[error("{from} is `{value}`, which is not a duration: write a whole number with a unit, such as \"500ms\", \"2s\" or \"1m\"")]
+    NotADurationArgument {
+        /// Where it came from (`--operation-lock-timeout`, the environment variable).
+        from: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// The database URL cannot be used.
     #[error("the database URL from {from} is not usable")]
     DatabaseUrl {
@@ -157,6 +171,9 @@ pub struct Overrides {
     pub allow_out_of_order: bool,
     /// Replica URLs (`up --replica-url`); when empty, the file's `replica_urls`.
     pub replica_urls: Vec<String>,
+    /// The lock timeout of zero-downtime operations as written
+    /// (`--operation-lock-timeout 2s`), validated here.
+    pub operation_lock_timeout: Option<String>,
 }
 
 /// Everything a run needs, resolved and validated.
@@ -282,6 +299,16 @@ impl Settings {
             )
             .map_err(ConfigError::LockTimeout)?,
             lock_retries: file.lock_retries.unwrap_or(defaults.lock_retries),
+            operation_lock_timeout: operation_lock_timeout(
+                overrides.operation_lock_timeout.as_deref(),
+                env,
+                duration(
+                    "operation_lock_timeout",
+                    &file.operation_lock_timeout,
+                    defaults.operation_lock_timeout,
+                )?,
+                &config_file,
+            )?,
             actor: actor(env),
             ..defaults
         };
@@ -343,6 +370,39 @@ fn database_url(
         );
     }
     (DEFAULT_DATABASE_URL.to_owned(), "the default".to_owned())
+}
+
+/// The operation lock timeout: `explicit` (the flag), else the environment,
+/// else `from_file` (the file's value or the default); 0 is refused as for
+/// `lock_timeout`.
+fn operation_lock_timeout(
+    explicit: Option<&str>,
+    env: &dyn Env,
+    from_file: Duration,
+    config_file: &Path,
+) -> Result<Duration, ConfigError> {
+    let (timeout, what) = match (explicit, env.var("CAIRN_OPERATION_LOCK_TIMEOUT")) {
+        (Some(text), _) => (
+            argument("--operation-lock-timeout", text)?,
+            "`--operation-lock-timeout`".to_owned(),
+        ),
+        (None, Some(text)) => (
+            argument("CAIRN_OPERATION_LOCK_TIMEOUT", &text)?,
+            "`CAIRN_OPERATION_LOCK_TIMEOUT`".to_owned(),
+        ),
+        (None, None) => (
+            from_file,
+            format!("`operation_lock_timeout` in `{}`", config_file.display()),
+        ),
+    };
+    cairn_core::retry::check_lock_timeout(timeout, &what).map_err(ConfigError::LockTimeout)
+}
+
+fn argument(from: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    parse_duration(text).ok_or_else(|| ConfigError::NotADurationArgument {
+        from,
+        value: text.to_owned(),
+    })
 }
 
 /// Who runs the migrations: `$USER` (or `$USERNAME`), plus `@$HOSTNAME` if set.
@@ -472,6 +532,60 @@ mod tests {
         };
         let err = Settings::resolve(&overrides, &env(&[])).unwrap_err();
         assert_eq!(err.to_string(), "a --replica-url is not usable");
+    }
+
+    #[test]
+    fn the_operation_lock_timeout_comes_from_the_flag_the_environment_or_the_file() {
+        let (_dir, mut overrides) = in_file("operation_lock_timeout = \"2s\"\n");
+        let timeout = |o: &Overrides, e: &FakeEnv| {
+            Settings::resolve(o, e).map(|s| s.migrator.operation_lock_timeout)
+        };
+        assert_eq!(
+            timeout(&overrides, &env(&[])).unwrap(),
+            Duration::from_secs(2)
+        );
+        let from_env = env(&[("CAIRN_OPERATION_LOCK_TIMEOUT", "3s")]);
+        assert_eq!(
+            timeout(&overrides, &from_env).unwrap(),
+            Duration::from_secs(3)
+        );
+        overrides.operation_lock_timeout = Some("250ms".to_owned());
+        assert_eq!(
+            timeout(&overrides, &from_env).unwrap(),
+            Duration::from_millis(250)
+        );
+        let (_dir, empty) = in_file("");
+        assert_eq!(
+            timeout(&empty, &env(&[])).unwrap(),
+            Duration::from_millis(500),
+            "the default"
+        );
+    }
+
+    #[test]
+    fn a_bad_operation_lock_timeout_says_where_it_came_from() {
+        let (_dir, overrides) = in_file("operation_lock_timeout = \"soon\"\n");
+        let err = Settings::resolve(&overrides, &env(&[])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`operation_lock_timeout = \"soon\"` is not a duration"),
+            "{err}"
+        );
+        let (_dir, mut overrides) = in_file("");
+        overrides.operation_lock_timeout = Some("0".to_owned());
+        let err = Settings::resolve(&overrides, &env(&[])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`--operation-lock-timeout` is 0"),
+            "{err}"
+        );
+        overrides.operation_lock_timeout = None;
+        let err = Settings::resolve(&overrides, &env(&[("CAIRN_OPERATION_LOCK_TIMEOUT", "5 s")]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "CAIRN_OPERATION_LOCK_TIMEOUT is `5 s`, which is not a duration: write a whole number with a unit, such as \"500ms\", \"2s\" or \"1m\""
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub use cairn_sqlite as sqlite;
 // The modules of core that the binary, the bench and the tests use.
 pub use cairn_core::{
     backfill, checksum, clock, dialect, directive, driver, engine, error, history, migration,
-    migrator, plan, recovery, retry, schema, seed, source, url, verify,
+    migrator, operation, plan, recovery, retry, schema, seed, source, url, verify,
 };
 
 pub use cairn_core::{

@@ -113,7 +113,11 @@ pub(super) fn phases(
                 .any(|key| key.split(['(', ' ']).next() == Some(name))
         })
         .collect();
-    let mut contract = drop_triggers();
+    let mut contract: Vec<Step> = sql
+        .omittable(table, name, &old.data_type)
+        .into_iter()
+        .collect();
+    contract.extend(drop_triggers());
     for (index, _) in &indexed {
         contract.push(indexes::remove(sql, table, index));
     }

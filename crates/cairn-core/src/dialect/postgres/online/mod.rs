@@ -20,7 +20,7 @@
 //! does not conflict with reads or writes).
 
 use super::PostgresDialect;
-use crate::dialect::{Bookkeeping, Online};
+use crate::dialect::{Bookkeeping, Dialect, Online};
 use crate::engine::Engine;
 use crate::operation::{Context, Kind, Operation, Phases};
 use crate::schema::{Column, Table};
@@ -35,6 +35,7 @@ mod drop_column;
 mod drop_index;
 mod dual;
 mod guards;
+mod indexes;
 mod not_null;
 mod raw_sql;
 mod rename_column;
@@ -106,7 +107,13 @@ impl Online for PostgresDialect {
                 up.for_engine(Engine::Postgres),
                 &location,
             ),
-            Kind::RenameTable { table, to } => rename_table::compile(&Target::new(table, ctx)?, to),
+            Kind::RenameTable { table, to } => rename_table::compile(
+                &Target::new(table, ctx)?,
+                to,
+                // PostgreSQL 15+: the view checks the querying role's
+                // privileges and row-level security, as the table does.
+                self.server_version().is_some_and(|v| v.at_least(15, 0)),
+            ),
             Kind::CreateIndex {
                 table,
                 name,
@@ -205,6 +212,11 @@ impl<'a> Target<'a> {
         })
     }
 
+    /// Its name without the schema.
+    fn name(&self) -> &'a str {
+        self.key.rsplit_once('.').map_or(self.key, |(_, name)| name)
+    }
+
     /// `object` (an index, a function) qualified with the table's schema.
     fn qualified(&self, object: &str) -> String {
         PostgresDialect::DEFAULT.qualify(self.schema, object)
@@ -259,6 +271,24 @@ impl<'a> Target<'a> {
     }
 }
 
+/// `FOREIGN KEY (<columns>) REFERENCES ...` like `fk`, from `columns`
+/// (quoted, joined).
+fn foreign_key(fk: &crate::schema::ForeignKey, columns: &str) -> String {
+    let mut out = format!(
+        "FOREIGN KEY ({columns}) REFERENCES {}",
+        crate::schema::quote_key(Engine::Postgres, &fk.referenced_table)
+    );
+    if !fk.referenced_columns.is_empty() {
+        let referenced: Vec<String> = fk.referenced_columns.iter().map(|c| q(c)).collect();
+        out.push_str(&format!(" ({})", referenced.join(", ")));
+    }
+    out.push_str(&format!(
+        " ON DELETE {} ON UPDATE {}",
+        fk.on_delete, fk.on_update
+    ));
+    out
+}
+
 /// The SQL backfill `UPDATE table SET <set> WHERE <filter>` of an operation.
 fn backfill(
     table: &Target,
@@ -276,4 +306,57 @@ fn backfill(
         batch: crate::backfill::BatchOptions::default(),
         location: location.to_owned(),
     }
+}
+
+/// The phases as text, for snapshot tests of the SQL.
+#[cfg(test)]
+fn render(phases: &Phases) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let steps = [
+        ("expand", &phases.expand),
+        ("contract", &phases.contract),
+        ("abort", &phases.abort),
+        ("uncontract", &phases.uncontract),
+    ];
+    for (phase, steps) in steps {
+        let _ = writeln!(out, "== {phase}");
+        for step in steps {
+            let mut flags = Vec::new();
+            if step.transaction {
+                flags.push("transaction");
+            }
+            if step.lock_timeout {
+                flags.push("lock timeout");
+            }
+            let _ = writeln!(out, "-- {} [{}]", step.what, flags.join(", "));
+            if let Some(guard) = &step.done_if {
+                let _ = writeln!(out, "   done if: {guard}");
+            }
+            for statement in &step.statements {
+                let _ = writeln!(out, "{statement};");
+            }
+        }
+    }
+    for (phase, backfills) in [
+        ("backfill", &phases.backfill),
+        ("uncontract backfill", &phases.uncontract_backfill),
+    ] {
+        for backfill in backfills {
+            let (set, filter) = backfill.action.sql_for(Engine::Postgres);
+            let _ = writeln!(
+                out,
+                "== {phase}: UPDATE {} SET {} WHERE {}",
+                backfill.table,
+                set.unwrap_or_default(),
+                filter.unwrap_or_default()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "== versions: old {:?}, new {:?}",
+        phases.versions.old, phases.versions.new
+    );
+    out
 }
