@@ -194,6 +194,16 @@ async fn life_cycle(db: TestDatabase) {
         "Bob Babbage"
     );
 
+    // down --dry-run shows the un-contract and changes nothing.
+    let dry = cairn(&db, &dir, &["down", "--dry-run"]).await;
+    assert!(
+        dry.success()
+            .contains(&format!("-- down {RENAME} rename_users_name")),
+        "{dry}"
+    );
+    assert_eq!(state(&db, &dir, RENAME).await, "applied");
+    assert!(!has_column(app.as_mut(), "name").await);
+
     // down of a contracted migration un-contracts: back to expanded.
     let down = cairn(&db, &dir, &["down"]).await;
     let stdout = down.success();
@@ -443,6 +453,27 @@ async fn a_held_lock_stops_contract_with_4(db: TestDatabase) {
     assert_eq!(state(&db, &dir, RENAME).await, "applied");
 }
 
+/// SQLite: another connection holds the write lock in an open transaction.
+/// `cairn up` gives up after the busy timeout with exit 4 before the expand
+/// starts (nothing recorded, nothing to abort); once the transaction ends,
+/// `cairn up` expands.
+async fn a_held_write_lock_exits_4_on_sqlite(db: TestDatabase) {
+    let dir = before_the_rename(&db).await;
+    let mut blocker = connect(&db).await;
+    blocker.begin().await.expect("the blocker's transaction");
+    blocker
+        .execute("INSERT INTO users (id, email, name) VALUES (9, 'x@example.com', 'X')")
+        .await
+        .expect("the blocker writes users");
+    let up = cairn(&db, &dir, &["up", "--operation-lock-timeout", "200ms"]).await;
+    assert_eq!(up.code(), Some(4), "{up}");
+    assert!(up.stderr.contains("database is locked"), "{up}");
+    blocker.rollback().await.expect("the blocker ends");
+    assert_eq!(state(&db, &dir, RENAME).await, "pending");
+    let again = cairn(&db, &dir, &["up"]).await;
+    assert!(again.success().contains(NEXT), "{again}");
+}
+
 /// A migration with `migration_toml` after a table `t (id, a)`: the run is
 /// refused with exit 1 naming `migration.toml:3` and `words`, and changes
 /// nothing (migration 2 pending, `t` as it was, no Cairn object).
@@ -521,7 +552,10 @@ async fn nothing_to_contract_or_abort(db: TestDatabase) {
     for command in ["contract", "abort"] {
         let run = cairn(&db, &dir, &[command]).await;
         assert_eq!(run.code(), Some(1), "{command}\n{run}");
-        assert!(!run.stderr.is_empty(), "{command}\n{run}");
+        assert!(
+            run.stderr.contains(&format!("nothing to {command}")),
+            "{command}\n{run}"
+        );
         assert_eq!(state(&db, &dir, RENAME).await, "pending", "{command}");
     }
 }
@@ -582,6 +616,19 @@ async fn the_config_template_documents_the_operation_lock_timeout() {
     );
 }
 
+/// `cairn verify --seed-data` on the whole example: the SQL migrations by
+/// down and up again, the operations by expand → abort and expand →
+/// contract → down → abort, each compared with the schema and rows before.
+async fn verify_the_whole_example(db: TestDatabase) {
+    let dir = example(&db);
+    let verify = cairn(&db, &dir, &["verify", "--seed-data"]).await;
+    let stdout = verify.success();
+    for version in [RENAME, MAILBOX] {
+        assert!(stdout.contains(&format!("ok {version} ")), "{verify}");
+    }
+    assert!(stdout.contains("7 ok, 0 failed"), "{verify}");
+}
+
 /// The tests every engine runs, each on its own fresh database from `$db`.
 macro_rules! online_cli_tests {
     ($db:expr) => {
@@ -621,6 +668,11 @@ macro_rules! online_cli_tests {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn verify_checks_every_phase_of_the_example() {
+            verify_the_whole_example($db).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn contract_and_abort_with_nothing_expanded_fail() {
             nothing_to_contract_or_abort($db).await;
         }
@@ -631,6 +683,11 @@ mod sqlite {
     use super::*;
 
     online_cli_tests!(TestDatabase::sqlite());
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lockq_a_held_write_lock_exits_4_and_up_continues() {
+        a_held_write_lock_exits_4_on_sqlite(TestDatabase::sqlite()).await;
+    }
 }
 
 #[cfg(feature = "servers")]

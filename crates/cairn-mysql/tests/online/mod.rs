@@ -101,11 +101,16 @@ async fn run(driver: &mut MySqlDriver, steps: &[Step]) -> Vec<Ran> {
     ran
 }
 
-/// Runs `steps`, then again: the second run must skip every step (guards).
+/// Runs `steps`, then again: the second run must skip every step that has
+/// statements (guards); checks, which have none, change nothing and run again.
 async fn run_twice(driver: &mut MySqlDriver, steps: &[Step]) {
     run(driver, steps).await;
     let again = run(driver, steps).await;
     for (step, ran) in steps.iter().zip(&again) {
+        if step.statements.is_empty() {
+            assert!(step.must_be_empty.is_some(), "`{}` does nothing", step.what);
+            continue;
+        }
         assert_eq!(
             *ran,
             Ran::Skipped,
@@ -456,6 +461,66 @@ mod rename_column {
         let aborted = snapshot(&mut d).await;
         same_schema(&before, &aborted);
         no_cairn_objects(&aborted);
+    }
+
+    /// Objects outside the table that read the column (another table's
+    /// foreign key, a view, the user's trigger) stop expand at its first
+    /// step, before anything changed, naming them.
+    #[tokio::test]
+    async fn refuses_at_expand_a_column_others_depend_on() {
+        let cases: [(&str, &[&str]); 3] = [
+            (
+                "foreign key",
+                &["CREATE TABLE child (id INT PRIMARY KEY, code VARCHAR(10), \
+                   CONSTRAINT child_code FOREIGN KEY (code) REFERENCES codes (code))"],
+            ),
+            ("view", &["CREATE VIEW code_list AS SELECT code FROM codes"]),
+            (
+                "trigger",
+                &[
+                    "CREATE TRIGGER codes_upper BEFORE INSERT ON codes FOR EACH ROW \
+                   SET NEW.`code` = UPPER(NEW.`code`)",
+                ],
+            ),
+        ];
+        for (dependent, setup) in cases {
+            let (_db, mut d) = database(&[
+                "CREATE TABLE codes (id INT PRIMARY KEY, code VARCHAR(10), other INT, KEY codes_code (code))",
+                "CREATE VIEW others AS SELECT other FROM codes",
+            ])
+            .await;
+            for sql in setup {
+                exec(&mut d, sql).await;
+            }
+            let before = snapshot(&mut d).await;
+            let phases = compiled(
+                &d,
+                rename("codes", "code", "label"),
+                table(&before, "codes"),
+            );
+            let failure = run_step(&mut d, &phases.expand[0])
+                .await
+                .expect_err("a dependent object");
+            let message = failure.error.to_string();
+            assert!(message.contains(dependent), "{dependent}: {message}");
+            assert!(message.contains("earlier migration"), "{message}");
+            same_schema(&before, &snapshot(&mut d).await);
+        }
+        // A view of another column does not count.
+        let (_db, mut d) = database(&[
+            "CREATE TABLE codes (id INT PRIMARY KEY, code VARCHAR(10), other INT)",
+            "CREATE VIEW others AS SELECT other FROM codes",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(
+            &d,
+            rename("codes", "code", "label"),
+            table(&before, "codes"),
+        );
+        run_step(&mut d, &phases.expand[0])
+            .await
+            .expect("nothing depends on it");
     }
 
     /// What cannot be renamed online is refused before anything runs, saying why.
@@ -825,9 +890,9 @@ async fn raw_sql_runs_as_written_and_is_unchecked() {
         .contains_key("x"));
 }
 
-/// What the family cannot do online is refused, saying what to do instead.
+/// add_check is refused as not online, saying what to do instead.
 #[tokio::test]
-async fn refuses_check_and_foreign_key_as_not_online() {
+async fn refuses_add_check_as_not_online() {
     let (_db, mut d) = database(&["CREATE TABLE t (id INT PRIMARY KEY, a INT)"]).await;
     let s = snapshot(&mut d).await;
     let check = compile(
@@ -841,18 +906,263 @@ async fn refuses_check_and_foreign_key_as_not_online() {
     )
     .expect_err("refused");
     assert!(check.contains("ALGORITHM=COPY"), "{check}");
-    let fk = compile(
-        &d,
+}
+
+mod add_foreign_key {
+    use super::*;
+
+    fn fk() -> Kind {
         Kind::AddForeignKey {
-            table: "t".to_owned(),
-            name: "t_a".to_owned(),
-            columns: vec!["a".to_owned()],
-            references: "t".to_owned(),
+            table: "pets".to_owned(),
+            name: "pets_owner".to_owned(),
+            columns: vec!["owner_id".to_owned()],
+            references: "owners".to_owned(),
             referenced_columns: vec!["id".to_owned()],
-            on_delete: None,
-        },
-        Some(table(&s, "t")),
-    )
-    .expect_err("refused");
-    assert!(fk.contains("foreign_key_checks"), "{fk}");
+            on_delete: Some("CASCADE".to_owned()),
+        }
+    }
+
+    const PETS: &[&str] = &[
+        "CREATE TABLE owners (id INT PRIMARY KEY)",
+        "INSERT INTO owners VALUES (1)",
+        "CREATE TABLE pets (id INT PRIMARY KEY, owner_id INT)",
+        "INSERT INTO pets VALUES (1, 1), (2, NULL)",
+    ];
+
+    /// Added in place without validating, then validated by a query; abort
+    /// drops it and the index the server made for it.
+    #[tokio::test]
+    async fn added_in_place_then_validated() {
+        let (_db, mut d) = database(PETS).await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, fk(), table(&before, "pets"));
+        run(&mut d, &phases.expand).await;
+        assert!(d.execute("INSERT INTO pets VALUES (3, 9)").await.is_err());
+        let s = snapshot(&mut d).await;
+        assert_eq!(
+            table(&s, "pets").foreign_keys["pets_owner"].on_delete,
+            "CASCADE"
+        );
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+    }
+
+    /// An orphan row fails the validation step, which names what to do.
+    #[tokio::test]
+    async fn an_orphan_fails_validation() {
+        let (_db, mut d) = database(PETS).await;
+        exec(&mut d, "INSERT INTO pets VALUES (3, 9)").await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(&d, fk(), table(&before, "pets"));
+        run_step(&mut d, &phases.expand[0]).await.expect("added");
+        let failure = run_step(&mut d, &phases.expand[1])
+            .await
+            .expect_err("an orphan");
+        assert!(
+            failure.error.to_string().contains("no match in owners"),
+            "{}",
+            failure.error
+        );
+        run(&mut d, &phases.abort).await;
+        same_schema(&before, &snapshot(&mut d).await);
+    }
+}
+
+/// add_unique builds a unique index online; abort drops it.
+#[tokio::test]
+async fn add_unique_builds_a_unique_index() {
+    let (_db, mut d) = database(&["CREATE TABLE t (id INT PRIMARY KEY, a INT)"]).await;
+    let before = snapshot(&mut d).await;
+    let kind = Kind::AddUnique {
+        table: "t".to_owned(),
+        name: "t_a".to_owned(),
+        columns: vec!["a".to_owned()],
+    };
+    let phases = compiled(&d, kind, table(&before, "t"));
+    run_twice(&mut d, &phases.expand).await;
+    assert!(table(&snapshot(&mut d).await, "t").indexes["t_a"].unique);
+    run_twice(&mut d, &phases.abort).await;
+    same_schema(&before, &snapshot(&mut d).await);
+}
+
+mod change_column_type {
+    use super::*;
+
+    /// A VARCHAR of digits becomes an INT column: `up` and `down` convert,
+    /// both versions write through each other, contract leaves the new
+    /// column where the old one stood, with its index and NOT NULL.
+    #[tokio::test]
+    async fn converts_both_ways() {
+        let (_db, mut d) = database(&[
+            "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, qty VARCHAR(10) NOT NULL, \
+             note TEXT, KEY orders_qty (qty))",
+            "INSERT INTO orders (qty) VALUES ('1'), ('22')",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let kind = Kind::ChangeColumnType {
+            table: "orders".to_owned(),
+            column: "qty".to_owned(),
+            to: "quantity".to_owned(),
+            data_type: "INT".to_owned(),
+            up: expr("CAST(qty AS SIGNED)"),
+            down: expr("CAST(quantity AS CHAR)"),
+        };
+        let phases = compiled(&d, kind, table(&before, "orders"));
+        run_twice(&mut d, &phases.expand).await;
+        backfill(&mut d, &phases.backfill).await;
+        exec(&mut d, "INSERT INTO orders (qty) VALUES ('333')").await;
+        exec(&mut d, "INSERT INTO orders (quantity) VALUES (4444)").await;
+        exec(&mut d, "UPDATE orders SET qty = '5' WHERE id = 1").await;
+        exec(&mut d, "UPDATE orders SET quantity = 66 WHERE id = 2").await;
+        let bad = one(
+            &mut d,
+            "SELECT COUNT(*) FROM orders WHERE NOT (quantity <=> CAST(qty AS SIGNED))",
+        )
+        .await;
+        assert_eq!(bad.as_deref(), Some("0"));
+        assert_eq!(
+            one(&mut d, "SELECT qty FROM orders WHERE quantity = 4444")
+                .await
+                .as_deref(),
+            Some("4444")
+        );
+
+        run_twice(&mut d, &phases.contract).await;
+        let contracted = snapshot(&mut d).await;
+        let orders = table(&contracted, "orders");
+        assert_eq!(orders.column_order, ["id", "quantity", "note"]);
+        assert_eq!(orders.columns["quantity"].data_type, "int(11)");
+        assert!(!orders.columns["quantity"].nullable);
+        assert_eq!(orders.indexes["orders_qty"].columns, ["quantity"]);
+        no_cairn_objects(&contracted);
+
+        run_twice(&mut d, &phases.uncontract).await;
+        backfill(&mut d, &phases.uncontract_backfill).await;
+        exec(&mut d, "INSERT INTO orders (qty) VALUES ('7')").await;
+        assert_eq!(
+            one(&mut d, "SELECT quantity FROM orders WHERE qty = '7'")
+                .await
+                .as_deref(),
+            Some("7")
+        );
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+    }
+}
+
+mod set_not_null {
+    use super::*;
+
+    /// Old code still writes NULL: the triggers rewrite it by `up`; contract
+    /// makes the column NOT NULL; un-contract relaxes it again.
+    #[tokio::test]
+    async fn rewrites_nulls_by_up() {
+        let (_db, mut d) = database(&[
+            "CREATE TABLE t (id INT PRIMARY KEY, email VARCHAR(50))",
+            "INSERT INTO t VALUES (1, NULL), (2, 'b@x')",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let kind = Kind::SetNotNull {
+            table: "t".to_owned(),
+            column: "email".to_owned(),
+            up: expr("CONCAT('user', id, '@unknown')"),
+        };
+        let phases = compiled(&d, kind, table(&before, "t"));
+        run_twice(&mut d, &phases.expand).await;
+        backfill(&mut d, &phases.backfill).await;
+        exec(&mut d, "INSERT INTO t VALUES (3, NULL)").await;
+        exec(&mut d, "UPDATE t SET email = NULL WHERE id = 2").await;
+        let emails: Vec<_> = rows(&mut d, "SELECT email FROM t ORDER BY id")
+            .await
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        let expected = ["user1@unknown", "user2@unknown", "user3@unknown"];
+        assert_eq!(emails, expected.map(|e| Some(e.to_owned())));
+        run_twice(&mut d, &phases.contract).await;
+        assert!(!table(&snapshot(&mut d).await, "t").columns["email"].nullable);
+        run_twice(&mut d, &phases.uncontract).await;
+        exec(&mut d, "INSERT INTO t VALUES (4, NULL)").await;
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+        let e = compile(
+            &d,
+            Kind::SetNotNull {
+                table: "t".to_owned(),
+                column: "id".to_owned(),
+                up: expr("0"),
+            },
+            Some(table(&before, "t")),
+        )
+        .expect_err("refused");
+        assert!(e.contains("NOT NULL already"), "{e}");
+    }
+}
+
+mod rename_table {
+    use super::*;
+
+    /// The new name is an updatable view while expanded; contract swaps the
+    /// names atomically; un-contract leaves a view under the old name.
+    #[tokio::test]
+    async fn both_names_work_through_every_phase() {
+        let (_db, mut d) = database(&[
+            "CREATE TABLE clients (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50))",
+            "INSERT INTO clients (name) VALUES ('a')",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let kind = Kind::RenameTable {
+            table: "clients".to_owned(),
+            to: "customers".to_owned(),
+        };
+        let phases = compiled(&d, kind, table(&before, "clients"));
+        run_twice(&mut d, &phases.expand).await;
+        exec(&mut d, "INSERT INTO customers (name) VALUES ('new')").await;
+        exec(&mut d, "INSERT INTO clients (name) VALUES ('old')").await;
+        exec(&mut d, "UPDATE customers SET name = 'a2' WHERE id = 1").await;
+        assert_eq!(
+            one(&mut d, "SELECT name FROM clients WHERE id = 1")
+                .await
+                .as_deref(),
+            Some("a2")
+        );
+        assert_eq!(
+            one(&mut d, "SELECT COUNT(*) FROM customers")
+                .await
+                .as_deref(),
+            Some("3")
+        );
+
+        run_twice(&mut d, &phases.contract).await;
+        let contracted = snapshot(&mut d).await;
+        assert!(contracted.tables.contains_key("customers"));
+        assert!(!contracted.tables.contains_key("clients"));
+        assert!(contracted.views.is_empty(), "{}", contracted.to_text());
+
+        run_twice(&mut d, &phases.uncontract).await;
+        exec(&mut d, "INSERT INTO clients (name) VALUES ('old again')").await;
+        assert_eq!(
+            one(&mut d, "SELECT COUNT(*) FROM customers")
+                .await
+                .as_deref(),
+            Some("4")
+        );
+
+        run_twice(&mut d, &phases.abort).await;
+        let aborted = snapshot(&mut d).await;
+        same_schema(&before, &aborted);
+        no_cairn_objects(&aborted);
+        assert_eq!(
+            one(&mut d, "SELECT COUNT(*) FROM clients").await.as_deref(),
+            Some("4")
+        );
+    }
 }

@@ -135,6 +135,21 @@ async fn rename_column_expand_contract_uncontract_abort() {
     );
 
     lab.run_twice(&phases.contract).await;
+    let unguarded: Vec<&str> = phases
+        .contract
+        .iter()
+        .filter(|s| s.done_if.is_none())
+        .map(|s| s.what.as_str())
+        .collect();
+    assert!(
+        unguarded.is_empty(),
+        "unguarded contract steps: {unguarded:?}"
+    );
+    assert_eq!(
+        lab.run(&phases.contract).await,
+        0,
+        "every step is skipped once done"
+    );
     let contracted = lab.snapshot().await;
     let mut expected = Lab::new(RENAMED).await;
     let expected = expected.snapshot().await;
@@ -353,4 +368,93 @@ async fn rename_column_refuses_what_it_cannot_do_online() {
     assert!(error.contains("no primary key"), "{error}");
     let error = compile(rename("absent", "a", "b"), None).unwrap_err();
     assert!(error.contains("table `absent` does not exist"), "{error}");
+}
+
+#[tokio::test]
+async fn rename_column_refuses_at_expand_a_column_others_depend_on() {
+    let mut lab = Lab::new(
+        "CREATE TABLE accounts (id int PRIMARY KEY, code text UNIQUE, label text);
+         CREATE TABLE orders (id int PRIMARY KEY, account_code text REFERENCES accounts (code));
+         CREATE VIEW labels AS SELECT label FROM accounts;",
+    )
+    .await;
+    let before = lab.snapshot().await;
+    for (column, dependent) in [
+        ("code", "foreign key orders_account_code_fkey of orders"),
+        ("label", "view labels"),
+    ] {
+        let phases = compiled(
+            rename("accounts", column, "renamed"),
+            &before.tables["accounts"],
+        );
+        let failure = run_step(&mut lab.driver, &phases.expand[0])
+            .await
+            .expect_err("the first expand step refuses");
+        let message = failure.error.to_string();
+        assert!(
+            message.contains(dependent) && message.contains(&format!("accounts.{column}")),
+            "{message}"
+        );
+        lab.assert_restored(&before, false).await;
+    }
+}
+
+#[tokio::test]
+async fn rename_column_moves_sequence_ownership() {
+    let mut lab = Lab::new(
+        "CREATE TABLE tickets (id int PRIMARY KEY, number serial, title text);
+         INSERT INTO tickets (id, title) VALUES (1, 'a'), (2, 'b');",
+    )
+    .await;
+    let before = lab.snapshot().await;
+    let phases = compiled(
+        rename("tickets", "number", "ticket_no"),
+        &before.tables["tickets"],
+    );
+    lab.run(&phases.expand).await;
+    lab.backfill(&phases.backfill).await;
+    lab.execute("INSERT INTO tickets (id, title) VALUES (3, 'new writer omits both')")
+        .await;
+    assert_eq!(
+        strings(
+            lab.rows("SELECT number, ticket_no FROM tickets ORDER BY id")
+                .await
+        ),
+        [["1", "1"], ["2", "2"], ["3", "3"]]
+    );
+    lab.run_twice(&phases.contract).await;
+    assert_eq!(
+        lab.value("SELECT pg_get_serial_sequence('tickets', 'ticket_no')")
+            .await
+            .as_deref(),
+        Some("public.tickets_number_seq")
+    );
+    lab.execute("INSERT INTO tickets (id, title) VALUES (4, 'after')")
+        .await;
+    assert_eq!(
+        lab.value("SELECT ticket_no FROM tickets WHERE id = 4")
+            .await
+            .as_deref(),
+        Some("4")
+    );
+    lab.run(&phases.uncontract).await;
+    lab.backfill(&phases.uncontract_backfill).await;
+    lab.run(&phases.abort).await;
+    assert_eq!(
+        lab.value("SELECT pg_get_serial_sequence('tickets', 'number')")
+            .await
+            .as_deref(),
+        Some("public.tickets_number_seq")
+    );
+    lab.assert_restored(&before, true).await;
+}
+
+fn strings(rows: Vec<Vec<Option<String>>>) -> Vec<Vec<String>> {
+    rows.into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".to_owned()))
+                .collect()
+        })
+        .collect()
 }

@@ -7,7 +7,6 @@
 
 use cairn_core::backfill::{Action, Backfill};
 use cairn_core::dialect::postgres::PostgresDialect;
-use cairn_core::dialect::Online;
 use cairn_core::operation::exec::{run_step, Ran};
 use cairn_core::operation::{Context, Expr, Kind, Operation, Phases, Step};
 use cairn_core::schema::{diff, diff_with, quote_key, DiffOptions, Snapshot, Table};
@@ -15,12 +14,13 @@ use cairn_core::{Dialect, Driver, Engine, Location};
 use cairn_postgres::PgDriver;
 use cairn_testkit::TestDatabase;
 
+mod concurrency;
 mod lifecycle;
 mod operations;
 
 /// A fresh database with a driver on it.
 struct Lab {
-    _db: TestDatabase,
+    db: TestDatabase,
     driver: PgDriver,
 }
 
@@ -33,7 +33,7 @@ impl Lab {
             .execute(setup)
             .await
             .unwrap_or_else(|e| panic!("setup failed: {e}\n{setup}"));
-        Lab { _db: db, driver }
+        Lab { db, driver }
     }
 
     async fn execute(&mut self, sql: &str) {
@@ -180,8 +180,18 @@ fn assert_no_difference(a: &Snapshot, b: &Snapshot, what: &str) {
     );
 }
 
-/// The operation's phases, compiled against `before` as the migrator does.
+/// The operation's phases, compiled against `before` as the migrator does,
+/// by the family's dialect with no server version known.
 fn compile(kind: Kind, before: Option<&Table>) -> Result<Phases, String> {
+    compile_for(&PostgresDialect::DEFAULT, kind, before)
+}
+
+/// [`compile`] by `dialect` (a connection's, which knows the server version).
+fn compile_for(
+    dialect: &dyn Dialect,
+    kind: Kind,
+    before: Option<&Table>,
+) -> Result<Phases, String> {
     let operation = Operation {
         kind,
         location: Location::new("migrations/20260101090500_op/migration.toml", 2),
@@ -191,7 +201,7 @@ fn compile(kind: Kind, before: Option<&Table>) -> Result<Phases, String> {
         index: 0,
         before,
     };
-    PostgresDialect::DEFAULT.compile_operation(&operation, &ctx)
+    dialect.compile_operation(&operation, &ctx)
 }
 
 fn compiled(kind: Kind, before: &Table) -> Phases {

@@ -122,3 +122,33 @@ fn a_key_column_cannot_be_dropped() {
     let error = compile(drop("id", None), Some(&table)).expect_err("refused");
     assert!(error.contains("part of the primary key"), "{error}");
 }
+
+#[tokio::test]
+async fn down_and_not_the_default_fills_new_writers_rows() {
+    let mut db = Db::new(&[
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, legacy TEXT NOT NULL DEFAULT 'none')",
+        "INSERT INTO users (name, legacy) VALUES ('ada', 'A')",
+    ])
+    .await;
+    let before = db.snapshot().await;
+    let phases = compile(
+        drop("legacy", Some("upper(name)")),
+        before.tables.get("users"),
+    )
+    .expect("compiles");
+    db.run_twice(&phases.expand).await;
+    app(&mut db.new, "INSERT INTO users (name) VALUES ('bob')").await;
+    assert_eq!(
+        db.value("SELECT legacy FROM users WHERE name = 'bob'")
+            .await
+            .as_deref(),
+        Some("BOB")
+    );
+    db.run_twice(&phases.abort).await;
+    assert_eq!(
+        diff(&before, &db.snapshot().await),
+        vec![],
+        "the default and NOT NULL are back"
+    );
+    assert_eq!(db.cairn_objects().await, Vec::<String>::new());
+}

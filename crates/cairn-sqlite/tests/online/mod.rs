@@ -14,10 +14,12 @@ use cairn_testkit::TestDatabase;
 
 mod add_column;
 mod change_column_type;
+mod concurrency;
 mod constraints;
 mod drop_column;
 mod index;
 mod raw_sql;
+mod refusals;
 mod rename_column;
 mod rename_table;
 mod set_not_null;

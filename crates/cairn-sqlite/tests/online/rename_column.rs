@@ -322,25 +322,53 @@ async fn a_table_with_its_own_trigger_is_refused_before_the_rebuild() {
     assert_eq!(diff(&before, &db.snapshot().await), vec![]);
 }
 
+/// A column's collation is carried to the new column, its unique index,
+/// and through every rebuild.
 #[tokio::test]
-async fn a_column_collation_is_refused_before_anything_changes() {
-    let mut db =
-        Db::new(&["CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE)"]).await;
+async fn a_column_collation_is_carried_through_every_phase() {
+    let mut db = Db::new(&[
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE)",
+        "INSERT INTO users (name) VALUES ('ada')",
+    ])
+    .await;
     let before = db.snapshot().await;
+    assert_eq!(
+        before.tables["users"].columns["name"].collation.as_deref(),
+        Some("nocase")
+    );
     let phases = compile(
         rename("users", "name", "full_name"),
         before.tables.get("users"),
     )
     .expect("compiles");
-    let failure = run_step(&mut db.cairn, &phases.expand[0])
-        .await
-        .expect_err("refused");
-    let message = failure.error.to_string();
-    assert!(
-        message.contains("COLLATE") && message.contains("raw_sql"),
-        "{message}"
+    db.run_twice(&phases.expand).await;
+    db.backfill(&phases.backfill).await;
+    assert_eq!(
+        db.table("users").await.columns["full_name"]
+            .collation
+            .as_deref(),
+        Some("nocase")
     );
+    let duplicate = db
+        .new
+        .execute("INSERT INTO users (full_name) VALUES ('ADA')")
+        .await;
+    assert!(
+        duplicate.is_err(),
+        "unique without regard to case on the new column"
+    );
+    db.run_twice(&phases.contract).await;
+    let users = db.table("users").await;
+    assert_eq!(
+        users.columns["full_name"].collation.as_deref(),
+        Some("nocase")
+    );
+    assert!(!users.columns["full_name"].nullable);
+    db.run_twice(&phases.uncontract).await;
+    db.backfill(&phases.uncontract_backfill).await;
+    db.run_twice(&phases.abort).await;
     assert_eq!(diff(&before, &db.snapshot().await), vec![]);
+    assert_eq!(db.cairn_objects().await, Vec::<String>::new());
 }
 
 #[test]
@@ -370,4 +398,142 @@ fn what_cannot_be_renamed_is_refused_with_what_to_do() {
     table.columns.get_mut("name").unwrap().generated = Some("virtual".to_owned());
     let error = compile(rename("users", "name", "n"), Some(&table)).expect_err("generated");
     assert!(error.contains("generated"), "{error}");
+}
+
+/// Two operations of one migration compile against the same table as it
+/// was before: a rebuild of the second must not drop what the first added.
+#[tokio::test]
+async fn a_rebuild_that_would_lose_another_operations_column_is_refused() {
+    let mut db = Db::new(USERS).await;
+    let before = db.snapshot().await;
+    let users = before.tables.get("users");
+    let rename = compile(rename("users", "name", "full_name"), users).expect("compiles");
+    let add = compile(
+        Kind::AddColumn {
+            table: "users".to_owned(),
+            column: "display".to_owned(),
+            data_type: "TEXT".to_owned(),
+            not_null: false,
+            default: None,
+            up: Some(expr("upper(name)")),
+        },
+        users,
+    )
+    .expect("compiles");
+    db.run(&rename.expand).await;
+    db.run(&add.expand).await;
+    db.backfill(&rename.backfill).await;
+    db.backfill(&add.backfill).await;
+    let expanded = db.snapshot().await;
+    let mut failed = None;
+    for step in &rename.contract {
+        if let Err(failure) = run_step(&mut db.cairn, step).await {
+            failed = Some(failure.error.to_string());
+            break;
+        }
+    }
+    let failed = failed.expect("the rebuild refuses");
+    assert!(
+        failed.contains("column display of users would be lost"),
+        "{failed}"
+    );
+    assert_eq!(diff(&expanded, &db.snapshot().await), vec![]);
+}
+
+#[tokio::test]
+async fn a_column_other_tables_reference_is_refused_when_contract_rebuilds() {
+    let mut db = Db::new(&[
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE)",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_code TEXT REFERENCES users (code))",
+    ])
+    .await;
+    let before = db.snapshot().await;
+    let phases = compile(
+        rename("users", "code", "user_code"),
+        before.tables.get("users"),
+    )
+    .expect("compiles");
+    let failure = run_step(&mut db.cairn, &phases.expand[0])
+        .await
+        .expect_err("refused");
+    let message = failure.error.to_string();
+    assert!(
+        message.contains("foreign key of orders references users.code"),
+        "{message}"
+    );
+    assert_eq!(diff(&before, &db.snapshot().await), vec![]);
+}
+
+/// The triggers find rows by the primary key, so a `WITHOUT ROWID` table
+/// with a composite key works too (no rebuild needed for a nullable column).
+#[tokio::test]
+async fn a_without_rowid_table_with_a_composite_key_is_kept_in_sync() {
+    let mut db = Db::new(&[
+        "CREATE TABLE memberships (team TEXT NOT NULL, member TEXT NOT NULL, role TEXT, \
+         PRIMARY KEY (team, member)) WITHOUT ROWID",
+        "INSERT INTO memberships VALUES ('a', 'ada', 'lead'), ('a', 'bob', NULL)",
+    ])
+    .await;
+    let before = db.snapshot().await;
+    let phases = compile(
+        Kind::RenameColumn {
+            table: "memberships".to_owned(),
+            column: "role".to_owned(),
+            to: "position".to_owned(),
+        },
+        before.tables.get("memberships"),
+    )
+    .expect("compiles");
+    db.run_twice(&phases.expand).await;
+    db.backfill(&phases.backfill).await;
+    app(
+        &mut db.old,
+        "INSERT INTO memberships (team, member, role) VALUES ('b', 'cy', 'x')",
+    )
+    .await;
+    app(
+        &mut db.new,
+        "INSERT INTO memberships (team, member, position) VALUES ('b', 'dee', 'y')",
+    )
+    .await;
+    app(
+        &mut db.new,
+        "UPDATE memberships SET position = 'z' WHERE team = 'a' AND member = 'bob'",
+    )
+    .await;
+    let differ = "SELECT count(*) FROM memberships WHERE role IS NOT position";
+    assert_eq!(db.value(differ).await.as_deref(), Some("0"));
+    db.run_twice(&phases.contract).await;
+    assert_eq!(
+        db.table("memberships").await.column_order,
+        ["team", "member", "position"]
+    );
+    app(
+        &mut db.new,
+        "UPDATE memberships SET position = 'w' WHERE member = 'cy'",
+    )
+    .await;
+    // Un-contract needs no rebuild either: the inverse RENAME COLUMN.
+    assert!(phases
+        .uncontract
+        .iter()
+        .all(|s| s.statements.iter().all(|q| !q.contains("CREATE TABLE"))));
+    db.run_twice(&phases.uncontract).await;
+    db.backfill(&phases.uncontract_backfill).await;
+    assert_eq!(db.value(differ).await.as_deref(), Some("0"));
+    app(
+        &mut db.old,
+        "UPDATE memberships SET role = 'v' WHERE member = 'ada'",
+    )
+    .await;
+    assert_eq!(db.value(differ).await.as_deref(), Some("0"));
+    db.run_twice(&phases.abort).await;
+    assert_eq!(diff(&before, &db.snapshot().await), vec![]);
+    assert_eq!(
+        db.value("SELECT role FROM memberships WHERE member = 'cy'")
+            .await
+            .as_deref(),
+        Some("w")
+    );
+    assert_eq!(db.cairn_objects().await, Vec::<String>::new());
 }

@@ -23,6 +23,9 @@ pub struct LoadReport {
     pub rows: i64,
     /// Statements the application writers ran.
     pub statements: u64,
+    /// Of those, the new version's while `up` ran (during the backfill):
+    /// more than none, or the test did not test the two versions together.
+    pub new_during_backfill: u64,
     /// Statements that failed (the goal: none).
     pub failed: u64,
     /// The first few failures, with their statements.
@@ -167,38 +170,51 @@ struct Writers {
 }
 
 struct Tally {
+    /// What Cairn is running meanwhile: `up` or `contract`.
+    phase: Mutex<&'static str>,
     statements: AtomicU64,
+    new_statements: AtomicU64,
     failed: AtomicU64,
     failures: Mutex<Vec<String>>,
     next_id: AtomicI64,
 }
 
 impl Tally {
-    fn record(&self, sql: &str, outcome: Result<u64, cairn_core::DriverError>) {
+    fn record(&self, new: bool, sql: &str, outcome: Result<u64, cairn_core::DriverError>) {
         self.statements.fetch_add(1, Ordering::Relaxed);
+        if new {
+            self.new_statements.fetch_add(1, Ordering::Relaxed);
+        }
         if let Err(e) = outcome {
             self.failed.fetch_add(1, Ordering::Relaxed);
             let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
             if failures.len() < 5 {
-                failures.push(format!("{e}\n  statement: {sql}"));
+                let phase = *self.phase.lock().unwrap_or_else(|p| p.into_inner());
+                let version = if new { "new" } else { "old" };
+                failures.push(format!(
+                    "during `{phase}`, a {version}-version writer: {e}\n  statement: {sql}"
+                ));
             }
         }
     }
 }
 
-/// Starts `count` writers of the version writing `column`: each inserts,
-/// updates an existing row and deletes a row it inserted, in turn.
+/// Starts two writers of the old version (writing `name`) or the new one
+/// (`label`), once `start` is set:
+/// each inserts, updates an existing row and deletes a row it inserted, in turn.
 fn writers(
     db: &Arc<dyn Database>,
     tally: &Arc<Tally>,
-    column: &'static str,
-    count: usize,
+    new: bool,
+    start: &Arc<AtomicBool>,
     rows: i64,
 ) -> Writers {
+    let column = if new { "label" } else { "name" };
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks = (0..count)
+    let tasks = (0..2)
         .map(|writer| {
-            let (db, tally, stop) = (db.clone(), tally.clone(), stop.clone());
+            let (db, tally, stop, start) =
+                (db.clone(), tally.clone(), stop.clone(), start.clone());
             tokio::spawn(async move {
                 let mut driver = db.connect().await;
                 // The application's own timeouts: it waits for a lock at most
@@ -209,11 +225,10 @@ fn writers(
                         statement_timeout: None,
                     })
                     .await;
-                // A version writing a column that expand adds starts once it
-                // is there (its probe is not counted), as a deploy would.
-                let probe = format!("SELECT {column} FROM items WHERE id = 1");
-                while !stop.load(Ordering::Relaxed) && driver.query(&probe).await.is_err() {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                // The new version is deployed once expand has created the
+                // column and its triggers: it starts with the backfill.
+                while !stop.load(Ordering::Relaxed) && !start.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
                 }
                 let mut mine = Vec::new();
                 let mut turn: i64 = 0;
@@ -235,7 +250,7 @@ fn writers(
                         },
                     };
                     let outcome = driver.execute(&sql).await;
-                    tally.record(&sql, outcome);
+                    tally.record(new, &sql, outcome);
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
             })
@@ -254,9 +269,12 @@ impl Writers {
 }
 
 /// The concurrency test (ZERO-DOWNTIME.md §6): on a table of `rows` rows,
-/// old-version writers (of `name`) and new-version writers (of `label`) run
-/// while expand and backfill run, then new-version writers alone while
-/// contract runs (the old version is no longer deployed then). Returns what
+/// old-version writers (of `name`) run while expand and backfill run,
+/// new-version writers (of `label`) from the backfill's first batch on (the
+/// new version is deployed once expand created `label` and its triggers;
+/// writing it before the triggers exist would be a deploy too early), then
+/// new-version writers alone while contract runs (the old version is no
+/// longer deployed then). Returns what
 /// it counted; the caller asserts 0 failed statements, 0 disagreeing rows
 /// and 0 unfilled rows. `rows` is at most 100,000.
 pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, HarnessError> {
@@ -267,25 +285,36 @@ pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, H
     };
     items(&ctx, cairn.as_mut(), rows).await?;
     let dir = fixture(&load_case());
-    let migrator = migrator(&dir, super::options());
+    let mut migrator = migrator(&dir, super::options());
+    let backfilling = Arc::new(AtomicBool::new(false));
+    let started = backfilling.clone();
+    migrator.on_progress(Arc::new(move |_: &cairn_core::backfill::Progress<'_>| {
+        started.store(true, Ordering::Relaxed);
+    }));
+    let always = Arc::new(AtomicBool::new(true));
     let tally = Arc::new(Tally {
+        phase: Mutex::new("up"),
         statements: AtomicU64::new(0),
+        new_statements: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         failures: Mutex::new(Vec::new()),
         next_id: AtomicI64::new(1_000_000),
     });
 
-    let old = writers(&db, &tally, "name", 2, rows);
-    let new = writers(&db, &tally, "label", 2, rows);
+    let old = writers(&db, &tally, false, &always, rows);
+    let new = writers(&db, &tally, true, &backfilling, rows);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let expanded = migrator.up(cairn.as_mut(), None).await;
+    let new_during_backfill = tally.new_statements.load(Ordering::Relaxed);
+    backfilling.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
     old.stop().await;
     new.stop().await;
     expanded.map_err(|f| ctx.error(format!("`up` under load failed: {f}"), None))?;
     let disagreeing = ctx.count(cairn.as_mut(), DISAGREEING).await?;
 
-    let new = writers(&db, &tally, "label", 2, rows);
+    *tally.phase.lock().unwrap_or_else(|p| p.into_inner()) = "contract";
+    let new = writers(&db, &tally, true, &always, rows);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let contracted = migrator.contract(cairn.as_mut(), None).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -306,6 +335,7 @@ pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, H
     Ok(LoadReport {
         rows,
         statements: tally.statements.load(Ordering::Relaxed),
+        new_during_backfill,
         failed: tally.failed.load(Ordering::Relaxed),
         failures,
         disagreeing,

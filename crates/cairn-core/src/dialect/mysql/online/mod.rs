@@ -31,9 +31,12 @@ use crate::schema::{Column, Table};
 
 mod add_column;
 mod drop_column;
+mod foreign_key;
 mod indexes;
 mod raw_sql;
 mod rename_column;
+mod rename_table;
+mod set_not_null;
 mod triggers;
 
 impl Online for MysqlDialect {
@@ -99,6 +102,14 @@ impl Online for MysqlDialect {
                 let down = down.as_ref().map(|e| e.for_engine(Engine::Mysql));
                 drop_column::phases(&sql, ctx, before, table, column, down, &location)
             }
+            Kind::SetNotNull { table, column, up } => {
+                let before = before(ctx, table)?;
+                let up = up.for_engine(Engine::Mysql);
+                set_not_null::phases(&sql, ctx, before, table, column, up, &location)
+            }
+            Kind::RenameTable { table, to } => {
+                rename_table::phases(&sql, ctx, ctx.before, table, to)
+            }
             Kind::CreateIndex {
                 table,
                 name,
@@ -124,19 +135,36 @@ impl Online for MysqlDialect {
                  accepts `CHECK (...) NOT ENFORCED`, through raw_sql)"
                     .to_owned(),
             ),
-            Kind::AddForeignKey { .. } => Err(
-                "add_foreign_key is not online on the mysql family yet: MySQL adds a foreign \
-                 key in place only with foreign_key_checks=0, which skips validation; check \
-                 for orphans with a query first and add it through raw_sql with \
-                 `SET foreign_key_checks = 0` and `ALGORITHM=INPLACE, LOCK=NONE`"
-                    .to_owned(),
-            ),
-            other => Err(format!(
-                "`{}` is not supported online on {} yet; write it as raw_sql (unchecked) \
-                 or as a plain migration",
-                other.name(),
-                self.flavour().name()
-            )),
+            Kind::AddForeignKey {
+                table,
+                name,
+                columns,
+                references,
+                referenced_columns,
+                on_delete,
+            } => {
+                let before = before(ctx, table)?;
+                foreign_key::add_foreign_key(
+                    &sql,
+                    &foreign_key::Spec {
+                        before,
+                        table,
+                        name,
+                        columns,
+                        references,
+                        referenced_columns,
+                        on_delete: on_delete.as_deref(),
+                    },
+                )
+            }
+            Kind::AddUnique {
+                table,
+                name,
+                columns,
+            } => {
+                let before = before(ctx, table)?;
+                indexes::create(&sql, before, table, name, columns, true)
+            }
         }
     }
 }
@@ -276,6 +304,16 @@ impl Sql<'_> {
             "SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() \
              AND TRIGGER_NAME = {}",
             self.lit(name)
+        )
+    }
+
+    /// A row when `name` is a relation of `kind` (`BASE TABLE`, `VIEW`).
+    fn relation_is(&self, name: &str, kind: &str) -> String {
+        format!(
+            "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = {} AND TABLE_TYPE = {}",
+            self.lit(name),
+            self.lit(kind)
         )
     }
 
@@ -508,6 +546,91 @@ impl Sql<'_> {
         .locking()
     }
 
+    /// A step giving `column` (of `data_type`) a placeholder default when it
+    /// is NOT NULL without one (instant), so that writers omitting it do not
+    /// fail in the moment between the drop of the triggers that filled it
+    /// and the drop of the column itself; skipped when the column is gone,
+    /// nullable or has a default. `None` for a type without an obvious
+    /// placeholder (ENUM, SET, spatial): that moment stays.
+    fn omittable(&self, table: &str, column: &str, data_type: &str) -> Option<Step> {
+        let t = data_type.to_ascii_lowercase();
+        let word = t.split(['(', ' ']).next().unwrap_or_default();
+        let text = |literal: &str| {
+            if self.is_mariadb() {
+                literal.to_owned()
+            } else {
+                format!("({literal})")
+            }
+        };
+        let zero = match word {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal"
+            | "numeric" | "float" | "double" | "real" | "bit" | "bool" | "boolean" => {
+                "0".to_owned()
+            }
+            "char" | "varchar" | "binary" | "varbinary" => "''".to_owned(),
+            "tinytext" | "text" | "mediumtext" | "longtext" | "tinyblob" | "blob"
+            | "mediumblob" | "longblob" | "json" => text("''"),
+            "date" => "'1970-01-01'".to_owned(),
+            "datetime" | "timestamp" => "'1970-01-01 00:00:01'".to_owned(),
+            "time" => "'00:00:00'".to_owned(),
+            "year" => "1970".to_owned(),
+            _ => return None,
+        };
+        Some(
+            Step::new(
+                format!("let writers omit {table}.{column} until it is dropped (default {zero})"),
+                self.alter(
+                    table,
+                    &format!("ALTER COLUMN {} SET DEFAULT {zero}", self.id(column)),
+                    "ALGORITHM=INSTANT",
+                ),
+            )
+            .done_if(absent(&self.column_is(
+                table,
+                column,
+                "IS_NULLABLE = 'NO' AND COLUMN_DEFAULT IS NULL",
+            )))
+            .locking(),
+        )
+    }
+
+    /// A step that fails, before anything changes, when objects outside the
+    /// table depend on `column` and would break when contract drops it (the
+    /// introspected table cannot show them): another table's foreign key
+    /// referencing it, a view reading it, or a trigger of the user's naming
+    /// it in `NEW.`/`OLD.`. It changes nothing, so it needs no guard.
+    fn no_dependents(&self, table: &str, column: &str) -> Step {
+        let (t, c) = (self.lit(table), self.lit(column));
+        let quoted = |name: &str| format!("`{}`", name.replace('`', "``"));
+        let in_view = self.lit(&format!(
+            "%{}.{}%",
+            quoted(table).replace('%', "\\%").replace('_', "\\_"),
+            quoted(column).replace('%', "\\%").replace('_', "\\_")
+        ));
+        let pattern = self.lit(&format!(
+            "(NEW|OLD)[.]`?{}`?([^A-Za-z0-9_$]|$)",
+            regex_escape(column)
+        ));
+        Step {
+            what: format!(
+                "check that nothing outside {table} depends on {table}.{column} (foreign keys of \
+                 other tables, views, your triggers): change or drop what the row names in an \
+                 earlier migration, then run the phase again"
+            ),
+            must_be_empty: Some(format!(
+                "SELECT 'foreign key', CONCAT(TABLE_NAME, '.', CONSTRAINT_NAME) \
+                 FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = DATABASE() \
+                 AND REFERENCED_TABLE_NAME = {t} AND REFERENCED_COLUMN_NAME = {c} AND TABLE_NAME <> {t} \
+                 UNION ALL SELECT 'view', TABLE_NAME FROM information_schema.VIEWS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND VIEW_DEFINITION LIKE {in_view} \
+                 UNION ALL SELECT 'trigger', TRIGGER_NAME FROM information_schema.TRIGGERS \
+                 WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = {t} \
+                 AND TRIGGER_NAME NOT LIKE 'cairn\\_%' AND ACTION_STATEMENT REGEXP {pattern}"
+            )),
+            ..Step::default()
+        }
+    }
+
     /// `FIRST` or `AFTER <previous>`: where `column` stands in `before`.
     fn position(&self, before: &Table, column: &str) -> String {
         let at = before
@@ -543,7 +666,22 @@ struct Restated<'a> {
     position: Option<(String, usize)>,
 }
 
+/// `text` with the characters a regular expression gives a meaning escaped.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// A row when `query` returns none.
 fn absent(query: &str) -> String {
     format!("SELECT 1 FROM DUAL WHERE NOT EXISTS ({query})")
 }
+
+#[cfg(test)]
+mod tests;

@@ -19,9 +19,9 @@
 //! everything, and the renames find nothing to do) and from the un-contract
 //! shape alike, and leaves the table as it was before expand.
 
-use super::{backfill, guards, lit, not_null, q, sql, triggers, Target};
+use super::{backfill, guards, indexes, lit, not_null, q, sql, triggers, Target};
 use crate::operation::{Phases, Step, Versions};
-use crate::schema::{split_order, Column, ForeignKey, Index};
+use crate::schema::{Column, ForeignKey, Index};
 
 /// A two-column operation on one table.
 pub(super) struct Dual<'a> {
@@ -166,59 +166,23 @@ impl<'a> Dual<'a> {
     fn build(&self, object: &Object<'_>, side: Side) -> Step {
         let t = self.table;
         let name = self.name(object, side);
-        let index_step = |definition: String| Step {
-            what: format!(
-                "build index {name} on {}.{} like {} (concurrently)",
-                t.key,
-                self.column(side),
-                object.original
-            ),
-            statements: vec![
-                // What a killed or failed build left: an INVALID index.
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {}", t.qualified(&name)),
+        let index_step = |definition: String| {
+            indexes::build(
+                t,
+                &name,
                 definition,
-            ],
-            done_if: Some(guards::valid_index_exists(t, &name)),
-            ..Step::default()
+                format!(
+                    "build index {name} on {}.{} like {} (concurrently)",
+                    t.key,
+                    self.column(side),
+                    object.original
+                ),
+            )
         };
         match &object.what {
-            Carried::Index(index) => {
-                let keys = index
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, key)| {
-                        let (expression, order) = split_order(key);
-                        let expression = self.on(expression, side);
-                        let mut out = if sql::is_one_name(&expression) {
-                            expression
-                        } else {
-                            format!("({expression})")
-                        };
-                        if let Some(option) = index.key_options.get(i).filter(|o| !o.is_empty()) {
-                            out.push(' ');
-                            out.push_str(&option.replacen("collate ", "COLLATE ", 1));
-                        }
-                        out.push_str(&order.to_uppercase());
-                        out
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut definition = format!(
-                    "CREATE {}INDEX CONCURRENTLY {} ON {}",
-                    if index.unique { "UNIQUE " } else { "" },
-                    q(&name),
-                    t.sql
-                );
-                if let Some(method) = &index.method {
-                    definition.push_str(&format!(" USING {method}"));
-                }
-                definition.push_str(&format!(" ({keys})"));
-                if let Some(predicate) = &index.predicate {
-                    definition.push_str(&format!(" WHERE {}", self.on(predicate, side)));
-                }
-                index_step(definition)
-            }
+            Carried::Index(index) => index_step(indexes::definition(t, &name, index, |text| {
+                self.on(text, side)
+            })),
             Carried::Unique(columns) => index_step(format!(
                 "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({})",
                 q(&name),
@@ -234,30 +198,21 @@ impl<'a> Dual<'a> {
                         t.key,
                         self.column(side)
                     ),
-                    t.alter(&format!(
+                    self.tolerant(t.alter(&format!(
                         "ADD CONSTRAINT {} {} NOT VALID",
                         q(&name),
                         self.on(check, side)
-                    )),
+                    ))),
                 )
                 .done_if(guards::constraint_exists(t, &name))
                 .locking()
             }
             Carried::ForeignKey(fk) => {
-                let mut definition = format!(
-                    "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}",
+                let definition = format!(
+                    "ADD CONSTRAINT {} {} NOT VALID",
                     q(&name),
-                    self.columns_on(&fk.columns, side),
-                    crate::schema::quote_key(crate::Engine::Postgres, &fk.referenced_table)
+                    super::foreign_key(fk, &self.columns_on(&fk.columns, side))
                 );
-                if !fk.referenced_columns.is_empty() {
-                    let columns: Vec<String> = fk.referenced_columns.iter().map(|c| q(c)).collect();
-                    definition.push_str(&format!(" ({})", columns.join(", ")));
-                }
-                definition.push_str(&format!(
-                    " ON DELETE {} ON UPDATE {} NOT VALID",
-                    fk.on_delete, fk.on_update
-                ));
                 Step::new(
                     format!(
                         "add foreign key {name} like {} on {}.{}, not validated yet",
@@ -265,12 +220,28 @@ impl<'a> Dual<'a> {
                         t.key,
                         self.column(side)
                     ),
-                    t.alter(&definition),
+                    self.tolerant(t.alter(&definition)),
                 )
                 .done_if(guards::constraint_exists(t, &name))
                 .locking()
             }
         }
+    }
+
+    /// `statement` as it is for a rename; for a type change, skipped where
+    /// it does not fit the new type (a check comparing with a literal of
+    /// the old type, a foreign key to a column of the old type), as a
+    /// `DO` block that ignores those errors.
+    fn tolerant(&self, statement: String) -> String {
+        if self.same_values {
+            return statement;
+        }
+        format!(
+            "DO $cairn$ BEGIN EXECUTE {}; \
+             EXCEPTION WHEN datatype_mismatch OR undefined_function \
+             OR invalid_text_representation THEN NULL; END $cairn$",
+            lit(&statement)
+        )
     }
 
     /// Whether the original of `object` was validated (a check or foreign
@@ -333,17 +304,34 @@ impl<'a> Dual<'a> {
             }
         }
         statements.push(copy_comment(t, existing, added));
-        let mut steps = vec![Step {
-            what: format!(
-                "add column {}.{added} {column_type}, nullable, beside {existing}",
-                t.key
-            ),
-            statements,
-            ..Step::default()
+        let mut steps = Vec::new();
+        if side == Side::New {
+            steps.push(
+                Step::new(
+                    format!(
+                        "check that nothing outside {} depends on {}.{} (a foreign key, a view), \
+                     which dropping it at contract would break",
+                        t.key, t.key, self.old
+                    ),
+                    refuse_dependents(t, self.old),
+                )
+                // Checked once, before the new column is added.
+                .done_if(guards::column_exists(t, added)),
+            );
         }
-        .done_if(guards::column_exists(t, added))
-        .in_transaction()
-        .locking()];
+        steps.push(
+            Step {
+                what: format!(
+                    "add column {}.{added} {column_type}, nullable, beside {existing}",
+                    t.key
+                ),
+                statements,
+                ..Step::default()
+            }
+            .done_if(guards::column_exists(t, added))
+            .in_transaction()
+            .locking(),
+        );
         steps.push(triggers::sync(
             t,
             &self.trigger(),
@@ -389,20 +377,17 @@ impl<'a> Dual<'a> {
         }
         if let Some(default) = &self.old_column.default {
             let set = t.alter(&format!("ALTER COLUMN {} SET DEFAULT {default}", q(kept)));
-            let statement = if self.same_values || side == Side::Old {
+            // A default of the old type may not fit the new one: it is
+            // carried where it does.
+            let statement = if side == Side::Old {
                 set
             } else {
-                // A default of the old type may not fit the new one: it is
-                // carried where it does, as a default of the new type.
-                format!(
-                    "DO $cairn$ BEGIN EXECUTE {}; \
-                     EXCEPTION WHEN datatype_mismatch OR undefined_function \
-                     OR invalid_text_representation THEN NULL; END $cairn$",
-                    lit(&set)
-                )
+                self.tolerant(set)
             };
             steps.push(
-                Step::new(format!("default of {}.{kept}: {default}", t.key), statement).locking(),
+                Step::new(format!("default of {}.{kept}: {default}", t.key), statement)
+                    .done_if(guards::default_is(t, kept, default))
+                    .locking(),
             );
         }
         steps.push(
@@ -410,6 +395,7 @@ impl<'a> Dual<'a> {
                 format!("sequences owned by {}.{dropped} owned by {kept}", t.key),
                 move_sequences(t, dropped, kept),
             )
+            .done_if(guards::no_sequence_owned_by(t, dropped))
             .locking(),
         );
         let mut statements = triggers::drop(t, &self.trigger());
@@ -510,6 +496,34 @@ pub(super) fn column_type(column: &Column) -> String {
         Some(collation) => format!("{} COLLATE {}", column.data_type, q(collation)),
         None => column.data_type.clone(),
     }
+}
+
+/// A statement that fails, saying what and what to do, when a foreign key
+/// of another table or a view depends on `column`.
+fn refuse_dependents(table: &Target, column: &str) -> String {
+    let message = format!(
+        "% depends on column {}.{column}, which contract drops: drop or change it first \
+         (or rename the column with ALTER TABLE ... RENAME COLUMN in a maintenance window), \
+         then run the migration again",
+        table.key
+    );
+    format!(
+        "DO $cairn$ DECLARE what text; BEGIN \
+         SELECT string_agg(d, ', ') INTO what FROM ( \
+           SELECT 'foreign key ' || quote_ident(c.conname) || ' of ' || c.conrelid::regclass::text AS d \
+           FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = ANY (c.confkey) \
+           WHERE c.contype = 'f' AND c.confrelid = {rel} AND c.conrelid <> {rel} AND a.attname = {col} \
+           UNION ALL \
+           SELECT DISTINCT 'view ' || v.ev_class::regclass::text FROM pg_depend d \
+           JOIN pg_rewrite v ON v.oid = d.objid \
+           JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+           WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = {rel} AND a.attname = {col} \
+             AND v.ev_class <> {rel}) x; \
+         IF what IS NOT NULL THEN RAISE EXCEPTION {message}, what; END IF; END $cairn$",
+        rel = table.regclass,
+        col = lit(column),
+        message = lit(&message)
+    )
 }
 
 /// A statement that gives column `to` the comment of column `from`.

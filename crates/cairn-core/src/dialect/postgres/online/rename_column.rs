@@ -76,4 +76,36 @@ mod tests {
         assert_eq!(phases.versions.old, ["users.name"]);
         assert_eq!(phases.versions.new, ["users.full_name"]);
     }
+
+    /// The SQL of every phase, reviewed like code.
+    #[test]
+    fn the_sql_of_each_phase() {
+        let mut table = users();
+        let name = table.columns.get_mut("name").unwrap();
+        name.default = Some("'anon'::text".to_owned());
+        table.indexes.insert(
+            "users_lower_name".to_owned(),
+            crate::schema::Index {
+                columns: vec!["lower(name)".to_owned()],
+                unique: true,
+                predicate: Some("(name <> 'x'::text)".to_owned()),
+                ..Default::default()
+            },
+        );
+        table
+            .unique_constraints
+            .insert("users_name_key".to_owned(), vec!["name".to_owned()]);
+        table.checks.insert(
+            "users_name_check".to_owned(),
+            "CHECK (name <> ''::text)".to_owned(),
+        );
+        let ctx = Context {
+            version: 20260101090500,
+            index: 0,
+            before: Some(&table),
+        };
+        let target = Target::new("users", &ctx).unwrap();
+        let phases = compile(&target, "name", "full_name", "migration.toml:2").unwrap();
+        insta::assert_snapshot!(super::super::render(&phases));
+    }
 }

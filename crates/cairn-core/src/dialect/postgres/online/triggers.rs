@@ -21,6 +21,7 @@
 //!   it (add_column's `up`, drop_column's `down`): on INSERT when it is NULL,
 //!   on UPDATE when the statement left it alone and it still held the value
 //!   computed from the old row (a value a new writer chose is kept).
+//! - [`replace_null`]: set_not_null's `up` for a NULL any writer leaves.
 
 use super::Target;
 use crate::operation::Step;
@@ -101,6 +102,25 @@ pub(super) fn fill(
         &body,
         "UPDATE",
         &format!("fill {}.{column} for writers that leave it out", table.key),
+    )
+}
+
+/// The step that creates the function and trigger `name` replacing a NULL
+/// in `column` by `value_new` (over `NEW`) on every write.
+pub(super) fn replace_null(table: &Target, name: &str, column: &str, value_new: &str) -> Step {
+    let c = super::q(column);
+    let body = format!(
+        "BEGIN\n\
+         \x20 IF NEW.{c} IS NULL THEN NEW.{c} := {value_new}; END IF;\n\
+         \x20 RETURN NEW;\n\
+         END"
+    );
+    create(
+        table,
+        name,
+        &body,
+        &format!("UPDATE OF {c}"),
+        &format!("replace NULL in {}.{column} on every write", table.key),
     )
 }
 

@@ -6,7 +6,7 @@
 
 use super::duplicate::copy_by_name;
 use super::{absent, column_absent, column_exists, key, name, rebuild, table, triggers};
-use crate::backfill::{Action, Backfill, BatchOptions};
+use crate::backfill::{Action, Backfill};
 use crate::operation::{Context, Phases, Step, Versions};
 use crate::schema::{Column, Table};
 
@@ -81,7 +81,7 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
                 filter: Some(format!("{col} IS NULL")),
                 overrides: Default::default(),
             },
-            batch: BatchOptions::default(),
+            batch: super::batch(),
             location,
         })
         .into_iter()
@@ -120,10 +120,12 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         let contract = rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &expanded,
                 table: table_name,
                 sources,
                 target: &final_table,
                 first: triggers::drop(&trigger_names),
+                then: Vec::new(),
                 done_if: is_shape(&final_column),
                 why: &format!("NOT NULL and default of {table_name}.{c}"),
             },
@@ -131,10 +133,12 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
         let mut uncontract = rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &final_table,
                 table: table_name,
                 sources: copy_by_name(&expanded),
                 target: &expanded,
                 first: Vec::new(),
+                then: Vec::new(),
                 done_if: is_shape(&expanded.columns[c]),
                 why: &format!("{table_name}.{c} nullable again for the old application version"),
             },

@@ -9,7 +9,7 @@ use super::duplicate::copy_by_name;
 use super::{
     column, column_absent, column_exists, key, name, names, not_in_key, rebuild, table, triggers,
 };
-use crate::backfill::{Action, Backfill, BatchOptions};
+use crate::backfill::{Action, Backfill};
 use crate::operation::{Context, Phases, Step, Versions};
 
 /// The phases of dropping `table.column`.
@@ -25,19 +25,34 @@ pub(super) fn compile(
     let key = key(before, table_name)?;
     not_in_key(key, table_name, c, "dropped")?;
     let (t, col) = (name(table_name), name(c));
-    let relaxed = !dropped.nullable && dropped.default.is_none();
+    // New writers omit the column: it must accept NULL (SQLite checks NOT
+    // NULL before `AFTER` triggers), and with `down` it must have no default
+    // either, or the default, not `down`, would fill new writers' rows.
+    let strip_default = down.is_some() && dropped.default.is_some();
+    let relaxed = (!dropped.nullable && dropped.default.is_none()) || strip_default;
     let trigger_names = triggers::fill_names(ctx);
     let down = down.map(|d| format!("({d})"));
     let fill = down
         .as_deref()
         .map(|d| triggers::fill(ctx, table_name, key, c, d, triggers::OnUpdate::Never))
         .unwrap_or_default();
-    let nullable = format!("{} AND \"notnull\" = 0", column_exists(table_name, c));
+    let nullable = format!(
+        "{} AND \"notnull\" = 0{}",
+        column_exists(table_name, c),
+        if strip_default {
+            " AND dflt_value IS NULL"
+        } else {
+            ""
+        }
+    );
 
     let mut expanded = before.clone();
     if relaxed {
         if let Some(column) = expanded.columns.get_mut(c) {
             column.nullable = true;
+            if strip_default {
+                column.default = None;
+            }
         }
     }
     let mut expand = Vec::new();
@@ -45,10 +60,12 @@ pub(super) fn compile(
         expand.extend(rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: before,
                 table: table_name,
                 sources: copy_by_name(&expanded),
                 target: &expanded,
                 first: Vec::new(),
+                then: Vec::new(),
                 done_if: nullable.clone(),
                 why: &format!("{table_name}.{c} accepts NULL while new writers omit it"),
             },
@@ -85,10 +102,12 @@ pub(super) fn compile(
         rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &expanded,
                 table: table_name,
                 sources: copy_by_name(&final_table),
                 target: &final_table,
                 first: triggers::drop(&trigger_names),
+                then: Vec::new(),
                 done_if: contracted.clone(),
                 why: &format!("without {table_name}.{c} and its constraints"),
             },
@@ -124,12 +143,14 @@ pub(super) fn compile(
         abort.extend(rebuild::steps(
             ctx,
             rebuild::Rebuild {
+                source: &expanded,
                 table: table_name,
                 sources: copy_by_name(before),
                 target: before,
                 first: Vec::new(),
+                then: Vec::new(),
                 done_if: format!("SELECT 1 WHERE NOT EXISTS ({nullable})"),
-                why: &format!("{table_name}.{c} NOT NULL again"),
+                why: &format!("{table_name}.{c} as it was"),
             },
         ));
     }
@@ -152,10 +173,12 @@ pub(super) fn compile(
     let mut uncontract = rebuild::steps(
         ctx,
         rebuild::Rebuild {
+            source: &final_table,
             table: table_name,
             sources,
             target: &expanded,
             first: Vec::new(),
+            then: Vec::new(),
             done_if: column_exists(table_name, c),
             why: &format!("{table_name}.{c} back for the old application version"),
         },
@@ -169,7 +192,7 @@ pub(super) fn compile(
                 filter: Some(format!("{col} IS NULL")),
                 overrides: Default::default(),
             },
-            batch: BatchOptions::default(),
+            batch: super::batch(),
             location,
         })
         .into_iter()

@@ -20,7 +20,7 @@
 //!   `down` as it is copied; then the triggers.
 
 use super::{column_absent, column_exists, literal, name, names, rebuild, triggers};
-use crate::backfill::{Action, Backfill, BatchOptions};
+use crate::backfill::{Action, Backfill};
 use crate::operation::{Context, Phases, Step, Versions};
 use crate::schema::{Column, Index, Table};
 
@@ -212,7 +212,7 @@ impl Duplicate<'_> {
                 filter: Some(filter),
                 overrides: Default::default(),
             },
-            batch: BatchOptions::default(),
+            batch: super::batch(),
             location: self.location.clone(),
         }
     }
@@ -243,21 +243,34 @@ impl Duplicate<'_> {
             .collect();
         let old_nullable = format!("{} AND \"notnull\" = 0", column_exists(table, old));
 
-        let mut expand = vec![Step {
-            what: format!("check that {table}.{old} can be copied"),
-            done_if: Some(column_exists(table, new)),
-            must_be_empty: Some(rebuild::no_collations(table)),
-            ..Step::default()
-        }];
+        let mut expand = Vec::new();
+        if !self.in_place() {
+            expand.push(Step {
+                what: format!("check that no other table references {table}.{old}"),
+                done_if: Some(column_exists(table, new)),
+                must_be_empty: Some(format!(
+                    "SELECT 'foreign key of ' || m.name || ' references {table}.{old}, \
+                     which the table rebuild at contract cannot carry over to {table}.{new}: \
+                     change it with raw_sql' FROM sqlite_master m, pragma_foreign_key_list(m.name) fk \
+                     WHERE m.type = 'table' AND fk.\"table\" = {} COLLATE NOCASE \
+                     AND fk.\"to\" = {} COLLATE NOCASE",
+                    literal(table),
+                    literal(old),
+                )),
+                ..Step::default()
+            });
+        }
         if self.relaxed() {
             let target = self.relaxed_table();
             expand.extend(rebuild::steps(
                 self.ctx,
                 rebuild::Rebuild {
+                    source: self.before,
                     table,
                     sources: copy_by_name(&target),
                     target: &target,
                     first: Vec::new(),
+                    then: Vec::new(),
                     done_if: old_nullable.clone(),
                     why: &format!("{table}.{old} accepts NULL while new writers omit it"),
                 },
@@ -269,7 +282,7 @@ impl Duplicate<'_> {
             add.push_str(&format!(" COLLATE {collation}"));
         }
         expand.push(
-            Step::new(format!("add column {table}.{new}"), add)
+            Step::new(format!("add column {table}.{new}"), add.clone())
                 .done_if(column_exists(table, new))
                 .locking(),
         );
@@ -288,16 +301,19 @@ impl Duplicate<'_> {
             rebuild::steps(
                 self.ctx,
                 rebuild::Rebuild {
+                    source: &expanded,
                     table,
                     sources: copy_by_name(&final_table),
                     target: &final_table,
                     first,
+                    then: Vec::new(),
                     done_if: contracted.clone(),
                     why: &format!("{table}.{new} takes the place of {table}.{old}"),
                 },
             )
         } else {
-            first.insert(0, format!("UPDATE {t} SET {o} = {n} WHERE {o} IS NOT {n}"));
+            first.push("PRAGMA legacy_alter_table = OFF".to_owned());
+            first.push(format!("UPDATE {t} SET {o} = {n} WHERE {o} IS NOT {n}"));
             first.extend(drop_carried.iter().cloned());
             first.push(format!("ALTER TABLE {t} DROP COLUMN {n}"));
             first.push(format!("ALTER TABLE {t} RENAME COLUMN {o} TO {n}"));
@@ -322,10 +338,12 @@ impl Duplicate<'_> {
             abort.extend(rebuild::steps(
                 self.ctx,
                 rebuild::Rebuild {
+                    source: &expanded,
                     table,
                     sources: copy_by_name(self.before),
                     target: self.before,
                     first: triggers::drop(&trigger_names),
+                    then: Vec::new(),
                     done_if: format!(
                         "{} AND NOT EXISTS ({old_nullable})",
                         column_absent(table, new)
@@ -358,18 +376,51 @@ impl Duplicate<'_> {
                 }
             })
             .collect();
-        let mut uncontract = rebuild::steps(
-            self.ctx,
-            rebuild::Rebuild {
-                table,
-                sources,
-                target: &expanded,
-                first: Vec::new(),
-                done_if: column_exists(table, old),
-                why: &format!("{table}.{old} back for the old application version"),
-            },
-        );
-        uncontract.extend(self.sync_triggers());
+        let triggers_sql: Vec<String> = self
+            .sync_triggers()
+            .into_iter()
+            .flat_map(|step| step.statements)
+            .collect();
+        let uncontract = if self.in_place() {
+            // The inverse of the in-place contract, in one transaction: the
+            // new application version never sees the new column empty, nor
+            // writes it without the triggers.
+            let mut statements = vec![
+                "PRAGMA legacy_alter_table = OFF".to_owned(),
+                format!("ALTER TABLE {t} RENAME COLUMN {n} TO {o}"),
+                add.clone(),
+                format!("UPDATE {t} SET {n} = {o}"),
+            ];
+            statements.extend(carried.iter().map(|(index, shape)| {
+                create_index(table, &expanded, index, shape)
+                    .statements
+                    .remove(0)
+            }));
+            statements.extend(triggers_sql);
+            vec![Step {
+                what: format!("{table}.{old} back for the old application version"),
+                statements,
+                transaction: true,
+                done_if: Some(column_exists(table, old)),
+                lock_timeout: true,
+                rows_of: Some(format!("SELECT count(*) FROM {t}")),
+                must_be_empty: None,
+            }]
+        } else {
+            rebuild::steps(
+                self.ctx,
+                rebuild::Rebuild {
+                    source: &final_table,
+                    table,
+                    sources,
+                    target: &expanded,
+                    first: Vec::new(),
+                    then: triggers_sql,
+                    done_if: column_exists(table, old),
+                    why: &format!("{table}.{old} back for the old application version"),
+                },
+            )
+        };
 
         Phases {
             expand,

@@ -137,6 +137,18 @@ impl Online for SqliteDialect {
     }
 }
 
+/// How an operation's backfill pages on SQLite: as everywhere, with a short
+/// pause between batches, since SQLite has one writer and the application's
+/// writers wait for it in their busy handler, which polls by sleeping: back
+/// to back, the batches would take the lock again before a waiting writer
+/// wakes, and the application would wait for the whole backfill.
+fn batch() -> crate::backfill::BatchOptions {
+    crate::backfill::BatchOptions {
+        pause: std::time::Duration::from_millis(10),
+        ..crate::backfill::BatchOptions::default()
+    }
+}
+
 /// `name` as an SQLite identifier, quoted where it must be.
 fn name(name: &str) -> String {
     ident(Engine::Sqlite, name)
@@ -220,4 +232,94 @@ fn not_in_key(key: &[String], table: &str, column: &str, doing: &str) -> Result<
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Location;
+    use crate::operation::Step;
+    use crate::schema::{Index, PrimaryKey};
+
+    fn users() -> Table {
+        let mut t = Table::default();
+        for (c, data_type, nullable) in [
+            ("id", "integer", false),
+            ("name", "text", false),
+            ("email", "text", true),
+        ] {
+            t.column_order.push(c.to_owned());
+            t.columns.insert(
+                c.to_owned(),
+                Column {
+                    data_type: data_type.to_owned(),
+                    nullable,
+                    ..Column::default()
+                },
+            );
+        }
+        t.primary_key = Some(PrimaryKey {
+            name: None,
+            columns: vec!["id".to_owned()],
+        });
+        t.unique_constraints
+            .insert("unique (email)".to_owned(), vec!["email".to_owned()]);
+        t.indexes.insert(
+            "users_name".to_owned(),
+            Index {
+                columns: vec!["name".to_owned()],
+                ..Index::default()
+            },
+        );
+        t
+    }
+
+    fn render(phases: &Phases) -> String {
+        let mut out = String::new();
+        let steps = |out: &mut String, phase: &str, steps: &[Step]| {
+            out.push_str(&format!("== {phase}\n"));
+            for step in steps {
+                out.push_str(&format!("-- {}\n", step.what));
+                if let Some(guard) = &step.done_if {
+                    out.push_str(&format!("--   done if: {guard}\n"));
+                }
+                for statement in &step.statements {
+                    out.push_str(&format!("{statement};\n"));
+                }
+            }
+        };
+        steps(&mut out, "expand", &phases.expand);
+        for b in &phases.backfill {
+            out.push_str(&format!(
+                "== backfill {:?}\n",
+                b.action.sql_for(Engine::Sqlite)
+            ));
+        }
+        steps(&mut out, "contract", &phases.contract);
+        steps(&mut out, "abort", &phases.abort);
+        steps(&mut out, "uncontract", &phases.uncontract);
+        out
+    }
+
+    #[test]
+    fn rename_column_sql() {
+        let table = users();
+        let operation = Operation {
+            kind: Kind::RenameColumn {
+                table: "users".to_owned(),
+                column: "name".to_owned(),
+                to: "full_name".to_owned(),
+            },
+            location: Location::new("migration.toml", 2),
+        };
+        let ctx = Context {
+            version: 20260101090500,
+            index: 0,
+            before: Some(&table),
+        };
+        let phases = SqliteDialect::DEFAULT
+            .compile_operation(&operation, &ctx)
+            .expect("compiles");
+        insta::assert_snapshot!("rename_column_sql_sqlite", render(&phases));
+    }
 }

@@ -30,12 +30,21 @@ pub(super) struct Rebuild<'a> {
     pub table: &'a str,
     /// Its shape afterwards, indexes included.
     pub target: &'a Table,
+    /// Its shape when the rebuild runs. A column or index that is in
+    /// neither this nor `target` would be lost (another operation of the
+    /// migration changed the table, or someone outside Cairn did), so the
+    /// rebuild refuses to run.
+    pub source: &'a Table,
     /// For each column of `target`, in its order, the value copied: an
     /// expression over the current row's columns.
     pub sources: Vec<String>,
     /// Statements run first, in the rebuild's transaction (dropping the
     /// operation's triggers, say).
     pub first: Vec<String>,
+    /// Statements run last, in the rebuild's transaction (creating the
+    /// operation's triggers, so that no write lands between the new table
+    /// and its triggers).
+    pub then: Vec<String>,
     /// Returns a row when the table has the target shape already.
     pub done_if: String,
     /// What it is for, as the steps say it.
@@ -62,6 +71,7 @@ pub(super) fn steps(ctx: &Context<'_>, r: Rebuild<'_>) -> Vec<Step> {
     statements.push(format!("ALTER TABLE {} RENAME TO {t}", name(&temporary)));
     statements.push("PRAGMA legacy_alter_table = OFF".to_owned());
     statements.extend(indexes);
+    statements.extend(r.then);
     let own = ctx.object_name("");
     let blockers = format!(
         "SELECT 'trigger ' || name || ' on {table} would be dropped by the table rebuild: drop it \
@@ -71,8 +81,15 @@ pub(super) fn steps(ctx: &Context<'_>, r: Rebuild<'_>) -> Vec<Step> {
          rebuild would lose: change it with raw_sql' FROM sqlite_master \
          WHERE type = 'table' AND name = {lit} COLLATE NOCASE AND (lower(sql) LIKE '%autoincrement%' \
          OR lower(rtrim(sql)) LIKE '%rowid' OR lower(rtrim(sql)) LIKE '%strict') \
-         UNION ALL {collations}",
-        collations = no_collations(r.table),
+         UNION ALL SELECT 'column ' || name || ' of {table} would be lost by the table rebuild, \
+         which was compiled without it: run this operation in a migration of its own' \
+         FROM pragma_table_info({lit}) WHERE lower(name) NOT IN ({columns}) \
+         UNION ALL SELECT 'index ' || name || ' of {table} would be lost by the table rebuild, \
+         which was compiled without it: run this operation in a migration of its own' \
+         FROM sqlite_master WHERE type = 'index' AND tbl_name = {lit} COLLATE NOCASE \
+         AND sql IS NOT NULL AND lower(name) NOT IN ({indexes})",
+        columns = known(r.source.columns.keys().chain(r.target.columns.keys())),
+        indexes = known(r.source.indexes.keys().chain(r.target.indexes.keys())),
         table = r.table.replace('\'', "''"),
         lit = literal(r.table),
         len = own.len(),
@@ -108,6 +125,15 @@ pub(super) fn steps(ctx: &Context<'_>, r: Rebuild<'_>) -> Vec<Step> {
     ]
 }
 
+/// `names` as a list of lowercase literals for `IN (...)`.
+fn known<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let mut names: Vec<String> = names.map(|n| literal(&n.to_lowercase())).collect();
+    names.sort();
+    names.dedup();
+    // SQLite accepts an empty list: `x NOT IN ()` is true.
+    names.join(", ")
+}
+
 /// A query returning a row when the `CREATE TABLE` text of `table` holds
 /// `text` (compared in lower case).
 pub(super) fn definition_has(table: &str, text: &str) -> String {
@@ -137,10 +163,12 @@ pub(super) fn constraint_phases(
         expand: steps(
             ctx,
             Rebuild {
+                source: before,
                 table,
                 target,
                 sources: copy(target),
                 first: Vec::new(),
+                then: Vec::new(),
                 done_if: present.clone(),
                 why: &format!("add {what}, checked against every row as they are copied"),
             },
@@ -148,29 +176,18 @@ pub(super) fn constraint_phases(
         abort: steps(
             ctx,
             Rebuild {
+                source: target,
                 table,
                 target: before,
                 sources: copy(before),
                 first: Vec::new(),
+                then: Vec::new(),
                 done_if: format!("SELECT 1 WHERE NOT EXISTS ({present})"),
                 why: &format!("without {what}"),
             },
         ),
         ..Default::default()
     }
-}
-
-/// A query naming `table` when its definition declares a collation, which
-/// Cairn's SQLite introspection does not read, so a rebuild or a copied
-/// column would lose it.
-pub(super) fn no_collations(table: &str) -> String {
-    format!(
-        "SELECT 'table {} declares a COLLATE, which Cairn does not carry on sqlite yet: \
-         change it with raw_sql' FROM sqlite_master WHERE type = 'table' \
-         AND name = {} COLLATE NOCASE AND lower(sql) LIKE '%collate%'",
-        table.replace('\'', "''"),
-        literal(table)
-    )
 }
 
 /// `CREATE TABLE temporary` with the shape of `target`, and the `CREATE

@@ -4,7 +4,7 @@
 
 use super::duplicate::copy_by_name;
 use super::{column, column_exists, key, name, rebuild, table, triggers};
-use crate::backfill::{Action, Backfill, BatchOptions};
+use crate::backfill::{Action, Backfill};
 use crate::operation::{Context, Phases, Step, Versions};
 
 /// The phases of making `table.column` NOT NULL, NULLs replaced by `up`.
@@ -41,10 +41,12 @@ pub(super) fn compile(
     let contract = rebuild::steps(
         ctx,
         rebuild::Rebuild {
+            source: before,
             table: table_name,
             target: &target,
             sources,
             first: triggers::drop(&trigger_names),
+            then: Vec::new(),
             done_if: not_null(1),
             why: &format!("{table_name}.{c} NOT NULL"),
         },
@@ -52,10 +54,12 @@ pub(super) fn compile(
     let mut uncontract = rebuild::steps(
         ctx,
         rebuild::Rebuild {
+            source: &target,
             table: table_name,
             target: before,
             sources: copy_by_name(before),
             first: Vec::new(),
+            then: Vec::new(),
             done_if: not_null(0),
             why: &format!("{table_name}.{c} accepts NULL again for the old application version"),
         },
@@ -70,7 +74,7 @@ pub(super) fn compile(
                 filter: Some(format!("{col} IS NULL")),
                 overrides: Default::default(),
             },
-            batch: BatchOptions::default(),
+            batch: super::batch(),
             location,
         }],
         contract,
