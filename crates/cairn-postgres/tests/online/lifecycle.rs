@@ -375,13 +375,15 @@ async fn rename_column_refuses_at_expand_a_column_others_depend_on() {
     let mut lab = Lab::new(
         "CREATE TABLE accounts (id int PRIMARY KEY, code text UNIQUE, label text);
          CREATE TABLE orders (id int PRIMARY KEY, account_code text REFERENCES accounts (code));
-         CREATE VIEW labels AS SELECT label FROM accounts;",
+         CREATE VIEW labels AS SELECT label FROM accounts;
+         ALTER TABLE accounts ADD COLUMN parent int CONSTRAINT accounts_parent_fk REFERENCES accounts (id);",
     )
     .await;
     let before = lab.snapshot().await;
     for (column, dependent) in [
         ("code", "foreign key orders_account_code_fkey of orders"),
         ("label", "view labels"),
+        ("id", "foreign key accounts_parent_fk of accounts"),
     ] {
         let phases = compiled(
             rename("accounts", column, "renamed"),

@@ -322,9 +322,9 @@ impl<'a> Dual<'a> {
             steps.push(
                 Step::new(
                     format!(
-                        "check that nothing outside {} depends on {}.{} (a foreign key, a view), \
+                        "check that no foreign key or view depends on {}.{}, \
                      which dropping it at contract would break",
-                        t.key, t.key, self.old
+                        t.key, self.old
                     ),
                     refuse_dependents(t, self.old),
                 )
@@ -526,7 +526,7 @@ pub(super) fn column_type(column: &Column) -> String {
 }
 
 /// A statement that fails, saying what and what to do, when a foreign key
-/// of another table or a view depends on `column`.
+/// (of another table, or of the table itself) or a view depends on `column`.
 fn refuse_dependents(table: &Target, column: &str) -> String {
     let message = format!(
         "% depends on column {}.{column}, which contract drops: drop or change it first \
@@ -539,7 +539,7 @@ fn refuse_dependents(table: &Target, column: &str) -> String {
          SELECT string_agg(d, ', ') INTO what FROM ( \
            SELECT 'foreign key ' || quote_ident(c.conname) || ' of ' || c.conrelid::regclass::text AS d \
            FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = ANY (c.confkey) \
-           WHERE c.contype = 'f' AND c.confrelid = {rel} AND c.conrelid <> {rel} AND a.attname = {col} \
+           WHERE c.contype = 'f' AND c.confrelid = {rel} AND a.attname = {col} \
            UNION ALL \
            SELECT DISTINCT 'view ' || v.ev_class::regclass::text FROM pg_depend d \
            JOIN pg_rewrite v ON v.oid = d.objid \
