@@ -412,6 +412,9 @@ impl<'a> Dual<'a> {
             .locking(),
         );
         let mut statements = triggers::drop(t, &self.trigger());
+        if let Some(identity) = &self.old_column.identity {
+            statements.push(move_identity(t, dropped, kept, identity));
+        }
         statements.push(t.alter(&format!("DROP COLUMN IF EXISTS {}", q(dropped))));
         // A primary key on the dropped column goes with it: the kept side's
         // index becomes the primary key in the same transaction, so the
@@ -475,20 +478,13 @@ impl<'a> Dual<'a> {
 }
 
 /// Refuses a column that a second column under another name cannot stand
-/// in for: an identity or a generated column.
+/// in for: a generated column.
 pub(super) fn refuse_special(
     table: &Target,
     column: &str,
     shape: &Column,
     kind: &str,
 ) -> Result<(), String> {
-    if let Some(identity) = &shape.identity {
-        return Err(format!(
-            "column `{column}` of `{}` is an identity column (generated {identity}); {kind} cannot \
-             carry an identity to a second column: make it a plain column with a sequence default first",
-            table.key
-        ));
-    }
     if shape.generated.is_some() {
         return Err(format!(
             "column `{column}` of `{}` is a generated column; {kind} cannot keep it in sync: drop and \
@@ -497,6 +493,38 @@ pub(super) fn refuse_special(
         ));
     }
     Ok(())
+}
+
+/// A statement that moves the identity from column `from` (when it has one
+/// and `to` has none) to `to`, dropping `from`: the identity's next value
+/// is taken before `from` and its sequence go, and `to` starts there. Its
+/// other sequence options (increment, cache) are PostgreSQL's defaults.
+/// `to` is NOT NULL by then (an identity column always is).
+fn move_identity(table: &Target, from: &str, to: &str, kind: &str) -> String {
+    let identity = |column: &str, test: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} \
+             AND NOT attisdropped AND attidentity {test} '')",
+            table.regclass,
+            lit(column)
+        )
+    };
+    let add = table.alter(&format!(
+        "ALTER COLUMN {} ADD GENERATED {} AS IDENTITY (START WITH %s)",
+        q(to),
+        kind.to_uppercase()
+    ));
+    format!(
+        "DO $cairn$ DECLARE v bigint; BEGIN IF {} AND {} THEN \
+         v := nextval(pg_get_serial_sequence({}, {})); EXECUTE {}; EXECUTE format({}, v); \
+         END IF; END $cairn$",
+        identity(from, "<>"),
+        identity(to, "="),
+        lit(&table.sql),
+        lit(from),
+        lit(&table.alter(&format!("DROP COLUMN {}", q(from)))),
+        lit(&add)
+    )
 }
 
 /// A statement that makes index `index` primary key `name`, when the index
