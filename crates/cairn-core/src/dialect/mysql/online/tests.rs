@@ -233,3 +233,33 @@ fn refusals_say_what_to_do() {
     let e = compile(&d, rename(), &fulltext).expect_err("refused");
     assert!(e.contains("fulltext"), "{e}");
 }
+
+/// The placeholder default that keeps inserts working between dropping
+/// the triggers and the column they filled, per type and flavour.
+#[test]
+fn placeholders_fit_the_type() {
+    let mysql = dialect("8.0.36");
+    let maria = dialect("10.11.6-MariaDB");
+    let set = |d: &MysqlDialect, t: &str| {
+        Sql { dialect: d }
+            .omittable("t", "c", t)
+            .map(|s| s.statements.join(""))
+    };
+    assert_eq!(
+        set(&maria, "int(11)").as_deref(),
+        Some("ALTER TABLE t ALTER COLUMN c SET DEFAULT 0, ALGORITHM=INSTANT")
+    );
+    assert!(set(&maria, "varchar(50)").is_some_and(|s| s.contains("DEFAULT ''")));
+    assert!(set(&maria, "text").is_some_and(|s| s.contains("DEFAULT ''")));
+    assert!(set(&mysql, "text").is_some_and(|s| s.contains("DEFAULT ('')")));
+    assert!(set(&mysql, "datetime(6)").is_some_and(|s| s.contains("'1970-01-01 00:00:01'")));
+    assert_eq!(set(&mysql, "enum('a','b')"), None);
+    let step = Sql { dialect: &maria }
+        .omittable("t", "c", "int")
+        .expect("a step");
+    let guard = step.done_if.expect("a guard");
+    assert!(
+        guard.contains("IS_NULLABLE = 'NO' AND COLUMN_DEFAULT IS NULL"),
+        "{guard}"
+    );
+}
