@@ -995,7 +995,7 @@ mod change_column_type {
     #[tokio::test]
     async fn converts_both_ways() {
         let (_db, mut d) = database(&[
-            "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, qty VARCHAR(10) NOT NULL, \
+            "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, qty VARCHAR(10) NOT NULL DEFAULT '8', \
              note TEXT, KEY orders_qty (qty))",
             "INSERT INTO orders (qty) VALUES ('1'), ('22')",
         ])
@@ -1035,6 +1035,18 @@ mod change_column_type {
         assert_eq!(orders.column_order, ["id", "quantity", "note"]);
         assert_eq!(orders.columns["quantity"].data_type, "int(11)");
         assert!(!orders.columns["quantity"].nullable);
+        // The old default, converted by `up`: a literal of the new type.
+        assert_eq!(orders.columns["quantity"].default.as_deref(), Some("8"));
+        exec(&mut d, "INSERT INTO orders (note) VALUES ('defaulted')").await;
+        assert_eq!(
+            one(
+                &mut d,
+                "SELECT quantity FROM orders WHERE note = 'defaulted'"
+            )
+            .await
+            .as_deref(),
+            Some("8")
+        );
         assert_eq!(orders.indexes["orders_qty"].columns, ["quantity"]);
         no_cairn_objects(&contracted);
 

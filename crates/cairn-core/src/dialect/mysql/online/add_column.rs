@@ -99,6 +99,7 @@ pub(super) fn phases(
                 nullable: !spec.not_null,
                 with_default: true,
                 position: None,
+                computed_default: None,
             },
             &[column],
         ));
@@ -142,6 +143,7 @@ pub(super) fn phases(
                 nullable,
                 with_default: false,
                 position: None,
+                computed_default: None,
             },
             &[column],
         ));

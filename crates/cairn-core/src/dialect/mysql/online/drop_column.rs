@@ -94,6 +94,7 @@ pub(super) fn phases(
                 nullable: old.nullable || relax,
                 with_default: !drop_default,
                 position: None,
+                computed_default: None,
             },
             &[name],
         ));
@@ -143,6 +144,7 @@ pub(super) fn phases(
             nullable: old.nullable,
             with_default: true,
             position,
+            computed_default: None,
         },
         &[name],
     ));

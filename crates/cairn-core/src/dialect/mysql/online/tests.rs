@@ -111,7 +111,7 @@ fn mysql_relaxes_the_old_not_null_column_and_mariadb_does_not() {
     -- add column users.full_name, nullable
     ALTER TABLE users ADD COLUMN full_name varchar(50) NULL, ALGORITHM=INSTANT
     -- restate column users.name as NULL with its default
-    SET @cairn_ddl = CONCAT('ALTER TABLE users MODIFY COLUMN name varchar(50) NULL DEFAULT ''anon'' COMMENT ', QUOTE(COALESCE((SELECT COLUMN_COMMENT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' AND COLUMN_NAME IN ('name') AND COLUMN_COMMENT <> '' ORDER BY FIELD(COLUMN_NAME, 'name') LIMIT 1), '')), ', ALGORITHM=INPLACE, LOCK=NONE');
+    SET @cairn_ddl = CONCAT('ALTER TABLE users MODIFY COLUMN name varchar(50) NULL DEFAULT ''anon''', ' COMMENT ', QUOTE(COALESCE((SELECT COLUMN_COMMENT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' AND COLUMN_NAME IN ('name') AND COLUMN_COMMENT <> '' ORDER BY FIELD(COLUMN_NAME, 'name') LIMIT 1), '')), ', ALGORITHM=INPLACE, LOCK=NONE');
     PREPARE cairn_ddl FROM @cairn_ddl;
     EXECUTE cairn_ddl;
     DEALLOCATE PREPARE cairn_ddl
@@ -126,12 +126,14 @@ fn mysql_relaxes_the_old_not_null_column_and_mariadb_does_not() {
     assert_eq!(mariadb.expand.len(), mysql.expand.len() - 1);
     assert!(!sql_of(&mariadb.expand).contains("MODIFY COLUMN name"));
     // Un-contract relaxes the new column on MySQL only; both drop its default.
-    assert!(sql_of(&mysql.uncontract).contains("MODIFY COLUMN full_name varchar(50) NULL COMMENT"));
+    assert!(
+        sql_of(&mysql.uncontract).contains("MODIFY COLUMN full_name varchar(50) NULL', ' COMMENT")
+    );
     assert!(sql_of(&mariadb.uncontract)
-        .contains("MODIFY COLUMN full_name varchar(50) NOT NULL COMMENT"));
+        .contains("MODIFY COLUMN full_name varchar(50) NOT NULL', ' COMMENT"));
     // Abort restores the old column's definition, at its place.
     assert!(sql_of(&mysql.abort)
-        .contains("MODIFY COLUMN name varchar(50) NOT NULL DEFAULT ''anon'' COMMENT ', QUOTE"));
+        .contains("MODIFY COLUMN name varchar(50) NOT NULL DEFAULT ''anon''', ' COMMENT ', QUOTE"));
     assert!(sql_of(&mysql.abort).contains("AFTER id, ALGORITHM=INPLACE, LOCK=NONE"));
     // Every step but none is guarded.
     for step in mysql
