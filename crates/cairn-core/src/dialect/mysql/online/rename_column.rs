@@ -104,9 +104,16 @@ impl<'a> Dual<'a> {
 
     fn checked(self) -> Result<Self, String> {
         let (table, old, new) = (self.table, self.old, self.new);
-        if self.before.columns.contains_key(new) {
+        // Column names are case-insensitive on MySQL and MariaDB.
+        if let Some(taken) = self
+            .before
+            .column_order
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(new))
+        {
             return Err(format!(
-                "column `{new}` already exists in table `{table}`; choose another name"
+                "column `{taken}` already exists in table `{table}` (MySQL compares column \
+                 names without case); choose another name"
             ));
         }
         needs_primary_key(self.before, table)?;

@@ -226,6 +226,17 @@ fn refusals_say_what_to_do() {
     )
     .expect_err("refused");
     assert!(check.contains("ALGORITHM=COPY"), "{check}");
+    let same = compile(
+        &d,
+        Kind::RenameColumn {
+            table: "users".to_owned(),
+            column: "name".to_owned(),
+            to: "NAME".to_owned(),
+        },
+        &before,
+    )
+    .expect_err("refused");
+    assert!(same.contains("without case"), "{same}");
     let mut fulltext = users();
     fulltext
         .indexes
