@@ -123,11 +123,11 @@ impl Online for MysqlDialect {
                 let before = before(ctx, table)?;
                 indexes::drop(&sql, before, table, name)
             }
-            Kind::RawSql { up, down, contract } => Ok(raw_sql::phases(
+            Kind::RawSql { up, down, contract } => raw_sql::phases(
                 up.for_engine(Engine::Mysql),
                 down.as_ref().map(|e| e.for_engine(Engine::Mysql)),
                 contract.as_ref().map(|e| e.for_engine(Engine::Mysql)),
-            )),
+            ),
             Kind::AddCheck { .. } => Err(
                 "MySQL and MariaDB add a CHECK constraint only with ALGORITHM=COPY, which \
                  blocks writes while the table is copied; add it in a plain up.sql in a \
