@@ -31,6 +31,7 @@ pub(super) fn phases(
              plain migration first"
         ));
     }
+    super::no_generated_reader(before, table, name)?;
     if let Some((fk, _)) = before
         .foreign_keys
         .iter()

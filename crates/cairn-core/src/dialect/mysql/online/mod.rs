@@ -186,6 +186,26 @@ fn column<'a>(before: &'a Table, table: &str, column: &str) -> Result<&'a Column
     })
 }
 
+/// An error when a generated column of `before` reads `column`, which could
+/// then not be dropped.
+fn no_generated_reader(before: &Table, table: &str, column: &str) -> Result<(), String> {
+    let dialect = MysqlDialect::DEFAULT;
+    let sql = Sql { dialect: &dialect };
+    for (name, other) in &before.columns {
+        let reads = other
+            .generated
+            .as_deref()
+            .is_some_and(|g| !triggers::qualify(&sql, g, &[column]).reads.is_empty());
+        if name != column && reads {
+            return Err(format!(
+                "generated column `{name}` of `{table}` reads `{column}`; drop it (drop_column) \
+                 in an earlier migration and add it again afterwards"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// An error unless `before` has a primary key, which the backfill pages by.
 fn needs_primary_key(before: &Table, table: &str) -> Result<(), String> {
     match &before.primary_key {

@@ -140,6 +140,7 @@ impl<'a> Dual<'a> {
                  change it in a plain migration"
             ));
         }
+        super::no_generated_reader(self.before, table, old)?;
         for (name, check) in &self.before.checks {
             if check_reads(check, old) {
                 return Err(format!(

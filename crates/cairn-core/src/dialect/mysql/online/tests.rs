@@ -237,6 +237,19 @@ fn refusals_say_what_to_do() {
     )
     .expect_err("refused");
     assert!(same.contains("without case"), "{same}");
+    let mut generated = users();
+    generated.columns.insert(
+        "upper_name".to_owned(),
+        Column {
+            data_type: "varchar(50)".to_owned(),
+            nullable: true,
+            generated: Some("upper(`name`) virtual".to_owned()),
+            ..Column::default()
+        },
+    );
+    generated.column_order.push("upper_name".to_owned());
+    let e = compile(&d, rename(), &generated).expect_err("refused");
+    assert!(e.contains("generated column `upper_name`"), "{e}");
     let mut fulltext = users();
     fulltext
         .indexes
