@@ -250,6 +250,23 @@ fn refusals_say_what_to_do() {
     generated.column_order.push("upper_name".to_owned());
     let e = compile(&d, rename(), &generated).expect_err("refused");
     assert!(e.contains("generated column `upper_name`"), "{e}");
+    let mut keyed = users();
+    keyed.indexes.get_mut("users_name").expect("index").columns = vec!["name".to_owned()];
+    keyed.foreign_keys.insert(
+        "users_name_fk".to_owned(),
+        crate::schema::ForeignKey {
+            columns: vec!["name".to_owned()],
+            referenced_table: "names".to_owned(),
+            referenced_columns: vec!["name".to_owned()],
+            ..Default::default()
+        },
+    );
+    let drop = Kind::DropIndex {
+        table: "users".to_owned(),
+        name: "users_name".to_owned(),
+    };
+    let e = compile(&d, drop, &keyed).expect_err("refused");
+    assert!(e.contains("foreign key `users_name_fk` needs"), "{e}");
     let mut fulltext = users();
     fulltext
         .indexes
