@@ -41,7 +41,10 @@ impl Db {
         let url = DatabaseUrl::parse(file.url()).expect("a sqlite URL");
         let mut cairn = SqliteDriver::connect(&url).await.expect("SQLite opens");
         // Durability is no part of these tests; fsyncs would make them slow.
-        cairn.execute("PRAGMA synchronous = OFF").await.expect("pragma");
+        cairn
+            .execute("PRAGMA synchronous = OFF")
+            .await
+            .expect("pragma");
         for sql in setup {
             cairn
                 .execute(sql)
