@@ -41,6 +41,8 @@ mod conn;
 mod faults;
 mod online;
 
+mod online_harness;
+
 mod conformance {
     use super::*;
 

@@ -27,6 +27,8 @@ impl Database for SqliteDatabase {
     }
 }
 
+mod online_harness;
+
 mod conformance {
     use super::*;
 

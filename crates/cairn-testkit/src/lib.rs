@@ -10,6 +10,9 @@
 //!   (see [`fault_tests!`]).
 //! - [`fixture`]: write a migrations directory for a test in a few lines.
 //! - [`netfault`]: peers that never answer, and a proxy that freezes.
+//! - [`online`]: the zero-downtime operations harness — every operation
+//!   through expand, abort, contract and un-contract with an old-version
+//!   and a new-version connection (see [`online_tests!`]), and its load tests.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -20,6 +23,7 @@ pub mod introspection;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 pub mod netfault;
+pub mod online;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -24,7 +24,7 @@ use crate::migration::{
 };
 use crate::operation::{Context, Kind, Operation, Phase, Phases, Step, Versions};
 use crate::plan::{DownTarget, State};
-use crate::schema::{Column, Snapshot, Table};
+use crate::schema::{Column, PrimaryKey, Snapshot, Table};
 use crate::split::SplitRules;
 
 /// SQLite's dialect, but `read_schema` answers from `snapshot` and
@@ -42,6 +42,10 @@ impl TestOnline {
             users.columns.insert(name.to_owned(), Column::default());
             users.column_order.push(name.to_owned());
         }
+        users.primary_key = Some(PrimaryKey {
+            name: None,
+            columns: vec!["id".to_owned()],
+        });
         let mut snapshot = Snapshot::new(Engine::Sqlite);
         snapshot.tables.insert("users".to_owned(), users);
         TestOnline {
@@ -1028,4 +1032,228 @@ async fn dry_runs_show_each_phase_and_write_nothing() {
         Some("applied"),
         "dry runs changed nothing"
     );
+}
+
+// ----- error paths -------------------------------------------------------------
+
+#[tokio::test]
+async fn a_failing_up_sql_statement_stops_the_expand_where_up_and_abort_continue() {
+    let up = (
+        "CREATE TABLE audit (id INT);\nCREATE TABLE audit2 (id INT);\n",
+        "DROP TABLE audit2;\nDROP TABLE audit;\n",
+    );
+    // Outside a transaction: the first statement stays, abort refuses to
+    // run a down.sql over half an up.sql, and up continues from the second.
+    let migrator = Migrator::new(vec![rename(2, "name", Some(up))], options());
+    let (mut driver, _) = driver(false);
+    driver.fail_matching("audit2", DriverErrorKind::Statement, 1);
+    let error = migrator
+        .up(&mut driver, None)
+        .await
+        .expect_err("fails")
+        .error;
+    assert!(
+        matches!(
+            error,
+            Error::Statement {
+                index: 2,
+                count: 2,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("cairn up"), "{error}");
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanding"));
+    assert_eq!(driver.cell(2, "statements_done").as_deref(), Some("1"));
+    let refused = migrator
+        .abort(&mut driver, None)
+        .await
+        .expect_err("refused")
+        .error;
+    assert!(
+        matches!(
+            refused,
+            Error::PhaseState {
+                state: HistoryState::Expanding,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains("stopped after 1 of 2 statement(s)"),
+        "{refused}"
+    );
+    migrator.up(&mut driver, None).await.expect("continues");
+    assert_eq!(
+        driver.applied_count("CREATE TABLE audit"),
+        2,
+        "each once: {:?}",
+        driver.applied()
+    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
+
+    // In a transaction: nothing stays, and abort only forgets the row.
+    let migrator = Migrator::new(vec![rename(2, "name", Some(up))], options());
+    let (mut driver, _) = self::driver(true);
+    driver.fail_matching("audit2", DriverErrorKind::Statement, 1);
+    let error = migrator
+        .up(&mut driver, None)
+        .await
+        .expect_err("fails")
+        .error;
+    assert!(error.to_string().contains("rolled back"), "{error}");
+    assert!(driver.applied().is_empty());
+    assert_eq!(driver.cell(2, "statements_done").as_deref(), Some("0"));
+    migrator.abort(&mut driver, None).await.expect("abort");
+    assert!(
+        driver.applied().is_empty(),
+        "no down.sql over an up.sql that did not run"
+    );
+    assert_aborted(&migrator, &mut driver).await;
+}
+
+#[tokio::test]
+async fn abort_without_a_down_sql_for_its_up_sql_is_refused_changing_nothing() {
+    let mut m = rename(2, "name", Some(("CREATE TABLE audit (id INT);\n", "")));
+    m.down = Scripts::default();
+    let migrator = Migrator::new(vec![m], options());
+    let (mut driver, _) = driver(true);
+    migrator.up(&mut driver, None).await.expect("expand");
+    let error = migrator
+        .abort(&mut driver, None)
+        .await
+        .expect_err("refused")
+        .error;
+    assert!(
+        matches!(error, Error::NoDownScript { version: 2, .. }),
+        "{error:?}"
+    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
+    assert_eq!(driver.applied().len(), 3);
+}
+
+#[tokio::test]
+async fn a_lost_or_unreadable_before_shape_is_named_with_what_to_do() {
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
+    let (mut driver, _) = driver(true);
+    migrator.up(&mut driver, None).await.expect("expand");
+    let kept = driver.db.shapes.clone();
+    for entry in driver.db.shapes.values_mut() {
+        entry.1 = "{not json".to_owned();
+    }
+    let error = migrator
+        .contract(&mut driver, None)
+        .await
+        .expect_err("unreadable")
+        .error;
+    assert!(matches!(error, Error::CorruptHistory { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("\"cairn_history_shape\""),
+        "{error}"
+    );
+    assert!(error.to_string().contains("not readable"), "{error}");
+    driver.db.shapes.clear();
+    let error = migrator
+        .abort(&mut driver, None)
+        .await
+        .expect_err("lost")
+        .error;
+    assert!(error.to_string().contains("is not kept"), "{error}");
+    assert!(error.to_string().contains("from a backup"), "{error}");
+    assert_eq!(
+        state(&driver, 2).as_deref(),
+        Some("expanded"),
+        "nothing changed"
+    );
+    driver.db.shapes = kept;
+    migrator
+        .contract(&mut driver, None)
+        .await
+        .expect("restored");
+}
+
+#[tokio::test]
+async fn a_migration_in_a_phase_whose_files_are_gone_stops_every_command() {
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
+    let (mut driver, _) = driver(true);
+    migrator.up(&mut driver, None).await.expect("expand");
+    let gone = Migrator::new(vec![plain(3)], options());
+    let error = gone.up(&mut driver, None).await.expect_err("refused").error;
+    assert!(
+        matches!(error, Error::PhaseState { version: 2, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("no longer on disk"), "{error}");
+    let error = gone
+        .abort(&mut driver, None)
+        .await
+        .expect_err("refused")
+        .error;
+    assert!(error.to_string().contains("no longer on disk"), "{error}");
+    assert_eq!(state(&driver, 3), None);
+}
+
+#[tokio::test]
+async fn down_and_redo_refuse_states_they_cannot_move_and_say_what_to_run() {
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
+    let (mut driver, _) = driver(true);
+    migrator.up(&mut driver, None).await.expect("expand");
+    driver.fail_matching("DROP COLUMN name", DriverErrorKind::Statement, 1);
+    migrator
+        .contract(&mut driver, None)
+        .await
+        .expect_err("fails");
+    let error = migrator
+        .down(&mut driver, DownTarget::Steps(1))
+        .await
+        .expect_err("refused")
+        .error;
+    assert!(
+        matches!(
+            error,
+            Error::PhaseState {
+                state: HistoryState::Contracting,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("cairn contract 2"), "{error}");
+    let dry = migrator
+        .plan_down(&mut driver, DownTarget::Steps(1))
+        .await
+        .expect_err("refused");
+    assert!(dry.to_string().contains("cairn contract 2"), "{dry}");
+    let error = migrator.redo(&mut driver).await.expect_err("refused").error;
+    assert!(
+        error
+            .to_string()
+            .contains("`cairn redo` needs it expanded or applied"),
+        "{error}"
+    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("contracting"));
+}
+
+#[tokio::test]
+async fn a_modified_migration_toml_refuses_contract_as_a_modified_migration() {
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
+    let (mut driver, _) = driver(true);
+    migrator.up(&mut driver, None).await.expect("expand");
+    let mut changed = rename(2, "name", None);
+    if let Some(declaration) = changed.declaration.as_mut() {
+        declaration.text.push_str("# edited\n");
+    }
+    let changed = Migrator::new(vec![changed], options());
+    let error = changed
+        .contract(&mut driver, None)
+        .await
+        .expect_err("refused")
+        .error;
+    assert!(matches!(error, Error::Validation(_)), "{error:?}");
+    assert!(error.to_string().contains("modified"), "{error}");
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
 }
