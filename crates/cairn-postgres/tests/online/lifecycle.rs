@@ -135,6 +135,21 @@ async fn rename_column_expand_contract_uncontract_abort() {
     );
 
     lab.run_twice(&phases.contract).await;
+    let unguarded: Vec<&str> = phases
+        .contract
+        .iter()
+        .filter(|s| s.done_if.is_none())
+        .map(|s| s.what.as_str())
+        .collect();
+    assert!(
+        unguarded.is_empty(),
+        "unguarded contract steps: {unguarded:?}"
+    );
+    assert_eq!(
+        lab.run(&phases.contract).await,
+        0,
+        "every step is skipped once done"
+    );
     let contracted = lab.snapshot().await;
     let mut expected = Lab::new(RENAMED).await;
     let expected = expected.snapshot().await;

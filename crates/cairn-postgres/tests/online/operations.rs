@@ -212,7 +212,11 @@ async fn add_column_with_a_default_and_its_errors() {
 #[tokio::test]
 async fn drop_column_filled_by_down_for_old_readers() {
     let mut lab = Lab::new(
-        "CREATE TABLE t (id int PRIMARY KEY, legacy text NOT NULL, kept int);
+        "CREATE TABLE codes (code text PRIMARY KEY);
+         INSERT INTO codes VALUES ('one'), ('#1'), ('#2'), ('old writer');
+         CREATE TABLE t (id int PRIMARY KEY, legacy text NOT NULL CONSTRAINT t_legacy_check CHECK (legacy <> ''),
+             kept int, CONSTRAINT t_legacy_kept UNIQUE (legacy, kept),
+             CONSTRAINT t_legacy_fk FOREIGN KEY (legacy) REFERENCES codes (code));
          CREATE INDEX t_legacy ON t (legacy);
          INSERT INTO t VALUES (1, 'one', 1);",
     )

@@ -19,6 +19,7 @@ mod constraints;
 mod drop_column;
 mod index;
 mod raw_sql;
+mod refusals;
 mod rename_column;
 mod rename_table;
 mod set_not_null;

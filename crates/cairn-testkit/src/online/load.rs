@@ -170,6 +170,8 @@ struct Writers {
 }
 
 struct Tally {
+    /// What Cairn is running meanwhile: `up` or `contract`.
+    phase: Mutex<&'static str>,
     statements: AtomicU64,
     new_statements: AtomicU64,
     failed: AtomicU64,
@@ -187,7 +189,11 @@ impl Tally {
             self.failed.fetch_add(1, Ordering::Relaxed);
             let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
             if failures.len() < 5 {
-                failures.push(format!("{e}\n  statement: {sql}"));
+                let phase = *self.phase.lock().unwrap_or_else(|p| p.into_inner());
+                let version = if new { "new" } else { "old" };
+                failures.push(format!(
+                    "during `{phase}`, a {version}-version writer: {e}\n  statement: {sql}"
+                ));
             }
         }
     }
@@ -287,6 +293,7 @@ pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, H
     }));
     let always = Arc::new(AtomicBool::new(true));
     let tally = Arc::new(Tally {
+        phase: Mutex::new("up"),
         statements: AtomicU64::new(0),
         new_statements: AtomicU64::new(0),
         failed: AtomicU64::new(0),
@@ -306,6 +313,7 @@ pub async fn concurrency(target: &dyn Target, rows: i64) -> Result<LoadReport, H
     expanded.map_err(|f| ctx.error(format!("`up` under load failed: {f}"), None))?;
     let disagreeing = ctx.count(cairn.as_mut(), DISAGREEING).await?;
 
+    *tally.phase.lock().unwrap_or_else(|p| p.into_inner()) = "contract";
     let new = writers(&db, &tally, true, &always, rows);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let contracted = migrator.contract(cairn.as_mut(), None).await;

@@ -104,7 +104,13 @@ pub(super) fn phases(
         ));
     }
 
-    let mut abort = drop_triggers();
+    // After un-contract the column may be NOT NULL (MariaDB): old writers
+    // omit it, so it takes a placeholder default before its triggers go.
+    let mut abort: Vec<Step> = sql
+        .omittable(table, column, spec.data_type)
+        .into_iter()
+        .collect();
+    abort.extend(drop_triggers());
     abort.push(
         Step::new(
             format!("drop column {table}.{column}"),

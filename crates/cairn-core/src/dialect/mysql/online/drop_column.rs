@@ -84,7 +84,7 @@ pub(super) fn phases(
     let relax = !old.nullable
         && (sql.not_null_before_triggers() || (down.is_none() && old.default.is_none()));
     let drop_default = down.is_some() && old.default.is_some();
-    let mut expand = Vec::new();
+    let mut expand = vec![sql.no_dependents(table, name)];
     if relax || drop_default {
         expand.push(sql.restate(
             table,
@@ -113,7 +113,11 @@ pub(super) fn phases(
                 .any(|key| key.split(['(', ' ']).next() == Some(name))
         })
         .collect();
-    let mut contract = drop_triggers();
+    let mut contract: Vec<Step> = sql
+        .omittable(table, name, &old.data_type)
+        .into_iter()
+        .collect();
+    contract.extend(drop_triggers());
     for (index, _) in &indexed {
         contract.push(indexes::remove(sql, table, index));
     }

@@ -546,6 +546,91 @@ impl Sql<'_> {
         .locking()
     }
 
+    /// A step giving `column` (of `data_type`) a placeholder default when it
+    /// is NOT NULL without one (instant), so that writers omitting it do not
+    /// fail in the moment between the drop of the triggers that filled it
+    /// and the drop of the column itself; skipped when the column is gone,
+    /// nullable or has a default. `None` for a type without an obvious
+    /// placeholder (ENUM, SET, spatial): that moment stays.
+    fn omittable(&self, table: &str, column: &str, data_type: &str) -> Option<Step> {
+        let t = data_type.to_ascii_lowercase();
+        let word = t.split(['(', ' ']).next().unwrap_or_default();
+        let text = |literal: &str| {
+            if self.is_mariadb() {
+                literal.to_owned()
+            } else {
+                format!("({literal})")
+            }
+        };
+        let zero = match word {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal"
+            | "numeric" | "float" | "double" | "real" | "bit" | "bool" | "boolean" => {
+                "0".to_owned()
+            }
+            "char" | "varchar" | "binary" | "varbinary" => "''".to_owned(),
+            "tinytext" | "text" | "mediumtext" | "longtext" | "tinyblob" | "blob"
+            | "mediumblob" | "longblob" | "json" => text("''"),
+            "date" => "'1970-01-01'".to_owned(),
+            "datetime" | "timestamp" => "'1970-01-01 00:00:01'".to_owned(),
+            "time" => "'00:00:00'".to_owned(),
+            "year" => "1970".to_owned(),
+            _ => return None,
+        };
+        Some(
+            Step::new(
+                format!("let writers omit {table}.{column} until it is dropped (default {zero})"),
+                self.alter(
+                    table,
+                    &format!("ALTER COLUMN {} SET DEFAULT {zero}", self.id(column)),
+                    "ALGORITHM=INSTANT",
+                ),
+            )
+            .done_if(absent(&self.column_is(
+                table,
+                column,
+                "IS_NULLABLE = 'NO' AND COLUMN_DEFAULT IS NULL",
+            )))
+            .locking(),
+        )
+    }
+
+    /// A step that fails, before anything changes, when objects outside the
+    /// table depend on `column` and would break when contract drops it (the
+    /// introspected table cannot show them): another table's foreign key
+    /// referencing it, a view reading it, or a trigger of the user's naming
+    /// it in `NEW.`/`OLD.`. It changes nothing, so it needs no guard.
+    fn no_dependents(&self, table: &str, column: &str) -> Step {
+        let (t, c) = (self.lit(table), self.lit(column));
+        let quoted = |name: &str| format!("`{}`", name.replace('`', "``"));
+        let in_view = self.lit(&format!(
+            "%{}.{}%",
+            quoted(table).replace('%', "\\%").replace('_', "\\_"),
+            quoted(column).replace('%', "\\%").replace('_', "\\_")
+        ));
+        let pattern = self.lit(&format!(
+            "(NEW|OLD)[.]`?{}`?([^A-Za-z0-9_$]|$)",
+            regex_escape(column)
+        ));
+        Step {
+            what: format!(
+                "check that nothing outside {table} depends on {table}.{column} (foreign keys of \
+                 other tables, views, your triggers): change or drop what the row names in an \
+                 earlier migration, then run the phase again"
+            ),
+            must_be_empty: Some(format!(
+                "SELECT 'foreign key', CONCAT(TABLE_NAME, '.', CONSTRAINT_NAME) \
+                 FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = DATABASE() \
+                 AND REFERENCED_TABLE_NAME = {t} AND REFERENCED_COLUMN_NAME = {c} AND TABLE_NAME <> {t} \
+                 UNION ALL SELECT 'view', TABLE_NAME FROM information_schema.VIEWS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND VIEW_DEFINITION LIKE {in_view} \
+                 UNION ALL SELECT 'trigger', TRIGGER_NAME FROM information_schema.TRIGGERS \
+                 WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = {t} \
+                 AND TRIGGER_NAME NOT LIKE 'cairn\\_%' AND ACTION_STATEMENT REGEXP {pattern}"
+            )),
+            ..Step::default()
+        }
+    }
+
     /// `FIRST` or `AFTER <previous>`: where `column` stands in `before`.
     fn position(&self, before: &Table, column: &str) -> String {
         let at = before
@@ -579,6 +664,18 @@ struct Restated<'a> {
     with_default: bool,
     /// `FIRST`/`AFTER c` and the `ORDINAL_POSITION` it gives, when it moves.
     position: Option<(String, usize)>,
+}
+
+/// `text` with the characters a regular expression gives a meaning escaped.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// A row when `query` returns none.

@@ -368,7 +368,7 @@ pub(super) fn phases(
     let old_position = || Some((sql.position(before, old), sql.ordinal(before, old)));
 
     // Expand.
-    let mut expand = vec![add_nullable(new, &new_shape)];
+    let mut expand = vec![sql.no_dependents(table, old), add_nullable(new, &new_shape)];
     let relax_old = sql.not_null_before_triggers() && !old_column.nullable;
     if relax_old {
         expand.push(restate(old, old_column, true, true, None, &[old]));
@@ -381,16 +381,18 @@ pub(super) fn phases(
         expand.push(add_foreign_key(cairn, fk, new));
     }
 
-    // Contract.
-    let mut contract: Vec<Step> = drop_triggers().collect();
-    contract.push(restate(
+    // Contract: `n` takes `o`'s constraints and `o` loses its indexes
+    // while the triggers still fill `o` for new writers; then `o` is made
+    // omittable, so that no insert fails between the triggers' drop and
+    // `o`'s.
+    let mut contract = vec![restate(
         new,
         &new_shape,
         old_column.nullable,
         true,
         old_position(),
         &[new, old],
-    ));
+    )];
     for (cairn, original, _) in &foreign_keys {
         contract.push(drop_foreign_key_on(original, old));
         contract.push(drop_foreign_key_on(cairn, old));
@@ -399,6 +401,8 @@ pub(super) fn phases(
         contract.push(drop_index_on(original, old));
         contract.push(drop_index_on(cairn, old));
     }
+    contract.extend(sql.omittable(table, old, &old_column.data_type));
+    contract.extend(drop_triggers());
     contract.push(
         Step::new(
             format!("drop column {table}.{old}"),
@@ -430,8 +434,9 @@ pub(super) fn phases(
         contract.push(drop_foreign_key(cairn));
     }
 
-    // Abort: from expand's shape (complete or not) or un-contract's.
-    let mut abort: Vec<Step> = drop_triggers().collect();
+    // Abort: from expand's shape (complete or not) or un-contract's; the
+    // triggers go last, once `n` is omittable, just before `n`.
+    let mut abort: Vec<Step> = Vec::new();
     // Foreign keys off `n` first, as they hold its indexes; back on `o`
     // once `o`'s indexes are.
     for (cairn, original, _) in &foreign_keys {
@@ -461,6 +466,8 @@ pub(super) fn phases(
         old_position(),
         &[old, new],
     ));
+    abort.extend(sql.omittable(table, new, &spec.new_type));
+    abort.extend(drop_triggers());
     abort.push(
         Step::new(
             format!("drop column {table}.{new}"),

@@ -109,6 +109,7 @@ pub(super) fn compile(
             ));
         }
     }
+    restore_constraints(table, column, &mut phases);
     if let Some(down) = down {
         phases.uncontract_backfill.push(backfill(
             table,
@@ -118,4 +119,92 @@ pub(super) fn compile(
         ));
     }
     Ok(phases)
+}
+
+/// Un-contract adds back, under their names, the checks and foreign keys
+/// that involved the column (`NOT VALID`) and builds the indexes of its
+/// unique constraints; abort (after un-contract) validates them and makes
+/// the indexes constraints again. From the expand shape, where the
+/// constraints never went away, those abort steps find nothing to do.
+fn restore_constraints(table: &Target, column: &str, phases: &mut Phases) {
+    let shape = table.table;
+    let mut ordinal = 0;
+    for (name, columns) in &shape.unique_constraints {
+        if !columns.iter().any(|c| c == column) {
+            continue;
+        }
+        let index = table.object(&format!("uq{ordinal}"));
+        ordinal += 1;
+        let list: Vec<String> = columns.iter().map(|c| q(c)).collect();
+        phases.uncontract.push(indexes::build(
+            table,
+            &index,
+            format!(
+                "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({})",
+                q(&index),
+                table.sql,
+                list.join(", ")
+            ),
+            format!("rebuild the index of unique constraint {name} as {index} (concurrently)"),
+        ));
+        phases.abort.push(
+            Step::new(
+                format!("unique constraint {name} on index {index}"),
+                table.alter(&format!(
+                    "ADD CONSTRAINT {} UNIQUE USING INDEX {}",
+                    q(name),
+                    q(&index)
+                )),
+            )
+            .done_if(format!(
+                "{} UNION ALL {}",
+                guards::constraint_exists(table, name),
+                guards::index_missing(table, &index)
+            ))
+            .locking(),
+        );
+    }
+    let checks = shape
+        .checks
+        .iter()
+        .filter(|(_, check)| sql::mentions(check, column))
+        .map(|(name, check)| {
+            let validated = !check.ends_with(" NOT VALID");
+            (
+                name,
+                check.trim_end_matches(" NOT VALID").to_owned(),
+                validated,
+            )
+        });
+    let foreign_keys = shape
+        .foreign_keys
+        .iter()
+        .filter(|(_, fk)| fk.columns.iter().any(|c| c == column))
+        .map(|(name, fk)| {
+            let columns: Vec<String> = fk.columns.iter().map(|c| q(c)).collect();
+            (name, super::foreign_key(fk, &columns.join(", ")), true)
+        });
+    for (name, definition, validated) in checks.chain(foreign_keys).collect::<Vec<_>>() {
+        phases.uncontract.push(
+            Step::new(
+                format!("add {name} back on {}, not validated yet", table.key),
+                table.alter(&format!(
+                    "ADD CONSTRAINT {} {definition} NOT VALID",
+                    q(name)
+                )),
+            )
+            .done_if(guards::constraint_exists(table, name))
+            .locking(),
+        );
+        if validated {
+            phases.abort.push(
+                Step::new(
+                    format!("validate {name} on {} (writes go on)", table.key),
+                    table.alter(&format!("VALIDATE CONSTRAINT {}", q(name))),
+                )
+                .done_if(guards::constraint_validated_or_missing(table, name))
+                .locking(),
+            );
+        }
+    }
 }

@@ -208,20 +208,11 @@ impl<'a> Dual<'a> {
                 .locking()
             }
             Carried::ForeignKey(fk) => {
-                let mut definition = format!(
-                    "ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}",
+                let definition = format!(
+                    "ADD CONSTRAINT {} {} NOT VALID",
                     q(&name),
-                    self.columns_on(&fk.columns, side),
-                    crate::schema::quote_key(crate::Engine::Postgres, &fk.referenced_table)
+                    super::foreign_key(fk, &self.columns_on(&fk.columns, side))
                 );
-                if !fk.referenced_columns.is_empty() {
-                    let columns: Vec<String> = fk.referenced_columns.iter().map(|c| q(c)).collect();
-                    definition.push_str(&format!(" ({})", columns.join(", ")));
-                }
-                definition.push_str(&format!(
-                    " ON DELETE {} ON UPDATE {} NOT VALID",
-                    fk.on_delete, fk.on_update
-                ));
                 Step::new(
                     format!(
                         "add foreign key {name} like {} on {}.{}, not validated yet",
@@ -394,7 +385,9 @@ impl<'a> Dual<'a> {
                 self.tolerant(set)
             };
             steps.push(
-                Step::new(format!("default of {}.{kept}: {default}", t.key), statement).locking(),
+                Step::new(format!("default of {}.{kept}: {default}", t.key), statement)
+                    .done_if(guards::default_is(t, kept, default))
+                    .locking(),
             );
         }
         steps.push(
@@ -402,6 +395,7 @@ impl<'a> Dual<'a> {
                 format!("sequences owned by {}.{dropped} owned by {kept}", t.key),
                 move_sequences(t, dropped, kept),
             )
+            .done_if(guards::no_sequence_owned_by(t, dropped))
             .locking(),
         );
         let mut statements = triggers::drop(t, &self.trigger());

@@ -6,7 +6,7 @@
 
 use super::duplicate::copy_by_name;
 use super::{absent, column_absent, column_exists, key, name, rebuild, table, triggers};
-use crate::backfill::{Action, Backfill, BatchOptions};
+use crate::backfill::{Action, Backfill};
 use crate::operation::{Context, Phases, Step, Versions};
 use crate::schema::{Column, Table};
 
@@ -81,7 +81,7 @@ pub(super) fn compile(ctx: &Context<'_>, add: Add<'_>, location: String) -> Resu
                 filter: Some(format!("{col} IS NULL")),
                 overrides: Default::default(),
             },
-            batch: BatchOptions::default(),
+            batch: super::batch(),
             location,
         })
         .into_iter()

@@ -9,7 +9,7 @@ use super::duplicate::copy_by_name;
 use super::{
     column, column_absent, column_exists, key, name, names, not_in_key, rebuild, table, triggers,
 };
-use crate::backfill::{Action, Backfill, BatchOptions};
+use crate::backfill::{Action, Backfill};
 use crate::operation::{Context, Phases, Step, Versions};
 
 /// The phases of dropping `table.column`.
@@ -192,7 +192,7 @@ pub(super) fn compile(
                 filter: Some(format!("{col} IS NULL")),
                 overrides: Default::default(),
             },
-            batch: BatchOptions::default(),
+            batch: super::batch(),
             location,
         })
         .into_iter()

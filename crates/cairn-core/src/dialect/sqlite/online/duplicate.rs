@@ -20,7 +20,7 @@
 //!   `down` as it is copied; then the triggers.
 
 use super::{column_absent, column_exists, literal, name, names, rebuild, triggers};
-use crate::backfill::{Action, Backfill, BatchOptions};
+use crate::backfill::{Action, Backfill};
 use crate::operation::{Context, Phases, Step, Versions};
 use crate::schema::{Column, Index, Table};
 
@@ -212,7 +212,7 @@ impl Duplicate<'_> {
                 filter: Some(filter),
                 overrides: Default::default(),
             },
-            batch: BatchOptions::default(),
+            batch: super::batch(),
             location: self.location.clone(),
         }
     }
@@ -243,25 +243,23 @@ impl Duplicate<'_> {
             .collect();
         let old_nullable = format!("{} AND \"notnull\" = 0", column_exists(table, old));
 
-        let mut expand = vec![Step {
-            what: format!("check that {table}.{old} can be copied"),
-            done_if: Some(column_exists(table, new)),
-            must_be_empty: Some(if self.in_place() {
-                rebuild::no_collations(table)
-            } else {
-                format!(
-                    "{} UNION ALL SELECT 'foreign key of ' || m.name || ' references {table}.{old}, \
+        let mut expand = Vec::new();
+        if !self.in_place() {
+            expand.push(Step {
+                what: format!("check that no other table references {table}.{old}"),
+                done_if: Some(column_exists(table, new)),
+                must_be_empty: Some(format!(
+                    "SELECT 'foreign key of ' || m.name || ' references {table}.{old}, \
                      which the table rebuild at contract cannot carry over to {table}.{new}: \
                      change it with raw_sql' FROM sqlite_master m, pragma_foreign_key_list(m.name) fk \
                      WHERE m.type = 'table' AND fk.\"table\" = {} COLLATE NOCASE \
                      AND fk.\"to\" = {} COLLATE NOCASE",
-                    rebuild::no_collations(table),
                     literal(table),
                     literal(old),
-                )
-            }),
-            ..Step::default()
-        }];
+                )),
+                ..Step::default()
+            });
+        }
         if self.relaxed() {
             let target = self.relaxed_table();
             expand.extend(rebuild::steps(

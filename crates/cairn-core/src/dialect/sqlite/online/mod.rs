@@ -137,6 +137,18 @@ impl Online for SqliteDialect {
     }
 }
 
+/// How an operation's backfill pages on SQLite: as everywhere, with a short
+/// pause between batches, since SQLite has one writer and the application's
+/// writers wait for it in their busy handler, which polls by sleeping: back
+/// to back, the batches would take the lock again before a waiting writer
+/// wakes, and the application would wait for the whole backfill.
+fn batch() -> crate::backfill::BatchOptions {
+    crate::backfill::BatchOptions {
+        pause: std::time::Duration::from_millis(10),
+        ..crate::backfill::BatchOptions::default()
+    }
+}
+
 /// `name` as an SQLite identifier, quoted where it must be.
 fn name(name: &str) -> String {
     ident(Engine::Sqlite, name)

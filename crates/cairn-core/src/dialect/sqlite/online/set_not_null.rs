@@ -4,7 +4,7 @@
 
 use super::duplicate::copy_by_name;
 use super::{column, column_exists, key, name, rebuild, table, triggers};
-use crate::backfill::{Action, Backfill, BatchOptions};
+use crate::backfill::{Action, Backfill};
 use crate::operation::{Context, Phases, Step, Versions};
 
 /// The phases of making `table.column` NOT NULL, NULLs replaced by `up`.
@@ -74,7 +74,7 @@ pub(super) fn compile(
                 filter: Some(format!("{col} IS NULL")),
                 overrides: Default::default(),
             },
-            batch: BatchOptions::default(),
+            batch: super::batch(),
             location,
         }],
         contract,
