@@ -356,7 +356,7 @@ async fn rename_column_refuses_what_it_cannot_do_online() {
             "column `missing` does not exist in table `t`",
         ),
         (rename("t", "a", "g"), "column `g` already exists"),
-        (rename("t", "id", "b"), "primary key"),
+        (rename("t", "id", "b"), "identity column"),
         (rename("t", "g", "b"), "generated column"),
         (rename("t", "k", "b"), "identity column"),
     ];
@@ -457,4 +457,65 @@ fn strings(rows: Vec<Vec<Option<String>>>) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+/// The classic: a primary key `int` that will overflow becomes `bigint`,
+/// its serial sequence and the key itself carried to the new column.
+#[tokio::test]
+async fn change_column_type_of_the_primary_key() {
+    let mut lab = Lab::new(
+        "CREATE TABLE events (id serial PRIMARY KEY, payload text);
+         INSERT INTO events (payload) SELECT 'e' || i FROM generate_series(1, 20) i;",
+    )
+    .await;
+    let before = lab.snapshot().await;
+    let kind = Kind::ChangeColumnType {
+        table: "events".to_owned(),
+        column: "id".to_owned(),
+        to: "big_id".to_owned(),
+        data_type: "bigint".to_owned(),
+        up: expr("id"),
+        down: expr("big_id::int"),
+    };
+    let phases = compiled(kind, &before.tables["events"]);
+    lab.run_twice(&phases.expand).await;
+    lab.backfill(&phases.backfill).await;
+    lab.execute("INSERT INTO events (payload) VALUES ('old writer')")
+        .await;
+    lab.execute("INSERT INTO events (big_id, payload) VALUES (1000, 'new writer')")
+        .await;
+    assert_eq!(
+        lab.value("SELECT count(*) FROM events WHERE id IS DISTINCT FROM big_id")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    lab.run_twice(&phases.contract).await;
+    let table = lab.table("events").await;
+    let pk = table.primary_key.expect("a primary key");
+    assert_eq!(
+        (pk.name.as_deref(), pk.columns),
+        (Some("events_pkey"), vec!["big_id".to_owned()])
+    );
+    assert_eq!(table.columns["big_id"].data_type, "bigint");
+    assert_eq!(
+        lab.value("SELECT pg_get_serial_sequence('events', 'big_id')")
+            .await
+            .as_deref(),
+        Some("public.events_id_seq")
+    );
+    lab.execute("INSERT INTO events (payload) VALUES ('after contract')")
+        .await;
+    assert!(lab.cairn_objects().await.is_empty());
+
+    lab.run_twice(&phases.uncontract).await;
+    lab.backfill(&phases.uncontract_backfill).await;
+    lab.execute("INSERT INTO events (payload) VALUES ('old writer again')")
+        .await;
+    lab.run_twice(&phases.abort).await;
+    lab.assert_restored(&before, true).await;
+    assert_eq!(
+        lab.value("SELECT count(*) FROM events").await.as_deref(),
+        Some("24")
+    );
 }
