@@ -98,13 +98,17 @@ pub enum Command {
     Down(DownArgs),
     /// Roll back the newest applied migration and apply it again
     Redo,
-    /// Finish the expanded zero-downtime migration once the new application
-    /// version is deployed: drop the sync triggers and the old structure,
-    /// validate constraints, set NOT NULL
+    /// Finish an expanded zero-downtime migration, once the new application version is deployed
+    ///
+    /// Drops the sync triggers and the old structure, validates constraints,
+    /// sets NOT NULL. A contract stopped half-way (a lock held too long, a
+    /// kill) is continued by running `cairn contract` again.
     Contract(PhaseArgs),
-    /// Undo the expand of a zero-downtime migration (expanding, backfilling or
-    /// expanded, also one that failed or was killed half-way): rows written
-    /// meanwhile by either application version are kept, in the old shape
+    /// Undo the expand of a zero-downtime migration
+    ///
+    /// From expanding, backfilling or expanded, also an expand that failed or
+    /// was killed half-way. Rows written meanwhile by either application
+    /// version are kept, in the old shape.
     Abort(PhaseArgs),
     /// Check the migrations against the history without changing anything
     Validate,

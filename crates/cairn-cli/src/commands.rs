@@ -652,6 +652,48 @@ fn toml_path(dir: &Path, config_file: &Path) -> anyhow::Result<String> {
 mod tests {
     use super::*;
 
+    fn in_phase(state: cairn::HistoryState) -> cairn::migrator::ExpandedMigration {
+        cairn::migrator::ExpandedMigration {
+            version: 20260101090500,
+            name: "rename_users_name".to_owned(),
+            state,
+            versions: cairn::operation::Versions::default(),
+            next: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_lock_timeout_in_a_phase_says_how_to_continue_or_undo_it() {
+        let lock = Error::Driver {
+            engine: cairn::Engine::Postgres,
+            context: "add column users.full_name".to_owned(),
+            cause: cairn::DriverError::new(cairn::DriverErrorKind::LockTimeout, "lock timeout"),
+        };
+        let expanding = [in_phase(cairn::HistoryState::Expanding)];
+        let hint = lock_timeout_hint(&lock, &expanding, Asked::Up).expect("a hint");
+        assert!(hint.contains("is expanding"), "{hint}");
+        assert!(hint.contains("running `cairn up` again"), "{hint}");
+        assert!(hint.contains("`cairn abort 20260101090500`"), "{hint}");
+
+        let contracting = [in_phase(cairn::HistoryState::Contracting)];
+        let hint = lock_timeout_hint(&lock, &contracting, Asked::Contract).expect("a hint");
+        assert!(
+            hint.contains("running `cairn contract 20260101090500` again"),
+            "{hint}"
+        );
+        assert!(
+            !hint.contains("abort"),
+            "no abort after contract started: {hint}"
+        );
+
+        // Not a lock timeout, or nothing in a phase: the error alone.
+        assert_eq!(
+            lock_timeout_hint(&Error::NothingToRedo, &expanding, Asked::Up),
+            None
+        );
+        assert_eq!(lock_timeout_hint(&lock, &[], Asked::Up), None);
+    }
+
     #[test]
     fn the_config_template_parses_and_names_the_dir() {
         let text = config_template(
