@@ -1371,8 +1371,8 @@ impl Migrator {
         let dialect = crate::schema::dialect_of(driver);
         let snapshot = dialect.read_schema(driver).await?;
         let mut before = BTreeMap::new();
-        for table in operations_of(m).iter().filter_map(|op| op.kind.table()) {
-            if let Some(shape) = snapshot.tables.get(table) {
+        for table in crate::operation::tables_needed(operations_of(m)) {
+            if let Some(shape) = snapshot.tables.get(&table) {
                 before.insert(table.to_owned(), shape.clone());
             }
         }
