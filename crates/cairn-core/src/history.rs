@@ -924,6 +924,47 @@ mod tests {
     }
 
     #[test]
+    fn the_shape_table_sits_beside_the_history_on_every_engine() {
+        let table = HistoryTable {
+            schema: Some("ops".to_owned()),
+            name: "hist".to_owned(),
+        };
+        let cases = [
+            (Engine::Postgres, "\"ops\".\"hist_shape\""),
+            (Engine::Mysql, "`ops`.`hist_shape`"),
+            (Engine::Sqlite, "\"hist_shape\""),
+        ];
+        for (engine, qualified) in cases {
+            let sql = HistorySql::new(for_engine(engine), &table);
+            assert_eq!(sql.shapes_table(), qualified);
+            let create = sql.create_shapes();
+            assert!(
+                create.starts_with(&format!("CREATE TABLE IF NOT EXISTS {qualified} (")),
+                "{create}"
+            );
+            assert!(
+                create.contains("PRIMARY KEY (version, position)"),
+                "{create}"
+            );
+            let insert = sql.insert_shape(7, 0, "users", "{\"a\":\"it's\"}");
+            assert!(
+                insert.contains(&string_literal(engine, "{\"a\":\"it's\"}")),
+                "{insert}"
+            );
+            assert_eq!(
+                sql.select_shapes(7),
+                format!(
+                    "SELECT table_name, shape FROM {qualified} WHERE version = 7 ORDER BY position"
+                )
+            );
+            assert_eq!(
+                sql.delete_shapes(7),
+                format!("DELETE FROM {qualified} WHERE version = 7")
+            );
+        }
+    }
+
+    #[test]
     fn schema_qualifies_on_servers_only() {
         let table = HistoryTable {
             schema: Some("ops".to_owned()),

@@ -618,6 +618,36 @@ mod tests {
     }
 
     #[test]
+    fn zero_downtime_states_show_in_status_and_a_changed_file_is_still_modified() {
+        let ms = source(&[1]);
+        let cases = [
+            (HistoryState::Expanding, State::Expanding),
+            (HistoryState::Expanded, State::Expanded),
+            (HistoryState::Contracting, State::Contracting),
+            (HistoryState::Aborting, State::Aborting),
+            (HistoryState::Uncontracting, State::Uncontracting),
+        ];
+        for (stored, shown) in cases {
+            let mut row = applied(&ms[0]);
+            row.state = stored;
+            assert_eq!(status(&ms, &[row.clone()], E)[0].state, shown, "{stored:?}");
+            assert_eq!(shown.as_str(), stored.as_str());
+            assert!(problems(&ms, &[row.clone()], E, PlanOptions::default()).is_empty());
+            row.checksum = "0".repeat(64);
+            assert_eq!(
+                status(&ms, &[row.clone()], E)[0].state,
+                State::Modified,
+                "{stored:?}"
+            );
+            let found = problems(&ms, &[row], E, PlanOptions::default());
+            assert!(
+                matches!(found[..], [Problem::Modified { version: 1, .. }]),
+                "{found:?}"
+            );
+        }
+    }
+
+    #[test]
     fn table_of_problems() {
         let ms = source(&[1, 2, 3]);
         let mut modified = applied(&ms[0]);

@@ -123,3 +123,59 @@ async fn an_abort_that_leaves_a_table_behind_is_a_rollback_difference() {
     assert_eq!(report.unchecked, [3]);
     assert!(report.has_failures());
 }
+
+#[tokio::test]
+async fn a_way_back_that_loses_rows_is_a_rows_difference() {
+    // The schema comes back, the rows `up` deleted do not.
+    let dir = users()
+        .file(
+            "2_purge/migration.toml",
+            "[[operation]]\nkind = \"raw_sql\"\nup = \"DELETE FROM users\"\ndown = \"SELECT 1\"\n",
+        )
+        .build();
+    let report = run(&dir, MigratorOptions::default()).await;
+    let m = &report.migrations[1];
+    assert_eq!(m.outcome, Outcome::RowsDiffer, "{report:#?}");
+    assert!(m.differences.is_empty(), "{m:#?}");
+    assert!(
+        m.rows[0].message.starts_with("after expand → abort: "),
+        "{:?}",
+        m.rows
+    );
+    assert_eq!(m.rows[0].table, "users");
+    assert!(m.rows[0].missing > 0, "{m:#?}");
+}
+
+#[tokio::test]
+async fn a_failed_expand_or_abort_ends_the_run_naming_the_phase() {
+    // No primary key: the rename's backfill cannot page through the table.
+    let dir = Fixture::new()
+        .migration(1, "logs", "CREATE TABLE logs (at TEXT, line TEXT);", Some("DROP TABLE logs;"))
+        .file(
+            "2_rename/migration.toml",
+            "[[operation]]\nkind = \"rename_column\"\ntable = \"logs\"\ncolumn = \"line\"\nto = \"text\"\n",
+        )
+        .migration(3, "later", "CREATE TABLE later (id INTEGER PRIMARY KEY);", Some("DROP TABLE later;"))
+        .build();
+    let report = run(&dir, MigratorOptions::default()).await;
+    let m = &report.migrations[1];
+    assert_eq!(m.outcome, Outcome::Error, "{report:#?}");
+    let error = m.error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("expand failed: "), "{error}");
+    assert!(error.contains("has no primary key"), "{error}");
+    assert_eq!(report.unchecked, [3]);
+
+    let dir = users()
+        .file(
+            "2_raw/migration.toml",
+            "[[operation]]\nkind = \"raw_sql\"\nup = \"SELECT 1\"\ndown = \"DROP TABLE missing\"\n",
+        )
+        .build();
+    let report = run(&dir, MigratorOptions::default()).await;
+    let m = &report.migrations[1];
+    assert_eq!(m.outcome, Outcome::Error, "{report:#?}");
+    let error = m.error.as_deref().unwrap_or_default();
+    assert!(error.starts_with("abort after expand failed: "), "{error}");
+    assert!(error.contains("missing"), "{error}");
+    assert!(report.error().is_some());
+}

@@ -33,8 +33,11 @@
 //! statement by statement, then its backfills; `resume.rs` continues what a
 //! failed or interrupted run left (`--resume`); `admin.rs` changes the history
 //! without running migrations (`baseline`, `repair`); `dry_run.rs` says what
-//! would run; `report.rs` holds what runs return. The unit tests (`tests.rs`)
-//! run the algorithm on a recording fake driver (`recording.rs`).
+//! would run; `report.rs` holds what runs return; `online.rs` runs the
+//! zero-downtime life cycle of migrations with `[[operation]]`s (expand,
+//! backfill, contract, abort, un-contract), which `up`, `down` and `redo`
+//! hand over to when such a migration is involved. The unit tests (`tests.rs`,
+//! `online_tests.rs`) run the algorithm on a recording fake driver (`recording.rs`).
 
 mod admin;
 mod apply;
@@ -281,6 +284,13 @@ impl Migrator {
     }
 
     /// Applies pending migrations up to `to` (all if `None`).
+    ///
+    /// A migration with `[[operation]]`s is expanded and backfilled, and the
+    /// run stops there ([`RunReport::held`]) unless
+    /// [`MigratorOptions::contract_after_expand`]; one left expanding or
+    /// backfilling by a killed or failed run is continued from its recorded
+    /// step. No later migration is applied over an expanded one: that is
+    /// [`Error::PhaseState`], naming `cairn contract` and `cairn abort`.
     pub async fn up(
         &self,
         driver: &mut dyn Driver,
@@ -314,6 +324,13 @@ impl Migrator {
     }
 
     /// Rolls back applied migrations as far as `target` says.
+    ///
+    /// A migration with `[[operation]]`s in a phase is handled first: an
+    /// expanding, backfilling or expanded one is aborted, an uncontracting
+    /// one's un-contract continued. A contracted one is un-contracted back to
+    /// `expanded` when it is the last of `--steps`, and taken all the way back
+    /// (un-contract, then abort) when later ones go below it or with `--to` /
+    /// `--all`.
     pub async fn down(
         &self,
         driver: &mut dyn Driver,
@@ -323,6 +340,11 @@ impl Migrator {
     }
 
     /// Rolls back the newest applied migration and applies it again.
+    ///
+    /// A migration with `[[operation]]`s moves one phase back and forth: a
+    /// contracted one is un-contracted and contracted again, an expanded one
+    /// aborted and expanded again (other phases are refused, naming the
+    /// command that finishes them).
     pub async fn redo(&self, driver: &mut dyn Driver) -> Result<RunReport, RunFailure> {
         self.run_locked(driver, Request::Redo).await
     }

@@ -237,8 +237,10 @@ fn schema_history_tables_are_excluded() {
     for table in [
         "my_history",
         "my_history_log",
+        "my_history_shape",
         "cairn_history",
         "cairn_history_log",
+        "cairn_history_shape",
     ] {
         assert!(options.is_excluded(table), "{table}");
     }

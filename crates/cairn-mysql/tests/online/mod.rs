@@ -101,11 +101,16 @@ async fn run(driver: &mut MySqlDriver, steps: &[Step]) -> Vec<Ran> {
     ran
 }
 
-/// Runs `steps`, then again: the second run must skip every step (guards).
+/// Runs `steps`, then again: the second run must skip every step that has
+/// statements (guards); checks, which have none, change nothing and run again.
 async fn run_twice(driver: &mut MySqlDriver, steps: &[Step]) {
     run(driver, steps).await;
     let again = run(driver, steps).await;
     for (step, ran) in steps.iter().zip(&again) {
+        if step.statements.is_empty() {
+            assert!(step.must_be_empty.is_some(), "`{}` does nothing", step.what);
+            continue;
+        }
         assert_eq!(
             *ran,
             Ran::Skipped,
@@ -456,6 +461,66 @@ mod rename_column {
         let aborted = snapshot(&mut d).await;
         same_schema(&before, &aborted);
         no_cairn_objects(&aborted);
+    }
+
+    /// Objects outside the table that read the column (another table's
+    /// foreign key, a view, the user's trigger) stop expand at its first
+    /// step, before anything changed, naming them.
+    #[tokio::test]
+    async fn refuses_at_expand_a_column_others_depend_on() {
+        let cases: [(&str, &[&str]); 3] = [
+            (
+                "foreign key",
+                &["CREATE TABLE child (id INT PRIMARY KEY, code VARCHAR(10), \
+                   CONSTRAINT child_code FOREIGN KEY (code) REFERENCES codes (code))"],
+            ),
+            ("view", &["CREATE VIEW code_list AS SELECT code FROM codes"]),
+            (
+                "trigger",
+                &[
+                    "CREATE TRIGGER codes_upper BEFORE INSERT ON codes FOR EACH ROW \
+                   SET NEW.`code` = UPPER(NEW.`code`)",
+                ],
+            ),
+        ];
+        for (dependent, setup) in cases {
+            let (_db, mut d) = database(&[
+                "CREATE TABLE codes (id INT PRIMARY KEY, code VARCHAR(10), other INT, KEY codes_code (code))",
+                "CREATE VIEW others AS SELECT other FROM codes",
+            ])
+            .await;
+            for sql in setup {
+                exec(&mut d, sql).await;
+            }
+            let before = snapshot(&mut d).await;
+            let phases = compiled(
+                &d,
+                rename("codes", "code", "label"),
+                table(&before, "codes"),
+            );
+            let failure = run_step(&mut d, &phases.expand[0])
+                .await
+                .expect_err("a dependent object");
+            let message = failure.error.to_string();
+            assert!(message.contains(dependent), "{dependent}: {message}");
+            assert!(message.contains("earlier migration"), "{message}");
+            same_schema(&before, &snapshot(&mut d).await);
+        }
+        // A view of another column does not count.
+        let (_db, mut d) = database(&[
+            "CREATE TABLE codes (id INT PRIMARY KEY, code VARCHAR(10), other INT)",
+            "CREATE VIEW others AS SELECT other FROM codes",
+        ])
+        .await;
+        let before = snapshot(&mut d).await;
+        let phases = compiled(
+            &d,
+            rename("codes", "code", "label"),
+            table(&before, "codes"),
+        );
+        run_step(&mut d, &phases.expand[0])
+            .await
+            .expect("nothing depends on it");
     }
 
     /// What cannot be renamed online is refused before anything runs, saying why.

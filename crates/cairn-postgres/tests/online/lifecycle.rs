@@ -135,6 +135,21 @@ async fn rename_column_expand_contract_uncontract_abort() {
     );
 
     lab.run_twice(&phases.contract).await;
+    let unguarded: Vec<&str> = phases
+        .contract
+        .iter()
+        .filter(|s| s.done_if.is_none())
+        .map(|s| s.what.as_str())
+        .collect();
+    assert!(
+        unguarded.is_empty(),
+        "unguarded contract steps: {unguarded:?}"
+    );
+    assert_eq!(
+        lab.run(&phases.contract).await,
+        0,
+        "every step is skipped once done"
+    );
     let contracted = lab.snapshot().await;
     let mut expected = Lab::new(RENAMED).await;
     let expected = expected.snapshot().await;
@@ -341,9 +356,7 @@ async fn rename_column_refuses_what_it_cannot_do_online() {
             "column `missing` does not exist in table `t`",
         ),
         (rename("t", "a", "g"), "column `g` already exists"),
-        (rename("t", "id", "b"), "primary key"),
         (rename("t", "g", "b"), "generated column"),
-        (rename("t", "k", "b"), "identity column"),
     ];
     for (kind, message) in cases {
         let error = compile(kind, Some(t)).unwrap_err();
@@ -360,13 +373,15 @@ async fn rename_column_refuses_at_expand_a_column_others_depend_on() {
     let mut lab = Lab::new(
         "CREATE TABLE accounts (id int PRIMARY KEY, code text UNIQUE, label text);
          CREATE TABLE orders (id int PRIMARY KEY, account_code text REFERENCES accounts (code));
-         CREATE VIEW labels AS SELECT label FROM accounts;",
+         CREATE VIEW labels AS SELECT label FROM accounts;
+         ALTER TABLE accounts ADD COLUMN parent int CONSTRAINT accounts_parent_fk REFERENCES accounts (id);",
     )
     .await;
     let before = lab.snapshot().await;
     for (column, dependent) in [
         ("code", "foreign key orders_account_code_fkey of orders"),
         ("label", "view labels"),
+        ("id", "foreign key accounts_parent_fk of accounts"),
     ] {
         let phases = compiled(
             rename("accounts", column, "renamed"),
@@ -442,4 +457,127 @@ fn strings(rows: Vec<Vec<Option<String>>>) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+/// The classic: a primary key `int` that will overflow becomes `bigint`,
+/// its serial sequence and the key itself carried to the new column.
+#[tokio::test]
+async fn change_column_type_of_the_primary_key() {
+    let mut lab = Lab::new(
+        "CREATE TABLE events (id serial PRIMARY KEY, payload text);
+         INSERT INTO events (payload) SELECT 'e' || i FROM generate_series(1, 20) i;",
+    )
+    .await;
+    let before = lab.snapshot().await;
+    let kind = Kind::ChangeColumnType {
+        table: "events".to_owned(),
+        column: "id".to_owned(),
+        to: "big_id".to_owned(),
+        data_type: "bigint".to_owned(),
+        up: expr("id"),
+        down: expr("big_id::int"),
+    };
+    let phases = compiled(kind, &before.tables["events"]);
+    lab.run_twice(&phases.expand).await;
+    lab.backfill(&phases.backfill).await;
+    lab.execute("INSERT INTO events (payload) VALUES ('old writer')")
+        .await;
+    lab.execute("INSERT INTO events (big_id, payload) VALUES (1000, 'new writer')")
+        .await;
+    assert_eq!(
+        lab.value("SELECT count(*) FROM events WHERE id IS DISTINCT FROM big_id")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    lab.run_twice(&phases.contract).await;
+    let table = lab.table("events").await;
+    let pk = table.primary_key.expect("a primary key");
+    assert_eq!(
+        (pk.name.as_deref(), pk.columns),
+        (Some("events_pkey"), vec!["big_id".to_owned()])
+    );
+    assert_eq!(table.columns["big_id"].data_type, "bigint");
+    assert_eq!(
+        lab.value("SELECT pg_get_serial_sequence('events', 'big_id')")
+            .await
+            .as_deref(),
+        Some("public.events_id_seq")
+    );
+    lab.execute("INSERT INTO events (payload) VALUES ('after contract')")
+        .await;
+    assert!(lab.cairn_objects().await.is_empty());
+
+    lab.run_twice(&phases.uncontract).await;
+    lab.backfill(&phases.uncontract_backfill).await;
+    lab.execute("INSERT INTO events (payload) VALUES ('old writer again')")
+        .await;
+    lab.run_twice(&phases.abort).await;
+    lab.assert_restored(&before, true).await;
+    assert_eq!(
+        lab.value("SELECT count(*) FROM events").await.as_deref(),
+        Some("24")
+    );
+}
+
+/// An identity primary key `int` becomes `bigint`: the identity moves to the
+/// new column at contract, starting after the last value given, and back
+/// to the old one at abort after un-contract.
+#[tokio::test]
+async fn change_column_type_of_an_identity_primary_key() {
+    let mut lab = Lab::new(
+        "CREATE TABLE items (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);
+         INSERT INTO items (name) SELECT 'i' || n FROM generate_series(1, 10) n;",
+    )
+    .await;
+    let before = lab.snapshot().await;
+    let kind = Kind::ChangeColumnType {
+        table: "items".to_owned(),
+        column: "id".to_owned(),
+        to: "big_id".to_owned(),
+        data_type: "bigint".to_owned(),
+        up: expr("id"),
+        down: expr("big_id::int"),
+    };
+    let phases = compiled(kind, &before.tables["items"]);
+    lab.run_twice(&phases.expand).await;
+    lab.backfill(&phases.backfill).await;
+    lab.execute("INSERT INTO items (name) VALUES ('during expand')")
+        .await;
+    lab.run_twice(&phases.contract).await;
+    let table = lab.table("items").await;
+    assert_eq!(table.columns["big_id"].identity.as_deref(), Some("always"));
+    assert_eq!(
+        table.primary_key.map(|pk| pk.columns),
+        Some(vec!["big_id".to_owned()])
+    );
+    lab.execute("INSERT INTO items (name) VALUES ('after contract')")
+        .await;
+    assert_eq!(
+        lab.value("SELECT big_id FROM items WHERE name = 'after contract'")
+            .await
+            .as_deref(),
+        Some("12"),
+        "the identity goes on after the last value"
+    );
+    lab.run_twice(&phases.uncontract).await;
+    lab.backfill(&phases.uncontract_backfill).await;
+    lab.execute("INSERT INTO items (name) VALUES ('old writer again')")
+        .await;
+    assert_eq!(
+        lab.value("SELECT count(*) FROM items WHERE id IS DISTINCT FROM big_id")
+            .await
+            .as_deref(),
+        Some("0")
+    );
+    lab.run_twice(&phases.abort).await;
+    lab.assert_restored(&before, true).await;
+    lab.execute("INSERT INTO items (name) VALUES ('after abort')")
+        .await;
+    assert_eq!(
+        lab.value("SELECT id FROM items WHERE name = 'after abort'")
+            .await
+            .as_deref(),
+        Some("14")
+    );
 }

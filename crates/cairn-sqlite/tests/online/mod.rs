@@ -18,6 +18,7 @@ mod concurrency;
 mod constraints;
 mod drop_column;
 mod index;
+mod killed;
 mod raw_sql;
 mod refusals;
 mod rename_column;
@@ -39,6 +40,11 @@ impl Db {
         let file = TestDatabase::sqlite();
         let url = DatabaseUrl::parse(file.url()).expect("a sqlite URL");
         let mut cairn = SqliteDriver::connect(&url).await.expect("SQLite opens");
+        // Durability is no part of these tests; fsyncs would make them slow.
+        cairn
+            .execute("PRAGMA synchronous = OFF")
+            .await
+            .expect("pragma");
         for sql in setup {
             cairn
                 .execute(sql)

@@ -322,25 +322,53 @@ async fn a_table_with_its_own_trigger_is_refused_before_the_rebuild() {
     assert_eq!(diff(&before, &db.snapshot().await), vec![]);
 }
 
+/// A column's collation is carried to the new column, its unique index,
+/// and through every rebuild.
 #[tokio::test]
-async fn a_column_collation_is_refused_before_anything_changes() {
-    let mut db =
-        Db::new(&["CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE)"]).await;
+async fn a_column_collation_is_carried_through_every_phase() {
+    let mut db = Db::new(&[
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE)",
+        "INSERT INTO users (name) VALUES ('ada')",
+    ])
+    .await;
     let before = db.snapshot().await;
+    assert_eq!(
+        before.tables["users"].columns["name"].collation.as_deref(),
+        Some("nocase")
+    );
     let phases = compile(
         rename("users", "name", "full_name"),
         before.tables.get("users"),
     )
     .expect("compiles");
-    let failure = run_step(&mut db.cairn, &phases.expand[0])
-        .await
-        .expect_err("refused");
-    let message = failure.error.to_string();
-    assert!(
-        message.contains("COLLATE") && message.contains("raw_sql"),
-        "{message}"
+    db.run_twice(&phases.expand).await;
+    db.backfill(&phases.backfill).await;
+    assert_eq!(
+        db.table("users").await.columns["full_name"]
+            .collation
+            .as_deref(),
+        Some("nocase")
     );
+    let duplicate = db
+        .new
+        .execute("INSERT INTO users (full_name) VALUES ('ADA')")
+        .await;
+    assert!(
+        duplicate.is_err(),
+        "unique without regard to case on the new column"
+    );
+    db.run_twice(&phases.contract).await;
+    let users = db.table("users").await;
+    assert_eq!(
+        users.columns["full_name"].collation.as_deref(),
+        Some("nocase")
+    );
+    assert!(!users.columns["full_name"].nullable);
+    db.run_twice(&phases.uncontract).await;
+    db.backfill(&phases.uncontract_backfill).await;
+    db.run_twice(&phases.abort).await;
     assert_eq!(diff(&before, &db.snapshot().await), vec![]);
+    assert_eq!(db.cairn_objects().await, Vec::<String>::new());
 }
 
 #[test]

@@ -84,7 +84,7 @@ pub(super) fn phases(
     let relax = !old.nullable
         && (sql.not_null_before_triggers() || (down.is_none() && old.default.is_none()));
     let drop_default = down.is_some() && old.default.is_some();
-    let mut expand = Vec::new();
+    let mut expand = vec![sql.no_dependents(table, name)];
     if relax || drop_default {
         expand.push(sql.restate(
             table,

@@ -594,6 +594,43 @@ impl Sql<'_> {
         )
     }
 
+    /// A step that fails, before anything changes, when objects outside the
+    /// table depend on `column` and would break when contract drops it (the
+    /// introspected table cannot show them): another table's foreign key
+    /// referencing it, a view reading it, or a trigger of the user's naming
+    /// it in `NEW.`/`OLD.`. It changes nothing, so it needs no guard.
+    fn no_dependents(&self, table: &str, column: &str) -> Step {
+        let (t, c) = (self.lit(table), self.lit(column));
+        let quoted = |name: &str| format!("`{}`", name.replace('`', "``"));
+        let in_view = self.lit(&format!(
+            "%{}.{}%",
+            quoted(table).replace('%', "\\%").replace('_', "\\_"),
+            quoted(column).replace('%', "\\%").replace('_', "\\_")
+        ));
+        let pattern = self.lit(&format!(
+            "(NEW|OLD)[.]`?{}`?([^A-Za-z0-9_$]|$)",
+            regex_escape(column)
+        ));
+        Step {
+            what: format!(
+                "check that nothing outside {table} depends on {table}.{column} (foreign keys of \
+                 other tables, views, your triggers): change or drop what the row names in an \
+                 earlier migration, then run the phase again"
+            ),
+            must_be_empty: Some(format!(
+                "SELECT 'foreign key', CONCAT(TABLE_NAME, '.', CONSTRAINT_NAME) \
+                 FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_SCHEMA = DATABASE() \
+                 AND REFERENCED_TABLE_NAME = {t} AND REFERENCED_COLUMN_NAME = {c} AND TABLE_NAME <> {t} \
+                 UNION ALL SELECT 'view', TABLE_NAME FROM information_schema.VIEWS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND VIEW_DEFINITION LIKE {in_view} \
+                 UNION ALL SELECT 'trigger', TRIGGER_NAME FROM information_schema.TRIGGERS \
+                 WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = {t} \
+                 AND TRIGGER_NAME NOT LIKE 'cairn\\_%' AND ACTION_STATEMENT REGEXP {pattern}"
+            )),
+            ..Step::default()
+        }
+    }
+
     /// `FIRST` or `AFTER <previous>`: where `column` stands in `before`.
     fn position(&self, before: &Table, column: &str) -> String {
         let at = before
@@ -627,6 +664,18 @@ struct Restated<'a> {
     with_default: bool,
     /// `FIRST`/`AFTER c` and the `ORDINAL_POSITION` it gives, when it moves.
     position: Option<(String, usize)>,
+}
+
+/// `text` with the characters a regular expression gives a meaning escaped.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// A row when `query` returns none.

@@ -368,7 +368,7 @@ pub(super) fn phases(
     let old_position = || Some((sql.position(before, old), sql.ordinal(before, old)));
 
     // Expand.
-    let mut expand = vec![add_nullable(new, &new_shape)];
+    let mut expand = vec![sql.no_dependents(table, old), add_nullable(new, &new_shape)];
     let relax_old = sql.not_null_before_triggers() && !old_column.nullable;
     if relax_old {
         expand.push(restate(old, old_column, true, true, None, &[old]));

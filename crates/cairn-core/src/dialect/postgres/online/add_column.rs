@@ -84,6 +84,7 @@ pub(super) fn compile(table: &Target, spec: &Spec<'_>, location: &str) -> Result
                 format!("default of {}.{}: {default}", table.key, spec.column),
                 table.alter(&format!("ALTER COLUMN {c} SET DEFAULT {default}")),
             )
+            .done_if(guards::default_is(table, spec.column, default))
             .locking(),
         );
         phases.uncontract.push(
@@ -91,6 +92,7 @@ pub(super) fn compile(table: &Target, spec: &Spec<'_>, location: &str) -> Result
                 format!("drop the default of {}.{}", table.key, spec.column),
                 table.alter(&format!("ALTER COLUMN {c} DROP DEFAULT")),
             )
+            .done_if(guards::no_default(table, spec.column))
             .locking(),
         );
     }

@@ -5,15 +5,17 @@
 //! - *prepare* (expand adds the new column next to the old one; un-contract
 //!   adds the old one back next to the new one): add the column nullable
 //!   without a default, copy the comment, create the sync trigger, and carry
-//!   the indexes, unique constraints, checks and foreign keys of the old
-//!   column (as they were before expand) onto the added column under Cairn's
+//!   the primary key, indexes, unique constraints, checks and foreign keys
+//!   of the old column (as they were before expand) onto the added column under Cairn's
 //!   names (`cairn_<version>_<index>_n…` for the new side, `…_o…` for the old
 //!   one): indexes `CONCURRENTLY`, constraints `NOT VALID`.
 //! - *finish* (contract keeps the new column; abort keeps the old one): NOT
 //!   NULL and the default of the old column onto the kept one, validate the
 //!   carried constraints, move sequence ownership, drop the triggers and the
 //!   other column (which drops that column's indexes and constraints with
-//!   it), then give the kept side's carried objects their original names.
+//!   it; a primary key is made again on the kept side's index in the same
+//!   transaction), then give the kept side's carried objects their
+//!   original names.
 //!
 //! So abort works from the expand shape (where the kept old column still has
 //! everything, and the renames find nothing to do) and from the un-contract
@@ -72,6 +74,7 @@ impl Side {
 
 /// What is carried from the old column to the other.
 enum Carried<'a> {
+    PrimaryKey(&'a [String]),
     Index(&'a Index),
     Unique(&'a [String]),
     Check(&'a str),
@@ -102,6 +105,12 @@ impl<'a> Dual<'a> {
     fn carried(&self) -> Vec<Object<'a>> {
         let table = self.table.table;
         let mut out = Vec::new();
+        if let Some(pk) = &table.primary_key {
+            if pk.columns.iter().any(|c| c == self.old) {
+                let name = pk.name.as_deref().unwrap_or("");
+                out.push((name, Carried::PrimaryKey(&pk.columns)));
+            }
+        }
         for (name, index) in &table.indexes {
             let keys = index.columns.iter().chain(&index.predicate);
             if keys.into_iter().any(|k| sql::mentions(k, self.old)) {
@@ -136,6 +145,7 @@ impl<'a> Dual<'a> {
     /// Cairn's name of `object` on `side`.
     fn name(&self, object: &Object<'_>, side: Side) -> String {
         let kind = match object.what {
+            Carried::PrimaryKey(_) => "pk",
             Carried::Index(_) => "ix",
             Carried::Unique(_) => "uq",
             Carried::Check(_) => "ck",
@@ -183,7 +193,7 @@ impl<'a> Dual<'a> {
             Carried::Index(index) => index_step(indexes::definition(t, &name, index, |text| {
                 self.on(text, side)
             })),
-            Carried::Unique(columns) => index_step(format!(
+            Carried::PrimaryKey(columns) | Carried::Unique(columns) => index_step(format!(
                 "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} ({})",
                 q(&name),
                 t.sql,
@@ -249,7 +259,10 @@ impl<'a> Dual<'a> {
     fn validated(object: &Object<'_>) -> bool {
         match object.what {
             Carried::Check(check) => !check.ends_with(" NOT VALID"),
-            Carried::ForeignKey(_) | Carried::Index(_) | Carried::Unique(_) => true,
+            Carried::PrimaryKey(_)
+            | Carried::ForeignKey(_)
+            | Carried::Index(_)
+            | Carried::Unique(_) => true,
         }
     }
 
@@ -309,9 +322,9 @@ impl<'a> Dual<'a> {
             steps.push(
                 Step::new(
                     format!(
-                        "check that nothing outside {} depends on {}.{} (a foreign key, a view), \
+                        "check that no foreign key or view depends on {}.{}, \
                      which dropping it at contract would break",
-                        t.key, t.key, self.old
+                        t.key, self.old
                     ),
                     refuse_dependents(t, self.old),
                 )
@@ -385,7 +398,9 @@ impl<'a> Dual<'a> {
                 self.tolerant(set)
             };
             steps.push(
-                Step::new(format!("default of {}.{kept}: {default}", t.key), statement).locking(),
+                Step::new(format!("default of {}.{kept}: {default}", t.key), statement)
+                    .done_if(guards::default_is(t, kept, default))
+                    .locking(),
             );
         }
         steps.push(
@@ -393,10 +408,22 @@ impl<'a> Dual<'a> {
                 format!("sequences owned by {}.{dropped} owned by {kept}", t.key),
                 move_sequences(t, dropped, kept),
             )
+            .done_if(guards::no_sequence_owned_by(t, dropped))
             .locking(),
         );
         let mut statements = triggers::drop(t, &self.trigger());
+        if let Some(identity) = &self.old_column.identity {
+            statements.push(move_identity(t, dropped, kept, identity));
+        }
         statements.push(t.alter(&format!("DROP COLUMN IF EXISTS {}", q(dropped))));
+        // A primary key on the dropped column goes with it: the kept side's
+        // index becomes the primary key in the same transaction, so the
+        // table is never without one (logical replication needs it).
+        for object in &carried {
+            if let Carried::PrimaryKey(_) = object.what {
+                statements.push(primary_key_on(t, object.original, &self.name(object, side)));
+            }
+        }
         steps.push(
             Step {
                 what: format!("drop the sync trigger and column {}.{dropped}", t.key),
@@ -411,6 +438,7 @@ impl<'a> Dual<'a> {
             let name = self.name(object, side);
             let original = object.original;
             let step = match object.what {
+                Carried::PrimaryKey(_) => continue,
                 Carried::Index(_) => Step::new(
                     format!("rename index {name} to {original}"),
                     format!(
@@ -450,33 +478,13 @@ impl<'a> Dual<'a> {
 }
 
 /// Refuses a column that a second column under another name cannot stand
-/// in for: one of the primary key (which the backfill pages through), an
-/// identity or a generated column.
+/// in for: a generated column.
 pub(super) fn refuse_special(
     table: &Target,
     column: &str,
     shape: &Column,
     kind: &str,
 ) -> Result<(), String> {
-    if table
-        .table
-        .primary_key
-        .as_ref()
-        .is_some_and(|pk| pk.columns.iter().any(|c| c == column))
-    {
-        return Err(format!(
-            "column `{column}` is in the primary key of `{}`, which the backfill pages through; \
-             {kind} cannot change it online: do it in a maintenance window with `ALTER TABLE` in up.sql",
-            table.key
-        ));
-    }
-    if let Some(identity) = &shape.identity {
-        return Err(format!(
-            "column `{column}` of `{}` is an identity column (generated {identity}); {kind} cannot \
-             carry an identity to a second column: make it a plain column with a sequence default first",
-            table.key
-        ));
-    }
     if shape.generated.is_some() {
         return Err(format!(
             "column `{column}` of `{}` is a generated column; {kind} cannot keep it in sync: drop and \
@@ -485,6 +493,56 @@ pub(super) fn refuse_special(
         ));
     }
     Ok(())
+}
+
+/// A statement that moves the identity from column `from` (when it has one
+/// and `to` has none) to `to`, dropping `from`: the identity's next value
+/// is taken before `from` and its sequence go, and `to` starts there. Its
+/// other sequence options (increment, cache) are PostgreSQL's defaults.
+/// `to` is NOT NULL by then (an identity column always is).
+fn move_identity(table: &Target, from: &str, to: &str, kind: &str) -> String {
+    let identity = |column: &str, test: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} \
+             AND NOT attisdropped AND attidentity {test} '')",
+            table.regclass,
+            lit(column)
+        )
+    };
+    let add = table.alter(&format!(
+        "ALTER COLUMN {} ADD GENERATED {} AS IDENTITY (START WITH %s)",
+        q(to),
+        kind.to_uppercase()
+    ));
+    format!(
+        "DO $cairn$ DECLARE v bigint; BEGIN IF {} AND {} THEN \
+         v := nextval(pg_get_serial_sequence({}, {})); EXECUTE {}; EXECUTE format({}, v); \
+         END IF; END $cairn$",
+        identity(from, "<>"),
+        identity(to, "="),
+        lit(&table.sql),
+        lit(from),
+        lit(&table.alter(&format!("DROP COLUMN {}", q(from)))),
+        lit(&add)
+    )
+}
+
+/// A statement that makes index `index` primary key `name`, when the index
+/// exists and the table has no primary key (a no-op from the shape where
+/// the kept column still has it).
+fn primary_key_on(table: &Target, name: &str, index: &str) -> String {
+    let add = table.alter(&format!(
+        "ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}",
+        q(name),
+        q(index)
+    ));
+    format!(
+        "DO $cairn$ BEGIN IF {} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_constraint \
+         WHERE conrelid = {} AND contype = 'p') THEN EXECUTE {}; END IF; END $cairn$",
+        table.regclass_of(index),
+        table.regclass,
+        lit(&add)
+    )
 }
 
 /// A column's type and collation as DDL.
@@ -496,7 +554,7 @@ pub(super) fn column_type(column: &Column) -> String {
 }
 
 /// A statement that fails, saying what and what to do, when a foreign key
-/// of another table or a view depends on `column`.
+/// (of another table, or of the table itself) or a view depends on `column`.
 fn refuse_dependents(table: &Target, column: &str) -> String {
     let message = format!(
         "% depends on column {}.{column}, which contract drops: drop or change it first \
@@ -509,7 +567,7 @@ fn refuse_dependents(table: &Target, column: &str) -> String {
          SELECT string_agg(d, ', ') INTO what FROM ( \
            SELECT 'foreign key ' || quote_ident(c.conname) || ' of ' || c.conrelid::regclass::text AS d \
            FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = ANY (c.confkey) \
-           WHERE c.contype = 'f' AND c.confrelid = {rel} AND c.conrelid <> {rel} AND a.attname = {col} \
+           WHERE c.contype = 'f' AND c.confrelid = {rel} AND a.attname = {col} \
            UNION ALL \
            SELECT DISTINCT 'view ' || v.ev_class::regclass::text FROM pg_depend d \
            JOIN pg_rewrite v ON v.oid = d.objid \

@@ -129,3 +129,46 @@ pub(super) fn relation_exists(quoted: &str) -> String {
 pub(super) fn relation_missing(quoted: &str) -> String {
     format!("SELECT 1 WHERE to_regclass({}) IS NULL", super::lit(quoted))
 }
+
+/// The default of `column`, as PostgreSQL prints it, compared with `extra`.
+fn default_of(table: &Target, column: &str, extra: &str) -> String {
+    format!(
+        "SELECT 1 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+         WHERE d.adrelid = {} AND a.attname = {}{extra}",
+        table.regclass,
+        super::lit(column)
+    )
+}
+
+/// A row when `column`'s default is `default` (as introspected).
+pub(super) fn default_is(table: &Target, column: &str, default: &str) -> String {
+    default_of(
+        table,
+        column,
+        &format!(
+            " AND pg_get_expr(d.adbin, d.adrelid) = {}",
+            super::lit(default)
+        ),
+    )
+}
+
+/// A row when `column` has no default (or is gone).
+pub(super) fn no_default(table: &Target, column: &str) -> String {
+    format!(
+        "SELECT 1 WHERE NOT EXISTS ({})",
+        default_of(table, column, "")
+    )
+}
+
+/// A row when no sequence is owned by `column` (a `serial`'s), or it is gone.
+pub(super) fn no_sequence_owned_by(table: &Target, column: &str) -> String {
+    format!(
+        "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pg_depend d \
+         JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+         JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'S' \
+         WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
+           AND d.deptype = 'a' AND d.refobjid = {} AND a.attname = {})",
+        table.regclass,
+        super::lit(column)
+    )
+}

@@ -360,3 +360,108 @@ fn render(phases: &Phases) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Location;
+    use crate::operation::Expr;
+    use crate::schema::PrimaryKey;
+
+    /// `app.people (id bigint primary key, first text, last text not null)`.
+    fn people() -> Table {
+        let mut table = Table::default();
+        for (name, data_type, nullable) in [
+            ("id", "bigint", false),
+            ("first", "text", true),
+            ("last", "text", false),
+        ] {
+            table.columns.insert(
+                name.to_owned(),
+                Column {
+                    data_type: data_type.to_owned(),
+                    nullable,
+                    ..Column::default()
+                },
+            );
+            table.column_order.push(name.to_owned());
+        }
+        table.primary_key = Some(PrimaryKey {
+            name: Some("people_pkey".to_owned()),
+            columns: vec!["id".to_owned()],
+        });
+        table
+    }
+
+    fn phases(kind: Kind) -> String {
+        let table = people();
+        let ctx = Context {
+            version: 20260101090500,
+            index: 1,
+            before: Some(&table),
+        };
+        let operation = Operation {
+            kind,
+            location: Location::new("migration.toml", 7),
+        };
+        let phases = PostgresDialect::DEFAULT
+            .compile_operation(&operation, &ctx)
+            .unwrap_or_else(|e| panic!("{e}"));
+        render(&phases)
+    }
+
+    /// The SQL of each phase of the other operations, reviewed like code.
+    #[test]
+    fn the_sql_of_each_operation() {
+        let t = || "app.people".to_owned();
+        let kinds = [
+            Kind::AddColumn {
+                table: t(),
+                column: "display".to_owned(),
+                data_type: "varchar(200)".to_owned(),
+                not_null: true,
+                default: Some("''".to_owned()),
+                up: Some(Expr::new("first || ' ' || last")),
+            },
+            Kind::DropColumn {
+                table: t(),
+                column: "last".to_owned(),
+                down: Some(Expr::new("'?'")),
+            },
+            Kind::SetNotNull {
+                table: t(),
+                column: "first".to_owned(),
+                up: Expr::new("'?'"),
+            },
+            Kind::ChangeColumnType {
+                table: t(),
+                column: "id".to_owned(),
+                to: "id2".to_owned(),
+                data_type: "numeric".to_owned(),
+                up: Expr::new("id"),
+                down: Expr::new("id2::bigint"),
+            },
+            Kind::RenameTable {
+                table: t(),
+                to: "persons".to_owned(),
+            },
+            Kind::CreateIndex {
+                table: t(),
+                name: "people_last".to_owned(),
+                columns: vec!["last".to_owned()],
+                unique: false,
+            },
+            Kind::AddUnique {
+                table: t(),
+                name: "people_first_last".to_owned(),
+                columns: vec!["first".to_owned(), "last".to_owned()],
+            },
+        ];
+        let mut out = String::new();
+        for kind in kinds {
+            let name = kind.name();
+            out.push_str(&format!("##### {name}\n{}", phases(kind)));
+        }
+        insta::assert_snapshot!(out);
+    }
+}

@@ -16,8 +16,13 @@
 //!   triggers and views). Otherwise a rebuild into that shape.
 //! - abort: drop the triggers, the copied indexes and the new column; a
 //!   rebuild into the table as it was when the old column was relaxed.
-//! - uncontract: a rebuild into the expanded shape, the old column filled by
-//!   `down` as it is copied; then the triggers.
+//! - uncontract: the expanded shape again, with the triggers created in the
+//!   same transaction (the new application version keeps writing): in place
+//!   when contract was (the inverse `RENAME COLUMN`, the new column added and
+//!   filled), else a rebuild that fills the old column by `down` as it
+//!   copies. A rebuild is refused, before anything changed, for a table with
+//!   triggers of its own, `AUTOINCREMENT`, `WITHOUT ROWID` or `STRICT`, and
+//!   a contract by rebuild for a column other tables' foreign keys name.
 
 use super::{column_absent, column_exists, literal, name, names, rebuild, triggers};
 use crate::backfill::{Action, Backfill};
@@ -243,25 +248,23 @@ impl Duplicate<'_> {
             .collect();
         let old_nullable = format!("{} AND \"notnull\" = 0", column_exists(table, old));
 
-        let mut expand = vec![Step {
-            what: format!("check that {table}.{old} can be copied"),
-            done_if: Some(column_exists(table, new)),
-            must_be_empty: Some(if self.in_place() {
-                rebuild::no_collations(table)
-            } else {
-                format!(
-                    "{} UNION ALL SELECT 'foreign key of ' || m.name || ' references {table}.{old}, \
+        let mut expand = Vec::new();
+        if !self.in_place() {
+            expand.push(Step {
+                what: format!("check that no other table references {table}.{old}"),
+                done_if: Some(column_exists(table, new)),
+                must_be_empty: Some(format!(
+                    "SELECT 'foreign key of ' || m.name || ' references {table}.{old}, \
                      which the table rebuild at contract cannot carry over to {table}.{new}: \
                      change it with raw_sql' FROM sqlite_master m, pragma_foreign_key_list(m.name) fk \
                      WHERE m.type = 'table' AND fk.\"table\" = {} COLLATE NOCASE \
                      AND fk.\"to\" = {} COLLATE NOCASE",
-                    rebuild::no_collations(table),
                     literal(table),
                     literal(old),
-                )
-            }),
-            ..Step::default()
-        }];
+                )),
+                ..Step::default()
+            });
+        }
         if self.relaxed() {
             let target = self.relaxed_table();
             expand.extend(rebuild::steps(
@@ -281,7 +284,7 @@ impl Duplicate<'_> {
         let new_column = self.new_column();
         let mut add = format!("ALTER TABLE {t} ADD COLUMN {n} {}", new_column.data_type);
         if let Some(collation) = &new_column.collation {
-            add.push_str(&format!(" COLLATE {collation}"));
+            add.push_str(&format!(" COLLATE {}", name(collation)));
         }
         expand.push(
             Step::new(format!("add column {table}.{new}"), add.clone())

@@ -81,7 +81,6 @@ pub(super) fn steps(ctx: &Context<'_>, r: Rebuild<'_>) -> Vec<Step> {
          rebuild would lose: change it with raw_sql' FROM sqlite_master \
          WHERE type = 'table' AND name = {lit} COLLATE NOCASE AND (lower(sql) LIKE '%autoincrement%' \
          OR lower(rtrim(sql)) LIKE '%rowid' OR lower(rtrim(sql)) LIKE '%strict') \
-         UNION ALL {collations} \
          UNION ALL SELECT 'column ' || name || ' of {table} would be lost by the table rebuild, \
          which was compiled without it: run this operation in a migration of its own' \
          FROM pragma_table_info({lit}) WHERE lower(name) NOT IN ({columns}) \
@@ -89,7 +88,6 @@ pub(super) fn steps(ctx: &Context<'_>, r: Rebuild<'_>) -> Vec<Step> {
          which was compiled without it: run this operation in a migration of its own' \
          FROM sqlite_master WHERE type = 'index' AND tbl_name = {lit} COLLATE NOCASE \
          AND sql IS NOT NULL AND lower(name) NOT IN ({indexes})",
-        collations = no_collations(r.table),
         columns = known(r.source.columns.keys().chain(r.target.columns.keys())),
         indexes = known(r.source.indexes.keys().chain(r.target.indexes.keys())),
         table = r.table.replace('\'', "''"),
@@ -190,19 +188,6 @@ pub(super) fn constraint_phases(
         ),
         ..Default::default()
     }
-}
-
-/// A query naming `table` when its definition declares a collation, which
-/// Cairn's SQLite introspection does not read, so a rebuild or a copied
-/// column would lose it.
-pub(super) fn no_collations(table: &str) -> String {
-    format!(
-        "SELECT 'table {} declares a COLLATE, which Cairn does not carry on sqlite yet: \
-         change it with raw_sql' FROM sqlite_master WHERE type = 'table' \
-         AND name = {} COLLATE NOCASE AND lower(sql) LIKE '%collate%'",
-        table.replace('\'', "''"),
-        literal(table)
-    )
 }
 
 /// `CREATE TABLE temporary` with the shape of `target`, and the `CREATE

@@ -3,8 +3,8 @@
 //! `pragma_foreign_key_list`) for the `main` schema, without `sqlite_%` internals.
 //!
 //! SQLite keeps no catalog for some things, so they are read from the stored
-//! `CREATE` text: check constraints, a partial index's predicate, expression
-//! index keys, and a trigger's timing and events. It keeps no names for unique
+//! `CREATE` text: check constraints, a column's `COLLATE`, a partial index's
+//! predicate, expression index keys, and a trigger's timing and events. It keeps no names for unique
 //! constraints and foreign keys either; they are keyed by what they say
 //! (`unique (a, b)`, `(a_id) references a (id)`). A foreign key's
 //! `CONSTRAINT name`, read from the `CREATE TABLE` text, is kept in
@@ -80,6 +80,11 @@ pub(super) async fn introspect(driver: &mut dyn Driver) -> Result<Snapshot, Erro
             for (name, expression) in checks(&sql) {
                 let key = name.unwrap_or_else(|| expression.clone());
                 table.checks.insert(key, expression);
+            }
+            for (name, collation) in column_collations(&sql) {
+                if let Some(column) = table.columns.get_mut(&name) {
+                    column.collation = Some(collation);
+                }
             }
             for (name, expression) in generated_expressions(&sql) {
                 if let Some(column) = table.columns.get_mut(&name) {
@@ -334,6 +339,38 @@ fn definition_segments(sql: &str) -> Vec<&str> {
     segments
 }
 
+/// The columns of a `CREATE TABLE` statement declared with a `COLLATE`
+/// other than the default `BINARY`: (column, collation in lower case). Only
+/// a `COLLATE` outside parentheses belongs to the column (one inside a
+/// `CHECK` or `DEFAULT` expression does not); table constraints name no
+/// column first and are skipped by the caller, which keeps only columns
+/// the table has.
+fn column_collations(sql: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for segment in definition_segments(sql) {
+        let Some(column) = first_identifier(segment) else {
+            continue;
+        };
+        let top_level: Vec<usize> = unquoted(segment)
+            .iter()
+            .filter(|&&(_, _, depth)| depth == 0)
+            .map(|&(i, _, _)| i)
+            .collect();
+        for at in keyword_positions(segment, "collate") {
+            if !top_level.contains(&at) {
+                continue;
+            }
+            if let Some((collation, _)) = split_identifier(&segment[at + "collate".len()..]) {
+                let collation = collation.to_lowercase();
+                if collation != "binary" {
+                    out.push((column.clone(), collation));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The named foreign keys of a `CREATE TABLE` statement: (referencing
 /// columns, constraint name), from `CONSTRAINT name FOREIGN KEY (a, b)` and
 /// from a column's `CONSTRAINT name REFERENCES ...`.
@@ -538,6 +575,20 @@ mod tests {
             vec![
                 ("b c".to_owned(), "id * 2".to_owned()),
                 ("d".to_owned(), "upper(x || ',')".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn column_collations_are_read_from_create_table() {
+        let sql = "CREATE TABLE t (id INTEGER, email TEXT COLLATE NOCASE NOT NULL, \
+                   \"Name\" TEXT COLLATE \"rtrim\", b TEXT COLLATE BINARY, \
+                   c TEXT CHECK (c COLLATE nocase <> 'x'), UNIQUE (email COLLATE nocase))";
+        assert_eq!(
+            column_collations(sql),
+            vec![
+                ("email".to_owned(), "nocase".to_owned()),
+                ("Name".to_owned(), "rtrim".to_owned()),
             ]
         );
     }
