@@ -34,6 +34,36 @@
 //! SQL templates name placeholders: `{id}` (the row's id) and `{v}` (the
 //! value written, itself an SQL literal in which `{id}` is replaced too, so
 //! that values can be unique per row).
+//!
+//! A project's own case, run on the target of its driver crate's tests:
+//!
+//! ```no_run
+//! use cairn_testkit::online::{self, App, Case, Seed, Shape, Sql, Values};
+//!
+//! # async fn example(target: &dyn cairn_testkit::conformance::Target) {
+//! let case = Case {
+//!     name: "rename_users_name",
+//!     setup: vec![
+//!         Sql::new("CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL)"),
+//!         Sql::new("INSERT INTO users (id, name) VALUES (1, 'Ada')"),
+//!     ],
+//!     migration: "[[operation]]\nkind = \"rename_column\"\ntable = \"users\"\n\
+//!                 column = \"name\"\nto = \"full_name\"\n"
+//!         .to_owned(),
+//!     old: App::column("users", "name"),
+//!     new: App::column("users", "full_name"),
+//!     values: Values::same(("'Grace {id}'", "Grace {id}"), ("'Alan {id}'", "Alan {id}")),
+//!     seeds: vec![Seed::new(1, "Ada", "Ada")],
+//!     seeds_after_uncontract: None,
+//!     old_breaks_after_contract: true,
+//!     after_contract: vec![Shape::NoColumn("users".to_owned(), "name".to_owned())],
+//!     refused_on: Vec::new(),
+//! };
+//! if let Err(e) = online::run(&case, target).await {
+//!     panic!("{e}");
+//! }
+//! # }
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
