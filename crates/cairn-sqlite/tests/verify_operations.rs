@@ -179,3 +179,27 @@ async fn a_failed_expand_or_abort_ends_the_run_naming_the_phase() {
     assert!(error.contains("missing"), "{error}");
     assert!(report.error().is_some());
 }
+
+#[tokio::test]
+async fn a_rename_onto_an_existing_table_is_refused_before_anything_changes() {
+    let dir = users()
+        .migration(
+            2,
+            "people",
+            "CREATE TABLE people (id INTEGER PRIMARY KEY);",
+            Some("DROP TABLE people;"),
+        )
+        .file(
+            "3_rename/migration.toml",
+            "[[operation]]\nkind = \"rename_table\"\ntable = \"users\"\nto = \"people\"\n",
+        )
+        .build();
+    let report = run(&dir, MigratorOptions::default()).await;
+    let m = &report.migrations[2];
+    assert_eq!(m.outcome, Outcome::Error, "{report:#?}");
+    let error = m.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("3_rename/migration.toml:1: operation `rename_table` on sqlite: table `people` exists already: choose another `to`"),
+        "{error}"
+    );
+}

@@ -1371,9 +1371,11 @@ impl Migrator {
         let dialect = crate::schema::dialect_of(driver);
         let snapshot = dialect.read_schema(driver).await?;
         let mut before = BTreeMap::new();
+        // With `rename_table`'s new name and `add_foreign_key`'s referenced
+        // table, which compile checks too.
         for table in crate::operation::tables_needed(operations_of(m)) {
             if let Some(shape) = snapshot.tables.get(&table) {
-                before.insert(table.to_owned(), shape.clone());
+                before.insert(table, shape.clone());
             }
         }
         Ok(before)

@@ -102,7 +102,8 @@ pub fn tables_needed(operations: &[Operation]) -> Vec<String> {
 /// Compiles `operations` of migration `version` for `dialect`; `before`
 /// holds, by name, the tables they change as they were before expand
 /// (at least every table of [`tables_needed`] that exists: a table missing
-/// from it does not exist).
+/// from it does not exist, except `add_foreign_key`'s referenced table,
+/// whose columns are checked only when it is there).
 ///
 /// Every operation is checked against `before` first (the table and
 /// columns exist, new names are free, a primary key where a backfill pages
@@ -218,14 +219,17 @@ fn check(kind: &Kind, shape: &BTreeMap<String, Table>) -> Result<(), String> {
         } => {
             free_index(name, table, constraint)?;
             existing_columns(name, table, columns, "columns")?;
-            let referenced =
-                existing_table(references, shape).map_err(|e| format!("`references`: {e}"))?;
-            existing_columns(
-                references,
-                referenced,
-                referenced_columns,
-                "referenced_columns",
-            )
+            // A referenced table missing from `before` may not have been
+            // introspected: the engine refuses it if it does not exist.
+            match shape.get(references) {
+                Some(referenced) => existing_columns(
+                    references,
+                    referenced,
+                    referenced_columns,
+                    "referenced_columns",
+                ),
+                None => Ok(()),
+            }
         }
         Kind::AddCheck {
             name: constraint, ..
