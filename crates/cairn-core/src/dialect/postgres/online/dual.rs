@@ -38,8 +38,9 @@ pub(super) struct Dual<'a> {
     /// The new column's type and collation, as DDL (`text COLLATE "C"`).
     pub new_type: String,
     /// Whether the new column holds the same values as the old (a rename):
-    /// then the old default is the new one as it is, else it is carried
-    /// only where it still fits the new type.
+    /// then the old default, checks and foreign keys are the new column's
+    /// as they are; else (a type change) each is carried only where it
+    /// still fits the new type.
     pub same_values: bool,
     /// `up` over the table's columns (the backfill's), and over `NEW`.
     pub up: (String, String),
