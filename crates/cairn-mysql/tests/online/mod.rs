@@ -871,7 +871,7 @@ async fn raw_sql_runs_as_written_and_is_unchecked() {
     let phases = compile(
         &d,
         Kind::RawSql {
-            up: expr("ALTER TABLE t ADD COLUMN x INT, ALGORITHM=INSTANT"),
+            up: expr("ALTER TABLE t ADD COLUMN x INT, ALGORITHM=INSTANT;\nINSERT INTO t (id, x) VALUES (1, 2);"),
             down: Some(expr("ALTER TABLE t DROP COLUMN x")),
             contract: None,
         },
@@ -880,14 +880,27 @@ async fn raw_sql_runs_as_written_and_is_unchecked() {
     .expect("raw_sql compiles");
     assert!(phases.unchecked);
     assert!(phases.expand[0].what.contains("unchecked"));
+    assert_eq!(phases.expand[0].statements.len(), 2);
     run(&mut d, &phases.expand).await;
     assert!(table(&snapshot(&mut d).await, "t")
         .columns
         .contains_key("x"));
+    assert_eq!(one(&mut d, "SELECT x FROM t").await.as_deref(), Some("2"));
     run(&mut d, &phases.abort).await;
     assert!(!table(&snapshot(&mut d).await, "t")
         .columns
         .contains_key("x"));
+    let empty = compile(
+        &d,
+        Kind::RawSql {
+            up: expr("-- nothing"),
+            down: None,
+            contract: None,
+        },
+        None,
+    )
+    .expect_err("refused");
+    assert!(empty.contains("`up` holds no statement"), "{empty}");
 }
 
 /// add_check is refused as not online, saying what to do instead.
@@ -995,7 +1008,7 @@ mod change_column_type {
     #[tokio::test]
     async fn converts_both_ways() {
         let (_db, mut d) = database(&[
-            "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, qty VARCHAR(10) NOT NULL, \
+            "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, qty VARCHAR(10) NOT NULL DEFAULT '8', \
              note TEXT, KEY orders_qty (qty))",
             "INSERT INTO orders (qty) VALUES ('1'), ('22')",
         ])
@@ -1035,6 +1048,18 @@ mod change_column_type {
         assert_eq!(orders.column_order, ["id", "quantity", "note"]);
         assert_eq!(orders.columns["quantity"].data_type, "int(11)");
         assert!(!orders.columns["quantity"].nullable);
+        // The old default, converted by `up`: a literal of the new type.
+        assert_eq!(orders.columns["quantity"].default.as_deref(), Some("8"));
+        exec(&mut d, "INSERT INTO orders (note) VALUES ('defaulted')").await;
+        assert_eq!(
+            one(
+                &mut d,
+                "SELECT quantity FROM orders WHERE note = 'defaulted'"
+            )
+            .await
+            .as_deref(),
+            Some("8")
+        );
         assert_eq!(orders.indexes["orders_qty"].columns, ["quantity"]);
         no_cairn_objects(&contracted);
 

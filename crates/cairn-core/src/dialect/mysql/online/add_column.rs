@@ -39,9 +39,15 @@ pub(super) fn phases(
         column,
         ..
     } = *spec;
-    if before.columns.contains_key(column) {
+    // Column names are case-insensitive on MySQL and MariaDB.
+    if let Some(taken) = before
+        .column_order
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(column))
+    {
         return Err(format!(
-            "column `{column}` already exists in table `{table}`; choose another name"
+            "column `{taken}` already exists in table `{table}` (MySQL compares column names \
+             without case); choose another name"
         ));
     }
     let value = spec.up.or(spec.default);
@@ -99,6 +105,7 @@ pub(super) fn phases(
                 nullable: !spec.not_null,
                 with_default: true,
                 position: None,
+                computed_default: None,
             },
             &[column],
         ));
@@ -142,6 +149,7 @@ pub(super) fn phases(
                 nullable,
                 with_default: false,
                 position: None,
+                computed_default: None,
             },
             &[column],
         ));

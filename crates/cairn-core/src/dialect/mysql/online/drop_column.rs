@@ -31,6 +31,7 @@ pub(super) fn phases(
              plain migration first"
         ));
     }
+    super::no_generated_reader(before, table, name)?;
     if let Some((fk, _)) = before
         .foreign_keys
         .iter()
@@ -94,6 +95,7 @@ pub(super) fn phases(
                 nullable: old.nullable || relax,
                 with_default: !drop_default,
                 position: None,
+                computed_default: None,
             },
             &[name],
         ));
@@ -143,6 +145,7 @@ pub(super) fn phases(
             nullable: old.nullable,
             with_default: true,
             position,
+            computed_default: None,
         },
         &[name],
     ));

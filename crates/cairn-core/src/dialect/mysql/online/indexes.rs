@@ -87,6 +87,30 @@ pub(super) fn drop(
                 .join(", ")
         ));
     };
+    // A foreign key needs an index whose leading keys are its columns.
+    let leads = |keys: &[String], columns: &[String]| {
+        keys.len() >= columns.len()
+            && keys
+                .iter()
+                .zip(columns)
+                .all(|(k, c)| k.as_str() == c.as_str())
+    };
+    for (fk_name, fk) in &before.foreign_keys {
+        let other = before
+            .indexes
+            .iter()
+            .filter(|(n, _)| n.as_str() != name)
+            .map(|(_, i)| &i.columns)
+            .chain(before.primary_key.iter().map(|pk| &pk.columns))
+            .any(|keys| leads(keys, &fk.columns));
+        if leads(&index.columns, &fk.columns) && !other {
+            return Err(format!(
+                "index `{name}` of `{table}` is the one foreign key `{fk_name}` needs; drop \
+                 the foreign key first, or create another index on ({}) before",
+                fk.columns.join(", ")
+            ));
+        }
+    }
     if index.method.is_some() {
         return Err(format!(
             "index `{name}` of `{table}` is {}, which MySQL cannot re-create with LOCK=NONE \

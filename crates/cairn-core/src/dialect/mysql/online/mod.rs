@@ -123,11 +123,11 @@ impl Online for MysqlDialect {
                 let before = before(ctx, table)?;
                 indexes::drop(&sql, before, table, name)
             }
-            Kind::RawSql { up, down, contract } => Ok(raw_sql::phases(
+            Kind::RawSql { up, down, contract } => raw_sql::phases(
                 up.for_engine(Engine::Mysql),
                 down.as_ref().map(|e| e.for_engine(Engine::Mysql)),
                 contract.as_ref().map(|e| e.for_engine(Engine::Mysql)),
-            )),
+            ),
             Kind::AddCheck { .. } => Err(
                 "MySQL and MariaDB add a CHECK constraint only with ALGORITHM=COPY, which \
                  blocks writes while the table is copied; add it in a plain up.sql in a \
@@ -184,6 +184,26 @@ fn column<'a>(before: &'a Table, table: &str, column: &str) -> Result<&'a Column
             before.column_order.join(", ")
         )
     })
+}
+
+/// An error when a generated column of `before` reads `column`, which could
+/// then not be dropped.
+fn no_generated_reader(before: &Table, table: &str, column: &str) -> Result<(), String> {
+    let dialect = MysqlDialect::DEFAULT;
+    let sql = Sql { dialect: &dialect };
+    for (name, other) in &before.columns {
+        let reads = other
+            .generated
+            .as_deref()
+            .is_some_and(|g| !triggers::qualify(&sql, g, &[column]).reads.is_empty());
+        if name != column && reads {
+            return Err(format!(
+                "generated column `{name}` of `{table}` reads `{column}`; drop it (drop_column) \
+                 in an earlier migration and add it again afterwards"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An error unless `before` has a primary key, which the backfill pages by.
@@ -407,27 +427,51 @@ impl Sql<'_> {
         }
     }
 
+    /// Whether a default as introspected is a literal (not `CURRENT_TIMESTAMP`
+    /// or another expression evaluated per row).
+    fn is_literal_default(&self, default: &str) -> bool {
+        let lower = default.to_ascii_lowercase();
+        default.starts_with('\'')
+            || default.parse::<f64>().is_ok()
+            || (!self.is_mariadb()
+                && !default.contains('(')
+                && !lower.starts_with("current_timestamp"))
+    }
+
     /// `ALTER TABLE t <head> COMMENT '<comment>'<tail>`, where the comment is
     /// the first non-empty one of the columns `from` (in that order) as the
     /// catalog holds it when the step runs: the schema model keeps no
     /// comments, so a restated column keeps its own (or takes the one of the
     /// column it replaces) through a prepared statement built on the server.
-    fn with_comment(&self, table: &str, head: &str, tail: &str, from: &[&str]) -> Vec<String> {
+    ///
+    /// With `default_sql`, ` DEFAULT <its value>` follows `head`: an SQL
+    /// expression evaluated when the statement is built, quoted into it.
+    fn with_comment(
+        &self,
+        table: &str,
+        head: &str,
+        default_sql: Option<&str>,
+        tail: &str,
+        from: &[&str],
+    ) -> Vec<String> {
         let names = from
             .iter()
             .map(|c| self.lit(c))
             .collect::<Vec<_>>()
             .join(", ");
         let comment = format!(
-            "QUOTE(COALESCE((SELECT COLUMN_COMMENT FROM information_schema.COLUMNS \
+            "' COMMENT ', QUOTE(COALESCE((SELECT COLUMN_COMMENT FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {} AND COLUMN_NAME IN ({names}) \
              AND COLUMN_COMMENT <> '' ORDER BY FIELD(COLUMN_NAME, {names}) LIMIT 1), ''))",
             self.lit(table)
         );
         vec![
             format!(
-                "SET @cairn_ddl = CONCAT({}, {comment}, {})",
-                self.lit(&format!("ALTER TABLE {} {head} COMMENT ", self.id(table))),
+                "SET @cairn_ddl = CONCAT({}, {}{comment}, {})",
+                self.lit(&format!("ALTER TABLE {} {head}", self.id(table))),
+                default_sql
+                    .map(|d| format!("' DEFAULT ', QUOTE({d}), "))
+                    .unwrap_or_default(),
                 self.lit(tail)
             ),
             "PREPARE cairn_ddl FROM @cairn_ddl".to_owned(),
@@ -490,8 +534,9 @@ impl Sql<'_> {
             nullable,
             with_default,
             ref position,
+            ref computed_default,
         } = *how;
-        let default = with_default && shape.default.is_some();
+        let default = with_default && (shape.default.is_some() || computed_default.is_some());
         let head = format!(
             "MODIFY COLUMN {} {}",
             self.id(column),
@@ -510,13 +555,18 @@ impl Sql<'_> {
             tail = format!(" {clause}{tail}");
             guard.push_str(&format!(" AND ORDINAL_POSITION = {ordinal}"));
         }
+        let computed = computed_default
+            .as_deref()
+            .filter(|_| with_default)
+            .map(|value| format!("(SELECT {value})"));
+        let statements = self.with_comment(table, &head, computed.as_deref(), &tail, comment_from);
         Step {
             what: format!(
                 "restate column {table}.{column} as {}{}",
                 if nullable { "NULL" } else { "NOT NULL" },
                 if default { " with its default" } else { "" }
             ),
-            statements: self.with_comment(table, &head, &tail, comment_from),
+            statements,
             ..Step::default()
         }
         .done_if(self.column_is(table, column, &guard))
@@ -664,6 +714,9 @@ struct Restated<'a> {
     with_default: bool,
     /// `FIRST`/`AFTER c` and the `ORDINAL_POSITION` it gives, when it moves.
     position: Option<(String, usize)>,
+    /// A default computed on the server when the step runs (an expression
+    /// whose value becomes a literal default), in place of `shape`'s.
+    computed_default: Option<String>,
 }
 
 /// `text` with the characters a regular expression gives a meaning escaped.

@@ -25,7 +25,7 @@
 //! Check constraints over `o` are refused: MySQL adds a CHECK only with
 //! `ALGORITHM=COPY`.
 
-use super::triggers::{self, qualify};
+use super::triggers::{self, qualify, substitute};
 use super::{absent, backfill, column, needs_primary_key, Restated, Sql, INPLACE};
 use crate::operation::{Context, Phases, Step, Versions};
 use crate::schema::{Column, ForeignKey, Index, Table};
@@ -104,9 +104,16 @@ impl<'a> Dual<'a> {
 
     fn checked(self) -> Result<Self, String> {
         let (table, old, new) = (self.table, self.old, self.new);
-        if self.before.columns.contains_key(new) {
+        // Column names are case-insensitive on MySQL and MariaDB.
+        if let Some(taken) = self
+            .before
+            .column_order
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(new))
+        {
             return Err(format!(
-                "column `{new}` already exists in table `{table}`; choose another name"
+                "column `{taken}` already exists in table `{table}` (MySQL compares column \
+                 names without case); choose another name"
             ));
         }
         needs_primary_key(self.before, table)?;
@@ -133,6 +140,7 @@ impl<'a> Dual<'a> {
                  change it in a plain migration"
             ));
         }
+        super::no_generated_reader(self.before, table, old)?;
         for (name, check) in &self.before.checks {
             if check_reads(check, old) {
                 return Err(format!(
@@ -361,6 +369,7 @@ pub(super) fn phases(
                 nullable,
                 with_default,
                 position,
+                computed_default: None,
             },
             comment_from,
         )
@@ -385,12 +394,32 @@ pub(super) fn phases(
     // while the triggers still fill `o` for new writers; then `o` is made
     // omittable, so that no insert fails between the triggers' drop and
     // `o`'s.
-    let mut contract = vec![restate(
+    // A type change carries a literal default as `up(default)`, computed
+    // by the server when contract runs.
+    let computed_default = old_column
+        .default
+        .as_deref()
+        .filter(|d| !spec.carry_default && sql.is_literal_default(d))
+        .and_then(|d| {
+            let e = substitute(&spec.up, &columns, |c| {
+                if c == old {
+                    format!("({})", sql.default_sql(d))
+                } else {
+                    sql.id(c)
+                }
+            });
+            (e.reads == [old]).then_some(e.sql)
+        });
+    let mut contract = vec![sql.restate(
+        table,
         new,
-        &new_shape,
-        old_column.nullable,
-        true,
-        old_position(),
+        &Restated {
+            shape: &new_shape,
+            nullable: old_column.nullable,
+            with_default: true,
+            position: old_position(),
+            computed_default: computed_default.clone(),
+        },
         &[new, old],
     )];
     for (cairn, original, _) in &foreign_keys {
@@ -484,7 +513,11 @@ pub(super) fn phases(
     // Un-contract: back to expand's shape from contract's.
     let mut uncontract = vec![add_nullable(old, old_column)];
     let relax_new = sql.not_null_before_triggers() && !old_column.nullable;
-    if new_shape.default.is_some() || new_shape.extra.is_some() || relax_new {
+    if new_shape.default.is_some()
+        || computed_default.is_some()
+        || new_shape.extra.is_some()
+        || relax_new
+    {
         let bare = Column {
             default: None,
             extra: None,

@@ -54,6 +54,7 @@ pub(super) fn phases(
                 nullable,
                 with_default: true,
                 position: None,
+                computed_default: None,
             },
             &[name],
         )

@@ -111,7 +111,7 @@ fn mysql_relaxes_the_old_not_null_column_and_mariadb_does_not() {
     -- add column users.full_name, nullable
     ALTER TABLE users ADD COLUMN full_name varchar(50) NULL, ALGORITHM=INSTANT
     -- restate column users.name as NULL with its default
-    SET @cairn_ddl = CONCAT('ALTER TABLE users MODIFY COLUMN name varchar(50) NULL DEFAULT ''anon'' COMMENT ', QUOTE(COALESCE((SELECT COLUMN_COMMENT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' AND COLUMN_NAME IN ('name') AND COLUMN_COMMENT <> '' ORDER BY FIELD(COLUMN_NAME, 'name') LIMIT 1), '')), ', ALGORITHM=INPLACE, LOCK=NONE');
+    SET @cairn_ddl = CONCAT('ALTER TABLE users MODIFY COLUMN name varchar(50) NULL DEFAULT ''anon''', ' COMMENT ', QUOTE(COALESCE((SELECT COLUMN_COMMENT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' AND COLUMN_NAME IN ('name') AND COLUMN_COMMENT <> '' ORDER BY FIELD(COLUMN_NAME, 'name') LIMIT 1), '')), ', ALGORITHM=INPLACE, LOCK=NONE');
     PREPARE cairn_ddl FROM @cairn_ddl;
     EXECUTE cairn_ddl;
     DEALLOCATE PREPARE cairn_ddl
@@ -126,12 +126,14 @@ fn mysql_relaxes_the_old_not_null_column_and_mariadb_does_not() {
     assert_eq!(mariadb.expand.len(), mysql.expand.len() - 1);
     assert!(!sql_of(&mariadb.expand).contains("MODIFY COLUMN name"));
     // Un-contract relaxes the new column on MySQL only; both drop its default.
-    assert!(sql_of(&mysql.uncontract).contains("MODIFY COLUMN full_name varchar(50) NULL COMMENT"));
+    assert!(
+        sql_of(&mysql.uncontract).contains("MODIFY COLUMN full_name varchar(50) NULL', ' COMMENT")
+    );
     assert!(sql_of(&mariadb.uncontract)
-        .contains("MODIFY COLUMN full_name varchar(50) NOT NULL COMMENT"));
+        .contains("MODIFY COLUMN full_name varchar(50) NOT NULL', ' COMMENT"));
     // Abort restores the old column's definition, at its place.
     assert!(sql_of(&mysql.abort)
-        .contains("MODIFY COLUMN name varchar(50) NOT NULL DEFAULT ''anon'' COMMENT ', QUOTE"));
+        .contains("MODIFY COLUMN name varchar(50) NOT NULL DEFAULT ''anon''', ' COMMENT ', QUOTE"));
     assert!(sql_of(&mysql.abort).contains("AFTER id, ALGORITHM=INPLACE, LOCK=NONE"));
     // Every step but none is guarded.
     for step in mysql
@@ -224,6 +226,47 @@ fn refusals_say_what_to_do() {
     )
     .expect_err("refused");
     assert!(check.contains("ALGORITHM=COPY"), "{check}");
+    let same = compile(
+        &d,
+        Kind::RenameColumn {
+            table: "users".to_owned(),
+            column: "name".to_owned(),
+            to: "NAME".to_owned(),
+        },
+        &before,
+    )
+    .expect_err("refused");
+    assert!(same.contains("without case"), "{same}");
+    let mut generated = users();
+    generated.columns.insert(
+        "upper_name".to_owned(),
+        Column {
+            data_type: "varchar(50)".to_owned(),
+            nullable: true,
+            generated: Some("upper(`name`) virtual".to_owned()),
+            ..Column::default()
+        },
+    );
+    generated.column_order.push("upper_name".to_owned());
+    let e = compile(&d, rename(), &generated).expect_err("refused");
+    assert!(e.contains("generated column `upper_name`"), "{e}");
+    let mut keyed = users();
+    keyed.indexes.get_mut("users_name").expect("index").columns = vec!["name".to_owned()];
+    keyed.foreign_keys.insert(
+        "users_name_fk".to_owned(),
+        crate::schema::ForeignKey {
+            columns: vec!["name".to_owned()],
+            referenced_table: "names".to_owned(),
+            referenced_columns: vec!["name".to_owned()],
+            ..Default::default()
+        },
+    );
+    let drop = Kind::DropIndex {
+        table: "users".to_owned(),
+        name: "users_name".to_owned(),
+    };
+    let e = compile(&d, drop, &keyed).expect_err("refused");
+    assert!(e.contains("foreign key `users_name_fk` needs"), "{e}");
     let mut fulltext = users();
     fulltext
         .indexes

@@ -21,6 +21,17 @@ pub(super) struct RowExpr {
 /// `expression` with each of `columns` (case-insensitive, as MySQL column
 /// names are) read as `NEW.<column>`.
 pub(super) fn qualify(sql: &Sql<'_>, expression: &str, columns: &[&str]) -> RowExpr {
+    substitute(expression, columns, |column| {
+        format!("NEW.{}", sql.id(column))
+    })
+}
+
+/// `expression` with each of `columns` it reads replaced by `with(column)`.
+pub(super) fn substitute(
+    expression: &str,
+    columns: &[&str],
+    with: impl Fn(&str) -> String,
+) -> RowExpr {
     let chars: Vec<char> = expression.chars().collect();
     let mut out = String::with_capacity(expression.len() + 16);
     let mut reads: Vec<String> = Vec::new();
@@ -48,8 +59,7 @@ pub(super) fn qualify(sql: &Sql<'_>, expression: &str, columns: &[&str]) -> RowE
                     .replace("``", "`");
                 match known(&name).filter(|_| !previous_is_dot(&out)) {
                     Some(column) => {
-                        out.push_str("NEW.");
-                        out.push_str(&sql.id(&column));
+                        out.push_str(&with(&column));
                         if !reads.contains(&column) {
                             reads.push(column);
                         }
@@ -90,8 +100,7 @@ pub(super) fn qualify(sql: &Sql<'_>, expression: &str, columns: &[&str]) -> RowE
                 let qualified = next == Some(&'.') || previous_is_dot(&out);
                 match known(&word).filter(|_| !call && !qualified) {
                     Some(column) => {
-                        out.push_str("NEW.");
-                        out.push_str(&sql.id(&column));
+                        out.push_str(&with(&column));
                         if !reads.contains(&column) {
                             reads.push(column);
                         }
