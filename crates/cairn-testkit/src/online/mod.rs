@@ -25,7 +25,7 @@
 //! [`Error::Operation`] naming the operation and the engine, and that nothing
 //! changed. No case is ever skipped silently.
 //!
-//! Driver crates (and users with their own cases) expand [`online_tests!`]
+//! Driver crates (and users with their own cases) expand [`crate::online_tests!`]
 //! with their [`Target`], one `#[tokio::test]` per case of [`cases`]. The
 //! load tests of the same module, [`concurrency`] and [`lock_queue`], run
 //! writers of both versions during the phases and a session that holds the
@@ -1029,7 +1029,7 @@ macro_rules! __online_test_fns {
 #[macro_export]
 macro_rules! __online_case_names {
     (; $($case:ident),* $(,)?) => {
-        /// The names of every case, in the order [`online_tests!`] expands them.
+        /// The names of every case, in the order `online_tests!` expands them.
         pub const CASES: &[&str] = &[$(stringify!($case)),*];
     };
 }
