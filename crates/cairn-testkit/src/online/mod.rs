@@ -4,7 +4,8 @@
 //! takes it through the whole life cycle on a fresh database, through
 //! [`Migrator`] as users run it, and checks both versions at every phase:
 //!
-//! 1. expand (`up`): the migration is `expanded`; inserts, updates and
+//! 1. expand (`up`): the migration is `expanded` (and `status` lists it so,
+//!    with the command to run next); inserts, updates and
 //!    deletes through an old-version connection are read back through a
 //!    new-version one and the other way round; seed rows read right through both;
 //! 2. abort: *clean* — the schema is identical to before by introspection
@@ -654,6 +655,28 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// `status` lists the migration as expanded, with what to run next.
+    async fn listed_as_expanded(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+    ) -> Result<(), HarnessError> {
+        let status = migrator
+            .status(driver)
+            .await
+            .map_err(|e| self.error(format!("`status` failed: {e}"), None))?;
+        match status.expanded.iter().find(|m| m.version == CASE_VERSION) {
+            Some(m) if m.state == HistoryState::Expanded && !m.next.is_empty() => Ok(()),
+            _ => Err(self.error(
+                format!(
+                    "`status` does not list {CASE_VERSION} as expanded with a next step: {:?}",
+                    status.expanded
+                ),
+                None,
+            )),
+        }
+    }
+
     fn phase(&self, report: &cairn_core::RunReport, expected: Phase) -> Result<(), HarnessError> {
         let ours = report.migrations.iter().find(|m| m.version == CASE_VERSION);
         match ours {
@@ -840,6 +863,7 @@ pub async fn run_on(case: &Case, db: &dyn Database) -> Result<Outcome, HarnessEr
     run.phase(&report, Phase::Expand)?;
     run.expect_state(&migrator, cairn.as_mut(), Some(HistoryState::Expanded))
         .await?;
+    run.listed_as_expanded(&migrator, cairn.as_mut()).await?;
 
     let mut old = Session {
         label: "old",
