@@ -31,7 +31,7 @@
 //!
 //! A migration with `[[operation]]`s (zero-downtime, see
 //! docs/zero-downtime.md) is verified by its own round trips instead
-//! ([`operations`]): expand → abort, and expand → contract → down
+//! (`verify/operations.rs`): expand → abort, and expand → contract → down
 //! (un-contract) → abort, each compared with the schema (and, with
 //! `seed_data`, the rows) from before it, then expand → contract again,
 //! compared with the first contract. Its `down.sql` is not used: its ways
@@ -257,7 +257,7 @@ fn select(
 }
 
 /// Whether the migration declares `[[operation]]`s, verified by their own
-/// round trips ([`operations`]).
+/// round trips (`verify/operations.rs`).
 fn has_operations(migration: &Migration) -> bool {
     migration
         .declaration
