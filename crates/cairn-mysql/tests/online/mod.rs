@@ -635,7 +635,11 @@ mod add_column {
         let contracted = snapshot(&mut d).await;
         let column = &table(&contracted, "people").columns["display"];
         assert!(!column.nullable);
-        assert_eq!(column.default.as_deref(), Some("'?'"));
+        // MariaDB reports a string default quoted, MySQL 8 not.
+        assert!(
+            matches!(column.default.as_deref(), Some("'?'" | "?")),
+            "{column:?}"
+        );
         no_cairn_objects(&contracted);
 
         run_twice(&mut d, &phases.uncontract).await;
@@ -1046,7 +1050,8 @@ mod change_column_type {
         let contracted = snapshot(&mut d).await;
         let orders = table(&contracted, "orders");
         assert_eq!(orders.column_order, ["id", "quantity", "note"]);
-        assert_eq!(orders.columns["quantity"].data_type, "int(11)");
+        // MySQL 8.0.19+ prints no display width.
+        assert!(orders.columns["quantity"].data_type.starts_with("int"));
         assert!(!orders.columns["quantity"].nullable);
         // The old default, converted by `up`: a literal of the new type.
         assert_eq!(orders.columns["quantity"].default.as_deref(), Some("8"));
