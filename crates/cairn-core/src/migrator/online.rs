@@ -1211,6 +1211,19 @@ impl Migrator {
     ) -> Result<i64> {
         let checkpoints = self.sql(driver).checkpoints();
         let mut changed = 0;
+        if !backfills.is_empty() {
+            // Batches wait for locks as a plain migration's do, not as DDL steps.
+            let engine = driver.dialect().engine();
+            driver
+                .apply_settings(&SessionSettings {
+                    lock_timeout: Some(self.options.statement_lock_timeout),
+                    statement_timeout: None,
+                })
+                .await
+                .map_err(|e| {
+                    Error::driver(engine, "setting the lock timeout of the backfill", e)
+                })?;
+        }
         for (index, backfill) in backfills.iter().enumerate() {
             driver.set_workload(Workload::User);
             let outcome = backfill::run(
