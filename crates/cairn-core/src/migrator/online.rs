@@ -1211,6 +1211,19 @@ impl Migrator {
     ) -> Result<i64> {
         let checkpoints = self.sql(driver).checkpoints();
         let mut changed = 0;
+        if !backfills.is_empty() {
+            // Batches wait for locks as a plain migration's do, not as DDL steps.
+            let engine = driver.dialect().engine();
+            driver
+                .apply_settings(&SessionSettings {
+                    lock_timeout: Some(self.options.statement_lock_timeout),
+                    statement_timeout: None,
+                })
+                .await
+                .map_err(|e| {
+                    Error::driver(engine, "setting the lock timeout of the backfill", e)
+                })?;
+        }
         for (index, backfill) in backfills.iter().enumerate() {
             driver.set_workload(Workload::User);
             let outcome = backfill::run(
@@ -1362,7 +1375,8 @@ impl Migrator {
 
     // ----- the before-shape ----------------------------------------------
 
-    /// Introspects the tables the operations of `m` change.
+    /// Introspects the tables the operations of `m` change or refer to
+    /// ([`operation::tables_needed`]); one that does not exist is left out.
     async fn read_before(
         &self,
         driver: &mut dyn Driver,
@@ -1371,9 +1385,7 @@ impl Migrator {
         let dialect = crate::schema::dialect_of(driver);
         let snapshot = dialect.read_schema(driver).await?;
         let mut before = BTreeMap::new();
-        // With `rename_table`'s new name and `add_foreign_key`'s referenced
-        // table, which compile checks too.
-        for table in crate::operation::tables_needed(operations_of(m)) {
+        for table in operation::tables_needed(operations_of(m)) {
             if let Some(shape) = snapshot.tables.get(&table) {
                 before.insert(table, shape.clone());
             }
@@ -1426,7 +1438,7 @@ impl Migrator {
                 .await
                 .map_err(|e| Error::driver(engine, format!("reading {}", sql.shapes_table()), e))?
         };
-        let changes_a_table = operations_of(m).iter().any(|op| op.kind.table().is_some());
+        let changes_a_table = !operation::tables_needed(operations_of(m)).is_empty();
         if rows.is_empty() && changes_a_table {
             return Ok(None);
         }

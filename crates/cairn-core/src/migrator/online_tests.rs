@@ -46,7 +46,7 @@ impl TestOnline {
             name: None,
             columns: vec!["id".to_owned()],
         });
-        let mut snapshot = Snapshot::new(Engine::Sqlite);
+        let mut snapshot = Snapshot::new(SqliteDialect::DEFAULT.engine());
         snapshot.tables.insert("users".to_owned(), users);
         TestOnline {
             inner: SqliteDialect::DEFAULT,

@@ -18,6 +18,8 @@ async fn writers_of_both_versions_during_expand_backfill_and_contract() {
     let report = concurrency(&MySql, 100_000)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // The figures, for `cargo test -- --nocapture`.
+    eprintln!("{report:?}");
     assert!(report.new_during_backfill > 0, "{report:#?}");
     assert_eq!(
         (report.failed, report.disagreeing, report.unfilled),
@@ -39,6 +41,7 @@ async fn a_held_table_times_expand_out_without_queueing_the_application() {
     let report = lock_queue(&MySql, queue)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{report:?}");
     assert!(report.probes > 0, "{report:?}");
     assert!(report.longest_wait <= queue.bound, "{report:?}");
     assert!(report.error.contains("lock"), "{report:?}");

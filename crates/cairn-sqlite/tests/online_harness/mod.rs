@@ -1,8 +1,9 @@
 //! The public zero-downtime harness (`cairn_testkit::online`) on SQLite:
 //! every operation through expand, abort, contract and un-contract with an
 //! old-version and a new-version connection, writers of both versions on
-//! 20,000 rows (SQLite serialises writers, so a smaller table keeps the
-//! test short; the mechanism is the same), and the harness's own errors.
+//! 100,000 rows (as on the servers: SQLite serialises the writers, and
+//! Cairn's write transactions stay short enough for their busy timeout),
+//! and the harness's own errors.
 //!
 //! No lock-queue test here: SQLite has no table locks to queue behind, only
 //! the one write lock and the busy timeout, which the concurrency test's
@@ -17,9 +18,11 @@ cairn_testkit::online_tests!(Sqlite);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writers_of_both_versions_during_expand_backfill_and_contract() {
-    let report = concurrency(&Sqlite, 20_000)
+    let report = concurrency(&Sqlite, 100_000)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // The figures, for `cargo test -- --nocapture`.
+    eprintln!("{report:?}");
     assert!(report.new_during_backfill > 0, "{report:#?}");
     assert_eq!(
         (report.failed, report.disagreeing, report.unfilled),
@@ -97,4 +100,32 @@ async fn a_refusal_is_an_operation_error_and_changes_nothing() {
     case.refused_on = vec![Engine::Sqlite];
     let outcome = online::run(&case, &Sqlite).await;
     assert_eq!(outcome, Ok(online::Outcome::Refused));
+}
+
+/// A final shape the contract did not reach fails the case, naming it.
+#[tokio::test]
+async fn a_contracted_shape_that_differs_is_named() {
+    let mut case = cases::add_column();
+    case.after_contract = vec![online::Shape::NoColumn(
+        "items".to_owned(),
+        "doubled".to_owned(),
+    )];
+    let e = failure(online::run(&case, &Sqlite).await);
+    assert_eq!(e.stage, Stage::Contracted, "{e}");
+    assert!(e.message.contains("NoColumn"), "{e}");
+}
+
+/// An old version that still reads after contract, where the case says its
+/// shape is gone, fails the case with the read that still works.
+#[tokio::test]
+async fn an_old_shape_left_after_contract_is_an_error() {
+    let mut case = cases::add_column();
+    case.old_breaks_after_contract = true;
+    let e = failure(online::run(&case, &Sqlite).await);
+    assert_eq!(e.stage, Stage::Contracted, "{e}");
+    assert_eq!(
+        e.statement.as_deref(),
+        Some("SELECT qty FROM items WHERE id = 1"),
+        "{e}"
+    );
 }

@@ -512,3 +512,45 @@ pub async fn lock_queue(
         error,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::{Direction, DriverError, Location};
+
+    use super::*;
+
+    fn statement(kind: DriverErrorKind) -> Error {
+        Error::Statement {
+            direction: Direction::Up,
+            version: 1,
+            name: "rename".to_owned(),
+            engine: Engine::Postgres,
+            location: Location::new("migration.toml", 1),
+            index: 1,
+            count: 1,
+            message: "canceling statement due to lock timeout".to_owned(),
+            kind,
+            outcome: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_lock_timeout_is_recognised_however_it_is_wrapped() {
+        let driver = |kind| Error::Driver {
+            engine: Engine::Mysql,
+            context: "expand".to_owned(),
+            cause: DriverError::new(kind, "Lock wait timeout exceeded"),
+        };
+        assert!(is_lock_timeout(&driver(DriverErrorKind::LockTimeout)));
+        assert!(is_lock_timeout(&statement(DriverErrorKind::LockTimeout)));
+        assert!(!is_lock_timeout(&driver(DriverErrorKind::Statement)));
+        assert!(!is_lock_timeout(&statement(DriverErrorKind::Other)));
+        // The migration lock held by another runner is another failure.
+        let run_lock = Error::LockTimeout {
+            engine: Engine::Postgres,
+            waited_ms: 200,
+            holder: "pid 7".to_owned(),
+        };
+        assert!(!is_lock_timeout(&run_lock));
+    }
+}

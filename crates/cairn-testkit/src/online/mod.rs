@@ -4,7 +4,8 @@
 //! takes it through the whole life cycle on a fresh database, through
 //! [`Migrator`] as users run it, and checks both versions at every phase:
 //!
-//! 1. expand (`up`): the migration is `expanded`; inserts, updates and
+//! 1. expand (`up`): the migration is `expanded` (and `status` lists it so,
+//!    with the command to run next); inserts, updates and
 //!    deletes through an old-version connection are read back through a
 //!    new-version one and the other way round; seed rows read right through both;
 //! 2. abort: *clean* — the schema is identical to before by introspection
@@ -25,7 +26,7 @@
 //! [`Error::Operation`] naming the operation and the engine, and that nothing
 //! changed. No case is ever skipped silently.
 //!
-//! Driver crates (and users with their own cases) expand [`online_tests!`]
+//! Driver crates (and users with their own cases) expand [`crate::online_tests!`]
 //! with their [`Target`], one `#[tokio::test]` per case of [`cases`]. The
 //! load tests of the same module, [`concurrency`] and [`lock_queue`], run
 //! writers of both versions during the phases and a session that holds the
@@ -34,6 +35,36 @@
 //! SQL templates name placeholders: `{id}` (the row's id) and `{v}` (the
 //! value written, itself an SQL literal in which `{id}` is replaced too, so
 //! that values can be unique per row).
+//!
+//! A project's own case, run on the target of its driver crate's tests:
+//!
+//! ```no_run
+//! use cairn_testkit::online::{self, App, Case, Seed, Shape, Sql, Values};
+//!
+//! # async fn example(target: &dyn cairn_testkit::conformance::Target) {
+//! let case = Case {
+//!     name: "rename_users_name",
+//!     setup: vec![
+//!         Sql::new("CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL)"),
+//!         Sql::new("INSERT INTO users (id, name) VALUES (1, 'Ada')"),
+//!     ],
+//!     migration: "[[operation]]\nkind = \"rename_column\"\ntable = \"users\"\n\
+//!                 column = \"name\"\nto = \"full_name\"\n"
+//!         .to_owned(),
+//!     old: App::column("users", "name"),
+//!     new: App::column("users", "full_name"),
+//!     values: Values::same(("'Grace {id}'", "Grace {id}"), ("'Alan {id}'", "Alan {id}")),
+//!     seeds: vec![Seed::new(1, "Ada", "Ada")],
+//!     seeds_after_uncontract: None,
+//!     old_breaks_after_contract: true,
+//!     after_contract: vec![Shape::NoColumn("users".to_owned(), "name".to_owned())],
+//!     refused_on: Vec::new(),
+//! };
+//! if let Err(e) = online::run(&case, target).await {
+//!     panic!("{e}");
+//! }
+//! # }
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -624,6 +655,28 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// `status` lists the migration as expanded, with what to run next.
+    async fn listed_as_expanded(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+    ) -> Result<(), HarnessError> {
+        let status = migrator
+            .status(driver)
+            .await
+            .map_err(|e| self.error(format!("`status` failed: {e}"), None))?;
+        match status.expanded.iter().find(|m| m.version == CASE_VERSION) {
+            Some(m) if m.state == HistoryState::Expanded && !m.next.is_empty() => Ok(()),
+            _ => Err(self.error(
+                format!(
+                    "`status` does not list {CASE_VERSION} as expanded with a next step: {:?}",
+                    status.expanded
+                ),
+                None,
+            )),
+        }
+    }
+
     fn phase(&self, report: &cairn_core::RunReport, expected: Phase) -> Result<(), HarnessError> {
         let ours = report.migrations.iter().find(|m| m.version == CASE_VERSION);
         match ours {
@@ -810,6 +863,7 @@ pub async fn run_on(case: &Case, db: &dyn Database) -> Result<Outcome, HarnessEr
     run.phase(&report, Phase::Expand)?;
     run.expect_state(&migrator, cairn.as_mut(), Some(HistoryState::Expanded))
         .await?;
+    run.listed_as_expanded(&migrator, cairn.as_mut()).await?;
 
     let mut old = Session {
         label: "old",
@@ -999,7 +1053,7 @@ macro_rules! __online_test_fns {
 #[macro_export]
 macro_rules! __online_case_names {
     (; $($case:ident),* $(,)?) => {
-        /// The names of every case, in the order [`online_tests!`] expands them.
+        /// The names of every case, in the order `online_tests!` expands them.
         pub const CASES: &[&str] = &[$(stringify!($case)),*];
     };
 }
