@@ -124,6 +124,67 @@ impl Default for BatchOptions {
     }
 }
 
+/// Batch settings as written (`batch_size`, `pause`, `target_batch_time`,
+/// `max_replication_lag`), each `None` where the file leaves it out: a
+/// `[[backfill]]` applies them to the defaults, an `[[operation]]` to the
+/// engine's own batch options for its backfills.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// Rows per batch to start with.
+    pub size: Option<u64>,
+    /// Sleep between batches.
+    pub pause: Option<Duration>,
+    /// Adapt the batch size so that a batch takes about this long.
+    pub target_time: Option<Duration>,
+    /// Wait between batches while a replica lags more than this.
+    pub max_replication_lag: Option<Duration>,
+}
+
+impl BatchSettings {
+    /// Reads and checks the four settings; `Err` says which one is wrong and how to write it.
+    pub fn read(
+        size: Option<u64>,
+        pause: Option<&str>,
+        target_time: Option<&str>,
+        max_replication_lag: Option<&str>,
+    ) -> Result<BatchSettings, String> {
+        if let Some(size) = size.filter(|&size| size == 0 || size > MAX_BATCH_SIZE) {
+            return Err(format!(
+                "`batch_size` must be between 1 and {MAX_BATCH_SIZE}, found {size}"
+            ));
+        }
+        let duration = |key: &str, value: Option<&str>| -> Result<Option<Duration>, String> {
+            value
+                .map(|v| {
+                    parse_duration(v).ok_or_else(|| {
+                        format!("`{key}` must be a duration like `50ms`, `2s` or `1m`, found `{v}`")
+                    })
+                })
+                .transpose()
+        };
+        let settings = BatchSettings {
+            size,
+            pause: duration("pause", pause)?,
+            target_time: duration("target_batch_time", target_time)?,
+            max_replication_lag: duration("max_replication_lag", max_replication_lag)?,
+        };
+        if settings.target_time == Some(Duration::ZERO) {
+            return Err("`target_batch_time` must be more than zero".to_owned());
+        }
+        Ok(settings)
+    }
+
+    /// `base` with every setting that was written replacing its value.
+    pub fn apply_to(&self, base: BatchOptions) -> BatchOptions {
+        BatchOptions {
+            size: self.size.unwrap_or(base.size),
+            pause: self.pause.unwrap_or(base.pause),
+            target_time: self.target_time.or(base.target_time),
+            max_replication_lag: self.max_replication_lag.or(base.max_replication_lag),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -232,32 +293,14 @@ impl Entry {
                 Action::Rust { name, filter }
             }
         };
-        let size = self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
-        if size == 0 || size > MAX_BATCH_SIZE {
-            return Err(err(format!(
-                "`batch_size` must be between 1 and {MAX_BATCH_SIZE}, found {size}"
-            )));
-        }
-        let duration = |key: &str, value: Option<String>| -> Result<Option<Duration>, Error> {
-            value
-                .map(|v| {
-                    parse_duration(&v).ok_or_else(|| {
-                        err(format!(
-                            "`{key}` must be a duration like `50ms`, `2s` or `1m`, found `{v}`"
-                        ))
-                    })
-                })
-                .transpose()
-        };
-        let batch = BatchOptions {
-            size,
-            pause: duration("pause", self.pause)?.unwrap_or(Duration::ZERO),
-            target_time: duration("target_batch_time", self.target_batch_time)?,
-            max_replication_lag: duration("max_replication_lag", self.max_replication_lag)?,
-        };
-        if batch.target_time == Some(Duration::ZERO) {
-            return Err(err("`target_batch_time` must be more than zero".to_owned()));
-        }
+        let batch = BatchSettings::read(
+            self.batch_size,
+            self.pause.as_deref(),
+            self.target_batch_time.as_deref(),
+            self.max_replication_lag.as_deref(),
+        )
+        .map_err(err)?
+        .apply_to(BatchOptions::default());
         Ok(Backfill {
             table: self.table,
             action,

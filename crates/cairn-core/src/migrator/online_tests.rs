@@ -258,6 +258,7 @@ fn rename(version: Version, column: &str, up_sql: Option<(&str, &str)>) -> Migra
                     to: "full_name".to_owned(),
                 },
                 location: Location::new(&path, 1),
+                batch: Default::default(),
             }],
         }),
     }

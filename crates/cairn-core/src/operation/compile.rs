@@ -139,9 +139,17 @@ pub fn compile(
             index,
             before: operation.kind.table().and_then(|t| before.get(t)),
         };
-        let phases = dialect
+        let mut phases = dialect
             .compile_operation(operation, &ctx)
             .map_err(|message| fail(operation, message))?;
+        // The operation's batch keys replace the engine's batch options.
+        for backfill in phases
+            .backfill
+            .iter_mut()
+            .chain(phases.uncontract_backfill.iter_mut())
+        {
+            backfill.batch = operation.batch.apply_to(backfill.batch);
+        }
         compiled.operations.push(phases);
     }
     Ok(compiled)

@@ -46,6 +46,10 @@ pub struct Operation {
     pub kind: Kind,
     /// `migration.toml:<line>` of its `[[operation]]` header.
     pub location: Location,
+    /// `batch_size`, `pause`, `target_batch_time`, `max_replication_lag` as
+    /// written: they replace the engine's batch options for this operation's
+    /// backfills (expand's and un-contract's).
+    pub batch: crate::backfill::spec::BatchSettings,
 }
 
 /// An SQL expression with per-engine overrides (`[operation.mysql] up = ...`).

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Expr, Kind, Operation};
+use crate::backfill::spec::BatchSettings;
 use crate::engine::Engine;
 use crate::error::{Error, Location};
 
@@ -46,6 +47,22 @@ pub const KINDS: [&str; 12] = [
     "add_unique",
     "raw_sql",
 ];
+
+/// The batch keys of the kinds whose phases backfill (as in `[[backfill]]`).
+const BATCH_KEYS: [&str; 4] = [
+    "batch_size",
+    "pause",
+    "target_batch_time",
+    "max_replication_lag",
+];
+
+/// Whether `kind`'s phases may backfill, so that the batch keys apply to it.
+fn backfills(kind: &str) -> bool {
+    matches!(
+        kind,
+        "rename_column" | "change_column_type" | "add_column" | "drop_column" | "set_not_null"
+    )
+}
 
 /// The per-engine tables (`[operation.mysql]`).
 const ENGINES: [&str; 3] = ["postgres", "mysql", "sqlite"];
@@ -136,9 +153,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<Operation>, Error> {
         };
         let kind = reader.read(entry)?;
         reader.check_not_duplicate(&kind, &operations)?;
+        let batch = reader.batch(entry)?;
         operations.push(Operation {
             kind,
             location: Location::new(path, line),
+            batch,
         });
     }
     Ok(operations)
@@ -221,15 +240,23 @@ impl Reader<'_> {
         let keys = keys_of(self.kind);
         let mut overrides: BTreeMap<&str, BTreeMap<Engine, String>> = BTreeMap::new();
         for (key, value) in table {
-            if key == "kind" || keys.contains(&key.as_str()) {
+            if key == "kind"
+                || keys.contains(&key.as_str())
+                || (backfills(self.kind) && BATCH_KEYS.contains(&key.as_str()))
+            {
                 continue;
             }
             if let Some(engine_table) = value.as_table() {
                 self.read_engine_table(key, engine_table, &mut overrides)?;
                 continue;
             }
+            let batch = if backfills(self.kind) {
+                format!(", the batch keys {}", list(&BATCH_KEYS))
+            } else {
+                String::new()
+            };
             return Err(self.err(format!(
-                "unknown key `{key}`: `{}` takes {}, and per-engine tables [operation.<engine>] ({})",
+                "unknown key `{key}`: `{}` takes {}{batch}, and per-engine tables [operation.<engine>] ({})",
                 self.kind,
                 list(keys),
                 ENGINES.join(", ")
@@ -292,6 +319,35 @@ impl Reader<'_> {
                 .insert(engine, sql.to_owned());
         }
         Ok(())
+    }
+
+    /// The batch settings of an operation that backfills (checked by `read`
+    /// to appear only on such kinds).
+    fn batch(&self, entry: &toml::Value) -> Result<BatchSettings, Error> {
+        let text = |key: &str| -> Result<Option<&str>, Error> {
+            match entry.get(key) {
+                None => Ok(None),
+                Some(value) => value.as_str().map(Some).ok_or_else(|| {
+                    self.err(format!("`{key}` must be a duration string like \"50ms\""))
+                }),
+            }
+        };
+        let size = match entry.get("batch_size") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .as_integer()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| self.err("`batch_size` must be a whole number of rows"))?,
+            ),
+        };
+        BatchSettings::read(
+            size,
+            text("pause")?,
+            text("target_batch_time")?,
+            text("max_replication_lag")?,
+        )
+        .map_err(|message| self.err(message))
     }
 
     /// Two operations changing one column (or one table's name) of a migration.

@@ -73,6 +73,7 @@ fn compile(driver: &MySqlDriver, kind: Kind, before: Option<&Table>) -> Result<P
     let operation = Operation {
         kind,
         location: Location::new("migration.toml", 2),
+        batch: Default::default(),
     };
     let ctx = Context {
         version: VERSION,

@@ -195,6 +195,7 @@ fn compile_for(
     let operation = Operation {
         kind,
         location: Location::new("migrations/20260101090500_op/migration.toml", 2),
+        batch: Default::default(),
     };
     let ctx = Context {
         version: 20260101090500,

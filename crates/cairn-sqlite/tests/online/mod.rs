@@ -150,6 +150,7 @@ fn compile(kind: Kind, before: Option<&Table>) -> Result<Phases, String> {
     let operation = Operation {
         kind,
         location: Location::new("migration.toml", 3),
+        batch: Default::default(),
     };
     let ctx = Context {
         version: 20260101090500,

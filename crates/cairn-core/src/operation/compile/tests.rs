@@ -402,3 +402,28 @@ fn tables_needed_lists_each_table_once() {
     assert_eq!(tables_needed(&ops), ["teams", "squads", "users"]);
     assert!(tables_needed(&[]).is_empty());
 }
+
+#[test]
+fn an_operations_batch_keys_replace_the_engines_batch_options() {
+    // `email` has no index nor unique constraint, so SQLite renames it
+    // without refusing; its backfills pause 10 ms between batches by default.
+    let rename = "[[operation]]\nkind = \"rename_column\"\ntable = \"users\"\ncolumn = \"email\"\nto = \"mail\"\n";
+    let plain = compile(&operations(rename), version(), &before(), sqlite()).unwrap();
+    let engine = plain.backfill()[0].batch;
+    assert_eq!(engine.pause, std::time::Duration::from_millis(10));
+
+    let tuned = format!("{rename}batch_size = 50\npause = \"5ms\"\nmax_replication_lag = \"2s\"\n");
+    let tuned = compile(&operations(&tuned), version(), &before(), sqlite()).unwrap();
+    let phases = &tuned.operations[0];
+    for backfill in phases.backfill.iter().chain(&phases.uncontract_backfill) {
+        assert_eq!(backfill.batch.size, 50);
+        assert_eq!(backfill.batch.pause, std::time::Duration::from_millis(5));
+        assert_eq!(
+            backfill.batch.max_replication_lag,
+            Some(std::time::Duration::from_secs(2))
+        );
+        // What the file leaves out stays the engine's.
+        assert_eq!(backfill.batch.target_time, engine.target_time);
+    }
+    assert!(!phases.uncontract_backfill.is_empty());
+}

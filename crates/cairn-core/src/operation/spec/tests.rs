@@ -234,7 +234,8 @@ fn unknown_keys_and_kinds_list_what_is_allowed() {
     assert_eq!(
         err("\n[[operation]]\nkind = \"rename_column\"\ntable = \"t\"\ncolumn = \"a\"\nto = \"b\"\nnew_name = \"c\"\n"),
         "migrations/7_ops/migration.toml:2: migration.toml: operation 1 (rename_column): unknown key \
-         `new_name`: `rename_column` takes `table`, `column`, `to`, and per-engine tables \
+         `new_name`: `rename_column` takes `table`, `column`, `to`, the batch keys `batch_size`, \
+         `pause`, `target_batch_time`, `max_replication_lag`, and per-engine tables \
          [operation.<engine>] (postgres, mysql, sqlite)"
     );
     let e = err("[[operation]]\nkind = \"rename_columns\"\ntable = \"t\"\n");
@@ -363,4 +364,51 @@ fn bad_toml_and_bad_shapes() {
     assert!(err("x = 1\noperation = 3\n")
         .contains(":2: migration.toml: `operation` must be a list of `[[operation]]` tables"));
     assert!(err("operation = [3]\n").contains("operation 1: must be a table"));
+}
+
+#[test]
+fn batch_keys_on_the_kinds_that_backfill() {
+    let read = ops("[[operation]]\nkind = \"rename_column\"\ntable = \"t\"\ncolumn = \"a\"\nto = \"b\"\nbatch_size = 500\npause = \"20ms\"\ntarget_batch_time = \"100ms\"\n");
+    assert_eq!(read[0].batch.size, Some(500));
+    assert_eq!(
+        read[0].batch.pause,
+        Some(std::time::Duration::from_millis(20))
+    );
+    assert_eq!(
+        read[0].batch.target_time,
+        Some(std::time::Duration::from_millis(100))
+    );
+    assert_eq!(read[0].batch.max_replication_lag, None);
+    let plain =
+        ops("[[operation]]\nkind = \"rename_column\"\ntable = \"t\"\ncolumn = \"a\"\nto = \"b\"\n");
+    assert_eq!(plain[0].batch, BatchSettings::default());
+}
+
+#[test]
+fn bad_batch_keys_name_the_line_and_the_fix() {
+    let head = "# ops\n[[operation]]\nkind = \"rename_column\"\ntable = \"t\"\ncolumn = \"a\"\nto = \"b\"\n";
+    assert_eq!(
+        err(&format!("{head}batch_size = 0\n")),
+        "migrations/7_ops/migration.toml:2: migration.toml: operation 1 (rename_column): `batch_size` must be between 1 and 100000, found 0"
+    );
+    assert!(err(&format!("{head}batch_size = \"many\"\n"))
+        .ends_with("`batch_size` must be a whole number of rows"));
+    assert!(err(&format!("{head}pause = \"soon\"\n")).contains(
+        ":2: migration.toml: operation 1 (rename_column): `pause` must be a duration like `50ms`"
+    ));
+    assert!(err(&format!("{head}pause = 5\n")).contains("`pause` must be a duration string"));
+    assert!(err(&format!("{head}target_batch_time = \"0ms\"\n"))
+        .contains("`target_batch_time` must be more than zero"));
+    // An operation that never backfills takes none of them.
+    let index = "[[operation]]\nkind = \"create_index\"\ntable = \"t\"\nname = \"t_a\"\ncolumns = [\"a\"]\nbatch_size = 10\n";
+    let message = err(index);
+    assert!(message.contains("unknown key `batch_size`"), "{message}");
+    assert!(!message.contains("the batch keys"), "{message}");
+    let rename = err(&format!("{head}batchsize = 10\n"));
+    assert!(
+        rename.contains(
+            "the batch keys `batch_size`, `pause`, `target_batch_time`, `max_replication_lag`"
+        ),
+        "{rename}"
+    );
 }

@@ -46,6 +46,7 @@ fn compile(dialect: &MysqlDialect, kind: Kind, before: &Table) -> Result<Phases,
     let operation = Operation {
         kind,
         location: Location::new("migration.toml", 3),
+        batch: Default::default(),
     };
     let ctx = Context {
         version: 20260101090500,

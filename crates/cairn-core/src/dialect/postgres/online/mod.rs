@@ -403,6 +403,7 @@ mod tests {
         let operation = Operation {
             kind,
             location: Location::new("migration.toml", 7),
+            batch: Default::default(),
         };
         let phases = PostgresDialect::DEFAULT
             .compile_operation(&operation, &ctx)

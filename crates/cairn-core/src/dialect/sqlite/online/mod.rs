@@ -311,6 +311,7 @@ mod tests {
                 to: "full_name".to_owned(),
             },
             location: Location::new("migration.toml", 2),
+            batch: Default::default(),
         };
         let ctx = Context {
             version: 20260101090500,
