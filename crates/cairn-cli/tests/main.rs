@@ -29,4 +29,5 @@ mod e2e;
 mod json;
 mod lockq;
 mod online;
+mod online_crash;
 mod recovery;
