@@ -14,6 +14,10 @@
 //!   schema (as a set of lines: an un-contract re-adds the old column at the
 //!   end of the table on PostgreSQL).
 //!
+//! - an `up` expression that fails on one row (every engine): `cairn up`
+//!   fails naming that row's key, and `cairn abort` restores the schema
+//!   with every row.
+//!
 //! On SQLite a held write lock stops the command before it records the
 //! phase (recording it is itself a write), so it cannot keep a step
 //! retrying in the middle of a phase ([`super::online`] tests that stop);
@@ -311,12 +315,89 @@ async fn killed_during_contract(db: TestDatabase) {
     );
 }
 
+const TYPE_CHANGE: &str = "[[operation]]\nkind = \"change_column_type\"\ntable = \"items\"\ncolumn = \"qty\"\nto = \"qty_n\"\ntype = \"INTEGER\"\nup = \"CAST(qty AS INTEGER)\"\ndown = \"CAST(qty_n AS VARCHAR(20))\"\nbatch_size = 100\n[operation.mysql]\nup = \"CAST(qty AS SIGNED)\"\ndown = \"CAST(qty_n AS CHAR(20))\"\n[operation.sqlite]\nup = \"json_extract(qty, '$')\"\ndown = \"CAST(qty_n AS TEXT)\"\n";
+
+/// Rows of `items`; the one with key [`BAD_KEY`] holds a quantity that is no number.
+const ITEMS: i64 = 1_000;
+const BAD_KEY: i64 = 777;
+
+/// `up` fails on one row (PostgreSQL and MariaDB refuse the cast, SQLite's
+/// `json_extract` the malformed text): the error names the row's key and the
+/// migration stays where abort undoes it.
+async fn a_failing_up_names_the_row(db: TestDatabase) {
+    let dir = db.scratch_dir().join("migrations");
+    write(
+        &dir.join("1_create_items/up.sql"),
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, qty VARCHAR(20));\n",
+    );
+    write(&dir.join("1_create_items/down.sql"), "DROP TABLE items;\n");
+    write(&dir.join("2_qty_as_number/migration.toml"), TYPE_CHANGE);
+    cairn(&db, &dir, &["up", "--to", "1"]).await.success();
+    let mut driver = connect(&db).await;
+    let values: Vec<String> = (1..=ITEMS)
+        .map(|id| {
+            if id == BAD_KEY {
+                format!("({id}, 'seven')")
+            } else {
+                format!("({id}, '{id}')")
+            }
+        })
+        .collect();
+    driver
+        .execute(&format!(
+            "INSERT INTO items (id, qty) VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .expect("insert the items");
+    let before = dump(&db, &dir).await;
+
+    let up = cairn(&db, &dir, &["up"]).await;
+    assert_eq!(up.code(), Some(1), "{up}");
+    for part in [
+        "backfill of `items` in migration 2",
+        &format!("at the row with key ({BAD_KEY})"),
+        "2_qty_as_number/migration.toml",
+    ] {
+        assert!(up.stderr.contains(part), "{part:?} missing\n{up}");
+    }
+    let stuck = driver
+        .query("SELECT state FROM cairn_history WHERE version = 2")
+        .await
+        .expect("the history")
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next().flatten());
+    assert_eq!(stuck.as_deref(), Some("backfilling"), "{up}");
+
+    let abort = cairn(&db, &dir, &["abort"]).await;
+    abort.success();
+    assert_eq!(dump(&db, &dir).await, before);
+    assert_eq!(
+        count(driver.as_mut(), "SELECT count(*) FROM items").await,
+        ITEMS
+    );
+    assert_eq!(
+        count(
+            driver.as_mut(),
+            &format!("SELECT count(*) FROM items WHERE id = {BAD_KEY} AND qty = 'seven'")
+        )
+        .await,
+        1
+    );
+}
+
 mod sqlite {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn crash_kill_9_during_the_backfill_converges_or_aborts() {
         killed_during_the_backfill(TestDatabase::sqlite()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn input_an_up_that_fails_on_one_row_names_it_and_aborts_cleanly() {
+        a_failing_up_names_the_row(TestDatabase::sqlite()).await;
     }
 }
 
@@ -327,6 +408,11 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn crash_kill_9_during_the_backfill_converges_or_aborts() {
         killed_during_the_backfill(cairn_testkit::postgres::database().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn input_an_up_that_fails_on_one_row_names_it_and_aborts_cleanly() {
+        a_failing_up_names_the_row(cairn_testkit::postgres::database().await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,6 +433,11 @@ mod mysql {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn crash_kill_9_during_the_backfill_converges_or_aborts() {
         killed_during_the_backfill(cairn_testkit::mysql::database().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn input_an_up_that_fails_on_one_row_names_it_and_aborts_cleanly() {
+        a_failing_up_names_the_row(cairn_testkit::mysql::database().await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
