@@ -87,7 +87,9 @@ mod conn;
 mod faults;
 mod online;
 
+mod lifecycle;
 mod online_harness;
+mod verify_operations;
 
 mod conformance {
     use super::*;

@@ -42,7 +42,9 @@ mod faults;
 mod online;
 mod scratch;
 
+mod lifecycle;
 mod online_harness;
+mod verify_operations;
 
 mod conformance {
     use super::*;

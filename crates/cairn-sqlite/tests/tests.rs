@@ -370,4 +370,6 @@ mod literal {
         }
     }
 }
+mod lifecycle;
 mod online;
+mod verify_operations;
