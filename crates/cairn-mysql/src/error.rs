@@ -1,7 +1,8 @@
 //! mysql_async errors as Cairn's [`DriverError`]s.
 //!
-//! The kind decides what the migrator does: a lock wait timeout or a deadlock
-//! is [`DriverErrorKind::LockTimeout`] (retried with backoff), a refused login
+//! The kind decides what the migrator does: a lock wait timeout, a deadlock
+//! or a snapshot conflict (MariaDB 11.6+) is [`DriverErrorKind::LockTimeout`]
+//! (retried with backoff), a refused login
 //! or a missing database is [`DriverErrorKind::Connection`], any other server
 //! error is [`DriverErrorKind::Statement`] with the error number and SQLSTATE
 //! as its code. I/O and protocol errors mean the connection is gone.
@@ -22,6 +23,12 @@ const LOCK_WAIT_TIMEOUT: u16 = 1205;
 /// `ER_LOCK_DEADLOCK`: InnoDB chose this statement as a deadlock victim; the
 /// statement did nothing and can be retried.
 const DEADLOCK: u16 = 1213;
+/// `ER_CHECKREAD`, "Record has changed since last read; try restarting
+/// transaction": MariaDB 11.6+ (`innodb_snapshot_isolation`, on by default)
+/// refuses to update a row that another session changed after this
+/// transaction's snapshot. The transaction was rolled back and, like a
+/// deadlock victim, is retried (a backfill batch under concurrent writers).
+const SNAPSHOT_CONFLICT: u16 = 1020;
 
 /// Server errors that mean "you cannot use this connection", not "this SQL is wrong".
 const CONNECTION_ERRORS: &[u16] = &[
@@ -76,7 +83,10 @@ fn code(error: &ServerError) -> String {
 pub(crate) fn statement_error(error: Error) -> DriverError {
     let mapped = match &error {
         Error::Server(server) => {
-            let kind = if matches!(server.code, LOCK_WAIT_TIMEOUT | DEADLOCK) {
+            let kind = if matches!(
+                server.code,
+                LOCK_WAIT_TIMEOUT | DEADLOCK | SNAPSHOT_CONFLICT
+            ) {
                 DriverErrorKind::LockTimeout
             } else if CONNECTION_ERRORS.contains(&server.code) {
                 DriverErrorKind::Connection
@@ -215,6 +225,7 @@ mod tests {
         for (code, kind) in [
             (1205, DriverErrorKind::LockTimeout),
             (1213, DriverErrorKind::LockTimeout),
+            (1020, DriverErrorKind::LockTimeout),
             (1045, DriverErrorKind::Connection),
             (1049, DriverErrorKind::Connection),
             (1146, DriverErrorKind::Statement),
