@@ -60,8 +60,33 @@ pub(super) async fn run(
     size: u64,
 ) -> Result<Option<Committed>, BatchError> {
     let started = Instant::now();
+    // A SQL batch reads its bound before its transaction begins, so that the
+    // transaction holds no snapshot when its UPDATE runs: under snapshot
+    // isolation (MariaDB 11.6+, `innodb_snapshot_isolation`, on by default)
+    // an UPDATE of a row that a writer changed after the transaction's
+    // snapshot fails ("Record has changed since last read"), which under
+    // steady application writes fails batch after batch; without a snapshot
+    // the UPDATE takes each row's lock and reads its latest version. The
+    // range stays exact (the UPDATE names it), only the row count of the
+    // batch's progress may miss rows inserted in between.
+    let query = match plan.work {
+        Work::Sql { .. } => {
+            plan.sql
+                .next_bound(checkpoint.last_key.as_deref(), plan.max, plan.filter, size)
+        }
+        // A data migration reads its rows in the transaction that writes them.
+        Work::Rust { .. } => None,
+    };
+    let bound = match query {
+        Some(query) => match read_bound(driver, &query).await? {
+            Some(bound) => Some(bound),
+            None => return Ok(None),
+        },
+        // A composite key pages by reading the batch's keys instead.
+        None => None,
+    };
     driver.begin().await.map_err(BatchError::Driver)?;
-    let result = statements(driver, plan, checkpoint, size, started).await;
+    let result = statements(driver, plan, checkpoint, size, started, bound).await;
     match result {
         Ok(Some(done)) => match driver.commit().await {
             Ok(()) => Ok(Some(done)),
@@ -102,6 +127,7 @@ async fn statements(
     checkpoint: &Checkpoint,
     size: u64,
     started: Instant,
+    bound: Option<(String, i64)>,
 ) -> Result<Option<Committed>, BatchError> {
     let Plan {
         sql,
@@ -112,32 +138,10 @@ async fn statements(
     } = *plan;
     let key_len = sql.key().columns.len();
     let after = checkpoint.last_key.as_deref();
-    // What the batch covers: its last key and row count, and for a Rust data
-    // migration the rows themselves.
-    let bound = match work {
-        Work::Sql { .. } => sql.next_bound(after, max, filter, size),
-        Work::Rust { .. } => None,
-    };
+    // What the batch covers: its last key and row count (read by `run`
+    // for SQL work), and for a Rust data migration the rows themselves.
     let (upper, count, rows) = match bound {
-        Some(bound) => {
-            let row = driver
-                .query(&bound)
-                .await
-                .map_err(BatchError::Driver)?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            let count: i64 = row
-                .get(1)
-                .cloned()
-                .flatten()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
-            match row.first().cloned().flatten() {
-                Some(upper) if count > 0 => (vec![upper], count, Vec::new()),
-                _ => return Ok(None),
-            }
-        }
+        Some((upper, count)) => (vec![upper], count, Vec::new()),
         None => {
             let rows = driver
                 .query(&sql.next_batch(after, max, filter, work.reads(), size))
@@ -203,6 +207,31 @@ async fn statements(
         .await
         .map_err(|(_, e)| BatchError::Driver(e))?;
     Ok(Some((next, rejected)))
+}
+
+/// The last key and the row count `query` (a bound of [`BatchSql::next_bound`])
+/// gives; `None` when no row is left.
+async fn read_bound(
+    driver: &mut dyn Driver,
+    query: &str,
+) -> Result<Option<(String, i64)>, BatchError> {
+    let row = driver
+        .query(query)
+        .await
+        .map_err(BatchError::Driver)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let count: i64 = row
+        .get(1)
+        .cloned()
+        .flatten()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok(match row.first().cloned().flatten() {
+        Some(upper) if count > 0 => Some((upper, count)),
+        _ => None,
+    })
 }
 
 /// After a batch failed on a statement: replays it row by row, each in a
