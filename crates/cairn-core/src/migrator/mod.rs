@@ -492,6 +492,9 @@ impl Migrator {
         Ok(())
     }
 
+    /// Runs Cairn's own `statements` in one transaction. A lock timeout (the
+    /// application's writers hold SQLite's write lock, a row lock elsewhere)
+    /// rolls it back and runs it again after a backoff, like a statement.
     async fn in_transaction(
         &self,
         driver: &mut dyn Driver,
@@ -499,20 +502,38 @@ impl Migrator {
         context: &str,
     ) -> Result<()> {
         let engine = driver.dialect().engine();
-        driver
-            .begin()
-            .await
-            .map_err(|e| Error::driver(engine, context, e))?;
+        let mut attempt = 0;
+        loop {
+            match Self::transaction_once(driver, statements).await {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if e.kind == DriverErrorKind::LockTimeout
+                        && attempt < self.options.lock_retries =>
+                {
+                    self.backoff(attempt).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(Error::driver(engine, context, e)),
+            }
+        }
+    }
+
+    async fn transaction_once(
+        driver: &mut dyn Driver,
+        statements: &[String],
+    ) -> std::result::Result<(), DriverError> {
+        driver.begin().await?;
         for statement in statements {
             if let Err(e) = driver.execute(statement).await {
                 let _ = driver.rollback().await;
-                return Err(Error::driver(engine, context, e));
+                return Err(e);
             }
         }
-        driver
-            .commit()
-            .await
-            .map_err(|e| Error::driver(engine, context, e))
+        if let Err(e) = driver.commit().await {
+            let _ = driver.rollback().await;
+            return Err(e);
+        }
+        Ok(())
     }
 }
 

@@ -1249,21 +1249,35 @@ impl Migrator {
     }
 
     /// Writes `row` over its history row.
+    /// A lock timeout (the application's writers hold SQLite's write lock)
+    /// is retried after a backoff, like a statement.
     async fn record(&self, driver: &mut dyn Driver, row: &HistoryRow) -> Result<()> {
         let engine = driver.dialect().engine();
         let statement = self.sql(driver).update(row);
-        driver.execute(&statement).await.map_err(|e| {
-            Error::driver(
-                engine,
-                format!(
-                    "recording the progress of migration {} ({}) in the history",
-                    row.version,
-                    row.state.as_str()
-                ),
-                e,
-            )
-        })?;
-        Ok(())
+        let mut attempt = 0;
+        loop {
+            match driver.execute(&statement).await {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.kind == DriverErrorKind::LockTimeout
+                        && attempt < self.options.lock_retries =>
+                {
+                    self.backoff(attempt).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    return Err(Error::driver(
+                        engine,
+                        format!(
+                            "recording the progress of migration {} ({}) in the history",
+                            row.version,
+                            row.state.as_str()
+                        ),
+                        e,
+                    ))
+                }
+            }
+        }
     }
 
     /// Ends a phase: `bookkeeping` and its log entry in one transaction.

@@ -1258,3 +1258,36 @@ async fn a_modified_migration_toml_refuses_contract_as_a_modified_migration() {
     assert!(error.to_string().contains("modified"), "{error}");
     assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
 }
+
+#[tokio::test]
+async fn a_busy_history_table_is_retried_like_a_statement() {
+    // SQLite: the application's writers hold the write lock when Cairn
+    // records a step's progress or ends a phase; Cairn waits its turn.
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
+    let (mut driver, _) = driver(true);
+    migrator.up(&mut driver, None).await.expect("expand");
+    driver.busy_history(2);
+    migrator
+        .contract(&mut driver, None)
+        .await
+        .expect("the progress is recorded after two retries");
+    assert_eq!(state(&driver, 2).as_deref(), Some("applied"));
+
+    // Out of retries (lock_retries = 2): the phase stops, resumable.
+    migrator
+        .down(&mut driver, DownTarget::Steps(1))
+        .await
+        .expect("un-contract");
+    driver.busy_history(3);
+    let error = migrator
+        .contract(&mut driver, None)
+        .await
+        .expect_err("gives up")
+        .error;
+    assert!(error.to_string().contains("in the history"), "{error}");
+    migrator
+        .contract(&mut driver, None)
+        .await
+        .expect("contract continues once the history is free");
+    assert_eq!(state(&driver, 2).as_deref(), Some("applied"));
+}

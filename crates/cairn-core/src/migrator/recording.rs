@@ -103,6 +103,8 @@ pub(super) struct RecordingDriver {
     other_run: Option<(Version, &'static str)>,
     /// User statements containing `.0` fail with kind `.1`, `.2` more times.
     fail_matching: Option<(String, DriverErrorKind, usize)>,
+    /// How many of the next updates of the history fail with a lock timeout.
+    busy_history: usize,
     /// The dialect it reports, SQLite's unless a test gives another.
     dialect: Option<Arc<dyn crate::dialect::Dialect>>,
     /// Every session setting applied, in order.
@@ -129,6 +131,7 @@ impl RecordingDriver {
             locked: false,
             other_run: None,
             fail_matching: None,
+            busy_history: 0,
             dialect: None,
             settings: Vec::new(),
         }
@@ -143,6 +146,12 @@ impl RecordingDriver {
     /// Makes the next `times` user statements containing `pattern` fail with `kind`.
     pub(super) fn fail_matching(&mut self, pattern: &str, kind: DriverErrorKind, times: usize) {
         self.fail_matching = Some((pattern.to_owned(), kind, times));
+    }
+
+    /// Makes the next `times` updates of a history row fail with a lock
+    /// timeout, as SQLite's busy write lock does.
+    pub(super) fn busy_history(&mut self, times: usize) {
+        self.busy_history = times;
     }
 
     /// How many user statements that took effect contain `pattern`.
@@ -234,6 +243,13 @@ impl RecordingDriver {
             return Ok(1);
         }
         if let Some(rest) = sql.strip_prefix(&format!("UPDATE {HISTORY} SET ")) {
+            if self.busy_history > 0 {
+                self.busy_history -= 1;
+                return Err(DriverError::new(
+                    DriverErrorKind::LockTimeout,
+                    "database is locked",
+                ));
+            }
             let (assignments, version) = rest
                 .rsplit_once(" WHERE version = ")
                 .unwrap_or_else(|| panic!("an UPDATE without its version: {sql}"));
