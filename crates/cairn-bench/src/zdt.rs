@@ -14,8 +14,10 @@
 //!    every later window is compared with;
 //! 2. `expand` — old clients while `Migrator::up` expands and backfills;
 //! 3. `expanded` — old and new clients, [`WINDOW`] long;
-//! 4. `contract` — new clients (the old version is gone) while
-//!    `Migrator::contract` runs.
+//! 4. `contract` — new clients while `Migrator::contract` runs; before
+//!    it, every client pauses and its query in flight ends (the old version
+//!    is retired, as a deploy drains it), and the write-amplification
+//!    `UPDATE` runs, as the one before expand does, without clients.
 //!
 //! Per window: failed queries (goal 0), the longest query (goal ≤ the
 //! operation lock timeout + 100 ms on PostgreSQL and MariaDB, ≤ the busy
@@ -26,7 +28,7 @@
 //! [`HOLD`] when each phase starts.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,6 +62,10 @@ const MIGRATION: &str = "[[operation]]\nkind = \"rename_column\"\ntable = \"user
 
 /// The windows of a round, in order.
 const WINDOWS: [&str; 4] = ["baseline", "expand", "expanded", "contract"];
+/// Between `expanded` and `contract` the clients pause (not reported): the
+/// old version is retired (its last query drained, as a deploy does) and the
+/// write-amplification `UPDATE` runs without the clients.
+const PAUSE: usize = WINDOWS.len();
 
 /// The rows of the table on `engine`.
 fn rows(options: &Options, engine: EngineChoice) -> u64 {
@@ -245,6 +251,8 @@ struct Workload {
     old_on: Arc<AtomicBool>,
     new_on: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    /// Queries in flight.
+    busy: Arc<AtomicUsize>,
     samples: Arc<Mutex<Vec<Sample>>>,
     errors: Arc<Mutex<Vec<(u8, String)>>>,
     tasks: Vec<tokio::task::JoinHandle<Result<()>>>,
@@ -257,6 +265,7 @@ impl Workload {
             old_on: Arc::new(AtomicBool::new(true)),
             new_on: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(AtomicBool::new(false)),
+            busy: Arc::new(AtomicUsize::new(0)),
             samples: Arc::new(Mutex::new(Vec::new())),
             errors: Arc::new(Mutex::new(Vec::new())),
             tasks: Vec::new(),
@@ -272,6 +281,7 @@ impl Workload {
                     ))
                     .await;
             }
+            let busy = workload.busy.clone();
             let (window, on, stop, samples, errors) = (
                 workload.window.clone(),
                 if old {
@@ -289,7 +299,8 @@ impl Workload {
                 let mut next = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     next += TICK;
-                    if on.load(Ordering::Relaxed) {
+                    busy.fetch_add(1, Ordering::SeqCst);
+                    if on.load(Ordering::SeqCst) {
                         step += 1;
                         let id = 1 + (step.wrapping_mul(2_654_435_761) % rows);
                         let sql = query(column, step, id);
@@ -314,6 +325,7 @@ impl Workload {
                             failed,
                         });
                     }
+                    busy.fetch_sub(1, Ordering::SeqCst);
                     let now = Instant::now();
                     if next > now {
                         tokio::time::sleep(next - now).await;
@@ -329,9 +341,17 @@ impl Workload {
 
     fn enter(&self, window: usize, old: bool, new: bool) {
         self.window
-            .store(u8::try_from(window).unwrap_or(u8::MAX), Ordering::Relaxed);
-        self.old_on.store(old, Ordering::Relaxed);
-        self.new_on.store(new, Ordering::Relaxed);
+            .store(u8::try_from(window).unwrap_or(u8::MAX), Ordering::SeqCst);
+        self.old_on.store(old, Ordering::SeqCst);
+        self.new_on.store(new, Ordering::SeqCst);
+    }
+
+    /// Pauses every client and waits for the queries in flight to end.
+    async fn drain(&self) {
+        self.enter(PAUSE, false, false);
+        while self.busy.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     async fn finish(self) -> Result<Vec<Window>> {
@@ -469,14 +489,14 @@ async fn one_round(db: &Database, dir: &Path, rows: u64, held: bool) -> Result<R
         .sum::<i64>();
 
     workload.enter(2, true, true);
-    tokio::time::sleep(WINDOW / 2).await;
+    tokio::time::sleep(WINDOW).await;
+    workload.drain().await;
     let started = Instant::now();
     admin
         .execute(&update)
         .await
         .context(|| format!("`{update}` while expanded"))?;
     let update_with = started.elapsed();
-    tokio::time::sleep(WINDOW / 2).await;
 
     workload.enter(3, false, true);
     let blocker = if held {
