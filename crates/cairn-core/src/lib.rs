@@ -29,6 +29,7 @@ pub mod schema;
 pub mod source;
 pub mod split;
 pub mod timeouts;
+pub mod tools;
 pub mod url;
 pub mod verify;
 

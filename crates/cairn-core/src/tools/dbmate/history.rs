@@ -1,0 +1,1 @@
+//! How `cairn adopt --from dbmate` reads the history table this tool wrote.

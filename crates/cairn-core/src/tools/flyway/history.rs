@@ -1,0 +1,1 @@
+//! How `cairn adopt --from flyway` reads the history table this tool wrote.

@@ -1,0 +1,1 @@
+//! How `cairn adopt --from knex` reads the history table this tool wrote.

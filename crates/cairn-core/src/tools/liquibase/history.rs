@@ -1,0 +1,1 @@
+//! How `cairn adopt --from liquibase` reads the history table this tool wrote.

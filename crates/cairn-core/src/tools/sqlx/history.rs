@@ -1,0 +1,1 @@
+//! How `cairn adopt --from sqlx` reads the history table this tool wrote.
