@@ -36,6 +36,7 @@ use cairn::sqlite::{SqliteDriver, SqliteLocation};
 use cairn::{source, Driver, Engine, Migrator, MigratorOptions};
 
 use crate::error::{BenchError, Context as _, Result};
+use crate::fixtures::per_engine;
 use crate::options::{EngineChoice, Options};
 use crate::report::Section;
 use crate::servers::with_database;
@@ -163,7 +164,11 @@ impl Variant {
             Variant::UpperKey,
             Variant::UpperKeyPipelined,
         ];
-        if engine == Engine::Postgres {
+        // Timed where the dialect opens batches with a durability prelude.
+        if !cairn::dialect::for_engine(engine)
+            .batch_prelude()
+            .is_empty()
+        {
             all.push(Variant::AsyncCommit);
         }
         all
@@ -758,11 +763,14 @@ fn offset_sql(engine: Engine, limit: u64, offset: u64) -> String {
 /// [`offset_sql`] with the limit and offset as written.
 fn offset_sql_text(engine: Engine, limit: &str, offset: &str) -> String {
     let page = format!("SELECT id FROM items ORDER BY id LIMIT {limit} OFFSET {offset}");
-    if engine == Engine::Mysql {
-        format!("UPDATE items JOIN ({page}) AS page USING (id) SET {SET} WHERE {FILTER}")
-    } else {
-        format!("UPDATE items SET {SET} WHERE {FILTER} AND id IN ({page})")
-    }
+    let update: fn(&str) -> String = per_engine(
+        engine,
+        |page| format!("UPDATE items SET {SET} WHERE {FILTER} AND id IN ({page})"),
+        &[(Engine::Mysql, |page| {
+            format!("UPDATE items JOIN ({page}) AS page USING (id) SET {SET} WHERE {FILTER}")
+        })],
+    );
+    update(&page)
 }
 
 /// The time of all `batches` batches: the timed ones as they are, the others

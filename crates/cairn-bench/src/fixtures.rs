@@ -7,7 +7,19 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use cairn::Engine;
+
 use crate::error::{Context as _, Result};
+
+/// `default`, or the override listed for `engine`: per-engine fixture text is
+/// data found by lookup, so that no code outside the dialect branches on an
+/// engine (tests/architecture.rs).
+pub fn per_engine<T: Copy>(engine: Engine, default: T, overrides: &[(Engine, T)]) -> T {
+    overrides
+        .iter()
+        .find(|(which, _)| *which == engine)
+        .map_or(default, |(_, value)| *value)
+}
 
 /// The up script of generated migration `n`: a table and an index.
 pub fn up_sql(n: usize) -> String {

@@ -19,7 +19,7 @@ use cairn::schema::{self, IntrospectOptions};
 use cairn::Engine;
 
 use crate::error::{connect, BenchError, Context as _, Result};
-use crate::fixtures::{server_up_sql, up_sql, write_migrations};
+use crate::fixtures::{per_engine, server_up_sql, up_sql, write_migrations};
 use crate::options::{EngineChoice, Options};
 use crate::report::{Goal, Measured, Row, Section};
 use crate::sqlite::time_process;
@@ -227,10 +227,11 @@ async fn introspect(
         let mut driver = connect(&url).await?;
         let started = Instant::now();
         for n in 1..=count {
-            let script = match engine {
-                Engine::Sqlite => up_sql(n),
-                _ => server_up_sql(n),
-            };
+            let script = per_engine(
+                engine,
+                server_up_sql as fn(usize) -> String,
+                &[(Engine::Sqlite, up_sql)],
+            )(n);
             for statement in script.lines().filter(|l| !l.trim().is_empty()) {
                 driver
                     .execute(statement.trim_end_matches(';'))

@@ -400,7 +400,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Holds the table in an idle transaction for [`HOLD`], from now.
 async fn hold_table(db: &Database) -> Result<tokio::task::JoinHandle<Result<()>>> {
     let mut blocker = connect(&db.url).await?;
-    if db.engine == EngineChoice::Sqlite {
+    let sqlite = db.engine == EngineChoice::Sqlite;
+    if sqlite {
         // SQLite has no table locks: the database's write lock is what a
         // writer holds.
         blocker
@@ -419,7 +420,7 @@ async fn hold_table(db: &Database) -> Result<tokio::task::JoinHandle<Result<()>>
     }
     Ok(tokio::spawn(async move {
         tokio::time::sleep(HOLD).await;
-        let sql = if blocker.dialect().engine() == Engine::Sqlite {
+        let sql = if sqlite {
             blocker.execute("COMMIT").await.map(|_| ())
         } else {
             blocker.commit().await

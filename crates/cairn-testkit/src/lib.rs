@@ -38,6 +38,8 @@ pub struct TestDatabase {
     engine: Engine,
     url: String,
     dir: tempfile::TempDir,
+    /// The database file, for a database that is a file (SQLite).
+    file: Option<PathBuf>,
     cleanup: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
@@ -71,11 +73,13 @@ impl TestDatabase {
             .unwrap_or_else(|e| {
                 panic!("cannot create a temporary directory for a SQLite test database: {e}")
             });
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let file = dir.path().join("test.db");
+        let url = format!("sqlite://{}", file.display());
         TestDatabase {
             engine: Engine::Sqlite,
             url,
             dir,
+            file: Some(file),
             cleanup: std::sync::Mutex::new(None),
         }
     }
@@ -91,6 +95,7 @@ impl TestDatabase {
             engine,
             url,
             dir,
+            file: None,
             cleanup: std::sync::Mutex::new(Some(cleanup)),
         }
     }
@@ -112,6 +117,6 @@ impl TestDatabase {
 
     /// The SQLite file, for SQLite databases.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        (self.engine == Engine::Sqlite).then(|| self.dir.path().join("test.db"))
+        self.file.clone()
     }
 }

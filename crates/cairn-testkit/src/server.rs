@@ -7,21 +7,61 @@
 
 use cairn_core::Engine;
 
+use containers::Spec;
+
+/// What the testkit knows of one engine's servers: the variables that name
+/// a server or an image, an example for messages, and how to start and
+/// probe a container. The one place where provisioning differs by engine:
+/// a new engine family is a new entry, found by lookup, never a branch.
+struct ServerKind {
+    engine: Engine,
+    url_variable: &'static str,
+    example_url: &'static str,
+    /// `None`: the engine needs no server (SQLite).
+    container: Option<&'static Spec>,
+}
+
+static SERVERS: &[ServerKind] = &[
+    ServerKind {
+        engine: Engine::Postgres,
+        url_variable: "CAIRN_TEST_POSTGRES_URL",
+        example_url: "postgres://postgres@127.0.0.1:5432/postgres",
+        container: Some(&containers::POSTGRES),
+    },
+    ServerKind {
+        engine: Engine::Mysql,
+        url_variable: "CAIRN_TEST_MYSQL_URL",
+        example_url: "mysql://root@127.0.0.1:3306/test",
+        container: Some(&containers::MYSQL),
+    },
+    ServerKind {
+        engine: Engine::Sqlite,
+        url_variable: "CAIRN_TEST_SQLITE_URL",
+        example_url: "sqlite:///tmp/test.db",
+        container: None,
+    },
+];
+
+/// The entry for `engine`; panics (failing the test) for an engine the
+/// testkit has no entry for.
+fn kind(engine: Engine) -> &'static ServerKind {
+    SERVERS
+        .iter()
+        .find(|kind| kind.engine == engine)
+        .unwrap_or_else(|| panic!("cairn-testkit knows no server for {engine}"))
+}
+
 /// The environment variable that names a server for `engine`.
 pub fn url_variable(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Postgres => "CAIRN_TEST_POSTGRES_URL",
-        Engine::Mysql => "CAIRN_TEST_MYSQL_URL",
-        Engine::Sqlite => "CAIRN_TEST_SQLITE_URL",
-        other => panic!("cairn-testkit knows no server for {other}"),
-    }
+    kind(engine).url_variable
 }
 
 /// The URL of a server for `engine` on which tests may create databases:
 /// from the environment, else from a container. Panics (failing the test)
 /// with instructions when there is none.
 pub async fn admin_url(engine: Engine) -> String {
-    if let Ok(url) = std::env::var(url_variable(engine)) {
+    let kind = kind(engine);
+    if let Ok(url) = std::env::var(kind.url_variable) {
         if !url.trim().is_empty() {
             return url;
         }
@@ -33,15 +73,9 @@ pub async fn admin_url(engine: Engine) -> String {
              Provide one either way:\n\
              - set {} to a server URL on which the tests may create and drop databases, e.g. {}\n\
              - or make a container engine reachable for testcontainers (Docker, or Podman's API socket with DOCKER_HOST set: `just podman`), with the image in {} (build offline images with `just images`)",
-            url_variable(engine),
-            match engine {
-                Engine::Postgres => "postgres://postgres@127.0.0.1:5432/postgres",
-                _ => "mysql://root@127.0.0.1:3306/test",
-            },
-            match engine {
-                Engine::Postgres => "CAIRN_TEST_POSTGRES_IMAGE",
-                _ => "CAIRN_TEST_MYSQL_IMAGE",
-            },
+            kind.url_variable,
+            kind.example_url,
+            kind.container.map_or("CAIRN_TEST_<ENGINE>_IMAGE", |spec| spec.image_variable),
         ),
     }
 }
@@ -61,13 +95,15 @@ pub async fn admin_url(engine: Engine) -> String {
 /// `podman rm -f $(podman ps -aq --filter label=cairn-test)` (or `docker …`).
 /// A failure is remembered: later tests of the binary fail at once with it.
 pub async fn container_url(engine: Engine) -> Result<String, String> {
-    let cell = match engine {
-        Engine::Postgres => &containers::POSTGRES,
-        Engine::Mysql => &containers::MYSQL,
-        Engine::Sqlite => return Err("SQLite needs no server".to_string()),
-        other => return Err(format!("cairn-testkit has no container for {other}")),
-    };
-    cell.get_or_init(|| containers::request(engine))
+    let kind = SERVERS
+        .iter()
+        .find(|kind| kind.engine == engine)
+        .ok_or_else(|| format!("cairn-testkit has no container for {engine}"))?;
+    let spec = kind
+        .container
+        .ok_or_else(|| format!("{engine} needs no server"))?;
+    spec.url_once
+        .get_or_init(|| containers::request(engine, spec))
         .await
         .clone()
 }
@@ -84,9 +120,6 @@ mod containers {
     use testcontainers::{ContainerAsync, GenericImage, ImageExt};
     use tokio::sync::{mpsc, oneshot, OnceCell};
 
-    pub(super) static POSTGRES: OnceCell<Result<String, String>> = OnceCell::const_new();
-    pub(super) static MYSQL: OnceCell<Result<String, String>> = OnceCell::const_new();
-
     /// The label on every container started here (`cairn-test=<pid>`).
     const LABEL: &str = "cairn-test";
     /// The superuser's password in every container: one that appears in no other
@@ -97,9 +130,9 @@ mod containers {
     /// (pulls of official images are not counted).
     const STARTUP: Duration = Duration::from_secs(120);
 
-    /// What differs between the engines.
-    struct Spec {
-        image_variable: &'static str,
+    /// How to start and recognise a container of one engine.
+    pub(super) struct Spec {
+        pub(super) image_variable: &'static str,
         default_image: &'static str,
         local_images: &'static str,
         port: u16,
@@ -110,60 +143,70 @@ mod containers {
         /// (MySQL's "port: 33060" is its X plugin's, hence the space after 3306.)
         log_line: &'static str,
         url: fn(u16) -> String,
+        /// One connection attempt that tells the server answers its protocol.
+        probe: fn(&mut TcpStream) -> Result<(), String>,
+        /// The container's URL (or why it could not start), once per process.
+        pub(super) url_once: OnceCell<Result<String, String>>,
     }
 
-    fn spec(engine: Engine) -> Spec {
-        match engine {
-            Engine::Mysql => Spec {
-                image_variable: "CAIRN_TEST_MYSQL_IMAGE",
-                default_image: "mariadb:11",
-                local_images: "localhost/cairn-mariadb:11.8 or localhost/cairn-mariadb:10.11",
-                port: 3306,
-                env: &[
-                    ("MARIADB_ROOT_PASSWORD", PASSWORD),
-                    ("MARIADB_ROOT_HOST", "%"),
-                    // The official mysql images read these names.
-                    ("MYSQL_ROOT_PASSWORD", PASSWORD),
-                    ("MYSQL_ROOT_HOST", "%"),
-                ],
-                // Test data need not survive a crash of the container.
-                cmd: &["--innodb-flush-log-at-trx-commit=2"],
-                log_line: "port: 3306 ",
-                url: |port| format!("mysql://root:{PASSWORD}@127.0.0.1:{port}/mysql"),
-            },
-            _ => Spec {
-                image_variable: "CAIRN_TEST_POSTGRES_IMAGE",
-                default_image: "postgres:17",
-                local_images: "localhost/cairn-postgres:17 or localhost/cairn-postgres:15",
-                port: 5432,
-                env: &[("POSTGRES_PASSWORD", PASSWORD)],
-                // Test data need not survive a crash of the container.
-                cmd: &[
-                    "postgres",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                ],
-                log_line: "listening on IPv4 address",
-                url: |port| format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres"),
-            },
-        }
-    }
+    pub(super) static MYSQL: Spec = Spec {
+        image_variable: "CAIRN_TEST_MYSQL_IMAGE",
+        default_image: "mariadb:11",
+        local_images: "localhost/cairn-mariadb:11.8 or localhost/cairn-mariadb:10.11",
+        port: 3306,
+        env: &[
+            ("MARIADB_ROOT_PASSWORD", PASSWORD),
+            ("MARIADB_ROOT_HOST", "%"),
+            // The official mysql images read these names.
+            ("MYSQL_ROOT_PASSWORD", PASSWORD),
+            ("MYSQL_ROOT_HOST", "%"),
+        ],
+        // Test data need not survive a crash of the container.
+        cmd: &["--innodb-flush-log-at-trx-commit=2"],
+        log_line: "port: 3306 ",
+        url: |port| format!("mysql://root:{PASSWORD}@127.0.0.1:{port}/mysql"),
+        probe: probe_mysql,
+        url_once: OnceCell::const_new(),
+    };
+
+    pub(super) static POSTGRES: Spec = Spec {
+        image_variable: "CAIRN_TEST_POSTGRES_IMAGE",
+        default_image: "postgres:17",
+        local_images: "localhost/cairn-postgres:17 or localhost/cairn-postgres:15",
+        port: 5432,
+        env: &[("POSTGRES_PASSWORD", PASSWORD)],
+        // Test data need not survive a crash of the container.
+        cmd: &[
+            "postgres",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ],
+        log_line: "listening on IPv4 address",
+        url: |port| format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/postgres"),
+        probe: probe_postgres,
+        url_once: OnceCell::const_new(),
+    };
 
     struct Request {
         engine: Engine,
+        spec: &'static Spec,
         reply: oneshot::Sender<Result<String, String>>,
     }
 
     /// Asks the container thread for a container and waits for its URL.
-    pub(super) async fn request(engine: Engine) -> Result<String, String> {
+    pub(super) async fn request(engine: Engine, spec: &'static Spec) -> Result<String, String> {
         let sender = service()?;
         let (reply, answer) = oneshot::channel();
         sender
-            .send(Request { engine, reply })
+            .send(Request {
+                engine,
+                spec,
+                reply,
+            })
             .map_err(|_| "the thread that starts test containers has stopped".to_string())?;
         answer.await.map_err(|_| {
             "the thread that starts test containers stopped before answering".to_string()
@@ -185,9 +228,14 @@ mod containers {
                     .name("cairn-testcontainers".into())
                     .spawn(move || {
                         runtime.block_on(async move {
-                            while let Some(Request { engine, reply }) = requests.recv().await {
+                            while let Some(Request {
+                                engine,
+                                spec,
+                                reply,
+                            }) = requests.recv().await
+                            {
                                 tokio::spawn(async move {
-                                    match start(engine).await {
+                                    match start(engine, spec).await {
                                         Ok(started) => {
                                             let _ = reply.send(Ok(started.url.clone()));
                                             // Held, never dropped: the container lives as long as the process.
@@ -218,8 +266,7 @@ mod containers {
         _reaper: Option<Reaper>,
     }
 
-    async fn start(engine: Engine) -> Result<Started, String> {
-        let spec = spec(engine);
+    async fn start(engine: Engine, spec: &'static Spec) -> Result<Started, String> {
         let descriptor = std::env::var(spec.image_variable)
             .ok()
             .filter(|s| !s.trim().is_empty())
@@ -276,7 +323,7 @@ mod containers {
                 Ok(container) => {
                     let reaper = Reaper::spawn(container.id());
                     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-                    wait_until_answering(engine, address, STARTUP.saturating_sub(started_at.elapsed()))
+                    wait_until_answering(spec.probe, address, STARTUP.saturating_sub(started_at.elapsed()))
                         .await
                         .map_err(|why| {
                             format!(
@@ -360,13 +407,13 @@ mod containers {
     /// Waits until the server at `address` speaks its protocol: a published port
     /// may accept connections (Docker's proxy) before anything listens behind it.
     async fn wait_until_answering(
-        engine: Engine,
+        answers: fn(&mut TcpStream) -> Result<(), String>,
         address: SocketAddr,
         budget: Duration,
     ) -> Result<(), String> {
         let deadline = Instant::now() + budget.max(Duration::from_secs(10));
         loop {
-            let probe = tokio::task::spawn_blocking(move || probe(engine, address))
+            let probe = tokio::task::spawn_blocking(move || probe(answers, address))
                 .await
                 .unwrap_or_else(|e| Err(format!("probe failed: {e}")));
             match probe {
@@ -377,9 +424,11 @@ mod containers {
         }
     }
 
-    /// One connection attempt: PostgreSQL answers an SSLRequest with one byte,
-    /// MySQL/MariaDB greets with a handshake packet (protocol version 10).
-    fn probe(engine: Engine, address: SocketAddr) -> Result<(), String> {
+    /// One connection attempt, asking `answers` whether the server speaks.
+    fn probe(
+        answers: fn(&mut TcpStream) -> Result<(), String>,
+        address: SocketAddr,
+    ) -> Result<(), String> {
         let timeout = Duration::from_secs(2);
         let mut stream =
             TcpStream::connect_timeout(&address, timeout).map_err(|e| e.to_string())?;
@@ -389,30 +438,32 @@ mod containers {
         stream
             .set_write_timeout(Some(timeout))
             .map_err(|e| e.to_string())?;
-        match engine {
-            Engine::Postgres => {
-                // Length 8, code 80877103.
-                stream
-                    .write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
-                    .map_err(|e| e.to_string())?;
-                let mut answer = [0u8; 1];
-                stream.read_exact(&mut answer).map_err(|e| e.to_string())?;
-                match answer[0] {
-                    b'S' | b'N' => Ok(()),
-                    other => Err(format!("unexpected answer {other:#x} to an SSLRequest")),
-                }
-            }
-            _ => {
-                let mut greeting = [0u8; 5];
-                stream
-                    .read_exact(&mut greeting)
-                    .map_err(|e| e.to_string())?;
-                match greeting[4] {
-                    10 => Ok(()),
-                    0xff => Err("the server refused the connection".to_string()),
-                    other => Err(format!("unexpected greeting (protocol {other})")),
-                }
-            }
+        answers(&mut stream)
+    }
+
+    /// PostgreSQL answers an SSLRequest (length 8, code 80877103) with one byte.
+    fn probe_postgres(stream: &mut TcpStream) -> Result<(), String> {
+        stream
+            .write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+            .map_err(|e| e.to_string())?;
+        let mut answer = [0u8; 1];
+        stream.read_exact(&mut answer).map_err(|e| e.to_string())?;
+        match answer[0] {
+            b'S' | b'N' => Ok(()),
+            other => Err(format!("unexpected answer {other:#x} to an SSLRequest")),
+        }
+    }
+
+    /// MySQL/MariaDB greets with a handshake packet (protocol version 10).
+    fn probe_mysql(stream: &mut TcpStream) -> Result<(), String> {
+        let mut greeting = [0u8; 5];
+        stream
+            .read_exact(&mut greeting)
+            .map_err(|e| e.to_string())?;
+        match greeting[4] {
+            10 => Ok(()),
+            0xff => Err("the server refused the connection".to_string()),
+            other => Err(format!("unexpected greeting (protocol {other})")),
         }
     }
 
