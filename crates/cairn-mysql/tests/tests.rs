@@ -89,7 +89,6 @@ mod online;
 
 mod lifecycle;
 mod online_harness;
-mod verify_operations;
 
 mod conformance {
     use super::*;

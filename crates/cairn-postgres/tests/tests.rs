@@ -44,7 +44,6 @@ mod scratch;
 
 mod lifecycle;
 mod online_harness;
-mod verify_operations;
 
 mod conformance {
     use super::*;

@@ -80,6 +80,7 @@ use crate::fixture::{Fixture, FixtureDir};
 
 pub mod cases;
 mod load;
+pub mod verify_cases;
 
 pub use load::{concurrency, lock_queue, LoadReport, LockQueue, LockQueueReport};
 
@@ -1045,6 +1046,27 @@ macro_rules! __online_test_fns {
                 }
             }
         )*
+        $crate::__online_verify_fns!(
+            $target;
+            verify_a_rename_and_an_added_column_come_back_exactly,
+            verify_up_with_contract_the_same_way,
+            verify_an_abort_that_leaves_a_table_behind_is_a_rollback_difference,
+        );
+    };
+}
+
+/// The `cairn verify` test functions of [`online_tests!`], one per
+/// [`verify_cases::VERIFY_CASES`](crate::online::verify_cases::VERIFY_CASES).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __online_verify_fns {
+    ($target:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::online::verify_cases::$case(&$target).await;
+            }
+        )*
     };
 }
 
@@ -1196,6 +1218,43 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "online case `rename_column` on postgres, contracted: it broke\n  statement: SELECT 1"
+        );
+    }
+
+    /// Every verify case defined is one `online_tests!` runs: the names in
+    /// its macro, in [`verify_cases::VERIFY_CASES`] and the functions agree.
+    #[test]
+    fn every_verify_case_is_run() {
+        let mut defined = Vec::new();
+        for line in include_str!("verify_cases.rs").lines() {
+            let Some(rest) = line.strip_prefix("pub async fn ") else {
+                continue;
+            };
+            if let Some((name, _)) = rest.split_once('(') {
+                defined.push(name.to_owned());
+            }
+        }
+        assert_eq!(
+            defined,
+            verify_cases::VERIFY_CASES,
+            "verify_cases.rs vs VERIFY_CASES"
+        );
+        let source = include_str!("mod.rs");
+        let call = source
+            .split("$crate::__online_verify_fns!(")
+            .nth(1)
+            .and_then(|rest| rest.split(");").next())
+            .expect("online_tests! calls __online_verify_fns!");
+        let (_, names) = call.split_once(';').expect("`$target;` first");
+        let listed: Vec<&str> = names
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .collect();
+        assert_eq!(
+            listed,
+            verify_cases::VERIFY_CASES,
+            "online_tests! vs VERIFY_CASES"
         );
     }
 }
