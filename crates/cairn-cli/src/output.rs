@@ -456,10 +456,7 @@ pub fn plan_text(planned: &[PlannedMigration], asked: impl Into<Asked>) -> Strin
         let _ = writeln!(
             out,
             "\n-- {} {} {}{}",
-            match asked {
-                Asked::Contract | Asked::Abort => asked.command(),
-                Asked::Up | Asked::Down => m.direction.as_str(),
-            },
+            m.phase.map_or(m.direction.as_str(), |phase| phase.as_str()),
             m.version,
             m.name,
             if m.transactional {

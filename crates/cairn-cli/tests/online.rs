@@ -109,6 +109,14 @@ const NEXT: &str = "next: deploy the new application version (it uses users.full
 /// expanded) → abort: each step's output, state and columns.
 async fn life_cycle(db: TestDatabase) {
     let dir = before_the_rename(&db).await;
+    // up --dry-run names the phase it would run, not only the direction.
+    let dry = cairn(&db, &dir, &["up", "--dry-run"]).await;
+    assert!(
+        dry.success()
+            .contains(&format!("-- expand {RENAME} rename_users_name")),
+        "{dry}"
+    );
+    assert_eq!(state(&db, &dir, RENAME).await, "pending");
     let up = cairn(&db, &dir, &["up"]).await;
     let stdout = up.success();
     assert!(
@@ -198,7 +206,7 @@ async fn life_cycle(db: TestDatabase) {
     let dry = cairn(&db, &dir, &["down", "--dry-run"]).await;
     assert!(
         dry.success()
-            .contains(&format!("-- down {RENAME} rename_users_name")),
+            .contains(&format!("-- uncontract {RENAME} rename_users_name")),
         "{dry}"
     );
     assert_eq!(state(&db, &dir, RENAME).await, "applied");

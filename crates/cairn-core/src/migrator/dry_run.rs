@@ -78,6 +78,7 @@ impl Migrator {
                     name: m.name.clone(),
                     direction,
                     transactional: prepared.transactional,
+                    phase: None,
                     statements: prepared
                         .statements
                         .iter()

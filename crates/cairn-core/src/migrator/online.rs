@@ -233,6 +233,7 @@ impl Migrator {
             name: m.name.clone(),
             direction: Direction::Up,
             transactional: false,
+            phase: Some(Phase::Contract),
             statements,
             history: vec![
                 sql.update(&done_row),
@@ -1613,6 +1614,7 @@ impl Migrator {
             name: m.name.clone(),
             direction: Direction::Up,
             transactional: false,
+            phase: Some(Phase::Expand),
             statements,
             history: setup,
         })
@@ -1659,6 +1661,7 @@ impl Migrator {
             name: m.name.clone(),
             direction: Direction::Down,
             transactional: false,
+            phase: Some(Phase::Abort),
             statements,
             history: vec![
                 sql.delete(m.version),
@@ -1702,6 +1705,7 @@ impl Migrator {
             name: m.name.clone(),
             direction: Direction::Down,
             transactional: false,
+            phase: Some(Phase::Uncontract),
             statements,
             history: vec![
                 sql.update(&expanded),

@@ -87,6 +87,10 @@ pub struct PlannedMigration {
     pub direction: Direction,
     /// Whether it would run in a transaction.
     pub transactional: bool,
+    /// The zero-downtime phase it would take the migration through; `None`
+    /// for a plain migration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<crate::operation::Phase>,
     /// Its statements.
     pub statements: Vec<PlannedStatement>,
     /// The bookkeeping statements Cairn would add: on a database without
