@@ -60,7 +60,7 @@ fn watch_signals(stop: StopSignal) {
         stop.stop();
         let _ = writeln!(
             std::io::stderr(),
-            "cairn: stopping after the migration or backfill batch in flight (press Ctrl-C again to stop now; what is in flight is rolled back where the engine can)"
+            "cairn: stopping after the migration, zero-downtime step or backfill batch in flight (press Ctrl-C again to stop now; what is in flight is rolled back where the engine can)"
         );
         first_signal().await;
         std::process::exit(i32::from(crate::exit::INTERRUPTED));

@@ -73,7 +73,9 @@ pub fn code_of(error: &Error) -> u8 {
     match error {
         Error::Validation(_) => PROBLEMS,
         Error::LockTimeout { .. } => LOCK_TIMEOUT,
-        Error::Interrupted { .. } | Error::Stopped { .. } => INTERRUPTED,
+        Error::Interrupted { .. } | Error::Stopped { .. } | Error::PhaseStopped { .. } => {
+            INTERRUPTED
+        }
         Error::Driver { cause, .. } if cause.kind == DriverErrorKind::LockTimeout => LOCK_TIMEOUT,
         Error::Statement { kind, .. } if *kind == DriverErrorKind::LockTimeout => LOCK_TIMEOUT,
         _ => ERROR,

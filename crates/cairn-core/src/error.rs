@@ -352,6 +352,26 @@ pub enum Error {
         /// Its name.
         name: String,
     },
+    /// A zero-downtime phase stopped between two of its steps because
+    /// stopping was asked for (Ctrl-C, SIGTERM): every step before is done
+    /// and recorded, the history keeps the phase's state.
+    #[error("{phase} of migration {version} ({name}) stopped as asked after step {done} of {count}; the history keeps it {}: {next}", .state.as_str())]
+    PhaseStopped {
+        /// The migration.
+        version: Version,
+        /// Its name.
+        name: String,
+        /// The phase that stopped.
+        phase: crate::operation::Phase,
+        /// The steps of the phase done and recorded.
+        done: usize,
+        /// The steps of the phase in all.
+        count: usize,
+        /// The state the history keeps.
+        state: crate::history::HistoryState,
+        /// What to run to continue or undo it.
+        next: String,
+    },
     /// `baseline` was given a version that is not a positive integer.
     #[error("baseline version must be a positive integer, got {version}")]
     BaselineVersion {

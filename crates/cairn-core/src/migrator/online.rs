@@ -1014,6 +1014,19 @@ impl Migrator {
             row.statements_done = Some((offset + index + 1) as i64);
             row.error = None;
             self.record(driver, row).await?;
+            // Ctrl-C stops between two steps, each done one recorded: the
+            // phase continues from the next with the same command.
+            if index + 1 < steps.len() && self.hooks.stop.is_stopped() {
+                return Err(Error::PhaseStopped {
+                    version: m.version,
+                    name: m.name.clone(),
+                    phase,
+                    done: index + 1,
+                    count: steps.len(),
+                    state: row.state,
+                    next: next_command(row.state, m.version),
+                });
+            }
         }
         Ok(())
     }

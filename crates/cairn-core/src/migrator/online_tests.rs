@@ -526,6 +526,51 @@ async fn a_failed_step_leaves_expanding_and_up_continues_from_that_step() {
 }
 
 #[tokio::test]
+async fn ctrl_c_during_a_step_stops_the_phase_after_it_and_up_continues_from_the_next() {
+    let mut migrator = Migrator::new(vec![rename(2, "name", None)], options());
+    let stop = crate::backfill::StopSignal::new();
+    migrator.set_stop_signal(stop.clone());
+    let (mut driver, _) = driver(true);
+    driver.stop_on("ALTER TABLE users ADD COLUMN full_name", stop);
+    let error = migrator
+        .up(&mut driver, None)
+        .await
+        .expect_err("stops after step 1")
+        .error;
+    assert!(
+        matches!(
+            error,
+            Error::PhaseStopped {
+                version: 2,
+                phase: Phase::Expand,
+                done: 1,
+                count: 2,
+                state: HistoryState::Expanding,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    for part in [
+        "expand of migration 2 (m2) stopped as asked after step 1 of 2",
+        "expanding",
+        "cairn up",
+        "cairn abort 2",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    assert_eq!(driver.applied(), &EXPAND[..1]);
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanding"));
+    assert_eq!(driver.cell(2, "statements_done").as_deref(), Some("1"));
+
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
+    migrator.up(&mut driver, None).await.expect("up continues");
+    assert_eq!(driver.applied(), EXPAND);
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
+}
+
+#[tokio::test]
 async fn a_step_whose_effect_is_there_is_skipped_by_its_guard() {
     let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);

@@ -105,6 +105,9 @@ pub(super) struct RecordingDriver {
     fail_matching: Option<(String, DriverErrorKind, usize)>,
     /// How many of the next updates of the history fail with a lock timeout.
     busy_history: usize,
+    /// A user statement containing `.0` raises stop signal `.1` (Ctrl-C
+    /// pressed while it runs).
+    stop_on: Option<(String, crate::backfill::StopSignal)>,
     /// The dialect it reports, SQLite's unless a test gives another.
     dialect: Option<Arc<dyn crate::dialect::Dialect>>,
     /// Every session setting applied, in order.
@@ -132,6 +135,7 @@ impl RecordingDriver {
             other_run: None,
             fail_matching: None,
             busy_history: 0,
+            stop_on: None,
             dialect: None,
             settings: Vec::new(),
         }
@@ -146,6 +150,12 @@ impl RecordingDriver {
     /// Makes the next `times` user statements containing `pattern` fail with `kind`.
     pub(super) fn fail_matching(&mut self, pattern: &str, kind: DriverErrorKind, times: usize) {
         self.fail_matching = Some((pattern.to_owned(), kind, times));
+    }
+
+    /// Raises `stop` when a user statement containing `pattern` runs, as
+    /// Ctrl-C pressed during that statement would.
+    pub(super) fn stop_on(&mut self, pattern: &str, stop: crate::backfill::StopSignal) {
+        self.stop_on = Some((pattern.to_owned(), stop));
     }
 
     /// Makes the next `times` updates of a history row fail with a lock
@@ -292,6 +302,11 @@ impl RecordingDriver {
                 DriverErrorKind::Statement,
                 format!("boom at `{sql}`"),
             ));
+        }
+        if let Some((pattern, stop)) = &self.stop_on {
+            if sql.contains(pattern.as_str()) {
+                stop.stop();
+            }
         }
         self.db.applied.push(sql.to_owned());
         Ok(0)
