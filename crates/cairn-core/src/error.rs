@@ -672,7 +672,7 @@ mod tests {
     #[test]
     fn no_down_script_says_whether_it_was_declared_irreversible() {
         let error = |declared_irreversible| Error::NoDownScript {
-            version: 2,
+            version: crate::migration::Version::from(2),
             name: "seed".to_owned(),
             engine: Engine::Postgres,
             declared_irreversible,

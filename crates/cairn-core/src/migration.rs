@@ -10,8 +10,7 @@ use crate::checksum;
 use crate::engine::Engine;
 use crate::error::Location;
 
-/// A migration version: a positive integer (a timestamp or a sequence number).
-pub type Version = i64;
+pub use crate::version::{ParseVersionError, Version, MAX_VERSION_PARTS};
 
 /// How a migration folder or file was laid out on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -562,7 +562,8 @@ mod tests {
         }
     }
 
-    fn migration(version: Version, down: bool) -> Migration {
+    fn migration(version: impl Into<Version>, down: bool) -> Migration {
+        let version = version.into();
         Migration {
             version,
             name: format!("m{version}"),
@@ -601,7 +602,7 @@ mod tests {
         chosen.iter().map(|m| m.version).collect()
     }
 
-    fn source(versions: &[Version]) -> Vec<Migration> {
+    fn source(versions: &[i64]) -> Vec<Migration> {
         versions.iter().map(|v| migration(*v, true)).collect()
     }
 
@@ -611,9 +612,23 @@ mod tests {
         let history = vec![applied(&ms[0])];
         let all = plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap();
         assert_eq!(versions(&all), [2, 3, 4]);
-        let to3 = plan_up(&ms, &history, E, PlanOptions::default(), Some(3)).unwrap();
+        let to3 = plan_up(
+            &ms,
+            &history,
+            E,
+            PlanOptions::default(),
+            Some(crate::migration::Version::from(3)),
+        )
+        .unwrap();
         assert_eq!(versions(&to3), [2, 3]);
-        let none = plan_up(&ms, &history, E, PlanOptions::default(), Some(1)).unwrap();
+        let none = plan_up(
+            &ms,
+            &history,
+            E,
+            PlanOptions::default(),
+            Some(crate::migration::Version::from(1)),
+        )
+        .unwrap();
         assert!(none.is_empty());
     }
 
@@ -641,7 +656,7 @@ mod tests {
             );
             let found = problems(&ms, &[row], E, PlanOptions::default());
             assert!(
-                matches!(found[..], [Problem::Modified { version: 1, .. }]),
+                matches!(found[..], [Problem::Modified { version, .. }] if version == 1),
                 "{found:?}"
             );
         }
@@ -657,14 +672,14 @@ mod tests {
         failed.statements_done = Some(1);
         let mut running = applied(&ms[1]);
         running.state = HistoryState::Running;
-        let ghost = applied(&migration(9, true));
+        let ghost = applied(&migration(crate::migration::Version::from(9), true));
         let cases: Vec<(&str, Vec<HistoryRow>, Vec<Problem>)> = vec![
             ("clean", vec![applied(&ms[0])], vec![]),
             (
                 "modified",
                 vec![modified.clone()],
                 vec![Problem::Modified {
-                    version: 1,
+                    version: crate::migration::Version::from(1),
                     name: "m1".into(),
                     path: "up.sql".into(),
                     recorded: modified.checksum.clone(),
@@ -675,7 +690,7 @@ mod tests {
                 "failed",
                 vec![applied(&ms[0]), failed],
                 vec![Problem::Failed {
-                    version: 2,
+                    version: crate::migration::Version::from(2),
                     name: "m2".into(),
                     statements_done: Some(1),
                     error: None,
@@ -687,7 +702,7 @@ mod tests {
                 "running",
                 vec![applied(&ms[0]), running],
                 vec![Problem::Running {
-                    version: 2,
+                    version: crate::migration::Version::from(2),
                     name: "m2".into(),
                     started_at: "2026-01-01T00:00:00.000Z".into(),
                     statements_done: None,
@@ -705,22 +720,22 @@ mod tests {
                 vec![ghost],
                 vec![
                     Problem::OutOfOrder {
-                        version: 1,
+                        version: crate::migration::Version::from(1),
                         name: "m1".into(),
-                        latest: 9,
+                        latest: crate::migration::Version::from(9),
                     },
                     Problem::OutOfOrder {
-                        version: 2,
+                        version: crate::migration::Version::from(2),
                         name: "m2".into(),
-                        latest: 9,
+                        latest: crate::migration::Version::from(9),
                     },
                     Problem::OutOfOrder {
-                        version: 3,
+                        version: crate::migration::Version::from(3),
                         name: "m3".into(),
-                        latest: 9,
+                        latest: crate::migration::Version::from(9),
                     },
                     Problem::Missing {
-                        version: 9,
+                        version: crate::migration::Version::from(9),
                         name: "m9".into(),
                     },
                 ],
@@ -729,9 +744,9 @@ mod tests {
                 "gap",
                 vec![applied(&ms[0]), applied(&ms[2])],
                 vec![Problem::OutOfOrder {
-                    version: 2,
+                    version: crate::migration::Version::from(2),
                     name: "m2".into(),
-                    latest: 3,
+                    latest: crate::migration::Version::from(3),
                 }],
             ),
         ];
@@ -762,10 +777,29 @@ mod tests {
     #[test]
     fn unknown_target_is_refused() {
         let ms = source(&[1, 2]);
-        let err = plan_up(&ms, &[], E, PlanOptions::default(), Some(7)).unwrap_err();
-        assert!(matches!(err, Error::UnknownTarget { version: 7 }), "{err}");
-        let err = plan_down(&ms, &[], E, DownTarget::To(7)).unwrap_err();
-        assert!(matches!(err, Error::UnknownTarget { version: 7 }), "{err}");
+        let err = plan_up(
+            &ms,
+            &[],
+            E,
+            PlanOptions::default(),
+            Some(crate::migration::Version::from(7)),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::UnknownTarget { version } if version == 7),
+            "{err}"
+        );
+        let err = plan_down(
+            &ms,
+            &[],
+            E,
+            DownTarget::To(crate::migration::Version::from(7)),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::UnknownTarget { version } if version == 7),
+            "{err}"
+        );
     }
 
     #[test]
@@ -777,7 +811,15 @@ mod tests {
             [3, 2]
         );
         assert_eq!(
-            versions(&plan_down(&ms, &history, E, DownTarget::To(1)).unwrap()),
+            versions(
+                &plan_down(
+                    &ms,
+                    &history,
+                    E,
+                    DownTarget::To(crate::migration::Version::from(1))
+                )
+                .unwrap()
+            ),
             [3, 2]
         );
         assert_eq!(
@@ -785,13 +827,21 @@ mod tests {
             [3, 2, 1]
         );
         assert_eq!(
-            versions(&plan_down(&ms, &history, E, DownTarget::To(0)).unwrap()),
+            versions(
+                &plan_down(
+                    &ms,
+                    &history,
+                    E,
+                    DownTarget::To(crate::migration::Version::from(0))
+                )
+                .unwrap()
+            ),
             [3, 2, 1]
         );
         ms[1].down = Scripts::default();
         let err = plan_down(&ms, &history, E, DownTarget::Steps(2)).unwrap_err();
         assert!(
-            matches!(err, Error::NoDownScript { version: 2, .. }),
+            matches!(err, Error::NoDownScript { version, .. } if version == 2),
             "{err}"
         );
         assert!(err.to_string().contains("nothing was rolled back"), "{err}");
@@ -814,9 +864,14 @@ mod tests {
             [4, 3, 2, 1]
         );
         // Version 5 is pending and nothing after it is applied.
-        let message = plan_down(&ms, &history, E, DownTarget::To(5))
-            .unwrap_err()
-            .to_string();
+        let message = plan_down(
+            &ms,
+            &history,
+            E,
+            DownTarget::To(crate::migration::Version::from(5)),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(message.contains("migration 5 is not applied"), "{message}");
         assert!(message.contains("nothing was rolled back"), "{message}");
         // A pending version below an applied one is a fine target.
@@ -828,7 +883,15 @@ mod tests {
             .iter()
             .all(|p| matches!(p, Problem::OutOfOrder { .. })));
         assert_eq!(
-            versions(&plan_down(&ms, &gap, E, DownTarget::To(2)).unwrap()),
+            versions(
+                &plan_down(
+                    &ms,
+                    &gap,
+                    E,
+                    DownTarget::To(crate::migration::Version::from(2))
+                )
+                .unwrap()
+            ),
             [3]
         );
         // With nothing applied, the default `down` still does nothing quietly.
@@ -860,10 +923,14 @@ mod tests {
         let ms = source(&[1, 2, 3]);
         let mut modified = applied(&ms[1]);
         modified.checksum = "x".into();
-        let history = vec![applied(&ms[0]), modified, applied(&migration(5, true))];
-        let states: Vec<(Version, State)> = status(&ms, &history, E)
+        let history = vec![
+            applied(&ms[0]),
+            modified,
+            applied(&migration(crate::migration::Version::from(5), true)),
+        ];
+        let states: Vec<(i64, State)> = status(&ms, &history, E)
             .iter()
-            .map(|s| (s.version, s.state))
+            .map(|s| (s.version.key(), s.state))
             .collect();
         assert_eq!(
             states,
@@ -904,7 +971,7 @@ mod tests {
             prop_assert!(status(&ms, &history, E).iter().all(|s| s.state == State::Applied));
             // Rolling everything back plans every applied migration, newest first.
             let down = versions(&plan_down(&ms, &history, E, DownTarget::All).unwrap());
-            let mut expected: Vec<Version> = on_disk.iter().rev().copied().collect();
+            let mut expected: Vec<Version> = on_disk.iter().rev().copied().map(Version::from).collect();
             expected.dedup();
             prop_assert_eq!(down, expected);
         }

@@ -108,6 +108,20 @@ pub trait Bookkeeping {
     /// (`None`: the connection's default), both unquoted.
     fn table_exists(&self, schema: Option<&str>, name: &str) -> String;
 
+    /// A query returning one row if the table `table` in `schema` (`None`:
+    /// the connection's default) has the column `column`, all unquoted. The
+    /// default reads `information_schema.columns` with `current_schema()`.
+    fn column_exists(&self, schema: Option<&str>, table: &str, column: &str) -> String {
+        let schema =
+            schema.map_or_else(|| "current_schema()".to_owned(), |s| self.string_literal(s));
+        format!(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = {schema} \
+             AND table_name = {} AND column_name = {}",
+            self.string_literal(table),
+            self.string_literal(column)
+        )
+    }
+
     /// A statement that tells, after a statement failed inside Cairn's
     /// transaction, whether that transaction is still open; `None` (the
     /// default) when no script runs in Cairn's transaction.

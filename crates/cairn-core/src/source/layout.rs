@@ -244,13 +244,13 @@ fn non_empty(name: &str) -> Result<&str, String> {
 }
 
 fn parse_version(digits: &str, name: &str) -> Result<Version, String> {
-    match digits.parse::<Version>() {
+    match digits.parse::<i64>() {
         Ok(0) if name == "00000000000000_diesel_initial_setup" => Err(format!(
             "diesel's initial setup migration has version 0, which cairn cannot order; \
              {POSITIVE}: give it version 1 (`00000000000001_diesel_initial_setup`)"
         )),
         Ok(0) => Err(format!("version 0 is not allowed: {POSITIVE}")),
-        Ok(version) => Ok(version),
+        Ok(version) => Ok(Version::from(version)),
         Err(_) => Err(format!("version `{digits}` is too large: {POSITIVE}")),
     }
 }
@@ -463,7 +463,7 @@ mod tests {
         ] {
             let parsed = parse_name(name, is_dir).expect(name);
             assert_eq!(
-                (parsed.kind, parsed.version, parsed.name.as_str()),
+                (parsed.kind, parsed.version.key(), parsed.name.as_str()),
                 (kind, version, rest),
                 "{name}"
             );
@@ -492,7 +492,7 @@ mod tests {
                 .map(|(path, script)| (path.display().to_string(), script))
                 .collect()
         };
-        let v = 20260131120000;
+        let v = Version::from(20260131120000);
         let owned = |list: &[(&str, NewScript)]| -> Vec<(String, NewScript)> {
             list.iter().map(|(n, s)| ((*n).to_owned(), *s)).collect()
         };
@@ -512,23 +512,23 @@ mod tests {
             ])
         );
         assert_eq!(
-            names(NewShape::DieselFolder, 42),
+            names(NewShape::DieselFolder, crate::migration::Version::from(42)),
             owned(&[("42_add_users/up.sql", Up), ("42_add_users/down.sql", Down)])
         );
         assert_eq!(
-            names(NewShape::SqlxPair, 7),
+            names(NewShape::SqlxPair, crate::migration::Version::from(7)),
             owned(&[("7_add_users.up.sql", Up), ("7_add_users.down.sql", Down)])
         );
         assert_eq!(
-            names(NewShape::SqlxUpOnly, 7),
+            names(NewShape::SqlxUpOnly, crate::migration::Version::from(7)),
             owned(&[("7_add_users.sql", Up)])
         );
         assert_eq!(
-            names(NewShape::Flyway, 7),
+            names(NewShape::Flyway, crate::migration::Version::from(7)),
             owned(&[("V7__add_users.sql", Up), ("U7__add_users.sql", Down)])
         );
         assert_eq!(
-            names(NewShape::Dbmate, 7),
+            names(NewShape::Dbmate, crate::migration::Version::from(7)),
             owned(&[("7_add_users.sql", UpAndDown)])
         );
 

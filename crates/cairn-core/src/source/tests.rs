@@ -131,7 +131,10 @@ fn reads_cairn_folders_with_engine_overrides() {
     assert!(first.down.is_empty());
 
     let second = &migrations[1];
-    assert_eq!((second.version, second.name.as_str()), (10, "add_email"));
+    assert_eq!(
+        (second.version.key(), second.name.as_str()),
+        (10, "add_email")
+    );
     assert_eq!(
         second
             .down
@@ -163,7 +166,7 @@ fn reads_diesel_folders_with_their_timestamp_as_version() {
     let migrations = read(&dir);
     let summary: Vec<_> = migrations
         .iter()
-        .map(|m| (m.version, m.name.as_str(), m.layout))
+        .map(|m| (m.version.key(), m.name.as_str(), m.layout))
         .collect();
     assert_eq!(
         summary,
@@ -221,7 +224,7 @@ fn reads_sqlx_up_down_pairs_and_up_only_files() {
     assert_eq!(migrations.len(), 2);
     let first = &migrations[0];
     assert_eq!(
-        (first.version, first.name.as_str(), first.layout),
+        (first.version.key(), first.name.as_str(), first.layout),
         (20240101000000, "create_users", Layout::Sqlx)
     );
     assert_eq!(
@@ -234,7 +237,7 @@ fn reads_sqlx_up_down_pairs_and_up_only_files() {
     );
     let second = &migrations[1];
     assert_eq!(
-        (second.version, second.name.as_str(), second.layout),
+        (second.version.key(), second.name.as_str(), second.layout),
         (20240102000000, "seed", Layout::Sqlx)
     );
     assert!(second.down.is_empty());
@@ -253,7 +256,7 @@ fn reads_flyway_versioned_and_undo_files() {
     let migrations = read(&dir);
     let summary: Vec<_> = migrations
         .iter()
-        .map(|m| (m.version, m.name.as_str(), m.layout))
+        .map(|m| (m.version.key(), m.name.as_str(), m.layout))
         .collect();
     assert_eq!(
         summary,
@@ -284,7 +287,11 @@ DROP INDEX i;
     let migrations = read(&dir);
     let migration = &migrations[0];
     assert_eq!(
-        (migration.version, migration.name.as_str(), migration.layout),
+        (
+            migration.version.key(),
+            migration.name.as_str(),
+            migration.layout
+        ),
         (20240101000000, "index", Layout::Dbmate)
     );
     let path = dir.path().join("20240101000000_index.sql");
@@ -925,13 +932,25 @@ fn assert_duplicate(error: &Error, dir: &TempDir, version: Version, first: &str,
 #[test]
 fn duplicate_versions_name_both_folders() {
     let dir = tree(&[("1_a/up.sql", CREATE), ("1_b/up.sql", CREATE)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "1_a", "1_b");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "1_a",
+        "1_b",
+    );
 }
 
 #[test]
 fn versions_compare_numerically() {
     let dir = tree(&[("0001_a/up.sql", CREATE), ("1_b/up.sql", CREATE)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "0001_a", "1_b");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "0001_a",
+        "1_b",
+    );
 }
 
 #[test]
@@ -943,7 +962,7 @@ fn a_diesel_and_a_cairn_folder_can_share_a_version() {
     assert_duplicate(
         &fail(&dir),
         &dir,
-        20230115093000,
+        crate::migration::Version::from(20230115093000),
         "2023-01-15-093000_a",
         "20230115093000_b",
     );
@@ -952,22 +971,46 @@ fn a_diesel_and_a_cairn_folder_can_share_a_version() {
 #[test]
 fn duplicate_flat_up_files_are_rejected() {
     let dir = tree(&[("1_a.sql", CREATE), ("1_a.up.sql", CREATE)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "1_a.sql", "1_a.up.sql");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "1_a.sql",
+        "1_a.up.sql",
+    );
     let dir = tree(&[("V01__b.sql", CREATE), ("V1__a.sql", CREATE)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "V01__b.sql", "V1__a.sql");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "V01__b.sql",
+        "V1__a.sql",
+    );
     let dir = tree(&[
         ("1_a.up.sql", CREATE),
         ("1_a.down.sql", CREATE),
         ("1_b.down.sql", CREATE),
     ]);
-    assert_duplicate(&fail(&dir), &dir, 1, "1_a.down.sql", "1_b.down.sql");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "1_a.down.sql",
+        "1_b.down.sql",
+    );
 }
 
 #[test]
 fn duplicate_dbmate_versions_are_rejected() {
     let up = "-- migrate:up\nSELECT 1;\n";
     let dir = tree(&[("01_a.sql", up), ("1_b.sql", up)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "01_a.sql", "1_b.sql");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "01_a.sql",
+        "1_b.sql",
+    );
 }
 
 fn assert_empty(error: &Error, dir: &TempDir, path: &str) {

@@ -31,11 +31,11 @@ async fn run(dir: &FixtureDir, options: MigratorOptions) -> VerifyReport {
         .expect("verify runs")
 }
 
-fn outcomes(report: &VerifyReport) -> Vec<(cairn_core::Version, Outcome)> {
+fn outcomes(report: &VerifyReport) -> Vec<(i64, Outcome)> {
     report
         .migrations
         .iter()
-        .map(|m| (m.version, m.outcome))
+        .map(|m| (m.version.key(), m.outcome))
         .collect()
 }
 
