@@ -407,7 +407,8 @@ fn detect_layout_follows_the_names() {
         ("U6__f.sql", Some(Layout::Flyway)),
         ("README.md", None),
         ("junk.txt", None),
-        ("V1.1__x.sql", None),
+        ("V1.1__x.sql", Some(Layout::Flyway)),
+        ("V1.a__x.sql", None),
     ];
     for (name, expected) in table {
         let got = detect_layout(&dir.path().join(name)).expect("detect");
@@ -799,17 +800,105 @@ fn a_bad_migration_toml_names_its_line() {
 }
 
 #[test]
-fn flyway_dotted_versions_are_rejected() {
-    for name in ["V1.1__x.sql", "V1_1__x.sql"] {
-        let dir = tree(&[(name, CREATE)]);
-        unrecognised_at(&fail(&dir), &dir, name, "single integers");
-    }
+fn flyway_dotted_and_underscored_versions_read_in_flyway_order() {
+    let dir = tree(&[
+        ("V1__a.sql", CREATE),
+        ("V1.1__b.sql", CREATE),
+        ("V1.10__e.sql", CREATE),
+        ("V1_2__c.sql", CREATE),
+        ("V13.1__f.sql", CREATE),
+        ("V2__d.sql", CREATE),
+        ("U1.1__b.sql", "DROP TABLE t;\n"),
+    ]);
+    let migrations = read(&dir);
+    let got: Vec<(String, &str)> = migrations
+        .iter()
+        .map(|m| (m.version.to_string(), m.name.as_str()))
+        .collect();
+    let expected = [
+        ("1", "a"),
+        ("1.1", "b"),
+        ("1.2", "c"),
+        ("1.10", "e"),
+        ("2", "d"),
+        ("13.1", "f"),
+    ];
+    assert_eq!(got, expected.map(|(v, n)| (v.to_owned(), n)).to_vec());
+    assert_eq!(
+        migrations[0].version, 1,
+        "an integral version is what it was"
+    );
+    let undo = plain(&migrations[1].down);
+    assert_eq!(undo.path, dir.path().join("U1.1__b.sql"));
 }
 
 #[test]
-fn flyway_repeatable_migrations_are_rejected() {
-    let dir = tree(&[("V1__a.sql", CREATE), ("R__views.sql", CREATE)]);
-    unrecognised_at(&fail(&dir), &dir, "R__views.sql", "repeatable");
+fn flyway_versions_that_are_the_same_number_are_a_duplicate() {
+    // Flyway compares 1.0 and 1 as equal: one of them would never run.
+    let dir = tree(&[("V1.0__a.sql", CREATE), ("V1__b.sql", CREATE)]);
+    assert!(
+        matches!(fail(&dir), Error::DuplicateVersion { .. }),
+        "{}",
+        fail(&dir)
+    );
+}
+
+#[test]
+fn repeatable_migrations_sort_after_every_versioned_one_by_name() {
+    let dir = tree(&[
+        ("R__b_views.sql", CREATE),
+        ("R__a_functions.sql", CREATE),
+        ("V1__a.sql", CREATE),
+        ("V20260101000000__b.sql", CREATE),
+    ]);
+    let migrations = read(&dir);
+    let got: Vec<(&str, bool)> = migrations
+        .iter()
+        .map(|m| (m.name.as_str(), m.version.is_repeatable()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a", false),
+            ("b", false),
+            ("a_functions", true),
+            ("b_views", true)
+        ]
+    );
+    assert!(
+        migrations[2].down.is_empty(),
+        "a repeatable has no down script"
+    );
+}
+
+#[test]
+fn repeatable_migrations_sit_beside_cairn_folders() {
+    let dir = tree(&[("1_users/up.sql", CREATE), ("R__views.sql", CREATE)]);
+    let migrations = read(&dir);
+    assert_eq!(migrations.len(), 2);
+    assert_eq!(migrations[0].layout, Layout::Cairn);
+    assert_eq!(migrations[1].version, Version::repeatable("views"));
+    let dir = tree(&[("R__.sql", CREATE)]);
+    unrecognised_at(&fail(&dir), &dir, "R__.sql", "description after `R__`");
+}
+
+#[test]
+fn flyway_callbacks_are_not_migrations() {
+    let dir = tree(&[("V1__a.sql", CREATE), ("beforeMigrate.sql", "SELECT 1;\n")]);
+    assert_eq!(read(&dir).len(), 1);
+}
+
+#[test]
+fn flyway_bad_versions_are_rejected_with_the_rule() {
+    let dir = tree(&[("V1.a__x.sql", CREATE)]);
+    unrecognised_at(
+        &fail(&dir),
+        &dir,
+        "V1.a__x.sql",
+        "integers separated by `.` or `_`",
+    );
+    let dir = tree(&[("V1..1__x.sql", CREATE)]);
+    unrecognised_at(&fail(&dir), &dir, "V1..1__x.sql", "a part is empty");
 }
 
 #[test]
