@@ -395,6 +395,8 @@ fn detect_layout_follows_the_names() {
         ("README.md", ""),
         ("junk.txt", ""),
         ("V1.1__x.sql", ""),
+        ("R__views.sql", ""),
+        ("V1.a__x.sql", ""),
     ]);
     let table = [
         ("1_a", Some(Layout::Cairn)),
@@ -408,6 +410,7 @@ fn detect_layout_follows_the_names() {
         ("README.md", None),
         ("junk.txt", None),
         ("V1.1__x.sql", Some(Layout::Flyway)),
+        ("R__views.sql", Some(Layout::Flyway)),
         ("V1.a__x.sql", None),
     ];
     for (name, expected) in table {
