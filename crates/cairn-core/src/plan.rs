@@ -201,6 +201,9 @@ pub enum State {
     Aborting,
     /// Its un-contract is running or was interrupted (`cairn down` continues it).
     Uncontracting,
+    /// A repeatable migration applied, whose file changed since: `cairn up`
+    /// applies it again.
+    Outdated,
 }
 
 impl State {
@@ -221,6 +224,7 @@ impl State {
             State::Contracting => "contracting",
             State::Aborting => "aborting",
             State::Uncontracting => "uncontracting",
+            State::Outdated => "outdated",
         }
     }
 }
@@ -286,6 +290,12 @@ pub fn status(
                 (Some(_), Some(row)) if row.state == HistoryState::Backfilling => {
                     State::Backfilling
                 }
+                (Some(m), Some(row))
+                    if version.is_repeatable()
+                        && m.checksum(engine).as_deref() != Some(&row.checksum) =>
+                {
+                    State::Outdated
+                }
                 (Some(m), Some(row)) if m.checksum(engine).as_deref() != Some(&row.checksum) => {
                     State::Modified
                 }
@@ -328,9 +338,11 @@ pub fn problems(
 ) -> Vec<Problem> {
     let source = applicable(migrations, engine);
     let baseline = baseline_version(history);
+    // Repeatables come after every version whenever they apply: they are
+    // never the newest applied version, nor out of order.
     let latest = history
         .iter()
-        .filter(|row| row.kind != HistoryKind::Baseline)
+        .filter(|row| row.kind != HistoryKind::Baseline && !row.version.is_repeatable())
         .map(|row| row.version)
         .max();
     let rows: BTreeMap<Version, &HistoryRow> = history.iter().map(|r| (r.version, r)).collect();
@@ -374,7 +386,8 @@ pub fn problems(
                 }),
                 Some(m) => {
                     let actual = m.checksum(engine).unwrap_or_default();
-                    if actual != row.checksum {
+                    // A repeatable whose file changed is applied again, not a problem.
+                    if actual != row.checksum && !row.version.is_repeatable() {
                         let path =
                             m.up.for_engine(engine)
                                 .map_or_else(|| m.location.clone(), |s| s.path.clone());
@@ -393,8 +406,9 @@ pub fn problems(
     if !options.allow_out_of_order {
         if let Some(latest) = latest {
             for m in source.values() {
-                let pending =
-                    !rows.contains_key(&m.version) && baseline.is_none_or(|b| m.version > b);
+                let pending = !m.version.is_repeatable()
+                    && !rows.contains_key(&m.version)
+                    && baseline.is_none_or(|b| m.version > b);
                 if pending && m.version < latest {
                     problems.push(Problem::OutOfOrder {
                         version: m.version,
@@ -445,11 +459,19 @@ pub fn plan_up<'a>(
     }
     refuse_on_problems(problems(migrations, history, engine, options))?;
     let baseline = baseline_version(history);
-    let applied: std::collections::BTreeSet<Version> = history.iter().map(|r| r.version).collect();
+    let applied: BTreeMap<Version, &HistoryRow> = history.iter().map(|r| (r.version, r)).collect();
+    // Versioned migrations first, then repeatables (their versions sort
+    // last, by name): those never applied, and those whose checksum changed.
+    // `to` names a version, so a run up to one applies no repeatable.
     Ok(source
         .into_values()
-        .filter(|m| !applied.contains(&m.version))
-        .filter(|m| baseline.is_none_or(|b| m.version > b))
+        .filter(|m| match applied.get(&m.version) {
+            None => true,
+            Some(row) => {
+                m.version.is_repeatable() && m.checksum(engine).as_deref() != Some(&row.checksum)
+            }
+        })
+        .filter(|m| m.version.is_repeatable() || baseline.is_none_or(|b| m.version > b))
         .filter(|m| to.is_none_or(|to| m.version <= to))
         .collect())
 }
@@ -488,7 +510,10 @@ pub fn plan_down<'a>(
     let mut applied: Vec<&HistoryRow> = history
         .iter()
         .filter(|row| {
+            // A repeatable has no down script: `down` leaves it as it is
+            // (docs/layouts.md), as Flyway's undo does.
             row.kind != HistoryKind::Baseline
+                && !row.version.is_repeatable()
                 && matches!(row.state, HistoryState::Applied | HistoryState::Backfilling)
         })
         .collect();
@@ -604,6 +629,62 @@ mod tests {
 
     fn source(versions: &[i64]) -> Vec<Migration> {
         versions.iter().map(|v| migration(*v, true)).collect()
+    }
+
+    fn repeatable(name: &str, text: &str) -> Migration {
+        let mut m = migration(Version::repeatable(name), false);
+        m.name = name.to_owned();
+        m.layout = Layout::Flyway;
+        m.up.plain = Some(script(text));
+        m
+    }
+
+    #[test]
+    fn repeatables_apply_after_the_versions_and_again_when_changed() {
+        let mut ms = source(&[1, 2]);
+        ms.push(repeatable("b_views", "CREATE VIEW b AS SELECT 1;"));
+        ms.push(repeatable("a_functions", "CREATE VIEW a AS SELECT 1;"));
+        ms.sort_by_key(|m| m.version);
+        let names = |chosen: &[&Migration]| -> Vec<String> {
+            chosen.iter().map(|m| m.name.clone()).collect()
+        };
+        let all = plan_up(&ms, &[], E, PlanOptions::default(), None).unwrap();
+        assert_eq!(names(&all), ["m1", "m2", "a_functions", "b_views"]);
+        // Up to a version: no repeatable.
+        let to = plan_up(&ms, &[], E, PlanOptions::default(), Some(Version::from(1))).unwrap();
+        assert_eq!(names(&to), ["m1"]);
+
+        let mut history: Vec<HistoryRow> = ms.iter().map(applied).collect();
+        assert!(plan_up(&ms, &history, E, PlanOptions::default(), None)
+            .unwrap()
+            .is_empty());
+        // The view changes: applied again, and neither modified nor a problem.
+        let b = ms.iter_mut().find(|m| m.name == "b_views").unwrap();
+        b.up.plain = Some(script("CREATE VIEW b AS SELECT 2;"));
+        let again = plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap();
+        assert_eq!(names(&again), ["b_views"]);
+        assert!(problems(&ms, &history, E, PlanOptions::default()).is_empty());
+        let state = |history: &[HistoryRow], name: &str| {
+            status(&ms, history, E)
+                .into_iter()
+                .find(|s| s.name == name)
+                .map(|s| s.state)
+        };
+        assert_eq!(state(&history, "b_views"), Some(State::Outdated));
+        assert_eq!(state(&history, "a_functions"), Some(State::Applied));
+
+        // A new version after applied repeatables is not out of order.
+        ms.push(migration(3, true));
+        ms.sort_by_key(|m| m.version);
+        let next = plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap();
+        assert_eq!(names(&next), ["m3", "b_views"]);
+
+        // `down` leaves repeatables alone: the newest version goes back.
+        history.push(applied(&ms[2]));
+        let down = plan_down(&ms, &history, E, DownTarget::Steps(1)).unwrap();
+        assert_eq!(versions(&down), [3]);
+        let all = plan_down(&ms, &history, E, DownTarget::All).unwrap();
+        assert_eq!(versions(&all), [3, 2, 1]);
     }
 
     #[test]

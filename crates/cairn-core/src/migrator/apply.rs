@@ -194,7 +194,12 @@ impl Migrator {
             }
             let ms = elapsed_ms(started);
             let now = UtcTime::now().rfc3339();
-            let mut bookkeeping = match step.direction {
+            let mut bookkeeping = Vec::new();
+            // A repeatable applied again replaces its row, in the same transaction.
+            if step.direction == Direction::Up && step.migration.version.is_repeatable() {
+                bookkeeping.push(sql.delete(step.migration.version));
+            }
+            bookkeeping.extend(match step.direction {
                 // With backfills to run, the row says so until the last one
                 // finishes, and the log entry waits for that.
                 Direction::Up if self.backfills_up(step) => {
@@ -208,7 +213,7 @@ impl Migrator {
                     sql.delete(step.migration.version),
                     sql.log(&self.log_entry(step, &now, ms, None)),
                 ],
-            };
+            });
             if step.direction == Direction::Down && !step.migration.backfills().is_empty() {
                 let checkpoints = sql.checkpoints();
                 bookkeeping.push(checkpoints.create());
@@ -252,6 +257,13 @@ impl Migrator {
             // Marks the row as a rollback in progress, so `--resume` never
             // mistakes it for an interrupted up.
             row.error = Some(RowError::RollbackInProgress);
+        }
+        if step.direction == Direction::Up && step.migration.version.is_repeatable() {
+            // A repeatable applied again: its previous row gives way to the claim.
+            driver
+                .execute(&sql.delete(step.migration.version))
+                .await
+                .map_err(|e| Error::driver(engine, "replacing the repeatable's history row", e))?;
         }
         let claim = match step.direction {
             Direction::Up => sql.insert(&row),
