@@ -189,6 +189,26 @@ pub enum Error {
         /// The engine.
         engine: Engine,
     },
+    /// A Flyway-layout script mixes statements that run only outside a
+    /// transaction with statements that run in one (Flyway refuses it too,
+    /// unless its `mixed` setting is on).
+    #[error("{location}: `{statement}` cannot run inside a transaction on {engine}, and the {direction} script of migration {version} ({name}) also holds statements that run in one (the first at {transactional}); nothing was changed. Move it to a migration of its own, which then runs outside a transaction as Flyway runs it, or put `-- cairn:no-transaction` at the top of the script to run every statement outside a transaction (Flyway's `mixed = true`)")]
+    MixedTransaction {
+        /// Where the statement that cannot run in a transaction starts.
+        location: Location,
+        /// Its first line.
+        statement: String,
+        /// Where the first statement that runs in a transaction starts.
+        transactional: Location,
+        /// Which script.
+        direction: Direction,
+        /// The migration's version.
+        version: Version,
+        /// Its name.
+        name: String,
+        /// The engine.
+        engine: Engine,
+    },
     /// A script contains a NUL character.
     #[error("`{}`:{} contains a NUL character (byte 0), which engines drop or cut statements at: remove it (save the file as plain UTF-8 text)", location.path().display(), location.position())]
     NulByte {

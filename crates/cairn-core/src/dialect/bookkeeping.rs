@@ -108,6 +108,15 @@ pub trait Bookkeeping {
     /// (`None`: the connection's default), both unquoted.
     fn table_exists(&self, schema: Option<&str>, name: &str) -> String;
 
+    /// Whether `statement` cannot run inside a transaction block on this
+    /// product, so that a migration of only such statements runs outside
+    /// one (applied to the Flyway layout, whose tool detects them: see
+    /// [`crate::tools::flyway`]). The default: none.
+    fn needs_no_transaction(&self, statement: &str) -> bool {
+        let _ = statement;
+        false
+    }
+
     /// A query returning one row if the table `table` in `schema` (`None`:
     /// the connection's default) has the column `column`, all unquoted. The
     /// default reads `information_schema.columns` with `current_schema()`.

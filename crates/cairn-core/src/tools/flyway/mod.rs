@@ -26,7 +26,50 @@
 
 pub mod history;
 
-use crate::migration::Version;
+use crate::dialect::Dialect;
+use crate::error::{Error, Result};
+use crate::migration::{Direction, Migration, Script, Version};
+use crate::split::Statement;
+
+/// Whether a Flyway-layout script runs in a transaction, as Flyway decides
+/// it (with its default `mixed = false`): not when its statements are ones
+/// the product cannot run in a transaction block
+/// ([`Bookkeeping::needs_no_transaction`](crate::dialect::Bookkeeping::needs_no_transaction));
+/// yes otherwise.
+///
+/// # Errors
+///
+/// [`Error::MixedTransaction`] when the script holds both kinds.
+pub fn runs_in_transaction(
+    dialect: &dyn Dialect,
+    migration: &Migration,
+    direction: Direction,
+    script: &Script,
+    statements: &[Statement],
+) -> Result<bool> {
+    let (outside, inside): (Vec<&Statement>, Vec<&Statement>) = statements
+        .iter()
+        .partition(|statement| dialect.needs_no_transaction(&statement.sql));
+    match (outside.first(), inside.first()) {
+        (None, _) => Ok(true),
+        (Some(_), None) => Ok(false),
+        (Some(outside), Some(inside)) => Err(Error::MixedTransaction {
+            location: script.location(outside.line),
+            statement: outside
+                .sql
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            transactional: script.location(inside.line),
+            direction,
+            version: migration.version,
+            name: migration.name.clone(),
+            engine: dialect.engine(),
+        }),
+    }
+}
 
 /// The kinds of Flyway file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +264,100 @@ mod tests {
         for stem in ["Va__x", "1_x", "Rx", "users"] {
             assert!(parse(stem).is_none(), "{stem}");
         }
+    }
+
+    fn pg(version: &str) -> crate::dialect::postgres::PostgresDialect {
+        crate::dialect::postgres::PostgresDialect::new(
+            crate::Flavour::Postgres,
+            Some(crate::ServerVersion::parse(version)),
+        )
+    }
+
+    #[test]
+    fn statements_flyway_runs_outside_a_transaction_on_postgres() {
+        use crate::dialect::Bookkeeping;
+        let new = pg("15.4");
+        for sql in [
+            "CREATE INDEX CONCURRENTLY i ON t (a)",
+            "create unique index concurrently if not exists i on t (a)",
+            "-- a comment\nDROP INDEX CONCURRENTLY IF EXISTS i",
+            "VACUUM ANALYZE t",
+            "REINDEX DATABASE app",
+            "REINDEX (VERBOSE) INDEX CONCURRENTLY i",
+            "CREATE DATABASE other",
+            "DROP TABLESPACE ts",
+            "ALTER SYSTEM SET work_mem = '64MB'",
+            "DISCARD ALL",
+        ] {
+            assert!(new.needs_no_transaction(sql), "{sql}");
+        }
+        for sql in [
+            "CREATE INDEX i ON t (a)",
+            "CREATE TABLE concurrently (id int)",
+            "REINDEX INDEX i",
+            "ALTER TYPE mood ADD VALUE 'ok'",
+            "INSERT INTO t VALUES ('VACUUM')",
+        ] {
+            assert!(!new.needs_no_transaction(sql), "{sql}");
+        }
+        // Before PostgreSQL 12, ALTER TYPE ... ADD VALUE cannot run in a transaction.
+        assert!(pg("11.22").needs_no_transaction("ALTER TYPE mood ADD VALUE 'ok'"));
+        assert!(!pg("11.22").needs_no_transaction("ALTER TYPE mood RENAME TO feeling"));
+        // Other engines: none (MySQL runs no script in Cairn's transaction).
+        for engine in [crate::Engine::Mysql, crate::Engine::Sqlite] {
+            assert!(!crate::dialect::for_engine(engine)
+                .needs_no_transaction("CREATE INDEX CONCURRENTLY i ON t (a)"));
+        }
+    }
+
+    fn flyway_migration(text: &str) -> Migration {
+        let script = Script {
+            path: "V2__index.sql".into(),
+            first_line: 1,
+            text: text.to_owned(),
+            directives: Default::default(),
+        };
+        Migration {
+            version: Version::from(2),
+            name: "index".to_owned(),
+            layout: crate::migration::Layout::Flyway,
+            location: "V2__index.sql".into(),
+            up: crate::migration::Scripts {
+                plain: Some(script),
+                overrides: Default::default(),
+            },
+            down: Default::default(),
+            declaration: None,
+        }
+    }
+
+    #[test]
+    fn a_script_runs_outside_a_transaction_only_when_all_its_statements_must() {
+        let dialect = pg("15.4");
+        let decide = |text: &str| {
+            let m = flyway_migration(text);
+            let script = m.up.plain.clone().unwrap();
+            let statements = crate::split::split(text, crate::Engine::Postgres).unwrap();
+            runs_in_transaction(&dialect, &m, Direction::Up, &script, &statements)
+        };
+        assert_eq!(
+            decide("CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\n").ok(),
+            Some(true)
+        );
+        assert_eq!(
+            decide("CREATE INDEX CONCURRENTLY i ON t (a);\nDROP INDEX CONCURRENTLY j;\n").ok(),
+            Some(false)
+        );
+        let error =
+            decide("CREATE TABLE t (a int);\nCREATE INDEX CONCURRENTLY i ON t (a);\n").unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, Error::MixedTransaction { .. }), "{message}");
+        assert!(
+            message.starts_with("V2__index.sql:2: `CREATE INDEX CONCURRENTLY"),
+            "{message}"
+        );
+        assert!(message.contains("V2__index.sql:1"), "{message}");
+        assert!(message.contains("-- cairn:no-transaction"), "{message}");
     }
 
     #[test]
