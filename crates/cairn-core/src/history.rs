@@ -601,6 +601,17 @@ impl HistorySql {
         )
     }
 
+    /// [`HistorySql::select_version`] for a repeatable migration: its state
+    /// and checksum (a repeatable applied by another runner is done only if
+    /// it was applied with the same checksum).
+    pub fn select_state_and_checksum(&self, version: Version) -> String {
+        format!(
+            "SELECT state, checksum FROM {} WHERE version = {}",
+            self.table,
+            version.key()
+        )
+    }
+
     /// The values of `row` as SQL literals, in the order of `COLUMNS`.
     fn values(&self, row: &HistoryRow) -> [String; 12] {
         let e = self.dialect.as_ref();

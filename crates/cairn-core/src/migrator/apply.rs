@@ -81,10 +81,13 @@ impl Migrator {
         }
         let engine = driver.dialect().engine();
         let version = step.migration.version;
-        let rows = match driver
-            .query(&self.sql(driver).select_version(version))
-            .await
-        {
+        let repeatable = version.is_repeatable() && step.direction == Direction::Up;
+        let query = if repeatable {
+            self.sql(driver).select_state_and_checksum(version)
+        } else {
+            self.sql(driver).select_version(version)
+        };
+        let rows = match driver.query(&query).await {
             Ok(rows) => rows,
             Err(e) => {
                 let _ = driver.rollback().await;
@@ -92,6 +95,11 @@ impl Migrator {
             }
         };
         let state = rows.first().and_then(|row| row.first().cloned().flatten());
+        if repeatable && state.as_deref() == Some("applied") {
+            // Applied again only when its checksum changed since.
+            let recorded = rows.first().and_then(|row| row.get(1).cloned().flatten());
+            return Ok(recorded == step.migration.checksum(engine));
+        }
         match (step.direction, state.as_deref()) {
             (Direction::Up, None) => Ok(false),
             (Direction::Up, Some("applied")) | (Direction::Down, None) => Ok(true),
