@@ -261,6 +261,27 @@ async fn concurrently(db: TestDatabase, dir: &Path) {
     );
 }
 
+/// Outside the Flyway layout nothing is detected: PostgreSQL's 25001 then
+/// says how to run the migration outside a transaction, in the layout's form.
+async fn cannot_run_in_a_transaction_says_what_to_write(db: TestDatabase) {
+    let dir = db.scratch_dir().join("sqlx");
+    std::fs::create_dir_all(&dir).expect("the project folder");
+    write(&dir, "1_t.up.sql", "CREATE TABLE t (a INTEGER);\n");
+    write(
+        &dir,
+        "2_t_a.up.sql",
+        "CREATE INDEX CONCURRENTLY t_a ON t (a);\n",
+    );
+    let failed = cairn(&db, &dir, &["up"]);
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("CONCURRENTLY"), "{stderr}");
+    assert!(
+        stderr.contains("to run this migration outside a transaction, put `-- cairn:no-transaction` at the top of its script"),
+        "{stderr}"
+    );
+}
+
 mod sqlite {
     use super::*;
 
@@ -277,6 +298,12 @@ mod postgres {
     #[tokio::test]
     async fn a_flyway_project_reads_in_place() {
         flyway_project(cairn_testkit::postgres::database().await).await;
+    }
+
+    #[tokio::test]
+    async fn a_25001_error_says_to_run_outside_a_transaction() {
+        cannot_run_in_a_transaction_says_what_to_write(cairn_testkit::postgres::database().await)
+            .await;
     }
 
     #[tokio::test]

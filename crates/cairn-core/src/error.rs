@@ -271,7 +271,7 @@ pub enum Error {
         version: Version,
     },
     /// A migration cannot be rolled back on this engine.
-    #[error("migration {version} ({name}) has no down script for {engine}{}: nothing was rolled back; write `down.sql` (or `down.{engine}.sql`), or stop before it with --to", if *declared_irreversible { " (declared irreversible)" } else { "" })]
+    #[error("migration {version} ({name}) has no down script for {engine}{}: nothing was rolled back; {expected}, or stop before it with --to", if *declared_irreversible { " (declared irreversible)" } else { "" })]
     NoDownScript {
         /// Its version.
         version: Version,
@@ -281,6 +281,9 @@ pub enum Error {
         engine: Engine,
         /// Whether its up script declares `-- cairn:irreversible`.
         declared_irreversible: bool,
+        /// What to write, in the migration's layout
+        /// ([`Migration::down_hint`](crate::migration::Migration::down_hint)).
+        expected: String,
     },
     /// A statement of a migration failed; see the variant's fields for what was undone.
     #[error("{direction} of migration {version} ({name}) failed on {engine} at statement {index} of {count}, {location}: {message}\n{outcome}")]
@@ -696,6 +699,7 @@ mod tests {
             name: "seed".to_owned(),
             engine: Engine::Postgres,
             declared_irreversible,
+            expected: "write `down.sql` (or `down.postgres.sql`)".to_owned(),
         };
         assert!(error(true).to_string().starts_with(
             "migration 2 (seed) has no down script for postgres (declared irreversible): nothing"

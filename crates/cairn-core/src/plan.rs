@@ -564,6 +564,7 @@ pub fn plan_down<'a>(
                     name: m.name.clone(),
                     engine,
                     declared_irreversible: m.is_irreversible(engine),
+                    expected: m.down_hint(engine),
                 }),
             }
         })

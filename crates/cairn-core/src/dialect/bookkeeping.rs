@@ -117,6 +117,14 @@ pub trait Bookkeeping {
         false
     }
 
+    /// Whether `error` says that a statement cannot run inside a transaction
+    /// block (so the error can say how to run the migration outside one).
+    /// The default: never.
+    fn cannot_run_in_transaction(&self, error: &DriverError) -> bool {
+        let _ = error;
+        false
+    }
+
     /// A query returning one row if the table `table` in `schema` (`None`:
     /// the connection's default) has the column `column`, all unquoted. The
     /// default reads `information_schema.columns` with `current_schema()`.

@@ -621,7 +621,15 @@ impl Migrator {
             location: step.script.location(step.statements[index].line),
             index: index + 1,
             count: step.statements.len(),
-            message: e.to_string(),
+            message: match step.transactional
+                && crate::dialect::for_engine(engine).cannot_run_in_transaction(e)
+            {
+                true => format!(
+                    "{e}; to run this migration outside a transaction, {}",
+                    step.migration.no_transaction_hint()
+                ),
+                false => e.to_string(),
+            },
             kind: e.kind,
             outcome,
         }

@@ -53,6 +53,7 @@ impl Migrator {
                 name: migration.name.clone(),
                 engine,
                 declared_irreversible: migration.is_irreversible(engine),
+                expected: migration.down_hint(engine),
             })?;
         let statements =
             split::split_with(&script.text, &driver.dialect().split_rules()).map_err(|e| {

@@ -148,6 +148,12 @@ impl Bookkeeping for PostgresDialect {
         }
     }
 
+    /// SQLSTATE 25001, active_sql_transaction: "cannot run inside a
+    /// transaction block".
+    fn cannot_run_in_transaction(&self, error: &DriverError) -> bool {
+        error.code.as_deref() == Some("25001")
+    }
+
     /// In a failed transaction every statement but ROLLBACK is refused
     /// (25P02, in_failed_sql_transaction); outside one this succeeds.
     fn transaction_probe(&self) -> Option<&'static str> {
