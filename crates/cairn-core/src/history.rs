@@ -1216,6 +1216,83 @@ mod tests {
     }
 
     #[test]
+    fn dotted_and_repeatable_versions_round_trip_through_their_key_and_text() {
+        let sql = HistorySql::new(for_engine(Engine::Sqlite), &HistoryTable::default());
+        let integral = row();
+        let mut dotted = row();
+        dotted.version = "1.1".parse().unwrap();
+        dotted.name = "add_email".to_owned();
+        let mut repeatable = row();
+        repeatable.version = Version::repeatable("user_names");
+        repeatable.name = "user_names".to_owned();
+        // An integral row is written as it always was; the others add their text.
+        assert!(!sql.insert(&integral).contains("version_text"));
+        let insert = sql.insert(&dotted);
+        assert!(
+            insert.contains(&format!("VALUES ({}, 'add_email'", dotted.version.key())),
+            "{insert}"
+        );
+        assert!(insert.ends_with(", '1.1')"), "{insert}");
+        assert!(sql.insert(&repeatable).ends_with(", 'R__user_names')"));
+        assert!(sql
+            .delete(dotted.version)
+            .ends_with(&format!("WHERE version = {}", dotted.version.key())));
+
+        let rows: Rows = [&repeatable, &integral, &dotted]
+            .into_iter()
+            .map(|row| {
+                let mut cells = cells(row);
+                cells[0] = Some(row.version.key().to_string());
+                cells
+            })
+            .collect();
+        assert!(HistorySql::needs_version_texts(&rows));
+        let texts = sql
+            .decode_version_texts(vec![
+                vec![Some(dotted.version.key().to_string()), Some("1.1".into())],
+                vec![
+                    Some(repeatable.version.key().to_string()),
+                    Some("R__user_names".into()),
+                ],
+            ])
+            .unwrap();
+        let decoded = sql.decode_with_texts(rows.clone(), &texts).unwrap();
+        assert_eq!(
+            decoded,
+            vec![integral.clone(), dotted.clone(), repeatable.clone()]
+        );
+
+        // A negative key without its text, or with a text of another version.
+        let message = sql.decode(rows.clone()).unwrap_err().to_string();
+        assert!(message.contains("has no version_text"), "{message}");
+        let mut wrong = texts.clone();
+        wrong.insert(dotted.version.key(), "1.2".into());
+        let message = sql
+            .decode_with_texts(rows.clone(), &wrong)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("does not belong to version key"),
+            "{message}"
+        );
+        wrong.insert(dotted.version.key(), "one.two".into());
+        let message = sql.decode_with_texts(rows, &wrong).unwrap_err().to_string();
+        assert!(message.contains("is not a version"), "{message}");
+        let message = sql
+            .decode_version_texts(vec![vec![None, Some("1.1".into())]])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("has no version"), "{message}");
+        assert_eq!(
+            sql.add_version_text(),
+            [
+                "ALTER TABLE \"cairn_history\" ADD COLUMN version_text VARCHAR(255)",
+                "ALTER TABLE \"cairn_history_log\" ADD COLUMN version_text VARCHAR(255)"
+            ]
+        );
+    }
+
+    #[test]
     fn input_tampered_rows_are_refused_naming_table_row_column_and_value() {
         let sql = HistorySql::new(for_engine(Engine::Postgres), &HistoryTable::default());
         let cases: &[(usize, &str, &str)] = &[
