@@ -1259,7 +1259,7 @@ mod tests {
         let decoded = sql.decode_with_texts(rows.clone(), &texts).unwrap();
         assert_eq!(
             decoded,
-            vec![integral.clone(), dotted.clone(), repeatable.clone()]
+            vec![dotted.clone(), integral.clone(), repeatable.clone()]
         );
 
         // A negative key without its text, or with a text of another version.
