@@ -282,8 +282,75 @@ async fn cannot_run_in_a_transaction_says_what_to_write(db: TestDatabase) {
     );
 }
 
+/// A baseline at a dotted version upgrades the history first; the versions
+/// up to it count as applied, the rest (and the repeatable) apply.
+async fn baseline_at_a_dotted_version(db: TestDatabase) {
+    let dir = db.scratch_dir().join("baseline");
+    std::fs::create_dir_all(&dir).expect("the project folder");
+    write(
+        &dir,
+        "V1__users.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+    );
+    write(
+        &dir,
+        "V1.1__email.sql",
+        "ALTER TABLE users ADD COLUMN email VARCHAR(200);\n",
+    );
+    write(
+        &dir,
+        "V1.2__name.sql",
+        "ALTER TABLE users ADD COLUMN name VARCHAR(100);\n",
+    );
+    write(
+        &dir,
+        "R__user_ids.sql",
+        "DROP VIEW IF EXISTS user_ids;\nCREATE VIEW user_ids AS SELECT id FROM users;\n",
+    );
+    let output = cairn(&db, &dir, &["baseline", "--version", "1.1"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The baselined schema exists already (as it would on a database Flyway migrated).
+    let mut driver = crate::support::connect(&db).await;
+    driver
+        .execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200))")
+        .await
+        .expect("the existing schema");
+    drop(driver);
+    let status = json(&cairn(&db, &dir, &["status", "--format", "json"]));
+    let states: Vec<String> = status["migrations"]
+        .as_array()
+        .expect("migrations")
+        .iter()
+        .map(|m| format!("{} {}", m["version"], m["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "1 baselined",
+            "\"1.1\" baseline",
+            "\"1.2\" pending",
+            "\"R__user_ids\" pending"
+        ],
+        "{status}"
+    );
+    let up = json(&cairn(&db, &dir, &["up", "--format", "json"]));
+    assert_eq!(
+        versions(&up),
+        [Value::from("1.2"), Value::from("R__user_ids")]
+    );
+}
+
 mod sqlite {
     use super::*;
+
+    #[tokio::test]
+    async fn a_baseline_at_a_dotted_version() {
+        baseline_at_a_dotted_version(TestDatabase::sqlite()).await;
+    }
 
     #[tokio::test]
     async fn a_flyway_project_reads_in_place() {
@@ -294,6 +361,11 @@ mod sqlite {
 #[cfg(feature = "servers")]
 mod postgres {
     use super::*;
+
+    #[tokio::test]
+    async fn a_baseline_at_a_dotted_version() {
+        baseline_at_a_dotted_version(cairn_testkit::postgres::database().await).await;
+    }
 
     #[tokio::test]
     async fn a_flyway_project_reads_in_place() {
@@ -316,6 +388,11 @@ mod postgres {
 #[cfg(feature = "servers")]
 mod mysql {
     use super::*;
+
+    #[tokio::test]
+    async fn a_baseline_at_a_dotted_version() {
+        baseline_at_a_dotted_version(cairn_testkit::mysql::database().await).await;
+    }
 
     #[tokio::test]
     async fn a_flyway_project_reads_in_place() {

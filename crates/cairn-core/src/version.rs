@@ -17,8 +17,11 @@
 //! a JSON number when it is one integer, else as its text (`"1.1"`,
 //! `"R__views"`).
 
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 use serde::{Serialize, Serializer};
 
@@ -26,34 +29,78 @@ use serde::{Serialize, Serializer};
 /// shows nine: `1.2.3.4.5.6.7.8.9`).
 pub const MAX_VERSION_PARTS: usize = 10;
 
-/// How many bytes (63) of a repeatable migration's name its version keeps for
-/// ordering; the last part holds a hash of the whole name.
-const NAME_BYTES: usize = (MAX_VERSION_PARTS - 1) * 7;
-
 /// The prefix of a repeatable version's text.
 const REPEATABLE: &str = "R__";
 
 /// A migration version (see the [module documentation](self)).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version {
-    /// Repeatables sort after every versioned migration.
-    repeatable: bool,
-    /// The parts, trailing zeros insignificant (always stored padded with
-    /// zeros, so derived equality and order are Flyway's). For a repeatable:
-    /// the first bytes of its name, big-endian, then a hash of the name.
-    parts: [i64; MAX_VERSION_PARTS],
+///
+/// Eight bytes, like the `i64` it replaces: a version that is one
+/// non-negative integer is that integer; any other (dotted, repeatable, a
+/// negative integer) is a handle to its value, kept once per process in a
+/// table of the versions made so far (a migrations directory has a few
+/// hundred). Equal versions always get the same handle, so equality and
+/// hashing compare handles; ordering compares values.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Version(i64);
+
+/// The value of a version that is not one non-negative integer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Value {
+    /// A negative integer (never a migration's version; kept as given).
+    Negative(i64),
+    /// Two parts or more, the last one not 0.
+    Dotted(Box<[i64]>),
+    /// A repeatable migration, by name.
+    Repeatable(Box<str>),
+}
+
+#[derive(Default)]
+struct Table {
+    values: Vec<Value>,
+    handles: HashMap<Value, i64>,
+}
+
+fn table() -> &'static RwLock<Table> {
+    static TABLE: OnceLock<RwLock<Table>> = OnceLock::new();
+    TABLE.get_or_init(Default::default)
+}
+
+fn intern(value: Value) -> Version {
+    if let Some(handle) = table()
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .handles
+        .get(&value)
+    {
+        return Version(*handle);
+    }
+    let mut table = table().write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handle) = table.handles.get(&value) {
+        return Version(*handle);
+    }
+    let handle = -1 - i64::try_from(table.values.len()).unwrap_or(i64::MAX - 1);
+    table.values.push(value.clone());
+    table.handles.insert(value, handle);
+    Version(handle)
+}
+
+/// What a version is, for comparing and showing it.
+enum View<'a> {
+    Parts(std::borrow::Cow<'a, [i64]>),
+    Repeatable(&'a str),
 }
 
 impl Version {
     /// The version that is the one integer `integer` (as [`From<i64>`], in
     /// constants).
+    ///
+    /// # Panics
+    ///
+    /// When `integer` is negative (in a constant: a compile error); use
+    /// [`From<i64>`] for any integer.
     pub const fn new(integer: i64) -> Version {
-        let mut parts = [0; MAX_VERSION_PARTS];
-        parts[0] = integer;
-        Version {
-            repeatable: false,
-            parts,
-        }
+        assert!(integer >= 0, "a version constant is a non-negative integer");
+        Version(integer)
     }
 
     /// The version made of `parts` (`[1, 1]` is 1.1). Every part must be
@@ -72,96 +119,94 @@ impl Version {
         if parts.iter().any(|part| *part < 0) {
             return Err(ParseVersionError::Negative);
         }
-        let mut padded = [0; MAX_VERSION_PARTS];
-        padded[..parts.len()].copy_from_slice(parts);
-        Ok(Version {
-            repeatable: false,
-            parts: padded,
+        let significant = parts
+            .iter()
+            .rposition(|part| *part != 0)
+            .map_or(1, |last| last + 1);
+        Ok(match &parts[..significant] {
+            [integer] => Version(*integer),
+            parts => intern(Value::Dotted(parts.into())),
         })
     }
 
     /// The version of the repeatable migration `name`: after every versioned
-    /// migration, ordered by name (byte order of the first 63 bytes, then a
-    /// hash of the rest).
+    /// migration, ordered by name (byte order).
     pub fn repeatable(name: &str) -> Version {
-        let mut parts = [0; MAX_VERSION_PARTS];
-        let bytes = name.as_bytes();
-        for (index, part) in parts.iter_mut().take(MAX_VERSION_PARTS - 1).enumerate() {
-            // Seven bytes a part: big-endian, so the parts order as the bytes do.
-            let mut chunk = [0u8; 8];
-            for (offset, byte) in chunk[1..].iter_mut().enumerate() {
-                *byte = bytes.get(index * 7 + offset).copied().unwrap_or(0);
-            }
-            *part = i64::from_be_bytes(chunk);
+        intern(Value::Repeatable(name.into()))
+    }
+
+    fn with_view<T>(&self, f: impl FnOnce(View<'_>) -> T) -> T {
+        if self.0 >= 0 {
+            return f(View::Parts(std::borrow::Cow::Owned(vec![self.0])));
         }
-        parts[MAX_VERSION_PARTS - 1] = (fnv1a(bytes) >> 2) as i64;
-        Version {
-            repeatable: true,
-            parts,
+        let table = table().read().unwrap_or_else(PoisonError::into_inner);
+        let index = usize::try_from(-1 - self.0).unwrap_or(usize::MAX);
+        match table.values.get(index) {
+            Some(Value::Negative(integer)) => {
+                f(View::Parts(std::borrow::Cow::Owned(vec![*integer])))
+            }
+            Some(Value::Dotted(parts)) => f(View::Parts(std::borrow::Cow::Borrowed(parts))),
+            Some(Value::Repeatable(name)) => f(View::Repeatable(name)),
+            None => unreachable!("every handle comes from the table"),
         }
     }
 
     /// The version as one integer, if it is one (no dotted parts, not repeatable).
     pub fn as_i64(&self) -> Option<i64> {
-        (!self.repeatable && self.parts[1..].iter().all(|part| *part == 0)).then_some(self.parts[0])
+        if self.0 >= 0 {
+            return Some(self.0);
+        }
+        self.with_view(|view| match view {
+            View::Parts(parts) if parts.len() == 1 => Some(parts[0]),
+            _ => None,
+        })
     }
 
     /// Whether this is a repeatable migration's version.
     pub fn is_repeatable(&self) -> bool {
-        self.repeatable
+        self.0 < 0 && self.with_view(|view| matches!(view, View::Repeatable(_)))
     }
 
     /// The significant parts of a versioned migration (`[1, 1]` for 1.1,
     /// `[5]` for 5 and for 5.0); empty for a repeatable one.
-    pub fn parts(&self) -> &[i64] {
-        if self.repeatable {
-            return &[];
-        }
-        let significant = self
-            .parts
-            .iter()
-            .rposition(|part| *part != 0)
-            .map_or(1, |last| last + 1);
-        &self.parts[..significant]
+    pub fn parts(&self) -> Vec<i64> {
+        self.with_view(|view| match view {
+            View::Parts(parts) => parts.into_owned(),
+            View::Repeatable(_) => Vec::new(),
+        })
     }
 
     /// The first part: the integer of an integral version, the leading
-    /// number of a dotted one (1 for 1.1).
+    /// number of a dotted one (1 for 1.1); 0 for a repeatable one.
     pub fn major(&self) -> i64 {
-        self.parts[0]
+        self.parts().first().copied().unwrap_or(0)
     }
 
     /// The value kept in the history's `BIGINT` `version` column: the
     /// integer itself for an integral version (what it always was), and for
-    /// a dotted or repeatable version a negative number derived from it,
-    /// which no integral version (never negative) can take; such rows keep
-    /// their version's text in the `version_text` column.
+    /// a dotted or repeatable version a negative number derived from its
+    /// value (FNV-1a, the same in every process and build), which no
+    /// integral version (never negative) can take; such rows keep their
+    /// version's text in the `version_text` column.
     pub fn key(&self) -> i64 {
-        match self.as_i64() {
-            Some(integer) => integer,
-            None => {
-                let mut bytes = Vec::with_capacity(1 + MAX_VERSION_PARTS * 8);
-                bytes.push(u8::from(self.repeatable));
-                for part in self.parts {
+        if let Some(integer) = self.as_i64() {
+            return integer;
+        }
+        let bytes = self.with_view(|view| match view {
+            View::Parts(parts) => {
+                let mut bytes = vec![0u8];
+                for part in parts.iter() {
                     bytes.extend_from_slice(&part.to_be_bytes());
                 }
-                -1 - (fnv1a(&bytes) >> 2) as i64
+                bytes
             }
-        }
-    }
-
-    /// The first bytes of a repeatable migration's name, as kept in its
-    /// version (the whole name when it is at most 63 bytes long).
-    fn name_prefix(&self) -> String {
-        let mut decoded = Vec::with_capacity(NAME_BYTES);
-        for part in &self.parts[..MAX_VERSION_PARTS - 1] {
-            decoded.extend_from_slice(&part.to_be_bytes()[1..]);
-        }
-        let end = decoded
-            .iter()
-            .position(|b| *b == 0)
-            .unwrap_or(decoded.len());
-        String::from_utf8_lossy(&decoded[..end]).into_owned()
+            View::Repeatable(name) => {
+                let mut bytes = vec![1u8];
+                bytes.extend_from_slice(name.as_bytes());
+                bytes
+            }
+        });
+        -1 - (fnv1a(&bytes) >> 2) as i64
     }
 }
 
@@ -175,9 +220,54 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// Part by part, a missing part counting as 0 (the parts of a dotted
+/// version never end in 0, so no two versions compare equal unless they are).
+fn compare_parts(a: &[i64], b: &[i64]) -> Ordering {
+    let length = a.len().max(b.len());
+    (0..length)
+        .map(|i| a.get(i).unwrap_or(&0).cmp(b.get(i).unwrap_or(&0)))
+        .find(|ordering| ordering.is_ne())
+        .unwrap_or(Ordering::Equal)
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if self.0 >= 0 && other.0 >= 0 {
+            return self.0.cmp(&other.0);
+        }
+        if self == other {
+            return Ordering::Equal;
+        }
+        let a = self.with_view(|view| match view {
+            View::Parts(parts) => Ok(parts.into_owned()),
+            View::Repeatable(name) => Err(name.to_owned()),
+        });
+        let b = other.with_view(|view| match view {
+            View::Parts(parts) => Ok(parts.into_owned()),
+            View::Repeatable(name) => Err(name.to_owned()),
+        });
+        match (a, b) {
+            (Ok(a), Ok(b)) => compare_parts(&a, &b),
+            (Ok(_), Err(_)) => Ordering::Less,
+            (Err(_), Ok(_)) => Ordering::Greater,
+            (Err(a), Err(b)) => a.as_bytes().cmp(b.as_bytes()),
+        }
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl From<i64> for Version {
     fn from(version: i64) -> Self {
-        Version::new(version)
+        if version >= 0 {
+            Version(version)
+        } else {
+            intern(Value::Negative(version))
+        }
     }
 }
 
@@ -195,23 +285,25 @@ impl PartialEq<i64> for &Version {
 }
 
 impl PartialOrd<i64> for Version {
-    fn partial_cmp(&self, other: &i64) -> Option<std::cmp::Ordering> {
+    fn partial_cmp(&self, other: &i64) -> Option<Ordering> {
         Some(self.cmp(&Version::from(*other)))
     }
 }
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.repeatable {
-            return write!(f, "{REPEATABLE}{}", self.name_prefix());
-        }
-        for (index, part) in self.parts().iter().enumerate() {
-            if index > 0 {
-                f.write_str(".")?;
+        self.with_view(|view| match view {
+            View::Repeatable(name) => write!(f, "{REPEATABLE}{name}"),
+            View::Parts(parts) => {
+                for (index, part) in parts.iter().enumerate() {
+                    if index > 0 {
+                        f.write_str(".")?;
+                    }
+                    write!(f, "{part}")?;
+                }
+                Ok(())
             }
-            write!(f, "{part}")?;
-        }
-        Ok(())
+        })
     }
 }
 
@@ -318,6 +410,11 @@ mod tests {
         assert_eq!(v("1.0").as_i64(), Some(1));
         assert_eq!(v("1.1").as_i64(), None);
         assert_eq!(v("1.1").parts(), [1, 1]);
+        assert_eq!(
+            std::mem::size_of::<Version>(),
+            8,
+            "as small as the i64 it replaces"
+        );
         assert_eq!(serde_json::to_string(&v("1.1")).unwrap(), "\"1.1\"");
     }
 
@@ -331,7 +428,7 @@ mod tests {
         assert_eq!(keys.len(), versions.len());
         // Stable across builds: pinned.
         assert_eq!(v("1.1").key(), v("1.1.0").key());
-        assert_eq!(v("1.1").key(), -791_882_491_568_900_240);
+        assert_eq!(v("1.1").key(), -3_360_809_197_105_522_896);
     }
 
     #[test]
@@ -358,6 +455,8 @@ mod tests {
         let long = "x".repeat(100);
         let other = format!("{}y", "x".repeat(99));
         assert_ne!(Version::repeatable(&long), Version::repeatable(&other));
+        assert!(Version::repeatable(&long) < Version::repeatable(&other));
+        assert_eq!(Version::repeatable(&long).to_string(), format!("R__{long}"));
         assert_eq!(v("R__views"), Version::repeatable("views"));
         assert!(Version::repeatable("views").key() < 0);
         assert!(Version::repeatable("views").is_repeatable());
