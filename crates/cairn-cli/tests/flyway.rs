@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cairn::dialect::Bookkeeping;
 use cairn_testkit::TestDatabase;
 use serde_json::Value;
 
@@ -233,7 +232,7 @@ async fn flyway_project(db: TestDatabase) -> (TestDatabase, PathBuf) {
 /// with a statement that runs in one, the file is refused with both lines
 /// and nothing changes.
 async fn concurrently(db: TestDatabase, dir: &Path) {
-    write(&dir.to_owned(), "V3__mixed.sql", "ALTER TABLE users ADD COLUMN age INTEGER;\nCREATE INDEX CONCURRENTLY users_age ON users (age);\n");
+    write(dir, "V3__mixed.sql", "ALTER TABLE users ADD COLUMN age INTEGER;\nCREATE INDEX CONCURRENTLY users_age ON users (age);\n");
     let refused = cairn(&db, dir, &["up"]);
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);

@@ -634,7 +634,7 @@ impl HistorySql {
     /// Inserts `row`. A row whose version is not one integer also fills
     /// `version_text` ([`HistorySql::add_version_text`] adds that column).
     pub fn insert(&self, row: &HistoryRow) -> String {
-        match version_text(row.version, &row.name) {
+        match version_text(row.version) {
             None => format!(
                 "INSERT INTO {} ({COLUMNS}) VALUES ({})",
                 self.table,
@@ -677,7 +677,7 @@ impl HistorySql {
     /// Appends `entry` to the log.
     pub fn log(&self, entry: &LogEntry<'_>) -> String {
         let e = self.dialect.as_ref();
-        let (text_column, text_value) = match version_text(entry.version, entry.name) {
+        let (text_column, text_value) = match version_text(entry.version) {
             None => (String::new(), String::new()),
             Some(text) => (
                 format!(", {VERSION_TEXT}"),
@@ -971,15 +971,11 @@ const VERSION_TEXT: &str = "version_text";
 
 /// What `version_text` holds for `version`: nothing for one integer (the
 /// `version` column says it all), `1.1` for a dotted version, `R__<name>`
-/// for a repeatable migration (its whole name: the version keeps only the
-/// first 63 bytes).
-fn version_text(version: Version, name: &str) -> Option<String> {
-    if version.as_i64().is_some() {
-        None
-    } else if version.is_repeatable() {
-        Some(format!("R__{name}"))
-    } else {
-        Some(version.to_string())
+/// for a repeatable migration.
+fn version_text(version: Version) -> Option<String> {
+    match version.as_i64() {
+        Some(_) => None,
+        None => Some(version.to_string()),
     }
 }
 

@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn repeatables_sort_after_every_version_by_name() {
-        let mut versions = vec![
+        let mut versions = [
             Version::repeatable("views"),
             Version::from(i64::MAX),
             Version::repeatable("a_functions"),
