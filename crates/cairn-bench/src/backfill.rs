@@ -803,7 +803,7 @@ fn estimate_total(timed: &[(u64, Duration)], batches: u64) -> Duration {
 fn new_checkpoint(max: &[String], size: u64) -> Checkpoint {
     let now = cairn::clock::UtcTime::now().rfc3339();
     Checkpoint {
-        version: 1,
+        version: cairn::Version::from(1),
         step: 0,
         table: "items".to_owned(),
         state: cairn::backfill::CheckpointState::Running,

@@ -101,7 +101,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         write_migrations(dir.path(), 12).expect("writes");
         let migrations = cairn::source::read_dir(dir.path()).expect("reads");
-        let versions: Vec<i64> = migrations.iter().map(|m| m.version).collect();
+        let versions: Vec<i64> = migrations.iter().map(|m| m.version.key()).collect();
         assert_eq!(versions, (1..=12).collect::<Vec<i64>>());
         assert_eq!(migrations[11].name, "t12");
     }

@@ -109,7 +109,7 @@ impl Display {
         if c.rows_total == 0 && c.rows_done == 0 && p.rejected.is_empty() {
             return; // nothing to backfill: no line, no bar
         }
-        let id = (p.version, p.step);
+        let id = (p.version.key(), p.step);
         if state.as_ref().is_none_or(|s| s.id != id) {
             if let Some(Shown { bar: Some(bar), .. }) = state.take() {
                 bar.finish_and_clear();

@@ -654,7 +654,7 @@ mod tests {
 
     fn in_phase(state: cairn::HistoryState) -> cairn::migrator::ExpandedMigration {
         cairn::migrator::ExpandedMigration {
-            version: 20260101090500,
+            version: cairn::Version::from(20260101090500),
             name: "rename_users_name".to_owned(),
             state,
             versions: cairn::operation::Versions::default(),

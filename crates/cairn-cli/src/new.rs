@@ -32,28 +32,29 @@ pub fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot read the migrations in `{}`", dir.display()))?;
     let versions = &survey.versions;
     let version = if args.sequential {
-        match versions.iter().max() {
-            None => 1,
-            Some(max) => max.checked_add(1).with_context(|| {
+        // After the largest integer part: a Flyway project at 1.1 gets 2.
+        match versions.iter().filter(|v| !v.is_repeatable()).max() {
+            None => Version::from(1),
+            Some(max) => max.major().checked_add(1).map(Version::from).with_context(|| {
                 format!(
                     "cannot number a new migration after version {max} in `{}`: it is the largest version there is ({}); renumber the migrations, or create this one without --sequential if a timestamp still sorts after them",
                     dir.display(),
-                    Version::MAX
+                    i64::MAX
                 )
             })?,
         }
     } else {
-        let mut stamp: Version = UtcTime::now()
+        let mut stamp: i64 = UtcTime::now()
             .version_stamp()
             .parse()
             .context("the clock gave a bad timestamp")?;
         // Two `cairn new` within one second: take the next free second.
-        while versions.contains(&stamp) {
+        while versions.contains(&Version::from(stamp)) {
             stamp = stamp.checked_add(1).context(
                 "no free version after the current timestamp: every later version is taken",
             )?;
         }
-        stamp
+        Version::from(stamp)
     };
 
     let made = survey.shape.files(version, &name);
@@ -181,7 +182,7 @@ mod tests {
     fn templates_read_back_in_their_layout() {
         for shape in SHAPES {
             let dir = tempfile::tempdir().unwrap();
-            let made = shape.files(20260131120000, "add_users");
+            let made = shape.files(cairn::Version::from(20260131120000), "add_users");
             if let Some(folder) = &made.folder {
                 std::fs::create_dir(dir.path().join(folder)).unwrap();
             }
@@ -192,7 +193,12 @@ mod tests {
                 .to_string_lossy()
                 .into_owned();
             for (file, script) in &made.files {
-                let text = template(*script, 20260131120000, "add_users", &up_file);
+                let text = template(
+                    *script,
+                    cairn::Version::from(20260131120000),
+                    "add_users",
+                    &up_file,
+                );
                 std::fs::write(dir.path().join(file), text).unwrap();
             }
             let error = source::read_dir(dir.path()).expect_err("an empty up script");

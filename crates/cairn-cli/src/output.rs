@@ -703,7 +703,7 @@ mod tests {
 
     fn applied(version: i64, direction: Direction) -> Applied {
         Applied {
-            version,
+            version: version.into(),
             name: "add_users".to_owned(),
             direction,
             duration_ms: 3,
@@ -735,7 +735,7 @@ mod tests {
 
     fn expanded(state: HistoryState) -> ExpandedMigration {
         ExpandedMigration {
-            version: 20260101090500,
+            version: cairn::Version::from(20260101090500),
             name: "rename_users_name".to_owned(),
             state,
             versions: cairn::operation::Versions {

@@ -26,6 +26,7 @@ mod backfill;
 mod cli;
 mod crash;
 mod e2e;
+mod flyway;
 mod json;
 mod lockq;
 mod online;

@@ -189,6 +189,26 @@ pub enum Error {
         /// The engine.
         engine: Engine,
     },
+    /// A Flyway-layout script mixes statements that run only outside a
+    /// transaction with statements that run in one (Flyway refuses it too,
+    /// unless its `mixed` setting is on).
+    #[error("{location}: `{statement}` cannot run inside a transaction on {engine}, and the {direction} script of migration {version} ({name}) also holds statements that run in one (the first at {transactional}); nothing was changed. Move it to a migration of its own, which then runs outside a transaction as Flyway runs it, or put `-- cairn:no-transaction` at the top of the script to run every statement outside a transaction (Flyway's `mixed = true`)")]
+    MixedTransaction {
+        /// Where the statement that cannot run in a transaction starts.
+        location: Location,
+        /// Its first line.
+        statement: String,
+        /// Where the first statement that runs in a transaction starts.
+        transactional: Location,
+        /// Which script.
+        direction: Direction,
+        /// The migration's version.
+        version: Version,
+        /// Its name.
+        name: String,
+        /// The engine.
+        engine: Engine,
+    },
     /// A script contains a NUL character.
     #[error("`{}`:{} contains a NUL character (byte 0), which engines drop or cut statements at: remove it (save the file as plain UTF-8 text)", location.path().display(), location.position())]
     NulByte {
@@ -251,7 +271,7 @@ pub enum Error {
         version: Version,
     },
     /// A migration cannot be rolled back on this engine.
-    #[error("migration {version} ({name}) has no down script for {engine}{}: nothing was rolled back; write `down.sql` (or `down.{engine}.sql`), or stop before it with --to", if *declared_irreversible { " (declared irreversible)" } else { "" })]
+    #[error("migration {version} ({name}) has no down script for {engine}{}: nothing was rolled back; {expected}, or stop before it with --to", if *declared_irreversible { " (declared irreversible)" } else { "" })]
     NoDownScript {
         /// Its version.
         version: Version,
@@ -261,6 +281,9 @@ pub enum Error {
         engine: Engine,
         /// Whether its up script declares `-- cairn:irreversible`.
         declared_irreversible: bool,
+        /// What to write, in the migration's layout
+        /// ([`Migration::down_hint`](crate::migration::Migration::down_hint)).
+        expected: String,
     },
     /// A statement of a migration failed; see the variant's fields for what was undone.
     #[error("{direction} of migration {version} ({name}) failed on {engine} at statement {index} of {count}, {location}: {message}\n{outcome}")]
@@ -692,10 +715,11 @@ mod tests {
     #[test]
     fn no_down_script_says_whether_it_was_declared_irreversible() {
         let error = |declared_irreversible| Error::NoDownScript {
-            version: 2,
+            version: crate::migration::Version::from(2),
             name: "seed".to_owned(),
             engine: Engine::Postgres,
             declared_irreversible,
+            expected: "write `down.sql` (or `down.postgres.sql`)".to_owned(),
         };
         assert!(error(true).to_string().starts_with(
             "migration 2 (seed) has no down script for postgres (declared irreversible): nothing"

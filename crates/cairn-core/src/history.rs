@@ -20,6 +20,7 @@
 //! literals read back exactly whatever the session's settings, which a
 //! migration may change ([`crate::literal`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -505,8 +506,9 @@ impl HistorySql {
     ) -> String {
         let e = self.dialect.as_ref();
         format!(
-            "INSERT INTO {} (version, position, table_name, shape) VALUES ({version}, {position}, {}, {})",
+            "INSERT INTO {} (version, position, table_name, shape) VALUES ({}, {position}, {}, {})",
             self.shapes_table(),
+            version.key(),
             e.string_literal(table),
             e.string_literal(shape)
         )
@@ -515,16 +517,18 @@ impl HistorySql {
     /// The kept before-shapes of `version`: `table_name, shape` by position.
     pub fn select_shapes(&self, version: Version) -> String {
         format!(
-            "SELECT table_name, shape FROM {} WHERE version = {version} ORDER BY position",
-            self.shapes_table()
+            "SELECT table_name, shape FROM {} WHERE version = {} ORDER BY position",
+            self.shapes_table(),
+            version.key()
         )
     }
 
     /// Forgets the before-shapes of `version` (its abort finished).
     pub fn delete_shapes(&self, version: Version) -> String {
         format!(
-            "DELETE FROM {} WHERE version = {version}",
-            self.shapes_table()
+            "DELETE FROM {} WHERE version = {}",
+            self.shapes_table(),
+            version.key()
         )
     }
 
@@ -590,14 +594,29 @@ impl HistorySql {
     /// A query for the state of one row, to check inside a transaction that
     /// another runner has not recorded it meanwhile.
     pub fn select_version(&self, version: Version) -> String {
-        format!("SELECT state FROM {} WHERE version = {version}", self.table)
+        format!(
+            "SELECT state FROM {} WHERE version = {}",
+            self.table,
+            version.key()
+        )
+    }
+
+    /// [`HistorySql::select_version`] for a repeatable migration: its state
+    /// and checksum (a repeatable applied by another runner is done only if
+    /// it was applied with the same checksum).
+    pub fn select_state_and_checksum(&self, version: Version) -> String {
+        format!(
+            "SELECT state, checksum FROM {} WHERE version = {}",
+            self.table,
+            version.key()
+        )
     }
 
     /// The values of `row` as SQL literals, in the order of `COLUMNS`.
     fn values(&self, row: &HistoryRow) -> [String; 12] {
         let e = self.dialect.as_ref();
         [
-            row.version.to_string(),
+            row.version.key().to_string(),
             e.string_literal(&row.name),
             e.string_literal(row.kind.as_str()),
             e.string_literal(&row.checksum),
@@ -612,13 +631,22 @@ impl HistorySql {
         ]
     }
 
-    /// Inserts `row`.
+    /// Inserts `row`. A row whose version is not one integer also fills
+    /// `version_text` ([`HistorySql::add_version_text`] adds that column).
     pub fn insert(&self, row: &HistoryRow) -> String {
-        format!(
-            "INSERT INTO {} ({COLUMNS}) VALUES ({})",
-            self.table,
-            self.values(row).join(", ")
-        )
+        match version_text(row.version) {
+            None => format!(
+                "INSERT INTO {} ({COLUMNS}) VALUES ({})",
+                self.table,
+                self.values(row).join(", ")
+            ),
+            Some(text) => format!(
+                "INSERT INTO {} ({COLUMNS}, {VERSION_TEXT}) VALUES ({}, {})",
+                self.table,
+                self.values(row).join(", "),
+                self.dialect.string_literal(&text)
+            ),
+        }
     }
 
     /// Replaces the row with `row.version` by `row`.
@@ -633,23 +661,34 @@ impl HistorySql {
             "UPDATE {} SET {} WHERE version = {}",
             self.table,
             assignments.join(", "),
-            row.version
+            row.version.key()
         )
     }
 
     /// Deletes the row of `version`.
     pub fn delete(&self, version: Version) -> String {
-        format!("DELETE FROM {} WHERE version = {version}", self.table)
+        format!(
+            "DELETE FROM {} WHERE version = {}",
+            self.table,
+            version.key()
+        )
     }
 
     /// Appends `entry` to the log.
     pub fn log(&self, entry: &LogEntry<'_>) -> String {
         let e = self.dialect.as_ref();
+        let (text_column, text_value) = match version_text(entry.version) {
+            None => (String::new(), String::new()),
+            Some(text) => (
+                format!(", {VERSION_TEXT}"),
+                format!(", {}", e.string_literal(&text)),
+            ),
+        };
         format!(
-            "INSERT INTO {} (version, name, action, outcome, at, duration_ms, actor, cairn_version, detail) \
-             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
+            "INSERT INTO {} (version, name, action, outcome, at, duration_ms, actor, cairn_version, detail{text_column}) \
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}{text_value})",
             self.log,
-            entry.version,
+            entry.version.key(),
             e.string_literal(entry.name),
             e.string_literal(entry.action.as_str()),
             e.string_literal(if entry.success { "ok" } else { "failed" }),
@@ -659,6 +698,71 @@ impl HistorySql {
             e.string_literal(crate::CAIRN_VERSION),
             opt_string(e, entry.detail),
         )
+    }
+
+    /// A query returning one row if the history table has the
+    /// `version_text` column (added the first time a version that is not one
+    /// integer is recorded).
+    pub fn version_text_exists(&self) -> String {
+        self.dialect
+            .column_exists(self.schema.as_deref(), &self.bare_name, VERSION_TEXT)
+    }
+
+    /// The in-place upgrade that lets the history and its log record
+    /// versions that are not one integer (Flyway's `1.1`, repeatable
+    /// migrations): a nullable `version_text` column on both tables. Rows
+    /// already there are unchanged (NULL: their version is the integer in
+    /// `version`). Run under the migration lock, when
+    /// [`HistorySql::version_text_exists`] finds no column.
+    pub fn add_version_text(&self) -> Vec<String> {
+        [&self.table, &self.log]
+            .into_iter()
+            .map(|table| format!("ALTER TABLE {table} ADD COLUMN {VERSION_TEXT} VARCHAR(255)"))
+            .collect()
+    }
+
+    /// The texts of the versions that are not one integer, by their key
+    /// (read only when [`HistorySql::select`] returned a negative version).
+    pub fn select_version_texts(&self) -> String {
+        format!(
+            "SELECT version, {VERSION_TEXT} FROM {} WHERE version < 0",
+            self.table
+        )
+    }
+
+    /// Whether `rows` of [`HistorySql::select`] hold a version that is not
+    /// one integer, whose text [`HistorySql::select_version_texts`] reads.
+    pub fn needs_version_texts(rows: &Rows) -> bool {
+        rows.iter().any(|row| {
+            row.first()
+                .and_then(Option::as_deref)
+                .is_some_and(|cell| cell.trim_start().starts_with('-'))
+        })
+    }
+
+    /// Decodes the rows of [`HistorySql::select_version_texts`]: key → text.
+    pub fn decode_version_texts(&self, rows: Rows) -> Result<BTreeMap<i64, String>> {
+        let mut texts = BTreeMap::new();
+        for row in rows {
+            let mut cells = row.into_iter();
+            let (Some(Some(key)), Some(text)) = (cells.next(), cells.next()) else {
+                return Err(Error::CorruptHistory {
+                    table: self.table.clone(),
+                    engine: self.dialect.engine(),
+                    message: "a row of the version texts has no version".to_owned(),
+                });
+            };
+            let key = key
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| Error::CorruptHistory {
+                    table: self.table.clone(),
+                    engine: self.dialect.engine(),
+                    message: format!("column version is not an integer: {key:?}"),
+                })?;
+            texts.insert(key, text.unwrap_or_default());
+        }
+        Ok(texts)
     }
 
     /// A statement that tells, after a statement failed inside Cairn's
@@ -690,10 +794,24 @@ impl HistorySql {
     /// and what to do: the history decides what runs next, so no command
     /// goes on from a row it cannot trust.
     pub fn decode(&self, rows: Rows) -> Result<Vec<HistoryRow>> {
-        let rows: Vec<HistoryRow> = rows
+        self.decode_with_texts(rows, &BTreeMap::new())
+    }
+
+    /// [`HistorySql::decode`], with the texts of the versions that are not
+    /// one integer ([`HistorySql::decode_version_texts`]); the rows come
+    /// back in version order.
+    pub fn decode_with_texts(
+        &self,
+        rows: Rows,
+        texts: &BTreeMap<i64, String>,
+    ) -> Result<Vec<HistoryRow>> {
+        let mut rows: Vec<HistoryRow> = rows
             .into_iter()
-            .map(|row| self.decode_row(row))
+            .map(|row| self.decode_row(row, texts))
             .collect::<Result<_>>()?;
+        // Keys of dotted and repeatable versions are negative, so the
+        // database's order is not the versions' order.
+        rows.sort_by_key(|row| row.version);
         if let Some(pair) = rows
             .windows(2)
             .find(|pair| pair[0].version == pair[1].version)
@@ -762,7 +880,11 @@ impl HistorySql {
         Ok(())
     }
 
-    fn decode_row(&self, row: Vec<Option<String>>) -> Result<HistoryRow> {
+    fn decode_row(
+        &self,
+        row: Vec<Option<String>>,
+        texts: &BTreeMap<i64, String>,
+    ) -> Result<HistoryRow> {
         let corrupt = |message: String| Error::CorruptHistory {
             table: self.table.clone(),
             engine: self.dialect.engine(),
@@ -785,9 +907,10 @@ impl HistorySql {
                 .parse()
                 .map_err(|_| corrupt(format!("column {column} is not an integer: {text:?}")))
         };
-        let version_text = required("version")?;
-        let version = int("version", &version_text)?;
+        let key_text = required("version")?;
+        let key = int("version", &key_text)?;
         let name = required("name")?;
+        let version = self.version_of(key, texts)?;
         let kind_text = required("kind")?;
         let checksum = required("checksum")?;
         let state_text = required("state")?;
@@ -840,6 +963,55 @@ impl HistorySql {
         };
         self.check_row(&row)?;
         Ok(row)
+    }
+}
+
+/// The column that keeps the text of a version that is not one integer.
+const VERSION_TEXT: &str = "version_text";
+
+/// What `version_text` holds for `version`: nothing for one integer (the
+/// `version` column says it all), `1.1` for a dotted version, `R__<name>`
+/// for a repeatable migration.
+fn version_text(version: Version) -> Option<String> {
+    match version.as_i64() {
+        Some(_) => None,
+        None => Some(version.to_string()),
+    }
+}
+
+impl HistorySql {
+    /// The version whose key is `key`: the integer itself, or for a negative
+    /// key the version its `version_text` names, which must give that key.
+    fn version_of(&self, key: i64, texts: &BTreeMap<i64, String>) -> Result<Version> {
+        if key >= 0 {
+            return Ok(Version::from(key));
+        }
+        let corrupt = |message: String| Error::CorruptHistory {
+            table: self.table.clone(),
+            engine: self.dialect.engine(),
+            message,
+        };
+        let text = texts.get(&key).ok_or_else(|| {
+            corrupt(format!(
+                "the row of version key {key} has no version_text: versions are never \
+                 negative, and Cairn writes a negative key only with the text of a dotted or \
+                 repeatable version; correct or delete the row by hand"
+            ))
+        })?;
+        let version: Version = text.parse().map_err(|e| {
+            corrupt(format!(
+                "version_text {text:?} of version key {key} is not a version ({e}); correct or \
+                 delete the row by hand"
+            ))
+        })?;
+        if version.key() != key {
+            return Err(corrupt(format!(
+                "version_text {text:?} does not belong to version key {key} (it gives {}); \
+                 correct or delete the row by hand",
+                version.key()
+            )));
+        }
+        Ok(version)
     }
 }
 
@@ -896,7 +1068,7 @@ mod tests {
 
     fn row() -> HistoryRow {
         HistoryRow {
-            version: 20260101000000,
+            version: crate::migration::Version::from(20260101000000),
             name: "it's \\ done".to_owned(),
             kind: HistoryKind::Sql,
             checksum: "ab".repeat(32),
@@ -946,19 +1118,24 @@ mod tests {
                 create.contains("PRIMARY KEY (version, position)"),
                 "{create}"
             );
-            let insert = sql.insert_shape(7, 0, "users", "{\"a\":\"it's\"}");
+            let insert = sql.insert_shape(
+                crate::migration::Version::from(7),
+                0,
+                "users",
+                "{\"a\":\"it's\"}",
+            );
             assert!(
                 insert.contains(&string_literal(engine, "{\"a\":\"it's\"}")),
                 "{insert}"
             );
             assert_eq!(
-                sql.select_shapes(7),
+                sql.select_shapes(crate::migration::Version::from(7)),
                 format!(
                     "SELECT table_name, shape FROM {qualified} WHERE version = 7 ORDER BY position"
                 )
             );
             assert_eq!(
-                sql.delete_shapes(7),
+                sql.delete_shapes(crate::migration::Version::from(7)),
                 format!("DELETE FROM {qualified} WHERE version = 7")
             );
         }
@@ -1035,6 +1212,83 @@ mod tests {
     }
 
     #[test]
+    fn dotted_and_repeatable_versions_round_trip_through_their_key_and_text() {
+        let sql = HistorySql::new(for_engine(Engine::Sqlite), &HistoryTable::default());
+        let integral = row();
+        let mut dotted = row();
+        dotted.version = "1.1".parse().unwrap();
+        dotted.name = "add_email".to_owned();
+        let mut repeatable = row();
+        repeatable.version = Version::repeatable("user_names");
+        repeatable.name = "user_names".to_owned();
+        // An integral row is written as it always was; the others add their text.
+        assert!(!sql.insert(&integral).contains("version_text"));
+        let insert = sql.insert(&dotted);
+        assert!(
+            insert.contains(&format!("VALUES ({}, 'add_email'", dotted.version.key())),
+            "{insert}"
+        );
+        assert!(insert.ends_with(", '1.1')"), "{insert}");
+        assert!(sql.insert(&repeatable).ends_with(", 'R__user_names')"));
+        assert!(sql
+            .delete(dotted.version)
+            .ends_with(&format!("WHERE version = {}", dotted.version.key())));
+
+        let rows: Rows = [&repeatable, &integral, &dotted]
+            .into_iter()
+            .map(|row| {
+                let mut cells = cells(row);
+                cells[0] = Some(row.version.key().to_string());
+                cells
+            })
+            .collect();
+        assert!(HistorySql::needs_version_texts(&rows));
+        let texts = sql
+            .decode_version_texts(vec![
+                vec![Some(dotted.version.key().to_string()), Some("1.1".into())],
+                vec![
+                    Some(repeatable.version.key().to_string()),
+                    Some("R__user_names".into()),
+                ],
+            ])
+            .unwrap();
+        let decoded = sql.decode_with_texts(rows.clone(), &texts).unwrap();
+        assert_eq!(
+            decoded,
+            vec![dotted.clone(), integral.clone(), repeatable.clone()]
+        );
+
+        // A negative key without its text, or with a text of another version.
+        let message = sql.decode(rows.clone()).unwrap_err().to_string();
+        assert!(message.contains("has no version_text"), "{message}");
+        let mut wrong = texts.clone();
+        wrong.insert(dotted.version.key(), "1.2".into());
+        let message = sql
+            .decode_with_texts(rows.clone(), &wrong)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("does not belong to version key"),
+            "{message}"
+        );
+        wrong.insert(dotted.version.key(), "one.two".into());
+        let message = sql.decode_with_texts(rows, &wrong).unwrap_err().to_string();
+        assert!(message.contains("is not a version"), "{message}");
+        let message = sql
+            .decode_version_texts(vec![vec![None, Some("1.1".into())]])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("has no version"), "{message}");
+        assert_eq!(
+            sql.add_version_text(),
+            [
+                "ALTER TABLE \"cairn_history\" ADD COLUMN version_text VARCHAR(255)",
+                "ALTER TABLE \"cairn_history_log\" ADD COLUMN version_text VARCHAR(255)"
+            ]
+        );
+    }
+
+    #[test]
     fn input_tampered_rows_are_refused_naming_table_row_column_and_value() {
         let sql = HistorySql::new(for_engine(Engine::Postgres), &HistoryTable::default());
         let cases: &[(usize, &str, &str)] = &[
@@ -1059,7 +1313,7 @@ mod tests {
                     ..
                 } => {
                     assert_eq!(
-                        (*version, *got, got_value.as_str()),
+                        (version.key(), *got, got_value.as_str()),
                         (20260101000000, *column, *value)
                     );
                 }
@@ -1217,7 +1471,7 @@ mod tests {
         for engine in Engine::ALL {
             let sql = HistorySql::new(for_engine(engine), &HistoryTable::default());
             let entry = LogEntry {
-                version: 7,
+                version: crate::migration::Version::from(7),
                 name: "add_users",
                 action: LogAction::Up,
                 success: true,
@@ -1230,10 +1484,10 @@ mod tests {
             all.extend([
                 sql.exists(),
                 sql.select(),
-                sql.select_version(7),
+                sql.select_version(crate::migration::Version::from(7)),
                 sql.insert(&row()),
                 sql.update(&row()),
-                sql.delete(7),
+                sql.delete(crate::migration::Version::from(7)),
                 sql.log(&entry).replace(crate::CAIRN_VERSION, "<version>"),
             ]);
             insta::assert_snapshot!(format!("history_sql_{engine}"), all.join(";\n\n"));

@@ -32,6 +32,7 @@ pub mod timeouts;
 pub mod tools;
 pub mod url;
 pub mod verify;
+pub mod version;
 
 pub use dialect::engine;
 pub use dialect::{Bookkeeping, Dialect, Flavour, ServerVersion};

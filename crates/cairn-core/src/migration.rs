@@ -10,8 +10,7 @@ use crate::checksum;
 use crate::engine::Engine;
 use crate::error::Location;
 
-/// A migration version: a positive integer (a timestamp or a sequence number).
-pub type Version = i64;
+pub use crate::version::{ParseVersionError, Version, MAX_VERSION_PARTS};
 
 /// How a migration folder or file was laid out on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -203,6 +202,55 @@ impl Migration {
             .map_or(&[], |declaration| &declaration.backfills)
     }
 
+    /// What to write to give this migration a down script, in the file its
+    /// layout expects: `down.sql` in its folder, `<v>_<name>.down.sql`,
+    /// `U<v>__<name>.sql`, a `-- migrate:down` section; a repeatable
+    /// migration has none.
+    pub fn down_hint(&self, engine: Engine) -> String {
+        let beside = |file: String| match self.location.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(file).display().to_string(),
+            _ => file,
+        };
+        if self.version.is_repeatable() {
+            return "a repeatable migration has no down script: `down` leaves it as it is"
+                .to_owned();
+        }
+        match self.layout {
+            Layout::Cairn | Layout::Diesel => format!(
+                "write `{}` (or `down.{engine}.sql`)",
+                self.location.join("down.sql").display()
+            ),
+            Layout::Sqlx => format!(
+                "write `{}`",
+                beside(format!("{}_{}.down.sql", self.version, self.name))
+            ),
+            Layout::Flyway => format!(
+                "write the undo script `{}`",
+                beside(format!("U{}__{}.sql", self.version, self.name))
+            ),
+            Layout::Dbmate => format!(
+                "add a `-- migrate:down` section to `{}`",
+                self.location.display()
+            ),
+        }
+    }
+
+    /// How to make this migration run outside a transaction, in its layout's
+    /// own form.
+    pub fn no_transaction_hint(&self) -> String {
+        match self.layout {
+            Layout::Diesel => format!(
+                "put `run_in_transaction = false` in `{}`",
+                self.location.join("metadata.toml").display()
+            ),
+            Layout::Dbmate => format!(
+                "write `-- migrate:up transaction:false` in `{}`",
+                self.location.display()
+            ),
+            _ => "put `-- cairn:no-transaction` at the top of its script".to_owned(),
+        }
+    }
+
     /// Whether the up script declares `-- cairn:irreversible`.
     pub fn is_irreversible(&self, engine: Engine) -> bool {
         self.up
@@ -214,5 +262,61 @@ impl Migration {
 impl std::fmt::Display for Direction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn migration(layout: Layout, version: Version, name: &str, location: &str) -> Migration {
+        Migration {
+            version,
+            name: name.to_owned(),
+            layout,
+            location: PathBuf::from(location),
+            up: Scripts::default(),
+            down: Scripts::default(),
+            declaration: None,
+        }
+    }
+
+    #[test]
+    fn hints_name_the_file_the_layout_expects() {
+        let pg = Engine::Postgres;
+        let v = Version::from(7);
+        let cases = [
+            (
+                migration(Layout::Cairn, v, "a", "m/7_a"),
+                "write `m/7_a/down.sql` (or `down.postgres.sql`)",
+            ),
+            (
+                migration(Layout::Sqlx, v, "a", "m/7_a.up.sql"),
+                "write `m/7_a.down.sql`",
+            ),
+            (
+                migration(Layout::Flyway, "1.1".parse().unwrap(), "a", "m/V1_1__a.sql"),
+                "write the undo script `m/U1.1__a.sql`",
+            ),
+            (
+                migration(Layout::Dbmate, v, "a", "m/7_a.sql"),
+                "add a `-- migrate:down` section to `m/7_a.sql`",
+            ),
+        ];
+        for (m, hint) in cases {
+            assert_eq!(m.down_hint(pg), hint);
+        }
+        let r = migration(Layout::Flyway, Version::repeatable("v"), "v", "m/R__v.sql");
+        assert!(r.down_hint(pg).contains("repeatable"));
+        assert_eq!(
+            migration(Layout::Diesel, v, "a", "m/2024-01-01-000000_a").no_transaction_hint(),
+            "put `run_in_transaction = false` in `m/2024-01-01-000000_a/metadata.toml`"
+        );
+        assert!(migration(Layout::Dbmate, v, "a", "m/7_a.sql")
+            .no_transaction_hint()
+            .contains("transaction:false"));
+        assert!(migration(Layout::Sqlx, v, "a", "m/7_a.sql")
+            .no_transaction_hint()
+            .contains("-- cairn:no-transaction"));
     }
 }

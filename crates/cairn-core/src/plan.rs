@@ -201,6 +201,9 @@ pub enum State {
     Aborting,
     /// Its un-contract is running or was interrupted (`cairn down` continues it).
     Uncontracting,
+    /// A repeatable migration applied, whose file changed since: `cairn up`
+    /// applies it again.
+    Outdated,
 }
 
 impl State {
@@ -221,6 +224,7 @@ impl State {
             State::Contracting => "contracting",
             State::Aborting => "aborting",
             State::Uncontracting => "uncontracting",
+            State::Outdated => "outdated",
         }
     }
 }
@@ -286,6 +290,12 @@ pub fn status(
                 (Some(_), Some(row)) if row.state == HistoryState::Backfilling => {
                     State::Backfilling
                 }
+                (Some(m), Some(row))
+                    if version.is_repeatable()
+                        && m.checksum(engine).as_deref() != Some(&row.checksum) =>
+                {
+                    State::Outdated
+                }
                 (Some(m), Some(row)) if m.checksum(engine).as_deref() != Some(&row.checksum) => {
                     State::Modified
                 }
@@ -328,9 +338,11 @@ pub fn problems(
 ) -> Vec<Problem> {
     let source = applicable(migrations, engine);
     let baseline = baseline_version(history);
+    // Repeatables come after every version whenever they apply: they are
+    // never the newest applied version, nor out of order.
     let latest = history
         .iter()
-        .filter(|row| row.kind != HistoryKind::Baseline)
+        .filter(|row| row.kind != HistoryKind::Baseline && !row.version.is_repeatable())
         .map(|row| row.version)
         .max();
     let rows: BTreeMap<Version, &HistoryRow> = history.iter().map(|r| (r.version, r)).collect();
@@ -374,7 +386,8 @@ pub fn problems(
                 }),
                 Some(m) => {
                     let actual = m.checksum(engine).unwrap_or_default();
-                    if actual != row.checksum {
+                    // A repeatable whose file changed is applied again, not a problem.
+                    if actual != row.checksum && !row.version.is_repeatable() {
                         let path =
                             m.up.for_engine(engine)
                                 .map_or_else(|| m.location.clone(), |s| s.path.clone());
@@ -393,8 +406,9 @@ pub fn problems(
     if !options.allow_out_of_order {
         if let Some(latest) = latest {
             for m in source.values() {
-                let pending =
-                    !rows.contains_key(&m.version) && baseline.is_none_or(|b| m.version > b);
+                let pending = !m.version.is_repeatable()
+                    && !rows.contains_key(&m.version)
+                    && baseline.is_none_or(|b| m.version > b);
                 if pending && m.version < latest {
                     problems.push(Problem::OutOfOrder {
                         version: m.version,
@@ -445,11 +459,19 @@ pub fn plan_up<'a>(
     }
     refuse_on_problems(problems(migrations, history, engine, options))?;
     let baseline = baseline_version(history);
-    let applied: std::collections::BTreeSet<Version> = history.iter().map(|r| r.version).collect();
+    let applied: BTreeMap<Version, &HistoryRow> = history.iter().map(|r| (r.version, r)).collect();
+    // Versioned migrations first, then repeatables (their versions sort
+    // last, by name): those never applied, and those whose checksum changed.
+    // `to` names a version, so a run up to one applies no repeatable.
     Ok(source
         .into_values()
-        .filter(|m| !applied.contains(&m.version))
-        .filter(|m| baseline.is_none_or(|b| m.version > b))
+        .filter(|m| match applied.get(&m.version) {
+            None => true,
+            Some(row) => {
+                m.version.is_repeatable() && m.checksum(engine).as_deref() != Some(&row.checksum)
+            }
+        })
+        .filter(|m| m.version.is_repeatable() || baseline.is_none_or(|b| m.version > b))
         .filter(|m| to.is_none_or(|to| m.version <= to))
         .collect())
 }
@@ -488,7 +510,10 @@ pub fn plan_down<'a>(
     let mut applied: Vec<&HistoryRow> = history
         .iter()
         .filter(|row| {
+            // A repeatable has no down script: `down` leaves it as it is
+            // (docs/layouts.md), as Flyway's undo does.
             row.kind != HistoryKind::Baseline
+                && !row.version.is_repeatable()
                 && matches!(row.state, HistoryState::Applied | HistoryState::Backfilling)
         })
         .collect();
@@ -539,6 +564,7 @@ pub fn plan_down<'a>(
                     name: m.name.clone(),
                     engine,
                     declared_irreversible: m.is_irreversible(engine),
+                    expected: m.down_hint(engine),
                 }),
             }
         })
@@ -562,7 +588,8 @@ mod tests {
         }
     }
 
-    fn migration(version: Version, down: bool) -> Migration {
+    fn migration(version: impl Into<Version>, down: bool) -> Migration {
+        let version = version.into();
         Migration {
             version,
             name: format!("m{version}"),
@@ -601,8 +628,64 @@ mod tests {
         chosen.iter().map(|m| m.version).collect()
     }
 
-    fn source(versions: &[Version]) -> Vec<Migration> {
+    fn source(versions: &[i64]) -> Vec<Migration> {
         versions.iter().map(|v| migration(*v, true)).collect()
+    }
+
+    fn repeatable(name: &str, text: &str) -> Migration {
+        let mut m = migration(Version::repeatable(name), false);
+        m.name = name.to_owned();
+        m.layout = Layout::Flyway;
+        m.up.plain = Some(script(text));
+        m
+    }
+
+    #[test]
+    fn repeatables_apply_after_the_versions_and_again_when_changed() {
+        let mut ms = source(&[1, 2]);
+        ms.push(repeatable("b_views", "CREATE VIEW b AS SELECT 1;"));
+        ms.push(repeatable("a_functions", "CREATE VIEW a AS SELECT 1;"));
+        ms.sort_by_key(|m| m.version);
+        let names = |chosen: &[&Migration]| -> Vec<String> {
+            chosen.iter().map(|m| m.name.clone()).collect()
+        };
+        let all = plan_up(&ms, &[], E, PlanOptions::default(), None).unwrap();
+        assert_eq!(names(&all), ["m1", "m2", "a_functions", "b_views"]);
+        // Up to a version: no repeatable.
+        let to = plan_up(&ms, &[], E, PlanOptions::default(), Some(Version::from(1))).unwrap();
+        assert_eq!(names(&to), ["m1"]);
+
+        let mut history: Vec<HistoryRow> = ms.iter().map(applied).collect();
+        assert!(plan_up(&ms, &history, E, PlanOptions::default(), None)
+            .unwrap()
+            .is_empty());
+        // The view changes: applied again, and neither modified nor a problem.
+        let b = ms.iter_mut().find(|m| m.name == "b_views").unwrap();
+        b.up.plain = Some(script("CREATE VIEW b AS SELECT 2;"));
+        let again = plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap();
+        assert_eq!(names(&again), ["b_views"]);
+        assert!(problems(&ms, &history, E, PlanOptions::default()).is_empty());
+        let state = |history: &[HistoryRow], name: &str| {
+            status(&ms, history, E)
+                .into_iter()
+                .find(|s| s.name == name)
+                .map(|s| s.state)
+        };
+        assert_eq!(state(&history, "b_views"), Some(State::Outdated));
+        assert_eq!(state(&history, "a_functions"), Some(State::Applied));
+
+        // A new version after applied repeatables is not out of order.
+        ms.push(migration(3, true));
+        ms.sort_by_key(|m| m.version);
+        let next = plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap();
+        assert_eq!(names(&next), ["m3", "b_views"]);
+
+        // `down` leaves repeatables alone: the newest version goes back.
+        history.push(applied(&ms[2]));
+        let down = plan_down(&ms, &history, E, DownTarget::Steps(1)).unwrap();
+        assert_eq!(versions(&down), [3]);
+        let all = plan_down(&ms, &history, E, DownTarget::All).unwrap();
+        assert_eq!(versions(&all), [3, 2, 1]);
     }
 
     #[test]
@@ -611,9 +694,23 @@ mod tests {
         let history = vec![applied(&ms[0])];
         let all = plan_up(&ms, &history, E, PlanOptions::default(), None).unwrap();
         assert_eq!(versions(&all), [2, 3, 4]);
-        let to3 = plan_up(&ms, &history, E, PlanOptions::default(), Some(3)).unwrap();
+        let to3 = plan_up(
+            &ms,
+            &history,
+            E,
+            PlanOptions::default(),
+            Some(crate::migration::Version::from(3)),
+        )
+        .unwrap();
         assert_eq!(versions(&to3), [2, 3]);
-        let none = plan_up(&ms, &history, E, PlanOptions::default(), Some(1)).unwrap();
+        let none = plan_up(
+            &ms,
+            &history,
+            E,
+            PlanOptions::default(),
+            Some(crate::migration::Version::from(1)),
+        )
+        .unwrap();
         assert!(none.is_empty());
     }
 
@@ -641,7 +738,7 @@ mod tests {
             );
             let found = problems(&ms, &[row], E, PlanOptions::default());
             assert!(
-                matches!(found[..], [Problem::Modified { version: 1, .. }]),
+                matches!(found[..], [Problem::Modified { version, .. }] if version == 1),
                 "{found:?}"
             );
         }
@@ -657,14 +754,14 @@ mod tests {
         failed.statements_done = Some(1);
         let mut running = applied(&ms[1]);
         running.state = HistoryState::Running;
-        let ghost = applied(&migration(9, true));
+        let ghost = applied(&migration(crate::migration::Version::from(9), true));
         let cases: Vec<(&str, Vec<HistoryRow>, Vec<Problem>)> = vec![
             ("clean", vec![applied(&ms[0])], vec![]),
             (
                 "modified",
                 vec![modified.clone()],
                 vec![Problem::Modified {
-                    version: 1,
+                    version: crate::migration::Version::from(1),
                     name: "m1".into(),
                     path: "up.sql".into(),
                     recorded: modified.checksum.clone(),
@@ -675,7 +772,7 @@ mod tests {
                 "failed",
                 vec![applied(&ms[0]), failed],
                 vec![Problem::Failed {
-                    version: 2,
+                    version: crate::migration::Version::from(2),
                     name: "m2".into(),
                     statements_done: Some(1),
                     error: None,
@@ -687,7 +784,7 @@ mod tests {
                 "running",
                 vec![applied(&ms[0]), running],
                 vec![Problem::Running {
-                    version: 2,
+                    version: crate::migration::Version::from(2),
                     name: "m2".into(),
                     started_at: "2026-01-01T00:00:00.000Z".into(),
                     statements_done: None,
@@ -705,22 +802,22 @@ mod tests {
                 vec![ghost],
                 vec![
                     Problem::OutOfOrder {
-                        version: 1,
+                        version: crate::migration::Version::from(1),
                         name: "m1".into(),
-                        latest: 9,
+                        latest: crate::migration::Version::from(9),
                     },
                     Problem::OutOfOrder {
-                        version: 2,
+                        version: crate::migration::Version::from(2),
                         name: "m2".into(),
-                        latest: 9,
+                        latest: crate::migration::Version::from(9),
                     },
                     Problem::OutOfOrder {
-                        version: 3,
+                        version: crate::migration::Version::from(3),
                         name: "m3".into(),
-                        latest: 9,
+                        latest: crate::migration::Version::from(9),
                     },
                     Problem::Missing {
-                        version: 9,
+                        version: crate::migration::Version::from(9),
                         name: "m9".into(),
                     },
                 ],
@@ -729,9 +826,9 @@ mod tests {
                 "gap",
                 vec![applied(&ms[0]), applied(&ms[2])],
                 vec![Problem::OutOfOrder {
-                    version: 2,
+                    version: crate::migration::Version::from(2),
                     name: "m2".into(),
-                    latest: 3,
+                    latest: crate::migration::Version::from(3),
                 }],
             ),
         ];
@@ -762,10 +859,29 @@ mod tests {
     #[test]
     fn unknown_target_is_refused() {
         let ms = source(&[1, 2]);
-        let err = plan_up(&ms, &[], E, PlanOptions::default(), Some(7)).unwrap_err();
-        assert!(matches!(err, Error::UnknownTarget { version: 7 }), "{err}");
-        let err = plan_down(&ms, &[], E, DownTarget::To(7)).unwrap_err();
-        assert!(matches!(err, Error::UnknownTarget { version: 7 }), "{err}");
+        let err = plan_up(
+            &ms,
+            &[],
+            E,
+            PlanOptions::default(),
+            Some(crate::migration::Version::from(7)),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::UnknownTarget { version } if version == 7),
+            "{err}"
+        );
+        let err = plan_down(
+            &ms,
+            &[],
+            E,
+            DownTarget::To(crate::migration::Version::from(7)),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::UnknownTarget { version } if version == 7),
+            "{err}"
+        );
     }
 
     #[test]
@@ -777,7 +893,15 @@ mod tests {
             [3, 2]
         );
         assert_eq!(
-            versions(&plan_down(&ms, &history, E, DownTarget::To(1)).unwrap()),
+            versions(
+                &plan_down(
+                    &ms,
+                    &history,
+                    E,
+                    DownTarget::To(crate::migration::Version::from(1))
+                )
+                .unwrap()
+            ),
             [3, 2]
         );
         assert_eq!(
@@ -785,13 +909,21 @@ mod tests {
             [3, 2, 1]
         );
         assert_eq!(
-            versions(&plan_down(&ms, &history, E, DownTarget::To(0)).unwrap()),
+            versions(
+                &plan_down(
+                    &ms,
+                    &history,
+                    E,
+                    DownTarget::To(crate::migration::Version::from(0))
+                )
+                .unwrap()
+            ),
             [3, 2, 1]
         );
         ms[1].down = Scripts::default();
         let err = plan_down(&ms, &history, E, DownTarget::Steps(2)).unwrap_err();
         assert!(
-            matches!(err, Error::NoDownScript { version: 2, .. }),
+            matches!(err, Error::NoDownScript { version, .. } if version == 2),
             "{err}"
         );
         assert!(err.to_string().contains("nothing was rolled back"), "{err}");
@@ -814,9 +946,14 @@ mod tests {
             [4, 3, 2, 1]
         );
         // Version 5 is pending and nothing after it is applied.
-        let message = plan_down(&ms, &history, E, DownTarget::To(5))
-            .unwrap_err()
-            .to_string();
+        let message = plan_down(
+            &ms,
+            &history,
+            E,
+            DownTarget::To(crate::migration::Version::from(5)),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(message.contains("migration 5 is not applied"), "{message}");
         assert!(message.contains("nothing was rolled back"), "{message}");
         // A pending version below an applied one is a fine target.
@@ -828,7 +965,15 @@ mod tests {
             .iter()
             .all(|p| matches!(p, Problem::OutOfOrder { .. })));
         assert_eq!(
-            versions(&plan_down(&ms, &gap, E, DownTarget::To(2)).unwrap()),
+            versions(
+                &plan_down(
+                    &ms,
+                    &gap,
+                    E,
+                    DownTarget::To(crate::migration::Version::from(2))
+                )
+                .unwrap()
+            ),
             [3]
         );
         // With nothing applied, the default `down` still does nothing quietly.
@@ -860,10 +1005,14 @@ mod tests {
         let ms = source(&[1, 2, 3]);
         let mut modified = applied(&ms[1]);
         modified.checksum = "x".into();
-        let history = vec![applied(&ms[0]), modified, applied(&migration(5, true))];
-        let states: Vec<(Version, State)> = status(&ms, &history, E)
+        let history = vec![
+            applied(&ms[0]),
+            modified,
+            applied(&migration(crate::migration::Version::from(5), true)),
+        ];
+        let states: Vec<(i64, State)> = status(&ms, &history, E)
             .iter()
-            .map(|s| (s.version, s.state))
+            .map(|s| (s.version.key(), s.state))
             .collect();
         assert_eq!(
             states,
@@ -904,7 +1053,7 @@ mod tests {
             prop_assert!(status(&ms, &history, E).iter().all(|s| s.state == State::Applied));
             // Rolling everything back plans every applied migration, newest first.
             let down = versions(&plan_down(&ms, &history, E, DownTarget::All).unwrap());
-            let mut expected: Vec<Version> = on_disk.iter().rev().copied().collect();
+            let mut expected: Vec<Version> = on_disk.iter().rev().copied().map(Version::from).collect();
             expected.dedup();
             prop_assert_eq!(down, expected);
         }

@@ -920,7 +920,7 @@ pub fn transaction_control(statement: &str) -> Option<String> {
 
 /// The first `n` words of `sql`, upper-cased, skipping whitespace and
 /// comments; stops early at anything that is not a word.
-fn leading_words(sql: &str, n: usize) -> Vec<String> {
+pub fn leading_words(sql: &str, n: usize) -> Vec<String> {
     let mut words = Vec::new();
     let mut rest = sql;
     while words.len() < n {

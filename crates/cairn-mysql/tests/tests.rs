@@ -342,7 +342,7 @@ mod mysql {
                 outcome,
                 ..
             } => {
-                assert_eq!((*version, *index), (1, 1));
+                assert_eq!((version.key(), *index), (1, 1));
                 assert!(
                     outcome.contains("nothing changed") && outcome.contains("retrying is safe"),
                     "{outcome}"

@@ -196,7 +196,7 @@ pub async fn history_round_trip(target: &dyn Target) {
             "applied_at {:?}",
             row.applied_at
         );
-        assert_eq!(log_count(driver.as_mut(), row.version, "up").await, 1);
+        assert_eq!(log_count(driver.as_mut(), row.version.key(), "up").await, 1);
     }
     assert_eq!(history.len(), 3);
     for table in ["a", "b", "c"] {
@@ -304,7 +304,7 @@ pub async fn failing_migration(target: &dyn Target) {
             location,
             ..
         } => {
-            assert_eq!((*version, *index, *count), (2, 3, 3));
+            assert_eq!((version.key(), *index, *count), (2, 3, 3));
             assert!(
                 location.to_string().ends_with("up.sql:4"),
                 "location {location}"
@@ -358,7 +358,7 @@ pub async fn checksum_mismatch(target: &dyn Target) {
     let mut driver = db.connect().await;
     let dir = three_tables().build();
     migrator(&dir)
-        .up(driver.as_mut(), Some(2))
+        .up(driver.as_mut(), Some(cairn_core::Version::from(2)))
         .await
         .expect("up to 2");
     dir.write(
@@ -376,7 +376,7 @@ pub async fn checksum_mismatch(target: &dyn Target) {
                 problems
                     .0
                     .iter()
-                    .any(|p| matches!(p, Problem::Modified { version: 1, .. })),
+                    .any(|p| matches!(p, Problem::Modified { version, .. } if *version == 1)),
                 "{problems}"
             );
         }
@@ -478,7 +478,10 @@ pub async fn down_and_redo(target: &dyn Target) {
     );
     migrator.up(driver.as_mut(), None).await.expect("up again");
     migrator
-        .down(driver.as_mut(), DownTarget::To(1))
+        .down(
+            driver.as_mut(),
+            DownTarget::To(cairn_core::Version::from(1)),
+        )
         .await
         .expect("down to 1");
     assert!(table_exists(driver.as_mut(), "a").await);
@@ -494,11 +497,14 @@ pub async fn down_and_redo(target: &dyn Target) {
         .expect("history")
         .is_empty());
     let unknown = migrator
-        .down(driver.as_mut(), DownTarget::To(99))
+        .down(
+            driver.as_mut(),
+            DownTarget::To(cairn_core::Version::from(99)),
+        )
         .await
         .expect_err("down to an unknown version");
     assert!(
-        matches!(unknown.error, Error::UnknownTarget { version: 99 }),
+        matches!(unknown.error, Error::UnknownTarget { version } if version == 99),
         "{}",
         unknown.error
     );
@@ -540,21 +546,21 @@ pub async fn baseline_and_repair(target: &dyn Target) {
     let dir = three_tables().build();
     let migrator = migrator(&dir);
     migrator
-        .baseline(driver.as_mut(), 2)
+        .baseline(driver.as_mut(), cairn_core::Version::from(2))
         .await
         .expect("baseline");
     let report = migrator
         .up(driver.as_mut(), None)
         .await
         .expect("up after baseline");
-    let versions: Vec<i64> = report.migrations.iter().map(|m| m.version).collect();
+    let versions: Vec<i64> = report.migrations.iter().map(|m| m.version.key()).collect();
     assert_eq!(versions, [3]);
     assert!(
         !table_exists(driver.as_mut(), "a").await,
         "a baselined migration ran"
     );
     let again = migrator
-        .baseline(driver.as_mut(), 2)
+        .baseline(driver.as_mut(), cairn_core::Version::from(2))
         .await
         .expect_err("baseline over an existing history");
     assert!(again.to_string().contains("already has"), "{again}");
@@ -566,7 +572,7 @@ pub async fn baseline_and_repair(target: &dyn Target) {
         status
             .problems
             .iter()
-            .any(|p| matches!(p, Problem::Missing { version: 3, .. })),
+            .any(|p| matches!(p, Problem::Missing { version, .. } if *version == 3)),
         "{status:?}"
     );
     let actions = shrunk.repair(driver.as_mut()).await.expect("repair");
@@ -605,7 +611,7 @@ pub async fn directives(target: &dyn Target) {
         .build();
     let migrator = migrator(&dir);
     let report = migrator.up(driver.as_mut(), None).await.expect("up");
-    let versions: Vec<i64> = report.migrations.iter().map(|m| m.version).collect();
+    let versions: Vec<i64> = report.migrations.iter().map(|m| m.version.key()).collect();
     assert_eq!(versions, [2]);
     assert!(!table_exists(driver.as_mut(), "elsewhere").await);
     let status = migrator.status(driver.as_mut()).await.expect("status");
@@ -700,10 +706,10 @@ pub async fn resume_after_fix(target: &dyn Target) {
         matches!(
             changed.error,
             Error::ResumeChanged {
-                version: 1,
+                version,
                 done: 1,
                 ..
-            }
+            } if version == 1
         ),
         "{}",
         changed.error
@@ -716,7 +722,7 @@ pub async fn resume_after_fix(target: &dyn Target) {
         .up_resume(driver.as_mut(), None)
         .await
         .unwrap_or_else(|f| panic!("resume failed: {f}"));
-    let versions: Vec<i64> = report.migrations.iter().map(|m| m.version).collect();
+    let versions: Vec<i64> = report.migrations.iter().map(|m| m.version.key()).collect();
     assert_eq!(versions, [1, 2]);
     let history = migrator.history(driver.as_mut()).await.expect("history");
     assert!(
@@ -803,17 +809,18 @@ pub async fn backfill_resume_composite_key(target: &dyn Target) {
         matches!(
             failure.error,
             Error::Interrupted {
-                version: 2,
+                version,
                 done: 14,
                 total: 39,
                 ..
-            }
+            } if version == 2
         ),
         "{}",
         failure.error
     );
     let history = first.history(driver.as_mut()).await.expect("history");
-    let states: Vec<(i64, HistoryState)> = history.iter().map(|r| (r.version, r.state)).collect();
+    let states: Vec<(i64, HistoryState)> =
+        history.iter().map(|r| (r.version.key(), r.state)).collect();
     assert_eq!(
         states,
         [(1, HistoryState::Applied), (2, HistoryState::Backfilling)]
@@ -840,7 +847,7 @@ pub async fn backfill_resume_composite_key(target: &dyn Target) {
     let done: Vec<(i64, Option<i64>)> = report
         .migrations
         .iter()
-        .map(|m| (m.version, m.backfilled))
+        .map(|m| (m.version.key(), m.backfilled))
         .collect();
     assert_eq!(
         done,
@@ -865,7 +872,10 @@ pub async fn backfill_resume_composite_key(target: &dyn Target) {
 
     // Rolling back removes the checkpoints; the data stays as the backfill left it.
     again
-        .down(driver.as_mut(), DownTarget::To(1))
+        .down(
+            driver.as_mut(),
+            DownTarget::To(cairn_core::Version::from(1)),
+        )
         .await
         .unwrap_or_else(|f| panic!("down: {f}"));
     assert!(again
@@ -884,7 +894,7 @@ pub async fn backfill_failing_row(target: &dyn Target) {
     let dir = backfill_fixture(10).build();
     let migrator = migrator(&dir);
     let failure = migrator
-        .up(driver.as_mut(), Some(2))
+        .up(driver.as_mut(), Some(cairn_core::Version::from(2)))
         .await
         .expect_err("the CHECK constraint did not fail the batch");
     // Key order is (a, b): a = 0 holds n = 4, 8, ..., 40, so n = 25 (a = 1) is in the second batch.
@@ -952,7 +962,10 @@ pub async fn backfill_replica_lag(target: &dyn Target) {
     let mut migrator = migrator(&dir);
     migrator.add_replica("replica", replica.connect().await);
     let run = tokio::spawn(async move {
-        let result = migrator.up(driver.as_mut(), Some(2)).await.map(|_| ());
+        let result = migrator
+            .up(driver.as_mut(), Some(cairn_core::Version::from(2)))
+            .await
+            .map(|_| ());
         result.map_err(|f| f.to_string())
     });
     // The first batch commits; the replica has applied none, so the second waits.
@@ -1011,7 +1024,7 @@ pub async fn stop_between_migrations(target: &dyn Target) {
         .await
         .expect_err("ran although stopped");
     assert!(
-        matches!(failure.error, Error::Stopped { version: 1, .. }),
+        matches!(failure.error, Error::Stopped { version, .. } if version == 1),
         "{}",
         failure.error
     );

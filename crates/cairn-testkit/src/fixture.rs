@@ -30,7 +30,14 @@ impl Fixture {
     }
 
     /// Adds `<version>_<name>/up.sql` and, if given, `down.sql`.
-    pub fn migration(mut self, version: Version, name: &str, up: &str, down: Option<&str>) -> Self {
+    pub fn migration(
+        mut self,
+        version: impl Into<Version>,
+        name: &str,
+        up: &str,
+        down: Option<&str>,
+    ) -> Self {
+        let version = version.into();
         let folder = PathBuf::from(format!("{version}_{name}"));
         self.files.push((folder.join("up.sql"), up.to_owned()));
         if let Some(down) = down {

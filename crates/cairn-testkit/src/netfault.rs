@@ -308,7 +308,7 @@ pub fn statement_error(error: &Error) -> (i64, String, DriverErrorKind) {
             message,
             kind,
             ..
-        } => (*version, message.clone(), *kind),
+        } => (version.key(), message.clone(), *kind),
         other => panic!("expected a statement error, got {other:?}"),
     }
 }

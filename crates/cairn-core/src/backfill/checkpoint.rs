@@ -182,7 +182,7 @@ mod tests {
     fn checkpoint(max_key: Option<&[&str]>, last_key: Option<&[&str]>) -> Checkpoint {
         let owned = |key: &[&str]| key.iter().map(|v| (*v).to_owned()).collect();
         Checkpoint {
-            version: 7,
+            version: crate::migration::Version::from(7),
             step: 0,
             table: "pairs".to_owned(),
             state: CheckpointState::Running,

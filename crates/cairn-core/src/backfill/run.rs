@@ -389,7 +389,7 @@ fn report(
     finished: bool,
 ) {
     for r in rejected {
-        tracing::info!(version = ctx.version, table = %checkpoint.table, key = %r.key.join(", "), reason = %r.reason, "row rejected by the data migration");
+        tracing::info!(version = %ctx.version, table = %checkpoint.table, key = %r.key.join(", "), reason = %r.reason, "row rejected by the data migration");
     }
     if let Some(progress) = &ctx.hooks.progress {
         progress(&Progress {

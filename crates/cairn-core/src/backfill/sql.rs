@@ -494,7 +494,7 @@ fn decode_row(row: Vec<Option<String>>) -> Result<Checkpoint, String> {
             .transpose()
     };
     Ok(Checkpoint {
-        version: int(0)?,
+        version: Version::from(int(0)?),
         step: int(1)?,
         table: text(2),
         state: text(3).parse().map_err(|e| format!("column 4: {e}"))?,
@@ -617,7 +617,7 @@ mod tests {
             "\"cairn_history_backfill\"".to_owned(),
         );
         let c = Checkpoint {
-            version: 5,
+            version: crate::migration::Version::from(5),
             step: 0,
             table: "users".to_owned(),
             state: super::super::CheckpointState::Running,
@@ -692,8 +692,8 @@ mod tests {
                 batch.update_batch("email = lower(email)", Some(&after), &max, None),
                 batch.write_row(&after, &[("name".to_owned(), Some("it's".to_owned()))]),
                 checkpoints.create(),
-                checkpoints.select(Some(5)),
-                checkpoints.delete(5),
+                checkpoints.select(Some(crate::migration::Version::from(5))),
+                checkpoints.delete(crate::migration::Version::from(5)),
             ];
             insta::assert_snapshot!(format!("backfill_sql_{engine}"), all.join(";\n\n"));
         }

@@ -108,6 +108,37 @@ pub trait Bookkeeping {
     /// (`None`: the connection's default), both unquoted.
     fn table_exists(&self, schema: Option<&str>, name: &str) -> String;
 
+    /// Whether `statement` cannot run inside a transaction block on this
+    /// product, so that a migration of only such statements runs outside
+    /// one (applied to the Flyway layout, whose tool detects them: see
+    /// [`crate::tools::flyway`]). The default: none.
+    fn needs_no_transaction(&self, statement: &str) -> bool {
+        let _ = statement;
+        false
+    }
+
+    /// Whether `error` says that a statement cannot run inside a transaction
+    /// block (so the error can say how to run the migration outside one).
+    /// The default: never.
+    fn cannot_run_in_transaction(&self, error: &DriverError) -> bool {
+        let _ = error;
+        false
+    }
+
+    /// A query returning one row if the table `table` in `schema` (`None`:
+    /// the connection's default) has the column `column`, all unquoted. The
+    /// default reads `information_schema.columns` with `current_schema()`.
+    fn column_exists(&self, schema: Option<&str>, table: &str, column: &str) -> String {
+        let schema =
+            schema.map_or_else(|| "current_schema()".to_owned(), |s| self.string_literal(s));
+        format!(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = {schema} \
+             AND table_name = {} AND column_name = {}",
+            self.string_literal(table),
+            self.string_literal(column)
+        )
+    }
+
     /// A statement that tells, after a statement failed inside Cairn's
     /// transaction, whether that transaction is still open; `None` (the
     /// default) when no script runs in Cairn's transaction.

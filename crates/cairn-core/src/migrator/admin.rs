@@ -29,6 +29,7 @@ impl Migrator {
         let engine = driver.dialect().engine();
         let sql = this.sql(driver);
         this.ensure_tables(driver).await?;
+        this.ensure_version_text(driver, [version]).await?;
         let history = this.history(driver).await?;
         if let Some(first) = history.first() {
             return Err(Error::BaselineOverHistory {

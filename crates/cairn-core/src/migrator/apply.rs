@@ -81,10 +81,13 @@ impl Migrator {
         }
         let engine = driver.dialect().engine();
         let version = step.migration.version;
-        let rows = match driver
-            .query(&self.sql(driver).select_version(version))
-            .await
-        {
+        let repeatable = version.is_repeatable() && step.direction == Direction::Up;
+        let query = if repeatable {
+            self.sql(driver).select_state_and_checksum(version)
+        } else {
+            self.sql(driver).select_version(version)
+        };
+        let rows = match driver.query(&query).await {
             Ok(rows) => rows,
             Err(e) => {
                 let _ = driver.rollback().await;
@@ -92,6 +95,11 @@ impl Migrator {
             }
         };
         let state = rows.first().and_then(|row| row.first().cloned().flatten());
+        if repeatable && state.as_deref() == Some("applied") {
+            // Applied again only when its checksum changed since.
+            let recorded = rows.first().and_then(|row| row.get(1).cloned().flatten());
+            return Ok(recorded == step.migration.checksum(engine));
+        }
         match (step.direction, state.as_deref()) {
             (Direction::Up, None) => Ok(false),
             (Direction::Up, Some("applied")) | (Direction::Down, None) => Ok(true),
@@ -194,7 +202,12 @@ impl Migrator {
             }
             let ms = elapsed_ms(started);
             let now = UtcTime::now().rfc3339();
-            let mut bookkeeping = match step.direction {
+            let mut bookkeeping = Vec::new();
+            // A repeatable applied again replaces its row, in the same transaction.
+            if step.direction == Direction::Up && step.migration.version.is_repeatable() {
+                bookkeeping.push(sql.delete(step.migration.version));
+            }
+            bookkeeping.extend(match step.direction {
                 // With backfills to run, the row says so until the last one
                 // finishes, and the log entry waits for that.
                 Direction::Up if self.backfills_up(step) => {
@@ -208,7 +221,7 @@ impl Migrator {
                     sql.delete(step.migration.version),
                     sql.log(&self.log_entry(step, &now, ms, None)),
                 ],
-            };
+            });
             if step.direction == Direction::Down && !step.migration.backfills().is_empty() {
                 let checkpoints = sql.checkpoints();
                 bookkeeping.push(checkpoints.create());
@@ -252,6 +265,13 @@ impl Migrator {
             // Marks the row as a rollback in progress, so `--resume` never
             // mistakes it for an interrupted up.
             row.error = Some(RowError::RollbackInProgress);
+        }
+        if step.direction == Direction::Up && step.migration.version.is_repeatable() {
+            // A repeatable applied again: its previous row gives way to the claim.
+            driver
+                .execute(&sql.delete(step.migration.version))
+                .await
+                .map_err(|e| Error::driver(engine, "replacing the repeatable's history row", e))?;
         }
         let claim = match step.direction {
             Direction::Up => sql.insert(&row),
@@ -601,7 +621,15 @@ impl Migrator {
             location: step.script.location(step.statements[index].line),
             index: index + 1,
             count: step.statements.len(),
-            message: e.to_string(),
+            message: match step.transactional
+                && crate::dialect::for_engine(engine).cannot_run_in_transaction(e)
+            {
+                true => format!(
+                    "{e}; to run this migration outside a transaction, {}",
+                    step.migration.no_transaction_hint()
+                ),
+                false => e.to_string(),
+            },
             kind: e.kind,
             outcome,
         }

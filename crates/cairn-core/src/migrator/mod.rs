@@ -249,7 +249,19 @@ impl Migrator {
             .query(&sql.select())
             .await
             .map_err(|e| Error::driver(engine, format!("reading {}", sql.table()), e))?;
-        sql.decode(rows)
+        // Dotted and repeatable versions keep their text in `version_text`,
+        // read only when there is such a row (so a history of integral
+        // versions is read with the one query it always was).
+        let texts = if HistorySql::needs_version_texts(&rows) {
+            let texts = driver
+                .query(&sql.select_version_texts())
+                .await
+                .map_err(|e| Error::driver(engine, format!("reading {}", sql.table()), e))?;
+            sql.decode_version_texts(texts)?
+        } else {
+            Default::default()
+        };
+        sql.decode_with_texts(rows, &texts)
     }
 
     /// The status of every migration, and the problems found. Changes nothing.
@@ -465,6 +477,8 @@ impl Migrator {
             return Ok(());
         }
         self.ensure_tables(driver).await?;
+        self.ensure_version_text(driver, steps.iter().map(|step| step.migration.version))
+            .await?;
         let mut session = None;
         for step in &steps {
             if self.hooks.stop.is_stopped() {
@@ -488,6 +502,45 @@ impl Migrator {
                 .execute(&statement)
                 .await
                 .map_err(|e| Error::driver(engine, format!("creating {}", sql.table()), e))?;
+        }
+        Ok(())
+    }
+
+    /// The in-place upgrade of the history for versions that are not one
+    /// integer (Flyway's `1.1`, repeatable migrations), done under the
+    /// migration lock the first time such a version is recorded: a nullable
+    /// `version_text` column on the history and its log. A history of
+    /// integral versions is never changed.
+    pub(crate) async fn ensure_version_text(
+        &self,
+        driver: &mut dyn Driver,
+        versions: impl IntoIterator<Item = Version>,
+    ) -> Result<()> {
+        if versions
+            .into_iter()
+            .all(|version| version.as_i64().is_some())
+        {
+            return Ok(());
+        }
+        let sql = self.sql(driver);
+        let engine = driver.dialect().engine();
+        let present = driver
+            .query(&sql.version_text_exists())
+            .await
+            .map_err(|e| {
+                Error::driver(engine, format!("reading the columns of {}", sql.table()), e)
+            })?;
+        if !present.is_empty() {
+            return Ok(());
+        }
+        for statement in sql.add_version_text() {
+            driver.execute(&statement).await.map_err(|e| {
+                Error::driver(
+                    engine,
+                    format!("adding the version_text column to {}", sql.table()),
+                    e,
+                )
+            })?;
         }
         Ok(())
     }

@@ -1066,7 +1066,7 @@ impl Migrator {
                 .and_then(|row| row.first().cloned().flatten())
                 .unwrap_or_else(|| "0".to_owned());
             tracing::warn!(
-                version = m.version,
+                version = %m.version,
                 step = %step.what,
                 rows = %count,
                 "this step rewrites the table in one write transaction"

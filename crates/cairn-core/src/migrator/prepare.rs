@@ -53,6 +53,7 @@ impl Migrator {
                 name: migration.name.clone(),
                 engine,
                 declared_irreversible: migration.is_irreversible(engine),
+                expected: migration.down_hint(engine),
             })?;
         let statements =
             split::split_with(&script.text, &driver.dialect().split_rules()).map_err(|e| {
@@ -68,7 +69,19 @@ impl Migrator {
                 }
             })?;
         let directives = &script.directives;
-        let transactional = driver.capabilities().transactional_ddl && !directives.no_transaction;
+        let mut transactional =
+            driver.capabilities().transactional_ddl && !directives.no_transaction;
+        if transactional && migration.layout == crate::migration::Layout::Flyway {
+            // As Flyway runs it: statements it cannot run in a transaction
+            // take the migration out of one.
+            transactional = crate::tools::flyway::runs_in_transaction(
+                driver.dialect(),
+                migration,
+                direction,
+                script,
+                &statements,
+            )?;
+        }
         if transactional {
             refuse_transaction_control(migration, direction, engine, script, &statements)?;
         }

@@ -194,7 +194,8 @@ impl RecordingDriver {
     }
 
     /// The stored text of `column` in the history row of `version`.
-    pub(super) fn cell(&self, version: Version, column: &str) -> Option<String> {
+    pub(super) fn cell(&self, version: impl Into<Version>, column: &str) -> Option<String> {
+        let version = version.into();
         let index = column_index(column);
         self.db.history.get(&version)?[index].clone()
     }

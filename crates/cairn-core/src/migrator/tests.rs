@@ -23,7 +23,8 @@ fn script(version: Version, file: &str, text: &str) -> Script {
 
 /// Migration `version` whose up script creates `a<version>`, `b<version>`
 /// and `c<version>`, one statement per line, and whose down script drops them.
-fn migration(version: Version) -> Migration {
+fn migration(version: impl Into<Version>) -> Migration {
+    let version = version.into();
     let up = format!(
         "CREATE TABLE a{version} (id INT);\nCREATE TABLE b{version} (id INT);\nCREATE TABLE c{version} (id INT);\n"
     );
@@ -45,14 +46,15 @@ fn migration(version: Version) -> Migration {
     }
 }
 
-fn migrator(versions: &[Version]) -> Migrator {
+fn migrator(versions: &[i64]) -> Migrator {
     Migrator::new(
         versions.iter().copied().map(migration).collect(),
         MigratorOptions::default(),
     )
 }
 
-fn creates(version: Version) -> Vec<String> {
+fn creates(version: impl Into<Version>) -> Vec<String> {
+    let version: Version = version.into();
     ["a", "b", "c"]
         .map(|t| format!("CREATE TABLE {t}{version} (id INT)"))
         .to_vec()
@@ -78,23 +80,33 @@ async fn up_applies_in_order_and_records_rows() {
         .all(|m| m.transactional && m.statements == 3));
     assert_eq!(
         driver.applied(),
-        [creates(1), creates(2), creates(3)].concat()
+        [
+            creates(crate::migration::Version::from(1)),
+            creates(crate::migration::Version::from(2)),
+            creates(crate::migration::Version::from(3))
+        ]
+        .concat()
     );
     let history = migrator.history(&mut driver).await.expect("history");
-    let rows: Vec<(Version, HistoryKind, HistoryState)> = history
+    let rows: Vec<(i64, HistoryKind, HistoryState)> = history
         .iter()
-        .map(|r| (r.version, r.kind, r.state))
+        .map(|r| (r.version.key(), r.kind, r.state))
         .collect();
     assert_eq!(
         rows,
         [1, 2, 3].map(|v| (v, HistoryKind::Sql, HistoryState::Applied))
     );
-    assert_eq!(driver.cell(1, "kind").as_deref(), Some("sql"));
-    let log: Vec<(Version, &str, &str)> = driver
+    assert_eq!(
+        driver
+            .cell(crate::migration::Version::from(1), "kind")
+            .as_deref(),
+        Some("sql")
+    );
+    let log: Vec<(i64, &str, &str)> = driver
         .db
         .log
         .iter()
-        .map(|(v, action, outcome)| (*v, action.as_str(), outcome.as_str()))
+        .map(|(v, action, outcome)| (v.key(), action.as_str(), outcome.as_str()))
         .collect();
     assert_eq!(log, [(1, "up", "ok"), (2, "up", "ok"), (3, "up", "ok")]);
 }
@@ -158,13 +170,13 @@ async fn a_failing_statement_in_a_transaction_rolls_back_and_records_nothing() {
     match &failure.error {
         Error::Statement {
             direction: Direction::Up,
-            version: 2,
+            version,
             index: 2,
             count: 3,
             location,
             outcome,
             ..
-        } => {
+        } if version == 2 => {
             assert_eq!(location, &Location::new("migrations/2_m2/up.sql", 2));
             assert!(outcome.contains("rolled back"), "{outcome}");
         }
@@ -172,7 +184,7 @@ async fn a_failing_statement_in_a_transaction_rolls_back_and_records_nothing() {
     }
     assert_eq!(
         driver.applied(),
-        creates(1),
+        creates(crate::migration::Version::from(1)),
         "migration 2's first statement is undone"
     );
     assert!(driver.calls.contains(&Call::Rollback));
@@ -193,7 +205,11 @@ async fn a_failing_statement_outside_a_transaction_records_failed_with_statement
         "{:?}",
         failure.error
     );
-    assert_eq!(driver.applied(), &creates(1)[..1], "statement 1 stays");
+    assert_eq!(
+        driver.applied(),
+        &creates(crate::migration::Version::from(1))[..1],
+        "statement 1 stays"
+    );
     let history = migrator.history(&mut driver).await.expect("history");
     let row = &history[0];
     assert_eq!(row.state, HistoryState::Failed);
@@ -209,7 +225,9 @@ async fn a_failing_statement_outside_a_transaction_records_failed_with_statement
         ),
         other => panic!("unexpected {other:?}"),
     }
-    let stored = driver.cell(1, "error").expect("an error");
+    let stored = driver
+        .cell(crate::migration::Version::from(1), "error")
+        .expect("an error");
     assert!(stored.starts_with("up statement 2 of 3 ("), "{stored}");
 }
 
@@ -222,7 +240,11 @@ async fn resume_continues_from_the_failed_statement() {
     let report = migrator.up_resume(&mut driver, None).await.expect("resume");
 
     assert_eq!(report.migrations[0].statements, 2);
-    assert_eq!(driver.applied(), creates(1), "statement 1 ran once");
+    assert_eq!(
+        driver.applied(),
+        creates(crate::migration::Version::from(1)),
+        "statement 1 ran once"
+    );
     let history = migrator.history(&mut driver).await.expect("history");
     assert_eq!(history[0].state, HistoryState::Applied);
     assert_eq!(history[0].error, None);
@@ -241,7 +263,15 @@ async fn down_runs_down_scripts_in_reverse() {
     let versions: Vec<Version> = report.migrations.iter().map(|m| m.version).collect();
     assert_eq!(versions, [3, 2, 1]);
     let undone = &driver.applied()[9..];
-    assert_eq!(undone, [drops(3), drops(2), drops(1)].concat());
+    assert_eq!(
+        undone,
+        [
+            drops(crate::migration::Version::from(3)),
+            drops(crate::migration::Version::from(2)),
+            drops(crate::migration::Version::from(1))
+        ]
+        .concat()
+    );
     assert!(driver.db.history.is_empty());
     let downs: Vec<Version> = driver
         .db
@@ -286,7 +316,7 @@ async fn a_rollback_outside_a_transaction_is_marked_in_the_stored_format() {
         .expect_err("a rollback is not resumed")
         .error;
     assert!(
-        matches!(&error, Error::RollbackNotResumable { version: 1, .. }),
+        matches!(&error, Error::RollbackNotResumable { version, .. } if version == 1),
         "{error:?}"
     );
 }
@@ -346,7 +376,7 @@ async fn the_index_execute_many_returns_names_the_statement() {
         .collect();
     assert_eq!(
         batches.first(),
-        Some(&&creates(1)),
+        Some(&&creates(crate::migration::Version::from(1))),
         "one batch of the script"
     );
     let single = driver
@@ -374,11 +404,11 @@ async fn requests_that_cannot_be_carried_out_are_refused_with_named_errors() {
         "nothing to resume: no migration is failed or interrupted; run `cairn up`"
     );
     let error = migrator
-        .baseline(&mut driver, 0)
+        .baseline(&mut driver, crate::migration::Version::from(0))
         .await
         .expect_err("baseline 0");
     assert!(
-        matches!(error, Error::BaselineVersion { version: 0 }),
+        matches!(error, Error::BaselineVersion { version } if version == 0),
         "{error:?}"
     );
     assert!(
@@ -390,7 +420,10 @@ async fn requests_that_cannot_be_carried_out_are_refused_with_named_errors() {
         driver.calls
     );
 
-    migrator.up(&mut driver, Some(1)).await.expect("up to 1");
+    migrator
+        .up(&mut driver, Some(crate::migration::Version::from(1)))
+        .await
+        .expect("up to 1");
     let error = migrator
         .down(&mut driver, DownTarget::Steps(2))
         .await
@@ -411,7 +444,10 @@ async fn requests_that_cannot_be_carried_out_are_refused_with_named_errors() {
         "{error}"
     );
     let error = migrator
-        .down(&mut driver, DownTarget::To(2))
+        .down(
+            &mut driver,
+            DownTarget::To(crate::migration::Version::from(2)),
+        )
         .await
         .expect_err("a target that is not applied")
         .error;
@@ -419,14 +455,14 @@ async fn requests_that_cannot_be_carried_out_are_refused_with_named_errors() {
         matches!(
             error,
             Error::DownTargetNotApplied {
-                target: 2,
-                newest: 1
-            }
+                target,
+                newest
+            } if target == 2 && newest == 1
         ),
         "{error:?}"
     );
     let error = migrator
-        .baseline(&mut driver, 5)
+        .baseline(&mut driver, crate::migration::Version::from(5))
         .await
         .expect_err("baseline");
     assert!(
@@ -434,9 +470,9 @@ async fn requests_that_cannot_be_carried_out_are_refused_with_named_errors() {
             error,
             Error::BaselineOverHistory {
                 rows: 1,
-                first: 1,
+                first,
                 ..
-            }
+            } if first == 1
         ),
         "{error:?}"
     );
@@ -457,10 +493,10 @@ async fn skip_in_doubt_is_refused_for_a_statement_that_failed_with_an_error() {
         matches!(
             &error,
             Error::NoStatementInDoubt {
-                version: 1,
+                version,
                 statement: 2,
                 ..
-            }
+            } if version == 1
         ),
         "{error:?}"
     );
@@ -480,7 +516,7 @@ async fn resuming_a_migration_gone_from_disk_is_refused() {
         .expect_err("gone")
         .error;
     assert!(
-        matches!(&error, Error::ResumeMissing { version: 1, .. }),
+        matches!(&error, Error::ResumeMissing { version, .. } if version == 1),
         "{error:?}"
     );
     assert!(
@@ -495,7 +531,7 @@ async fn a_row_another_run_wrote_meanwhile_stops_the_run() {
     let mut driver = RecordingDriver::with_capabilities(
         Capabilities::new(true, LockKind::WriteTransaction).with_run_lock(),
     );
-    driver.other_run_writes(1, "running");
+    driver.other_run_writes(crate::migration::Version::from(1), "running");
     let error = migrator
         .up(&mut driver, None)
         .await
@@ -503,7 +539,7 @@ async fn a_row_another_run_wrote_meanwhile_stops_the_run() {
         .error;
     match &error {
         Error::ChangedByOtherRun { version, state, .. } => {
-            assert_eq!((*version, state.as_str()), (1, "running"));
+            assert_eq!((version.key(), state.as_str()), (1, "running"));
         }
         other => panic!("unexpected {other:?}"),
     }

@@ -44,7 +44,7 @@ impl Unit {
         let layout = parsed.kind.layout(&text);
         let kind = match parsed.kind {
             NameKind::CairnFolder | NameKind::DieselFolder => UnitKind::Folder,
-            NameKind::SqlxUp | NameKind::FlywayUp => UnitKind::Up(text),
+            NameKind::SqlxUp | NameKind::FlywayUp | NameKind::Repeatable => UnitKind::Up(text),
             NameKind::SqlxDown | NameKind::FlywayUndo => UnitKind::Down(text),
             NameKind::PlainSql if layout == Layout::Dbmate => UnitKind::Dbmate(text),
             NameKind::PlainSql => UnitKind::Up(text),
@@ -61,13 +61,12 @@ impl Unit {
 
 /// Refuses a directory whose entries are of more than one layout family.
 pub(super) fn check_one_layout(dir: &Path, units: &[Unit]) -> Result<(), Error> {
-    let Some(first) = units.first() else {
+    // Repeatable `R__` files sit beside any layout.
+    let mut units = units.iter().filter(|unit| !unit.version.is_repeatable());
+    let Some(first) = units.next() else {
         return Ok(());
     };
-    match units
-        .iter()
-        .find(|unit| family(unit.layout) != family(first.layout))
-    {
+    match units.find(|unit| family(unit.layout) != family(first.layout)) {
         Some(second) => Err(Error::MixedLayouts {
             dir: dir.to_owned(),
             first: first.path.clone(),

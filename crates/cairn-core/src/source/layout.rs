@@ -14,8 +14,9 @@ use crate::migration::{Direction, Layout, Version};
 pub(super) const ACCEPTED: &str = "expected a migration folder `<version>_<name>/` (cairn) or \
 `YYYY-MM-DD-HHMMSS_<name>/` (diesel), or a file `<version>_<name>.up.sql` and \
 `.down.sql` (sqlx, golang-migrate), `<version>_<name>.sql` (dbmate, sqlx), or \
-`V<version>__<name>.sql` and `U<version>__<name>.sql` (flyway, refinery); hidden files, \
-README and *.md files and cairn.toml are ignored";
+`V<version>__<name>.sql` and `U<version>__<name>.sql` (flyway, refinery), and repeatable \
+`R__<name>.sql` beside any of them; hidden files, README and *.md files, cairn.toml and \
+flyway callbacks are ignored";
 
 /// Hint for a version that is not a positive integer.
 const POSITIVE: &str = "versions are positive integers (1 to 9223372036854775807)";
@@ -46,6 +47,7 @@ pub(super) fn is_ignored(name: &str) -> bool {
         || lower.starts_with("readme")
         || lower.ends_with(".md")
         || name == "cairn.toml"
+        || crate::tools::flyway::is_callback(name)
 }
 
 /// What a top-level name says, before any file is read.
@@ -59,6 +61,8 @@ pub(super) enum NameKind {
     PlainSql,
     FlywayUp,
     FlywayUndo,
+    /// `R__<name>.sql`: a repeatable migration, accepted beside every layout.
+    Repeatable,
 }
 
 impl NameKind {
@@ -69,7 +73,7 @@ impl NameKind {
             NameKind::CairnFolder => Layout::Cairn,
             NameKind::DieselFolder => Layout::Diesel,
             NameKind::SqlxUp | NameKind::SqlxDown => Layout::Sqlx,
-            NameKind::FlywayUp | NameKind::FlywayUndo => Layout::Flyway,
+            NameKind::FlywayUp | NameKind::FlywayUndo | NameKind::Repeatable => Layout::Flyway,
             NameKind::PlainSql if has_dbmate_marker(text) => Layout::Dbmate,
             NameKind::PlainSql => Layout::Sqlx,
         }
@@ -125,24 +129,16 @@ pub(super) fn parse_name(name: &str, is_dir: bool) -> Result<ParsedName, String>
     if matches!(stem, "up" | "down") || stem.starts_with("up.") || stem.starts_with("down.") {
         return Err(folder_file_hint());
     }
-    if let Some(rest) = stem.strip_prefix('R') {
-        if rest.starts_with("__") {
-            return Err(
-                "repeatable migrations (`R__<name>.sql`) are not supported: cairn applies each \
-                 migration once; make it a versioned migration"
-                    .to_owned(),
-            );
-        }
-    }
-    let flyway = match stem.split_at_checked(1) {
-        Some(("V", rest)) => Some((NameKind::FlywayUp, rest)),
-        Some(("U", rest)) => Some((NameKind::FlywayUndo, rest)),
-        _ => None,
-    };
-    if let Some((kind, rest)) = flyway {
-        if rest.starts_with(|c: char| c.is_ascii_digit()) {
-            return parse_flyway(kind, rest, name);
-        }
+    // Flyway's grammar (refinery's too) lives with the tool.
+    if let Some(flyway) = crate::tools::flyway::parse(stem) {
+        use crate::tools::flyway::Kind;
+        let flyway = flyway.map_err(|hint| format!("{hint}; {ACCEPTED}"))?;
+        let kind = match flyway.kind {
+            Kind::Versioned => NameKind::FlywayUp,
+            Kind::Undo => NameKind::FlywayUndo,
+            Kind::Repeatable => NameKind::Repeatable,
+        };
+        return Ok(parsed(kind, flyway.version, &flyway.description));
     }
     match split_version(stem) {
         Some((digits, rest)) => {
@@ -165,40 +161,6 @@ fn folder_file_hint() -> String {
         "this looks like a file of a migration folder: point --dir at the directory that \
          holds the migration folders, or move it into one; {ACCEPTED}"
     )
-}
-
-fn parse_flyway(kind: NameKind, rest: &str, name: &str) -> Result<ParsedName, String> {
-    let Some((version, description)) = rest.split_once("__") else {
-        return Err(format!(
-            "flyway names separate version and description with two underscores \
-             (`V1__create_users.sql`); {ACCEPTED}"
-        ));
-    };
-    if !version.bytes().all(|b| b.is_ascii_digit()) {
-        if version
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'_')
-        {
-            return Err(format!(
-                "flyway version `{version}` has parts: cairn versions are single integers, so \
-                 renumber it (e.g. `V2__...`)"
-            ));
-        }
-        return Err(format!(
-            "flyway version `{version}` is not an integer; {POSITIVE}"
-        ));
-    }
-    let version = parse_version(version, name)?;
-    if description.is_empty() {
-        return Err(format!(
-            "the description after `__` is missing (`V{version}__create_users.sql`)"
-        ));
-    }
-    Ok(ParsedName {
-        kind,
-        version,
-        name: description.to_owned(),
-    })
 }
 
 /// `YYYY-MM-DD-HHMMSS_<rest>` → (`YYYYMMDDHHMMSS`, rest).
@@ -244,13 +206,13 @@ fn non_empty(name: &str) -> Result<&str, String> {
 }
 
 fn parse_version(digits: &str, name: &str) -> Result<Version, String> {
-    match digits.parse::<Version>() {
+    match digits.parse::<i64>() {
         Ok(0) if name == "00000000000000_diesel_initial_setup" => Err(format!(
             "diesel's initial setup migration has version 0, which cairn cannot order; \
              {POSITIVE}: give it version 1 (`00000000000001_diesel_initial_setup`)"
         )),
         Ok(0) => Err(format!("version 0 is not allowed: {POSITIVE}")),
-        Ok(version) => Ok(version),
+        Ok(version) => Ok(Version::from(version)),
         Err(_) => Err(format!("version `{digits}` is too large: {POSITIVE}")),
     }
 }
@@ -377,7 +339,7 @@ impl NewShape {
             NameKind::CairnFolder => NewShape::CairnFolder,
             NameKind::DieselFolder => NewShape::DieselFolder,
             NameKind::SqlxUp | NameKind::SqlxDown => NewShape::SqlxPair,
-            NameKind::FlywayUp | NameKind::FlywayUndo => NewShape::Flyway,
+            NameKind::FlywayUp | NameKind::FlywayUndo | NameKind::Repeatable => NewShape::Flyway,
             NameKind::PlainSql if has_dbmate_marker(text) => NewShape::Dbmate,
             NameKind::PlainSql => NewShape::SqlxUpOnly,
         }
@@ -463,7 +425,7 @@ mod tests {
         ] {
             let parsed = parse_name(name, is_dir).expect(name);
             assert_eq!(
-                (parsed.kind, parsed.version, parsed.name.as_str()),
+                (parsed.kind, parsed.version.key(), parsed.name.as_str()),
                 (kind, version, rest),
                 "{name}"
             );
@@ -492,7 +454,7 @@ mod tests {
                 .map(|(path, script)| (path.display().to_string(), script))
                 .collect()
         };
-        let v = 20260131120000;
+        let v = Version::from(20260131120000);
         let owned = |list: &[(&str, NewScript)]| -> Vec<(String, NewScript)> {
             list.iter().map(|(n, s)| ((*n).to_owned(), *s)).collect()
         };
@@ -512,23 +474,23 @@ mod tests {
             ])
         );
         assert_eq!(
-            names(NewShape::DieselFolder, 42),
+            names(NewShape::DieselFolder, crate::migration::Version::from(42)),
             owned(&[("42_add_users/up.sql", Up), ("42_add_users/down.sql", Down)])
         );
         assert_eq!(
-            names(NewShape::SqlxPair, 7),
+            names(NewShape::SqlxPair, crate::migration::Version::from(7)),
             owned(&[("7_add_users.up.sql", Up), ("7_add_users.down.sql", Down)])
         );
         assert_eq!(
-            names(NewShape::SqlxUpOnly, 7),
+            names(NewShape::SqlxUpOnly, crate::migration::Version::from(7)),
             owned(&[("7_add_users.sql", Up)])
         );
         assert_eq!(
-            names(NewShape::Flyway, 7),
+            names(NewShape::Flyway, crate::migration::Version::from(7)),
             owned(&[("V7__add_users.sql", Up), ("U7__add_users.sql", Down)])
         );
         assert_eq!(
-            names(NewShape::Dbmate, 7),
+            names(NewShape::Dbmate, crate::migration::Version::from(7)),
             owned(&[("7_add_users.sql", UpAndDown)])
         );
 

@@ -141,7 +141,8 @@ pub fn survey(dir: &Path) -> Result<Survey, Error> {
             continue;
         };
         versions.push(version);
-        if latest.is_none_or(|(highest, _)| version > highest) {
+        // A repeatable `R__` file sits beside any layout: it says nothing of the shape.
+        if !version.is_repeatable() && latest.is_none_or(|(highest, _)| version > highest) {
             latest = Some((version, shape));
         }
     }

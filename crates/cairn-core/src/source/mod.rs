@@ -9,7 +9,7 @@
 //! | Cairn         | `<version>_<name>/` with `up.sql`, `down.sql`, `up.<engine>.sql`, `down.<engine>.sql` |
 //! | diesel        | `YYYY-MM-DD-HHMMSS_<name>/` with the same files; version `YYYYMMDDHHMMSS` |
 //! | sqlx, golang-migrate | `<version>_<name>.up.sql` and `<version>_<name>.down.sql`, or an up-only `<version>_<name>.sql` |
-//! | Flyway, refinery | `V<version>__<name>.sql`, and `U<version>__<name>.sql` (undo) |
+//! | Flyway, refinery | `V<version>__<name>.sql` (dotted versions too), `U<version>__<name>.sql` (undo), `R__<name>.sql` (repeatable) |
 //! | dbmate        | `<version>_<name>.sql` with a `-- migrate:up` line and optionally `-- migrate:down` |
 //!
 //! `<engine>` is one of `postgres`, `mysql`, `sqlite`, spelt exactly so in file
@@ -21,8 +21,8 @@
 //! - **Versions** are positive integers written in digits; they compare
 //!   numerically, so `0001_a/` and `1_b/` are a duplicate. Version 0, a sign, or a
 //!   value above `i64::MAX` is rejected with a hint. Flyway's dotted versions
-//!   (`V1.1__x.sql`) and repeatable migrations (`R__x.sql`) are rejected with a hint
-//!   rather than approximated.
+//!   (`V1.1__x.sql`) and repeatable migrations (`R__x.sql`, accepted beside every
+//!   layout) are read as Flyway reads them ([`crate::tools::flyway`], docs/layouts.md).
 //! - **One layout per directory.** Cairn and diesel folders may be mixed (both are
 //!   folders holding the same file names); any other mix is
 //!   [`Error::MixedLayouts`], naming one entry of each. A `<version>_<name>.sql`

@@ -131,7 +131,10 @@ fn reads_cairn_folders_with_engine_overrides() {
     assert!(first.down.is_empty());
 
     let second = &migrations[1];
-    assert_eq!((second.version, second.name.as_str()), (10, "add_email"));
+    assert_eq!(
+        (second.version.key(), second.name.as_str()),
+        (10, "add_email")
+    );
     assert_eq!(
         second
             .down
@@ -163,7 +166,7 @@ fn reads_diesel_folders_with_their_timestamp_as_version() {
     let migrations = read(&dir);
     let summary: Vec<_> = migrations
         .iter()
-        .map(|m| (m.version, m.name.as_str(), m.layout))
+        .map(|m| (m.version.key(), m.name.as_str(), m.layout))
         .collect();
     assert_eq!(
         summary,
@@ -221,7 +224,7 @@ fn reads_sqlx_up_down_pairs_and_up_only_files() {
     assert_eq!(migrations.len(), 2);
     let first = &migrations[0];
     assert_eq!(
-        (first.version, first.name.as_str(), first.layout),
+        (first.version.key(), first.name.as_str(), first.layout),
         (20240101000000, "create_users", Layout::Sqlx)
     );
     assert_eq!(
@@ -234,7 +237,7 @@ fn reads_sqlx_up_down_pairs_and_up_only_files() {
     );
     let second = &migrations[1];
     assert_eq!(
-        (second.version, second.name.as_str(), second.layout),
+        (second.version.key(), second.name.as_str(), second.layout),
         (20240102000000, "seed", Layout::Sqlx)
     );
     assert!(second.down.is_empty());
@@ -253,7 +256,7 @@ fn reads_flyway_versioned_and_undo_files() {
     let migrations = read(&dir);
     let summary: Vec<_> = migrations
         .iter()
-        .map(|m| (m.version, m.name.as_str(), m.layout))
+        .map(|m| (m.version.key(), m.name.as_str(), m.layout))
         .collect();
     assert_eq!(
         summary,
@@ -284,7 +287,11 @@ DROP INDEX i;
     let migrations = read(&dir);
     let migration = &migrations[0];
     assert_eq!(
-        (migration.version, migration.name.as_str(), migration.layout),
+        (
+            migration.version.key(),
+            migration.name.as_str(),
+            migration.layout
+        ),
         (20240101000000, "index", Layout::Dbmate)
     );
     let path = dir.path().join("20240101000000_index.sql");
@@ -388,6 +395,8 @@ fn detect_layout_follows_the_names() {
         ("README.md", ""),
         ("junk.txt", ""),
         ("V1.1__x.sql", ""),
+        ("R__views.sql", ""),
+        ("V1.a__x.sql", ""),
     ]);
     let table = [
         ("1_a", Some(Layout::Cairn)),
@@ -400,7 +409,9 @@ fn detect_layout_follows_the_names() {
         ("U6__f.sql", Some(Layout::Flyway)),
         ("README.md", None),
         ("junk.txt", None),
-        ("V1.1__x.sql", None),
+        ("V1.1__x.sql", Some(Layout::Flyway)),
+        ("R__views.sql", Some(Layout::Flyway)),
+        ("V1.a__x.sql", None),
     ];
     for (name, expected) in table {
         let got = detect_layout(&dir.path().join(name)).expect("detect");
@@ -792,17 +803,105 @@ fn a_bad_migration_toml_names_its_line() {
 }
 
 #[test]
-fn flyway_dotted_versions_are_rejected() {
-    for name in ["V1.1__x.sql", "V1_1__x.sql"] {
-        let dir = tree(&[(name, CREATE)]);
-        unrecognised_at(&fail(&dir), &dir, name, "single integers");
-    }
+fn flyway_dotted_and_underscored_versions_read_in_flyway_order() {
+    let dir = tree(&[
+        ("V1__a.sql", CREATE),
+        ("V1.1__b.sql", CREATE),
+        ("V1.10__e.sql", CREATE),
+        ("V1_2__c.sql", CREATE),
+        ("V13.1__f.sql", CREATE),
+        ("V2__d.sql", CREATE),
+        ("U1.1__b.sql", "DROP TABLE t;\n"),
+    ]);
+    let migrations = read(&dir);
+    let got: Vec<(String, &str)> = migrations
+        .iter()
+        .map(|m| (m.version.to_string(), m.name.as_str()))
+        .collect();
+    let expected = [
+        ("1", "a"),
+        ("1.1", "b"),
+        ("1.2", "c"),
+        ("1.10", "e"),
+        ("2", "d"),
+        ("13.1", "f"),
+    ];
+    assert_eq!(got, expected.map(|(v, n)| (v.to_owned(), n)).to_vec());
+    assert_eq!(
+        migrations[0].version, 1,
+        "an integral version is what it was"
+    );
+    let undo = plain(&migrations[1].down);
+    assert_eq!(undo.path, dir.path().join("U1.1__b.sql"));
 }
 
 #[test]
-fn flyway_repeatable_migrations_are_rejected() {
-    let dir = tree(&[("V1__a.sql", CREATE), ("R__views.sql", CREATE)]);
-    unrecognised_at(&fail(&dir), &dir, "R__views.sql", "repeatable");
+fn flyway_versions_that_are_the_same_number_are_a_duplicate() {
+    // Flyway compares 1.0 and 1 as equal: one of them would never run.
+    let dir = tree(&[("V1.0__a.sql", CREATE), ("V1__b.sql", CREATE)]);
+    assert!(
+        matches!(fail(&dir), Error::DuplicateVersion { .. }),
+        "{}",
+        fail(&dir)
+    );
+}
+
+#[test]
+fn repeatable_migrations_sort_after_every_versioned_one_by_name() {
+    let dir = tree(&[
+        ("R__b_views.sql", CREATE),
+        ("R__a_functions.sql", CREATE),
+        ("V1__a.sql", CREATE),
+        ("V20260101000000__b.sql", CREATE),
+    ]);
+    let migrations = read(&dir);
+    let got: Vec<(&str, bool)> = migrations
+        .iter()
+        .map(|m| (m.name.as_str(), m.version.is_repeatable()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a", false),
+            ("b", false),
+            ("a_functions", true),
+            ("b_views", true)
+        ]
+    );
+    assert!(
+        migrations[2].down.is_empty(),
+        "a repeatable has no down script"
+    );
+}
+
+#[test]
+fn repeatable_migrations_sit_beside_cairn_folders() {
+    let dir = tree(&[("1_users/up.sql", CREATE), ("R__views.sql", CREATE)]);
+    let migrations = read(&dir);
+    assert_eq!(migrations.len(), 2);
+    assert_eq!(migrations[0].layout, Layout::Cairn);
+    assert_eq!(migrations[1].version, Version::repeatable("views"));
+    let dir = tree(&[("R__.sql", CREATE)]);
+    unrecognised_at(&fail(&dir), &dir, "R__.sql", "description after `R__`");
+}
+
+#[test]
+fn flyway_callbacks_are_not_migrations() {
+    let dir = tree(&[("V1__a.sql", CREATE), ("beforeMigrate.sql", "SELECT 1;\n")]);
+    assert_eq!(read(&dir).len(), 1);
+}
+
+#[test]
+fn flyway_bad_versions_are_rejected_with_the_rule() {
+    let dir = tree(&[("V1.a__x.sql", CREATE)]);
+    unrecognised_at(
+        &fail(&dir),
+        &dir,
+        "V1.a__x.sql",
+        "integers separated by `.` or `_`",
+    );
+    let dir = tree(&[("V1..1__x.sql", CREATE)]);
+    unrecognised_at(&fail(&dir), &dir, "V1..1__x.sql", "a part is empty");
 }
 
 #[test]
@@ -925,13 +1024,25 @@ fn assert_duplicate(error: &Error, dir: &TempDir, version: Version, first: &str,
 #[test]
 fn duplicate_versions_name_both_folders() {
     let dir = tree(&[("1_a/up.sql", CREATE), ("1_b/up.sql", CREATE)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "1_a", "1_b");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "1_a",
+        "1_b",
+    );
 }
 
 #[test]
 fn versions_compare_numerically() {
     let dir = tree(&[("0001_a/up.sql", CREATE), ("1_b/up.sql", CREATE)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "0001_a", "1_b");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "0001_a",
+        "1_b",
+    );
 }
 
 #[test]
@@ -943,7 +1054,7 @@ fn a_diesel_and_a_cairn_folder_can_share_a_version() {
     assert_duplicate(
         &fail(&dir),
         &dir,
-        20230115093000,
+        crate::migration::Version::from(20230115093000),
         "2023-01-15-093000_a",
         "20230115093000_b",
     );
@@ -952,22 +1063,46 @@ fn a_diesel_and_a_cairn_folder_can_share_a_version() {
 #[test]
 fn duplicate_flat_up_files_are_rejected() {
     let dir = tree(&[("1_a.sql", CREATE), ("1_a.up.sql", CREATE)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "1_a.sql", "1_a.up.sql");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "1_a.sql",
+        "1_a.up.sql",
+    );
     let dir = tree(&[("V01__b.sql", CREATE), ("V1__a.sql", CREATE)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "V01__b.sql", "V1__a.sql");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "V01__b.sql",
+        "V1__a.sql",
+    );
     let dir = tree(&[
         ("1_a.up.sql", CREATE),
         ("1_a.down.sql", CREATE),
         ("1_b.down.sql", CREATE),
     ]);
-    assert_duplicate(&fail(&dir), &dir, 1, "1_a.down.sql", "1_b.down.sql");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "1_a.down.sql",
+        "1_b.down.sql",
+    );
 }
 
 #[test]
 fn duplicate_dbmate_versions_are_rejected() {
     let up = "-- migrate:up\nSELECT 1;\n";
     let dir = tree(&[("01_a.sql", up), ("1_b.sql", up)]);
-    assert_duplicate(&fail(&dir), &dir, 1, "01_a.sql", "1_b.sql");
+    assert_duplicate(
+        &fail(&dir),
+        &dir,
+        crate::migration::Version::from(1),
+        "01_a.sql",
+        "1_b.sql",
+    );
 }
 
 fn assert_empty(error: &Error, dir: &TempDir, path: &str) {

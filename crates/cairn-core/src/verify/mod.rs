@@ -724,7 +724,8 @@ mod tests {
         );
     }
 
-    fn migration(version: Version, down: bool) -> Migration {
+    fn migration(version: impl Into<Version>, down: bool) -> Migration {
+        let version = version.into();
         let script = |text: &str| Script {
             path: PathBuf::from("x.sql"),
             first_line: 1,
@@ -754,15 +755,19 @@ mod tests {
 
     #[test]
     fn from_and_to_split_the_migrations() {
-        let all = vec![migration(1, true), migration(2, false), migration(3, true)];
+        let all = vec![
+            migration(crate::migration::Version::from(1), true),
+            migration(crate::migration::Version::from(2), false),
+            migration(crate::migration::Version::from(3), true),
+        ];
         let options = VerifyOptions {
-            from: Some(2),
-            to: Some(2),
+            from: Some(crate::migration::Version::from(2)),
+            to: Some(crate::migration::Version::from(2)),
             ..VerifyOptions::default()
         };
         let (before, checked) = select(&all, Engine::Sqlite, &options);
         assert_eq!(before, vec![1]);
-        assert_eq!(checked, vec![(2, "m2".to_owned(), false)]);
+        assert_eq!(checked, vec![(Version::from(2), "m2".to_owned(), false)]);
         let (before, checked) = select(&all, Engine::Sqlite, &VerifyOptions::default());
         assert!(before.is_empty());
         assert_eq!(checked.len(), 3);

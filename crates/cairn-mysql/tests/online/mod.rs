@@ -76,7 +76,7 @@ fn compile(driver: &MySqlDriver, kind: Kind, before: Option<&Table>) -> Result<P
         batch: Default::default(),
     };
     let ctx = Context {
-        version: VERSION,
+        version: VERSION.into(),
         index: 0,
         before,
     };

@@ -198,7 +198,7 @@ fn compile_for(
         batch: Default::default(),
     };
     let ctx = Context {
-        version: 20260101090500,
+        version: cairn_core::Version::from(20260101090500),
         index: 0,
         before,
     };

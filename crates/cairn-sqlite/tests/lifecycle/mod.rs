@@ -81,7 +81,7 @@ async fn expand_contract_uncontract_abort_keep_both_versions_and_every_row() {
     let migrator = Migrator::new(dir.read(), MigratorOptions::default());
     let mut db = Db::new().await;
     migrator
-        .up(&mut db.cairn, Some(1))
+        .up(&mut db.cairn, Some(cairn_core::Version::from(1)))
         .await
         .expect("users table");
     db.write("INSERT INTO users (id, name, email) VALUES (1, 'Ada', 'a@x'), (2, 'Bob', NULL)")
@@ -93,11 +93,14 @@ async fn expand_contract_uncontract_abort_keep_both_versions_and_every_row() {
     let phases: Vec<_> = report
         .migrations
         .iter()
-        .map(|m| (m.version, m.phase))
+        .map(|m| (m.version.key(), m.phase))
         .collect();
     assert_eq!(phases, [(2, Some(Phase::Expand))]);
     let held = report.held.expect("up says where it stopped");
-    assert_eq!((held.version, held.state), (2, HistoryState::Expanded));
+    assert_eq!(
+        (held.version.key(), held.state),
+        (2, HistoryState::Expanded)
+    );
     assert!(held.next.contains("cairn contract 2"), "{}", held.next);
     let status = migrator.status(&mut db.cairn).await.expect("status");
     let states: Vec<_> = status.migrations.iter().map(|m| m.state).collect();
@@ -200,12 +203,18 @@ async fn abort_right_after_expand_gives_back_the_schema() {
     let dir = migrations();
     let migrator = Migrator::new(dir.read(), MigratorOptions::default());
     let mut db = Db::new().await;
-    migrator.up(&mut db.cairn, Some(1)).await.expect("users");
+    migrator
+        .up(&mut db.cairn, Some(cairn_core::Version::from(1)))
+        .await
+        .expect("users");
     db.write("INSERT INTO users (id, name) VALUES (1, 'Ada')")
         .await;
     let before = db.snapshot().await;
     migrator.up(&mut db.cairn, None).await.expect("expand");
-    let report = migrator.abort(&mut db.cairn, Some(2)).await.expect("abort");
+    let report = migrator
+        .abort(&mut db.cairn, Some(cairn_core::Version::from(2)))
+        .await
+        .expect("abort");
     assert_eq!(report.migrations[0].phase, Some(Phase::Abort));
     let differences = diff(&before, &db.snapshot().await);
     assert!(differences.is_empty(), "{differences:#?}");
@@ -232,7 +241,10 @@ async fn dry_runs_print_the_sql_of_each_phase_and_change_nothing() {
     let dir = migrations();
     let migrator = Migrator::new(dir.read(), MigratorOptions::default());
     let mut db = Db::new().await;
-    migrator.up(&mut db.cairn, Some(1)).await.expect("users");
+    migrator
+        .up(&mut db.cairn, Some(cairn_core::Version::from(1)))
+        .await
+        .expect("users");
     let planned = migrator
         .plan_up(&mut db.cairn, None)
         .await

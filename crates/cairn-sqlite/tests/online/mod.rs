@@ -153,7 +153,7 @@ fn compile(kind: Kind, before: Option<&Table>) -> Result<Phases, String> {
         batch: Default::default(),
     };
     let ctx = Context {
-        version: 20260101090500,
+        version: cairn_core::Version::from(20260101090500),
         index: 0,
         before,
     };

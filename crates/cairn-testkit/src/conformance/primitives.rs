@@ -313,7 +313,7 @@ pub async fn unsupported_lock_is_refused_before_anything_changes(target: &dyn Ta
             other => panic!("{omits:?}: expected a driver error, got {other}"),
         }
         assert!(failure.report.migrations.is_empty());
-        let baseline = migrator.baseline(&mut driver, 1).await;
+        let baseline = migrator.baseline(&mut driver, cairn_core::Version::from(1)).await;
         assert!(
             matches!(&baseline, Err(Error::Driver { cause, .. }) if cause.kind == DriverErrorKind::Unsupported),
             "{omits:?}: baseline without the run lock: {baseline:?}"

@@ -522,7 +522,7 @@ mod tests {
     fn statement(kind: DriverErrorKind) -> Error {
         Error::Statement {
             direction: Direction::Up,
-            version: 1,
+            version: cairn_core::Version::from(1),
             name: "rename".to_owned(),
             engine: Engine::Postgres,
             location: Location::new("migration.toml", 1),

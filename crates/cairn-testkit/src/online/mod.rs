@@ -85,7 +85,7 @@ pub mod verify_cases;
 pub use load::{concurrency, lock_queue, LoadReport, LockQueue, LockQueueReport};
 
 /// The version of the migration a case's `migration.toml` is written as.
-pub const CASE_VERSION: Version = 20_260_101_090_500;
+pub const CASE_VERSION: Version = Version::new(20_260_101_090_500);
 
 /// SQL with replacements per engine, where the engines spell it differently.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

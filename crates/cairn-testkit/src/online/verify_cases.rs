@@ -5,7 +5,7 @@
 //! runs each of [`VERIFY_CASES`] on the driver's [`Target`].
 
 use cairn_core::verify::{self, Outcome, VerifyOptions, VerifyReport};
-use cairn_core::{Engine, Migrator, MigratorOptions, Version};
+use cairn_core::{Engine, Migrator, MigratorOptions};
 
 use super::Sql;
 use crate::conformance::Target;
@@ -58,11 +58,11 @@ async fn run(target: &dyn Target, dir: &FixtureDir, options: MigratorOptions) ->
         .unwrap_or_else(|e| panic!("verify runs: {e}"))
 }
 
-fn outcomes(report: &VerifyReport) -> Vec<(Version, Outcome)> {
+fn outcomes(report: &VerifyReport) -> Vec<(i64, Outcome)> {
     report
         .migrations
         .iter()
-        .map(|m| (m.version, m.outcome))
+        .map(|m| (m.version.key(), m.outcome))
         .collect()
 }
 

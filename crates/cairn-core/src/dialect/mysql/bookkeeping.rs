@@ -98,6 +98,16 @@ impl Bookkeeping for MysqlDialect {
         )
     }
 
+    fn column_exists(&self, schema: Option<&str>, table: &str, column: &str) -> String {
+        let schema = schema.map_or_else(|| "DATABASE()".to_owned(), |s| self.string_literal(s));
+        format!(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = {schema} \
+             AND table_name = {} AND column_name = {}",
+            self.string_literal(table),
+            self.string_literal(column)
+        )
+    }
+
     fn primary_key_query(&self, table: &str) -> String {
         let (schema, name) = match table.split_once('.') {
             Some((schema, name)) => (Some(schema), name),

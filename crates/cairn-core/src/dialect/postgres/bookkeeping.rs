@@ -110,6 +110,50 @@ impl Bookkeeping for PostgresDialect {
         )
     }
 
+    /// The statements Flyway's PostgreSQL parser runs outside a transaction
+    /// (`detectCanExecuteInTransaction`): `CREATE [UNIQUE] INDEX
+    /// CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `CREATE`/`DROP` `DATABASE`,
+    /// `TABLESPACE` or `SUBSCRIPTION`, `ALTER SYSTEM`, `REINDEX SCHEMA`,
+    /// `DATABASE` or `SYSTEM`, `VACUUM`, `DISCARD ALL`, and `ALTER TYPE …
+    /// ADD VALUE` on servers older than 12; and `REINDEX … CONCURRENTLY`,
+    /// which PostgreSQL 12+ refuses in a transaction block too.
+    fn needs_no_transaction(&self, statement: &str) -> bool {
+        let words = crate::split::leading_words(statement, 4);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let upper = statement.to_ascii_uppercase();
+        let has = |word: &str| {
+            upper
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|w| w == word)
+        };
+        match words.as_slice() {
+            ["CREATE", "INDEX", "CONCURRENTLY", ..]
+            | ["CREATE", "UNIQUE", "INDEX", "CONCURRENTLY", ..]
+            | ["DROP", "INDEX", "CONCURRENTLY", ..]
+            | ["CREATE" | "DROP", "DATABASE" | "TABLESPACE" | "SUBSCRIPTION", ..]
+            | ["ALTER", "SYSTEM", ..]
+            | ["REINDEX", "SCHEMA" | "DATABASE" | "SYSTEM", ..]
+            | ["VACUUM", ..]
+            | ["DISCARD", "ALL", ..] => true,
+            ["REINDEX", ..] => has("CONCURRENTLY"),
+            ["ALTER", "TYPE", ..] => {
+                let old = self.version.as_ref().is_some_and(|v| v.numbers.0 < 12);
+                old && upper
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .windows(2)
+                    .any(|w| w == ["ADD", "VALUE"])
+            }
+            _ => false,
+        }
+    }
+
+    /// SQLSTATE 25001, active_sql_transaction: "cannot run inside a
+    /// transaction block".
+    fn cannot_run_in_transaction(&self, error: &DriverError) -> bool {
+        error.code.as_deref() == Some("25001")
+    }
+
     /// In a failed transaction every statement but ROLLBACK is refused
     /// (25P02, in_failed_sql_transaction); outside one this succeeds.
     fn transaction_probe(&self) -> Option<&'static str> {

@@ -69,6 +69,14 @@ impl Bookkeeping for SqliteDialect {
         )
     }
 
+    fn column_exists(&self, _schema: Option<&str>, table: &str, column: &str) -> String {
+        format!(
+            "SELECT 1 FROM pragma_table_info({}) WHERE name = {}",
+            self.string_literal(table),
+            self.string_literal(column)
+        )
+    }
+
     /// BEGIN inside a transaction fails; outside one it opens a transaction,
     /// which the rollback that follows ends.
     fn transaction_probe(&self) -> Option<&'static str> {

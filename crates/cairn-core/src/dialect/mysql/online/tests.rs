@@ -49,7 +49,7 @@ fn compile(dialect: &MysqlDialect, kind: Kind, before: &Table) -> Result<Phases,
         batch: Default::default(),
     };
     let ctx = Context {
-        version: 20260101090500,
+        version: crate::migration::Version::from(20260101090500),
         index: 1,
         before: Some(before),
     };

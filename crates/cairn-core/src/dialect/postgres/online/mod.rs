@@ -396,7 +396,7 @@ mod tests {
     fn phases(kind: Kind) -> String {
         let table = people();
         let ctx = Context {
-            version: 20260101090500,
+            version: crate::migration::Version::from(20260101090500),
             index: 1,
             before: Some(&table),
         };

@@ -61,7 +61,7 @@ mod tests {
     fn refuses_what_it_cannot_rename() {
         let table = users();
         let ctx = Context {
-            version: 20260101090500,
+            version: crate::migration::Version::from(20260101090500),
             index: 0,
             before: Some(&table),
         };
@@ -106,7 +106,7 @@ mod tests {
             "CHECK (name <> ''::text)".to_owned(),
         );
         let ctx = Context {
-            version: 20260101090500,
+            version: crate::migration::Version::from(20260101090500),
             index: 0,
             before: Some(&table),
         };

@@ -314,7 +314,7 @@ mod tests {
             batch: Default::default(),
         };
         let ctx = Context {
-            version: 20260101090500,
+            version: crate::migration::Version::from(20260101090500),
             index: 0,
             before: Some(&table),
         };
