@@ -179,20 +179,30 @@ impl Pair {
             let path = self.down.map(|down| down.path).unwrap_or_default();
             return Err(unrecognised(&path, hint));
         };
-        let up_script = script(&up.path, up.text, 1, false)?;
-        check_not_empty(&up_script)?;
+        let flat = |file: FlatScript| {
+            let no_transaction = file.layout == Layout::Sqlx && sqlx_runs_outside(&file.text);
+            script(&file.path, file.text, 1, no_transaction)
+        };
+        let layout = up.layout;
+        let (path, name) = (up.path.clone(), up.name.clone());
+        let up_script = flat(up)?;
+        // sqlx and golang-migrate run an empty file and record it; Cairn's
+        // other layouts refuse one (see the module documentation).
+        if layout != Layout::Sqlx {
+            check_not_empty(&up_script)?;
+        }
         let down = match self.down {
             Some(down) => Scripts {
-                plain: Some(script(&down.path, down.text, 1, false)?),
+                plain: Some(flat(down)?),
                 overrides: BTreeMap::new(),
             },
             None => Scripts::default(),
         };
         Ok(Migration {
             version,
-            name: up.name,
-            layout: up.layout,
-            location: up.path,
+            name,
+            layout,
+            location: path,
             up: Scripts {
                 plain: Some(up_script),
                 overrides: BTreeMap::new(),
@@ -201,6 +211,13 @@ impl Pair {
             declaration: None,
         })
     }
+}
+
+/// Whether a script of the sqlx/golang-migrate layout runs outside Cairn's
+/// transaction: sqlx's `-- no-transaction` first line, or golang-migrate's
+/// scripts that must run as written.
+fn sqlx_runs_outside(text: &str) -> bool {
+    crate::tools::sqlx::no_transaction(text) || crate::tools::golang_migrate::runs_as_written(text)
 }
 
 /// A Cairn or diesel migration folder, as its files are added in the order
