@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::layout::{self, dbmate_marker, family, NameKind, ParsedName};
+use super::layout::{self, family, NameKind, ParsedName};
 use crate::directive;
 use crate::error::{Error, Location};
 use crate::migration::{
@@ -101,7 +101,8 @@ impl Assembly {
                 return Ok(());
             }
             UnitKind::Dbmate(text) => {
-                let migration = dbmate(unit.path, unit.version, unit.name, &text)?;
+                let migration =
+                    crate::tools::dbmate::migration(unit.path, unit.version, unit.name, &text)?;
                 self.migrations.push(migration);
                 return Ok(());
             }
@@ -382,143 +383,8 @@ fn diesel_no_transaction(path: &Path, text: &str) -> Result<bool, Error> {
     Ok(false)
 }
 
-/// A dbmate marker found in a file.
-struct Marker<'a> {
-    direction: Direction,
-    options: &'a str,
-    /// 1-based line of the marker.
-    line: usize,
-    /// Byte offset of the marker line.
-    start: usize,
-    /// Byte offset just after the marker line.
-    end: usize,
-}
-
-/// Splits a dbmate file into its up section and optional down section.
-fn dbmate(path: PathBuf, version: Version, name: String, text: &str) -> Result<Migration, Error> {
-    let mut markers = Vec::new();
-    let mut offset = 0;
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        if let Some((direction, options)) = dbmate_marker(line) {
-            markers.push(Marker {
-                direction,
-                options,
-                line: index + 1,
-                start: offset,
-                end: offset + line.len(),
-            });
-        }
-        offset += line.len();
-    }
-    let at = |line: usize| Location::new(&path, line);
-    let bad = |line: usize, message: String| Error::BadDirective {
-        location: at(line),
-        message,
-    };
-
-    let (up, down) = match markers.as_slice() {
-        [up] if up.direction == Direction::Up => (up, None),
-        [up, down] if up.direction == Direction::Up && down.direction == Direction::Down => {
-            (up, Some(down))
-        }
-        _ => {
-            let (line, message) = dbmate_order_problem(&markers);
-            return Err(bad(line, message));
-        }
-    };
-    if let Some(code) = first_code(&text[..up.start]) {
-        return Err(bad(
-            line_of(text, code),
-            "this statement comes before `-- migrate:up` and belongs to no section: move it \
-             below the marker"
-                .to_owned(),
-        ));
-    }
-
-    let section = |marker: &Marker<'_>, end: usize| -> Result<Script, Error> {
-        let mut no_transaction = false;
-        for option in marker.options.split_whitespace() {
-            match option {
-                "transaction:false" => no_transaction = true,
-                "transaction:true" => {}
-                other => {
-                    return Err(bad(
-                        marker.line,
-                        format!(
-                        "unknown dbmate option `{other}`: the only option is `transaction:false`"
-                    ),
-                    ))
-                }
-            }
-        }
-        script(
-            &path,
-            text[marker.end..end].to_owned(),
-            marker.line + 1,
-            no_transaction,
-        )
-    };
-    let up_script = section(up, down.map_or(text.len(), |down| down.start))?;
-    if first_code(&up_script.text).is_none() {
-        return Err(Error::EmptyScript { path: path.clone() });
-    }
-    let down_script = down.map(|down| section(down, text.len())).transpose()?;
-    Ok(Migration {
-        version,
-        name,
-        layout: Layout::Dbmate,
-        location: path.clone(),
-        up: Scripts {
-            plain: Some(up_script),
-            overrides: BTreeMap::new(),
-        },
-        down: Scripts {
-            plain: down_script,
-            overrides: BTreeMap::new(),
-        },
-        declaration: None,
-    })
-}
-
-/// For markers that are not `up` then optionally `down`: where and what is wrong.
-fn dbmate_order_problem(markers: &[Marker<'_>]) -> (usize, String) {
-    let mut seen_up = false;
-    let mut seen_down = false;
-    for marker in markers {
-        match marker.direction {
-            Direction::Up if seen_up => {
-                return (
-                    marker.line,
-                    "a second `-- migrate:up`: a dbmate file has one up section and at most one \
-                     down section"
-                        .to_owned(),
-                )
-            }
-            Direction::Up => seen_up = true,
-            Direction::Down if seen_down => {
-                return (
-                    marker.line,
-                    "a second `-- migrate:down`: a dbmate file has one up section and at most \
-                     one down section"
-                        .to_owned(),
-                )
-            }
-            Direction::Down if !seen_up => {
-                return (
-                    marker.line,
-                    "`-- migrate:down` without a `-- migrate:up` before it: add `-- migrate:up` \
-                     above the up statements"
-                        .to_owned(),
-                )
-            }
-            Direction::Down => seen_down = true,
-        }
-    }
-    (1, "a dbmate file needs a `-- migrate:up` line".to_owned())
-}
-
 /// Builds a script from normalised text, parsing its directives.
-fn script(
+pub(crate) fn script(
     path: &Path,
     text: String,
     first_line: usize,
@@ -548,7 +414,7 @@ fn check_not_empty(script: &Script) -> Result<(), Error> {
 ///
 /// Exact for emptiness: a quote or anything else ends the scan, so strings never
 /// need to be understood here.
-pub(super) fn first_code(text: &str) -> Option<usize> {
+pub(crate) fn first_code(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while let Some(&byte) = bytes.get(i) {
@@ -568,7 +434,7 @@ pub(super) fn first_code(text: &str) -> Option<usize> {
 }
 
 /// The 1-based line of a byte offset.
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()
         .iter()
         .take(offset)

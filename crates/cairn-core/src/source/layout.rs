@@ -70,7 +70,7 @@ impl NameKind {
             NameKind::DieselFolder => Layout::Diesel,
             NameKind::SqlxUp | NameKind::SqlxDown => Layout::Sqlx,
             NameKind::FlywayUp | NameKind::FlywayUndo => Layout::Flyway,
-            NameKind::PlainSql if has_dbmate_marker(text) => Layout::Dbmate,
+            NameKind::PlainSql if crate::tools::dbmate::has_marker(text) => Layout::Dbmate,
             NameKind::PlainSql => Layout::Sqlx,
         }
     }
@@ -297,26 +297,6 @@ pub(super) fn family(layout: Layout) -> Layout {
     }
 }
 
-/// A dbmate marker line: `-- migrate:up [options]` or `-- migrate:down [options]`.
-pub(super) fn dbmate_marker(line: &str) -> Option<(Direction, &str)> {
-    let rest = line.trim().strip_prefix("--")?.trim_start();
-    let (direction, options) = if let Some(options) = rest.strip_prefix("migrate:up") {
-        (Direction::Up, options)
-    } else {
-        (Direction::Down, rest.strip_prefix("migrate:down")?)
-    };
-    if options.is_empty() || options.starts_with(char::is_whitespace) {
-        Some((direction, options.trim()))
-    } else {
-        None
-    }
-}
-
-/// Whether a `<version>_<name>.sql` text is a dbmate file.
-pub(super) fn has_dbmate_marker(text: &str) -> bool {
-    text.lines().any(|line| dbmate_marker(line).is_some())
-}
-
 /// The shape of a new migration (`cairn new`), following the layout of the
 /// migrations already in a directory ([`survey`](super::survey)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,7 +358,7 @@ impl NewShape {
             NameKind::DieselFolder => NewShape::DieselFolder,
             NameKind::SqlxUp | NameKind::SqlxDown => NewShape::SqlxPair,
             NameKind::FlywayUp | NameKind::FlywayUndo => NewShape::Flyway,
-            NameKind::PlainSql if has_dbmate_marker(text) => NewShape::Dbmate,
+            NameKind::PlainSql if crate::tools::dbmate::has_marker(text) => NewShape::Dbmate,
             NameKind::PlainSql => NewShape::SqlxUpOnly,
         }
     }

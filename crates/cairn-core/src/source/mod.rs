@@ -26,9 +26,9 @@
 //! - **One layout per directory.** Cairn and diesel folders may be mixed (both are
 //!   folders holding the same file names); any other mix is
 //!   [`Error::MixedLayouts`], naming one entry of each. A `<version>_<name>.sql`
-//!   file is dbmate if it has a `-- migrate:up` or `-- migrate:down` line (leading
-//!   spaces allowed, unlike dbmate, so a down section can never run as part of the
-//!   up script), and an up-only sqlx migration otherwise.
+//!   file is dbmate if it has a `-- migrate:up` or `-- migrate:down` line (an
+//!   indented one is read as dbmate reads it, see [`crate::tools::dbmate`]), and
+//!   an up-only sqlx migration otherwise.
 //! - **What is ignored.** At the top level: hidden entries (`.gitkeep`,
 //!   `.gitattributes`), `README*` and `*.md` files, and `cairn.toml`. Inside a
 //!   migration folder: hidden entries, sub-folders and every file that does not end
@@ -73,7 +73,7 @@
 //! - `assemble.rs` builds [`Migration`]s from named texts (pure), so an embed
 //!   macro can reuse it with `include_str!` contents.
 
-mod assemble;
+pub(crate) mod assemble;
 mod layout;
 mod list;
 
