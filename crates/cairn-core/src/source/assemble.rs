@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::layout::{self, family, NameKind, ParsedName};
 use crate::directive;
-use crate::error::{Error, Location};
+use crate::error::Error;
 use crate::migration::{
     Declaration, Direction, Directives, Layout, Migration, Script, Scripts, Version,
 };
@@ -281,7 +281,7 @@ impl Folder {
     /// Reads diesel's `metadata.toml` at `path`: `run_in_transaction = false`
     /// runs every script of the folder outside a transaction.
     pub(super) fn add_metadata(&mut self, path: &Path, text: &str) -> Result<(), Error> {
-        self.no_transaction = diesel_no_transaction(path, text)?;
+        self.no_transaction = crate::tools::diesel::no_transaction(path, text)?;
         Ok(())
     }
 
@@ -355,32 +355,6 @@ fn up_and_down<'a>(
         .chain(up.overrides.values_mut())
         .chain(down.plain.iter_mut())
         .chain(down.overrides.values_mut())
-}
-
-/// Reads diesel's `metadata.toml`: whether it says `run_in_transaction = false`.
-///
-/// Only that key matters to Cairn; the file is read line by line rather than
-/// with a TOML parser, which the core does not depend on.
-fn diesel_no_transaction(path: &Path, text: &str) -> Result<bool, Error> {
-    for (index, line) in text.lines().enumerate() {
-        let line = line.split_once('#').map_or(line, |(before, _)| before);
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if key.trim() == "run_in_transaction" {
-            return match value.trim() {
-                "false" => Ok(true),
-                "true" => Ok(false),
-                other => Err(Error::BadDirective {
-                    location: Location::new(path, index + 1),
-                    message: format!(
-                        "`run_in_transaction` must be `true` or `false`, found `{other}`"
-                    ),
-                }),
-            };
-        }
-    }
-    Ok(false)
 }
 
 /// Builds a script from normalised text, parsing its directives.

@@ -12,7 +12,7 @@ use crate::migration::{Direction, Layout, Version};
 
 /// The names accepted at the top level, for hints.
 pub(super) const ACCEPTED: &str = "expected a migration folder `<version>_<name>/` (cairn) or \
-`YYYY-MM-DD-HHMMSS_<name>/` (diesel), or a file `<version>_<name>.up.sql` and \
+`YYYY-MM-DD-HHMMSS[-XXXX]_<name>/` (diesel), or a file `<version>_<name>.up.sql` and \
 `.down.sql` (sqlx, golang-migrate), `<version>_<name>.sql` (dbmate, sqlx), or \
 `V<version>__<name>.sql` and `U<version>__<name>.sql` (flyway, refinery); hidden files, \
 README and *.md files and cairn.toml are ignored";
@@ -101,8 +101,8 @@ pub(super) fn parse_name(name: &str, is_dir: bool) -> Result<ParsedName, String>
         return Err(POSITIVE.to_owned());
     }
     if is_dir {
-        if let Some((digits, rest)) = diesel_prefix(name) {
-            let version = parse_version(&digits, name)?;
+        if let Some(folder) = crate::tools::diesel::folder(name) {
+            let (version, rest) = folder?;
             return non_empty(rest).map(|rest| parsed(NameKind::DieselFolder, version, rest));
         }
         return match split_version(name) {
@@ -201,30 +201,6 @@ fn parse_flyway(kind: NameKind, rest: &str, name: &str) -> Result<ParsedName, St
     })
 }
 
-/// `YYYY-MM-DD-HHMMSS_<rest>` → (`YYYYMMDDHHMMSS`, rest).
-fn diesel_prefix(name: &str) -> Option<(String, &str)> {
-    const PATTERN: &[u8] = b"dddd-dd-dd-dddddd_";
-    let bytes = name.as_bytes();
-    if bytes.len() < PATTERN.len() {
-        return None;
-    }
-    let fits = PATTERN
-        .iter()
-        .zip(bytes)
-        .all(|(pattern, byte)| match pattern {
-            b'd' => byte.is_ascii_digit(),
-            other => other == byte,
-        });
-    if !fits {
-        return None;
-    }
-    let digits = name[..PATTERN.len() - 1]
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    Some((digits, &name[PATTERN.len()..]))
-}
-
 /// `<digits>_<rest>` → (digits, rest).
 fn split_version(name: &str) -> Option<(&str, &str)> {
     let end = name.find(|c: char| !c.is_ascii_digit())?;
@@ -243,12 +219,8 @@ fn non_empty(name: &str) -> Result<&str, String> {
     }
 }
 
-fn parse_version(digits: &str, name: &str) -> Result<Version, String> {
+pub(crate) fn parse_version(digits: &str, _name: &str) -> Result<Version, String> {
     match digits.parse::<Version>() {
-        Ok(0) if name == "00000000000000_diesel_initial_setup" => Err(format!(
-            "diesel's initial setup migration has version 0, which cairn cannot order; \
-             {POSITIVE}: give it version 1 (`00000000000001_diesel_initial_setup`)"
-        )),
         Ok(0) => Err(format!("version 0 is not allowed: {POSITIVE}")),
         Ok(version) => Ok(version),
         Err(_) => Err(format!("version `{digits}` is too large: {POSITIVE}")),
@@ -385,7 +357,7 @@ impl NewShape {
         };
         match self {
             NewShape::CairnFolder => folder(format!("{version}_{name}")),
-            NewShape::DieselFolder => match diesel_stamp(version) {
+            NewShape::DieselFolder => match crate::tools::diesel::stamp(version) {
                 Some(stamp) => folder(format!("{stamp}_{name}")),
                 None => folder(format!("{version}_{name}")),
             },
@@ -404,20 +376,6 @@ impl NewShape {
             )]),
         }
     }
-}
-
-/// `20260131120000` → `2026-01-31-120000`, if the version has 14 digits.
-fn diesel_stamp(version: Version) -> Option<String> {
-    let digits = version.to_string();
-    (digits.len() == 14).then(|| {
-        format!(
-            "{}-{}-{}-{}",
-            &digits[..4],
-            &digits[4..6],
-            &digits[6..8],
-            &digits[8..]
-        )
-    })
 }
 
 #[cfg(test)]

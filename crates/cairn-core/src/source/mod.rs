@@ -74,7 +74,7 @@
 //!   macro can reuse it with `include_str!` contents.
 
 pub(crate) mod assemble;
-mod layout;
+pub(crate) mod layout;
 mod list;
 
 // The names the module documentation links to.

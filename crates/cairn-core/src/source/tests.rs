@@ -822,17 +822,6 @@ fn version_zero_is_rejected() {
 }
 
 #[test]
-fn diesel_initial_setup_gets_its_own_hint() {
-    let dir = tree(&[("00000000000000_diesel_initial_setup/up.sql", CREATE)]);
-    unrecognised_at(
-        &fail(&dir),
-        &dir,
-        "00000000000000_diesel_initial_setup",
-        "00000000000001_diesel_initial_setup",
-    );
-}
-
-#[test]
 fn a_negative_version_is_rejected() {
     let dir = tree(&[("-1_a/up.sql", CREATE)]);
     unrecognised_at(&fail(&dir), &dir, "-1_a", "positive integers");
