@@ -28,6 +28,10 @@ pub enum Layout {
     Flyway,
     /// dbmate: one `<version>_<name>.sql` file with `-- migrate:up` and `-- migrate:down`.
     Dbmate,
+    /// Prisma Migrate: `<timestamp>_<name>/migration.sql`, no down scripts.
+    Prisma,
+    /// Liquibase formatted SQL: one migration per `--changeset author:id`.
+    Liquibase,
 }
 
 impl Layout {
@@ -39,6 +43,8 @@ impl Layout {
             Layout::Sqlx => "sqlx",
             Layout::Flyway => "flyway",
             Layout::Dbmate => "dbmate",
+            Layout::Prisma => "prisma",
+            Layout::Liquibase => "liquibase",
         }
     }
 }

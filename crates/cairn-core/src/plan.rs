@@ -534,12 +534,7 @@ pub fn plan_down<'a>(
                 })?;
             match m.script(Direction::Down, engine) {
                 Some(_) => Ok(m),
-                None => Err(Error::NoDownScript {
-                    version: m.version,
-                    name: m.name.clone(),
-                    engine,
-                    declared_irreversible: m.is_irreversible(engine),
-                }),
+                None => Err(Error::no_down_script(m, engine)),
             }
         })
         .collect()

@@ -591,8 +591,14 @@ impl Migrator {
         step: &Prepared<'_>,
         index: usize,
         e: &DriverError,
-        outcome: String,
+        mut outcome: String,
     ) -> Error {
+        // PostgreSQL's "cannot run inside a transaction block": say how to
+        // run the script outside one, in the migration's layout.
+        if engine == Engine::Postgres && e.code.as_deref() == Some("25001") {
+            outcome.push('\n');
+            outcome.push_str(crate::error::no_transaction_hint(step.migration.layout));
+        }
         Error::Statement {
             direction: step.direction,
             version: step.migration.version,
