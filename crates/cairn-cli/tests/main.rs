@@ -27,6 +27,7 @@ mod cli;
 mod crash;
 mod e2e;
 mod json;
+mod layouts;
 mod lockq;
 mod online;
 mod online_crash;

@@ -1,0 +1,256 @@
+//! Other tools' layouts read in place and run as their tool runs them
+//! (docs/layouts.md), end to end on every engine: sqlx's `-- no-transaction`,
+//! golang-migrate's scripts with their own transaction and empty files,
+//! diesel ≥ 2.2 names and its initial setup folder, Prisma folders,
+//! Liquibase formatted SQL; and, on PostgreSQL, `CREATE INDEX CONCURRENTLY`
+//! and the SQLSTATE 25001 hint in each layout's own form.
+
+use std::path::{Path, PathBuf};
+
+use cairn_testkit::TestDatabase;
+
+use crate::support::{self, write, Finished};
+
+/// A project: a database and a migrations directory in its scratch directory.
+struct Project {
+    db: TestDatabase,
+    dir: PathBuf,
+}
+
+impl Project {
+    fn new(db: TestDatabase) -> Self {
+        let dir = db.scratch_dir().join("migrations");
+        std::fs::create_dir_all(&dir).expect("the migrations directory");
+        Project { db, dir }
+    }
+
+    fn file(&self, name: &str, text: &str) -> &Self {
+        write(&self.dir.join(name), text);
+        self
+    }
+
+    async fn cairn(&self, args: &[&str]) -> Finished {
+        support::cairn(&self.db, &self.dir, args).await
+    }
+
+    /// `(version, state)` of every migration `cairn status` lists.
+    async fn states(&self) -> Vec<(i64, String)> {
+        let status = self.cairn(&["status", "--format", "json"]).await;
+        let json: serde_json::Value =
+            serde_json::from_str(status.success()).expect("status prints JSON");
+        json["migrations"]
+            .as_array()
+            .expect("a migrations array")
+            .iter()
+            .map(|m| {
+                (
+                    m["version"].as_i64().expect("version"),
+                    m["state"].as_str().expect("state").to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let mut driver = support::connect(&self.db).await;
+        support::count(driver.as_mut(), sql).await
+    }
+
+    fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn applied(versions: &[i64]) -> Vec<(i64, String)> {
+    versions.iter().map(|v| (*v, "applied".to_owned())).collect()
+}
+
+/// golang-migrate: a script with its own `BEGIN;`/`COMMIT;` runs as written,
+/// and empty and comment-only files are applied and recorded; all roll back.
+async fn golang_migrate_scripts_run_as_written(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file(
+        "1_create.up.sql",
+        "BEGIN;\nCREATE TABLE gm_a (id INT PRIMARY KEY);\nINSERT INTO gm_a VALUES (1);\nCOMMIT;\n",
+    )
+    .file("1_create.down.sql", "BEGIN;\nDROP TABLE gm_a;\nCOMMIT;\n")
+    .file("2_empty.up.sql", "")
+    .file("2_empty.down.sql", "")
+    .file("3_comments.up.sql", "-- nothing yet\n/* later */\n")
+    .file("3_comments.down.sql", "-- nothing\n");
+    let up = p.cairn(&["up"]).await;
+    assert!(up.success().contains("3 migrations applied"), "{up}");
+    assert_eq!(p.states().await, applied(&[1, 2, 3]));
+    assert_eq!(p.count("SELECT COUNT(*) FROM gm_a").await, 1);
+    p.cairn(&["down", "--all"]).await.success();
+    let pending: Vec<(i64, String)> = [1, 2, 3]
+        .iter()
+        .map(|v| (*v, "pending".to_owned()))
+        .collect();
+    assert_eq!(p.states().await, pending);
+    let _ = p.path();
+}
+
+/// diesel ≥ 2.2 folder names and `00000000000000_diesel_initial_setup`
+/// (version 0, first) apply in diesel's order.
+async fn diesel_names_apply_in_order(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file(
+        "00000000000000_diesel_initial_setup/up.sql",
+        "CREATE TABLE ds_setup (id INT PRIMARY KEY);\n",
+    )
+    .file(
+        "00000000000000_diesel_initial_setup/down.sql",
+        "DROP TABLE ds_setup;\n",
+    )
+    .file(
+        "2024-01-31-120000-0000_users/up.sql",
+        "CREATE TABLE ds_users (id INT PRIMARY KEY);\n",
+    )
+    .file("2024-01-31-120000-0000_users/down.sql", "DROP TABLE ds_users;\n")
+    .file(
+        "2024-01-31-120000-0001_posts/up.sql",
+        "CREATE TABLE ds_posts (id INT PRIMARY KEY, user_id INT REFERENCES ds_users (id));\n",
+    )
+    .file("2024-01-31-120000-0001_posts/down.sql", "DROP TABLE ds_posts;\n");
+    p.cairn(&["up"]).await.success();
+    assert_eq!(
+        p.states().await,
+        applied(&[0, 2024013112000000000, 2024013112000000001])
+    );
+    p.cairn(&["down", "--all"]).await.success();
+    p.cairn(&["up"]).await.success();
+}
+
+mod sqlite {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn golang_migrate_own_transactions_and_empty_files() {
+        golang_migrate_scripts_run_as_written(TestDatabase::sqlite()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn diesel_2_2_names_and_initial_setup() {
+        diesel_names_apply_in_order(TestDatabase::sqlite()).await;
+    }
+}
+
+#[cfg(feature = "servers")]
+mod postgres {
+    use super::*;
+
+    async fn database() -> TestDatabase {
+        cairn_testkit::postgres::database().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn golang_migrate_own_transactions_and_empty_files() {
+        golang_migrate_scripts_run_as_written(database().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn diesel_2_2_names_and_initial_setup() {
+        diesel_names_apply_in_order(database().await).await;
+    }
+
+    /// sqlx's `-- no-transaction` and golang-migrate's lone `CREATE INDEX
+    /// CONCURRENTLY` file run outside a transaction, up and down.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn create_index_concurrently_in_sqlx_and_golang_migrate_files() {
+        let p = Project::new(database().await);
+        p.file("1_t.up.sql", "CREATE TABLE cic (a INT, b INT);\n")
+            .file("1_t.down.sql", "DROP TABLE cic;\n")
+            .file(
+                "2_sqlx.up.sql",
+                "-- no-transaction\nCREATE INDEX CONCURRENTLY cic_a ON cic (a);\n",
+            )
+            .file(
+                "2_sqlx.down.sql",
+                "-- no-transaction\nDROP INDEX CONCURRENTLY cic_a;\n",
+            )
+            .file(
+                "3_gm.up.sql",
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS cic_b ON cic (b);\n",
+            )
+            .file("3_gm.down.sql", "DROP INDEX CONCURRENTLY IF EXISTS cic_b;\n");
+        p.cairn(&["up"]).await.success();
+        assert_eq!(p.states().await, applied(&[1, 2, 3]));
+        assert_eq!(
+            p.count("SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'cic'")
+                .await,
+            2
+        );
+        p.cairn(&["down", "--to", "1"]).await.success();
+        assert_eq!(
+            p.count("SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'cic'")
+                .await,
+            0
+        );
+    }
+
+    /// SQLSTATE 25001 says how to run the script outside a transaction, in
+    /// the form of the migration's layout; nothing is applied.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cannot_run_inside_a_transaction_block_names_the_layouts_form() {
+        for (files, form) in [
+            (
+                vec![
+                    ("1_t/up.sql", "CREATE TABLE hint (a INT);\n"),
+                    ("2_i/up.sql", "CREATE INDEX CONCURRENTLY hint_a ON hint (a);\n"),
+                ],
+                "put `-- cairn:no-transaction` at the top of the script",
+            ),
+            (
+                vec![
+                    ("1_t.sql", "-- migrate:up\nCREATE TABLE hint (a INT);\n"),
+                    (
+                        "2_i.sql",
+                        "-- migrate:up\nCREATE INDEX CONCURRENTLY hint_a ON hint (a);\n",
+                    ),
+                ],
+                "`-- migrate:up transaction:false`",
+            ),
+            (
+                vec![
+                    ("2024-01-01-000000_t/up.sql", "CREATE TABLE hint (a INT);\n"),
+                    (
+                        "2024-01-02-000000_i/up.sql",
+                        "CREATE INDEX CONCURRENTLY hint_a ON hint (a);\n",
+                    ),
+                ],
+                "`run_in_transaction = false`",
+            ),
+        ] {
+            let p = Project::new(database().await);
+            for (name, text) in files {
+                p.file(name, text);
+            }
+            let up = p.cairn(&["up"]).await;
+            assert_eq!(up.code(), Some(1), "{up}");
+            assert!(up.stderr.contains("cannot run inside a transaction"), "{up}");
+            assert!(up.stderr.contains(form), "{up}\nlacks {form}");
+            let states = p.states().await;
+            assert_eq!(states[1].1, "pending", "{states:?}");
+        }
+    }
+}
+
+#[cfg(feature = "servers")]
+mod mysql {
+    use super::*;
+
+    async fn database() -> TestDatabase {
+        cairn_testkit::mysql::database().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn golang_migrate_own_transactions_and_empty_files() {
+        golang_migrate_scripts_run_as_written(database().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn diesel_2_2_names_and_initial_setup() {
+        diesel_names_apply_in_order(database().await).await;
+    }
+}
