@@ -74,6 +74,7 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         }
     }
     let mut driver = connect(url).await?;
+    source::check_engine(&config.migrations_dir, driver.dialect().engine())?;
     let driver = driver.as_mut();
     let ctx = Ctx {
         config,

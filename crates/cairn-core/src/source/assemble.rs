@@ -134,6 +134,7 @@ impl Assembly {
         for (version, pair) in self.flat {
             migrations.push(pair.into_migration(version)?);
         }
+        crate::tools::prisma::check_not_mixed(&migrations)?;
         // Stable: among equal versions, the first in directory order stays first.
         migrations.sort_by_key(|migration| migration.version);
         for window in migrations.windows(2) {
@@ -229,6 +230,8 @@ pub(super) struct Folder {
     up: Scripts,
     down: Scripts,
     no_transaction: bool,
+    /// Prisma's `migration.sql`, when the folder is a Prisma migration.
+    prisma: Option<Script>,
 }
 
 impl Folder {
@@ -239,7 +242,16 @@ impl Folder {
             up: Scripts::default(),
             down: Scripts::default(),
             no_transaction: false,
+            prisma: None,
         }
+    }
+
+    /// Adds Prisma's `migration.sql` at `path`: the folder is a Prisma
+    /// migration ([`crate::tools::prisma`]).
+    pub(super) fn add_prisma(&mut self, path: &Path, text: String) -> Result<(), Error> {
+        let no_transaction = crate::tools::golang_migrate::runs_as_written(&text);
+        self.prisma = Some(script(path, text, 1, no_transaction)?);
+        Ok(())
     }
 
     /// Checks the name of a `.sql` file before it is read: the error is
@@ -288,11 +300,15 @@ impl Folder {
     /// The migration, with the text of its `migration.toml` if it has one.
     pub(super) fn finish(self, declaration: Option<(PathBuf, String)>) -> Result<Migration, Error> {
         let Folder {
-            unit,
+            mut unit,
             mut up,
             mut down,
             no_transaction,
+            prisma,
         } = self;
+        if let Some(prisma) = prisma {
+            crate::tools::prisma::take_up_script(&mut unit.layout, &mut up, prisma)?;
+        }
         // Applied once all scripts are read: metadata.toml sorts between them.
         if no_transaction {
             for script in up_and_down(&mut up, &mut down) {

@@ -46,6 +46,7 @@ pub(super) fn is_ignored(name: &str) -> bool {
         || lower.starts_with("readme")
         || lower.ends_with(".md")
         || name == "cairn.toml"
+        || name == crate::tools::prisma::LOCK_FILE
 }
 
 /// What a top-level name says, before any file is read.

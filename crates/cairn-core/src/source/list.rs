@@ -42,6 +42,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
         Ok(_) => {}
     }
 
+    let dir = &crate::tools::prisma::migrations_dir(dir);
     let mut units = Vec::new();
     for Entry { name, path, kind } in sorted_entries(dir)? {
         let Some(name) = name.to_str() else {
@@ -174,6 +175,10 @@ fn read_folder(unit: Unit) -> Result<Migration, Error> {
         }
         if lossy == "metadata.toml" {
             folder.add_metadata(&path, &read_text(&path)?)?;
+            continue;
+        }
+        if lossy == crate::tools::prisma::SCRIPT {
+            folder.add_prisma(&path, read_text(&path)?)?;
             continue;
         }
         let script = Folder::script_name(&path, name.to_str())?;

@@ -140,7 +140,10 @@ mod tests {
     #[test]
     fn such_files_read_as_no_transaction_scripts() {
         let dir = tree(&[
-            ("1_own.up.sql", "BEGIN;\nCREATE TABLE a (id INT);\nCOMMIT;\n"),
+            (
+                "1_own.up.sql",
+                "BEGIN;\nCREATE TABLE a (id INT);\nCOMMIT;\n",
+            ),
             ("1_own.down.sql", "BEGIN;\nDROP TABLE a;\nCOMMIT;\n"),
             ("2_index.up.sql", "CREATE INDEX CONCURRENTLY i ON a (id);\n"),
             ("2_index.down.sql", "DROP INDEX i;\n"),

@@ -32,7 +32,9 @@ mod tests {
 
     #[test]
     fn only_a_leading_marker_turns_the_transaction_off() {
-        assert!(no_transaction("-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n"));
+        assert!(no_transaction(
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n"
+        ));
         assert!(no_transaction("-- no-transaction -- needed\nSELECT 1;\n"));
         assert!(!no_transaction("\n-- no-transaction\nSELECT 1;\n"));
         assert!(!no_transaction("SELECT 1;\n-- no-transaction\n"));
@@ -46,7 +48,10 @@ mod tests {
                 "1_index.up.sql",
                 "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n",
             ),
-            ("1_index.down.sql", "-- no-transaction\nDROP INDEX CONCURRENTLY i;\n"),
+            (
+                "1_index.down.sql",
+                "-- no-transaction\nDROP INDEX CONCURRENTLY i;\n",
+            ),
             ("2_plain.sql", "CREATE TABLE u (id INT);\n"),
             ("3_later.sql", "SELECT 1;\n-- no-transaction\n"),
             ("4_bom.sql", "\u{feff}-- no-transaction\r\nVACUUM;\r\n"),
