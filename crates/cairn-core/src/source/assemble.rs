@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::migration::{
     Declaration, Direction, Directives, Layout, Migration, Script, Scripts, Version,
 };
+use crate::tools::liquibase::Selection;
 
 /// One recognised top-level entry, with the text of a flat file already read.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub(super) enum UnitKind {
     Up(String),
     Down(String),
     Dbmate(String),
+    /// A Liquibase formatted SQL file: many migrations.
+    Liquibase(String),
 }
 
 impl Unit {
@@ -55,6 +58,19 @@ impl Unit {
             version: parsed.version,
             name: parsed.name,
             kind,
+        }
+    }
+}
+
+impl Unit {
+    /// A Liquibase formatted SQL file named `name`, with its text.
+    pub(super) fn liquibase(path: PathBuf, name: &str, text: String) -> Unit {
+        Unit {
+            path,
+            layout: Layout::Liquibase,
+            version: Version::from(0_i64),
+            name: name.to_owned(),
+            kind: UnitKind::Liquibase(text),
         }
     }
 }
@@ -85,9 +101,21 @@ pub(super) struct Assembly {
     migrations: Vec<Migration>,
     /// sqlx and Flyway files, waiting for their partners.
     flat: BTreeMap<Version, Pair>,
+    /// The Liquibase changesets to keep.
+    selection: Selection,
+    /// How many Liquibase files were added.
+    liquibase_files: usize,
 }
 
 impl Assembly {
+    /// An empty assembly keeping the Liquibase changesets `selection` selects.
+    pub(super) fn new(selection: &Selection) -> Assembly {
+        Assembly {
+            selection: selection.clone(),
+            ..Assembly::default()
+        }
+    }
+
     /// Adds the top-level entry `unit`; a folder's migration is made by
     /// `folder` (the listing reads its files into a [`Folder`]).
     pub(super) fn add(
@@ -104,6 +132,17 @@ impl Assembly {
                 let migration =
                     crate::tools::dbmate::migration(unit.path, unit.version, unit.name, &text)?;
                 self.migrations.push(migration);
+                return Ok(());
+            }
+            UnitKind::Liquibase(text) => {
+                self.liquibase_files += 1;
+                let migrations = crate::tools::liquibase::migrations(
+                    &unit.path,
+                    self.liquibase_files,
+                    &text,
+                    &self.selection,
+                )?;
+                self.migrations.extend(migrations);
                 return Ok(());
             }
             UnitKind::Up(text) => (text, true),

@@ -16,6 +16,7 @@ use super::layout::{self, is_ignored, parse_name, NewShape};
 use crate::checksum;
 use crate::error::{Error, Location};
 use crate::migration::{Layout, Migration, Version};
+use crate::tools::liquibase::Selection;
 
 /// Reads every migration in `dir`, detecting the layout, sorted by version.
 ///
@@ -26,6 +27,16 @@ use crate::migration::{Layout, Migration, Version};
 /// entry that fits no layout; [`Error::MixedLayouts`], [`Error::DuplicateVersion`],
 /// [`Error::EmptyScript`]; and the directive errors of [`crate::directive::parse`].
 pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
+    read_dir_with(dir, &Selection::default())
+}
+
+/// [`read_dir`], keeping only the Liquibase changesets `selection` selects
+/// (its `--contexts` and `--label-filter`).
+///
+/// # Errors
+///
+/// As [`read_dir`].
+pub fn read_dir_with(dir: &Path, selection: &Selection) -> Result<Vec<Migration>, Error> {
     match fs::metadata(dir) {
         Err(source) if source.kind() == io::ErrorKind::NotFound => {
             return Err(Error::MissingDirectory {
@@ -58,19 +69,37 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
             continue;
         }
         let is_dir = kind.is_dir(&path)?;
-        let parsed = parse_name(name, is_dir).map_err(|hint| unrecognised(&path, hint))?;
+        let parsed = parse_name(name, is_dir);
+        // Any `.sql` name may be a Liquibase changelog: its first line says.
+        let maybe_liquibase = !is_dir
+            && name.ends_with(".sql")
+            && parsed
+                .as_ref()
+                .map_or(true, |parsed| parsed.kind == layout::NameKind::PlainSql);
+        let mut text = None;
+        if maybe_liquibase {
+            kind.check_regular(&path)?;
+            let read = read_text(&path)?;
+            if crate::tools::liquibase::is_formatted(&read) {
+                units.push(Unit::liquibase(path, name, read));
+                continue;
+            }
+            text = Some(read);
+        }
+        let parsed = parsed.map_err(|hint| unrecognised(&path, hint))?;
         if !is_dir {
             kind.check_regular(&path)?;
         }
-        let text = match parsed.kind.is_folder() {
-            true => None,
-            false => Some(read_text(&path)?),
+        let text = match (parsed.kind.is_folder(), text) {
+            (true, _) => None,
+            (false, Some(text)) => Some(text),
+            (false, None) => Some(read_text(&path)?),
         };
         units.push(Unit::new(path, parsed, text));
     }
     assemble::check_one_layout(dir, &units)?;
 
-    let mut assembly = Assembly::default();
+    let mut assembly = Assembly::new(selection);
     for unit in units {
         assembly.add(unit, read_folder)?;
     }

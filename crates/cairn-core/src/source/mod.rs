@@ -82,8 +82,9 @@ use crate::error::Error;
 #[cfg(doc)]
 use crate::{checksum, migration::Migration};
 
+pub use crate::tools::liquibase::Selection;
 pub use layout::{NewFiles, NewScript, NewShape};
-pub use list::{detect_layout, read_dir, survey, Survey};
+pub use list::{detect_layout, read_dir, read_dir_with, survey, Survey};
 
 /// Checks that the migrations in `dir` were written for `engine`, where their
 /// layout says so: Prisma's `migration_lock.toml` names one provider
