@@ -200,8 +200,69 @@ async fn prisma_project(db: TestDatabase, verify_db: TestDatabase) {
     );
 }
 
+const CHANGELOG: &str = "\
+--liquibase formatted sql
+
+--changeset alice:1
+CREATE TABLE lb_person (id INT PRIMARY KEY, name VARCHAR(50));
+--rollback DROP TABLE lb_person;
+
+--changeset alice:2 dbms:postgresql runInTransaction:false
+CREATE INDEX CONCURRENTLY lb_person_name ON lb_person (name);
+--rollback DROP INDEX CONCURRENTLY lb_person_name;
+
+--changeset alice:3 dbms:!postgresql
+CREATE INDEX lb_person_name ON lb_person (name);
+--rollback DROP INDEX lb_person_name ON lb_person;
+
+--changeset bob:4 context:test
+INSERT INTO lb_person VALUES (1, 'Ada');
+/* liquibase rollback
+DELETE FROM lb_person WHERE id = 1;
+*/
+
+--changeset bob:5 labels:v2
+INSERT INTO lb_person VALUES (2, 'Grace');
+--rollback DELETE FROM lb_person WHERE id = 2;
+";
+
+/// Liquibase formatted SQL: changesets apply in order, `dbms:` and
+/// `runInTransaction:false` are honoured, `--contexts` and `--label-filter`
+/// select changesets, and the rollbacks take everything back.
+async fn liquibase_changelog(db: TestDatabase) {
+    let engine = db.engine();
+    let p = Project::new(db);
+    // SQLite has no `DROP INDEX ... ON`: its rollback is its own changeset's.
+    let changelog = if engine == cairn::Engine::Sqlite {
+        CHANGELOG.replace(
+            "DROP INDEX lb_person_name ON lb_person;",
+            "DROP INDEX lb_person_name;",
+        )
+    } else {
+        CHANGELOG.to_owned()
+    };
+    p.file("changelog.sql", &changelog);
+    let up = p
+        .cairn(&["--contexts", "prod", "--label-filter", "!v2", "up"])
+        .await;
+    up.success();
+    assert_eq!(p.count("SELECT COUNT(*) FROM lb_person").await, 0);
+    let listed: Vec<i64> = p.states().await.into_iter().map(|(v, _)| v).collect();
+    assert!(listed.contains(&100001), "{listed:?}");
+    p.cairn(&["--contexts", "test", "up"]).await.success();
+    assert_eq!(p.count("SELECT COUNT(*) FROM lb_person").await, 2);
+    p.cairn(&["down", "--all"]).await.success();
+    let mut driver = support::connect(&p.db).await;
+    assert!(!cairn_testkit::conformance::table_exists(driver.as_mut(), "lb_person").await);
+}
+
 mod sqlite {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn liquibase_changesets_rollbacks_and_selection() {
+        liquibase_changelog(TestDatabase::sqlite()).await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn prisma_folders_lock_file_and_no_down() {
@@ -225,6 +286,11 @@ mod postgres {
 
     async fn database() -> TestDatabase {
         cairn_testkit::postgres::database().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn liquibase_changesets_rollbacks_and_selection() {
+        liquibase_changelog(database().await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,6 +405,11 @@ mod mysql {
 
     async fn database() -> TestDatabase {
         cairn_testkit::mysql::database().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn liquibase_changesets_rollbacks_and_selection() {
+        liquibase_changelog(database().await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
