@@ -11,6 +11,11 @@
 //! | sqlx, golang-migrate | `<version>_<name>.up.sql` and `<version>_<name>.down.sql`, or an up-only `<version>_<name>.sql` |
 //! | Flyway, refinery | `V<version>__<name>.sql`, and `U<version>__<name>.sql` (undo) |
 //! | dbmate        | `<version>_<name>.sql` with a `-- migrate:up` line and optionally `-- migrate:down` |
+//! | Prisma        | `<timestamp>_<name>/migration.sql`, `migration_lock.toml` |
+//! | Liquibase     | any `.sql` file whose first line is `--liquibase formatted sql`: one migration per `--changeset` |
+//!
+//! How each tool runs its files (transactions, empty files, versions) is in
+//! its module of [`crate::tools`] and in docs/layouts.md.
 //!
 //! `<engine>` is one of `postgres`, `mysql`, `sqlite`, spelt exactly so in file
 //! names (the aliases `pg` or `mariadb` are accepted in directives, not in names,
@@ -46,7 +51,9 @@
 //!   `-- migrate:up transaction:false` does for its section, so an imported
 //!   `CREATE INDEX CONCURRENTLY` keeps running outside a transaction.
 //! - **Empty scripts.** An up script with nothing but whitespace and comments is
-//!   [`Error::EmptyScript`], and so is a folder with no up script at all. An empty
+//!   [`Error::EmptyScript`], and so is a folder with no up script at all, except
+//!   in the sqlx/golang-migrate layout, whose tools apply and record an empty
+//!   file ([`crate::tools::sqlx`]). An empty
 //!   down script is accepted: it rolls back by doing nothing, which tools such as
 //!   `sqlx migrate add -r` produce on purpose.
 //! - **Pairing.** sqlx down scripts and Flyway undo scripts pair with the up script
