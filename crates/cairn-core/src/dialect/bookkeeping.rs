@@ -123,6 +123,23 @@ pub trait Bookkeeping {
         None
     }
 
+    /// Whether the engine refuses `statement` (one statement of a script)
+    /// inside a transaction block, so that the layouts whose tools run such a
+    /// script as written run it outside Cairn's transaction
+    /// ([`crate::tools::golang_migrate`]). The default: no statement.
+    fn refuses_in_transaction(&self, statement: &str) -> bool {
+        let _ = statement;
+        false
+    }
+
+    /// Whether `error` says a statement cannot run inside a transaction
+    /// block (PostgreSQL's SQLSTATE 25001), so that the error can say how to
+    /// run the script outside one. The default: never.
+    fn is_refused_in_transaction(&self, error: &DriverError) -> bool {
+        let _ = error;
+        false
+    }
+
     /// Whether a composite key compares as a row value, `(a, b) > (1, 2)`,
     /// using the index; otherwise keyset bounds are written out as
     /// `a > 1 OR (a = 1 AND b > 2)` (the default, which every planner turns

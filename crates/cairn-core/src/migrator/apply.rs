@@ -595,7 +595,7 @@ impl Migrator {
     ) -> Error {
         // PostgreSQL's "cannot run inside a transaction block": say how to
         // run the script outside one, in the migration's layout.
-        if engine == Engine::Postgres && e.code.as_deref() == Some("25001") {
+        if crate::dialect::for_engine(engine).is_refused_in_transaction(e) {
             outcome.push('\n');
             outcome.push_str(crate::error::no_transaction_hint(step.migration.layout));
         }

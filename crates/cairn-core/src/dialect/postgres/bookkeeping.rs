@@ -116,6 +116,33 @@ impl Bookkeeping for PostgresDialect {
         Some("SELECT 1")
     }
 
+    /// `CREATE [UNIQUE] INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`,
+    /// `REINDEX … CONCURRENTLY`, `VACUUM`, `CREATE`/`DROP`
+    /// `DATABASE`/`TABLESPACE`/`SUBSCRIPTION`, `ALTER SYSTEM`, `DISCARD ALL`.
+    fn refuses_in_transaction(&self, statement: &str) -> bool {
+        let words = crate::tools::leading_words(statement, 5);
+        let word = |i: usize| words.get(i).map(String::as_str);
+        match (word(0), word(1)) {
+            (Some("CREATE"), Some("INDEX")) => word(2) == Some("CONCURRENTLY"),
+            (Some("CREATE"), Some("UNIQUE")) => {
+                word(2) == Some("INDEX") && word(3) == Some("CONCURRENTLY")
+            }
+            (Some("DROP"), Some("INDEX")) => word(2) == Some("CONCURRENTLY"),
+            (Some("REINDEX"), _) => words.iter().any(|w| w == "CONCURRENTLY"),
+            (Some("VACUUM"), _) => true,
+            (Some("CREATE" | "DROP"), Some("DATABASE" | "TABLESPACE" | "SUBSCRIPTION")) => true,
+            (Some("ALTER"), Some("SYSTEM")) => true,
+            (Some("DISCARD"), Some("ALL")) => true,
+            _ => false,
+        }
+    }
+
+    /// SQLSTATE 25001, `active_sql_transaction`: "cannot run inside a
+    /// transaction block".
+    fn is_refused_in_transaction(&self, error: &DriverError) -> bool {
+        error.code.as_deref() == Some("25001")
+    }
+
     fn transaction_still_open(&self, outcome: &Result<u64, DriverError>) -> Option<bool> {
         match outcome {
             Ok(_) => Some(false),

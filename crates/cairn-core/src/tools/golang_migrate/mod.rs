@@ -13,7 +13,7 @@
 //!   [`crate::split::transaction_control`]): inside Cairn's transaction its
 //!   `COMMIT` would commit Cairn's work half way;
 //! - a script holding a statement PostgreSQL cannot run inside a transaction
-//!   block ([`runs_outside_transaction`]): `CREATE INDEX CONCURRENTLY` and the
+//!   block ([`runs_as_written`]): `CREATE INDEX CONCURRENTLY` and the
 //!   like, which golang-migrate projects keep in a file of their own.
 //!
 //! Every other script runs in Cairn's transaction where the engine has
@@ -25,7 +25,7 @@ pub mod history;
 
 use crate::engine::Engine;
 use crate::split;
-use crate::tools::{contains_ignore_case, leading_words};
+use crate::tools::contains_ignore_case;
 
 /// Words without which no script needs to be split to be looked at.
 const NEEDLES: [&str; 13] = [
@@ -46,10 +46,14 @@ const NEEDLES: [&str; 13] = [
 
 /// Whether a script of the sqlx/golang-migrate layout (normalised text) runs
 /// outside Cairn's transaction because of what it holds: its own transaction
-/// control, or a statement PostgreSQL refuses inside a transaction block.
+/// control, or a statement an engine refuses inside a transaction block
+/// ([`Bookkeeping::refuses_in_transaction`](crate::dialect::Bookkeeping::refuses_in_transaction):
+/// PostgreSQL's `CREATE INDEX CONCURRENTLY`, `VACUUM`, ...). Each engine's
+/// splitter reads the script, so words in its strings, comments and bodies
+/// do not count.
 ///
-/// A script the PostgreSQL splitter cannot split is left as it is: running it
-/// reports the splitter's error with its line.
+/// A script an engine's splitter cannot split is left as it is there:
+/// running it reports the splitter's error with its line.
 pub(crate) fn runs_as_written(text: &str) -> bool {
     if !NEEDLES
         .iter()
@@ -57,42 +61,39 @@ pub(crate) fn runs_as_written(text: &str) -> bool {
     {
         return false;
     }
-    let Ok(statements) = split::split(text, Engine::Postgres) else {
-        return false;
-    };
-    statements.iter().any(|statement| {
-        split::transaction_control(&statement.sql).is_some()
-            || runs_outside_transaction(&statement.sql)
-    })
-}
-
-/// Whether PostgreSQL refuses `statement` inside a transaction block
-/// (SQLSTATE 25001): `CREATE [UNIQUE] INDEX CONCURRENTLY`, `DROP INDEX
-/// CONCURRENTLY`, `REINDEX … CONCURRENTLY`, `VACUUM`, `CREATE`/`DROP`
-/// `DATABASE`/`TABLESPACE`, `CREATE`/`DROP SUBSCRIPTION`, `ALTER SYSTEM`,
-/// `DISCARD ALL`.
-pub(crate) fn runs_outside_transaction(statement: &str) -> bool {
-    let words = leading_words(statement, 5);
-    let word = |i: usize| words.get(i).map(String::as_str);
-    match (word(0), word(1)) {
-        (Some("CREATE"), Some("INDEX")) => word(2) == Some("CONCURRENTLY"),
-        (Some("CREATE"), Some("UNIQUE")) => {
-            word(2) == Some("INDEX") && word(3) == Some("CONCURRENTLY")
+    // Each engine's splitter reads the script its own way; a script holding
+    // another dialect's bodies (`$$ ... END $$`) may look like it ends a
+    // transaction to one of them. Transaction control counts when every
+    // splitter that can split the script sees it; a refused statement when
+    // the engine that refuses it sees it.
+    let mut own_transaction = None;
+    for engine in Engine::ALL {
+        let dialect = crate::dialect::for_engine(engine);
+        let Ok(statements) = split::split_with(text, &dialect.split_rules()) else {
+            continue;
+        };
+        if statements
+            .iter()
+            .any(|statement| dialect.refuses_in_transaction(&statement.sql))
+        {
+            return true;
         }
-        (Some("DROP"), Some("INDEX")) => word(2) == Some("CONCURRENTLY"),
-        (Some("REINDEX"), _) => words.iter().any(|w| w == "CONCURRENTLY"),
-        (Some("VACUUM"), _) => true,
-        (Some("CREATE" | "DROP"), Some("DATABASE" | "TABLESPACE" | "SUBSCRIPTION")) => true,
-        (Some("ALTER"), Some("SYSTEM")) => true,
-        (Some("DISCARD"), Some("ALL")) => true,
-        _ => false,
+        let controls = statements
+            .iter()
+            .any(|statement| split::transaction_control(&statement.sql).is_some());
+        own_transaction = Some(own_transaction.unwrap_or(true) && controls);
     }
+    own_transaction.unwrap_or(false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tools::test_support::{read, tree};
+
+    fn refuses(statement: &str) -> bool {
+        crate::dialect::for_engine(Engine::Postgres).refuses_in_transaction(statement)
+    }
 
     #[test]
     fn statements_postgres_refuses_in_a_transaction_are_recognised() {
@@ -108,7 +109,7 @@ mod tests {
             "DISCARD ALL",
             "-- why\nCREATE INDEX CONCURRENTLY i ON t (a)",
         ] {
-            assert!(runs_outside_transaction(statement), "{statement}");
+            assert!(refuses(statement), "{statement}");
         }
         for statement in [
             "CREATE INDEX i ON t (a)",
@@ -117,7 +118,7 @@ mod tests {
             "ALTER TABLE t ADD COLUMN system INT",
             "SELECT 'VACUUM'",
         ] {
-            assert!(!runs_outside_transaction(statement), "{statement}");
+            assert!(!refuses(statement), "{statement}");
         }
     }
 

@@ -498,12 +498,9 @@ fn dbms(
     line: usize,
     bad: &dyn Fn(usize, String) -> Error,
 ) -> Result<BTreeSet<Engine>, Error> {
-    let engine = |name: &str| match name {
-        "postgresql" | "postgres" => Some(Engine::Postgres),
-        "mysql" | "mariadb" => Some(Engine::Mysql),
-        "sqlite" => Some(Engine::Sqlite),
-        _ => None,
-    };
+    // `postgresql`, `mysql`, `mariadb`, `sqlite`; Liquibase's other names
+    // (`h2`, `oracle`, ...) are no engine of Cairn's.
+    let engine = |name: &str| name.parse::<Engine>().ok();
     let mut positive = BTreeSet::new();
     let mut any_positive = false;
     let mut negative = BTreeSet::new();
@@ -718,7 +715,11 @@ fn end_delimiter(scripts: &mut Scripts, delimiter: &str) {
     mysql.first_line = mysql.first_line.saturating_sub(1).max(1);
     mysql.text = format!("DELIMITER {delimiter}\n{}DELIMITER ;\n", mysql.text);
     for engine in Engine::ALL {
-        let script = if engine == Engine::Mysql {
+        // The engines whose splitter reads `DELIMITER` lines (MySQL's client).
+        let script = if crate::dialect::for_engine(engine)
+            .split_rules()
+            .delimiter_directive
+        {
             mysql.clone()
         } else {
             semicolons.clone()

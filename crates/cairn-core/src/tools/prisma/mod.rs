@@ -99,14 +99,9 @@ pub(crate) fn check_not_mixed(migrations: &[Migration]) -> Result<(), Error> {
     }
 }
 
-/// The engine a Prisma `provider` value names.
+/// The engine a Prisma `provider` value names (`postgresql`, `mysql`, `sqlite`).
 fn provider_engine(provider: &str) -> Option<Engine> {
-    match provider {
-        "postgresql" | "postgres" => Some(Engine::Postgres),
-        "mysql" => Some(Engine::Mysql),
-        "sqlite" => Some(Engine::Sqlite),
-        _ => None,
-    }
+    provider.parse().ok()
 }
 
 /// Checks the provider of the Prisma `migration_lock.toml` in the migrations
