@@ -51,7 +51,7 @@ pub(super) fn is_ignored(name: &str) -> bool {
 
 /// What a top-level name says, before any file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum NameKind {
+pub(crate) enum NameKind {
     CairnFolder,
     DieselFolder,
     SqlxUp,
@@ -148,13 +148,8 @@ pub(super) fn parse_name(name: &str, is_dir: bool) -> Result<ParsedName, String>
     match split_version(stem) {
         Some((digits, rest)) => {
             let version = parse_version(digits, name)?;
-            if let Some(rest) = rest.strip_suffix(".up") {
-                non_empty(rest).map(|rest| parsed(NameKind::SqlxUp, version, rest))
-            } else if let Some(rest) = rest.strip_suffix(".down") {
-                non_empty(rest).map(|rest| parsed(NameKind::SqlxDown, version, rest))
-            } else {
-                non_empty(rest).map(|rest| parsed(NameKind::PlainSql, version, rest))
-            }
+            let (kind, rest) = crate::tools::sqlx::file_kind(rest);
+            non_empty(rest).map(|rest| parsed(kind, version, rest))
         }
         None => Err(ACCEPTED.to_owned()),
     }

@@ -17,6 +17,22 @@
 
 pub mod history;
 
+use crate::source::layout::NameKind;
+
+/// What the rest of a `<version>_<rest>.sql` file name after the version
+/// says: `<name>.up` is sqlx's (and golang-migrate's) up script, `<name>.down`
+/// its down script, and a plain `<name>` an up-only sqlx script or a dbmate
+/// file, told apart by its text ([`crate::tools::dbmate::has_marker`]).
+pub(crate) fn file_kind(rest: &str) -> (NameKind, &str) {
+    if let Some(name) = rest.strip_suffix(".up") {
+        (NameKind::SqlxUp, name)
+    } else if let Some(name) = rest.strip_suffix(".down") {
+        (NameKind::SqlxDown, name)
+    } else {
+        (NameKind::PlainSql, rest)
+    }
+}
+
 /// sqlx's own marker, at the very start of a script.
 pub(crate) const NO_TRANSACTION: &str = "-- no-transaction";
 
