@@ -152,13 +152,14 @@ mod tests {
     use cairn::source::NewShape;
 
     /// The shapes a test of the templates goes through.
-    const SHAPES: [NewShape; 6] = [
+    const SHAPES: [NewShape; 7] = [
         NewShape::CairnFolder,
         NewShape::DieselFolder,
         NewShape::SqlxPair,
         NewShape::SqlxUpOnly,
         NewShape::Flyway,
         NewShape::Dbmate,
+        NewShape::PrismaFolder,
     ];
 
     #[test]

@@ -289,7 +289,9 @@ impl Folder {
     /// migration ([`crate::tools::prisma`]).
     pub(super) fn add_prisma(&mut self, path: &Path, text: String) -> Result<(), Error> {
         let no_transaction = crate::tools::golang_migrate::runs_as_written(&text);
-        self.prisma = Some(script(path, text, 1, no_transaction)?);
+        let prisma = script(path, text, 1, no_transaction)?;
+        check_not_empty(&prisma)?;
+        self.prisma = Some(prisma);
         Ok(())
     }
 

@@ -284,6 +284,9 @@ pub enum NewShape {
     Flyway,
     /// `<version>_<name>.sql` with a `-- migrate:up` and a `-- migrate:down` section.
     Dbmate,
+    /// `<version>_<name>/migration.sql` (Prisma's) and `down.sql` (Cairn's,
+    /// which Prisma ignores).
+    PrismaFolder,
 }
 
 /// What one file of a new migration holds.
@@ -315,6 +318,7 @@ impl NewShape {
             NewShape::SqlxPair | NewShape::SqlxUpOnly => Layout::Sqlx,
             NewShape::Flyway => Layout::Flyway,
             NewShape::Dbmate => Layout::Dbmate,
+            NewShape::PrismaFolder => Layout::Prisma,
         }
     }
 
@@ -370,6 +374,19 @@ impl NewShape {
                 format!("{version}_{name}.sql"),
                 NewScript::UpAndDown,
             )]),
+            NewShape::PrismaFolder => {
+                let folder = format!("{version}_{name}");
+                NewFiles {
+                    files: vec![
+                        (
+                            PathBuf::from(&folder).join(crate::tools::prisma::SCRIPT),
+                            NewScript::Up,
+                        ),
+                        (PathBuf::from(&folder).join("down.sql"), NewScript::Down),
+                    ],
+                    folder: Some(PathBuf::from(folder)),
+                }
+            }
         }
     }
 }

@@ -140,7 +140,13 @@ fn inspect(entry: &Path) -> Result<Option<(Version, NewShape)>, Error> {
         }
         _ => String::new(),
     };
-    Ok(Some((parsed.version, NewShape::beside(parsed.kind, &text))))
+    let shape = match NewShape::beside(parsed.kind, &text) {
+        NewShape::CairnFolder if entry.join(crate::tools::prisma::SCRIPT).is_file() => {
+            NewShape::PrismaFolder
+        }
+        shape => shape,
+    };
+    Ok(Some((parsed.version, shape)))
 }
 
 /// What `cairn new` needs to know of a migrations directory.

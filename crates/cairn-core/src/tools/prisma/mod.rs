@@ -266,6 +266,36 @@ mod tests {
     }
 
     #[test]
+    fn a_new_migration_beside_prisma_folders_is_a_prisma_folder() {
+        let dir = tree(&[
+            ("migration_lock.toml", LOCK),
+            ("20210313140442_init/migration.sql", "SELECT 1;\n"),
+        ]);
+        let survey = crate::source::survey(dir.path()).unwrap();
+        assert_eq!(survey.shape, crate::source::NewShape::PrismaFolder);
+        assert_eq!(survey.versions, [20210313140442]);
+        let made = survey.shape.files(20260131120000, "add_users");
+        let names: Vec<String> = made
+            .files
+            .iter()
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "20260131120000_add_users/migration.sql",
+                "20260131120000_add_users/down.sql"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_migration_sql_is_refused() {
+        let dir = tree(&[("20210313140442_init/migration.sql", "-- nothing\n")]);
+        assert!(matches!(fail(&dir), Error::EmptyScript { .. }));
+    }
+
+    #[test]
     fn duplicate_timestamps_name_both_folders() {
         let dir = tree(&[
             ("20210313140442_init/migration.sql", "SELECT 1;\n"),
