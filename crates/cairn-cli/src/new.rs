@@ -43,10 +43,14 @@ pub fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
             })?,
         }
     } else {
-        let mut stamp: Version = UtcTime::now()
-            .version_stamp()
-            .parse()
-            .context("the clock gave a bad timestamp")?;
+        // diesel ≥ 2.2 folders add a subversion to the timestamp.
+        let mut stamp: Version = format!(
+            "{}{}",
+            UtcTime::now().version_stamp(),
+            survey.shape.stamp_suffix()
+        )
+        .parse()
+        .context("the clock gave a bad timestamp")?;
         // Two `cairn new` within one second: take the next free second.
         while versions.contains(&stamp) {
             stamp = stamp.checked_add(1).context(
@@ -152,7 +156,7 @@ mod tests {
     use cairn::source::NewShape;
 
     /// The shapes a test of the templates goes through.
-    const SHAPES: [NewShape; 7] = [
+    const SHAPES: [NewShape; 8] = [
         NewShape::CairnFolder,
         NewShape::DieselFolder,
         NewShape::SqlxPair,
@@ -160,6 +164,7 @@ mod tests {
         NewShape::Flyway,
         NewShape::Dbmate,
         NewShape::PrismaFolder,
+        NewShape::DieselSubversionFolder,
     ];
 
     #[test]

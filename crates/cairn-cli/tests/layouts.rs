@@ -259,6 +259,44 @@ async fn liquibase_changelog(db: TestDatabase) {
 mod sqlite {
     use super::*;
 
+    /// `cairn new` beside diesel ≥ 2.2 folders writes one with a subversion,
+    /// which sorts after them, and beside Prisma folders a Prisma folder.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_follows_diesel_2_2_and_prisma_folders() {
+        for (existing, suffix, script) in [
+            (
+                "2024-01-31-120000-0000_first/up.sql",
+                "-0000_second",
+                "up.sql",
+            ),
+            (
+                "20210313140442_first/migration.sql",
+                "_second",
+                "migration.sql",
+            ),
+        ] {
+            let p = Project::new(TestDatabase::sqlite());
+            p.file(existing, "CREATE TABLE first_t (id INT);\n");
+            let new = p.cairn(&["new", "second", "--format", "json"]).await;
+            let json: serde_json::Value = serde_json::from_str(new.success()).expect("JSON");
+            let up = json["files"][0].as_str().expect("a file").to_owned();
+            let folder = Path::new(&up).parent().expect("a folder");
+            let folder_name = folder.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(folder_name.ends_with(suffix), "{json}");
+            assert!(up.ends_with(script), "{json}");
+            let written = p.db.scratch_dir().join(&up);
+            let text = std::fs::read_to_string(&written).expect("the new script");
+            std::fs::write(&written, format!("{text}CREATE TABLE second_t (id INT);\n")).unwrap();
+            p.cairn(&["up"]).await.success();
+            let states = p.states().await;
+            assert_eq!(states.len(), 2, "{states:?}");
+            assert!(
+                states.iter().all(|(_, state)| state == "applied"),
+                "{states:?}"
+            );
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn liquibase_changesets_rollbacks_and_selection() {
         liquibase_changelog(TestDatabase::sqlite()).await;

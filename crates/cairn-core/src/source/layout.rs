@@ -275,6 +275,9 @@ pub enum NewShape {
     CairnFolder,
     /// `YYYY-MM-DD-HHMMSS_<name>/up.sql` and `down.sql`.
     DieselFolder,
+    /// `YYYY-MM-DD-HHMMSS-XXXX_<name>/up.sql` and `down.sql` (diesel ≥ 2.2):
+    /// versions carry the subversion ([`NewShape::stamp_suffix`]).
+    DieselSubversionFolder,
     /// `<version>_<name>.up.sql` and `<version>_<name>.down.sql`.
     SqlxPair,
     /// `<version>_<name>.sql`, up only: the directory's sqlx migrations have no
@@ -314,11 +317,21 @@ impl NewShape {
     pub fn layout(self) -> Layout {
         match self {
             NewShape::CairnFolder => Layout::Cairn,
-            NewShape::DieselFolder => Layout::Diesel,
+            NewShape::DieselFolder | NewShape::DieselSubversionFolder => Layout::Diesel,
             NewShape::SqlxPair | NewShape::SqlxUpOnly => Layout::Sqlx,
             NewShape::Flyway => Layout::Flyway,
             NewShape::Dbmate => Layout::Dbmate,
             NewShape::PrismaFolder => Layout::Prisma,
+        }
+    }
+
+    /// The digits a timestamp version (`YYYYMMDDHHMMSS`) of this shape ends
+    /// with: `00000` for diesel ≥ 2.2 folders, whose versions carry a
+    /// subversion ([`crate::tools::diesel`]), else none.
+    pub fn stamp_suffix(self) -> &'static str {
+        match self {
+            NewShape::DieselSubversionFolder => "00000",
+            _ => "",
         }
     }
 
@@ -357,10 +370,12 @@ impl NewShape {
         };
         match self {
             NewShape::CairnFolder => folder(format!("{version}_{name}")),
-            NewShape::DieselFolder => match crate::tools::diesel::stamp(version) {
-                Some(stamp) => folder(format!("{stamp}_{name}")),
-                None => folder(format!("{version}_{name}")),
-            },
+            NewShape::DieselFolder | NewShape::DieselSubversionFolder => {
+                match crate::tools::diesel::stamp(version) {
+                    Some(stamp) => folder(format!("{stamp}_{name}")),
+                    None => folder(format!("{version}_{name}")),
+                }
+            }
             NewShape::SqlxPair => flat(vec![
                 (format!("{version}_{name}.up.sql"), NewScript::Up),
                 (format!("{version}_{name}.down.sql"), NewScript::Down),

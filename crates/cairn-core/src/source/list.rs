@@ -144,6 +144,9 @@ fn inspect(entry: &Path) -> Result<Option<(Version, NewShape)>, Error> {
         NewShape::CairnFolder if entry.join(crate::tools::prisma::SCRIPT).is_file() => {
             NewShape::PrismaFolder
         }
+        NewShape::DieselFolder if name.len() > 18 && name.as_bytes()[17] == b'-' => {
+            NewShape::DieselSubversionFolder
+        }
         shape => shape,
     };
     Ok(Some((parsed.version, shape)))

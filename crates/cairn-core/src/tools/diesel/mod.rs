@@ -167,6 +167,27 @@ mod tests {
     }
 
     #[test]
+    fn a_new_migration_beside_diesel_2_2_folders_gets_a_subversion() {
+        use crate::source::NewShape;
+        let dir = tree(&[
+            ("00000000000000_diesel_initial_setup/up.sql", CREATE),
+            ("2024-01-31-120000-0000_first/up.sql", CREATE),
+        ]);
+        let survey = crate::source::survey(dir.path()).unwrap();
+        assert_eq!(survey.shape, NewShape::DieselSubversionFolder);
+        assert_eq!(survey.shape.stamp_suffix(), "00000");
+        let made = survey.shape.files(2026013112000000000, "second");
+        assert_eq!(
+            made.folder.unwrap().display().to_string(),
+            "2026-01-31-120000-0000_second"
+        );
+        let dir = tree(&[("2023-01-15-093000_old/up.sql", CREATE)]);
+        let survey = crate::source::survey(dir.path()).unwrap();
+        assert_eq!(survey.shape, NewShape::DieselFolder);
+        assert_eq!(survey.shape.stamp_suffix(), "");
+    }
+
+    #[test]
     fn other_version_zero_folders_stay_refused() {
         let dir = tree(&[("00000000000000_setup/up.sql", CREATE)]);
         let error = crate::tools::test_support::fail(&dir);
