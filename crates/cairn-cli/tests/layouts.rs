@@ -397,7 +397,7 @@ mod postgres {
                         "CREATE INDEX CONCURRENTLY hint_a ON hint (a);\n",
                     ),
                 ],
-                "put `-- cairn:no-transaction` at the top of the script",
+                "put `-- cairn:no-transaction` at the top of its script",
             ),
             (
                 vec![

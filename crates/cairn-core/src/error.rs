@@ -251,7 +251,7 @@ pub enum Error {
         version: Version,
     },
     /// A migration cannot be rolled back on this engine.
-    #[error("migration {version} ({name}) has no down script for {engine}{}: nothing was rolled back; {write}, or stop before it with --to", if *declared_irreversible { " (declared irreversible)" } else { "" })]
+    #[error("migration {version} ({name}) has no down script for {engine}{}: nothing was rolled back; {expected}, or stop before it with --to", if *declared_irreversible { " (declared irreversible)" } else { "" })]
     NoDownScript {
         /// Its version.
         version: Version,
@@ -261,9 +261,9 @@ pub enum Error {
         engine: Engine,
         /// Whether its up script declares `-- cairn:irreversible`.
         declared_irreversible: bool,
-        /// What to write, in the migration's layout (`write `U1__a.sql``); see
-        /// [`Error::no_down_script`].
-        write: String,
+        /// What to write, in the migration's layout
+        /// ([`Migration::down_hint`](crate::migration::Migration::down_hint)).
+        expected: String,
     },
     /// A statement of a migration failed; see the variant's fields for what was undone.
     #[error("{direction} of migration {version} ({name}) failed on {engine} at statement {index} of {count}, {location}: {message}\n{outcome}")]
@@ -569,18 +569,6 @@ fn first_five(objects: &[String]) -> String {
 }
 
 impl Error {
-    /// [`Error::NoDownScript`] for `migration` on `engine`, saying which file
-    /// (or section) its layout expects the down script in.
-    pub fn no_down_script(migration: &crate::migration::Migration, engine: Engine) -> Error {
-        Error::NoDownScript {
-            version: migration.version,
-            name: migration.name.clone(),
-            engine,
-            declared_irreversible: migration.is_irreversible(engine),
-            write: down_script_hint(migration, engine),
-        }
-    }
-
     /// Whether this error means "validation found problems" (CLI exit code 3).
     pub fn is_validation(&self) -> bool {
         matches!(self, Error::Validation(_))
@@ -639,82 +627,6 @@ pub struct BackfillFailure {
     pub outcome: String,
 }
 
-/// Where `migration`'s layout expects a down script, as an instruction.
-fn down_script_hint(migration: &crate::migration::Migration, engine: Engine) -> String {
-    use crate::migration::Layout;
-    let location = migration.location.display();
-    let file = migration
-        .location
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let beside = |name: String| match migration.location.parent() {
-        Some(dir) => format!("`{}`", dir.join(name).display()),
-        None => format!("`{name}`"),
-    };
-    match migration.layout {
-        Layout::Cairn | Layout::Diesel => {
-            format!("write `down.sql` (or `down.{engine}.sql`) in `{location}`")
-        }
-        Layout::Sqlx => match file.strip_suffix(".up.sql") {
-            Some(stem) => format!("write {}", beside(format!("{stem}.down.sql"))),
-            None => {
-                let stem = file.strip_suffix(".sql").unwrap_or(&file);
-                format!(
-                    "rename `{location}` to `{stem}.up.sql` and write {} beside it",
-                    beside(format!("{stem}.down.sql"))
-                )
-            }
-        },
-        Layout::Flyway => match file.strip_prefix('V') {
-            Some(rest) => format!("write the undo script {}", beside(format!("U{rest}"))),
-            None => format!("write an undo script `U<version>__<name>.sql` beside `{location}`"),
-        },
-        Layout::Dbmate => format!(
-            "add a `-- migrate:down` section (the marker at the start of its line) at the end \
-             of `{location}`"
-        ),
-        Layout::Prisma => format!(
-            "Prisma migrations have no down script: write `down.sql` beside `{location}` (Cairn \
-             reads it; Prisma ignores it), or undo the change in a new migration"
-        ),
-        Layout::Liquibase => format!(
-            "add `--rollback <statement>` lines (or a `/* liquibase rollback */` block) to the \
-             changeset `{}` in `{location}`",
-            migration.name
-        ),
-    }
-}
-
-/// What to add so that a script PostgreSQL refused inside a transaction
-/// block (SQLSTATE 25001) runs outside one, in the form of `layout`.
-pub(crate) fn no_transaction_hint(layout: crate::migration::Layout) -> &'static str {
-    use crate::migration::Layout;
-    match layout {
-        Layout::Sqlx => {
-            "this statement cannot run inside a transaction: start the file with `-- no-transaction` \
-             (sqlx's form) or `-- cairn:no-transaction` so that it runs outside one"
-        }
-        Layout::Dbmate => {
-            "this statement cannot run inside a transaction: add `transaction:false` to the \
-             section's marker (`-- migrate:up transaction:false`) so that it runs outside one"
-        }
-        Layout::Diesel => {
-            "this statement cannot run inside a transaction: add `run_in_transaction = false` \
-             to the folder's `metadata.toml` (or `-- cairn:no-transaction` at the top of the \
-             script) so that it runs outside one"
-        }
-        Layout::Liquibase => {
-            "this statement cannot run inside a transaction: add `runInTransaction:false` to \
-             the `--changeset` line so that it runs outside one"
-        }
-        Layout::Cairn | Layout::Flyway | Layout::Prisma => {
-            "this statement cannot run inside a transaction: put `-- cairn:no-transaction` at \
-             the top of the script so that it runs outside one"
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -767,7 +679,7 @@ mod tests {
             name: "seed".to_owned(),
             engine: Engine::Postgres,
             declared_irreversible,
-            write: "write `down.sql`".to_owned(),
+            expected: "write `down.sql` (or `down.postgres.sql`)".to_owned(),
         };
         assert!(error(true).to_string().starts_with(
             "migration 2 (seed) has no down script for postgres (declared irreversible): nothing"

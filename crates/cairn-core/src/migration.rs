@@ -209,6 +209,79 @@ impl Migration {
             .map_or(&[], |declaration| &declaration.backfills)
     }
 
+    /// What to write to give this migration a down script, in the file its
+    /// layout expects: `down.sql` in its folder, `<v>_<name>.down.sql`,
+    /// `U<v>__<name>.sql`, a `-- migrate:down` section, a `--rollback` line.
+    pub fn down_hint(&self, engine: Engine) -> String {
+        let beside = |file: String| match self.location.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(file).display().to_string(),
+            _ => file,
+        };
+        match self.layout {
+            Layout::Cairn | Layout::Diesel => format!(
+                "write `{}` (or `down.{engine}.sql`)",
+                self.location.join("down.sql").display()
+            ),
+            Layout::Sqlx if !self.location.to_string_lossy().ends_with(".up.sql") => format!(
+                "rename `{}` to `{}_{}.up.sql` and write `{}` beside it",
+                self.location.display(),
+                self.version,
+                self.name,
+                beside(format!("{}_{}.down.sql", self.version, self.name))
+            ),
+            Layout::Sqlx => format!(
+                "write `{}`",
+                beside(format!("{}_{}.down.sql", self.version, self.name))
+            ),
+            Layout::Flyway => format!(
+                "write the undo script `{}`",
+                beside(format!("U{}__{}.sql", self.version, self.name))
+            ),
+            Layout::Dbmate => format!(
+                "add a `-- migrate:down` section to `{}`",
+                self.location.display()
+            ),
+            Layout::Prisma => format!(
+                "Prisma migrations have no down script: write `{}` beside its migration.sql \
+                 (Cairn reads it, Prisma ignores it), or undo the change in a new migration",
+                self.location.join("down.sql").display()
+            ),
+            Layout::Liquibase => format!(
+                "add `--rollback <statement>` lines (or a `/* liquibase rollback */` block) to \
+                 changeset `{}` in `{}`",
+                self.name,
+                self.location.display()
+            ),
+        }
+    }
+
+    /// How to make this migration run outside a transaction, in its layout's
+    /// own form.
+    pub fn no_transaction_hint(&self) -> String {
+        match self.layout {
+            Layout::Diesel => format!(
+                "put `run_in_transaction = false` in `{}`",
+                self.location.join("metadata.toml").display()
+            ),
+            Layout::Dbmate => format!(
+                "write `-- migrate:up transaction:false` in `{}`",
+                self.location.display()
+            ),
+            Layout::Sqlx => format!(
+                "start `{}` with `-- no-transaction` (sqlx's form) or `-- cairn:no-transaction`",
+                self.location.display()
+            ),
+            Layout::Liquibase => format!(
+                "add `runInTransaction:false` to the `--changeset {}` line in `{}`",
+                self.name,
+                self.location.display()
+            ),
+            Layout::Cairn | Layout::Flyway | Layout::Prisma => {
+                "put `-- cairn:no-transaction` at the top of its script".to_owned()
+            }
+        }
+    }
+
     /// Whether the up script declares `-- cairn:irreversible`.
     pub fn is_irreversible(&self, engine: Engine) -> bool {
         self.up

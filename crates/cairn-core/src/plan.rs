@@ -534,7 +534,13 @@ pub fn plan_down<'a>(
                 })?;
             match m.script(Direction::Down, engine) {
                 Some(_) => Ok(m),
-                None => Err(Error::no_down_script(m, engine)),
+                None => Err(Error::NoDownScript {
+                    version: m.version,
+                    name: m.name.clone(),
+                    engine,
+                    declared_irreversible: m.is_irreversible(engine),
+                    expected: m.down_hint(engine),
+                }),
             }
         })
         .collect()

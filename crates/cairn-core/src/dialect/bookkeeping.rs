@@ -123,19 +123,19 @@ pub trait Bookkeeping {
         None
     }
 
-    /// Whether the engine refuses `statement` (one statement of a script)
-    /// inside a transaction block, so that the layouts whose tools run such a
-    /// script as written run it outside Cairn's transaction
-    /// ([`crate::tools::golang_migrate`]). The default: no statement.
-    fn refuses_in_transaction(&self, statement: &str) -> bool {
+    /// Whether `statement` cannot run inside a transaction block on this
+    /// product, so that a script of the layouts whose tools run it as written
+    /// runs outside Cairn's transaction (see [`crate::tools::golang_migrate`]).
+    /// The default: none.
+    fn needs_no_transaction(&self, statement: &str) -> bool {
         let _ = statement;
         false
     }
 
-    /// Whether `error` says a statement cannot run inside a transaction
-    /// block (PostgreSQL's SQLSTATE 25001), so that the error can say how to
-    /// run the script outside one. The default: never.
-    fn is_refused_in_transaction(&self, error: &DriverError) -> bool {
+    /// Whether `error` says that a statement cannot run inside a transaction
+    /// block (so the error can say how to run the migration outside one).
+    /// The default: never.
+    fn cannot_run_in_transaction(&self, error: &DriverError) -> bool {
         let _ = error;
         false
     }

@@ -591,14 +591,8 @@ impl Migrator {
         step: &Prepared<'_>,
         index: usize,
         e: &DriverError,
-        mut outcome: String,
+        outcome: String,
     ) -> Error {
-        // PostgreSQL's "cannot run inside a transaction block": say how to
-        // run the script outside one, in the migration's layout.
-        if crate::dialect::for_engine(engine).is_refused_in_transaction(e) {
-            outcome.push('\n');
-            outcome.push_str(crate::error::no_transaction_hint(step.migration.layout));
-        }
         Error::Statement {
             direction: step.direction,
             version: step.migration.version,
@@ -607,7 +601,15 @@ impl Migrator {
             location: step.script.location(step.statements[index].line),
             index: index + 1,
             count: step.statements.len(),
-            message: e.to_string(),
+            message: match step.transactional
+                && crate::dialect::for_engine(engine).cannot_run_in_transaction(e)
+            {
+                true => format!(
+                    "{e}; to run this migration outside a transaction, {}",
+                    step.migration.no_transaction_hint()
+                ),
+                false => e.to_string(),
+            },
             kind: e.kind,
             outcome,
         }

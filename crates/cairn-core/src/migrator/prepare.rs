@@ -48,7 +48,13 @@ impl Migrator {
         let engine = driver.dialect().engine();
         let script = migration
             .script(direction, engine)
-            .ok_or_else(|| Error::no_down_script(migration, engine))?;
+            .ok_or_else(|| Error::NoDownScript {
+                version: migration.version,
+                name: migration.name.clone(),
+                engine,
+                declared_irreversible: migration.is_irreversible(engine),
+                expected: migration.down_hint(engine),
+            })?;
         let statements =
             split::split_with(&script.text, &driver.dialect().split_rules()).map_err(|e| {
                 let line = match &e {

@@ -95,14 +95,12 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::{read, tree};
     use crate::engine::Engine;
-    use crate::error::Error;
-    use crate::migration::Layout;
 
     /// The "no down script" error of the only migration in a directory of `files`.
     fn no_down(files: &[(&str, &str)]) -> String {
         let dir = tree(files);
         let migrations = read(&dir);
-        let message = Error::no_down_script(&migrations[0], Engine::Postgres).to_string();
+        let message = migrations[0].down_hint(Engine::Postgres);
         message.replace(&format!("{}/", dir.path().display()), "")
     }
 
@@ -112,40 +110,57 @@ mod tests {
         for (files, hint) in [
             (
                 &[("V1__a.sql", SQL)][..],
-                "write the undo script `U1__a.sql`, or stop",
+                "write the undo script `U1__a.sql`",
             ),
-            (&[("1_a.up.sql", SQL)][..], "write `1_a.down.sql`, or stop"),
+            (&[("1_a.up.sql", SQL)][..], "write `1_a.down.sql`"),
             (
                 &[("1_a.sql", SQL)][..],
                 "rename `1_a.sql` to `1_a.up.sql` and write `1_a.down.sql` beside it",
             ),
             (
                 &[("1_a.sql", "-- migrate:up\nCREATE TABLE t (id INT);\n")][..],
-                "add a `-- migrate:down` section (the marker at the start of its line) at the end of `1_a.sql`",
+                "add a `-- migrate:down` section to `1_a.sql`",
             ),
             (
                 &[("1_a/up.sql", SQL)][..],
-                "write `down.sql` (or `down.postgres.sql`) in `1_a`",
+                "write `1_a/down.sql` (or `down.postgres.sql`)",
             ),
         ] {
             let message = no_down(files);
-            assert!(message.contains(hint), "{message}\nlacks {hint}");
-            assert!(message.starts_with("migration 1 (a) has no down script for postgres"));
+            assert_eq!(message, hint);
         }
     }
 
     #[test]
     fn the_no_transaction_hint_speaks_each_layouts_form() {
-        use crate::error::no_transaction_hint;
-        for (layout, form) in [
-            (Layout::Sqlx, "`-- no-transaction`"),
-            (Layout::Dbmate, "`-- migrate:up transaction:false`"),
-            (Layout::Diesel, "`run_in_transaction = false`"),
-            (Layout::Liquibase, "`runInTransaction:false`"),
-            (Layout::Cairn, "`-- cairn:no-transaction`"),
-            (Layout::Prisma, "`-- cairn:no-transaction`"),
+        const SQL: &str = "CREATE TABLE t (id INT);\n";
+        for (files, form) in [
+            (&[("1_a.sql", SQL)][..], "`-- no-transaction` (sqlx's form)"),
+            (
+                &[("1_a.sql", "-- migrate:up\nCREATE TABLE t (id INT);\n")][..],
+                "`-- migrate:up transaction:false`",
+            ),
+            (
+                &[("2024-01-01-000000_a/up.sql", SQL)][..],
+                "`run_in_transaction = false`",
+            ),
+            (
+                &[(
+                    "c.sql",
+                    "--liquibase formatted sql\n--changeset a:1\nSELECT 1;\n",
+                )][..],
+                "`runInTransaction:false` to the `--changeset a:1` line",
+            ),
+            (&[("1_a/up.sql", SQL)][..], "`-- cairn:no-transaction`"),
+            (
+                &[("1_a/migration.sql", SQL)][..],
+                "`-- cairn:no-transaction`",
+            ),
         ] {
-            assert!(no_transaction_hint(layout).contains(form), "{layout:?}");
+            let dir = tree(files);
+            let migrations = read(&dir);
+            let hint = migrations[0].no_transaction_hint();
+            assert!(hint.contains(form), "{hint}\nlacks {form}");
         }
     }
 }

@@ -119,7 +119,7 @@ impl Bookkeeping for PostgresDialect {
     /// `CREATE [UNIQUE] INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`,
     /// `REINDEX … CONCURRENTLY`, `VACUUM`, `CREATE`/`DROP`
     /// `DATABASE`/`TABLESPACE`/`SUBSCRIPTION`, `ALTER SYSTEM`, `DISCARD ALL`.
-    fn refuses_in_transaction(&self, statement: &str) -> bool {
+    fn needs_no_transaction(&self, statement: &str) -> bool {
         let words = crate::tools::leading_words(statement, 5);
         let word = |i: usize| words.get(i).map(String::as_str);
         match (word(0), word(1)) {
@@ -137,9 +137,9 @@ impl Bookkeeping for PostgresDialect {
         }
     }
 
-    /// SQLSTATE 25001, `active_sql_transaction`: "cannot run inside a
+    /// SQLSTATE 25001, active_sql_transaction: "cannot run inside a
     /// transaction block".
-    fn is_refused_in_transaction(&self, error: &DriverError) -> bool {
+    fn cannot_run_in_transaction(&self, error: &DriverError) -> bool {
         error.code.as_deref() == Some("25001")
     }
 

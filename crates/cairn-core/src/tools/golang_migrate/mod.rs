@@ -47,7 +47,7 @@ const NEEDLES: [&str; 13] = [
 /// Whether a script of the sqlx/golang-migrate layout (normalised text) runs
 /// outside Cairn's transaction because of what it holds: its own transaction
 /// control, or a statement an engine refuses inside a transaction block
-/// ([`Bookkeeping::refuses_in_transaction`](crate::dialect::Bookkeeping::refuses_in_transaction):
+/// ([`Bookkeeping::needs_no_transaction`](crate::dialect::Bookkeeping::needs_no_transaction):
 /// PostgreSQL's `CREATE INDEX CONCURRENTLY`, `VACUUM`, ...). Each engine's
 /// splitter reads the script, so words in its strings, comments and bodies
 /// do not count.
@@ -74,7 +74,7 @@ pub(crate) fn runs_as_written(text: &str) -> bool {
         };
         if statements
             .iter()
-            .any(|statement| dialect.refuses_in_transaction(&statement.sql))
+            .any(|statement| dialect.needs_no_transaction(&statement.sql))
         {
             return true;
         }
@@ -92,7 +92,7 @@ mod tests {
     use crate::tools::test_support::{read, tree};
 
     fn refuses(statement: &str) -> bool {
-        crate::dialect::for_engine(Engine::Postgres).refuses_in_transaction(statement)
+        crate::dialect::for_engine(Engine::Postgres).needs_no_transaction(statement)
     }
 
     #[test]

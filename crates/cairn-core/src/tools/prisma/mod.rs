@@ -202,7 +202,7 @@ mod tests {
             .map(|m| m.up.plain.as_ref().unwrap().directives.no_transaction)
             .collect();
         assert_eq!(no_tx, [false, true, false]);
-        let hint = Error::no_down_script(&migrations[0], Engine::Postgres).to_string();
+        let hint = migrations[0].down_hint(Engine::Postgres);
         assert!(
             hint.contains("Prisma migrations have no down script"),
             "{hint}"
