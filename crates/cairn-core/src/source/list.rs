@@ -53,7 +53,7 @@ pub fn read_dir_with(dir: &Path, selection: &Selection) -> Result<Vec<Migration>
         Ok(_) => {}
     }
 
-    let dir = &crate::tools::prisma::migrations_dir(dir);
+    let dir = &prisma_dir(dir);
     let mut units = Vec::new();
     for Entry { name, path, kind } in sorted_entries(dir)? {
         let Some(name) = name.to_str() else {
@@ -104,6 +104,36 @@ pub fn read_dir_with(dir: &Path, selection: &Selection) -> Result<Vec<Migration>
         assembly.add(unit, read_folder)?;
     }
     assembly.finish()
+}
+
+/// The directory to read: `dir` itself, or `dir/migrations` when `dir` is
+/// Prisma's `prisma/` folder (no lock file of its own, its `migrations/` has
+/// one; see [`crate::tools::prisma`]).
+fn prisma_dir(dir: &Path) -> PathBuf {
+    let lock = crate::tools::prisma::LOCK_FILE;
+    let nested = dir.join("migrations");
+    if !dir.join(lock).exists() && nested.join(lock).is_file() {
+        nested
+    } else {
+        dir.to_owned()
+    }
+}
+
+/// Checks that the migrations in `dir` were written for `engine`, where their
+/// layout says so: Prisma's `migration_lock.toml` names one provider
+/// ([`crate::tools::prisma`]). Call it once connected, before anything runs.
+///
+/// # Errors
+///
+/// [`Error::BadDirective`] at the line naming another engine; [`Error::Io`]
+/// if the lock file cannot be read.
+pub fn check_engine(dir: &Path, engine: crate::engine::Engine) -> Result<(), Error> {
+    let path = prisma_dir(dir).join(crate::tools::prisma::LOCK_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => crate::tools::prisma::check_provider(&path, &text, engine),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(cause) => Err(io_error(&path, cause)),
+    }
 }
 
 /// The layout of one entry of a migrations directory, if it has one.

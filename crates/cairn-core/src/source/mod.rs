@@ -84,26 +84,13 @@ pub(crate) mod assemble;
 pub(crate) mod layout;
 mod list;
 
-use crate::error::Error;
 // The names the module documentation links to.
 #[cfg(doc)]
-use crate::{checksum, migration::Migration};
+use crate::{checksum, error::Error, migration::Migration};
 
 pub use crate::tools::liquibase::Selection;
 pub use layout::{NewFiles, NewScript, NewShape};
-pub use list::{detect_layout, read_dir, read_dir_with, survey, Survey};
-
-/// Checks that the migrations in `dir` were written for `engine`, where their
-/// layout says so: Prisma's `migration_lock.toml` names one provider
-/// ([`crate::tools::prisma::check_provider`]). Call it once connected, before
-/// anything runs.
-///
-/// # Errors
-///
-/// [`Error::BadDirective`] at the line naming another engine; [`Error::Io`].
-pub fn check_engine(dir: &std::path::Path, engine: crate::engine::Engine) -> Result<(), Error> {
-    crate::tools::prisma::check_provider(dir, engine)
-}
+pub use list::{check_engine, detect_layout, read_dir, read_dir_with, survey, Survey};
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@
 //!   in Cairn's transaction where the engine has transactional DDL.
 //! - `migration_lock.toml` names the provider the migrations were written for
 //!   (Prisma reads the first line starting with `provider`). [`check_provider`]
-//!   refuses a database of another engine, before anything runs, with the line
+//!   (through [`crate::source::check_engine`]) refuses a database of another engine, before anything runs, with the line
 //!   of the file.
 //! - Prisma has no down scripts: `cairn down` refuses with a hint, and `cairn
 //!   verify` reports the migration as irreversible. A `down.sql` written beside
@@ -28,7 +28,7 @@
 
 pub mod history;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::engine::Engine;
 use crate::error::{Error, Location};
@@ -39,17 +39,6 @@ pub(crate) const SCRIPT: &str = "migration.sql";
 
 /// The lock file beside the migration folders.
 pub(crate) const LOCK_FILE: &str = "migration_lock.toml";
-
-/// The directory to read: `dir` itself, or `dir/migrations` when `dir` is a
-/// `prisma/` folder (it has no lock file of its own, its `migrations/` has one).
-pub(crate) fn migrations_dir(dir: &Path) -> PathBuf {
-    let nested = dir.join("migrations");
-    if !dir.join(LOCK_FILE).exists() && nested.join(LOCK_FILE).is_file() {
-        nested
-    } else {
-        dir.to_owned()
-    }
-}
 
 /// Makes a folder holding `migration.sql` a Prisma migration: the script
 /// becomes its up script.
@@ -104,24 +93,15 @@ fn provider_engine(provider: &str) -> Option<Engine> {
     provider.parse().ok()
 }
 
-/// Checks the provider of the Prisma `migration_lock.toml` in the migrations
-/// directory `dir` (or its `migrations/`) against the engine of the database:
-/// Prisma's migrations are written for one provider.
-///
-/// A directory without a lock file passes, as in Prisma.
+/// Checks the provider of the Prisma lock file at `path` (its `text`) against
+/// the engine of the database: Prisma's migrations are written for one
+/// provider. A file without a `provider` line passes, as in Prisma.
 ///
 /// # Errors
 ///
 /// [`Error::BadDirective`] at the provider's line when it names another engine
-/// or one Cairn does not run (`sqlserver`, `mongodb`, `cockroachdb`);
-/// [`Error::Io`] if the file cannot be read.
-pub fn check_provider(dir: &Path, engine: Engine) -> Result<(), Error> {
-    let path = migrations_dir(dir).join(LOCK_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(cause) => return Err(Error::Io { path, cause }),
-    };
+/// or one Cairn does not run (`sqlserver`, `mongodb`, `cockroachdb`).
+pub(crate) fn check_provider(path: &Path, text: &str, engine: Engine) -> Result<(), Error> {
     let Some((index, line)) = text
         .lines()
         .enumerate()
@@ -149,7 +129,7 @@ pub fn check_provider(dir: &Path, engine: Engine) -> Result<(), Error> {
         ),
     };
     Err(Error::BadDirective {
-        location: Location::new(&path, index + 1),
+        location: Location::new(path, index + 1),
         message,
     })
 }
@@ -221,7 +201,7 @@ mod tests {
             ),
         ]);
         assert_eq!(read(&dir).len(), 1);
-        check_provider(dir.path(), Engine::Postgres).expect("postgresql is postgres");
+        crate::source::check_engine(dir.path(), Engine::Postgres).expect("postgresql is postgres");
     }
 
     #[test]
@@ -230,15 +210,16 @@ mod tests {
             ("migration_lock.toml", LOCK),
             ("20210313140442_init/migration.sql", "SELECT 1;\n"),
         ]);
-        check_provider(dir.path(), Engine::Postgres).expect("same engine");
-        let error = check_provider(dir.path(), Engine::Sqlite).expect_err("another engine");
+        crate::source::check_engine(dir.path(), Engine::Postgres).expect("same engine");
+        let error =
+            crate::source::check_engine(dir.path(), Engine::Sqlite).expect_err("another engine");
         let message = error.to_string();
         assert!(message.contains("migration_lock.toml:3"), "{message}");
         assert!(message.contains("written for postgres"), "{message}");
         assert!(message.contains("the database is sqlite"), "{message}");
 
         let dir = tree(&[("migration_lock.toml", "provider = \"sqlserver\"\n")]);
-        let message = check_provider(dir.path(), Engine::Mysql)
+        let message = crate::source::check_engine(dir.path(), Engine::Mysql)
             .expect_err("not run by cairn")
             .to_string();
         assert!(
@@ -247,7 +228,7 @@ mod tests {
         );
 
         let dir = tree(&[("20210313140442_init/migration.sql", "SELECT 1;\n")]);
-        check_provider(dir.path(), Engine::Mysql).expect("no lock file, no check");
+        crate::source::check_engine(dir.path(), Engine::Mysql).expect("no lock file, no check");
     }
 
     #[test]
