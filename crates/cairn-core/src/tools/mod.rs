@@ -41,13 +41,22 @@ pub(crate) fn leading_words(sql: &str, n: usize) -> Vec<String> {
     words
 }
 
-/// Whether `text` contains `needle` (ASCII, any case): a cheap test before
-/// a script is split.
-pub(crate) fn contains_ignore_case(text: &str, needle: &str) -> bool {
+/// Whether `text` contains the word `needle` (ASCII, any case, not part of
+/// a longer identifier): a cheap test before a script is split.
+pub(crate) fn contains_word_ignore_case(text: &str, needle: &str) -> bool {
+    let bytes = text.as_bytes();
     let needle = needle.as_bytes();
-    text.as_bytes()
+    let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    bytes
         .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle))
+        .enumerate()
+        .any(|(start, window)| {
+            window.eq_ignore_ascii_case(needle)
+                && (start == 0 || !is_word(bytes[start - 1]))
+                && bytes
+                    .get(start + needle.len())
+                    .is_none_or(|&after| !is_word(after))
+        })
 }
 
 /// Temporary migrations directories for the layouts' tests.
@@ -93,7 +102,20 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+    use super::contains_word_ignore_case;
     use super::test_support::{read, tree};
+
+    #[test]
+    fn words_are_found_whole_in_any_case() {
+        assert!(contains_word_ignore_case("x;\nCommit;", "commit"));
+        assert!(contains_word_ignore_case("end", "end"));
+        assert!(!contains_word_ignore_case(
+            "started_at, end_date, weekend",
+            "end"
+        ));
+        assert!(!contains_word_ignore_case("started_at", "start"));
+        assert!(contains_word_ignore_case("(vacuum)", "VACUUM"));
+    }
     use crate::engine::Engine;
 
     /// The "no down script" error of the only migration in a directory of `files`.

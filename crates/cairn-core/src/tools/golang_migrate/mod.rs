@@ -25,7 +25,7 @@ pub mod history;
 
 use crate::engine::Engine;
 use crate::split;
-use crate::tools::contains_ignore_case;
+use crate::tools::contains_word_ignore_case;
 
 /// Words without which no script needs to be split to be looked at.
 const NEEDLES: [&str; 13] = [
@@ -57,7 +57,7 @@ const NEEDLES: [&str; 13] = [
 pub(crate) fn runs_as_written(text: &str) -> bool {
     if !NEEDLES
         .iter()
-        .any(|needle| contains_ignore_case(text, needle))
+        .any(|needle| contains_word_ignore_case(text, needle))
     {
         return false;
     }
