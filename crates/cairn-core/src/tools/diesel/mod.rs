@@ -43,6 +43,32 @@ pub(crate) fn folder(name: &str) -> Option<Result<(Version, &str), String>> {
     Some(parse_version(&digits, name).map(|version| (version, rest)))
 }
 
+/// The Cairn version of a version diesel wrote in its history table
+/// (`__diesel_schema_migrations.version`: the folder's prefix without its
+/// `-`): `20230115093000`, `20240131120000000a` (≥ 2.2) and `00000000000000`
+/// map as the folders do ([`folder`]); `None` for anything else.
+pub fn history_version(text: &str) -> Option<Version> {
+    if text == &INITIAL_SETUP[..14] {
+        return Some(Version::from(0_i64));
+    }
+    let (stamp, sub) = match text.len() {
+        14 => (text, None),
+        18 => (&text[..14], Some(&text[14..])),
+        _ => return None,
+    };
+    if !stamp.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut digits = stamp.to_owned();
+    if let Some(hex) = sub {
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        digits.push_str(&format!("{:05}", u32::from_str_radix(hex, 16).ok()?));
+    }
+    parse_version(&digits, text).ok()
+}
+
 /// `YYYY-MM-DD-HHMMSS_<rest>` → (`YYYYMMDDHHMMSS`, rest), and
 /// `YYYY-MM-DD-HHMMSS-XXXX_<rest>` → (`YYYYMMDDHHMMSS` and the hex `XXXX` as
 /// 5 decimal digits, rest).
@@ -185,6 +211,20 @@ mod tests {
         let survey = crate::source::survey(dir.path()).unwrap();
         assert_eq!(survey.shape, NewShape::DieselFolder);
         assert_eq!(survey.shape.stamp_suffix(), "");
+    }
+
+    #[test]
+    fn history_versions_map_as_their_folders() {
+        for (row, folder_name) in [
+            ("00000000000000", INITIAL_SETUP),
+            ("20230115093000", "2023-01-15-093000_x"),
+            ("20240131120000000a", "2024-01-31-120000-000a_x"),
+        ] {
+            let (version, _) = folder(folder_name).unwrap().unwrap();
+            assert_eq!(history_version(row), Some(version), "{row}");
+        }
+        assert_eq!(history_version("2024013112000000g0"), None);
+        assert_eq!(history_version("1"), None);
     }
 
     #[test]
