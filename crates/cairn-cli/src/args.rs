@@ -67,6 +67,22 @@ pub struct GlobalArgs {
         value_name = "PATH"
     )]
     pub config: Option<PathBuf>,
+    /// Liquibase formatted SQL: run only the changesets whose `context:` holds for these comma-separated contexts (and those without one) [default: every changeset]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "CONTEXTS"
+    )]
+    pub contexts: Option<String>,
+    /// Liquibase formatted SQL: run only the changesets whose `labels:` satisfy this expression, e.g. "v1 and !slow" (and those without labels) [default: every changeset]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "EXPRESSION"
+    )]
+    pub label_filter: Option<String>,
     /// Log what Cairn does to stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)
     #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,

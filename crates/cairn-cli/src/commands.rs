@@ -51,7 +51,7 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         let mut driver = connect(url).await?;
         return schema_dump(config, driver.as_mut()).await;
     }
-    let migrations = source::read_dir(&config.migrations_dir)?;
+    let migrations = source::read_dir_with(&config.migrations_dir, &config.selection)?;
     tracing::info!(count = migrations.len(), dir = %config.migrations_dir.display(), "read migrations");
     let mut migrator = Migrator::new(migrations, config.migrator.clone());
     if matches!(command, Command::Up(_) | Command::Redo) {
@@ -74,6 +74,7 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         }
     }
     let mut driver = connect(url).await?;
+    source::check_engine(&config.migrations_dir, driver.dialect().engine())?;
     let driver = driver.as_mut();
     let ctx = Ctx {
         config,

@@ -34,6 +34,8 @@ pub struct Config {
     /// Replicas whose lag a backfill's `max_replication_lag` limits
     /// (`up --replica-url`, else `replica_urls` in cairn.toml).
     pub replica_urls: Vec<DatabaseUrl>,
+    /// The Liquibase changesets to read (`--contexts`, `--label-filter`).
+    pub selection: cairn::source::Selection,
 }
 
 impl Config {
@@ -66,6 +68,10 @@ impl Config {
                 && env.var("NO_COLOR").is_none(),
             migrator: settings.migrator,
             replica_urls: settings.replica_urls,
+            selection: cairn::source::Selection::new(
+                global.contexts.as_deref(),
+                global.label_filter.as_deref(),
+            ),
         })
     }
 

@@ -44,10 +44,14 @@ pub fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
             })?,
         }
     } else {
-        let mut stamp: i64 = UtcTime::now()
-            .version_stamp()
-            .parse()
-            .context("the clock gave a bad timestamp")?;
+        // diesel ≥ 2.2 folders add a subversion to the timestamp.
+        let mut stamp: i64 = format!(
+            "{}{}",
+            UtcTime::now().version_stamp(),
+            survey.shape.stamp_suffix()
+        )
+        .parse()
+        .context("the clock gave a bad timestamp")?;
         // Two `cairn new` within one second: take the next free second.
         while versions.contains(&Version::from(stamp)) {
             stamp = stamp.checked_add(1).context(
@@ -153,13 +157,15 @@ mod tests {
     use cairn::source::NewShape;
 
     /// The shapes a test of the templates goes through.
-    const SHAPES: [NewShape; 6] = [
+    const SHAPES: [NewShape; 8] = [
         NewShape::CairnFolder,
         NewShape::DieselFolder,
         NewShape::SqlxPair,
         NewShape::SqlxUpOnly,
         NewShape::Flyway,
         NewShape::Dbmate,
+        NewShape::PrismaFolder,
+        NewShape::DieselSubversionFolder,
     ];
 
     #[test]
@@ -201,16 +207,23 @@ mod tests {
                 );
                 std::fs::write(dir.path().join(file), text).unwrap();
             }
-            let error = source::read_dir(dir.path()).expect_err("an empty up script");
-            let message = error.to_string();
-            assert!(
-                message.contains("the up script is empty"),
-                "{shape:?}: {message}"
-            );
-            assert!(
-                message.contains(&dir.path().join(&made.files[0].0).display().to_string()),
-                "{shape:?}: {message}"
-            );
+            if shape.layout() == cairn::migration::Layout::Sqlx {
+                // sqlx and golang-migrate apply an empty file, and so does
+                // Cairn in their layout (docs/layouts.md).
+                let migrations = source::read_dir(dir.path()).expect("an empty sqlx script");
+                assert_eq!(migrations.len(), 1, "{shape:?}");
+            } else {
+                let error = source::read_dir(dir.path()).expect_err("an empty up script");
+                let message = error.to_string();
+                assert!(
+                    message.contains("the up script is empty"),
+                    "{shape:?}: {message}"
+                );
+                assert!(
+                    message.contains(&dir.path().join(&made.files[0].0).display().to_string()),
+                    "{shape:?}: {message}"
+                );
+            }
 
             let (up, script) = &made.files[0];
             let path = dir.path().join(up);

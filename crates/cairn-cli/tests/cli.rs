@@ -398,12 +398,18 @@ fn new_follows_the_layout_of_the_directory() {
         for file in &expected {
             assert!(p.path(file).is_file(), "{file} was written");
         }
-        // Fresh, the new migration is refused as empty, by name; with a
-        // statement written into its up script, the directory validates.
-        p.cairn(&["validate"])
-            .code(1)
-            .stderr_has(&format!("{}`: the up script is empty", expected[0]))
-            .nowhere("mixed layouts");
+        // Fresh, the new migration is refused as empty, by name (except in
+        // the sqlx/golang-migrate layout, whose tools apply an empty file:
+        // docs/layouts.md); with a statement written into its up script, the
+        // directory validates.
+        if layout == "sqlx" {
+            p.cairn(&["validate"]).code(0);
+        } else {
+            p.cairn(&["validate"])
+                .code(1)
+                .stderr_has(&format!("{}`: the up script is empty", expected[0]))
+                .nowhere("mixed layouts");
+        }
         let up = p.path(&expected[0]);
         let text = std::fs::read_to_string(&up).unwrap();
         let text = if layout == "dbmate" {

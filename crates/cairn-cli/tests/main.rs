@@ -28,6 +28,7 @@ mod crash;
 mod e2e;
 mod flyway;
 mod json;
+mod layouts;
 mod lockq;
 mod online;
 mod online_crash;

@@ -27,6 +27,10 @@ pub enum Layout {
     Flyway,
     /// dbmate: one `<version>_<name>.sql` file with `-- migrate:up` and `-- migrate:down`.
     Dbmate,
+    /// Prisma Migrate: `<timestamp>_<name>/migration.sql`, no down scripts.
+    Prisma,
+    /// Liquibase formatted SQL: one migration per `--changeset author:id`.
+    Liquibase,
 }
 
 impl Layout {
@@ -38,6 +42,8 @@ impl Layout {
             Layout::Sqlx => "sqlx",
             Layout::Flyway => "flyway",
             Layout::Dbmate => "dbmate",
+            Layout::Prisma => "prisma",
+            Layout::Liquibase => "liquibase",
         }
     }
 }
@@ -204,8 +210,8 @@ impl Migration {
 
     /// What to write to give this migration a down script, in the file its
     /// layout expects: `down.sql` in its folder, `<v>_<name>.down.sql`,
-    /// `U<v>__<name>.sql`, a `-- migrate:down` section; a repeatable
-    /// migration has none.
+    /// `U<v>__<name>.sql`, a `-- migrate:down` section, a `--rollback` line;
+    /// a repeatable migration has none.
     pub fn down_hint(&self, engine: Engine) -> String {
         let beside = |file: String| match self.location.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.join(file).display().to_string(),
@@ -220,6 +226,13 @@ impl Migration {
                 "write `{}` (or `down.{engine}.sql`)",
                 self.location.join("down.sql").display()
             ),
+            Layout::Sqlx if !self.location.to_string_lossy().ends_with(".up.sql") => format!(
+                "rename `{}` to `{}_{}.up.sql` and write `{}` beside it",
+                self.location.display(),
+                self.version,
+                self.name,
+                beside(format!("{}_{}.down.sql", self.version, self.name))
+            ),
             Layout::Sqlx => format!(
                 "write `{}`",
                 beside(format!("{}_{}.down.sql", self.version, self.name))
@@ -230,6 +243,17 @@ impl Migration {
             ),
             Layout::Dbmate => format!(
                 "add a `-- migrate:down` section to `{}`",
+                self.location.display()
+            ),
+            Layout::Prisma => format!(
+                "Prisma migrations have no down script: write `{}` beside its migration.sql \
+                 (Cairn reads it, Prisma ignores it), or undo the change in a new migration",
+                self.location.join("down.sql").display()
+            ),
+            Layout::Liquibase => format!(
+                "add `--rollback <statement>` lines (or a `/* liquibase rollback */` block) to \
+                 changeset `{}` in `{}`",
+                self.name,
                 self.location.display()
             ),
         }
@@ -247,7 +271,18 @@ impl Migration {
                 "write `-- migrate:up transaction:false` in `{}`",
                 self.location.display()
             ),
-            _ => "put `-- cairn:no-transaction` at the top of its script".to_owned(),
+            Layout::Sqlx => format!(
+                "start `{}` with `-- no-transaction` (sqlx's form) or `-- cairn:no-transaction`",
+                self.location.display()
+            ),
+            Layout::Liquibase => format!(
+                "add `runInTransaction:false` to the `--changeset {}` line in `{}`",
+                self.name,
+                self.location.display()
+            ),
+            Layout::Cairn | Layout::Flyway | Layout::Prisma => {
+                "put `-- cairn:no-transaction` at the top of its script".to_owned()
+            }
         }
     }
 

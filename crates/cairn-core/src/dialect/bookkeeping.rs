@@ -111,7 +111,9 @@ pub trait Bookkeeping {
     /// Whether `statement` cannot run inside a transaction block on this
     /// product, so that a migration of only such statements runs outside
     /// one (applied to the Flyway layout, whose tool detects them: see
-    /// [`crate::tools::flyway`]). The default: none.
+    /// [`crate::tools::flyway`]), and a script of the layouts whose tools run
+    /// it as written runs outside Cairn's transaction (see
+    /// [`crate::tools::golang_migrate`]). The default: none.
     fn needs_no_transaction(&self, statement: &str) -> bool {
         let _ = statement;
         false

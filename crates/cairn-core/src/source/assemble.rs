@@ -9,12 +9,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::layout::{self, dbmate_marker, family, NameKind, ParsedName};
+use super::layout::{self, family, NameKind, ParsedName};
 use crate::directive;
-use crate::error::{Error, Location};
+use crate::error::Error;
 use crate::migration::{
     Declaration, Direction, Directives, Layout, Migration, Script, Scripts, Version,
 };
+use crate::tools::liquibase::Selection;
 
 /// One recognised top-level entry, with the text of a flat file already read.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub(super) enum UnitKind {
     Up(String),
     Down(String),
     Dbmate(String),
+    /// A Liquibase formatted SQL file: many migrations.
+    Liquibase(String),
 }
 
 impl Unit {
@@ -55,6 +58,19 @@ impl Unit {
             version: parsed.version,
             name: parsed.name,
             kind,
+        }
+    }
+}
+
+impl Unit {
+    /// A Liquibase formatted SQL file named `name`, with its text.
+    pub(super) fn liquibase(path: PathBuf, name: &str, text: String) -> Unit {
+        Unit {
+            path,
+            layout: Layout::Liquibase,
+            version: Version::from(0_i64),
+            name: name.to_owned(),
+            kind: UnitKind::Liquibase(text),
         }
     }
 }
@@ -84,9 +100,21 @@ pub(super) struct Assembly {
     migrations: Vec<Migration>,
     /// sqlx and Flyway files, waiting for their partners.
     flat: BTreeMap<Version, Pair>,
+    /// The Liquibase changesets to keep.
+    selection: Selection,
+    /// How many Liquibase files were added.
+    liquibase_files: usize,
 }
 
 impl Assembly {
+    /// An empty assembly keeping the Liquibase changesets `selection` selects.
+    pub(super) fn new(selection: &Selection) -> Assembly {
+        Assembly {
+            selection: selection.clone(),
+            ..Assembly::default()
+        }
+    }
+
     /// Adds the top-level entry `unit`; a folder's migration is made by
     /// `folder` (the listing reads its files into a [`Folder`]).
     pub(super) fn add(
@@ -100,8 +128,20 @@ impl Assembly {
                 return Ok(());
             }
             UnitKind::Dbmate(text) => {
-                let migration = dbmate(unit.path, unit.version, unit.name, &text)?;
+                let migration =
+                    crate::tools::dbmate::migration(unit.path, unit.version, unit.name, &text)?;
                 self.migrations.push(migration);
+                return Ok(());
+            }
+            UnitKind::Liquibase(text) => {
+                self.liquibase_files += 1;
+                let migrations = crate::tools::liquibase::migrations(
+                    &unit.path,
+                    self.liquibase_files,
+                    &text,
+                    &self.selection,
+                )?;
+                self.migrations.extend(migrations);
                 return Ok(());
             }
             UnitKind::Up(text) => (text, true),
@@ -132,6 +172,7 @@ impl Assembly {
         for (version, pair) in self.flat {
             migrations.push(pair.into_migration(version)?);
         }
+        crate::tools::prisma::check_not_mixed(&migrations)?;
         // Stable: among equal versions, the first in directory order stays first.
         migrations.sort_by_key(|migration| migration.version);
         for window in migrations.windows(2) {
@@ -178,20 +219,30 @@ impl Pair {
             let path = self.down.map(|down| down.path).unwrap_or_default();
             return Err(unrecognised(&path, hint));
         };
-        let up_script = script(&up.path, up.text, 1, false)?;
-        check_not_empty(&up_script)?;
+        let flat = |file: FlatScript| {
+            let no_transaction = file.layout == Layout::Sqlx && sqlx_runs_outside(&file.text);
+            script(&file.path, file.text, 1, no_transaction)
+        };
+        let layout = up.layout;
+        let (path, name) = (up.path.clone(), up.name.clone());
+        let up_script = flat(up)?;
+        // sqlx and golang-migrate run an empty file and record it; Cairn's
+        // other layouts refuse one (see the module documentation).
+        if layout != Layout::Sqlx {
+            check_not_empty(&up_script)?;
+        }
         let down = match self.down {
             Some(down) => Scripts {
-                plain: Some(script(&down.path, down.text, 1, false)?),
+                plain: Some(flat(down)?),
                 overrides: BTreeMap::new(),
             },
             None => Scripts::default(),
         };
         Ok(Migration {
             version,
-            name: up.name,
-            layout: up.layout,
-            location: up.path,
+            name,
+            layout,
+            location: path,
             up: Scripts {
                 plain: Some(up_script),
                 overrides: BTreeMap::new(),
@@ -202,6 +253,13 @@ impl Pair {
     }
 }
 
+/// Whether a script of the sqlx/golang-migrate layout runs outside Cairn's
+/// transaction: sqlx's `-- no-transaction` first line, or golang-migrate's
+/// scripts that must run as written.
+fn sqlx_runs_outside(text: &str) -> bool {
+    crate::tools::sqlx::no_transaction(text) || crate::tools::golang_migrate::runs_as_written(text)
+}
+
 /// A Cairn or diesel migration folder, as its files are added in the order
 /// of the folder's listing.
 #[derive(Debug)]
@@ -210,6 +268,8 @@ pub(super) struct Folder {
     up: Scripts,
     down: Scripts,
     no_transaction: bool,
+    /// Prisma's `migration.sql`, when the folder is a Prisma migration.
+    prisma: Option<Script>,
 }
 
 impl Folder {
@@ -220,7 +280,18 @@ impl Folder {
             up: Scripts::default(),
             down: Scripts::default(),
             no_transaction: false,
+            prisma: None,
         }
+    }
+
+    /// Adds Prisma's `migration.sql` at `path`: the folder is a Prisma
+    /// migration ([`crate::tools::prisma`]).
+    pub(super) fn add_prisma(&mut self, path: &Path, text: String) -> Result<(), Error> {
+        let no_transaction = crate::tools::golang_migrate::runs_as_written(&text);
+        let prisma = script(path, text, 1, no_transaction)?;
+        check_not_empty(&prisma)?;
+        self.prisma = Some(prisma);
+        Ok(())
     }
 
     /// Checks the name of a `.sql` file before it is read: the error is
@@ -262,18 +333,22 @@ impl Folder {
     /// Reads diesel's `metadata.toml` at `path`: `run_in_transaction = false`
     /// runs every script of the folder outside a transaction.
     pub(super) fn add_metadata(&mut self, path: &Path, text: &str) -> Result<(), Error> {
-        self.no_transaction = diesel_no_transaction(path, text)?;
+        self.no_transaction = crate::tools::diesel::no_transaction(path, text)?;
         Ok(())
     }
 
     /// The migration, with the text of its `migration.toml` if it has one.
     pub(super) fn finish(self, declaration: Option<(PathBuf, String)>) -> Result<Migration, Error> {
         let Folder {
-            unit,
+            mut unit,
             mut up,
             mut down,
             no_transaction,
+            prisma,
         } = self;
+        if let Some(prisma) = prisma {
+            crate::tools::prisma::take_up_script(&mut unit.layout, &mut up, prisma)?;
+        }
         // Applied once all scripts are read: metadata.toml sorts between them.
         if no_transaction {
             for script in up_and_down(&mut up, &mut down) {
@@ -338,169 +413,8 @@ fn up_and_down<'a>(
         .chain(down.overrides.values_mut())
 }
 
-/// Reads diesel's `metadata.toml`: whether it says `run_in_transaction = false`.
-///
-/// Only that key matters to Cairn; the file is read line by line rather than
-/// with a TOML parser, which the core does not depend on.
-fn diesel_no_transaction(path: &Path, text: &str) -> Result<bool, Error> {
-    for (index, line) in text.lines().enumerate() {
-        let line = line.split_once('#').map_or(line, |(before, _)| before);
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if key.trim() == "run_in_transaction" {
-            return match value.trim() {
-                "false" => Ok(true),
-                "true" => Ok(false),
-                other => Err(Error::BadDirective {
-                    location: Location::new(path, index + 1),
-                    message: format!(
-                        "`run_in_transaction` must be `true` or `false`, found `{other}`"
-                    ),
-                }),
-            };
-        }
-    }
-    Ok(false)
-}
-
-/// A dbmate marker found in a file.
-struct Marker<'a> {
-    direction: Direction,
-    options: &'a str,
-    /// 1-based line of the marker.
-    line: usize,
-    /// Byte offset of the marker line.
-    start: usize,
-    /// Byte offset just after the marker line.
-    end: usize,
-}
-
-/// Splits a dbmate file into its up section and optional down section.
-fn dbmate(path: PathBuf, version: Version, name: String, text: &str) -> Result<Migration, Error> {
-    let mut markers = Vec::new();
-    let mut offset = 0;
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        if let Some((direction, options)) = dbmate_marker(line) {
-            markers.push(Marker {
-                direction,
-                options,
-                line: index + 1,
-                start: offset,
-                end: offset + line.len(),
-            });
-        }
-        offset += line.len();
-    }
-    let at = |line: usize| Location::new(&path, line);
-    let bad = |line: usize, message: String| Error::BadDirective {
-        location: at(line),
-        message,
-    };
-
-    let (up, down) = match markers.as_slice() {
-        [up] if up.direction == Direction::Up => (up, None),
-        [up, down] if up.direction == Direction::Up && down.direction == Direction::Down => {
-            (up, Some(down))
-        }
-        _ => {
-            let (line, message) = dbmate_order_problem(&markers);
-            return Err(bad(line, message));
-        }
-    };
-    if let Some(code) = first_code(&text[..up.start]) {
-        return Err(bad(
-            line_of(text, code),
-            "this statement comes before `-- migrate:up` and belongs to no section: move it \
-             below the marker"
-                .to_owned(),
-        ));
-    }
-
-    let section = |marker: &Marker<'_>, end: usize| -> Result<Script, Error> {
-        let mut no_transaction = false;
-        for option in marker.options.split_whitespace() {
-            match option {
-                "transaction:false" => no_transaction = true,
-                "transaction:true" => {}
-                other => {
-                    return Err(bad(
-                        marker.line,
-                        format!(
-                        "unknown dbmate option `{other}`: the only option is `transaction:false`"
-                    ),
-                    ))
-                }
-            }
-        }
-        script(
-            &path,
-            text[marker.end..end].to_owned(),
-            marker.line + 1,
-            no_transaction,
-        )
-    };
-    let up_script = section(up, down.map_or(text.len(), |down| down.start))?;
-    if first_code(&up_script.text).is_none() {
-        return Err(Error::EmptyScript { path: path.clone() });
-    }
-    let down_script = down.map(|down| section(down, text.len())).transpose()?;
-    Ok(Migration {
-        version,
-        name,
-        layout: Layout::Dbmate,
-        location: path.clone(),
-        up: Scripts {
-            plain: Some(up_script),
-            overrides: BTreeMap::new(),
-        },
-        down: Scripts {
-            plain: down_script,
-            overrides: BTreeMap::new(),
-        },
-        declaration: None,
-    })
-}
-
-/// For markers that are not `up` then optionally `down`: where and what is wrong.
-fn dbmate_order_problem(markers: &[Marker<'_>]) -> (usize, String) {
-    let mut seen_up = false;
-    let mut seen_down = false;
-    for marker in markers {
-        match marker.direction {
-            Direction::Up if seen_up => {
-                return (
-                    marker.line,
-                    "a second `-- migrate:up`: a dbmate file has one up section and at most one \
-                     down section"
-                        .to_owned(),
-                )
-            }
-            Direction::Up => seen_up = true,
-            Direction::Down if seen_down => {
-                return (
-                    marker.line,
-                    "a second `-- migrate:down`: a dbmate file has one up section and at most \
-                     one down section"
-                        .to_owned(),
-                )
-            }
-            Direction::Down if !seen_up => {
-                return (
-                    marker.line,
-                    "`-- migrate:down` without a `-- migrate:up` before it: add `-- migrate:up` \
-                     above the up statements"
-                        .to_owned(),
-                )
-            }
-            Direction::Down => seen_down = true,
-        }
-    }
-    (1, "a dbmate file needs a `-- migrate:up` line".to_owned())
-}
-
 /// Builds a script from normalised text, parsing its directives.
-fn script(
+pub(crate) fn script(
     path: &Path,
     text: String,
     first_line: usize,
@@ -530,7 +444,7 @@ fn check_not_empty(script: &Script) -> Result<(), Error> {
 ///
 /// Exact for emptiness: a quote or anything else ends the scan, so strings never
 /// need to be understood here.
-pub(super) fn first_code(text: &str) -> Option<usize> {
+pub(crate) fn first_code(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while let Some(&byte) = bytes.get(i) {
@@ -550,7 +464,7 @@ pub(super) fn first_code(text: &str) -> Option<usize> {
 }
 
 /// The 1-based line of a byte offset.
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()
         .iter()
         .take(offset)

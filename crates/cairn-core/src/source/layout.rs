@@ -12,7 +12,7 @@ use crate::migration::{Direction, Layout, Version};
 
 /// The names accepted at the top level, for hints.
 pub(super) const ACCEPTED: &str = "expected a migration folder `<version>_<name>/` (cairn) or \
-`YYYY-MM-DD-HHMMSS_<name>/` (diesel), or a file `<version>_<name>.up.sql` and \
+`YYYY-MM-DD-HHMMSS[-XXXX]_<name>/` (diesel), or a file `<version>_<name>.up.sql` and \
 `.down.sql` (sqlx, golang-migrate), `<version>_<name>.sql` (dbmate, sqlx), or \
 `V<version>__<name>.sql` and `U<version>__<name>.sql` (flyway, refinery), and repeatable \
 `R__<name>.sql` beside any of them; hidden files, README and *.md files, cairn.toml and \
@@ -48,11 +48,12 @@ pub(super) fn is_ignored(name: &str) -> bool {
         || lower.ends_with(".md")
         || name == "cairn.toml"
         || crate::tools::flyway::is_callback(name)
+        || name == crate::tools::prisma::LOCK_FILE
 }
 
 /// What a top-level name says, before any file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum NameKind {
+pub(crate) enum NameKind {
     CairnFolder,
     DieselFolder,
     SqlxUp,
@@ -74,7 +75,7 @@ impl NameKind {
             NameKind::DieselFolder => Layout::Diesel,
             NameKind::SqlxUp | NameKind::SqlxDown => Layout::Sqlx,
             NameKind::FlywayUp | NameKind::FlywayUndo | NameKind::Repeatable => Layout::Flyway,
-            NameKind::PlainSql if has_dbmate_marker(text) => Layout::Dbmate,
+            NameKind::PlainSql if crate::tools::dbmate::has_marker(text) => Layout::Dbmate,
             NameKind::PlainSql => Layout::Sqlx,
         }
     }
@@ -105,8 +106,8 @@ pub(super) fn parse_name(name: &str, is_dir: bool) -> Result<ParsedName, String>
         return Err(POSITIVE.to_owned());
     }
     if is_dir {
-        if let Some((digits, rest)) = diesel_prefix(name) {
-            let version = parse_version(&digits, name)?;
+        if let Some(folder) = crate::tools::diesel::folder(name) {
+            let (version, rest) = folder?;
             return non_empty(rest).map(|rest| parsed(NameKind::DieselFolder, version, rest));
         }
         return match split_version(name) {
@@ -143,13 +144,8 @@ pub(super) fn parse_name(name: &str, is_dir: bool) -> Result<ParsedName, String>
     match split_version(stem) {
         Some((digits, rest)) => {
             let version = parse_version(digits, name)?;
-            if let Some(rest) = rest.strip_suffix(".up") {
-                non_empty(rest).map(|rest| parsed(NameKind::SqlxUp, version, rest))
-            } else if let Some(rest) = rest.strip_suffix(".down") {
-                non_empty(rest).map(|rest| parsed(NameKind::SqlxDown, version, rest))
-            } else {
-                non_empty(rest).map(|rest| parsed(NameKind::PlainSql, version, rest))
-            }
+            let (kind, rest) = crate::tools::sqlx::file_kind(rest);
+            non_empty(rest).map(|rest| parsed(kind, version, rest))
         }
         None => Err(ACCEPTED.to_owned()),
     }
@@ -161,30 +157,6 @@ fn folder_file_hint() -> String {
         "this looks like a file of a migration folder: point --dir at the directory that \
          holds the migration folders, or move it into one; {ACCEPTED}"
     )
-}
-
-/// `YYYY-MM-DD-HHMMSS_<rest>` → (`YYYYMMDDHHMMSS`, rest).
-fn diesel_prefix(name: &str) -> Option<(String, &str)> {
-    const PATTERN: &[u8] = b"dddd-dd-dd-dddddd_";
-    let bytes = name.as_bytes();
-    if bytes.len() < PATTERN.len() {
-        return None;
-    }
-    let fits = PATTERN
-        .iter()
-        .zip(bytes)
-        .all(|(pattern, byte)| match pattern {
-            b'd' => byte.is_ascii_digit(),
-            other => other == byte,
-        });
-    if !fits {
-        return None;
-    }
-    let digits = name[..PATTERN.len() - 1]
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    Some((digits, &name[PATTERN.len()..]))
 }
 
 /// `<digits>_<rest>` → (digits, rest).
@@ -205,12 +177,8 @@ fn non_empty(name: &str) -> Result<&str, String> {
     }
 }
 
-fn parse_version(digits: &str, name: &str) -> Result<Version, String> {
+pub(crate) fn parse_version(digits: &str, _name: &str) -> Result<Version, String> {
     match digits.parse::<i64>() {
-        Ok(0) if name == "00000000000000_diesel_initial_setup" => Err(format!(
-            "diesel's initial setup migration has version 0, which cairn cannot order; \
-             {POSITIVE}: give it version 1 (`00000000000001_diesel_initial_setup`)"
-        )),
         Ok(0) => Err(format!("version 0 is not allowed: {POSITIVE}")),
         Ok(version) => Ok(Version::from(version)),
         Err(_) => Err(format!("version `{digits}` is too large: {POSITIVE}")),
@@ -259,26 +227,6 @@ pub(super) fn family(layout: Layout) -> Layout {
     }
 }
 
-/// A dbmate marker line: `-- migrate:up [options]` or `-- migrate:down [options]`.
-pub(super) fn dbmate_marker(line: &str) -> Option<(Direction, &str)> {
-    let rest = line.trim().strip_prefix("--")?.trim_start();
-    let (direction, options) = if let Some(options) = rest.strip_prefix("migrate:up") {
-        (Direction::Up, options)
-    } else {
-        (Direction::Down, rest.strip_prefix("migrate:down")?)
-    };
-    if options.is_empty() || options.starts_with(char::is_whitespace) {
-        Some((direction, options.trim()))
-    } else {
-        None
-    }
-}
-
-/// Whether a `<version>_<name>.sql` text is a dbmate file.
-pub(super) fn has_dbmate_marker(text: &str) -> bool {
-    text.lines().any(|line| dbmate_marker(line).is_some())
-}
-
 /// The shape of a new migration (`cairn new`), following the layout of the
 /// migrations already in a directory ([`survey`](super::survey)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,6 +237,9 @@ pub enum NewShape {
     CairnFolder,
     /// `YYYY-MM-DD-HHMMSS_<name>/up.sql` and `down.sql`.
     DieselFolder,
+    /// `YYYY-MM-DD-HHMMSS-XXXX_<name>/up.sql` and `down.sql` (diesel ≥ 2.2):
+    /// versions carry the subversion ([`NewShape::stamp_suffix`]).
+    DieselSubversionFolder,
     /// `<version>_<name>.up.sql` and `<version>_<name>.down.sql`.
     SqlxPair,
     /// `<version>_<name>.sql`, up only: the directory's sqlx migrations have no
@@ -298,6 +249,9 @@ pub enum NewShape {
     Flyway,
     /// `<version>_<name>.sql` with a `-- migrate:up` and a `-- migrate:down` section.
     Dbmate,
+    /// `<version>_<name>/migration.sql` (Prisma's) and `down.sql` (Cairn's,
+    /// which Prisma ignores).
+    PrismaFolder,
 }
 
 /// What one file of a new migration holds.
@@ -325,10 +279,21 @@ impl NewShape {
     pub fn layout(self) -> Layout {
         match self {
             NewShape::CairnFolder => Layout::Cairn,
-            NewShape::DieselFolder => Layout::Diesel,
+            NewShape::DieselFolder | NewShape::DieselSubversionFolder => Layout::Diesel,
             NewShape::SqlxPair | NewShape::SqlxUpOnly => Layout::Sqlx,
             NewShape::Flyway => Layout::Flyway,
             NewShape::Dbmate => Layout::Dbmate,
+            NewShape::PrismaFolder => Layout::Prisma,
+        }
+    }
+
+    /// The digits a timestamp version (`YYYYMMDDHHMMSS`) of this shape ends
+    /// with: `00000` for diesel ≥ 2.2 folders, whose versions carry a
+    /// subversion ([`crate::tools::diesel`]), else none.
+    pub fn stamp_suffix(self) -> &'static str {
+        match self {
+            NewShape::DieselSubversionFolder => "00000",
+            _ => "",
         }
     }
 
@@ -340,7 +305,7 @@ impl NewShape {
             NameKind::DieselFolder => NewShape::DieselFolder,
             NameKind::SqlxUp | NameKind::SqlxDown => NewShape::SqlxPair,
             NameKind::FlywayUp | NameKind::FlywayUndo | NameKind::Repeatable => NewShape::Flyway,
-            NameKind::PlainSql if has_dbmate_marker(text) => NewShape::Dbmate,
+            NameKind::PlainSql if crate::tools::dbmate::has_marker(text) => NewShape::Dbmate,
             NameKind::PlainSql => NewShape::SqlxUpOnly,
         }
     }
@@ -367,10 +332,12 @@ impl NewShape {
         };
         match self {
             NewShape::CairnFolder => folder(format!("{version}_{name}")),
-            NewShape::DieselFolder => match diesel_stamp(version) {
-                Some(stamp) => folder(format!("{stamp}_{name}")),
-                None => folder(format!("{version}_{name}")),
-            },
+            NewShape::DieselFolder | NewShape::DieselSubversionFolder => {
+                match crate::tools::diesel::stamp(version) {
+                    Some(stamp) => folder(format!("{stamp}_{name}")),
+                    None => folder(format!("{version}_{name}")),
+                }
+            }
             NewShape::SqlxPair => flat(vec![
                 (format!("{version}_{name}.up.sql"), NewScript::Up),
                 (format!("{version}_{name}.down.sql"), NewScript::Down),
@@ -384,22 +351,21 @@ impl NewShape {
                 format!("{version}_{name}.sql"),
                 NewScript::UpAndDown,
             )]),
+            NewShape::PrismaFolder => {
+                let folder = format!("{version}_{name}");
+                NewFiles {
+                    files: vec![
+                        (
+                            PathBuf::from(&folder).join(crate::tools::prisma::SCRIPT),
+                            NewScript::Up,
+                        ),
+                        (PathBuf::from(&folder).join("down.sql"), NewScript::Down),
+                    ],
+                    folder: Some(PathBuf::from(folder)),
+                }
+            }
         }
     }
-}
-
-/// `20260131120000` → `2026-01-31-120000`, if the version has 14 digits.
-fn diesel_stamp(version: Version) -> Option<String> {
-    let digits = version.to_string();
-    (digits.len() == 14).then(|| {
-        format!(
-            "{}-{}-{}-{}",
-            &digits[..4],
-            &digits[4..6],
-            &digits[6..8],
-            &digits[8..]
-        )
-    })
 }
 
 #[cfg(test)]

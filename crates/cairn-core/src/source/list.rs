@@ -16,6 +16,7 @@ use super::layout::{self, is_ignored, parse_name, NewShape};
 use crate::checksum;
 use crate::error::{Error, Location};
 use crate::migration::{Layout, Migration, Version};
+use crate::tools::liquibase::Selection;
 
 /// Reads every migration in `dir`, detecting the layout, sorted by version.
 ///
@@ -26,6 +27,16 @@ use crate::migration::{Layout, Migration, Version};
 /// entry that fits no layout; [`Error::MixedLayouts`], [`Error::DuplicateVersion`],
 /// [`Error::EmptyScript`]; and the directive errors of [`crate::directive::parse`].
 pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
+    read_dir_with(dir, &Selection::default())
+}
+
+/// [`read_dir`], keeping only the Liquibase changesets `selection` selects
+/// (its `--contexts` and `--label-filter`).
+///
+/// # Errors
+///
+/// As [`read_dir`].
+pub fn read_dir_with(dir: &Path, selection: &Selection) -> Result<Vec<Migration>, Error> {
     match fs::metadata(dir) {
         Err(source) if source.kind() == io::ErrorKind::NotFound => {
             return Err(Error::MissingDirectory {
@@ -42,6 +53,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
         Ok(_) => {}
     }
 
+    let dir = &prisma_dir(dir);
     let mut units = Vec::new();
     for Entry { name, path, kind } in sorted_entries(dir)? {
         let Some(name) = name.to_str() else {
@@ -57,23 +69,71 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, Error> {
             continue;
         }
         let is_dir = kind.is_dir(&path)?;
-        let parsed = parse_name(name, is_dir).map_err(|hint| unrecognised(&path, hint))?;
+        let parsed = parse_name(name, is_dir);
+        // Any `.sql` name may be a Liquibase changelog: its first line says.
+        let maybe_liquibase = !is_dir
+            && name.ends_with(".sql")
+            && parsed
+                .as_ref()
+                .map_or(true, |parsed| parsed.kind == layout::NameKind::PlainSql);
+        let mut text = None;
+        if maybe_liquibase {
+            kind.check_regular(&path)?;
+            let read = read_text(&path)?;
+            if crate::tools::liquibase::is_formatted(&read) {
+                units.push(Unit::liquibase(path, name, read));
+                continue;
+            }
+            text = Some(read);
+        }
+        let parsed = parsed.map_err(|hint| unrecognised(&path, hint))?;
         if !is_dir {
             kind.check_regular(&path)?;
         }
-        let text = match parsed.kind.is_folder() {
-            true => None,
-            false => Some(read_text(&path)?),
+        let text = match (parsed.kind.is_folder(), text) {
+            (true, _) => None,
+            (false, Some(text)) => Some(text),
+            (false, None) => Some(read_text(&path)?),
         };
         units.push(Unit::new(path, parsed, text));
     }
     assemble::check_one_layout(dir, &units)?;
 
-    let mut assembly = Assembly::default();
+    let mut assembly = Assembly::new(selection);
     for unit in units {
         assembly.add(unit, read_folder)?;
     }
     assembly.finish()
+}
+
+/// The directory to read: `dir` itself, or `dir/migrations` when `dir` is
+/// Prisma's `prisma/` folder (no lock file of its own, its `migrations/` has
+/// one; see [`crate::tools::prisma`]).
+fn prisma_dir(dir: &Path) -> PathBuf {
+    let lock = crate::tools::prisma::LOCK_FILE;
+    let nested = dir.join("migrations");
+    if !dir.join(lock).exists() && nested.join(lock).is_file() {
+        nested
+    } else {
+        dir.to_owned()
+    }
+}
+
+/// Checks that the migrations in `dir` were written for `engine`, where their
+/// layout says so: Prisma's `migration_lock.toml` names one provider
+/// ([`crate::tools::prisma`]). Call it once connected, before anything runs.
+///
+/// # Errors
+///
+/// [`Error::BadDirective`] at the line naming another engine; [`Error::Io`]
+/// if the lock file cannot be read.
+pub fn check_engine(dir: &Path, engine: crate::engine::Engine) -> Result<(), Error> {
+    let path = prisma_dir(dir).join(crate::tools::prisma::LOCK_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => crate::tools::prisma::check_provider(&path, &text, engine),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(cause) => Err(io_error(&path, cause)),
+    }
 }
 
 /// The layout of one entry of a migrations directory, if it has one.
@@ -110,7 +170,16 @@ fn inspect(entry: &Path) -> Result<Option<(Version, NewShape)>, Error> {
         }
         _ => String::new(),
     };
-    Ok(Some((parsed.version, NewShape::beside(parsed.kind, &text))))
+    let shape = match NewShape::beside(parsed.kind, &text) {
+        NewShape::CairnFolder if entry.join(crate::tools::prisma::SCRIPT).is_file() => {
+            NewShape::PrismaFolder
+        }
+        NewShape::DieselFolder if name.len() > 18 && name.as_bytes()[17] == b'-' => {
+            NewShape::DieselSubversionFolder
+        }
+        shape => shape,
+    };
+    Ok(Some((parsed.version, shape)))
 }
 
 /// What `cairn new` needs to know of a migrations directory.
@@ -175,6 +244,10 @@ fn read_folder(unit: Unit) -> Result<Migration, Error> {
         }
         if lossy == "metadata.toml" {
             folder.add_metadata(&path, &read_text(&path)?)?;
+            continue;
+        }
+        if lossy == crate::tools::prisma::SCRIPT {
+            folder.add_prisma(&path, read_text(&path)?)?;
             continue;
         }
         let script = Folder::script_name(&path, name.to_str())?;

@@ -11,6 +11,11 @@
 //! | sqlx, golang-migrate | `<version>_<name>.up.sql` and `<version>_<name>.down.sql`, or an up-only `<version>_<name>.sql` |
 //! | Flyway, refinery | `V<version>__<name>.sql` (dotted versions too), `U<version>__<name>.sql` (undo), `R__<name>.sql` (repeatable) |
 //! | dbmate        | `<version>_<name>.sql` with a `-- migrate:up` line and optionally `-- migrate:down` |
+//! | Prisma        | `<timestamp>_<name>/migration.sql`, `migration_lock.toml` |
+//! | Liquibase     | any `.sql` file whose first line is `--liquibase formatted sql`: one migration per `--changeset` |
+//!
+//! How each tool runs its files (transactions, empty files, versions) is in
+//! its module of [`crate::tools`] and in docs/layouts.md.
 //!
 //! `<engine>` is one of `postgres`, `mysql`, `sqlite`, spelt exactly so in file
 //! names (the aliases `pg` or `mariadb` are accepted in directives, not in names,
@@ -26,9 +31,9 @@
 //! - **One layout per directory.** Cairn and diesel folders may be mixed (both are
 //!   folders holding the same file names); any other mix is
 //!   [`Error::MixedLayouts`], naming one entry of each. A `<version>_<name>.sql`
-//!   file is dbmate if it has a `-- migrate:up` or `-- migrate:down` line (leading
-//!   spaces allowed, unlike dbmate, so a down section can never run as part of the
-//!   up script), and an up-only sqlx migration otherwise.
+//!   file is dbmate if it has a `-- migrate:up` or `-- migrate:down` line (an
+//!   indented one is read as dbmate reads it, see [`crate::tools::dbmate`]), and
+//!   an up-only sqlx migration otherwise.
 //! - **What is ignored.** At the top level: hidden entries (`.gitkeep`,
 //!   `.gitattributes`), `README*` and `*.md` files, and `cairn.toml`. Inside a
 //!   migration folder: hidden entries, sub-folders and every file that does not end
@@ -46,7 +51,9 @@
 //!   `-- migrate:up transaction:false` does for its section, so an imported
 //!   `CREATE INDEX CONCURRENTLY` keeps running outside a transaction.
 //! - **Empty scripts.** An up script with nothing but whitespace and comments is
-//!   [`Error::EmptyScript`], and so is a folder with no up script at all. An empty
+//!   [`Error::EmptyScript`], and so is a folder with no up script at all, except
+//!   in the sqlx/golang-migrate layout, whose tools apply and record an empty
+//!   file ([`crate::tools::sqlx`]). An empty
 //!   down script is accepted: it rolls back by doing nothing, which tools such as
 //!   `sqlx migrate add -r` produce on purpose.
 //! - **Pairing.** sqlx down scripts and Flyway undo scripts pair with the up script
@@ -73,16 +80,17 @@
 //! - `assemble.rs` builds [`Migration`]s from named texts (pure), so an embed
 //!   macro can reuse it with `include_str!` contents.
 
-mod assemble;
-mod layout;
+pub(crate) mod assemble;
+pub(crate) mod layout;
 mod list;
 
 // The names the module documentation links to.
 #[cfg(doc)]
 use crate::{checksum, error::Error, migration::Migration};
 
+pub use crate::tools::liquibase::Selection;
 pub use layout::{NewFiles, NewScript, NewShape};
-pub use list::{detect_layout, read_dir, survey, Survey};
+pub use list::{check_engine, detect_layout, read_dir, read_dir_with, survey, Survey};
 
 #[cfg(test)]
 mod tests;
