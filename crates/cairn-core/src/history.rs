@@ -273,6 +273,8 @@ pub enum LogAction {
     Abort,
     /// A contracted migration returned to expanded.
     Uncontract,
+    /// A migration's row imported from another tool's history (`cairn adopt`).
+    Adopt,
 }
 
 impl LogAction {
@@ -287,6 +289,7 @@ impl LogAction {
             LogAction::Contract => "contract",
             LogAction::Abort => "abort",
             LogAction::Uncontract => "uncontract",
+            LogAction::Adopt => "adopt",
         }
     }
 }
