@@ -323,7 +323,8 @@ pub struct AdoptArgs {
 }
 
 fn parse_tool(text: &str) -> Result<cairn::adopt::Tool, String> {
-    text.parse().map_err(|e: cairn::adopt::AdoptError| e.to_string())
+    text.parse()
+        .map_err(|e: cairn::adopt::AdoptError| e.to_string())
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use cairn::{source, DownTarget, Driver, Error, Migrator, RunFailure, RunReport};
 use serde_json::json;
 
 use crate::args::{
-    AdoptArgs, BaselineArgs, Command, DownArgs, DriftArgs, Format, PhaseArgs, SchemaCommand, UpArgs,
-    VerifyArgs,
+    AdoptArgs, BaselineArgs, Command, DownArgs, DriftArgs, Format, PhaseArgs, SchemaCommand,
+    UpArgs, VerifyArgs,
 };
 use crate::config::{Config, DEFAULT_MIGRATIONS_DIR};
 use crate::output::{self, Asked, Style};

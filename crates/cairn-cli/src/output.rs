@@ -548,7 +548,9 @@ pub fn adopt_text(report: &cairn::adopt::AdoptReport, style: Style) -> String {
     );
     for entry in &report.entries {
         let state = match (entry.state, entry.kind) {
-            (cairn::HistoryState::Failed, _) => style.red("failed (run `cairn repair` after review)"),
+            (cairn::HistoryState::Failed, _) => {
+                style.red("failed (run `cairn repair` after review)")
+            }
             (_, cairn::history::HistoryKind::Baseline) => style.dim("baseline"),
             _ => style.green("applied"),
         };

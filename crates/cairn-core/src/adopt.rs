@@ -44,6 +44,16 @@ use crate::history::{HistoryKind, HistoryRow, HistoryState};
 use crate::migration::{Migration, Version};
 use crate::tools;
 
+/// The checksum algorithms of the tools that keep one, as pure functions
+/// of a file's original bytes (and, for refinery, its name and version).
+pub mod checksums {
+    pub use crate::tools::flyway::history::checksum as flyway;
+    pub use crate::tools::prisma::history::checksum as prisma;
+    pub use crate::tools::refinery::history::checksum_i32 as refinery;
+    pub use crate::tools::refinery::history::checksum_i64 as refinery_int8;
+    pub use crate::tools::sqlx::history::checksum as sqlx;
+}
+
 /// A migration tool whose history `cairn adopt` imports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -705,25 +715,32 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// `SELECT <columns> FROM <table> [ORDER BY <order>]`, each column quoted
-/// for `dialect`; a column written `hex:name` is read as hexadecimal text.
+/// The alias of the foreign table in [`select`]. Columns are qualified
+/// with it because SQLite reads a double-quoted name that is no column as a
+/// string literal (`SELECT "dirty" FROM t` returns the text `dirty`); a
+/// qualified name that is no column is an error on every engine.
+const ALIAS: &str = "f";
+
+/// `SELECT f.<columns> FROM <table> f [ORDER BY f.<order>]`, each column
+/// quoted for `dialect`; a column written `hex:name` is read as hexadecimal text.
 pub(crate) fn select(
     dialect: &dyn Dialect,
     table: &str,
     columns: &[&str],
     order: Option<&str>,
 ) -> String {
+    let column = |name: &str| format!("{ALIAS}.{}", dialect.quote_ident(name));
     let columns: Vec<String> = columns
         .iter()
-        .map(|column| match column.strip_prefix("hex:") {
-            Some(name) => dialect.hex_text(&dialect.quote_ident(name)),
-            None => dialect.quote_ident(column),
+        .map(|name| match name.strip_prefix("hex:") {
+            Some(name) => dialect.hex_text(&column(name)),
+            None => column(name),
         })
         .collect();
-    let mut sql = format!("SELECT {} FROM {table}", columns.join(", "));
+    let mut sql = format!("SELECT {} FROM {table} {ALIAS}", columns.join(", "));
     if let Some(order) = order {
         sql.push_str(" ORDER BY ");
-        sql.push_str(&dialect.quote_ident(order));
+        sql.push_str(&column(order));
     }
     sql
 }
@@ -863,9 +880,8 @@ async fn probe(
     }
     if tool == Tool::Dbmate {
         let dirty = format!(
-            "SELECT {} FROM {} WHERE 1 = 0",
-            dialect.quote_ident("dirty"),
-            table.sql(dialect)
+            "{} WHERE 1 = 0",
+            select(dialect, &table.sql(dialect), &["dirty"], None)
         );
         if driver.query(&dirty).await.is_ok() {
             return Some(AdoptError::Ambiguous {
