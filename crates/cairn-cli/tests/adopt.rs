@@ -943,14 +943,10 @@ mod sqlite {
 
 #[cfg(feature = "servers")]
 mod postgres {
-    use super::*;
-
     adopt_tests!(cairn_testkit::postgres::database().await);
 }
 
 #[cfg(feature = "servers")]
 mod mysql {
-    use super::*;
-
     adopt_tests!(cairn_testkit::mysql::database().await);
 }

@@ -946,7 +946,7 @@ pub fn plan(
     input: &PlanInput<'_>,
     foreign: &ForeignHistory,
     read_raw: &mut dyn FnMut(&Path) -> std::io::Result<Vec<u8>>,
-) -> std::result::Result<Vec<AdoptEntry>, AdoptError> {
+) -> Result<Vec<AdoptEntry>> {
     let PlanInput {
         tool,
         table,
@@ -980,7 +980,7 @@ pub fn plan(
             }
             (Target::UpTo(version), _) => {
                 if !source.contains_key(&version) {
-                    return Err(no_file(row, version));
+                    return Err(no_file(row, version).into());
                 }
                 source
                     .range(..=version)
@@ -1017,7 +1017,8 @@ pub fn plan(
                                         algorithm,
                                         stored,
                                         computed,
-                                    })
+                                    }
+                                    .into())
                                 }
                             }
                         }
@@ -1067,7 +1068,8 @@ pub fn plan(
                         version,
                         first: first.foreign.clone(),
                         second: entry.foreign,
-                    });
+                    }
+                    .into());
                 }
             }
             entries.insert(version, entry);
