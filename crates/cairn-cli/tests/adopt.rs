@@ -247,7 +247,11 @@ async fn fixture_sqlx_failed_row_needs_repair(db: TestDatabase) {
     let run = p.cairn(&["adopt", "--from", "sqlx"]).await;
     says(&run, "failed (run `cairn repair` after review)");
     let status = p.cairn(&["status"]).await;
-    assert_eq!(status.code(), Some(3), "status reports the problem\n{status}");
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "status reports the problem\n{status}"
+    );
     assert!(status.stdout.contains("failed"), "{status}");
     let up = p.cairn(&["up"]).await;
     assert_eq!(up.code(), Some(3), "up refuses a failed migration\n{up}");
@@ -376,6 +380,23 @@ async fn fixture_golang_migrate_dirty_becomes_failed(db: TestDatabase) {
             .await,
         1
     );
+}
+
+async fn fixture_golang_migrate_edited_table_is_refused(db: TestDatabase) {
+    let p = Project::new(db);
+    golang_migrate_project(&p, 1, false).await;
+    // golang-migrate keeps one row; a second one was written by hand.
+    p.exec(&["INSERT INTO schema_migrations (version, dirty) VALUES (2, FALSE)".to_owned()])
+        .await;
+    let tables = p.tables().await;
+    let run = p.cairn(&["adopt", "--from", "golang-migrate"]).await;
+    fails_with(
+        &run,
+        1,
+        "has version = 2 rows, where golang-migrate writes one row (the current version)",
+    );
+    fails_with(&run, 1, "Was the table edited by hand?");
+    assert_eq!(p.tables().await, tables);
 }
 
 async fn fixture_schema_migrations_is_told_apart(db: TestDatabase) {
@@ -878,6 +899,10 @@ macro_rules! adopt_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_golang_migrate_dirty_becomes_failed() {
             super::fixture_golang_migrate_dirty_becomes_failed($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_golang_migrate_edited_table_is_refused() {
+            super::fixture_golang_migrate_edited_table_is_refused($make).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_schema_migrations_is_told_apart() {

@@ -1159,6 +1159,216 @@ mod tests {
         );
     }
 
+    use std::collections::BTreeMap as Map;
+
+    use crate::migration::{Layout, Script, Scripts};
+
+    fn v(text: &str) -> Version {
+        text.parse().expect("a version")
+    }
+
+    fn migration(version: &str, sql: &str) -> Migration {
+        Migration {
+            version: v(version),
+            name: format!("m{version}"),
+            layout: Layout::Sqlx,
+            location: PathBuf::from(format!("{version}_m.up.sql")),
+            up: Scripts {
+                plain: Some(Script {
+                    path: PathBuf::from(format!("{version}_m.up.sql")),
+                    first_line: 1,
+                    text: sql.to_owned(),
+                    directives: crate::migration::Directives::default(),
+                }),
+                overrides: Map::new(),
+            },
+            down: Scripts::default(),
+            declaration: None,
+        }
+    }
+
+    fn sqlx_row(version: &str, sql: &str) -> ForeignRow {
+        let mut row = ForeignRow::applied(version, v(version));
+        row.checksum = Some(hex(&tools::sqlx::history::checksum(sql.as_bytes())));
+        row
+    }
+
+    /// Plans with files whose original bytes are their texts.
+    fn plan_of(
+        tool: Tool,
+        migrations: &[Migration],
+        cairn: &[HistoryRow],
+        rows: Vec<ForeignRow>,
+    ) -> Result<Vec<AdoptEntry>> {
+        let table = ForeignTable::new(tool, None);
+        let input = PlanInput {
+            tool,
+            table: &table,
+            engine: Engine::Sqlite,
+            migrations,
+            cairn,
+        };
+        let texts: Map<PathBuf, String> = migrations
+            .iter()
+            .map(|m| {
+                let script = m.up.plain.as_ref().expect("an up script");
+                (script.path.clone(), script.text.clone())
+            })
+            .collect();
+        let foreign = ForeignHistory {
+            rows,
+            skipped: Vec::new(),
+        };
+        plan(&input, &foreign, &mut |path| {
+            texts
+                .get(path)
+                .map(|t| t.clone().into_bytes())
+                .ok_or_else(|| std::io::Error::other("gone"))
+        })
+    }
+
+    fn adopt_error(result: Result<Vec<AdoptEntry>>) -> AdoptError {
+        match result {
+            Err(Error::Adopt(error)) => *error,
+            other => panic!("expected an adopt error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rows_map_to_their_files_and_checksums_are_verified() {
+        let ms = [
+            migration("1", "CREATE TABLE a (x int);"),
+            migration("2", "SELECT 1;"),
+        ];
+        let entries = plan_of(
+            Tool::Sqlx,
+            &ms,
+            &[],
+            vec![sqlx_row("1", "CREATE TABLE a (x int);")],
+        )
+        .unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].checksum, ChecksumCheck::Verified("SHA-384"));
+        assert_eq!(
+            entries[0].cairn_checksum,
+            ms[0].checksum(Engine::Sqlite).unwrap()
+        );
+        assert_eq!(entries[0].action, AdoptAction::Record);
+
+        let error = adopt_error(plan_of(
+            Tool::Sqlx,
+            &ms,
+            &[],
+            vec![sqlx_row("1", "CREATE TABLE a (y int);")],
+        ));
+        assert!(matches!(error, AdoptError::Checksum { .. }), "{error}");
+        let error = adopt_error(plan_of(Tool::Sqlx, &ms, &[], vec![sqlx_row("3", "x")]));
+        assert!(error.to_string().contains("has no migration 3"), "{error}");
+    }
+
+    #[test]
+    fn a_current_version_covers_every_file_up_to_it_and_dirty_fails_only_itself() {
+        let ms = [
+            migration("1", "a"),
+            migration("2", "b"),
+            migration("3", "c"),
+        ];
+        let mut row = ForeignRow::applied("2", v("2"));
+        row.target = Target::UpTo(v("2"));
+        row.state = ForeignState::Failed("dirty = true".into());
+        let entries = plan_of(Tool::GolangMigrate, &ms, &[], vec![row.clone()]).unwrap();
+        let states: Vec<_> = entries.iter().map(|e| (e.version, e.state)).collect();
+        assert_eq!(
+            states,
+            [
+                (v("1"), HistoryState::Applied),
+                (v("2"), HistoryState::Failed)
+            ]
+        );
+        let failed = history_row(Tool::GolangMigrate, &entries[1], "now", "me");
+        assert!(failed.error.unwrap().to_string().contains("cairn repair"));
+        assert_eq!(failed.statements_done, None);
+        row.target = Target::UpTo(v("4"));
+        let error = adopt_error(plan_of(Tool::GolangMigrate, &ms, &[], vec![row]));
+        assert!(matches!(error, AdoptError::NoFile { .. }), "{error}");
+    }
+
+    #[test]
+    fn versions_cairn_already_has_are_left_alone() {
+        let ms = [migration("1", "a")];
+        let first = plan_of(
+            Tool::Dbmate,
+            &ms,
+            &[],
+            vec![ForeignRow::applied("1", v("1"))],
+        )
+        .unwrap();
+        let recorded = history_row(Tool::Dbmate, &first[0], "now", "me");
+        assert_eq!(recorded.checksum, ms[0].checksum(Engine::Sqlite).unwrap());
+        let again = plan_of(
+            Tool::Dbmate,
+            &ms,
+            &[recorded],
+            vec![ForeignRow::applied("1", v("1"))],
+        )
+        .unwrap();
+        assert_eq!(again[0].action, AdoptAction::AlreadyRecorded);
+    }
+
+    #[test]
+    fn code_rows_are_baselines_without_files() {
+        let mut row = ForeignRow::applied("CreateUsers1700000000000", v("1700000000000"));
+        row.kind = RowKind::Code;
+        let entries = plan_of(Tool::Typeorm, &[], &[], vec![row]).unwrap();
+        assert_eq!(entries[0].kind, HistoryKind::Baseline);
+        assert_eq!(entries[0].checksum, ChecksumCheck::NoFile);
+        assert_eq!(entries[0].name, "CreateUsers1700000000000");
+    }
+
+    #[test]
+    fn two_rows_for_one_version_are_refused() {
+        let ms = [migration("1", "a")];
+        let error = adopt_error(plan_of(
+            Tool::Dbmate,
+            &ms,
+            &[],
+            vec![
+                ForeignRow::applied("1", v("1")),
+                ForeignRow::applied("0001", v("1")),
+            ],
+        ));
+        assert!(
+            error
+                .to_string()
+                .contains("has two rows for version 1 (1 and 0001)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_is_refused_naming_it() {
+        let ms = [migration("1", "a")];
+        let table = ForeignTable::new(Tool::Sqlx, None);
+        let input = PlanInput {
+            tool: Tool::Sqlx,
+            table: &table,
+            engine: Engine::Sqlite,
+            migrations: &ms,
+            cairn: &[],
+        };
+        let foreign = ForeignHistory {
+            rows: vec![sqlx_row("1", "a")],
+            skipped: Vec::new(),
+        };
+        let error = adopt_error(plan(&input, &foreign, &mut |_| {
+            Err(std::io::Error::other("permission denied"))
+        }));
+        assert_eq!(
+            error.to_string(),
+            "cannot adopt from sqlx: reading `1_m.up.sql`: permission denied; nothing was changed"
+        );
+    }
+
     #[test]
     fn a_table_may_be_schema_qualified() {
         assert_eq!(

@@ -50,7 +50,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             history.rows[0].target,
-            crate::adopt::Target::Version(20_151_219_180_527)
+            crate::adopt::Target::Version("20151219180527".parse().unwrap())
         );
         assert_eq!(
             history.rows[0].applied_at.as_deref(),

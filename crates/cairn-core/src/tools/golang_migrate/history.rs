@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn one_row_covers_every_version_up_to_it() {
         let history = decode(vec![vec![Some("3".into()), Some("f".into())]]).unwrap();
-        assert_eq!(history.rows[0].target, Target::UpTo(3));
+        assert_eq!(history.rows[0].target, Target::UpTo("3".parse().unwrap()));
         assert_eq!(history.rows[0].state, ForeignState::Applied);
         let dirty = decode(vec![vec![Some("3".into()), Some("1".into())]]).unwrap();
         assert_eq!(

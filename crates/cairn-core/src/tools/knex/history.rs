@@ -74,7 +74,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             history.rows[0].target,
-            crate::adopt::Target::Version(20_240_131_120_000)
+            crate::adopt::Target::Version("20240131120000".parse().unwrap())
         );
         assert_eq!(history.rows[0].name.as_deref(), Some("create_users"));
         assert!(decode(vec![vec![

@@ -61,7 +61,7 @@ mod tests {
         assert_eq!(history.rows[0].kind, RowKind::Code);
         assert_eq!(
             history.rows[0].target,
-            crate::adopt::Target::Version(1_700_000_000_000)
+            crate::adopt::Target::Version("1700000000000".parse().unwrap())
         );
         assert!(decode(vec![vec![
             Some("1".into()),
