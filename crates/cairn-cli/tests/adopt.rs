@@ -845,6 +845,91 @@ async fn real_dbmate_then_adopt(db: TestDatabase) {
     assert!(p.rows("SELECT version FROM schema_migrations").await.len() == 2);
 }
 
+/// Runs a Node.js CLI installed under `$CAIRN_PEER_TOOLS/npm` with `env`.
+#[cfg(feature = "peer-tools")]
+fn run_node_tool(tool: &str, args: &[&str], cwd: &Path, env: &[(&str, String)]) {
+    let program = peer_tool(&format!("npm/node_modules/.bin/{tool}"));
+    let modules = peer_tool("npm/node_modules");
+    let output = std::process::Command::new(&program)
+        .args(args)
+        .current_dir(cwd)
+        .env("NODE_PATH", &modules)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{tool} {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Knex's client name and connection for this test database.
+#[cfg(feature = "peer-tools")]
+fn node_client(p: &Project) -> (&'static str, String) {
+    match p.engine() {
+        Engine::Postgres => ("pg", p.db.url().to_owned()),
+        Engine::Mysql => ("mysql2", p.db.url().to_owned()),
+        other => panic!("the Node.js tools run here on PostgreSQL and MySQL, not {other}"),
+    }
+}
+
+/// Knex applies two JavaScript migrations; Cairn adopts them as baselines and
+/// continues with a SQL migration of its own.
+#[cfg(feature = "peer-tools")]
+async fn real_knex_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    let knex_dir = p.db.scratch_dir().join("knex");
+    std::fs::create_dir_all(&knex_dir).expect("the knex directory");
+    std::fs::write(
+        knex_dir.join("20240131120000_create_users.js"),
+        "exports.up = (knex) => knex.schema.createTable('users', (t) => { t.increments('id'); });\nexports.down = (knex) => knex.schema.dropTable('users');\n",
+    )
+    .expect("a knex migration");
+    std::fs::write(
+        knex_dir.join("20240201000000_add_name.js"),
+        "exports.up = (knex) => knex.schema.alterTable('users', (t) => { t.string('name'); });\nexports.down = (knex) => knex.schema.alterTable('users', (t) => { t.dropColumn('name'); });\n",
+    )
+    .expect("a knex migration");
+    let knexfile = p.db.scratch_dir().join("knexfile.js");
+    std::fs::write(
+        &knexfile,
+        "module.exports = { client: process.env.KNEX_CLIENT, connection: process.env.KNEX_URL, migrations: { directory: process.env.KNEX_DIR } };\n",
+    )
+    .expect("a knexfile");
+    let (client, url) = node_client(&p);
+    run_node_tool(
+        "knex",
+        &[
+            "migrate:latest",
+            "--knexfile",
+            &knexfile.display().to_string(),
+        ],
+        p.db.scratch_dir(),
+        &[
+            ("KNEX_CLIENT", client.to_owned()),
+            ("KNEX_URL", url),
+            ("KNEX_DIR", knex_dir.display().to_string()),
+        ],
+    );
+    assert_eq!(p.count("SELECT count(*) FROM knex_migrations").await, 2);
+    let run = p.cairn(&["adopt", "--from", "knex"]).await;
+    says(&run, "recorded 2 migrations");
+    says(
+        &run,
+        "20240131120000 create_users <- 20240131120000_create_users.js: baseline",
+    );
+    adopted_and_nothing_left(&p, "knex", &["20240131120000", "20240201000000"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+    assert_eq!(p.count("SELECT count(*) FROM knex_migrations").await, 2);
+}
+
 // ---------------------------------------------------------------------------
 // The JSON of a dry run (snapshot).
 
@@ -953,6 +1038,18 @@ macro_rules! adopt_tests {
     };
 }
 
+/// The suites that need a Node.js database driver (pg, mysql2): the servers only.
+#[cfg(feature = "servers")]
+macro_rules! node_tests {
+    ($make:expr) => {
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_knex_then_adopt() {
+            super::real_knex_then_adopt($make).await;
+        }
+    };
+}
+
 mod sqlite {
     use super::*;
 
@@ -969,9 +1066,11 @@ mod sqlite {
 #[cfg(feature = "servers")]
 mod postgres {
     adopt_tests!(cairn_testkit::postgres::database().await);
+    node_tests!(cairn_testkit::postgres::database().await);
 }
 
 #[cfg(feature = "servers")]
 mod mysql {
     adopt_tests!(cairn_testkit::mysql::database().await);
+    node_tests!(cairn_testkit::mysql::database().await);
 }
