@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the migration tools the `cairn adopt` suites run for real
-# (cargo feature `peer-tools` of cairn-cli): sqlx-cli from crates.io and
-# dbmate from npm, pinned, into one cache directory that CI keeps between runs.
+# (cargo feature `peer-tools` of cairn-cli): sqlx-cli from crates.io; dbmate,
+# Knex and TypeORM with the pg and mysql2 drivers from npm; all pinned, into
+# one cache directory that CI keeps between runs.
 #
 #   $CAIRN_PEER_TOOLS (default: ~/.cache/cairn-peer-tools)
-#     bin/sqlx                     sqlx-cli (rustls; postgres, mysql, sqlite)
-#     npm/node_modules/.bin/dbmate dbmate (its npm package ships the binary)
+#     bin/sqlx                      sqlx-cli (rustls; postgres, mysql, sqlite)
+#     npm/node_modules/.bin/dbmate  dbmate (its npm package ships the binary)
+#     npm/node_modules/.bin/knex    Knex, npm/node_modules/.bin/typeorm TypeORM
 #
 # A tool already there at the pinned version is not installed again.
 # Prints the line to evaluate, e.g.  eval "$(scripts/peer-tools.sh)"
@@ -15,6 +17,8 @@ set -euo pipefail
 
 SQLX_VERSION=0.9.0
 DBMATE_VERSION=2.36.0
+# The npm packages, as `npm install` takes them.
+NPM_PACKAGES=(dbmate@2.36.0 knex@3.3.0 typeorm@0.3.31 pg@8.23.1 mysql2@3.24.6)
 ROOT="${CAIRN_PEER_TOOLS:-$HOME/.cache/cairn-peer-tools}"
 
 say() { echo "peer-tools.sh: $*" >&2; }
@@ -29,12 +33,23 @@ else
         --root "$ROOT" >&2
 fi
 
-if "$ROOT/npm/node_modules/.bin/dbmate" --version 2>/dev/null | grep -q "version $DBMATE_VERSION"; then
-    say "dbmate $DBMATE_VERSION already in $ROOT/npm"
+installed() { # package@version -> whether that version is in $ROOT/npm
+    local name=${1%@*} version=${1##*@}
+    [ -f "$ROOT/npm/node_modules/$name/package.json" ] &&
+        grep -q "\"version\": \"$version\"" "$ROOT/npm/node_modules/$name/package.json"
+}
+missing=()
+for package in "${NPM_PACKAGES[@]}"; do
+    installed "$package" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    say "${NPM_PACKAGES[*]} already in $ROOT/npm"
 else
-    command -v npm >/dev/null 2>&1 || { say "npm is missing: apt-get install -y npm"; exit 1; }
-    say "installing dbmate $DBMATE_VERSION into $ROOT/npm"
-    npm install --silent --no-audit --no-fund --prefix "$ROOT/npm" "dbmate@$DBMATE_VERSION" >&2
+    command -v npm >/dev/null 2>&1 || { say "npm is missing: apt-get install -y nodejs npm"; exit 1; }
+    say "installing ${missing[*]} into $ROOT/npm"
+    npm install --silent --no-audit --no-fund --prefix "$ROOT/npm" "${NPM_PACKAGES[@]}" >&2
 fi
+"$ROOT/npm/node_modules/.bin/dbmate" --version 2>/dev/null | grep -q "version $DBMATE_VERSION" ||
+    { say "dbmate $DBMATE_VERSION does not run from $ROOT/npm"; exit 1; }
 
 echo "export CAIRN_PEER_TOOLS=$ROOT"

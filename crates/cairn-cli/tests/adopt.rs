@@ -930,6 +930,59 @@ async fn real_knex_then_adopt(db: TestDatabase) {
     assert_eq!(p.count("SELECT count(*) FROM knex_migrations").await, 2);
 }
 
+/// TypeORM applies two migration classes; Cairn adopts them as baselines.
+#[cfg(feature = "peer-tools")]
+async fn real_typeorm_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    let dir = p.db.scratch_dir().join("typeorm");
+    std::fs::create_dir_all(&dir).expect("the typeorm directory");
+    std::fs::write(
+        dir.join("1700000000000-CreateUsers.js"),
+        "module.exports = class CreateUsers1700000000000 {\n  async up(q) { await q.query('CREATE TABLE users (id integer PRIMARY KEY)'); }\n  async down(q) { await q.query('DROP TABLE users'); }\n};\n",
+    )
+    .expect("a typeorm migration");
+    std::fs::write(
+        dir.join("1700000001000-AddName.js"),
+        "module.exports = class AddName1700000001000 {\n  async up(q) { await q.query('ALTER TABLE users ADD COLUMN name varchar(100)'); }\n  async down(q) { await q.query('ALTER TABLE users DROP COLUMN name'); }\n};\n",
+    )
+    .expect("a typeorm migration");
+    let source = p.db.scratch_dir().join("datasource.js");
+    std::fs::write(
+        &source,
+        "const { DataSource } = require('typeorm');\nexports.AppDataSource = new DataSource({ type: process.env.T_TYPE, url: process.env.T_URL, migrations: [process.env.T_DIR + '/*.js'] });\n",
+    )
+    .expect("a data source");
+    let kind = match p.engine() {
+        Engine::Postgres => "postgres",
+        _ => "mysql",
+    };
+    let (_, url) = node_client(&p);
+    run_node_tool(
+        "typeorm",
+        &["migration:run", "-d", &source.display().to_string()],
+        p.db.scratch_dir(),
+        &[
+            ("T_TYPE", kind.to_owned()),
+            ("T_URL", url),
+            ("T_DIR", dir.display().to_string()),
+        ],
+    );
+    assert_eq!(p.count("SELECT count(*) FROM migrations").await, 2);
+    let run = p.cairn(&["adopt", "--from", "typeorm"]).await;
+    says(&run, "recorded 2 migrations");
+    says(
+        &run,
+        "1700000001000 AddName1700000001000 <- AddName1700000001000: baseline",
+    );
+    adopted_and_nothing_left(&p, "typeorm", &["1700000000000", "1700000001000"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------
 // The JSON of a dry run (snapshot).
 
@@ -1046,6 +1099,11 @@ macro_rules! node_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn real_knex_then_adopt() {
             super::real_knex_then_adopt($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_typeorm_then_adopt() {
+            super::real_typeorm_then_adopt($make).await;
         }
     };
 }
