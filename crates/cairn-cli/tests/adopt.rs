@@ -10,7 +10,7 @@
 //! and adopting again records nothing. Every refusal leaves the database as
 //! it was (no Cairn table created, the foreign table untouched).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cairn::adopt::checksums;
 use cairn::Engine;
@@ -61,14 +61,6 @@ impl Project {
     async fn tables(&self) -> i64 {
         let mut driver = support::connect(&self.db).await;
         support::table_count(driver.as_mut()).await
-    }
-
-    async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        let mut driver = support::connect(&self.db).await;
-        driver
-            .query(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     async fn cairn(&self, args: &[&str]) -> Finished {
@@ -737,7 +729,7 @@ fn peer_tool(relative: &str) -> PathBuf {
     let root = std::env::var_os("CAIRN_PEER_TOOLS").unwrap_or_else(|| {
         panic!("CAIRN_PEER_TOOLS is not set: run `scripts/peer-tools.sh` and export what it prints (the `peer-tools` feature runs sqlx-cli and dbmate)")
     });
-    let path = Path::new(&root).join(relative);
+    let path = std::path::Path::new(&root).join(relative);
     assert!(
         path.exists(),
         "{} is missing: run `scripts/peer-tools.sh` (it installs sqlx-cli and dbmate into $CAIRN_PEER_TOOLS)",
@@ -747,7 +739,7 @@ fn peer_tool(relative: &str) -> PathBuf {
 }
 
 #[cfg(feature = "peer-tools")]
-fn run_tool(program: &Path, args: &[&str], cwd: &Path) {
+fn run_tool(program: &std::path::Path, args: &[&str], cwd: &std::path::Path) {
     let output = std::process::Command::new(program)
         .args(args)
         .current_dir(cwd)
@@ -842,12 +834,12 @@ async fn real_dbmate_then_adopt(db: TestDatabase) {
     );
     says(&p.cairn(&["up"]).await, "notes");
     p.cairn(&["down"]).await.success();
-    assert!(p.rows("SELECT version FROM schema_migrations").await.len() == 2);
+    assert_eq!(p.count("SELECT count(*) FROM schema_migrations").await, 2);
 }
 
 /// Runs a Node.js CLI installed under `$CAIRN_PEER_TOOLS/npm` with `env`.
 #[cfg(feature = "peer-tools")]
-fn run_node_tool(tool: &str, args: &[&str], cwd: &Path, env: &[(&str, String)]) {
+fn run_node_tool(tool: &str, args: &[&str], cwd: &std::path::Path, env: &[(&str, String)]) {
     let program = peer_tool(&format!("npm/node_modules/.bin/{tool}"));
     let modules = peer_tool("npm/node_modules");
     let output = std::process::Command::new(&program)
