@@ -109,8 +109,32 @@ async fn adopted_and_nothing_left(p: &Project, tool: &str, versions: &[&str]) {
     }
     assert!(!out.contains("pending"), "{status}");
     says(&p.cairn(&["up"]).await, "nothing to apply");
+    let before = history_dump(p).await;
     let again = p.cairn(&["adopt", "--from", tool]).await;
     says(&again, "recorded 0 migrations");
+    assert_eq!(
+        history_dump(p).await,
+        before,
+        "adopting twice changed the history"
+    );
+}
+
+/// Cairn's history and log, every column, in order.
+async fn history_dump(p: &Project) -> Vec<Vec<Option<String>>> {
+    let mut driver = support::connect(&p.db).await;
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT * FROM cairn_history ORDER BY version",
+        "SELECT * FROM cairn_history_log ORDER BY id",
+    ] {
+        rows.extend(
+            driver
+                .query(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        );
+    }
+    rows
 }
 
 /// A new Cairn migration (in the project's layout) applies, and its down works.
@@ -278,6 +302,35 @@ async fn fixture_sqlx_over_existing_cairn_history(db: TestDatabase) {
             .await,
         2
     );
+}
+
+/// sqlx 0.9 hashes with `[migrate] ignored-chars` removed when sqlx.toml
+/// (in the crate root, beside the migrations directory) sets them.
+async fn fixture_sqlx_toml_ignored_chars(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file("1_create_users.up.sql", USERS);
+    p.file("1_create_users.down.sql", "DROP TABLE users;\n");
+    let hashed = checksums::sqlx_ignoring(USERS.as_bytes(), &['\r']);
+    p.exec(&[
+        USERS.to_owned(),
+        sqlx_ddl(p.engine()),
+        format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (1, 'create users', TRUE, {}, 1)",
+            p.blob(&hashed)
+        ),
+    ])
+    .await;
+    let toml = p.db.scratch_dir().join("sqlx.toml");
+    std::fs::write(&toml, "[migrate]\nignored-chars = [\"x\", \"yz\"]\n").expect("sqlx.toml");
+    let bad = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    fails_with(&bad, 1, "sqlx.toml` is not valid");
+    fails_with(&bad, 1, "not one character");
+    std::fs::write(&toml, "[migrate]\nignored-chars = [\"\\r\"]\n").expect("sqlx.toml");
+    says(
+        &p.cairn(&["adopt", "--from", "sqlx"]).await,
+        "SHA-384 verified",
+    );
+    adopted_and_nothing_left(&p, "sqlx", &["1"]).await;
 }
 
 async fn fixture_sqlx_renamed_table(db: TestDatabase) {
@@ -1017,6 +1070,10 @@ macro_rules! adopt_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_sqlx_over_existing_cairn_history() {
             super::fixture_sqlx_over_existing_cairn_history($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_toml_ignored_chars() {
+            super::fixture_sqlx_toml_ignored_chars($make).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_sqlx_renamed_table() {

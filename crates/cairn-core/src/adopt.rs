@@ -52,6 +52,7 @@ pub mod checksums {
     pub use crate::tools::refinery::history::checksum_i32 as refinery;
     pub use crate::tools::refinery::history::checksum_i64 as refinery_int8;
     pub use crate::tools::sqlx::history::checksum as sqlx;
+    pub use crate::tools::sqlx::history::checksum_ignoring as sqlx_ignoring;
 }
 
 /// A migration tool whose history `cairn adopt` imports.
@@ -540,6 +541,16 @@ pub enum AdoptError {
         #[source]
         cause: std::io::Error,
     },
+    /// The tool's configuration file could not be read.
+    #[error("cannot adopt from {tool}: `{}` is not valid: {message}; nothing was changed. Fix it as {tool} reads it, or move it away if {tool} does not use it", path.display())]
+    Config {
+        /// The tool.
+        tool: Tool,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// What the tool recorded cannot be adopted (yet).
     #[error("cannot adopt from {tool} on {engine}: {what}; nothing was changed. {advice}")]
     Unsupported {
@@ -900,13 +911,27 @@ async fn probe(
 // ---------------------------------------------------------------------------
 // Mapping (pure).
 
+/// What a tool's own configuration changes in how it checksums.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ToolOptions {
+    /// sqlx 0.9's `[migrate] ignored-chars` (sqlx.toml): characters removed
+    /// from a file before hashing.
+    pub ignored_chars: Vec<char>,
+}
+
 /// Checks a row's stored checksum against the original bytes of its file.
-pub fn verify(tool: Tool, row: &ForeignRow, migration: &Migration, raw: &[u8]) -> Verdict {
+pub fn verify(
+    tool: Tool,
+    row: &ForeignRow,
+    migration: &Migration,
+    raw: &[u8],
+    options: &ToolOptions,
+) -> Verdict {
     let Some(stored) = row.checksum.as_deref() else {
         return Verdict::NotKept;
     };
     match tool {
-        Tool::Sqlx => tools::sqlx::history::verify(stored, raw),
+        Tool::Sqlx => tools::sqlx::history::verify(stored, raw, &options.ignored_chars),
         Tool::Refinery => tools::refinery::history::verify(stored, row, migration, raw),
         Tool::Flyway => tools::flyway::history::verify(stored, raw),
         Tool::Prisma => tools::prisma::history::verify(stored, raw),
@@ -932,6 +957,8 @@ pub struct PlanInput<'a> {
     pub migrations: &'a [Migration],
     /// Cairn's history as it is.
     pub cairn: &'a [HistoryRow],
+    /// The tool's configuration that changes its checksums.
+    pub options: &'a ToolOptions,
 }
 
 /// Maps a foreign history onto Cairn versions, checking every checksum the
@@ -953,6 +980,7 @@ pub fn plan(
         engine,
         migrations,
         cairn,
+        options,
     } = *input;
     let source: BTreeMap<Version, &Migration> = migrations
         .iter()
@@ -1000,7 +1028,7 @@ pub fn plan(
                                 path: path.clone(),
                                 cause,
                             })?;
-                            match verify(tool, row, migration, &raw) {
+                            match verify(tool, row, migration, &raw, options) {
                                 Verdict::Match(algorithm) => ChecksumCheck::Verified(algorithm),
                                 Verdict::NotKept => ChecksumCheck::NotKept,
                                 Verdict::Mismatch {
@@ -1207,6 +1235,7 @@ mod tests {
             engine: Engine::Sqlite,
             migrations,
             cairn,
+            options: &ToolOptions::default(),
         };
         let texts: Map<PathBuf, String> = migrations
             .iter()
@@ -1355,6 +1384,7 @@ mod tests {
             engine: Engine::Sqlite,
             migrations: &ms,
             cairn: &[],
+            options: &ToolOptions::default(),
         };
         let foreign = ForeignHistory {
             rows: vec![sqlx_row("1", "a")],

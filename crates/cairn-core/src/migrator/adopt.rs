@@ -6,7 +6,9 @@
 //! The foreign table is only read.
 
 use super::Migrator;
-use crate::adopt::{self, AdoptAction, AdoptReport, ForeignTable, PlanInput, Tool};
+use crate::adopt::{
+    self, AdoptAction, AdoptError, AdoptReport, ForeignTable, PlanInput, Tool, ToolOptions,
+};
 use crate::clock::UtcTime;
 use crate::driver::Driver;
 use crate::error::Result;
@@ -24,6 +26,32 @@ pub struct AdoptRequest {
 }
 
 impl Migrator {
+    /// The tool's configuration that changes its checksums: for sqlx, the
+    /// `sqlx.toml` beside the migrations directory (in the crate's root,
+    /// where sqlx reads it).
+    fn tool_options(&self, tool: Tool) -> Result<ToolOptions> {
+        let mut options = ToolOptions::default();
+        if tool != Tool::Sqlx {
+            return Ok(options);
+        }
+        let Some(dir) = self.migrations.first().and_then(|m| m.location.parent()) else {
+            return Ok(options);
+        };
+        let path = dir.parent().unwrap_or(dir).join("sqlx.toml");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(options);
+        };
+        options.ignored_chars =
+            crate::tools::sqlx::history::ignored_chars(&text).map_err(|message| {
+                AdoptError::Config {
+                    tool,
+                    path: path.clone(),
+                    message,
+                }
+            })?;
+        Ok(options)
+    }
+
     /// Imports `request.tool`'s history into Cairn's (see [`crate::adopt`]).
     /// Versions Cairn's history already has are left as they are, so a second
     /// run records nothing.
@@ -52,6 +80,7 @@ impl Migrator {
         let engine = driver.dialect().engine();
         let table = ForeignTable::new(tool, request.table.as_deref());
         let foreign = adopt::read(tool, driver, &table).await?;
+        let options = self.tool_options(tool)?;
         let cairn = self.history(driver).await?;
         let input = PlanInput {
             tool,
@@ -59,6 +88,7 @@ impl Migrator {
             engine,
             migrations: &self.migrations,
             cairn: &cairn,
+            options: &options,
         };
         let entries = adopt::plan(&input, &foreign, &mut |path| std::fs::read(path))?;
         let new: Vec<_> = entries

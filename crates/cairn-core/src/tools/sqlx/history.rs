@@ -73,9 +73,49 @@ pub fn checksum(bytes: &[u8]) -> [u8; 48] {
     Sha384::digest(bytes).into()
 }
 
-/// Checks the stored checksum (hex) against the file's original bytes.
-pub(crate) fn verify(stored: &str, raw: &[u8]) -> Verdict {
-    let computed = adopt::hex(&checksum(raw));
+/// The checksum of a file under sqlx 0.9's `ignored-chars`: SHA-384 of its
+/// text with those characters removed.
+pub fn checksum_ignoring(raw: &[u8], ignored: &[char]) -> [u8; 48] {
+    let text = String::from_utf8_lossy(raw);
+    let kept: String = text.chars().filter(|c| !ignored.contains(c)).collect();
+    checksum(kept.as_bytes())
+}
+
+/// The `[migrate] ignored-chars` of a `sqlx.toml` (empty when absent).
+///
+/// # Errors
+///
+/// What is wrong with the file, for a message that names it.
+pub fn ignored_chars(sqlx_toml: &str) -> Result<Vec<char>, String> {
+    let value: toml::Value = toml::from_str(sqlx_toml).map_err(|e| e.to_string())?;
+    let Some(list) = value.get("migrate").and_then(|m| m.get("ignored-chars")) else {
+        return Ok(Vec::new());
+    };
+    let list = list
+        .as_array()
+        .ok_or("`[migrate] ignored-chars` is not a list of one-character strings")?;
+    list.iter()
+        .map(|item| {
+            let text = item.as_str().unwrap_or_default();
+            let mut chars = text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Ok(c),
+                _ => Err(format!(
+                    "`[migrate] ignored-chars` holds {item}, which is not one character"
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Checks the stored checksum (hex) against the file's original bytes, or
+/// with `ignored` characters removed when sqlx.toml sets them.
+pub(crate) fn verify(stored: &str, raw: &[u8], ignored: &[char]) -> Verdict {
+    let computed = adopt::hex(&if ignored.is_empty() {
+        checksum(raw)
+    } else {
+        checksum_ignoring(raw, ignored)
+    });
     if stored.eq_ignore_ascii_case(&computed) {
         Verdict::Match(ALGORITHM)
     } else {
@@ -109,12 +149,30 @@ mod tests {
         let lf = b"CREATE TABLE t (id int);\n";
         let crlf = b"CREATE TABLE t (id int);\r\n";
         let stored = adopt::hex(&checksum(lf));
-        assert_eq!(verify(&stored, lf), Verdict::Match("SHA-384"));
-        assert!(matches!(verify(&stored, crlf), Verdict::Mismatch { .. }));
+        assert_eq!(verify(&stored, lf, &[]), Verdict::Match("SHA-384"));
+        assert!(matches!(
+            verify(&stored, crlf, &[]),
+            Verdict::Mismatch { .. }
+        ));
         assert_eq!(
-            verify(&stored.to_ascii_uppercase(), lf),
+            verify(&stored.to_ascii_uppercase(), lf, &[]),
             Verdict::Match("SHA-384")
         );
+        // With `ignored-chars = ["\r"]`, sqlx hashes the CRLF file as the LF one.
+        assert_eq!(verify(&stored, crlf, &['\r']), Verdict::Match("SHA-384"));
+    }
+
+    #[test]
+    fn ignored_chars_come_from_sqlx_toml() {
+        assert_eq!(ignored_chars("").unwrap(), Vec::<char>::new());
+        assert_eq!(
+            ignored_chars("[migrate]\nignored-chars = [\"\\r\", \" \"]\n").unwrap(),
+            ['\r', ' ']
+        );
+        assert!(ignored_chars("[migrate]\nignored-chars = [\"ab\"]\n")
+            .unwrap_err()
+            .contains("not one character"));
+        assert!(ignored_chars("[migrate").is_err());
     }
 
     #[test]
