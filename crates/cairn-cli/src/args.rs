@@ -311,7 +311,7 @@ pub struct BaselineArgs {
 /// `cairn adopt`.
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
-    /// The tool that wrote the history: sqlx, refinery, flyway, golang-migrate, dbmate, diesel, prisma, liquibase, typeorm, knex
+    /// The tool that wrote the history: sqlx, refinery, flyway, golang-migrate, dbmate, diesel, prisma, liquibase, typeorm, knex, rails
     #[arg(long, value_name = "TOOL", value_parser = parse_tool)]
     pub from: cairn::adopt::Tool,
     /// Its history table, when the project renamed it (NAME or SCHEMA.NAME) [default: the tool's]

@@ -492,6 +492,7 @@ async fn fixture_schema_migrations_is_told_apart(db: TestDatabase) {
         1,
         "looks like Rails's (`ar_internal_metadata` is beside it)",
     );
+    fails_with(&rails, 1, "--from rails");
     assert_eq!(
         q.count("SELECT count(*) FROM schema_migrations").await,
         1,
@@ -752,6 +753,41 @@ async fn fixture_knex_code_becomes_baseline(db: TestDatabase) {
         "20240131120000 create_users <- 20240131120000_create_users.js",
     );
     adopted_and_nothing_left(&p, "knex", &["20240131120000"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+}
+
+/// Rails (fixture): `schema_migrations` beside `ar_internal_metadata`; the
+/// Ruby migrations become baselines. dbmate's table (no metadata) is refused.
+async fn fixture_rails_code_becomes_baseline(db: TestDatabase) {
+    let p = Project::new(db);
+    p.exec(&[
+        "CREATE TABLE schema_migrations (version varchar(255) primary key)".to_owned(),
+        "INSERT INTO schema_migrations (version) VALUES ('20240131120000'), ('20240201000000')"
+            .to_owned(),
+    ])
+    .await;
+    let tables = p.tables().await;
+    let dbmate = p.cairn(&["adopt", "--from", "rails"]).await;
+    fails_with(&dbmate, 1, "looks like dbmate or golang-migrate's (Rails keeps `ar_internal_metadata` beside it, and it is not there)");
+    assert_eq!(p.tables().await, tables);
+    let q = if p.engine() == Engine::Mysql {
+        "`"
+    } else {
+        "\""
+    };
+    p.exec(&[format!(
+        "CREATE TABLE ar_internal_metadata ({q}key{q} varchar(255) primary key, value varchar(255))"
+    )])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "rails"]).await;
+    says(&run, "recorded 2 migrations");
+    says(&run, "code: no file");
+    adopted_and_nothing_left(&p, "rails", &["20240131120000", "20240201000000"]).await;
     a_new_migration_applies_and_rolls_back(
         &p,
         "20300101000000_notes/up.sql",
@@ -1122,6 +1158,10 @@ macro_rules! adopt_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_knex_code_becomes_baseline() {
             super::fixture_knex_code_becomes_baseline($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_rails_code_becomes_baseline() {
+            super::fixture_rails_code_becomes_baseline($make).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn liquibase_is_refused_with_the_reason() {

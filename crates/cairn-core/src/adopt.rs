@@ -80,11 +80,13 @@ pub enum Tool {
     Typeorm,
     /// Knex (`knex_migrations`; code migrations).
     Knex,
+    /// Rails (`schema_migrations` beside `ar_internal_metadata`; code migrations).
+    Rails,
 }
 
 impl Tool {
     /// Every tool, in the order the docs list them.
-    pub const ALL: [Tool; 10] = [
+    pub const ALL: [Tool; 11] = [
         Tool::Sqlx,
         Tool::Refinery,
         Tool::Flyway,
@@ -95,6 +97,7 @@ impl Tool {
         Tool::Liquibase,
         Tool::Typeorm,
         Tool::Knex,
+        Tool::Rails,
     ];
 
     /// The name `--from` takes.
@@ -110,6 +113,7 @@ impl Tool {
             Tool::Liquibase => "liquibase",
             Tool::Typeorm => "typeorm",
             Tool::Knex => "knex",
+            Tool::Rails => "rails",
         }
     }
 
@@ -126,6 +130,7 @@ impl Tool {
             Tool::Liquibase => tools::liquibase::history::TABLE,
             Tool::Typeorm => tools::typeorm::history::TABLE,
             Tool::Knex => tools::knex::history::TABLE,
+            Tool::Rails => tools::rails::history::TABLE,
         }
     }
 
@@ -457,7 +462,7 @@ pub enum AdoptError {
         engine: Engine,
         /// The tool it looks like.
         likely: &'static str,
-        /// Its `--from` name, or a hint when Cairn does not adopt from it.
+        /// Its `--from` name.
         likely_name: &'static str,
         /// What gave it away.
         why: &'static str,
@@ -816,6 +821,7 @@ pub async fn read(
         Tool::Liquibase => tools::liquibase::history::select(&*dialect, &qualified),
         Tool::Typeorm => tools::typeorm::history::select(&*dialect, &qualified),
         Tool::Knex => tools::knex::history::select(&*dialect, &qualified),
+        Tool::Rails => tools::rails::history::select(&*dialect, &qualified),
     };
     let rows = driver
         .query(&select)
@@ -859,6 +865,7 @@ pub fn decode(tool: Tool, rows: Rows) -> std::result::Result<ForeignHistory, Bad
         Tool::Liquibase => tools::liquibase::history::decode(rows),
         Tool::Typeorm => tools::typeorm::history::decode(rows),
         Tool::Knex => tools::knex::history::decode(rows),
+        Tool::Rails => tools::rails::history::decode(rows),
     }
 }
 
@@ -870,7 +877,7 @@ async fn probe(
     dialect: &dyn Dialect,
     table: &ForeignTable,
 ) -> Option<AdoptError> {
-    if !matches!(tool, Tool::Dbmate | Tool::GolangMigrate) {
+    if !matches!(tool, Tool::Dbmate | Tool::GolangMigrate | Tool::Rails) {
         return None;
     }
     let engine = dialect.engine();
@@ -878,18 +885,27 @@ async fn probe(
         .query(&dialect.table_exists(table.schema.as_deref(), "ar_internal_metadata"))
         .await
         .is_ok_and(|rows| !rows.is_empty());
-    if rails {
+    if tool == Tool::Rails && !rails {
+        return Some(AdoptError::Ambiguous {
+            tool,
+            table: table.to_string(),
+            engine,
+            likely: "dbmate or golang-migrate",
+            likely_name: "dbmate",
+            why: "Rails keeps `ar_internal_metadata` beside it, and it is not there",
+        });
+    }
+    if rails && tool != Tool::Rails {
         return Some(AdoptError::Ambiguous {
             tool,
             table: table.to_string(),
             engine,
             likely: "Rails",
-            likely_name:
-                "<none: Rails migrations are Ruby; record a baseline with `cairn baseline VERSION`>",
+            likely_name: "rails",
             why: "`ar_internal_metadata` is beside it",
         });
     }
-    if tool == Tool::Dbmate {
+    if matches!(tool, Tool::Dbmate | Tool::Rails) {
         let dirty = format!(
             "{} WHERE 1 = 0",
             select(dialect, &table.sql(dialect), &["dirty"], None)
@@ -940,7 +956,8 @@ pub fn verify(
         | Tool::Dbmate
         | Tool::Diesel
         | Tool::Typeorm
-        | Tool::Knex => Verdict::NotKept,
+        | Tool::Knex
+        | Tool::Rails => Verdict::NotKept,
     }
 }
 
@@ -1183,7 +1200,7 @@ mod tests {
         let error = "alembic".parse::<Tool>().unwrap_err();
         assert_eq!(
             error.to_string(),
-            "cannot adopt from `alembic`: Cairn adopts from sqlx, refinery, flyway, golang-migrate, dbmate, diesel, prisma, liquibase, typeorm, knex; pass one of them to --from"
+            "cannot adopt from `alembic`: Cairn adopts from sqlx, refinery, flyway, golang-migrate, dbmate, diesel, prisma, liquibase, typeorm, knex, rails; pass one of them to --from"
         );
     }
 
