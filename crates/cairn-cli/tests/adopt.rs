@@ -333,6 +333,32 @@ async fn fixture_sqlx_toml_ignored_chars(db: TestDatabase) {
     adopted_and_nothing_left(&p, "sqlx", &["1"]).await;
 }
 
+/// PostgreSQL: a history table in another schema, named `SCHEMA.NAME`.
+#[cfg(feature = "servers")]
+async fn fixture_sqlx_table_in_a_schema(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file("1_create_users.up.sql", USERS);
+    p.file("1_create_users.down.sql", "DROP TABLE users;\n");
+    let ddl = sqlx_ddl(p.engine()).replace("_sqlx_migrations", "app._sqlx_migrations");
+    let row = sqlx_row(&p, 1, "create users", true, USERS.as_bytes())
+        .replace("_sqlx_migrations", "app._sqlx_migrations");
+    p.exec(&["CREATE SCHEMA app".to_owned(), USERS.to_owned(), ddl, row])
+        .await;
+    let run = p
+        .cairn(&["adopt", "--from", "sqlx", "--table", "app._sqlx_migrations"])
+        .await;
+    says(&run, "(table app._sqlx_migrations)");
+    says(&run, "recorded 1 migration");
+    says(&p.cairn(&["up"]).await, "nothing to apply");
+    let again = p
+        .cairn(&["adopt", "--from", "sqlx", "--table", "app._sqlx_migrations"])
+        .await;
+    says(
+        &again,
+        "recorded 0 migrations, 1 already in Cairn's history",
+    );
+}
+
 async fn fixture_sqlx_renamed_table(db: TestDatabase) {
     let p = Project::new(db);
     p.file("1_create_users.up.sql", USERS);
@@ -1214,6 +1240,11 @@ mod sqlite {
 mod postgres {
     adopt_tests!(cairn_testkit::postgres::database().await);
     node_tests!(cairn_testkit::postgres::database().await);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fixture_sqlx_table_in_a_schema() {
+        super::fixture_sqlx_table_in_a_schema(cairn_testkit::postgres::database().await).await;
+    }
 }
 
 #[cfg(feature = "servers")]
