@@ -773,6 +773,19 @@ async fn fixture_knex_code_becomes_baseline(db: TestDatabase) {
         "INSERT INTO knex_migrations (name, batch, migration_time) VALUES ('20240131120000_create_users.js', 1, '2024-01-31 12:00:01')".to_owned(),
     ])
     .await;
+    // A SQL migration below the last Knex one, which Knex never ran, would be
+    // hidden by the baseline: refused until it is renumbered.
+    let early = p.file(
+        "20240101000000_early/up.sql",
+        "CREATE TABLE early (id INTEGER);\n",
+    );
+    let hidden = p.cairn(&["adopt", "--from", "knex"]).await;
+    fails_with(
+        &hidden,
+        1,
+        "migration 20240101000000 (early) is not in knex's history",
+    );
+    std::fs::remove_dir_all(early.parent().expect("its folder")).expect("remove it");
     let run = p.cairn(&["adopt", "--from", "knex"]).await;
     says(
         &run,

@@ -546,6 +546,21 @@ pub enum AdoptError {
         #[source]
         cause: std::io::Error,
     },
+    /// A migration on disk that no history records sits below a code
+    /// migration's baseline, so it would never run.
+    #[error("cannot adopt from {tool} on {engine}: migration {version} ({name}) is not in {tool}'s history, but its version is below {baseline}, the last {tool} migration, which Cairn records as a baseline: it would count as applied without ever running; nothing was changed. Give it a version above {baseline} (`cairn new` does), or remove it if {tool} already did its work")]
+    HiddenByBaseline {
+        /// The tool.
+        tool: Tool,
+        /// The engine.
+        engine: Engine,
+        /// The hidden migration.
+        version: Version,
+        /// Its name.
+        name: String,
+        /// The baseline above it.
+        baseline: Version,
+    },
     /// The tool's configuration file could not be read.
     #[error("cannot adopt from {tool}: `{}` is not valid: {message}; nothing was changed. Fix it as {tool} reads it, or move it away if {tool} does not use it", path.display())]
     Config {
@@ -1120,6 +1135,33 @@ pub fn plan(
             entries.insert(version, entry);
         }
     }
+    // A code migration is adopted as a baseline, and a baseline counts every
+    // lower version as applied: a Cairn migration below it that no history
+    // records would be skipped without ever running.
+    let code_max = foreign
+        .rows
+        .iter()
+        .filter(|row| row.kind == RowKind::Code)
+        .map(|row| match row.target {
+            Target::Version(v) | Target::UpTo(v) => v,
+        })
+        .max();
+    if let Some(baseline) = code_max {
+        if let Some(hidden) = source.values().find(|m| {
+            m.version <= baseline
+                && !entries.contains_key(&m.version)
+                && !recorded.contains_key(&m.version)
+        }) {
+            return Err(AdoptError::HiddenByBaseline {
+                tool,
+                engine,
+                version: hidden.version,
+                name: hidden.name.clone(),
+                baseline,
+            }
+            .into());
+        }
+    }
     Ok(entries.into_values().collect())
 }
 
@@ -1369,6 +1411,21 @@ mod tests {
         assert_eq!(entries[0].kind, HistoryKind::Baseline);
         assert_eq!(entries[0].checksum, ChecksumCheck::NoFile);
         assert_eq!(entries[0].name, "CreateUsers1700000000000");
+    }
+
+    #[test]
+    fn a_migration_below_a_code_baseline_that_never_ran_is_refused() {
+        let ms = [migration("1500000000000", "CREATE TABLE early (x int);")];
+        let mut row = ForeignRow::applied("CreateUsers1700000000000", v("1700000000000"));
+        row.kind = RowKind::Code;
+        let error = adopt_error(plan_of(Tool::Typeorm, &ms, &[], vec![row.clone()]));
+        assert!(
+            error.to_string().contains("migration 1500000000000 (m1500000000000) is not in typeorm's history, but its version is below 1700000000000"),
+            "{error}"
+        );
+        // Above the baseline it is simply pending.
+        let ms = [migration("20300101000000", "CREATE TABLE later (x int);")];
+        assert!(plan_of(Tool::Typeorm, &ms, &[], vec![row]).is_ok());
     }
 
     #[test]
