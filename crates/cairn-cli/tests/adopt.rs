@@ -464,7 +464,7 @@ async fn fixture_golang_migrate_edited_table_is_refused(db: TestDatabase) {
     fails_with(
         &run,
         1,
-        "has version = 2 rows, where golang-migrate writes one row (the current version)",
+        "row #2 of `schema_migrations` has version = 2, where golang-migrate writes no second row: only the current version, in one row",
     );
     fails_with(&run, 1, "Was the table edited by hand?");
     assert_eq!(p.tables().await, tables);

@@ -661,8 +661,7 @@ pub(crate) fn integer(
     })
 }
 
-/// Rows of `rows` paired with a key for messages (`row 3` until the
-/// importer knows better).
+/// How messages name the row at `index` until its key is known (`#3`).
 pub(crate) fn positional(index: usize) -> String {
     format!("#{}", index + 1)
 }

@@ -26,12 +26,12 @@ pub(crate) fn select(dialect: &dyn Dialect, table: &str) -> (String, &'static st
 /// The one row (several rows are refused: golang-migrate always keeps one).
 pub(crate) fn decode(rows: Rows) -> Result<ForeignHistory, BadValue> {
     let mut history = ForeignHistory::default();
-    if rows.len() > 1 {
+    if let Some(second) = rows.get(1) {
         return Err(BadValue {
             row: "#2".to_owned(),
             column: "version",
-            value: format!("{} rows", rows.len()),
-            expected: "one row (the current version)",
+            value: adopt::value(second, 0).unwrap_or("NULL").to_owned(),
+            expected: "no second row: only the current version, in one row",
         });
     }
     for row in &rows {
