@@ -70,6 +70,9 @@ matrix-entry pg_kind pg mysql_kind my which:
     # Containers are used by image entries, and by the few tests that need a
     # server configured in a way the machine's own servers are not.
     eval "$(scripts/podman.sh | grep '^export ' || true)"
+    # The real sqlx-cli and dbmate for the `cairn adopt` suites (feature
+    # cairn-cli/peer-tools, entry `all`); cached in $CAIRN_PEER_TOOLS.
+    if [ "{{which}}" = all ]; then eval "$(scripts/peer-tools.sh | grep '^export ' || true)"; fi
     for spec in "{{pg}}" "{{my}}"; do
       case "$spec" in image:localhost/*) scripts/images.sh "${spec#image:localhost/cairn-}" ;; esac
     done
@@ -79,7 +82,7 @@ matrix-entry pg_kind pg mysql_kind my which:
     eval "$(env_for MYSQL '{{my}}')"
     echo "== matrix entry: postgres {{pg}} / mysql {{my}} ({{which}})"
     case "{{which}}" in
-      all) cargo test --workspace --features servers ;;
+      all) cargo test --workspace --features servers,cairn-cli/peer-tools ;;
       servers) cargo test {{pg_crates}} -p cairn-mysql --features servers ;;
       mysql-only) cargo test {{mysql_crates}} --features servers ;;
     esac

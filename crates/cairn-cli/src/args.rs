@@ -132,6 +132,14 @@ pub enum Command {
     Baseline(BaselineArgs),
     /// Fix the history after review: accept modified checksums, drop missing or failed rows
     Repair,
+    /// Import another tool's history table (sqlx, Flyway, Prisma, ...) so nothing is re-applied
+    ///
+    /// Reads the tool's table (left untouched), checks each row's checksum
+    /// against the original bytes of its file with the tool's own algorithm,
+    /// and records the rows in Cairn's history in one transaction. Versions
+    /// Cairn's history already has are left as they are: running it twice
+    /// changes nothing. See docs/adopting.md.
+    Adopt(AdoptArgs),
     /// On an empty scratch database, check that every migration's down script
     /// restores the schema and that its up script applies again
     Verify(VerifyArgs),
@@ -314,6 +322,25 @@ pub struct BaselineArgs {
     /// Migrations up to and including this version count as applied
     #[arg(long, value_name = "VERSION")]
     pub version: Version,
+}
+
+/// `cairn adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The tool that wrote the history: sqlx, refinery, flyway, golang-migrate, dbmate, diesel, prisma, liquibase, typeorm, knex, rails
+    #[arg(long, value_name = "TOOL", value_parser = parse_tool)]
+    pub from: cairn::adopt::Tool,
+    /// Its history table, when the project renamed it (NAME or SCHEMA.NAME) [default: the tool's]
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+    /// Print what would be recorded; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_tool(text: &str) -> Result<cairn::adopt::Tool, String> {
+    text.parse()
+        .map_err(|e: cairn::adopt::AdoptError| e.to_string())
 }
 
 #[cfg(test)]

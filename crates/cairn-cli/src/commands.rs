@@ -12,8 +12,8 @@ use cairn::{source, DownTarget, Driver, Error, Migrator, RunFailure, RunReport};
 use serde_json::json;
 
 use crate::args::{
-    BaselineArgs, Command, DownArgs, DriftArgs, Format, PhaseArgs, SchemaCommand, UpArgs,
-    VerifyArgs,
+    AdoptArgs, BaselineArgs, Command, DownArgs, DriftArgs, Format, PhaseArgs, SchemaCommand,
+    UpArgs, VerifyArgs,
 };
 use crate::config::{Config, DEFAULT_MIGRATIONS_DIR};
 use crate::output::{self, Asked, Style};
@@ -91,6 +91,7 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         Command::Validate => ctx.validate(&migrator, driver).await,
         Command::Baseline(args) => ctx.baseline(&migrator, driver, args).await,
         Command::Repair => ctx.repair(&migrator, driver).await,
+        Command::Adopt(args) => ctx.adopt(&migrator, driver, args).await,
         Command::Verify(args) => ctx.verify(&migrator, driver, args).await,
         Command::Drift(args) => ctx.drift(&migrator, driver, args).await,
         Command::Backfill(crate::args::BackfillCommand::Status) => {
@@ -344,6 +345,26 @@ impl Ctx<'_> {
                 row.version,
                 self.url
             ));
+        }
+        Ok(Outcome::Success)
+    }
+
+    async fn adopt(
+        &self,
+        migrator: &Migrator,
+        driver: &mut dyn Driver,
+        args: &AdoptArgs,
+    ) -> anyhow::Result<Outcome> {
+        let request = cairn::migrator::AdoptRequest {
+            tool: args.from,
+            table: args.table.clone(),
+            dry_run: args.dry_run,
+        };
+        let report = migrator.adopt(driver, &request).await?;
+        if self.json() {
+            print(&output::json_string(&json!({ "adopt": report })));
+        } else {
+            print(&output::adopt_text(&report, self.style));
         }
         Ok(Outcome::Success)
     }

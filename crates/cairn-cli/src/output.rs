@@ -512,6 +512,77 @@ pub fn repair_text(actions: &[RepairAction], style: Style) -> String {
     out
 }
 
+/// `cairn adopt` as text: a summary, then one line per Cairn version with
+/// what it maps to and how its checksum was checked.
+pub fn adopt_text(report: &cairn::adopt::AdoptReport, style: Style) -> String {
+    use cairn::adopt::{AdoptAction, ChecksumCheck};
+    let mut out = String::new();
+    let new = report
+        .entries
+        .iter()
+        .filter(|e| e.action == AdoptAction::Record)
+        .count();
+    let kept = report.entries.len() - new;
+    let verb = if report.dry_run {
+        "would record"
+    } else {
+        "recorded"
+    };
+    let _ = writeln!(
+        out,
+        "{} from {} (table {}) on {}: {verb} {}, {} already in Cairn's history{}",
+        style.bold("adopt"),
+        report.tool,
+        report.table,
+        report.engine,
+        plural(new, "migration", "migrations"),
+        kept,
+        if report.dry_run {
+            "; dry run: nothing was changed"
+        } else {
+            ""
+        }
+    );
+    for entry in &report.entries {
+        let state = match (entry.state, entry.kind) {
+            (cairn::HistoryState::Failed, _) => {
+                style.red("failed (run `cairn repair` after review)")
+            }
+            (_, cairn::history::HistoryKind::Baseline) => style.dim("baseline"),
+            _ => style.green("applied"),
+        };
+        let check = match entry.checksum {
+            ChecksumCheck::Verified(algorithm) => format!("{algorithm} verified"),
+            ChecksumCheck::NotKept => "no checksum kept".to_owned(),
+            ChecksumCheck::NoFile => "code: no file".to_owned(),
+        };
+        let action = match entry.action {
+            AdoptAction::Record => "",
+            AdoptAction::AlreadyRecorded => " (already in Cairn's history: left as it is)",
+        };
+        let file = entry
+            .file
+            .as_ref()
+            .map(|f| format!(" {}", f.display()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} {} <- {}: {state}, {check}{file}{action}",
+            entry.version, entry.name, entry.foreign
+        );
+    }
+    for skipped in &report.skipped {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            style.dim("skipped"),
+            skipped.key,
+            skipped.reason
+        );
+    }
+    out
+}
+
 /// `cairn verify` as text: one line per migration, the differences indented
 /// under a failed one, then a summary.
 pub fn verify_text(report: &VerifyReport, url: &DatabaseUrl, style: Style) -> String {

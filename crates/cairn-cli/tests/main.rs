@@ -22,6 +22,7 @@
 
 mod support;
 
+mod adopt;
 mod backfill;
 mod cli;
 mod crash;

@@ -340,6 +340,9 @@ pub enum Error {
         #[source]
         cause: DriverError,
     },
+    /// `cairn adopt` refused (see [`crate::adopt::AdoptError`]).
+    #[error(transparent)]
+    Adopt(Box<crate::adopt::AdoptError>),
     /// The history table holds something Cairn cannot read.
     #[error("history table `{table}` on {engine} has an unreadable row: {message}; was it written by a newer Cairn?")]
     CorruptHistory {

@@ -274,6 +274,8 @@ pub enum LogAction {
     Abort,
     /// A contracted migration returned to expanded.
     Uncontract,
+    /// A migration's row imported from another tool's history (`cairn adopt`).
+    Adopt,
 }
 
 impl LogAction {
@@ -288,6 +290,7 @@ impl LogAction {
             LogAction::Contract => "contract",
             LogAction::Abort => "abort",
             LogAction::Uncontract => "uncontract",
+            LogAction::Adopt => "adopt",
         }
     }
 }

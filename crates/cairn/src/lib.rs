@@ -32,6 +32,9 @@ pub use cairn_postgres as postgres;
 #[cfg(feature = "sqlite")]
 pub use cairn_sqlite as sqlite;
 
+// `cairn adopt --from <tool>`.
+pub use cairn_core::adopt;
+
 // The modules of core that the binary, the bench and the tests use.
 pub use cairn_core::{
     backfill, checksum, clock, dialect, directive, driver, engine, error, history, migration,

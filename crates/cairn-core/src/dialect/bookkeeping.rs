@@ -104,6 +104,13 @@ pub trait Bookkeeping {
         None
     }
 
+    /// `expr` (a binary column of another tool's history table, read by
+    /// `cairn adopt`) as hexadecimal text. The default is `HEX(expr)`
+    /// (MySQL, SQLite); the case of the digits does not matter.
+    fn hex_text(&self, expr: &str) -> String {
+        format!("HEX({expr})")
+    }
+
     /// A query returning one row if the table `name` exists in `schema`
     /// (`None`: the connection's default), both unquoted.
     fn table_exists(&self, schema: Option<&str>, name: &str) -> String;

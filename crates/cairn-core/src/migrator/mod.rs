@@ -40,6 +40,7 @@
 //! `online_tests.rs`) run the algorithm on a recording fake driver (`recording.rs`).
 
 mod admin;
+mod adopt;
 mod apply;
 mod dry_run;
 mod online;
@@ -64,6 +65,7 @@ use crate::migration::{Direction, Migration, Version};
 use crate::plan::{self, DownTarget, PlanOptions};
 use crate::retry;
 
+pub use adopt::AdoptRequest;
 use prepare::Prepared;
 pub use report::{
     Applied, ExpandedMigration, PlannedMigration, PlannedStatement, RepairAction, RunFailure,

@@ -10,6 +10,7 @@ pub mod golang_migrate;
 pub mod knex;
 pub mod liquibase;
 pub mod prisma;
+pub mod rails;
 pub mod refinery;
 pub mod sqlx;
 pub mod typeorm;

@@ -101,6 +101,11 @@ impl Bookkeeping for PostgresDialect {
         ))
     }
 
+    /// PostgreSQL has no `HEX()`; `encode(bytea, 'hex')` is its form.
+    fn hex_text(&self, expr: &str) -> String {
+        format!("encode({expr}, 'hex')")
+    }
+
     fn table_exists(&self, schema: Option<&str>, name: &str) -> String {
         let schema =
             schema.map_or_else(|| "current_schema()".to_owned(), |s| self.string_literal(s));

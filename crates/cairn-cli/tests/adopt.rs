@@ -1,0 +1,1267 @@
+//! `cairn adopt --from <tool>` on every engine (issue 12).
+//!
+//! Each tool's history table is either written by the **real tool**
+//! (sqlx-cli, dbmate; feature `peer-tools`, installed by
+//! `scripts/peer-tools.sh`) or, where the tool cannot run here, a **fixture
+//! built from its documented table format** (the DDL each tool runs, per
+//! engine, from docs/adopting.md and the research notes), named `fixture_*`.
+//! After adopting: `status` shows every adopted migration applied, `up`
+//! applies none of them, a new Cairn migration applies and its `down` works,
+//! and adopting again records nothing. Every refusal leaves the database as
+//! it was (no Cairn table created, the foreign table untouched).
+
+use std::path::PathBuf;
+
+use cairn::adopt::checksums;
+use cairn::Engine;
+use cairn_testkit::TestDatabase;
+
+use crate::support::{self, Finished};
+
+/// A database and a migrations directory beside it.
+struct Project {
+    db: TestDatabase,
+    dir: PathBuf,
+}
+
+impl Project {
+    fn new(db: TestDatabase) -> Self {
+        let dir = db.scratch_dir().join("migrations");
+        std::fs::create_dir_all(&dir).expect("the migrations directory");
+        Project { db, dir }
+    }
+
+    fn engine(&self) -> Engine {
+        self.db.engine()
+    }
+
+    /// Writes `bytes` to `migrations/<rel>` exactly (no newline added).
+    fn file(&self, rel: &str, bytes: &str) -> PathBuf {
+        let path = self.dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("a folder");
+        std::fs::write(&path, bytes).expect("write the migration");
+        path
+    }
+
+    async fn exec(&self, statements: &[String]) {
+        let mut driver = support::connect(&self.db).await;
+        for sql in statements {
+            driver
+                .execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let mut driver = support::connect(&self.db).await;
+        support::count(driver.as_mut(), sql).await
+    }
+
+    async fn tables(&self) -> i64 {
+        let mut driver = support::connect(&self.db).await;
+        support::table_count(driver.as_mut()).await
+    }
+
+    async fn cairn(&self, args: &[&str]) -> Finished {
+        support::cairn(&self.db, &self.dir, args).await
+    }
+
+    /// A binary literal of `bytes` (hex) on this engine.
+    fn blob(&self, bytes: &[u8]) -> String {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        match self.engine() {
+            Engine::Postgres => format!("decode('{hex}', 'hex')"),
+            _ => format!("X'{hex}'"),
+        }
+    }
+}
+
+#[track_caller]
+fn fails_with(run: &Finished, code: i32, needle: &str) {
+    assert_eq!(run.code(), Some(code), "{run}");
+    assert!(
+        run.stderr.contains(needle),
+        "stderr lacks {needle:?}\n{run}"
+    );
+}
+
+#[track_caller]
+fn says(run: &Finished, needle: &str) {
+    let out = run.success();
+    assert!(out.contains(needle), "stdout lacks {needle:?}\n{run}");
+}
+
+/// After adopting: every adopted migration applied (nothing pending),
+/// `up` applies none, and adopting again records nothing.
+async fn adopted_and_nothing_left(p: &Project, tool: &str, versions: &[&str]) {
+    let status = p.cairn(&["status"]).await;
+    let out = status.success();
+    for version in versions {
+        let line = out
+            .lines()
+            .find(|line| line.starts_with(&format!("{version} ")))
+            .unwrap_or_else(|| panic!("status lacks version {version}\n{status}"));
+        assert!(
+            line.contains("applied") || line.contains("baseline"),
+            "{version} is not applied: {line}\n{status}"
+        );
+    }
+    assert!(!out.contains("pending"), "{status}");
+    says(&p.cairn(&["up"]).await, "nothing to apply");
+    let before = history_dump(p).await;
+    let again = p.cairn(&["adopt", "--from", tool]).await;
+    says(&again, "recorded 0 migrations");
+    assert_eq!(
+        history_dump(p).await,
+        before,
+        "adopting twice changed the history"
+    );
+}
+
+/// Cairn's history and log, every column, in order.
+async fn history_dump(p: &Project) -> Vec<Vec<Option<String>>> {
+    let mut driver = support::connect(&p.db).await;
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT * FROM cairn_history ORDER BY version",
+        "SELECT * FROM cairn_history_log ORDER BY id",
+    ] {
+        rows.extend(
+            driver
+                .query(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        );
+    }
+    rows
+}
+
+/// A new Cairn migration (in the project's layout) applies, and its down works.
+async fn a_new_migration_applies_and_rolls_back(p: &Project, rel_up: &str, rel_down: &str) {
+    p.file(rel_up, "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n");
+    p.file(rel_down, "DROP TABLE notes;\n");
+    let up = p.cairn(&["up"]).await;
+    says(&up, "notes");
+    assert_eq!(p.count("SELECT count(*) FROM notes").await, 0);
+    p.cairn(&["down"]).await.success();
+    let status = p.cairn(&["status"]).await;
+    assert!(status.success().contains("pending"), "{status}");
+}
+
+// ---------------------------------------------------------------------------
+// sqlx (fixture: its table, with checksums as sqlx computes them).
+
+fn sqlx_ddl(engine: Engine) -> String {
+    let (time, blob) = match engine {
+        Engine::Postgres => ("TIMESTAMPTZ NOT NULL DEFAULT now()", "BYTEA"),
+        _ => ("TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP", "BLOB"),
+    };
+    format!(
+        "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, installed_on {time}, success BOOLEAN NOT NULL, checksum {blob} NOT NULL, execution_time BIGINT NOT NULL)"
+    )
+}
+
+fn sqlx_row(p: &Project, version: i64, description: &str, success: bool, sql: &[u8]) -> String {
+    format!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ({version}, '{description}', {}, {}, 1500000)",
+        if success { "TRUE" } else { "FALSE" },
+        p.blob(&checksums::sqlx(sql))
+    )
+}
+
+const USERS: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100));\r\n";
+const USERS_INDEX: &str = "CREATE INDEX users_name ON users (name);\n";
+
+/// sqlx applied two migrations (the first with CRLF line endings, which
+/// sqlx hashes as they are).
+async fn sqlx_project(p: &Project) {
+    p.file("1_create_users.up.sql", USERS);
+    p.file("1_create_users.down.sql", "DROP TABLE users;\n");
+    p.file("2_users_name.up.sql", USERS_INDEX);
+    p.file("2_users_name.down.sql", "DROP INDEX users_name ON users;\n");
+    if p.engine() != Engine::Mysql {
+        p.file("2_users_name.down.sql", "DROP INDEX users_name;\n");
+    }
+    p.exec(&[
+        USERS.to_owned(),
+        USERS_INDEX.to_owned(),
+        sqlx_ddl(p.engine()),
+        sqlx_row(p, 1, "create users", true, USERS.as_bytes()),
+        sqlx_row(p, 2, "users name", true, USERS_INDEX.as_bytes()),
+    ])
+    .await;
+}
+
+async fn fixture_sqlx_adopts_and_keeps_working(db: TestDatabase) {
+    let p = Project::new(db);
+    sqlx_project(&p).await;
+    let dry = p.cairn(&["adopt", "--from", "sqlx", "--dry-run"]).await;
+    says(&dry, "would record 2 migrations");
+    says(&dry, "SHA-384 verified");
+    assert_eq!(p.tables().await, 2, "a dry run creates nothing");
+    let run = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    says(&run, "recorded 2 migrations");
+    adopted_and_nothing_left(&p, "sqlx", &["1", "2"]).await;
+    // Cairn's history now has the execution time sqlx kept (1.5 ms → 1).
+    assert_eq!(
+        p.count("SELECT count(*) FROM cairn_history_log WHERE action = 'adopt'")
+            .await,
+        2
+    );
+    a_new_migration_applies_and_rolls_back(&p, "3_notes.up.sql", "3_notes.down.sql").await;
+    // The foreign table is untouched.
+    assert_eq!(p.count("SELECT count(*) FROM _sqlx_migrations").await, 2);
+}
+
+async fn fixture_sqlx_checksum_mismatch_is_refused(db: TestDatabase) {
+    let p = Project::new(db);
+    sqlx_project(&p).await;
+    // The file was edited after sqlx applied it: only the line ending.
+    p.file(
+        "1_create_users.up.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100));\n",
+    );
+    let tables = p.tables().await;
+    let run = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    fails_with(&run, 1, "migration 1 (");
+    fails_with(&run, 1, "was changed after sqlx applied it");
+    fails_with(&run, 1, "SHA-384");
+    fails_with(&run, 1, "nothing was changed");
+    assert_eq!(p.tables().await, tables, "no Cairn table created");
+}
+
+async fn fixture_sqlx_row_without_file_is_refused(db: TestDatabase) {
+    let p = Project::new(db);
+    sqlx_project(&p).await;
+    p.exec(&[sqlx_row(&p, 3, "gone", true, b"SELECT 1;")]).await;
+    let tables = p.tables().await;
+    let run = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    fails_with(&run, 1, "records 3 (version 3)");
+    fails_with(&run, 1, "has no migration 3");
+    fails_with(&run, 1, "Restore its file");
+    assert_eq!(p.tables().await, tables);
+}
+
+async fn fixture_sqlx_failed_row_needs_repair(db: TestDatabase) {
+    let p = Project::new(db);
+    sqlx_project(&p).await;
+    p.file(
+        "3_notes.up.sql",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
+    );
+    p.file("3_notes.down.sql", "DROP TABLE notes;\n");
+    // sqlx on MySQL leaves `success = false` when a migration fails.
+    p.exec(&[sqlx_row(
+        &p,
+        3,
+        "notes",
+        false,
+        b"CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
+    )])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    says(&run, "failed (run `cairn repair` after review)");
+    let status = p.cairn(&["status"]).await;
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "status reports the problem\n{status}"
+    );
+    assert!(status.stdout.contains("failed"), "{status}");
+    let up = p.cairn(&["up"]).await;
+    assert_eq!(up.code(), Some(3), "up refuses a failed migration\n{up}");
+    assert!(
+        up.stderr.contains("repair") || up.stdout.contains("repair"),
+        "{up}"
+    );
+    p.cairn(&["repair"]).await.success();
+    says(&p.cairn(&["up"]).await, "notes");
+    assert_eq!(p.count("SELECT count(*) FROM notes").await, 0);
+}
+
+async fn fixture_sqlx_over_existing_cairn_history(db: TestDatabase) {
+    let p = Project::new(db);
+    sqlx_project(&p).await;
+    p.cairn(&["adopt", "--from", "sqlx"]).await.success();
+    p.file(
+        "3_notes.up.sql",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
+    );
+    p.file("3_notes.down.sql", "DROP TABLE notes;\n");
+    p.cairn(&["up"]).await.success();
+    // Adopting again, with Cairn's own row for 3: nothing recorded, 3 kept.
+    let again = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    says(
+        &again,
+        "recorded 0 migrations, 2 already in Cairn's history",
+    );
+    assert_eq!(p.count("SELECT count(*) FROM cairn_history").await, 3);
+    assert_eq!(
+        p.count("SELECT count(*) FROM cairn_history_log WHERE action = 'adopt'")
+            .await,
+        2
+    );
+}
+
+/// sqlx 0.9 hashes with `[migrate] ignored-chars` removed when sqlx.toml
+/// (in the crate root, beside the migrations directory) sets them.
+async fn fixture_sqlx_toml_ignored_chars(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file("1_create_users.up.sql", USERS);
+    p.file("1_create_users.down.sql", "DROP TABLE users;\n");
+    let hashed = checksums::sqlx_ignoring(USERS.as_bytes(), &['\r']);
+    p.exec(&[
+        USERS.to_owned(),
+        sqlx_ddl(p.engine()),
+        format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (1, 'create users', TRUE, {}, 1)",
+            p.blob(&hashed)
+        ),
+    ])
+    .await;
+    let toml = p.db.scratch_dir().join("sqlx.toml");
+    std::fs::write(&toml, "[migrate]\nignored-chars = [\"x\", \"yz\"]\n").expect("sqlx.toml");
+    let bad = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    fails_with(&bad, 1, "sqlx.toml` is not valid");
+    fails_with(&bad, 1, "not one character");
+    std::fs::write(&toml, "[migrate]\nignored-chars = [\"\\r\"]\n").expect("sqlx.toml");
+    says(
+        &p.cairn(&["adopt", "--from", "sqlx"]).await,
+        "SHA-384 verified",
+    );
+    adopted_and_nothing_left(&p, "sqlx", &["1"]).await;
+}
+
+/// PostgreSQL: a history table in another schema, named `SCHEMA.NAME`.
+#[cfg(feature = "servers")]
+async fn fixture_sqlx_table_in_a_schema(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file("1_create_users.up.sql", USERS);
+    p.file("1_create_users.down.sql", "DROP TABLE users;\n");
+    let ddl = sqlx_ddl(p.engine()).replace("_sqlx_migrations", "app._sqlx_migrations");
+    let row = sqlx_row(&p, 1, "create users", true, USERS.as_bytes())
+        .replace("_sqlx_migrations", "app._sqlx_migrations");
+    p.exec(&["CREATE SCHEMA app".to_owned(), USERS.to_owned(), ddl, row])
+        .await;
+    let run = p
+        .cairn(&["adopt", "--from", "sqlx", "--table", "app._sqlx_migrations"])
+        .await;
+    says(&run, "(table app._sqlx_migrations)");
+    says(&run, "recorded 1 migration");
+    says(&p.cairn(&["up"]).await, "nothing to apply");
+    let again = p
+        .cairn(&["adopt", "--from", "sqlx", "--table", "app._sqlx_migrations"])
+        .await;
+    says(
+        &again,
+        "recorded 0 migrations, 1 already in Cairn's history",
+    );
+}
+
+async fn fixture_sqlx_renamed_table(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file("1_create_users.up.sql", USERS);
+    p.file("1_create_users.down.sql", "DROP TABLE users;\n");
+    let ddl = sqlx_ddl(p.engine()).replace("_sqlx_migrations", "app_migrations");
+    let row = sqlx_row(&p, 1, "create users", true, USERS.as_bytes())
+        .replace("_sqlx_migrations", "app_migrations");
+    p.exec(&[USERS.to_owned(), ddl, row]).await;
+    let missing = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    fails_with(&missing, 1, "there is no table `_sqlx_migrations`");
+    fails_with(&missing, 1, "pass --table NAME");
+    let run = p
+        .cairn(&["adopt", "--from", "sqlx", "--table", "app_migrations"])
+        .await;
+    says(&run, "recorded 1 migration");
+}
+
+// ---------------------------------------------------------------------------
+// golang-migrate (fixture): one row, version and dirty.
+
+fn golang_migrate_ddl(engine: Engine) -> Vec<String> {
+    match engine {
+        Engine::Sqlite => vec![
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version uint64, dirty bool)".to_owned(),
+            "CREATE UNIQUE INDEX IF NOT EXISTS version_unique ON schema_migrations (version)"
+                .to_owned(),
+        ],
+        _ => vec![
+            "CREATE TABLE schema_migrations (version bigint not null primary key, dirty boolean not null)"
+                .to_owned(),
+        ],
+    }
+}
+
+async fn golang_migrate_project(p: &Project, version: i64, dirty: bool) {
+    p.file("1_create_users.up.sql", USERS);
+    p.file("1_create_users.down.sql", "DROP TABLE users;\n");
+    p.file("2_users_name.up.sql", USERS_INDEX);
+    p.file("2_users_name.down.sql", "DROP INDEX users_name ON users;\n");
+    if p.engine() != Engine::Mysql {
+        p.file("2_users_name.down.sql", "DROP INDEX users_name;\n");
+    }
+    p.file(
+        "3_notes.up.sql",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n",
+    );
+    p.file("3_notes.down.sql", "DROP TABLE notes;\n");
+    let mut statements = vec![USERS.to_owned(), USERS_INDEX.to_owned()];
+    statements.extend(golang_migrate_ddl(p.engine()));
+    statements.push(format!(
+        "INSERT INTO schema_migrations (version, dirty) VALUES ({version}, {})",
+        if dirty { "TRUE" } else { "FALSE" }
+    ));
+    p.exec(&statements).await;
+}
+
+async fn fixture_golang_migrate_adopts_up_to_its_version(db: TestDatabase) {
+    let p = Project::new(db);
+    golang_migrate_project(&p, 2, false).await;
+    let run = p.cairn(&["adopt", "--from", "golang-migrate"]).await;
+    says(&run, "recorded 2 migrations");
+    says(&run, "no checksum kept");
+    let status = p.cairn(&["status"]).await;
+    let out = status.success();
+    assert!(
+        out.contains("1 pending") || out.contains("pending"),
+        "{status}"
+    );
+    // Migration 3 was never applied by golang-migrate: it is pending, and applies.
+    says(&p.cairn(&["up"]).await, "notes");
+    says(
+        &p.cairn(&["adopt", "--from", "golang-migrate"]).await,
+        "recorded 0 migrations",
+    );
+    p.cairn(&["down"]).await.success();
+}
+
+async fn fixture_golang_migrate_dirty_becomes_failed(db: TestDatabase) {
+    let p = Project::new(db);
+    golang_migrate_project(&p, 3, true).await;
+    let run = p.cairn(&["adopt", "--from", "golang-migrate"]).await;
+    says(&run, "3 notes <- 3: failed");
+    let up = p.cairn(&["up"]).await;
+    assert_eq!(up.code(), Some(3), "{up}");
+    p.cairn(&["repair"]).await.success();
+    says(&p.cairn(&["up"]).await, "notes");
+    // golang-migrate's row is untouched (still dirty).
+    assert_eq!(
+        p.count("SELECT count(*) FROM schema_migrations WHERE version = 3")
+            .await,
+        1
+    );
+}
+
+async fn fixture_golang_migrate_edited_table_is_refused(db: TestDatabase) {
+    let p = Project::new(db);
+    golang_migrate_project(&p, 1, false).await;
+    // golang-migrate keeps one row; a second one was written by hand.
+    p.exec(&["INSERT INTO schema_migrations (version, dirty) VALUES (2, FALSE)".to_owned()])
+        .await;
+    let tables = p.tables().await;
+    let run = p.cairn(&["adopt", "--from", "golang-migrate"]).await;
+    fails_with(
+        &run,
+        1,
+        "row #2 of `schema_migrations` has version = 2, where golang-migrate writes no second row: only the current version, in one row",
+    );
+    fails_with(&run, 1, "Was the table edited by hand?");
+    assert_eq!(p.tables().await, tables);
+}
+
+async fn fixture_schema_migrations_is_told_apart(db: TestDatabase) {
+    let p = Project::new(db);
+    golang_migrate_project(&p, 2, false).await;
+    let tables = p.tables().await;
+    let dbmate = p.cairn(&["adopt", "--from", "dbmate"]).await;
+    fails_with(
+        &dbmate,
+        1,
+        "looks like golang-migrate's (it has a `dirty` column)",
+    );
+    fails_with(&dbmate, 1, "--from golang-migrate");
+    assert_eq!(p.tables().await, tables);
+
+    // A dbmate-shaped table read as golang-migrate's.
+    let q = Project::new(cairn_testkit_fresh(&p).await);
+    q.exec(&[
+        "CREATE TABLE schema_migrations (version varchar(128) primary key)".to_owned(),
+        "INSERT INTO schema_migrations (version) VALUES ('1')".to_owned(),
+    ])
+    .await;
+    q.file("1_create_users.up.sql", USERS);
+    let gm = q.cairn(&["adopt", "--from", "golang-migrate"]).await;
+    fails_with(
+        &gm,
+        1,
+        "does not have golang-migrate's columns (version, dirty)",
+    );
+    fails_with(&gm, 1, "pass --from dbmate");
+
+    // Rails keeps ar_internal_metadata beside the same table.
+    q.exec(&[
+        "CREATE TABLE ar_internal_metadata (\"key\" varchar(255) primary key, value varchar(255))"
+            .replace(
+                '"',
+                if q.engine() == Engine::Mysql {
+                    "`"
+                } else {
+                    "\""
+                },
+            ),
+    ])
+    .await;
+    let rails = q.cairn(&["adopt", "--from", "dbmate"]).await;
+    fails_with(
+        &rails,
+        1,
+        "looks like Rails's (`ar_internal_metadata` is beside it)",
+    );
+    fails_with(&rails, 1, "--from rails");
+    assert_eq!(
+        q.count("SELECT count(*) FROM schema_migrations").await,
+        1,
+        "the foreign table is untouched"
+    );
+}
+
+/// Another fresh database of the same engine as `p`'s.
+async fn cairn_testkit_fresh(p: &Project) -> TestDatabase {
+    match p.engine() {
+        Engine::Sqlite => TestDatabase::sqlite(),
+        #[cfg(feature = "servers")]
+        Engine::Postgres => cairn_testkit::postgres::database().await,
+        #[cfg(feature = "servers")]
+        Engine::Mysql => cairn_testkit::mysql::database().await,
+        other => panic!("no fresh {other} database without the `servers` feature"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Flyway (fixture): replayed by installed_rank, CRC-32 of lines.
+
+fn flyway_ddl(engine: Engine) -> String {
+    match engine {
+        Engine::Postgres => "CREATE TABLE \"flyway_schema_history\" (\"installed_rank\" INT NOT NULL, \"version\" VARCHAR(50), \"description\" VARCHAR(200) NOT NULL, \"type\" VARCHAR(20) NOT NULL, \"script\" VARCHAR(1000) NOT NULL, \"checksum\" INTEGER, \"installed_by\" VARCHAR(100) NOT NULL, \"installed_on\" TIMESTAMP NOT NULL DEFAULT now(), \"execution_time\" INTEGER NOT NULL, \"success\" BOOLEAN NOT NULL, CONSTRAINT \"flyway_schema_history_pk\" PRIMARY KEY (\"installed_rank\"))".to_owned(),
+        Engine::Mysql => "CREATE TABLE `flyway_schema_history` (`installed_rank` INT NOT NULL, `version` VARCHAR(50), `description` VARCHAR(200) NOT NULL, `type` VARCHAR(20) NOT NULL, `script` VARCHAR(1000) NOT NULL, `checksum` INT, `installed_by` VARCHAR(100) NOT NULL, `installed_on` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, `execution_time` INT NOT NULL, `success` BOOL NOT NULL, CONSTRAINT `flyway_schema_history_pk` PRIMARY KEY (`installed_rank`))".to_owned(),
+        _ => "CREATE TABLE \"flyway_schema_history\" (\"installed_rank\" INT NOT NULL PRIMARY KEY, \"version\" VARCHAR(50), \"description\" VARCHAR(200) NOT NULL, \"type\" VARCHAR(20) NOT NULL, \"script\" VARCHAR(1000) NOT NULL, \"checksum\" INT, \"installed_by\" VARCHAR(100) NOT NULL, \"installed_on\" TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f','now')), \"execution_time\" INT NOT NULL, \"success\" BOOLEAN NOT NULL)".to_owned(),
+    }
+}
+
+fn flyway_row(
+    rank: i64,
+    version: Option<&str>,
+    description: &str,
+    kind: &str,
+    script: &str,
+    checksum: Option<i32>,
+) -> String {
+    format!(
+        "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) VALUES ({rank}, {}, '{description}', '{kind}', '{script}', {}, 'ops', 12, TRUE)",
+        version.map_or_else(|| "NULL".to_owned(), |v| format!("'{v}'")),
+        checksum.map_or_else(|| "NULL".to_owned(), |c| c.to_string()),
+    )
+}
+
+async fn fixture_flyway_adopts_and_keeps_working(db: TestDatabase) {
+    let p = Project::new(db);
+    let users = "CREATE TABLE users (\r\n  id INTEGER PRIMARY KEY\r\n);\r\n";
+    let view = "CREATE VIEW user_ids AS SELECT id FROM users;\n";
+    p.file("V1__create_users.sql", users);
+    p.file("U1__create_users.sql", "DROP TABLE users;\n");
+    p.file("V2__user_ids.sql", view);
+    p.file("U2__user_ids.sql", "DROP VIEW user_ids;\n");
+    p.exec(&[
+        users.to_owned(),
+        view.to_owned(),
+        flyway_ddl(p.engine()),
+        flyway_row(
+            1,
+            Some("1"),
+            "create users",
+            "SQL",
+            "V1__create_users.sql",
+            Some(checksums::flyway(users.as_bytes())),
+        ),
+        flyway_row(
+            2,
+            Some("2"),
+            "user ids",
+            "SQL",
+            "V2__user_ids.sql",
+            Some(checksums::flyway(view.as_bytes())),
+        ),
+        flyway_row(3, None, "refresh", "SQL", "R__refresh.sql", Some(7)),
+    ])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "flyway"]).await;
+    says(&run, "recorded 2 migrations");
+    says(&run, "CRC-32 verified");
+    says(&run, "skipped R__refresh.sql: a repeatable migration");
+    adopted_and_nothing_left(&p, "flyway", &["1", "2"]).await;
+    // Flyway's installed_by is kept as Cairn's applied_by.
+    assert_eq!(
+        p.count("SELECT count(*) FROM cairn_history WHERE applied_by = 'ops'")
+            .await,
+        2
+    );
+    a_new_migration_applies_and_rolls_back(&p, "V3__notes.sql", "U3__notes.sql").await;
+}
+
+async fn fixture_flyway_checksum_mismatch_is_refused(db: TestDatabase) {
+    let p = Project::new(db);
+    let users = "CREATE TABLE users (id INTEGER PRIMARY KEY);\n";
+    p.file(
+        "V1__create_users.sql",
+        "CREATE TABLE users (id  INTEGER PRIMARY KEY);\n",
+    );
+    p.exec(&[
+        flyway_ddl(p.engine()),
+        flyway_row(
+            1,
+            Some("1"),
+            "create users",
+            "SQL",
+            "V1__create_users.sql",
+            Some(checksums::flyway(users.as_bytes())),
+        ),
+    ])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "flyway"]).await;
+    fails_with(&run, 1, "was changed after flyway applied it");
+    fails_with(&run, 1, "CRC-32");
+    assert_eq!(p.tables().await, 1);
+}
+
+// ---------------------------------------------------------------------------
+// refinery (fixture): SipHash-1-3 of name, version and SQL.
+
+async fn fixture_refinery_adopts(db: TestDatabase) {
+    let p = Project::new(db);
+    let users = "CREATE TABLE users (id INTEGER PRIMARY KEY);\n";
+    p.file("V1__create_users.sql", users);
+    p.file("U1__create_users.sql", "DROP TABLE users;\n");
+    p.exec(&[
+        users.to_owned(),
+        "CREATE TABLE refinery_schema_history (version int4 PRIMARY KEY, name VARCHAR(255), applied_on VARCHAR(255), checksum VARCHAR(255))".to_owned(),
+        format!(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (1, 'create_users', '2026-01-02T03:04:05.678+00:00', '{}')",
+            checksums::refinery("create_users", 1, users)
+        ),
+    ])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "refinery"]).await;
+    says(&run, "SipHash-1-3 verified");
+    adopted_and_nothing_left(&p, "refinery", &["1"]).await;
+    // refinery's applied_on is kept.
+    assert_eq!(
+        p.count("SELECT count(*) FROM cairn_history WHERE applied_at = '2026-01-02T03:04:05.678Z'")
+            .await,
+        1
+    );
+    a_new_migration_applies_and_rolls_back(&p, "V2__notes.sql", "U2__notes.sql").await;
+}
+
+// ---------------------------------------------------------------------------
+// diesel (fixture): versions are folder names without dashes.
+
+async fn fixture_diesel_adopts(db: TestDatabase) {
+    let p = Project::new(db);
+    let users = "CREATE TABLE users (id INTEGER PRIMARY KEY);\n";
+    p.file("2024-01-31-120000_create_users/up.sql", users);
+    p.file(
+        "2024-01-31-120000_create_users/down.sql",
+        "DROP TABLE users;\n",
+    );
+    p.exec(&[
+        users.to_owned(),
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)".to_owned(),
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('20240131120000')".to_owned(),
+    ])
+    .await;
+    says(
+        &p.cairn(&["adopt", "--from", "diesel"]).await,
+        "recorded 1 migration",
+    );
+    adopted_and_nothing_left(&p, "diesel", &["20240131120000"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "2024-02-01-000000_notes/up.sql",
+        "2024-02-01-000000_notes/down.sql",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------
+// Prisma (fixture; the folders in Cairn's layout, since reading Prisma's
+// `migration.sql` in place is another part of issue 12).
+
+fn prisma_ddl(engine: Engine) -> String {
+    match engine {
+        Engine::Postgres => "CREATE TABLE \"_prisma_migrations\" (\"id\" VARCHAR(36) PRIMARY KEY NOT NULL, \"checksum\" VARCHAR(64) NOT NULL, \"finished_at\" TIMESTAMPTZ, \"migration_name\" VARCHAR(255) NOT NULL, \"logs\" TEXT, \"rolled_back_at\" TIMESTAMPTZ, \"started_at\" TIMESTAMPTZ NOT NULL DEFAULT now(), \"applied_steps_count\" INTEGER NOT NULL DEFAULT 0)".to_owned(),
+        Engine::Mysql => "CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL, checksum VARCHAR(64) NOT NULL, finished_at DATETIME(3), migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at DATETIME(3), started_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), applied_steps_count INTEGER UNSIGNED NOT NULL DEFAULT 0) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci".to_owned(),
+        _ => "CREATE TABLE \"_prisma_migrations\" (\"id\" TEXT PRIMARY KEY NOT NULL, \"checksum\" TEXT NOT NULL, \"finished_at\" DATETIME, \"migration_name\" TEXT NOT NULL, \"logs\" TEXT, \"rolled_back_at\" DATETIME, \"started_at\" DATETIME NOT NULL DEFAULT current_timestamp, \"applied_steps_count\" INTEGER UNSIGNED NOT NULL DEFAULT 0)".to_owned(),
+    }
+}
+
+async fn fixture_prisma_adopts_with_crlf_tolerance(db: TestDatabase) {
+    let p = Project::new(db);
+    let users = "CREATE TABLE users (id INTEGER PRIMARY KEY);\n";
+    p.file("20240131120000_init/up.sql", users);
+    p.file("20240131120000_init/down.sql", "DROP TABLE users;\n");
+    // Prisma applied it from a CRLF checkout; the file now has LF.
+    let applied_as = users.replace('\n', "\r\n");
+    p.exec(&[
+        users.to_owned(),
+        prisma_ddl(p.engine()),
+        format!(
+            "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, started_at, applied_steps_count) VALUES ('a', '{}', '2024-01-31 12:00:01', '20240131120000_init', '2024-01-31 12:00:00', 1)",
+            checksums::prisma(applied_as.as_bytes())
+        ),
+        // An earlier attempt, rolled back with `prisma migrate resolve --rolled-back`.
+        "INSERT INTO _prisma_migrations (id, checksum, migration_name, rolled_back_at, started_at) VALUES ('b', 'x', '20240131120000_init', '2024-01-31 11:00:01', '2024-01-31 11:00:00')".to_owned(),
+    ])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "prisma"]).await;
+    says(&run, "SHA-256 verified");
+    says(&run, "skipped 20240131120000_init: an attempt rolled back");
+    adopted_and_nothing_left(&p, "prisma", &["20240131120000"]).await;
+}
+
+// ---------------------------------------------------------------------------
+// TypeORM and Knex (fixtures): code migrations become baselines.
+
+async fn fixture_typeorm_code_becomes_baseline(db: TestDatabase) {
+    let p = Project::new(db);
+    let ddl = match p.engine() {
+        Engine::Postgres => "CREATE TABLE migrations (id SERIAL PRIMARY KEY, \"timestamp\" bigint NOT NULL, name varchar NOT NULL)",
+        Engine::Mysql => "CREATE TABLE migrations (id int AUTO_INCREMENT PRIMARY KEY, `timestamp` bigint NOT NULL, name varchar(255) NOT NULL)",
+        _ => "CREATE TABLE migrations (id integer PRIMARY KEY AUTOINCREMENT NOT NULL, \"timestamp\" bigint NOT NULL, name varchar NOT NULL)",
+    };
+    let q = if p.engine() == Engine::Mysql {
+        "`"
+    } else {
+        "\""
+    };
+    p.exec(&[
+        ddl.to_owned(),
+        format!("INSERT INTO migrations ({q}timestamp{q}, name) VALUES (1700000000000, 'CreateUsers1700000000000'), (1700000001000, 'AddEmail1700000001000')"),
+    ])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "typeorm"]).await;
+    says(&run, "recorded 2 migrations");
+    says(&run, "code: no file");
+    adopted_and_nothing_left(&p, "typeorm", &["1700000000000", "1700000001000"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+}
+
+async fn fixture_knex_code_becomes_baseline(db: TestDatabase) {
+    let p = Project::new(db);
+    let ddl = match p.engine() {
+        Engine::Postgres => "CREATE TABLE knex_migrations (id serial primary key, name varchar(255), batch integer, migration_time timestamptz)",
+        Engine::Mysql => "CREATE TABLE knex_migrations (id int unsigned auto_increment primary key, name varchar(255), batch int, migration_time timestamp NULL)",
+        _ => "CREATE TABLE knex_migrations (id integer primary key autoincrement not null, name varchar(255), batch integer, migration_time datetime)",
+    };
+    p.exec(&[
+        ddl.to_owned(),
+        "INSERT INTO knex_migrations (name, batch, migration_time) VALUES ('20240131120000_create_users.js', 1, '2024-01-31 12:00:01')".to_owned(),
+    ])
+    .await;
+    // A SQL migration below the last Knex one, which Knex never ran, would be
+    // hidden by the baseline: refused until it is renumbered.
+    let early = p.file(
+        "20240101000000_early/up.sql",
+        "CREATE TABLE early (id INTEGER);\n",
+    );
+    let hidden = p.cairn(&["adopt", "--from", "knex"]).await;
+    fails_with(
+        &hidden,
+        1,
+        "migration 20240101000000 (early) is not in knex's history",
+    );
+    std::fs::remove_dir_all(early.parent().expect("its folder")).expect("remove it");
+    let run = p.cairn(&["adopt", "--from", "knex"]).await;
+    says(
+        &run,
+        "20240131120000 create_users <- 20240131120000_create_users.js",
+    );
+    adopted_and_nothing_left(&p, "knex", &["20240131120000"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+}
+
+/// Rails (fixture): `schema_migrations` beside `ar_internal_metadata`; the
+/// Ruby migrations become baselines. dbmate's table (no metadata) is refused.
+async fn fixture_rails_code_becomes_baseline(db: TestDatabase) {
+    let p = Project::new(db);
+    p.exec(&[
+        "CREATE TABLE schema_migrations (version varchar(255) primary key)".to_owned(),
+        "INSERT INTO schema_migrations (version) VALUES ('20240131120000'), ('20240201000000')"
+            .to_owned(),
+    ])
+    .await;
+    let tables = p.tables().await;
+    let dbmate = p.cairn(&["adopt", "--from", "rails"]).await;
+    fails_with(&dbmate, 1, "looks like dbmate or golang-migrate's (Rails keeps `ar_internal_metadata` beside it, and it is not there)");
+    assert_eq!(p.tables().await, tables);
+    let q = if p.engine() == Engine::Mysql {
+        "`"
+    } else {
+        "\""
+    };
+    p.exec(&[format!(
+        "CREATE TABLE ar_internal_metadata ({q}key{q} varchar(255) primary key, value varchar(255))"
+    )])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "rails"]).await;
+    says(&run, "recorded 2 migrations");
+    says(&run, "code: no file");
+    adopted_and_nothing_left(&p, "rails", &["20240131120000", "20240201000000"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+}
+
+async fn liquibase_is_refused_with_the_reason(db: TestDatabase) {
+    let p = Project::new(db);
+    p.exec(&["CREATE TABLE databasechangelog (ID varchar(255) NOT NULL, AUTHOR varchar(255) NOT NULL, FILENAME varchar(255) NOT NULL, EXECTYPE varchar(10) NOT NULL, MD5SUM varchar(35))".to_owned()])
+        .await;
+    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    fails_with(
+        &run,
+        1,
+        "Cairn does not read Liquibase changesets as migrations yet",
+    );
+    assert_eq!(p.tables().await, 1);
+}
+
+// ---------------------------------------------------------------------------
+// The real tools (feature `peer-tools`).
+
+/// Where `scripts/peer-tools.sh` installed the tools.
+#[cfg(feature = "peer-tools")]
+fn peer_tool(relative: &str) -> PathBuf {
+    let root = std::env::var_os("CAIRN_PEER_TOOLS").unwrap_or_else(|| {
+        panic!("CAIRN_PEER_TOOLS is not set: run `scripts/peer-tools.sh` and export what it prints (the `peer-tools` feature runs sqlx-cli and dbmate)")
+    });
+    let path = std::path::Path::new(&root).join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run `scripts/peer-tools.sh` (it installs sqlx-cli and dbmate into $CAIRN_PEER_TOOLS)",
+        path.display()
+    );
+    path
+}
+
+#[cfg(feature = "peer-tools")]
+fn run_tool(program: &std::path::Path, args: &[&str], cwd: &std::path::Path) {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{} {args:?} failed:\n{}\n{}",
+        program.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[cfg(feature = "peer-tools")]
+async fn real_sqlx_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file("1_create_users.up.sql", USERS);
+    p.file("1_create_users.down.sql", "DROP TABLE users;\n");
+    p.file("2_users_name.up.sql", USERS_INDEX);
+    let drop_index = if p.engine() == Engine::Mysql {
+        "DROP INDEX users_name ON users;\n"
+    } else {
+        "DROP INDEX users_name;\n"
+    };
+    p.file("2_users_name.down.sql", drop_index);
+    let url = match p.engine() {
+        Engine::Sqlite => {
+            let path = p.db.sqlite_path().expect("a SQLite file");
+            std::fs::write(&path, b"").expect("create the SQLite file");
+            format!("sqlite://{}", path.display())
+        }
+        _ => p.db.url().to_owned(),
+    };
+    let dir = p.dir.display().to_string();
+    run_tool(
+        &peer_tool("bin/sqlx"),
+        &["migrate", "run", "--database-url", &url, "--source", &dir],
+        p.db.scratch_dir(),
+    );
+    assert_eq!(p.count("SELECT count(*) FROM _sqlx_migrations").await, 2);
+    let run = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    says(&run, "recorded 2 migrations");
+    says(&run, "SHA-384 verified");
+    adopted_and_nothing_left(&p, "sqlx", &["1", "2"]).await;
+    a_new_migration_applies_and_rolls_back(&p, "3_notes.up.sql", "3_notes.down.sql").await;
+}
+
+#[cfg(feature = "peer-tools")]
+async fn real_dbmate_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file(
+        "20240131120000_create_users.sql",
+        "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE users;\n",
+    );
+    p.file(
+        "20240201000000_add_name.sql",
+        "-- migrate:up\nALTER TABLE users ADD COLUMN name VARCHAR(100);\n\n-- migrate:down\nALTER TABLE users DROP COLUMN name;\n",
+    );
+    let url = match p.engine() {
+        Engine::Sqlite => format!(
+            "sqlite:{}",
+            p.db.sqlite_path().expect("a SQLite file").display()
+        ),
+        Engine::Postgres => {
+            let url = p.db.url();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}sslmode=disable")
+        }
+        _ => p.db.url().to_owned(),
+    };
+    let dir = p.dir.display().to_string();
+    run_tool(
+        &peer_tool("npm/node_modules/.bin/dbmate"),
+        &[
+            "--url",
+            &url,
+            "--migrations-dir",
+            &dir,
+            "--no-dump-schema",
+            "up",
+        ],
+        p.db.scratch_dir(),
+    );
+    assert_eq!(p.count("SELECT count(*) FROM schema_migrations").await, 2);
+    let run = p.cairn(&["adopt", "--from", "dbmate"]).await;
+    says(&run, "recorded 2 migrations");
+    adopted_and_nothing_left(&p, "dbmate", &["20240131120000", "20240201000000"]).await;
+    p.file(
+        "20300101000000_notes.sql",
+        "-- migrate:up\nCREATE TABLE notes (id INTEGER PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE notes;\n",
+    );
+    says(&p.cairn(&["up"]).await, "notes");
+    p.cairn(&["down"]).await.success();
+    assert_eq!(p.count("SELECT count(*) FROM schema_migrations").await, 2);
+}
+
+/// Runs a Node.js CLI installed under `$CAIRN_PEER_TOOLS/npm` with `env`.
+#[cfg(feature = "peer-tools")]
+fn run_node_tool(tool: &str, args: &[&str], cwd: &std::path::Path, env: &[(&str, String)]) {
+    let program = peer_tool(&format!("npm/node_modules/.bin/{tool}"));
+    let modules = peer_tool("npm/node_modules");
+    let output = std::process::Command::new(&program)
+        .args(args)
+        .current_dir(cwd)
+        .env("NODE_PATH", &modules)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "{tool} {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Knex's client name and connection for this test database.
+#[cfg(feature = "peer-tools")]
+fn node_client(p: &Project) -> (&'static str, String) {
+    match p.engine() {
+        Engine::Postgres => ("pg", p.db.url().to_owned()),
+        Engine::Mysql => ("mysql2", p.db.url().to_owned()),
+        other => panic!("the Node.js tools run here on PostgreSQL and MySQL, not {other}"),
+    }
+}
+
+/// Knex applies two JavaScript migrations; Cairn adopts them as baselines and
+/// continues with a SQL migration of its own.
+#[cfg(feature = "peer-tools")]
+async fn real_knex_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    let knex_dir = p.db.scratch_dir().join("knex");
+    std::fs::create_dir_all(&knex_dir).expect("the knex directory");
+    std::fs::write(
+        knex_dir.join("20240131120000_create_users.js"),
+        "exports.up = (knex) => knex.schema.createTable('users', (t) => { t.increments('id'); });\nexports.down = (knex) => knex.schema.dropTable('users');\n",
+    )
+    .expect("a knex migration");
+    std::fs::write(
+        knex_dir.join("20240201000000_add_name.js"),
+        "exports.up = (knex) => knex.schema.alterTable('users', (t) => { t.string('name'); });\nexports.down = (knex) => knex.schema.alterTable('users', (t) => { t.dropColumn('name'); });\n",
+    )
+    .expect("a knex migration");
+    let knexfile = p.db.scratch_dir().join("knexfile.js");
+    std::fs::write(
+        &knexfile,
+        "module.exports = { client: process.env.KNEX_CLIENT, connection: process.env.KNEX_URL, migrations: { directory: process.env.KNEX_DIR } };\n",
+    )
+    .expect("a knexfile");
+    let (client, url) = node_client(&p);
+    run_node_tool(
+        "knex",
+        &[
+            "migrate:latest",
+            "--knexfile",
+            &knexfile.display().to_string(),
+        ],
+        p.db.scratch_dir(),
+        &[
+            ("KNEX_CLIENT", client.to_owned()),
+            ("KNEX_URL", url),
+            ("KNEX_DIR", knex_dir.display().to_string()),
+        ],
+    );
+    assert_eq!(p.count("SELECT count(*) FROM knex_migrations").await, 2);
+    let run = p.cairn(&["adopt", "--from", "knex"]).await;
+    says(&run, "recorded 2 migrations");
+    says(
+        &run,
+        "20240131120000 create_users <- 20240131120000_create_users.js: baseline",
+    );
+    adopted_and_nothing_left(&p, "knex", &["20240131120000", "20240201000000"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+    assert_eq!(p.count("SELECT count(*) FROM knex_migrations").await, 2);
+}
+
+/// TypeORM applies two migration classes; Cairn adopts them as baselines.
+#[cfg(feature = "peer-tools")]
+async fn real_typeorm_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    let dir = p.db.scratch_dir().join("typeorm");
+    std::fs::create_dir_all(&dir).expect("the typeorm directory");
+    std::fs::write(
+        dir.join("1700000000000-CreateUsers.js"),
+        "module.exports = class CreateUsers1700000000000 {\n  async up(q) { await q.query('CREATE TABLE users (id integer PRIMARY KEY)'); }\n  async down(q) { await q.query('DROP TABLE users'); }\n};\n",
+    )
+    .expect("a typeorm migration");
+    std::fs::write(
+        dir.join("1700000001000-AddName.js"),
+        "module.exports = class AddName1700000001000 {\n  async up(q) { await q.query('ALTER TABLE users ADD COLUMN name varchar(100)'); }\n  async down(q) { await q.query('ALTER TABLE users DROP COLUMN name'); }\n};\n",
+    )
+    .expect("a typeorm migration");
+    let source = p.db.scratch_dir().join("datasource.js");
+    std::fs::write(
+        &source,
+        "const { DataSource } = require('typeorm');\nexports.AppDataSource = new DataSource({ type: process.env.T_TYPE, url: process.env.T_URL, migrations: [process.env.T_DIR + '/*.js'] });\n",
+    )
+    .expect("a data source");
+    let kind = match p.engine() {
+        Engine::Postgres => "postgres",
+        _ => "mysql",
+    };
+    let (_, url) = node_client(&p);
+    run_node_tool(
+        "typeorm",
+        &["migration:run", "-d", &source.display().to_string()],
+        p.db.scratch_dir(),
+        &[
+            ("T_TYPE", kind.to_owned()),
+            ("T_URL", url),
+            ("T_DIR", dir.display().to_string()),
+        ],
+    );
+    assert_eq!(p.count("SELECT count(*) FROM migrations").await, 2);
+    let run = p.cairn(&["adopt", "--from", "typeorm"]).await;
+    says(&run, "recorded 2 migrations");
+    says(
+        &run,
+        "1700000001000 AddName1700000001000 <- AddName1700000001000: baseline",
+    );
+    adopted_and_nothing_left(&p, "typeorm", &["1700000000000", "1700000001000"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------
+// The JSON of a dry run (snapshot).
+
+async fn dry_run_json(db: TestDatabase) -> serde_json::Value {
+    let p = Project::new(db);
+    sqlx_project(&p).await;
+    let run = p
+        .cairn(&["adopt", "--from", "sqlx", "--dry-run", "--format", "json"])
+        .await;
+    let mut json: serde_json::Value =
+        serde_json::from_str(run.success()).unwrap_or_else(|e| panic!("{e}\n{run}"));
+    let dir = p.dir.display().to_string();
+    for entry in json["adopt"]["entries"].as_array_mut().expect("entries") {
+        entry["applied_at"] = "[applied_at]".into();
+        if let Some(file) = entry["file"].as_str() {
+            entry["file"] = file.replace(&dir, "[dir]").into();
+        }
+    }
+    json
+}
+
+macro_rules! adopt_tests {
+    ($make:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_adopts_and_keeps_working() {
+            super::fixture_sqlx_adopts_and_keeps_working($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_checksum_mismatch_is_refused() {
+            super::fixture_sqlx_checksum_mismatch_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_row_without_file_is_refused() {
+            super::fixture_sqlx_row_without_file_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_failed_row_needs_repair() {
+            super::fixture_sqlx_failed_row_needs_repair($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_over_existing_cairn_history() {
+            super::fixture_sqlx_over_existing_cairn_history($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_toml_ignored_chars() {
+            super::fixture_sqlx_toml_ignored_chars($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_renamed_table() {
+            super::fixture_sqlx_renamed_table($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_golang_migrate_adopts_up_to_its_version() {
+            super::fixture_golang_migrate_adopts_up_to_its_version($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_golang_migrate_dirty_becomes_failed() {
+            super::fixture_golang_migrate_dirty_becomes_failed($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_golang_migrate_edited_table_is_refused() {
+            super::fixture_golang_migrate_edited_table_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_schema_migrations_is_told_apart() {
+            super::fixture_schema_migrations_is_told_apart($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_flyway_adopts_and_keeps_working() {
+            super::fixture_flyway_adopts_and_keeps_working($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_flyway_checksum_mismatch_is_refused() {
+            super::fixture_flyway_checksum_mismatch_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_refinery_adopts() {
+            super::fixture_refinery_adopts($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_diesel_adopts() {
+            super::fixture_diesel_adopts($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_prisma_adopts_with_crlf_tolerance() {
+            super::fixture_prisma_adopts_with_crlf_tolerance($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_typeorm_code_becomes_baseline() {
+            super::fixture_typeorm_code_becomes_baseline($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_knex_code_becomes_baseline() {
+            super::fixture_knex_code_becomes_baseline($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_rails_code_becomes_baseline() {
+            super::fixture_rails_code_becomes_baseline($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn liquibase_is_refused_with_the_reason() {
+            super::liquibase_is_refused_with_the_reason($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_sqlx_then_adopt() {
+            super::real_sqlx_then_adopt($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_dbmate_then_adopt() {
+            super::real_dbmate_then_adopt($make).await;
+        }
+    };
+}
+
+/// The suites that need a Node.js database driver (pg, mysql2): the servers only.
+#[cfg(feature = "servers")]
+macro_rules! node_tests {
+    ($make:expr) => {
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_knex_then_adopt() {
+            super::real_knex_then_adopt($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_typeorm_then_adopt() {
+            super::real_typeorm_then_adopt($make).await;
+        }
+    };
+}
+
+mod sqlite {
+    use super::*;
+
+    adopt_tests!(TestDatabase::sqlite());
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dry_run_json_snapshot() {
+        let json = super::dry_run_json(TestDatabase::sqlite()).await;
+        let text = serde_json::to_string_pretty(&json).expect("JSON prints");
+        insta::assert_snapshot!("adopt_dry_run", text);
+    }
+}
+
+#[cfg(feature = "servers")]
+mod postgres {
+    adopt_tests!(cairn_testkit::postgres::database().await);
+    node_tests!(cairn_testkit::postgres::database().await);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fixture_sqlx_table_in_a_schema() {
+        super::fixture_sqlx_table_in_a_schema(cairn_testkit::postgres::database().await).await;
+    }
+}
+
+#[cfg(feature = "servers")]
+mod mysql {
+    adopt_tests!(cairn_testkit::mysql::database().await);
+    node_tests!(cairn_testkit::mysql::database().await);
+}

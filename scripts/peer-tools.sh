@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs the migration tools the `cairn adopt` suites run for real
+# (cargo feature `peer-tools` of cairn-cli): sqlx-cli from crates.io; dbmate,
+# Knex and TypeORM with the pg and mysql2 drivers from npm; all pinned, into
+# one cache directory that CI keeps between runs.
+#
+#   $CAIRN_PEER_TOOLS (default: ~/.cache/cairn-peer-tools)
+#     bin/sqlx                      sqlx-cli (rustls; postgres, mysql, sqlite)
+#     npm/node_modules/.bin/dbmate  dbmate (its npm package ships the binary)
+#     npm/node_modules/.bin/knex    Knex, npm/node_modules/.bin/typeorm TypeORM
+#
+# A tool already there at the pinned version is not installed again.
+# Prints the line to evaluate, e.g.  eval "$(scripts/peer-tools.sh)"
+#   export CAIRN_PEER_TOOLS=/root/.cache/cairn-peer-tools
+# Progress goes to stderr, so stdout carries only that line. Safe to re-run.
+set -euo pipefail
+
+SQLX_VERSION=0.9.0
+DBMATE_VERSION=2.36.0
+# The npm packages, as `npm install` takes them.
+NPM_PACKAGES=(dbmate@2.36.0 knex@3.3.0 typeorm@0.3.31 pg@8.23.1 mysql2@3.24.6)
+ROOT="${CAIRN_PEER_TOOLS:-$HOME/.cache/cairn-peer-tools}"
+
+say() { echo "peer-tools.sh: $*" >&2; }
+mkdir -p "$ROOT/bin" "$ROOT/npm"
+
+if "$ROOT/bin/sqlx" --version 2>/dev/null | grep -qx "sqlx-cli $SQLX_VERSION"; then
+    say "sqlx-cli $SQLX_VERSION already in $ROOT/bin"
+else
+    say "installing sqlx-cli $SQLX_VERSION into $ROOT (a few minutes of CPU, once)"
+    CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" cargo install sqlx-cli --version "$SQLX_VERSION" \
+        --locked --no-default-features --features rustls,postgres,mysql,sqlite \
+        --root "$ROOT" >&2
+fi
+
+installed() { # package@version -> whether that version is in $ROOT/npm
+    local name=${1%@*} version=${1##*@}
+    [ -f "$ROOT/npm/node_modules/$name/package.json" ] &&
+        grep -q "\"version\": \"$version\"" "$ROOT/npm/node_modules/$name/package.json"
+}
+missing=()
+for package in "${NPM_PACKAGES[@]}"; do
+    installed "$package" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    say "${NPM_PACKAGES[*]} already in $ROOT/npm"
+else
+    command -v npm >/dev/null 2>&1 || { say "npm is missing: apt-get install -y nodejs npm"; exit 1; }
+    say "installing ${missing[*]} into $ROOT/npm"
+    npm install --silent --no-audit --no-fund --prefix "$ROOT/npm" "${NPM_PACKAGES[@]}" >&2
+fi
+"$ROOT/npm/node_modules/.bin/dbmate" --version 2>/dev/null | grep -q "version $DBMATE_VERSION" ||
+    { say "dbmate $DBMATE_VERSION does not run from $ROOT/npm"; exit 1; }
+
+echo "export CAIRN_PEER_TOOLS=$ROOT"
