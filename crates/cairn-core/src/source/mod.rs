@@ -72,10 +72,13 @@
 //!   ([`NewShape::files`]).
 //! - `assemble.rs` builds [`Migration`]s from named texts (pure), so an embed
 //!   macro can reuse it with `include_str!` contents.
+//! - `memory.rs` is [`read_files`]: the listing of `list.rs` over files held
+//!   in memory (what `cairn::embed_migrations!` compiles in).
 
 mod assemble;
 mod layout;
 mod list;
+mod memory;
 
 // The names the module documentation links to.
 #[cfg(doc)]
@@ -83,6 +86,7 @@ use crate::{checksum, error::Error, migration::Migration};
 
 pub use layout::{NewFiles, NewScript, NewShape};
 pub use list::{detect_layout, read_dir, survey, Survey};
+pub use memory::read_files;
 
 #[cfg(test)]
 mod tests;
