@@ -23,6 +23,8 @@
 pub mod config;
 pub mod embed;
 mod registry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use registry::{connect, ConnectError, Connector, Registry};
 
