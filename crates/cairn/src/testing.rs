@@ -145,7 +145,7 @@ impl fmt::Display for Findings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "migration {} ({}) on {}: {} changed the database:",
+            "migration {} ({}) on {}: {} did not give back the database as it was:",
             self.version, self.name, self.engine, self.what
         )?;
         for difference in &self.differences {
@@ -464,7 +464,8 @@ impl TestDb {
     /// test put in the old shape) is read first, the migration applied, and
     /// its down is also checked to give that database back. If it is
     /// applied, it must be the newest applied migration. The database is
-    /// left with `version` applied.
+    /// left with `version` applied, except when its down does not give back
+    /// the database as it was: that is reported at once, rolled back.
     ///
     /// # Errors
     ///
@@ -497,33 +498,33 @@ impl TestDb {
         self.migrator
             .down(self.driver.as_mut(), DownTarget::Steps(1))
             .await?;
-        let mut differences = Vec::new();
+        let engine = self.engine();
+        let not_reversible = |what, differences| {
+            TestError::NotReversible(Findings {
+                version,
+                name: migration.name.clone(),
+                engine,
+                what,
+                differences,
+            })
+        };
         if let Some(before) = &before {
+            // Checked before up runs again: what down left behind would
+            // often make up fail, hiding the cause.
             let after_down = self.contents().await?;
-            differences.extend(
-                compare(before, &after_down)
-                    .into_iter()
-                    .map(|d| format!("after down: {d}")),
-            );
+            let differences = compare(before, &after_down);
+            if !differences.is_empty() {
+                return Err(not_reversible("down", differences));
+            }
         }
         self.migrator
             .up(self.driver.as_mut(), Some(version))
             .await?;
         let again = self.contents().await?;
-        differences.extend(
-            compare(&at, &again)
-                .into_iter()
-                .map(|d| format!("after down and up again: {d}")),
-        );
+        let differences = compare(&at, &again);
         match differences.is_empty() {
             true => Ok(()),
-            false => Err(TestError::NotReversible(Findings {
-                version,
-                name: migration.name,
-                engine: self.engine(),
-                what: "down and up again",
-                differences,
-            })),
+            false => Err(not_reversible("down and up again", differences)),
         }
     }
 
