@@ -89,3 +89,8 @@ impl EmbeddedMigrations {
         Ok(Migrator::new(self.migrations()?, options))
     }
 }
+
+/// The user guide, `docs/embedding.md`: its examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/embedding.md")]
+pub struct Guide;

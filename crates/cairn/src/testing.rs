@@ -90,6 +90,9 @@ pub enum TestError {
         /// The driver's error.
         cause: DriverError,
     },
+    /// A statement on a connection of the test's own ([`TestDb::connect`]) failed.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
     /// No migration has that name or version.
     #[error("no migration is named {wanted}: the migrations are {known}")]
     UnknownMigration {
