@@ -15,10 +15,8 @@
 //! ```
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     cairn_build::rerun_if_migrations_change("migrations");
-//! }
+//! // build.rs, in its `fn main`:
+//! cairn_build::rerun_if_migrations_change("migrations");
 //! ```
 //!
 //! Cargo then re-runs the build script, and so rebuilds the crate, whenever

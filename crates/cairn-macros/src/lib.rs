@@ -35,8 +35,11 @@ pub fn embed_migrations(input: TokenStream) -> TokenStream {
         Ok(code) => code,
         Err(message) => compile_error(&message),
     };
-    code.parse()
-        .unwrap_or_else(|error| compile_error(&format!("internal error: {error}")).parse().unwrap_or_default())
+    code.parse().unwrap_or_else(|error| {
+        compile_error(&format!("internal error: {error}"))
+            .parse()
+            .unwrap_or_default()
+    })
 }
 
 /// The expansion as Rust source, or the message of a compile error.
@@ -111,9 +114,7 @@ fn embedded_files(dir: &Path) -> Result<Vec<EmbeddedFile>, String> {
     for (name, path) in entries(dir)? {
         if path.is_dir() {
             for (inner, inner_path) in entries(&path)? {
-                let read = inner == "migration.toml"
-                    || inner == "metadata.toml"
-                    || is_sql(&inner);
+                let read = inner == "migration.toml" || inner == "metadata.toml" || is_sql(&inner);
                 if read && inner_path.is_file() {
                     push(&mut files, format!("{name}/{inner}"), inner_path);
                 }

@@ -211,7 +211,10 @@ fn a_bad_migration_is_a_compile_error_naming_file_and_line() {
 
     // A layout problem (a file that would never run) is as precise.
     fs::remove_dir_all(fixture.path("migrations/0002_bad")).expect("remove");
-    fixture.write("migrations/0001_users/seed.sql", "INSERT INTO users VALUES (1);\n");
+    fixture.write(
+        "migrations/0001_users/seed.sql",
+        "INSERT INTO users VALUES (1);\n",
+    );
     let stderr = fixture.build_error();
     assert!(
         stderr.contains("migrations/0001_users/seed.sql"),
@@ -227,6 +230,9 @@ fn a_bad_migration_is_a_compile_error_naming_file_and_line() {
     );
 
     // And once fixed, it builds.
-    fixture.write("migrations/0001_users/up.sql", "CREATE TABLE users (id INTEGER);\n");
+    fixture.write(
+        "migrations/0001_users/up.sql",
+        "CREATE TABLE users (id INTEGER);\n",
+    );
     assert_eq!(names(&fixture.build_and_run()), ["1 users"]);
 }

@@ -75,6 +75,10 @@ impl EmbeddedMigrations {
     /// None in practice: the macro assembled the same texts at compile time
     /// and refused to compile on any error. A `Result` all the same, because
     /// the assembly is the one the directory reader uses.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error of the directory reader, as `source::read_dir` returns it"
+    )]
     pub fn migrations(&self) -> Result<Vec<Migration>, Error> {
         crate::source::read_files(Path::new(self.dir), self.files)
     }
@@ -85,6 +89,10 @@ impl EmbeddedMigrations {
     /// # Errors
     ///
     /// As [`EmbeddedMigrations::migrations`].
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error of the directory reader, as `source::read_dir` returns it"
+    )]
     pub fn migrator(&self, options: MigratorOptions) -> Result<Migrator, Error> {
         Ok(Migrator::new(self.migrations()?, options))
     }

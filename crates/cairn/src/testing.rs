@@ -56,8 +56,8 @@ use cairn_core::history::HistorySql;
 use cairn_core::schema::{self, Snapshot};
 use cairn_core::verify::{self, rows as row_compare};
 use cairn_core::{
-    DownTarget, Driver, DriverError, DriverErrorKind, Engine, Error, HistoryState, Migration, Migrator,
-    RunFailure, RunReport, Version,
+    DownTarget, Driver, DriverError, DriverErrorKind, Engine, Error, HistoryState, Migration,
+    Migrator, RunFailure, RunReport, Version,
 };
 
 pub use cairn_testkit::TestDatabase;
@@ -68,7 +68,7 @@ pub use cairn_testkit::TestDatabase;
 pub enum TestError {
     /// Cairn refused or failed: reading migrations, the history, a driver call.
     #[error(transparent)]
-    Cairn(#[from] Error),
+    Cairn(Box<Error>),
     /// A migration run failed (what it did before is in the report).
     #[error(transparent)]
     Run(#[from] Box<RunFailure>),
@@ -120,6 +120,12 @@ pub enum TestError {
     /// A data migration run a second time changed the data or the schema.
     #[error("{0}")]
     NotIdempotent(Findings),
+}
+
+impl From<Error> for TestError {
+    fn from(error: Error) -> Self {
+        TestError::Cairn(Box::new(error))
+    }
 }
 
 impl From<RunFailure> for TestError {
@@ -324,7 +330,10 @@ impl TestDb {
                 .down(self.driver.as_mut(), DownTarget::To(version))
                 .await?);
         }
-        Ok(self.migrator.up(self.driver.as_mut(), Some(version)).await?)
+        Ok(self
+            .migrator
+            .up(self.driver.as_mut(), Some(version))
+            .await?)
     }
 
     /// Applies every pending migration (stopping at one that expands).
@@ -443,8 +452,7 @@ impl TestDb {
                 format!("there is no table `{table}` (the tables are {known:?})"),
             ));
         };
-        let rows =
-            row_compare::read_rows(self.driver.as_mut(), table, &found.column_order).await?;
+        let rows = row_compare::read_rows(self.driver.as_mut(), table, &found.column_order).await?;
         let mut text = found.column_order.join("\u{1f}");
         for row in rows {
             text.push('\u{1e}');
@@ -480,7 +488,12 @@ impl TestDb {
         const CHECK: &str = "assert_reversible";
         let migration = self.migration(version)?.clone();
         let applied = self.applied().await?;
-        if let Some(newest) = applied.iter().map(|(v, _)| *v).filter(|v| *v > version).max() {
+        if let Some(newest) = applied
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| *v > version)
+            .max()
+        {
             return Err(self.not_applicable(
                 CHECK,
                 version,
@@ -756,7 +769,10 @@ fn compare(before: &Contents, after: &Contents) -> Vec<String> {
     for (table, (columns, rows)) in &before.rows {
         let Some((columns_after, rows_after)) = after.rows.get(table) else {
             if !rows.is_empty() {
-                out.push(format!("table `{table}`: its {} rows are gone with it", rows.len()));
+                out.push(format!(
+                    "table `{table}`: its {} rows are gone with it",
+                    rows.len()
+                ));
             }
             continue;
         };

@@ -8,7 +8,9 @@ static EXAMPLE: cairn::embed::EmbeddedMigrations = cairn::embed_migrations!("../
 fn the_embedded_example_project_is_the_directory_read_from_disk() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
     let on_disk = cairn::source::read_dir(&dir).expect("the example project reads");
-    let embedded = EXAMPLE.migrations().expect("the embedded migrations assemble");
+    let embedded = EXAMPLE
+        .migrations()
+        .expect("the embedded migrations assemble");
     assert_eq!(embedded.len(), on_disk.len());
     for (embedded, on_disk) in embedded.iter().zip(&on_disk) {
         assert_eq!(embedded.version, on_disk.version);
@@ -29,7 +31,10 @@ fn the_embedded_example_project_is_the_directory_read_from_disk() {
     }
     assert_eq!(EXAMPLE.dir(), "../../migrations");
     assert!(
-        EXAMPLE.files().iter().all(|(path, _)| !path.ends_with(".md")),
+        EXAMPLE
+            .files()
+            .iter()
+            .all(|(path, _)| !path.ends_with(".md")),
         "only the files Cairn reads are embedded: {:?}",
         EXAMPLE.files()
     );

@@ -29,7 +29,10 @@ const LOSSY: &[(&str, &str)] = &[
         "2_nickname/up.sql",
         "ALTER TABLE users ADD COLUMN nickname VARCHAR(50);",
     ),
-    ("2_nickname/down.sql", "ALTER TABLE users DROP COLUMN nickname;"),
+    (
+        "2_nickname/down.sql",
+        "ALTER TABLE users DROP COLUMN nickname;",
+    ),
 ];
 
 /// One test function per engine for each `async fn(TestDb)` case.
@@ -95,7 +98,10 @@ async fn a_lossy_down_is_caught_by_assert_reversible(mut db: TestDb) {
         .await
         .expect("insert");
 
-    let error = db.assert_reversible(2).await.expect_err("the down is lossy");
+    let error = db
+        .assert_reversible(2)
+        .await
+        .expect_err("the down is lossy");
     let TestError::NotReversible(findings) = &error else {
         panic!("expected NotReversible, got {error:?}");
     };
@@ -112,7 +118,9 @@ async fn a_lossy_down_is_caught_by_assert_reversible(mut db: TestDb) {
     );
     // The database is left with the migration applied, as the check found it.
     assert_eq!(
-        db.query("SELECT id, nickname FROM users").await.expect("query"),
+        db.query("SELECT id, nickname FROM users")
+            .await
+            .expect("query"),
         [[Some("1".to_owned()), None]]
     );
 }
@@ -124,7 +132,10 @@ const LEAVES_INDEX: &[(&str, &str)] = &[
         "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL);",
     ),
     ("1_users/down.sql", "DROP TABLE users;"),
-    ("2_index/up.sql", "CREATE INDEX users_name_idx ON users (name);"),
+    (
+        "2_index/up.sql",
+        "CREATE INDEX users_name_idx ON users (name);",
+    ),
     ("2_index/down.sql", "-- forgot to drop it\n"),
 ];
 
@@ -135,7 +146,10 @@ async fn a_down_that_leaves_an_object_is_caught_before_up_runs_again(mut db: Tes
         .expect("insert");
     // Not applied yet: the check applies it and also checks that down gives
     // back the database as it was, before up runs again.
-    let error = db.assert_reversible(2).await.expect_err("the down is incomplete");
+    let error = db
+        .assert_reversible(2)
+        .await
+        .expect_err("the down is incomplete");
     let message = error.to_string();
     assert!(
         matches!(error, TestError::NotReversible(_))
@@ -155,7 +169,10 @@ async fn a_faithful_down_passes_with_its_rows(mut db: TestDb) {
         .await
         .expect("insert");
     db.assert_reversible(2).await.expect("reversible");
-    assert_eq!(db.state(2).await.expect("state"), Some(cairn::HistoryState::Applied));
+    assert_eq!(
+        db.state(2).await.expect("state"),
+        Some(cairn::HistoryState::Applied)
+    );
     // And migration 1 drops the table with its rows: not reversible.
     db.migrate_to(1).await.expect("back to 1");
     let error = db.assert_reversible(1).await.expect_err("rows are lost");
@@ -170,10 +187,15 @@ async fn assert_reversible_refuses_when_a_newer_migration_is_applied(mut db: Tes
     let error = db.assert_reversible(1).await.expect_err("2 is applied");
     assert!(
         matches!(error, TestError::NotApplicable { .. })
-            && error.to_string().contains("migration 2, newer than it, is applied"),
+            && error
+                .to_string()
+                .contains("migration 2, newer than it, is applied"),
         "{error}"
     );
-    assert_eq!(db.state(2).await.expect("state"), Some(cairn::HistoryState::Applied));
+    assert_eq!(
+        db.state(2).await.expect("state"),
+        Some(cairn::HistoryState::Applied)
+    );
 }
 
 const NO_DOWN: &[(&str, &str)] = &[(
@@ -183,18 +205,25 @@ const NO_DOWN: &[(&str, &str)] = &[(
 
 async fn a_missing_down_script_is_reported_and_changes_nothing(mut db: TestDb) {
     db.migrate_to(1).await.expect("migrate to 1");
-    db.execute("INSERT INTO users (id) VALUES (7)").await.expect("insert");
+    db.execute("INSERT INTO users (id) VALUES (7)")
+        .await
+        .expect("insert");
     let error = db.assert_reversible(1).await.expect_err("no down script");
     assert!(error.to_string().contains("has no down script"), "{error}");
     assert_eq!(
-        db.query("SELECT id FROM users").await.expect("the table is still there"),
+        db.query("SELECT id FROM users")
+            .await
+            .expect("the table is still there"),
         [[Some("7".to_owned())]]
     );
 }
 
 async fn migrate_to_goes_forward_and_back(mut db: TestDb) {
     db.migrate_to(2).await.expect("migrate to 2");
-    assert_eq!(db.state(2).await.expect("state"), Some(cairn::HistoryState::Applied));
+    assert_eq!(
+        db.state(2).await.expect("state"),
+        Some(cairn::HistoryState::Applied)
+    );
     db.migrate_to(1).await.expect("back to 1");
     assert_eq!(db.state(2).await.expect("state"), None);
     assert!(db.schema().await.expect("schema").tables["users"]
@@ -202,7 +231,10 @@ async fn migrate_to_goes_forward_and_back(mut db: TestDb) {
         .keys()
         .all(|column| column != "nickname"));
     db.migrate_all().await.expect("all");
-    assert_eq!(db.state(2).await.expect("state"), Some(cairn::HistoryState::Applied));
+    assert_eq!(
+        db.state(2).await.expect("state"),
+        Some(cairn::HistoryState::Applied)
+    );
 }
 
 async fn an_unknown_migration_is_named_with_the_known_ones(mut db: TestDb) {
@@ -213,7 +245,11 @@ async fn an_unknown_migration_is_named_with_the_known_ones(mut db: TestDb) {
     );
     let error = db.migrate_to(3).await.expect_err("no such version");
     assert!(error.to_string().contains("`with version 3`"), "{error}");
-    assert_eq!(db.state(1).await.expect("state"), None, "nothing was applied");
+    assert_eq!(
+        db.state(1).await.expect("state"),
+        None,
+        "nothing was applied"
+    );
 }
 
 const CREDITS: &[(&str, &str)] = &[
@@ -265,7 +301,9 @@ async fn a_guarded_sql_data_migration_is_idempotent(mut db: TestDb) {
         .expect("insert");
     db.assert_idempotent(2).await.expect("idempotent");
     assert_eq!(
-        db.query("SELECT id, credits FROM accounts ORDER BY id").await.expect("query"),
+        db.query("SELECT id, credits FROM accounts ORDER BY id")
+            .await
+            .expect("query"),
         [
             [Some("1".to_owned()), Some("15".to_owned())],
             [Some("2".to_owned()), Some("10".to_owned())]
@@ -313,15 +351,22 @@ const GUARDED_BACKFILL: &[(&str, &str)] = &[
 
 async fn a_guarded_backfill_is_idempotent(mut db: TestDb) {
     db.migrate_to(1).await.expect("migrate to 1");
-    db.execute("INSERT INTO accounts (id, email) VALUES (1, 'Ada@X.org'), (2, 'B@Y.org'), (3, 'c@z.org')")
-        .await
-        .expect("insert");
+    db.execute(
+        "INSERT INTO accounts (id, email) VALUES (1, 'Ada@X.org'), (2, 'B@Y.org'), (3, 'c@z.org')",
+    )
+    .await
+    .expect("insert");
     db.assert_idempotent(2).await.expect("idempotent");
     let before = db.table_checksum("accounts").await.expect("checksum");
     db.assert_idempotent(2).await.expect("idempotent again");
-    assert_eq!(db.table_checksum("accounts").await.expect("checksum"), before);
     assert_eq!(
-        db.query("SELECT email_lower FROM accounts ORDER BY id").await.expect("query"),
+        db.table_checksum("accounts").await.expect("checksum"),
+        before
+    );
+    assert_eq!(
+        db.query("SELECT email_lower FROM accounts ORDER BY id")
+            .await
+            .expect("query"),
         [
             [Some("ada@x.org".to_owned())],
             [Some("b@y.org".to_owned())],
@@ -355,7 +400,14 @@ async fn table_checksums_follow_the_rows(mut db: TestDb) {
     db.execute("INSERT INTO users (id, name) VALUES (2, 'b'), (1, 'a')")
         .await
         .expect("insert");
-    assert_eq!(db.table_checksum("users").await.expect("checksum"), two, "order does not matter");
+    assert_eq!(
+        db.table_checksum("users").await.expect("checksum"),
+        two,
+        "order does not matter"
+    );
     let error = db.table_checksum("nope").await.expect_err("no such table");
-    assert!(error.to_string().contains("there is no table `nope`"), "{error}");
+    assert!(
+        error.to_string().contains("there is no table `nope`"),
+        "{error}"
+    );
 }

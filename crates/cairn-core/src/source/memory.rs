@@ -129,7 +129,12 @@ impl<'a> Tree<'a> {
                     "is not a relative, `/`-separated path",
                 ));
             }
-            let conflict = || invalid(&dir.join(path), "is given twice, or as both a file and a folder");
+            let conflict = || {
+                invalid(
+                    &dir.join(path),
+                    "is given twice, or as both a file and a folder",
+                )
+            };
             match (parts.next(), parts.next()) {
                 (None, _) => {
                     if top.insert(first, Entry::File(text)).is_some() {
@@ -203,7 +208,10 @@ mod tests {
             ("README.md", "# notes"),
             (".gitkeep", ""),
             ("cairn.toml", "[database]\n"),
-            ("0001_users/up.sql", "\u{feff}CREATE TABLE users (id INT);\r\n"),
+            (
+                "0001_users/up.sql",
+                "\u{feff}CREATE TABLE users (id INT);\r\n",
+            ),
             ("0001_users/down.sql", "DROP TABLE users;\n"),
             ("0001_users/notes.txt", "not read"),
             ("0001_users/deeper/up.sql", "ignored, as on disk"),
@@ -234,9 +242,15 @@ mod tests {
                 "-- migrate:up\nCREATE TABLE users (id INT);\n-- migrate:down\nDROP TABLE users;\n",
             )][..],
             &[
-                ("2024-01-01-000000_users/up.sql", "CREATE TABLE users (id INT);"),
+                (
+                    "2024-01-01-000000_users/up.sql",
+                    "CREATE TABLE users (id INT);",
+                ),
                 ("2024-01-01-000000_users/down.sql", "DROP TABLE users;"),
-                ("2024-01-01-000000_users/metadata.toml", "run_in_transaction = false\n"),
+                (
+                    "2024-01-01-000000_users/metadata.toml",
+                    "run_in_transaction = false\n",
+                ),
             ][..],
         ] {
             assert!(same_both_ways(files).ends_with(" migrations"), "{files:?}");
@@ -251,7 +265,10 @@ mod tests {
                 "0001_a/up.sql:1: unknown directive `cairn:bogus`",
             ),
             (&[("0001_a/up.sql", "SELECT 1;\n\0")], "0001_a/up.sql`:2"),
-            (&[("0001_a/up.sql", "-- nothing\n")], "the up script is empty"),
+            (
+                &[("0001_a/up.sql", "-- nothing\n")],
+                "the up script is empty",
+            ),
             (&[("0001_a/seed.sql", "SELECT 1;")], "0001_a/seed.sql"),
             (&[("notes.txt", "hello")], "fits no migration layout"),
             (
