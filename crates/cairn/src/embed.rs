@@ -62,7 +62,7 @@ impl EmbeddedMigrations {
     }
 
     /// The embedded files: paths relative to [`EmbeddedMigrations::dir`]
-    /// (`/`-separated) with their texts as on disk, sorted by path.
+    /// (`/`-separated) with their texts as on disk, in listing order.
     pub const fn files(&self) -> &'static [(&'static str, &'static str)] {
         self.files
     }

@@ -90,6 +90,7 @@ on_every_engine! {
     a_guarded_backfill_is_idempotent => GUARDED_BACKFILL;
     a_schema_migration_cannot_run_twice_and_says_so => LOSSY;
     table_checksums_follow_the_rows => LOSSY;
+    the_zero_downtime_phases_expand_abort_and_contract => RENAME;
 }
 
 async fn a_lossy_down_is_caught_by_assert_reversible(mut db: TestDb) {
@@ -409,5 +410,75 @@ async fn table_checksums_follow_the_rows(mut db: TestDb) {
     assert!(
         error.to_string().contains("there is no table `nope`"),
         "{error}"
+    );
+}
+
+/// A rename without downtime: expand, then abort or contract.
+const RENAME: &[(&str, &str)] = &[
+    (
+        "1_users/up.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL);",
+    ),
+    ("1_users/down.sql", "DROP TABLE users;"),
+    (
+        "2_rename/migration.toml",
+        "[[operation]]\nkind = \"rename_column\"\ntable = \"users\"\ncolumn = \"name\"\nto = \"full_name\"\n",
+    ),
+];
+
+async fn the_zero_downtime_phases_expand_abort_and_contract(mut db: TestDb) {
+    use cairn::HistoryState;
+    db.migrate_to(1).await.expect("migrate to 1");
+    db.execute("INSERT INTO users (id, name) VALUES (1, 'Ada')")
+        .await
+        .expect("insert");
+    let columns = |schema: cairn::schema::Snapshot| -> Vec<String> {
+        schema.tables["users"].columns.keys().cloned().collect()
+    };
+
+    // A contract before the expand is refused, naming what to do.
+    let error = db.contract(2).await.expect_err("nothing is expanded");
+    assert!(matches!(error, TestError::Run(_)), "{error:?}");
+
+    db.migrate_to(2).await.expect("expand");
+    assert_eq!(
+        db.state(2).await.expect("state"),
+        Some(HistoryState::Expanded)
+    );
+    // The old application version writes `name` on its own connection; the
+    // new one sees it in `full_name`.
+    let mut old_app = db.connect().await.expect("a second connection");
+    old_app
+        .execute("INSERT INTO users (id, name) VALUES (2, 'Grace')")
+        .await
+        .expect("old version insert");
+    drop(old_app);
+    let full_names = [[Some("Ada".to_owned())], [Some("Grace".to_owned())]];
+    assert_eq!(
+        db.query("SELECT full_name FROM users ORDER BY id")
+            .await
+            .expect("query"),
+        full_names
+    );
+
+    db.abort(2).await.expect("abort");
+    assert_eq!(db.state(2).await.expect("state"), None);
+    assert_eq!(columns(db.schema().await.expect("schema")), ["id", "name"]);
+
+    db.migrate_to(2).await.expect("expand again");
+    db.contract(2).await.expect("contract");
+    assert_eq!(
+        db.state(2).await.expect("state"),
+        Some(HistoryState::Applied)
+    );
+    assert_eq!(
+        columns(db.schema().await.expect("schema")),
+        ["full_name", "id"]
+    );
+    assert_eq!(
+        db.query("SELECT full_name FROM users ORDER BY id")
+            .await
+            .expect("query"),
+        full_names
     );
 }
