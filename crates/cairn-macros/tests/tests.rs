@@ -235,4 +235,19 @@ fn a_bad_migration_is_a_compile_error_naming_file_and_line() {
         "CREATE TABLE users (id INTEGER);\n",
     );
     assert_eq!(names(&fixture.build_and_run()), ["1 users"]);
+
+    // The argument: one string literal (raw ones too), else a usage error.
+    let main = fs::read_to_string(fixture.path("src/main.rs")).expect("read main.rs");
+    let call = "embed_migrations!(\"migrations\")";
+    fixture.write("src/main.rs", &main.replace(call, "embed_migrations!(42)"));
+    let stderr = fixture.build_error();
+    assert!(
+        stderr.contains("cairn::embed_migrations! takes one string literal"),
+        "the usage is explained:\n{stderr}"
+    );
+    fixture.write(
+        "src/main.rs",
+        &main.replace(call, "embed_migrations!(r#\"migrations\"#)"),
+    );
+    assert_eq!(names(&fixture.build_and_run()), ["1 users"]);
 }
