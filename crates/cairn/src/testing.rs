@@ -27,7 +27,7 @@
 //! ```
 //!
 //! **Which database.** [`TestDb::sqlite`] makes a SQLite file in a temporary
-//! directory; [`TestDb::postgres`] and [`TestDb::mysql`] (with the `postgres`
+//! directory; `TestDb::postgres` and `TestDb::mysql` (with the `postgres`
 //! and `mysql` features) create a uniquely named database on the server of
 //! `CAIRN_TEST_POSTGRES_URL` / `CAIRN_TEST_MYSQL_URL`, or, when that is not
 //! set, in a container started through testcontainers. Each database is
@@ -219,7 +219,7 @@ impl TestDb {
     ///
     /// # Panics
     ///
-    /// As [`TestDb::postgres`].
+    /// As `TestDb::postgres`.
     ///
     /// # Errors
     ///
