@@ -17,6 +17,11 @@ fn migrator(files: &[(&str, &str)]) -> Migrator {
     Migrator::new(migrations, MigratorOptions::default())
 }
 
+/// The version of the `n`th migration (1-based): versions are opaque.
+fn nth(db: &TestDb, n: usize) -> cairn::Version {
+    db.migrator().migrations()[n - 1].version
+}
+
 /// Users, then a nickname column whose down drops it: the values of the
 /// column are lost by down and up again.
 const LOSSY: &[(&str, &str)] = &[
@@ -91,22 +96,26 @@ on_every_engine! {
     a_schema_migration_cannot_run_twice_and_says_so => LOSSY;
     table_checksums_follow_the_rows => LOSSY;
     the_zero_downtime_phases_expand_abort_and_contract => RENAME;
+    a_down_that_drops_an_older_table_names_its_rows => DROPS_TOO_MUCH;
 }
 
 async fn a_lossy_down_is_caught_by_assert_reversible(mut db: TestDb) {
-    db.migrate_to(2).await.expect("migrate to 2");
+    db.migrate_to(nth(&db, 2)).await.expect("migrate to 2");
     db.execute("INSERT INTO users (id, name, nickname) VALUES (1, 'Ada Lovelace', 'ada')")
         .await
         .expect("insert");
 
     let error = db
-        .assert_reversible(2)
+        .assert_reversible(nth(&db, 2))
         .await
         .expect_err("the down is lossy");
     let TestError::NotReversible(findings) = &error else {
         panic!("expected NotReversible, got {error:?}");
     };
-    assert_eq!((findings.version, findings.name.as_str()), (2, "nickname"));
+    assert_eq!(
+        (findings.version, findings.name.as_str()),
+        (nth(&db, 2), "nickname")
+    );
     assert_eq!(findings.engine, db.engine());
     let message = error.to_string();
     assert!(
@@ -141,14 +150,14 @@ const LEAVES_INDEX: &[(&str, &str)] = &[
 ];
 
 async fn a_down_that_leaves_an_object_is_caught_before_up_runs_again(mut db: TestDb) {
-    db.migrate_to(1).await.expect("migrate to 1");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
     db.execute("INSERT INTO users (id, name) VALUES (1, 'Ada')")
         .await
         .expect("insert");
     // Not applied yet: the check applies it and also checks that down gives
     // back the database as it was, before up runs again.
     let error = db
-        .assert_reversible(2)
+        .assert_reversible(nth(&db, 2))
         .await
         .expect_err("the down is incomplete");
     let message = error.to_string();
@@ -159,24 +168,31 @@ async fn a_down_that_leaves_an_object_is_caught_before_up_runs_again(mut db: Tes
             && message.contains("users_name_idx"),
         "the index the down left is named: {message}"
     );
-    assert_eq!(db.state(2).await.expect("state"), None, "left rolled back");
+    assert_eq!(
+        db.state(nth(&db, 2)).await.expect("state"),
+        None,
+        "left rolled back"
+    );
 }
 
 async fn a_faithful_down_passes_with_its_rows(mut db: TestDb) {
     // Rows in the old shape; migration 2 is reversible for them (the
     // nickname column it adds is empty).
-    db.migrate_to(1).await.expect("migrate to 1");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
     db.execute("INSERT INTO users (id, name) VALUES (1, 'Ada'), (2, 'Grace')")
         .await
         .expect("insert");
-    db.assert_reversible(2).await.expect("reversible");
+    db.assert_reversible(nth(&db, 2)).await.expect("reversible");
     assert_eq!(
-        db.state(2).await.expect("state"),
+        db.state(nth(&db, 2)).await.expect("state"),
         Some(cairn::HistoryState::Applied)
     );
     // And migration 1 drops the table with its rows: not reversible.
-    db.migrate_to(1).await.expect("back to 1");
-    let error = db.assert_reversible(1).await.expect_err("rows are lost");
+    db.migrate_to(nth(&db, 1)).await.expect("back to 1");
+    let error = db
+        .assert_reversible(nth(&db, 1))
+        .await
+        .expect_err("rows are lost");
     assert!(
         error.to_string().contains("2 of 2 rows lost"),
         "the lost rows are counted: {error}"
@@ -184,8 +200,11 @@ async fn a_faithful_down_passes_with_its_rows(mut db: TestDb) {
 }
 
 async fn assert_reversible_refuses_when_a_newer_migration_is_applied(mut db: TestDb) {
-    db.migrate_to(2).await.expect("migrate to 2");
-    let error = db.assert_reversible(1).await.expect_err("2 is applied");
+    db.migrate_to(nth(&db, 2)).await.expect("migrate to 2");
+    let error = db
+        .assert_reversible(nth(&db, 1))
+        .await
+        .expect_err("2 is applied");
     assert!(
         matches!(error, TestError::NotApplicable { .. })
             && error
@@ -194,7 +213,7 @@ async fn assert_reversible_refuses_when_a_newer_migration_is_applied(mut db: Tes
         "{error}"
     );
     assert_eq!(
-        db.state(2).await.expect("state"),
+        db.state(nth(&db, 2)).await.expect("state"),
         Some(cairn::HistoryState::Applied)
     );
 }
@@ -205,11 +224,14 @@ const NO_DOWN: &[(&str, &str)] = &[(
 )];
 
 async fn a_missing_down_script_is_reported_and_changes_nothing(mut db: TestDb) {
-    db.migrate_to(1).await.expect("migrate to 1");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
     db.execute("INSERT INTO users (id) VALUES (7)")
         .await
         .expect("insert");
-    let error = db.assert_reversible(1).await.expect_err("no down script");
+    let error = db
+        .assert_reversible(nth(&db, 1))
+        .await
+        .expect_err("no down script");
     assert!(error.to_string().contains("has no down script"), "{error}");
     assert_eq!(
         db.query("SELECT id FROM users")
@@ -220,20 +242,20 @@ async fn a_missing_down_script_is_reported_and_changes_nothing(mut db: TestDb) {
 }
 
 async fn migrate_to_goes_forward_and_back(mut db: TestDb) {
-    db.migrate_to(2).await.expect("migrate to 2");
+    db.migrate_to(nth(&db, 2)).await.expect("migrate to 2");
     assert_eq!(
-        db.state(2).await.expect("state"),
+        db.state(nth(&db, 2)).await.expect("state"),
         Some(cairn::HistoryState::Applied)
     );
-    db.migrate_to(1).await.expect("back to 1");
-    assert_eq!(db.state(2).await.expect("state"), None);
+    db.migrate_to(nth(&db, 1)).await.expect("back to 1");
+    assert_eq!(db.state(nth(&db, 2)).await.expect("state"), None);
     assert!(db.schema().await.expect("schema").tables["users"]
         .columns
         .keys()
         .all(|column| column != "nickname"));
     db.migrate_all().await.expect("all");
     assert_eq!(
-        db.state(2).await.expect("state"),
+        db.state(nth(&db, 2)).await.expect("state"),
         Some(cairn::HistoryState::Applied)
     );
 }
@@ -247,7 +269,7 @@ async fn an_unknown_migration_is_named_with_the_known_ones(mut db: TestDb) {
     let error = db.migrate_to(3).await.expect_err("no such version");
     assert!(error.to_string().contains("`with version 3`"), "{error}");
     assert_eq!(
-        db.state(1).await.expect("state"),
+        db.state(nth(&db, 1)).await.expect("state"),
         None,
         "nothing was applied"
     );
@@ -264,11 +286,14 @@ const CREDITS: &[(&str, &str)] = &[
 ];
 
 async fn a_sql_data_migration_that_adds_twice_is_not_idempotent(mut db: TestDb) {
-    db.migrate_to(1).await.expect("migrate to 1");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
     db.execute("INSERT INTO accounts (id, credits) VALUES (1, 5)")
         .await
         .expect("insert");
-    let error = db.assert_idempotent(2).await.expect_err("adds twice");
+    let error = db
+        .assert_idempotent(nth(&db, 2))
+        .await
+        .expect_err("adds twice");
     let message = error.to_string();
     assert!(
         matches!(error, TestError::NotIdempotent(_))
@@ -296,11 +321,11 @@ const GUARDED_CREDITS: &[(&str, &str)] = &[
 ];
 
 async fn a_guarded_sql_data_migration_is_idempotent(mut db: TestDb) {
-    db.migrate_to(1).await.expect("migrate to 1");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
     db.execute("INSERT INTO accounts (id, credits) VALUES (1, 5), (2, 0)")
         .await
         .expect("insert");
-    db.assert_idempotent(2).await.expect("idempotent");
+    db.assert_idempotent(nth(&db, 2)).await.expect("idempotent");
     assert_eq!(
         db.query("SELECT id, credits FROM accounts ORDER BY id")
             .await
@@ -311,7 +336,7 @@ async fn a_guarded_sql_data_migration_is_idempotent(mut db: TestDb) {
         ]
     );
     // And it rolls back to the old rows.
-    db.assert_reversible(2).await.expect("reversible");
+    db.assert_reversible(nth(&db, 2)).await.expect("reversible");
 }
 
 const COUNTER_BACKFILL: &[(&str, &str)] = &[
@@ -327,11 +352,14 @@ const COUNTER_BACKFILL: &[(&str, &str)] = &[
 ];
 
 async fn a_backfill_that_adds_twice_is_not_idempotent(mut db: TestDb) {
-    db.migrate_to(1).await.expect("migrate to 1");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
     db.execute("INSERT INTO accounts (id, credits) VALUES (1, 0), (2, 0), (3, 0)")
         .await
         .expect("insert");
-    let error = db.assert_idempotent(2).await.expect_err("adds twice");
+    let error = db
+        .assert_idempotent(nth(&db, 2))
+        .await
+        .expect_err("adds twice");
     assert!(
         error.to_string().contains("3 of 3 rows changed"),
         "every row changed: {error}"
@@ -351,15 +379,17 @@ const GUARDED_BACKFILL: &[(&str, &str)] = &[
 ];
 
 async fn a_guarded_backfill_is_idempotent(mut db: TestDb) {
-    db.migrate_to(1).await.expect("migrate to 1");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
     db.execute(
         "INSERT INTO accounts (id, email) VALUES (1, 'Ada@X.org'), (2, 'B@Y.org'), (3, 'c@z.org')",
     )
     .await
     .expect("insert");
-    db.assert_idempotent(2).await.expect("idempotent");
+    db.assert_idempotent(nth(&db, 2)).await.expect("idempotent");
     let before = db.table_checksum("accounts").await.expect("checksum");
-    db.assert_idempotent(2).await.expect("idempotent again");
+    db.assert_idempotent(nth(&db, 2))
+        .await
+        .expect("idempotent again");
     assert_eq!(
         db.table_checksum("accounts").await.expect("checksum"),
         before
@@ -377,8 +407,11 @@ async fn a_guarded_backfill_is_idempotent(mut db: TestDb) {
 }
 
 async fn a_schema_migration_cannot_run_twice_and_says_so(mut db: TestDb) {
-    db.migrate_to(1).await.expect("migrate to 1");
-    let error = db.assert_idempotent(2).await.expect_err("ADD COLUMN twice");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
+    let error = db
+        .assert_idempotent(nth(&db, 2))
+        .await
+        .expect_err("ADD COLUMN twice");
     let message = error.to_string();
     assert!(
         matches!(error, TestError::Statement { .. })
@@ -390,7 +423,7 @@ async fn a_schema_migration_cannot_run_twice_and_says_so(mut db: TestDb) {
 }
 
 async fn table_checksums_follow_the_rows(mut db: TestDb) {
-    db.migrate_to(1).await.expect("migrate to 1");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
     let empty = db.table_checksum("users").await.expect("checksum");
     db.execute("INSERT INTO users (id, name) VALUES (1, 'a'), (2, 'b')")
         .await
@@ -428,7 +461,7 @@ const RENAME: &[(&str, &str)] = &[
 
 async fn the_zero_downtime_phases_expand_abort_and_contract(mut db: TestDb) {
     use cairn::HistoryState;
-    db.migrate_to(1).await.expect("migrate to 1");
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
     db.execute("INSERT INTO users (id, name) VALUES (1, 'Ada')")
         .await
         .expect("insert");
@@ -437,12 +470,15 @@ async fn the_zero_downtime_phases_expand_abort_and_contract(mut db: TestDb) {
     };
 
     // A contract before the expand is refused, naming what to do.
-    let error = db.contract(2).await.expect_err("nothing is expanded");
+    let error = db
+        .contract(nth(&db, 2))
+        .await
+        .expect_err("nothing is expanded");
     assert!(matches!(error, TestError::Run(_)), "{error:?}");
 
-    db.migrate_to(2).await.expect("expand");
+    db.migrate_to(nth(&db, 2)).await.expect("expand");
     assert_eq!(
-        db.state(2).await.expect("state"),
+        db.state(nth(&db, 2)).await.expect("state"),
         Some(HistoryState::Expanded)
     );
     // The old application version writes `name` on its own connection; the
@@ -461,14 +497,14 @@ async fn the_zero_downtime_phases_expand_abort_and_contract(mut db: TestDb) {
         full_names
     );
 
-    db.abort(2).await.expect("abort");
-    assert_eq!(db.state(2).await.expect("state"), None);
+    db.abort(nth(&db, 2)).await.expect("abort");
+    assert_eq!(db.state(nth(&db, 2)).await.expect("state"), None);
     assert_eq!(columns(db.schema().await.expect("schema")), ["id", "name"]);
 
-    db.migrate_to(2).await.expect("expand again");
-    db.contract(2).await.expect("contract");
+    db.migrate_to(nth(&db, 2)).await.expect("expand again");
+    db.contract(nth(&db, 2)).await.expect("contract");
     assert_eq!(
-        db.state(2).await.expect("state"),
+        db.state(nth(&db, 2)).await.expect("state"),
         Some(HistoryState::Applied)
     );
     assert_eq!(
@@ -480,5 +516,38 @@ async fn the_zero_downtime_phases_expand_abort_and_contract(mut db: TestDb) {
             .await
             .expect("query"),
         full_names
+    );
+}
+
+/// A down that drops more than its up created.
+const DROPS_TOO_MUCH: &[(&str, &str)] = &[
+    (
+        "1_users/up.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL);",
+    ),
+    ("1_users/down.sql", "DROP TABLE users;"),
+    (
+        "2_tags/up.sql",
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY);",
+    ),
+    ("2_tags/down.sql", "DROP TABLE tags;\nDROP TABLE users;"),
+];
+
+async fn a_down_that_drops_an_older_table_names_its_rows(mut db: TestDb) {
+    db.migrate_to(nth(&db, 1)).await.expect("migrate to 1");
+    db.execute("INSERT INTO users (id, name) VALUES (1, 'Ada')")
+        .await
+        .expect("insert");
+    let error = db
+        .assert_reversible(nth(&db, 2))
+        .await
+        .expect_err("the down drops users");
+    let message = error.to_string();
+    assert!(
+        message.contains("migration 2 (tags)")
+            && message.contains(": down did not give back the database as it was")
+            && message.contains("table `users` removed")
+            && message.contains("table `users`: its 1 rows are gone with it"),
+        "{message}"
     );
 }
