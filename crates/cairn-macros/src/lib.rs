@@ -28,7 +28,26 @@ use proc_macro::{Delimiter, Literal, TokenStream, TokenTree};
 /// The directory used when the macro is called without an argument.
 const DEFAULT_DIR: &str = "migrations";
 
-/// Embeds a migrations directory in the binary: see `cairn::embed_migrations!`.
+/// Embeds a migrations directory in the binary.
+///
+/// ```text
+/// static MIGRATIONS: cairn::embed::EmbeddedMigrations = cairn::embed_migrations!("migrations");
+///
+/// let migrator = MIGRATIONS.migrator(cairn::MigratorOptions::default())?;
+/// ```
+///
+/// - The argument is the directory relative to the crate's `Cargo.toml`
+///   (one string literal, raw or not); without one, `"migrations"`.
+/// - The expansion is a `const` expression of type
+///   `cairn::embed::EmbeddedMigrations` (see its documentation, whose example
+///   is compiled and run).
+/// - Any problem `cairn validate` would report (a bad directive, a file that
+///   fits no layout, a duplicate version, a missing directory) is a compile
+///   error with the same message, naming the file and line.
+/// - Editing a file rebuilds the crate; for a file added or removed, call
+///   `cairn_build::rerun_if_migrations_change("migrations")` from `build.rs`.
+///
+/// The guide is `docs/embedding.md` in Cairn's repository.
 #[proc_macro]
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
     let code = match expand(input) {
