@@ -471,9 +471,10 @@ impl TestDb {
     /// script, then its up script again, give back the same schema *and*
     /// the same rows in every table.
     ///
-    /// If `version` is not applied yet, the database as it is (the rows the
-    /// test put in the old shape) is read first, the migration applied, and
-    /// its down is also checked to give that database back. If it is
+    /// If `version` is not applied yet, the migrations before it are applied,
+    /// the database as it is then (with the rows the test put in the old
+    /// shape) is read, the migration applied, and its down is also checked to
+    /// give that database back. If it is
     /// applied, it must be the newest applied migration. The database is
     /// left with `version` applied, except when its down does not give back
     /// the database as it was: that is reported at once, rolled back.
@@ -503,6 +504,20 @@ impl TestDb {
         let before = match applied.iter().any(|(v, _)| *v == version) {
             true => None,
             false => {
+                // The migrations before it first, so that its down is
+                // compared with the database it was applied to.
+                let previous = self
+                    .migrator
+                    .migrations()
+                    .iter()
+                    .map(|migration| migration.version)
+                    .filter(|v| *v < version)
+                    .max();
+                if let Some(previous) = previous {
+                    self.migrator
+                        .up(self.driver.as_mut(), Some(previous))
+                        .await?;
+                }
                 let before = self.contents().await?;
                 self.migrator
                     .up(self.driver.as_mut(), Some(version))

@@ -97,6 +97,7 @@ on_every_engine! {
     table_checksums_follow_the_rows => LOSSY;
     the_zero_downtime_phases_expand_abort_and_contract => RENAME;
     a_down_that_drops_an_older_table_names_its_rows => DROPS_TOO_MUCH;
+    assert_reversible_applies_the_migrations_before_first => LOSSY;
 }
 
 async fn a_lossy_down_is_caught_by_assert_reversible(mut db: TestDb) {
@@ -549,5 +550,19 @@ async fn a_down_that_drops_an_older_table_names_its_rows(mut db: TestDb) {
             && message.contains("table `users` removed")
             && message.contains("table `users`: its 1 rows are gone with it"),
         "{message}"
+    );
+}
+
+async fn assert_reversible_applies_the_migrations_before_first(mut db: TestDb) {
+    // Nothing is applied: migration 1 is applied first, then 2 is checked
+    // against the database with 1 alone.
+    db.assert_reversible(nth(&db, 2)).await.expect("reversible");
+    assert_eq!(
+        db.state(nth(&db, 1)).await.expect("state"),
+        Some(cairn::HistoryState::Applied)
+    );
+    assert_eq!(
+        db.state(nth(&db, 2)).await.expect("state"),
+        Some(cairn::HistoryState::Applied)
     );
 }
