@@ -21,10 +21,15 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod embed;
 mod registry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use registry::{connect, ConnectError, Connector, Registry};
 
+#[cfg(feature = "macros")]
+pub use cairn_macros::embed_migrations;
 #[cfg(feature = "mysql")]
 pub use cairn_mysql as mysql;
 #[cfg(feature = "postgres")]

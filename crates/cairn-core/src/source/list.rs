@@ -270,6 +270,12 @@ fn read_text(path: &Path) -> Result<String, Error> {
         path: path.to_owned(),
         offset: error.utf8_error().valid_up_to(),
     })?;
+    checked_text(path, text)
+}
+
+/// Refuses a text with a NUL character and normalises it for the checksum
+/// contract: what every script read from disk or from memory goes through.
+pub(super) fn checked_text(path: &Path, text: String) -> Result<String, Error> {
     if let Some(offset) = text.find('\0') {
         let start = text[..offset].rfind('\n').map_or(0, |newline| newline + 1);
         return Err(Error::NulByte {

@@ -79,10 +79,13 @@
 //!   ([`NewShape::files`]).
 //! - `assemble.rs` builds [`Migration`]s from named texts (pure), so an embed
 //!   macro can reuse it with `include_str!` contents.
+//! - `memory.rs` is [`read_files`]: the listing of `list.rs` over files held
+//!   in memory (what `cairn::embed_migrations!` compiles in).
 
 pub(crate) mod assemble;
 pub(crate) mod layout;
 mod list;
+mod memory;
 
 // The names the module documentation links to.
 #[cfg(doc)]
@@ -91,6 +94,7 @@ use crate::{checksum, error::Error, migration::Migration};
 pub use crate::tools::liquibase::Selection;
 pub use layout::{NewFiles, NewScript, NewShape};
 pub use list::{check_engine, detect_layout, read_dir, read_dir_with, survey, Survey};
+pub use memory::read_files;
 
 #[cfg(test)]
 mod tests;
