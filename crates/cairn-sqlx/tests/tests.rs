@@ -7,3 +7,8 @@
 mod startup;
 
 mod sqlite;
+#[cfg(feature = "servers")]
+mod postgres;
+
+#[cfg(feature = "servers")]
+mod mysql;
