@@ -89,7 +89,7 @@ use cairn::{Capabilities, Dialect, Driver, DriverError, SessionSettings, Workloa
 use sqlx::pool::PoolConnection;
 use sqlx::Pool;
 
-pub use migrate::{migrations, migrations_from};
+pub use migrate::{ensure_adopted, migrations, migrations_from};
 #[cfg(feature = "mysql")]
 pub use mysql::MySqlSession;
 #[cfg(feature = "postgres")]

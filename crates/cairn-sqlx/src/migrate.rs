@@ -18,12 +18,17 @@
 //! and the same `cairn_history` serves either. sqlx's own SHA-384 checksums
 //! are not used here: they matter when `cairn adopt --from sqlx` imports
 //! `_sqlx_migrations` (docs/sqlx.md).
+//!
+//! A database that sqlx migrated has its history in `_sqlx_migrations`,
+//! which Cairn does not read: [`ensure_adopted`] refuses such a database
+//! until that history has been imported, so nothing is applied twice.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use cairn::checksum;
 use cairn::migration::{Layout, Migration, Script, Scripts};
+use cairn::{Driver, DriverError, DriverErrorKind, HistoryTable};
 use sqlx::migrate::{MigrationType, Migrator};
 
 /// The migrations of `migrator` (a `sqlx::migrate!()` value, or one built
@@ -100,6 +105,66 @@ pub fn migrations_from<'m>(
             })
         })
         .collect()
+}
+
+/// Refuses a database whose migrations sqlx applied and Cairn does not know
+/// yet: `sqlx_migrator`'s history table (`_sqlx_migrations`) holds applied
+/// migrations while Cairn's history table `cairn_table` does not exist.
+/// Cairn would see every migration as pending and apply it a second time;
+/// the error says to import sqlx's history first (`cairn adopt --from sqlx`,
+/// docs/sqlx.md) and changes nothing. Call it before the first `up`:
+///
+/// ```no_run
+/// # #[cfg(feature = "sqlite")]
+/// # async fn run(pool: sqlx::SqlitePool, sqlx_set: sqlx::migrate::Migrator) -> Result<(), Box<dyn std::error::Error>> {
+/// let options = cairn::MigratorOptions::default();
+/// let mut driver = cairn_sqlx::SqlxDriver::from_pool(&pool).await?;
+/// cairn_sqlx::ensure_adopted(&mut driver, &sqlx_set, &options.table).await?;
+/// let migrator = cairn::Migrator::new(cairn_sqlx::migrations(&sqlx_set)?, options);
+/// migrator.up(&mut driver, None).await?;
+/// # Ok(()) }
+/// ```
+pub async fn ensure_adopted(
+    driver: &mut dyn Driver,
+    sqlx_migrator: &Migrator,
+    cairn_table: &HistoryTable,
+) -> Result<(), DriverError> {
+    let dialect = driver.dialect();
+    let exists = |schema: Option<&str>, name: &str| dialect.table_exists(schema, name);
+    let cairn_exists = exists(cairn_table.schema.as_deref(), &cairn_table.name);
+    let sqlx_table = sqlx_migrator.table_name.as_ref();
+    let (sqlx_schema, sqlx_name) = match sqlx_table.split_once('.') {
+        Some((schema, name)) => (Some(schema), name),
+        None => (None, sqlx_table),
+    };
+    let sqlx_exists = exists(sqlx_schema, sqlx_name);
+    let quoted = match sqlx_schema {
+        Some(schema) => format!(
+            "{}.{}",
+            dialect.quote_ident(schema),
+            dialect.quote_ident(sqlx_name)
+        ),
+        None => dialect.quote_ident(sqlx_name),
+    };
+    let count = format!("SELECT COUNT(*), MAX(version) FROM {quoted} WHERE success");
+    if !driver.query(&cairn_exists).await?.is_empty() || driver.query(&sqlx_exists).await?.is_empty() {
+        return Ok(());
+    }
+    let rows = driver.query(&count).await?;
+    let row = rows.into_iter().next().unwrap_or_default();
+    let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+    let applied: u64 = field(0).parse().unwrap_or_default();
+    if applied == 0 {
+        return Ok(());
+    }
+    Err(DriverError::new(
+        DriverErrorKind::Other,
+        format!(
+            "sqlx has applied {applied} migration(s) to this database (up to version {}, recorded in `{sqlx_table}`) but Cairn's history `{}` does not exist yet: Cairn would apply them again. Import sqlx's history first with `cairn adopt --from sqlx` (docs/sqlx.md); nothing was changed",
+            field(1),
+            cairn_table.name
+        ),
+    ))
 }
 
 /// The file sqlx read the migration from, as `sqlx migrate add` names it.

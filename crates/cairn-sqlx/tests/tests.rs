@@ -6,6 +6,7 @@
 #[path = "../examples/startup/main.rs"]
 mod startup;
 
+mod common;
 mod sqlite;
 #[cfg(feature = "servers")]
 mod postgres;

@@ -94,3 +94,133 @@ mod startup_example {
         assert_eq!(second.users, 1);
     }
 }
+
+mod adapter {
+    use std::time::Duration;
+
+    use cairn::{DriverErrorKind, Engine, SessionSettings};
+
+    use super::*;
+    use crate::common;
+
+    #[tokio::test]
+    async fn a_sqlx_set_runs_as_the_cairn_migrations_of_its_files() {
+        let db = database().await;
+        let mut driver = SqlxDriver::from_pool(&db.pool).await.expect("a driver");
+        common::a_sqlx_set_runs_as_the_cairn_migrations_of_its_files(&mut driver, Engine::Mysql)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_database_sqlx_migrated_is_refused_until_adopted() {
+        let dir = common::sqlx_dir();
+        let set = common::sqlx_set(dir.path()).await;
+        let migrated = database().await;
+        set.run(&migrated.pool).await.expect("sqlx migrates");
+        let empty = database().await;
+        common::a_database_sqlx_migrated_is_refused_until_adopted(
+            &mut SqlxDriver::from_pool(&migrated.pool).await.expect("a driver"),
+            &mut SqlxDriver::from_pool(&empty.pool).await.expect("a driver"),
+            &set,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_run_lock_excludes_cairns_own_driver() {
+        let db = database().await;
+        let mut driver = SqlxDriver::from_pool(&db.pool).await.expect("a driver");
+        common::the_run_lock_excludes_cairns_own_driver(&mut driver, db.db.url()).await;
+    }
+
+    #[tokio::test]
+    async fn values_read_as_cairns_own_driver_reads_them() {
+        let db = database().await;
+        let mut driver = SqlxDriver::from_pool(&db.pool).await.expect("a driver");
+        common::values_read_as_cairns_own_driver_reads_them(
+            &mut driver,
+            db.db.url(),
+            "SELECT 1, 2.5, 'x', NULL, CAST('2024-01-02' AS DATE), x'00ff', CAST(-3 AS SIGNED), 1e300",
+        )
+        .await;
+    }
+
+    /// The connection Cairn used is closed, not returned: the pool never
+    /// serves the application a session with Cairn's timeouts or its lock.
+    #[tokio::test]
+    async fn the_pooled_connection_is_closed_not_returned() {
+        let db = cairn_testkit::mysql::database().await;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(db.url())
+            .await
+            .expect("a pool of one");
+        let id = {
+            let mut driver = SqlxDriver::from_pool(&pool).await.expect("a driver");
+            driver
+                .apply_settings(&SessionSettings {
+                    lock_timeout: Some(Duration::from_secs(7)),
+                    statement_timeout: None,
+                })
+                .await
+                .expect("settings");
+            driver.lock(Duration::from_secs(5)).await.expect("lock");
+            driver.session().connection_id()
+            // dropped holding the lock, as a cancelled start-up would
+        };
+        let (app_id, lock_wait): (u64, u64) =
+            sqlx::query_as("SELECT CONNECTION_ID(), @@SESSION.lock_wait_timeout")
+                .fetch_one(&pool)
+                .await
+                .expect("the pool serves a new connection");
+        assert_ne!(app_id, id, "the pool served Cairn's connection again");
+        assert_ne!(lock_wait, 7);
+        let mut own = cairn::connect(db.url()).await.expect("Cairn's own driver");
+        own.lock(Duration::from_secs(10))
+            .await
+            .expect("the lock ended with its connection");
+    }
+
+    #[tokio::test]
+    async fn a_reply_that_does_not_come_abandons_the_connection() {
+        let db = database().await;
+        let mut driver = SqlxDriver::from_pool(&db.pool)
+            .await
+            .expect("a driver")
+            .with_read_timeout(Some(Duration::from_millis(300)));
+        common::a_reply_that_does_not_come_abandons_the_connection(&mut driver, "SELECT SLEEP(5)")
+            .await;
+    }
+
+    /// A pool whose sessions start with `NO_BACKSLASH_ESCAPES`: the driver
+    /// removes it for Cairn's session.
+    #[tokio::test]
+    async fn the_session_drops_no_backslash_escapes() {
+        let db = database().await;
+        let mut driver = SqlxDriver::from_pool(&db.pool).await.expect("a driver");
+        driver
+            .execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+            .await
+            .expect("a migration sets it");
+        driver
+            .apply_settings(&SessionSettings::default())
+            .await
+            .expect("settings");
+        let mode = driver.query("SELECT @@SESSION.sql_mode").await.expect("mode");
+        let mode = mode[0][0].clone().unwrap_or_default();
+        assert!(!mode.contains("NO_BACKSLASH_ESCAPES"), "{mode}");
+        assert!(
+            driver
+                .unlock()
+                .await
+                .is_ok(),
+            "unlock without the lock is a no-op on MySQL"
+        );
+        let err = driver
+            .execute("SELECT * FROM no_such_table")
+            .await
+            .expect_err("a missing table");
+        assert_eq!(err.kind, DriverErrorKind::Statement, "{err}");
+        assert_eq!(err.code.as_deref(), Some("1146, SQLSTATE 42S02"), "{err}");
+    }
+}
