@@ -372,7 +372,8 @@ impl<DB: Backend> SqlxDriver<DB> {
     #[doc(hidden)]
     pub async fn run(&mut self, sql: &str) -> Result<u64, DriverError> {
         let limit = self.start_trip()?;
-        let reply = timeouts::within(limit.map(|l| l.after), DB::execute(self.conn.get(), sql)).await;
+        let reply =
+            timeouts::within(limit.map(|l| l.after), DB::execute(self.conn.get(), sql)).await;
         self.end_trip(reply, limit)
     }
 

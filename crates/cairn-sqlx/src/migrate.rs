@@ -23,6 +23,9 @@
 //! which Cairn does not read: [`ensure_adopted`] refuses such a database
 //! until that history has been imported, so nothing is applied twice.
 
+// The errors are Cairn's own `cairn::Error`, as `cairn::source::read_dir` returns them.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -147,7 +150,9 @@ pub async fn ensure_adopted(
         None => dialect.quote_ident(sqlx_name),
     };
     let count = format!("SELECT COUNT(*), MAX(version) FROM {quoted} WHERE success");
-    if !driver.query(&cairn_exists).await?.is_empty() || driver.query(&sqlx_exists).await?.is_empty() {
+    if !driver.query(&cairn_exists).await?.is_empty()
+        || driver.query(&sqlx_exists).await?.is_empty()
+    {
         return Ok(());
     }
     let rows = driver.query(&count).await?;
@@ -203,7 +208,12 @@ mod tests {
     use sqlx::migrate::Migration as SqlxMigration;
     use sqlx::{AssertSqlSafe, SqlSafeStr as _};
 
-    fn sqlx_migration(version: i64, description: &str, kind: MigrationType, sql: &str) -> SqlxMigration {
+    fn sqlx_migration(
+        version: i64,
+        description: &str,
+        kind: MigrationType,
+        sql: &str,
+    ) -> SqlxMigration {
         SqlxMigration::new(
             version,
             Cow::Owned(description.to_owned()),
@@ -216,9 +226,24 @@ mod tests {
     #[test]
     fn pairs_become_one_migration_and_names_keep_their_underscores() {
         let set = [
-            sqlx_migration(2, "add email", MigrationType::Simple, "ALTER TABLE users ADD email TEXT;"),
-            sqlx_migration(1, "create users", MigrationType::ReversibleUp, "CREATE TABLE users (id INT);\r\n"),
-            sqlx_migration(1, "create users", MigrationType::ReversibleDown, "DROP TABLE users;"),
+            sqlx_migration(
+                2,
+                "add email",
+                MigrationType::Simple,
+                "ALTER TABLE users ADD email TEXT;",
+            ),
+            sqlx_migration(
+                1,
+                "create users",
+                MigrationType::ReversibleUp,
+                "CREATE TABLE users (id INT);\r\n",
+            ),
+            sqlx_migration(
+                1,
+                "create users",
+                MigrationType::ReversibleDown,
+                "DROP TABLE users;",
+            ),
         ];
         let migrations = migrations_from(&set).expect("maps");
         assert_eq!(migrations.len(), 2);
@@ -234,7 +259,12 @@ mod tests {
 
     #[test]
     fn a_down_without_an_up_is_an_error_naming_the_file() {
-        let set = [sqlx_migration(3, "x", MigrationType::ReversibleDown, "SELECT 1;")];
+        let set = [sqlx_migration(
+            3,
+            "x",
+            MigrationType::ReversibleDown,
+            "SELECT 1;",
+        )];
         let err = migrations_from(&set).expect_err("refused");
         let text = err.to_string();
         assert!(text.contains("3_x.down.sql"), "{text}");

@@ -22,7 +22,9 @@ use cairn::dialect::mysql::MysqlDialect;
 use cairn::dialect::Bookkeeping as _;
 use cairn::driver::Rows;
 use cairn::lock::{self, Pauses, TryLock};
-use cairn::{Capabilities, Dialect, DriverError, DriverErrorKind, Flavour, LockKind, SessionSettings};
+use cairn::{
+    Capabilities, Dialect, DriverError, DriverErrorKind, Flavour, LockKind, SessionSettings,
+};
 use sqlx::mysql::MySqlDatabaseError;
 use sqlx::{AssertSqlSafe, MySql, Row as _};
 
@@ -278,8 +280,7 @@ impl Backend for MySql {
             lock_name: None,
         };
         let preconditions = driver.session().dialect.session_preconditions();
-        if let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check())
-        {
+        if let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check()) {
             driver.run(&establish).await?;
             let rows = driver.rows(&check).await?;
             preconditions
@@ -406,8 +407,12 @@ mod tests {
 
     #[test]
     fn codes_give_the_error_number() {
-        let error = DriverError::new(DriverErrorKind::Statement, "x").with_code("1050, SQLSTATE 42S01");
+        let error =
+            DriverError::new(DriverErrorKind::Statement, "x").with_code("1050, SQLSTATE 42S01");
         assert_eq!(number(&error), Some(1050));
-        assert_eq!(number(&DriverError::new(DriverErrorKind::Statement, "x")), None);
+        assert_eq!(
+            number(&DriverError::new(DriverErrorKind::Statement, "x")),
+            None
+        );
     }
 }

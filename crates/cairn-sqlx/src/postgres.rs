@@ -216,8 +216,7 @@ impl Backend for Postgres {
 
     async fn prepare(driver: &mut SqlxDriver<Self>) -> Result<(), DriverError> {
         let preconditions = PostgresDialect::DEFAULT.session_preconditions();
-        if let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check())
-        {
+        if let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check()) {
             driver.run(&establish).await?;
             let rows = driver.rows(&check).await?;
             preconditions
@@ -241,10 +240,7 @@ impl Backend for Postgres {
             pid: field(0).parse().unwrap_or_default(),
             database: field(1),
             lock_key,
-            dialect: PostgresDialect::new(
-                Flavour::Postgres,
-                Some(ServerVersion::parse(&field(3))),
-            ),
+            dialect: PostgresDialect::new(Flavour::Postgres, Some(ServerVersion::parse(&field(3)))),
         };
         Ok(())
     }

@@ -7,9 +7,9 @@
 mod startup;
 
 mod common;
-mod sqlite;
 #[cfg(feature = "servers")]
 mod postgres;
+mod sqlite;
 
 #[cfg(feature = "servers")]
 mod mysql;

@@ -38,7 +38,10 @@ type BoxError = Box<dyn Error + Send + Sync>;
 
 /// The migrations directory of this example.
 fn migrations_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/startup/migrations"))
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/startup/migrations"
+    ))
 }
 
 /// Applies the pending migrations on one connection of `pool`, which goes

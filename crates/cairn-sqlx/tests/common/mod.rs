@@ -16,7 +16,10 @@ pub fn sqlx_dir() -> tempfile::TempDir {
             "20240101000000_create_users.up.sql",
             "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(200) NOT NULL);\r\n",
         ),
-        ("20240101000000_create_users.down.sql", "DROP TABLE users;\n"),
+        (
+            "20240101000000_create_users.down.sql",
+            "DROP TABLE users;\n",
+        ),
         (
             "20240102000000_seed_admin.up.sql",
             "-- no-transaction\nINSERT INTO users (id, email) VALUES (1, 'admin@example.com');\n",
@@ -58,7 +61,12 @@ pub async fn a_sqlx_set_runs_as_the_cairn_migrations_of_its_files(
     for (mapped, read) in from_sqlx.iter().zip(&from_files) {
         assert_eq!(mapped.version, read.version);
         assert_eq!(mapped.name, read.name);
-        assert_eq!(mapped.checksum(engine), read.checksum(engine), "{}", read.name);
+        assert_eq!(
+            mapped.checksum(engine),
+            read.checksum(engine),
+            "{}",
+            read.name
+        );
         assert_eq!(
             mapped.up.plain.as_ref().map(|s| &s.text),
             read.up.plain.as_ref().map(|s| &s.text)
@@ -75,7 +83,10 @@ pub async fn a_sqlx_set_runs_as_the_cairn_migrations_of_its_files(
     assert_eq!(no_tx, [false, true, false], "sqlx's no_tx is kept");
 
     let migrator = Migrator::new(from_sqlx, MigratorOptions::default());
-    let report = migrator.up(driver, None).await.expect("the sqlx set applies");
+    let report = migrator
+        .up(driver, None)
+        .await
+        .expect("the sqlx set applies");
     let versions: Vec<i64> = report.migrations.iter().map(|m| m.version).collect();
     assert_eq!(versions, [20240101000000, 20240102000000, 20240103000000]);
     let rows = driver
@@ -180,6 +191,7 @@ pub async fn values_read_as_cairns_own_driver_reads_them(
 
 /// A reply that does not come within the read timeout ends the call with a
 /// connection error, and every later call fails at once.
+#[cfg(feature = "servers")]
 pub async fn a_reply_that_does_not_come_abandons_the_connection(
     driver: &mut dyn Driver,
     sleep: &str,
@@ -190,10 +202,21 @@ pub async fn a_reply_that_does_not_come_abandons_the_connection(
         .await
         .expect_err("a reply past the read timeout was waited for");
     assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.message.contains("read_timeout"), "{err}");
     let started = std::time::Instant::now();
-    let again = driver.query("SELECT 1").await.expect_err("an abandoned connection was used");
+    let again = driver
+        .query("SELECT 1")
+        .await
+        .expect_err("an abandoned connection was used");
     assert_eq!(again.kind, DriverErrorKind::Connection, "{again}");
-    assert!(started.elapsed() < Duration::from_millis(100), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
 }

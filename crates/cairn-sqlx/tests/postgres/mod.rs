@@ -86,10 +86,14 @@ mod startup_example {
     #[tokio::test]
     async fn the_startup_example_migrates_then_serves_and_restarts_clean() {
         let db = cairn_testkit::postgres::database().await;
-        let first = crate::startup::start(db.url()).await.expect("first start-up");
+        let first = crate::startup::start(db.url())
+            .await
+            .expect("first start-up");
         assert_eq!(first.applied, vec![1, 2]);
         assert_eq!(first.users, 1);
-        let second = crate::startup::start(db.url()).await.expect("second start-up");
+        let second = crate::startup::start(db.url())
+            .await
+            .expect("second start-up");
         assert!(second.applied.is_empty(), "{second:?}");
         assert_eq!(second.users, 1);
     }
@@ -119,7 +123,9 @@ mod adapter {
         set.run(&migrated.pool).await.expect("sqlx migrates");
         let empty = database().await;
         common::a_database_sqlx_migrated_is_refused_until_adopted(
-            &mut SqlxDriver::from_pool(&migrated.pool).await.expect("a driver"),
+            &mut SqlxDriver::from_pool(&migrated.pool)
+                .await
+                .expect("a driver"),
             &mut SqlxDriver::from_pool(&empty.pool).await.expect("a driver"),
             &set,
         )
@@ -227,6 +233,9 @@ mod adapter {
             .await
             .expect_err("unlocked a lock it did not hold");
         assert_eq!(err.kind, DriverErrorKind::Other, "{err}");
-        assert!(err.message.contains("was not held by this session"), "{err}");
+        assert!(
+            err.message.contains("was not held by this session"),
+            "{err}"
+        );
     }
 }

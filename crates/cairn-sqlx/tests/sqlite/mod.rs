@@ -110,7 +110,9 @@ mod adapter {
         let empty = TestDatabase::sqlite();
         let empty_pool = pool(&empty).await;
         common::a_database_sqlx_migrated_is_refused_until_adopted(
-            &mut SqlxDriver::from_pool(&migrated_pool).await.expect("a driver"),
+            &mut SqlxDriver::from_pool(&migrated_pool)
+                .await
+                .expect("a driver"),
             &mut SqlxDriver::from_pool(&empty_pool).await.expect("a driver"),
             &set,
         )
@@ -141,7 +143,12 @@ mod adapter {
             .await
             .expect("a pool of one");
         let dir = cairn_testkit::fixture::Fixture::new()
-            .migration(1, "slow_lock", "-- cairn:lock-timeout 42s\nCREATE TABLE t (id INTEGER PRIMARY KEY);\n", Some("DROP TABLE t;\n"))
+            .migration(
+                1,
+                "slow_lock",
+                "-- cairn:lock-timeout 42s\nCREATE TABLE t (id INTEGER PRIMARY KEY);\n",
+                Some("DROP TABLE t;\n"),
+            )
             .build();
         let migrator = Migrator::new(dir.read(), MigratorOptions::default());
         {
@@ -162,7 +169,10 @@ mod adapter {
                 .expect("marker");
             migrator.up(&mut driver, None).await.expect("up");
         }
-        let mut conn = pool.acquire().await.expect("the pool's one connection is back");
+        let mut conn = pool
+            .acquire()
+            .await
+            .expect("the pool's one connection is back");
         sqlx::raw_sql("SELECT * FROM temp.marker")
             .execute(&mut *conn)
             .await
@@ -180,7 +190,9 @@ mod adapter {
         let db = TestDatabase::sqlite();
         let pool = pool(&db).await;
         pool.close().await;
-        let err = SqlxDriver::from_pool(&pool).await.expect_err("a closed pool");
+        let err = SqlxDriver::from_pool(&pool)
+            .await
+            .expect_err("a closed pool");
         assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
         assert!(
             err.message.starts_with("cannot take a SQLite connection from the sqlx pool for Cairn: the sqlx pool is closed"),
@@ -195,11 +207,17 @@ mod adapter {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_millis(200))
-            .connect_with(SqliteConnectOptions::new().filename(file).create_if_missing(true))
+            .connect_with(
+                SqliteConnectOptions::new()
+                    .filename(file)
+                    .create_if_missing(true),
+            )
             .await
             .expect("a pool of one");
         let _busy = pool.acquire().await.expect("the one connection");
-        let err = SqlxDriver::from_pool(&pool).await.expect_err("no connection was free");
+        let err = SqlxDriver::from_pool(&pool)
+            .await
+            .expect_err("no connection was free");
         assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
         assert!(err.message.contains("acquire timeout"), "{err}");
         assert!(err.message.contains("raise max_connections"), "{err}");
@@ -219,14 +237,22 @@ mod adapter {
         let mut driver = SqlxDriver::<sqlx::Sqlite>::from_connection(conn)
             .await
             .expect("a driver");
-        driver.rollback().await.expect("a rollback outside a transaction");
+        driver
+            .rollback()
+            .await
+            .expect("a rollback outside a transaction");
         assert_eq!(
             driver.session().file().map(|f| f.to_path_buf()),
-            Some(std::path::PathBuf::from(db.url().trim_start_matches("sqlite://")))
+            Some(std::path::PathBuf::from(
+                db.url().trim_start_matches("sqlite://")
+            ))
         );
         let dir = common::sqlx_dir();
         let set = common::sqlx_set(dir.path()).await;
-        let migrator = Migrator::new(cairn_sqlx::migrations(&set).expect("maps"), MigratorOptions::default());
+        let migrator = Migrator::new(
+            cairn_sqlx::migrations(&set).expect("maps"),
+            MigratorOptions::default(),
+        );
         let report = migrator.up(&mut driver, None).await.expect("up");
         assert_eq!(report.migrations.len(), 3);
     }
@@ -237,11 +263,12 @@ mod adapter {
         let db = TestDatabase::sqlite();
         let pool = pool(&db).await;
         let mut driver = SqlxDriver::from_pool(&pool).await.expect("a driver");
-        let sql = "SELECT 1, -2.5, 1.0, 'text', x'00ff', NULL";
-        let through_sqlx = driver.query(sql).await.expect("query");
-        let mut own = cairn::connect(db.url()).await.expect("Cairn's own driver");
-        let own_rows = own.query(sql).await.expect("query");
-        assert_eq!(through_sqlx, own_rows);
+        let through_sqlx = common::values_read_as_cairns_own_driver_reads_them(
+            &mut driver,
+            db.url(),
+            "SELECT 1, -2.5, 1.0, 'text', x'00ff', NULL",
+        )
+        .await;
         assert_eq!(
             through_sqlx,
             vec![vec![
