@@ -291,40 +291,25 @@ impl<DB: Backend> SqlxDriver<DB> {
         self
     }
 
-    /// The session as this driver sees it (ids, database, server version).
-    #[doc(hidden)]
+    /// The session as this driver sees it: `PgSession` (pid, database),
+    /// `MySqlSession` (connection id, database) or `SqliteSession` (file).
     pub fn session(&self) -> &DB::Session {
         &self.session
     }
 
     /// For the engines: the session learnt in [`Backend::prepare`].
-    #[doc(hidden)]
-    pub fn session_mut(&mut self) -> &mut DB::Session {
+    pub(crate) fn session_mut(&mut self) -> &mut DB::Session {
         &mut self.session
     }
 
     /// For the engines: the statement timeout that bounds any statement.
-    #[doc(hidden)]
-    pub fn set_statement_timeout(&mut self, timeout: Option<Duration>) {
+    pub(crate) fn set_statement_timeout(&mut self, timeout: Option<Duration>) {
         self.statement_timeout = timeout;
     }
 
     /// For the engines: how long the next statement waits on purpose.
-    #[doc(hidden)]
-    pub fn set_server_wait(&mut self, wait: Duration) {
+    pub(crate) fn set_server_wait(&mut self, wait: Duration) {
         self.server_wait = wait;
-    }
-
-    /// For the engines: whether a transaction is open.
-    #[doc(hidden)]
-    pub fn in_transaction(&self) -> bool {
-        self.in_transaction
-    }
-
-    /// For the engines: whether a reply did not come and the connection was given up.
-    #[doc(hidden)]
-    pub fn is_abandoned(&self) -> bool {
-        self.abandoned
     }
 
     fn reply_limit(&self) -> Option<Limit> {
@@ -369,8 +354,7 @@ impl<DB: Backend> SqlxDriver<DB> {
     }
 
     /// For the engines: runs one statement; the rows it affected.
-    #[doc(hidden)]
-    pub async fn run(&mut self, sql: &str) -> Result<u64, DriverError> {
+    pub(crate) async fn run(&mut self, sql: &str) -> Result<u64, DriverError> {
         let limit = self.start_trip()?;
         let reply =
             timeouts::within(limit.map(|l| l.after), DB::execute(self.conn.get(), sql)).await;
@@ -378,16 +362,14 @@ impl<DB: Backend> SqlxDriver<DB> {
     }
 
     /// For the engines: runs one query; its rows as text.
-    #[doc(hidden)]
-    pub async fn rows(&mut self, sql: &str) -> Result<Rows, DriverError> {
+    pub(crate) async fn rows(&mut self, sql: &str) -> Result<Rows, DriverError> {
         let limit = self.start_trip()?;
         let reply = timeouts::within(limit.map(|l| l.after), DB::fetch(self.conn.get(), sql)).await;
         self.end_trip(reply, limit)
     }
 
     /// For the engines: the first value of the first row of `sql`.
-    #[doc(hidden)]
-    pub async fn scalar(&mut self, sql: &str) -> Result<Option<String>, DriverError> {
+    pub(crate) async fn scalar(&mut self, sql: &str) -> Result<Option<String>, DriverError> {
         Ok(self
             .rows(sql)
             .await?
