@@ -68,6 +68,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+compile_error!(
+    "cairn-sqlx drives no engine without a feature: enable `postgres`, `mysql` or `sqlite` (the default)"
+);
+
 mod error;
 mod migrate;
 #[cfg(feature = "mysql")]
@@ -303,11 +308,13 @@ impl<DB: Backend> SqlxDriver<DB> {
     }
 
     /// For the engines: the statement timeout that bounds any statement.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     pub(crate) fn set_statement_timeout(&mut self, timeout: Option<Duration>) {
         self.statement_timeout = timeout;
     }
 
     /// For the engines: how long the next statement waits on purpose.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     pub(crate) fn set_server_wait(&mut self, wait: Duration) {
         self.server_wait = wait;
     }
