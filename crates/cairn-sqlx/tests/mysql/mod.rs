@@ -74,6 +74,16 @@ impl Server for MySql {
     fn sleep_statement(&self, seconds: u32) -> String {
         format!("SELECT SLEEP({seconds})")
     }
+
+    /// The closed socket, or error 1927 "Connection was killed" first.
+    fn says_killed(&self, message: &str) -> bool {
+        message.contains("connection to the MySQL server lost")
+            || message.contains("Connection was killed")
+    }
+
+    fn says_gone(&self, message: &str) -> bool {
+        self.says_killed(message) || message.contains("MySQL protocol error")
+    }
 }
 
 mod faults {

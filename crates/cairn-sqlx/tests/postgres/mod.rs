@@ -74,6 +74,16 @@ impl Server for Postgres {
     fn sleep_statement(&self, seconds: u32) -> String {
         format!("SELECT pg_sleep({seconds})")
     }
+
+    /// The server's FATAL message (57P01), or the closed socket if it came first.
+    fn says_killed(&self, message: &str) -> bool {
+        message.contains("terminating connection due to administrator command")
+            || message.contains("connection to the PostgreSQL server lost")
+    }
+
+    fn says_gone(&self, message: &str) -> bool {
+        self.says_killed(message) || message.contains("PostgreSQL protocol error")
+    }
 }
 
 mod faults {
