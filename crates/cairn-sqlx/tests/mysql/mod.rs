@@ -239,4 +239,33 @@ mod adapter {
         assert_eq!(err.kind, DriverErrorKind::Statement, "{err}");
         assert_eq!(err.code.as_deref(), Some("1146, SQLSTATE 42S02"), "{err}");
     }
+
+    /// A pool whose server refuses the login: a connection error, and the
+    /// password appears nowhere in it nor in its sources.
+    #[tokio::test]
+    async fn a_refused_login_is_a_connection_error_without_the_password() {
+        let admin = cairn_testkit::server::admin_url(Engine::Mysql).await;
+        let (scheme, rest) = admin.split_once("://").expect("a URL with a scheme");
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        let password = "hunter2-not-the-password";
+        let url = format!("{scheme}://cairn_no_such_user:{password}@{host}");
+        let pool = MySqlPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(&url)
+            .expect("a lazy pool");
+        let err = SqlxDriver::from_pool(&pool)
+            .await
+            .expect_err("a login with a wrong password was accepted");
+        assert_eq!(err.kind, DriverErrorKind::Connection, "{err}");
+        assert!(
+            err.message.starts_with("cannot take a MySQL connection from the sqlx pool for Cairn: Access denied for user 'cairn_no_such_user'"),
+            "{err}"
+        );
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(cause) = next {
+            assert!(!cause.to_string().contains(password), "{cause}");
+            assert!(!format!("{cause:?}").contains(password), "{cause:?}");
+            next = cause.source();
+        }
+    }
 }
