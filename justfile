@@ -20,8 +20,8 @@ pg_container := env_var_or_default("CAIRN_CONTAINER_POSTGRES_IMAGE", "localhost/
 # Crates whose tests talk to PostgreSQL / MySQL servers. Their server suites
 # are compiled only with the `servers` feature, which every recipe here sets;
 # a plain `cargo test` (the fast loop) runs core, SQLite and the CLI on SQLite.
-pg_crates    := "-p cairn-postgres -p cairn-cli -p cairn-testkit -p cairn"
-mysql_crates := "-p cairn-mysql -p cairn-cli -p cairn-testkit -p cairn"
+pg_crates    := "-p cairn-postgres -p cairn-cli -p cairn-testkit -p cairn -p cairn-sqlx"
+mysql_crates := "-p cairn-mysql -p cairn-cli -p cairn-testkit -p cairn -p cairn-sqlx"
 
 default:
     @just --list

@@ -418,3 +418,88 @@ fn the_cli_depends_only_on_the_facade() {
         "cairn-cli's normal dependencies on workspace crates must be the `cairn` facade only: reach core and the drivers through it"
     );
 }
+
+/// The workspace crates among `package`'s normal dependencies, from `cargo metadata`.
+fn workspace_dependencies(package: &str) -> Vec<String> {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--offline",
+            "--format-version",
+            "1",
+            "--no-deps",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(output.status.success(), "cargo metadata failed");
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let packages = metadata["packages"].as_array().expect("packages");
+    let workspace: Vec<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
+    let found = packages
+        .iter()
+        .find(|p| p["name"] == package)
+        .unwrap_or_else(|| panic!("{package} is not a workspace member: {workspace:?}"));
+    found["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .filter(|d| d["kind"].is_null())
+        .filter_map(|d| d["name"].as_str())
+        .filter(|name| workspace.contains(name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Architecture invariant: sqlx is a database client of cairn-sqlx only,
+/// and cairn-sqlx is written against the `cairn` facade, as an outside
+/// adopter would write it (no engine driver, no core internals).
+#[test]
+fn sqlx_only_in_cairn_sqlx_and_cairn_sqlx_only_on_the_facade() {
+    for package in workspace_crates().iter().filter(|c| *c != "cairn-sqlx") {
+        let deps = dependencies(package);
+        for sqlx in ["sqlx", "sqlx-core"] {
+            assert!(
+                !deps.iter().any(|d| d == sqlx),
+                "{package} depends on {sqlx}: only cairn-sqlx may"
+            );
+        }
+    }
+    let deps = dependencies("cairn-sqlx");
+    assert!(
+        deps.iter().any(|d| d == "sqlx"),
+        "cargo tree output looks wrong: {deps:?}"
+    );
+    for banned in ["rusqlite", "tokio-postgres", "mysql_async"] {
+        assert!(
+            !deps.iter().any(|d| d == banned),
+            "cairn-sqlx depends on {banned}: it runs everything through sqlx"
+        );
+    }
+    assert_eq!(
+        workspace_dependencies("cairn-sqlx"),
+        ["cairn"],
+        "cairn-sqlx's normal dependencies on workspace crates must be the `cairn` facade only: add what it needs from core to the facade"
+    );
+}
+
+/// One version of each database client in the lock file: two
+/// `libsqlite3-sys` (rusqlite's and sqlx's) would not even link.
+#[test]
+fn one_version_of_each_database_client() {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).expect("Cargo.lock");
+    for client in DATABASE_CLIENTS {
+        let versions = lock
+            .matches(&format!("[[package]]\nname = \"{client}\"\n"))
+            .count();
+        assert!(
+            versions <= 1,
+            "Cargo.lock holds {versions} versions of {client}: keep one (cargo tree -i {client})"
+        );
+    }
+    assert!(
+        lock.contains("[[package]]\nname = \"libsqlite3-sys\"\n"),
+        "Cargo.lock read wrong"
+    );
+}

@@ -45,6 +45,9 @@ pub use cairn_core::{
     backfill, checksum, clock, dialect, directive, driver, engine, error, history, migration,
     migrator, operation, plan, recovery, retry, schema, seed, source, url, verify,
 };
+// For drivers outside the workspace (cairn-sqlx): the run lock's helpers and reply timeouts.
+pub use cairn_core::lock;
+pub use cairn_core::timeouts;
 
 pub use cairn_core::{
     Capabilities, Dialect, Direction, DownTarget, Driver, DriverError, DriverErrorKind, Engine,

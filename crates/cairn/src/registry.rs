@@ -85,6 +85,11 @@ impl fmt::Debug for Registry {
 impl Default for Registry {
     /// The drivers compiled into this build, under all their schemes.
     fn default() -> Self {
+        // Without a driver feature (cairn-sqlx links the facade so) nothing is registered.
+        #[cfg_attr(
+            not(any(feature = "postgres", feature = "mysql", feature = "sqlite")),
+            allow(unused_mut)
+        )]
         let mut registry = Registry::empty();
         #[cfg(feature = "postgres")]
         registry
