@@ -70,6 +70,9 @@ pub struct GlobalArgs {
     /// Log what Cairn does to stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)
     #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Do not read `.env` from the current directory
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub no_dotenv: bool,
 }
 
 /// How reports are printed.
@@ -127,6 +130,22 @@ pub enum Command {
     /// Batched data migrations declared in migration.toml
     #[command(subcommand)]
     Backfill(BackfillCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    ///
+    /// bash: `cairn completions bash > ~/.local/share/bash-completion/completions/cairn`;
+    /// zsh: `cairn completions zsh > ~/.zfunc/_cairn` (with `fpath+=~/.zfunc`);
+    /// fish: `cairn completions fish > ~/.config/fish/completions/cairn.fish`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `cairn man > cairn.1`, or `cairn man | man -l -`
+    Man,
+}
+
+/// `cairn completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `cairn backfill …`.
@@ -185,7 +204,10 @@ pub struct DriftArgs {
 impl Command {
     /// Whether the command talks to a database (and so needs a valid URL).
     pub fn needs_database(&self) -> bool {
-        !matches!(self, Command::Init | Command::New(_))
+        !matches!(
+            self,
+            Command::Init | Command::New(_) | Command::Completions(_) | Command::Man
+        )
     }
 }
 

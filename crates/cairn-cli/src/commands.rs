@@ -1,13 +1,14 @@
 //! One function per command: load the migrations, connect, call the library,
 //! print the report. The algorithm itself lives in `cairn::Migrator`.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use cairn::schema;
 use cairn::url::DatabaseUrl;
-use cairn::verify::{self, scratch, VerifyEvent, VerifyOptions};
+use cairn::verify::{self, scratch, VerifyOptions};
 use cairn::{source, DownTarget, Driver, Error, Migrator, RunFailure, RunReport};
 use serde_json::json;
 
@@ -17,6 +18,7 @@ use crate::args::{
 };
 use crate::config::{Config, DEFAULT_MIGRATIONS_DIR};
 use crate::output::{self, Asked, Style};
+use crate::progress::{Mode, Progress};
 
 /// How a command that ran to its end went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +34,11 @@ pub fn run(command: &Command, config: &Config) -> anyhow::Result<Outcome> {
     match command {
         Command::Init => return init(config),
         Command::New(args) => return crate::new::new(config, args),
+        Command::Completions(_) | Command::Man => {
+            if let Some(result) = crate::generate::run(command) {
+                return result;
+            }
+        }
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -59,6 +66,12 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
     } else {
         crate::backfill::register(&mut migrator);
     }
+    let progress =
+        matches!(command, Command::Up(_) | Command::Down(_) | Command::Redo).then(|| {
+            let progress = Progress::new(Mode::detect(config.format));
+            crate::progress::attach(&mut migrator, &progress);
+            progress
+        });
     if let Command::Verify(args) = command {
         if !args.engines.is_empty() {
             // Disposable databases: the configured URL is not used.
@@ -79,6 +92,7 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         config,
         url,
         style: Style::new(config.color),
+        progress,
     };
     match command {
         Command::Status => ctx.status(&migrator, driver).await,
@@ -95,7 +109,11 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         Command::Backfill(crate::args::BackfillCommand::Status) => {
             crate::backfill::status(&migrator, driver, config, url).await
         }
-        Command::Init | Command::New(_) | Command::Schema(_) => {
+        Command::Init
+        | Command::New(_)
+        | Command::Schema(_)
+        | Command::Completions(_)
+        | Command::Man => {
             unreachable!("handled before reading the migrations")
         }
     }
@@ -131,6 +149,8 @@ struct Ctx<'a> {
     config: &'a Config,
     url: &'a DatabaseUrl,
     style: Style,
+    /// The progress display of `up`, `down` and `redo`.
+    progress: Option<Arc<Progress>>,
 }
 
 impl Ctx<'_> {
@@ -247,6 +267,9 @@ impl Ctx<'_> {
         result: Result<RunReport, RunFailure>,
         asked: Asked,
     ) -> anyhow::Result<Outcome> {
+        if let Some(progress) = &self.progress {
+            progress.finish();
+        }
         let expanded = in_phase(migrator, driver).await;
         match result {
             Ok(report) => {
@@ -432,29 +455,6 @@ async fn schema_dump(config: &Config, driver: &mut dyn Driver) -> anyhow::Result
     Ok(Outcome::Success)
 }
 
-/// Shows verification progress on stderr, only when it is a terminal.
-pub(crate) fn progress_printer() -> impl FnMut(VerifyEvent) {
-    let terminal = std::io::stderr().is_terminal();
-    move |event| {
-        if !terminal {
-            return;
-        }
-        let line = match event {
-            VerifyEvent::Preparing { count } => {
-                format!("applying {count} older migration(s) without checks")
-            }
-            VerifyEvent::Verifying {
-                index,
-                total,
-                version,
-                name,
-            } => format!("verifying {index}/{total} {version} {name}"),
-            _ => return,
-        };
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
-    }
-}
-
 impl Ctx<'_> {
     async fn verify(
         &self,
@@ -468,8 +468,11 @@ impl Ctx<'_> {
             seed_data: args.seed_data,
             ignore_column_order: args.ignore_column_order,
         };
-        let mut progress = progress_printer();
-        let report = verify::verify(migrator, driver, &options, &mut progress).await?;
+        let report = {
+            // Dropped (its bar cleared) before the report is printed.
+            let mut progress = crate::progress::verify_printer(self.config.format);
+            verify::verify(migrator, driver, &options, &mut progress).await?
+        };
         if self.json() {
             print(&output::json_string(&output::verify_json(
                 &report, self.url,

@@ -1,0 +1,280 @@
+//! Progress of runs that can take a while: applying or rolling back many
+//! migrations, and `cairn verify`. (Backfills have their own display, with
+//! rows and rates: [`crate::backfill`].)
+//!
+//! Everything goes to stderr, so stdout keeps the report:
+//! - stderr is a terminal and the format is text: a bar (indicatif) that is
+//!   cleared before the report is printed;
+//! - stderr is not a terminal (CI, `kubectl logs`): plain lines, and only for
+//!   a run that has already taken [`LINE_EVERY`], then at most one per
+//!   [`LINE_EVERY`] — a quick run writes nothing;
+//! - `--format json`: nothing.
+
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
+
+use crate::args::Format;
+
+/// How often plain lines are written, and how long a run goes on before the first.
+pub const LINE_EVERY: Duration = Duration::from_secs(2);
+
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A bar on stderr.
+    Bar,
+    /// Plain lines on stderr, for long runs only.
+    Lines,
+    /// Nothing (`--format json`).
+    Quiet,
+}
+
+impl Mode {
+    /// The mode for `format` when stderr `is_terminal` or not.
+    pub fn new(format: Format, stderr_is_terminal: bool) -> Mode {
+        match format {
+            Format::Json | Format::Sql => Mode::Quiet,
+            Format::Text if stderr_is_terminal => Mode::Bar,
+            Format::Text => Mode::Lines,
+        }
+    }
+
+    /// The mode for `format` and this process's stderr.
+    pub fn detect(format: Format) -> Mode {
+        use std::io::IsTerminal as _;
+        Mode::new(format, std::io::stderr().is_terminal())
+    }
+}
+
+/// One step of a run: `verb index/total version name`.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    /// `applying`, `rolling back`, `verifying`.
+    pub verb: &'a str,
+    /// From 1.
+    pub index: usize,
+    /// How many.
+    pub total: usize,
+    /// The migration.
+    pub version: cairn::Version,
+    /// Its name.
+    pub name: &'a str,
+}
+
+/// The progress of one run, shared with the migrator's hooks.
+#[derive(Debug)]
+pub struct Progress {
+    mode: Mode,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    started: Instant,
+    last_line: Option<Instant>,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// A display in `mode`, its clock started now.
+    pub fn new(mode: Mode) -> Arc<Progress> {
+        Arc::new(Progress {
+            mode,
+            state: Mutex::new(State {
+                started: Instant::now(),
+                last_line: None,
+                bar: None,
+            }),
+        })
+    }
+
+    /// Shows that `step` starts.
+    pub fn step(&self, step: &Step<'_>) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Bar => {
+                let bar = state.bar.get_or_insert_with(|| new_bar(step.total));
+                bar.set_length(step.total as u64);
+                bar.set_position(step.index.saturating_sub(1) as u64);
+                bar.set_prefix(step.verb.to_owned());
+                bar.set_message(format!("{} {}", step.version, step.name));
+            }
+            Mode::Lines => {
+                if let Some(line) = state.line(step, Instant::now()) {
+                    let _ = writeln!(std::io::stderr().lock(), "{line}");
+                }
+            }
+        }
+    }
+
+    /// Clears the bar, before the report is printed.
+    pub fn finish(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(bar) = state.bar.take() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl State {
+    /// The plain line for `step` at `now`, if one is due.
+    fn line(&mut self, step: &Step<'_>, now: Instant) -> Option<String> {
+        let elapsed = now.saturating_duration_since(self.started);
+        let due = elapsed >= LINE_EVERY
+            && self
+                .last_line
+                .is_none_or(|last| now.saturating_duration_since(last) >= LINE_EVERY);
+        if !due {
+            return None;
+        }
+        self.last_line = Some(now);
+        Some(format!(
+            "{} {}/{} {} {} ({}s so far)",
+            step.verb,
+            step.index,
+            step.total,
+            step.version,
+            step.name,
+            elapsed.as_secs()
+        ))
+    }
+}
+
+/// Every bar of the process, drawn together on stderr: a backfill's bar
+/// appears under the bar of the migration it belongs to.
+fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+}
+
+/// A bar of `len` on stderr, drawn with the others (see [`bars`]).
+pub fn bar(len: Option<u64>) -> ProgressBar {
+    bars().add(ProgressBar::with_draw_target(
+        len,
+        ProgressDrawTarget::hidden(),
+    ))
+}
+
+fn new_bar(total: usize) -> ProgressBar {
+    let bar = bar(Some(total as u64)).with_finish(ProgressFinish::AndClear);
+    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// Shows the migrations of `up`, `down` and `redo` as they start.
+pub fn attach(migrator: &mut cairn::Migrator, progress: &Arc<Progress>) {
+    let progress = Arc::clone(progress);
+    migrator.on_step(Arc::new(move |s: &cairn::migrator::StepStart<'_>| {
+        progress.step(&Step {
+            verb: match s.direction {
+                cairn::Direction::Up => "applying",
+                cairn::Direction::Down => "rolling back",
+            },
+            index: s.index,
+            total: s.total,
+            version: s.version,
+            name: s.name,
+        });
+    }));
+}
+
+/// Shows `cairn verify`'s progress.
+pub fn verify_printer(format: Format) -> impl FnMut(cairn::verify::VerifyEvent) {
+    let progress = Progress::new(Mode::detect(format));
+    move |event| {
+        if let cairn::verify::VerifyEvent::Verifying {
+            index,
+            total,
+            version,
+            name,
+        } = event
+        {
+            progress.step(&Step {
+                verb: "verifying",
+                index,
+                total,
+                version,
+                name: &name,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(index: usize) -> Step<'static> {
+        Step {
+            verb: "applying",
+            index,
+            total: 40,
+            version: 20260101000000 + index as i64,
+            name: "add_users",
+        }
+    }
+
+    #[test]
+    fn the_mode_follows_the_format_and_the_terminal() {
+        assert_eq!(Mode::new(Format::Text, true), Mode::Bar);
+        assert_eq!(Mode::new(Format::Text, false), Mode::Lines);
+        assert_eq!(Mode::new(Format::Json, true), Mode::Quiet);
+        assert_eq!(Mode::new(Format::Json, false), Mode::Quiet);
+    }
+
+    #[test]
+    fn plain_lines_only_for_a_long_run_and_at_most_one_per_interval() {
+        let start = Instant::now();
+        let mut state = State {
+            started: start,
+            last_line: None,
+            bar: None,
+        };
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        assert_eq!(
+            state.line(&step(1), at(0)),
+            None,
+            "a quick run says nothing"
+        );
+        assert_eq!(state.line(&step(2), at(1_900)), None);
+        assert_eq!(
+            state.line(&step(3), at(2_100)).as_deref(),
+            Some("applying 3/40 20260101000003 add_users (2s so far)")
+        );
+        assert_eq!(state.line(&step(4), at(3_000)), None, "throttled");
+        assert_eq!(
+            state.line(&step(5), at(4_200)).as_deref(),
+            Some("applying 5/40 20260101000005 add_users (4s so far)")
+        );
+    }
+
+    #[test]
+    fn quiet_and_lines_never_make_a_bar() {
+        for mode in [Mode::Quiet, Mode::Lines] {
+            let progress = Progress::new(mode);
+            progress.step(&step(1));
+            assert!(progress.state.lock().unwrap().bar.is_none(), "{mode:?}");
+        }
+        let progress = Progress::new(Mode::Bar);
+        progress.step(&step(1));
+        assert!(progress.state.lock().unwrap().bar.is_some());
+        progress.finish();
+        assert!(progress.state.lock().unwrap().bar.is_none());
+    }
+}
