@@ -547,8 +547,10 @@ impl Ctx<'_> {
 /// The `cairn.toml` that `init` writes: every key, commented.
 fn config_template(migrations_dir: &str) -> String {
     format!(
-        r#"# Cairn configuration. Every key is optional: --database-url, --dir and the
-# CAIRN_DATABASE_URL / DATABASE_URL environment variables take precedence.
+        r#"# Cairn configuration. Every key is optional. Each one can also be set by
+# an environment variable, CAIRN_ and the key in capitals (CAIRN_LOCK_TIMEOUT,
+# also from a .env file in the current directory), which wins over this file;
+# flags (--database-url, --dir, ...) win over both. DATABASE_URL works too.
 
 # Where the migrations live, relative to this file.
 migrations_dir = {migrations_dir}
@@ -576,6 +578,10 @@ migrations_dir = {migrations_dir}
 
 # Apply pending migrations older than the newest applied one.
 # allow_out_of_order = false
+
+# Replicas whose lag a backfill's max_replication_lag limits (up --replica-url
+# wins; CAIRN_REPLICA_URLS takes them comma-separated).
+# replica_urls = ["postgres://replica.example/app"]
 "#
     )
 }
@@ -705,5 +711,13 @@ mod tests {
         let value: toml::Table = toml::from_str(&text).unwrap();
         assert_eq!(value["migrations_dir"].as_str(), Some("db/migrations"));
         assert_eq!(value.len(), 1);
+        for key in cairn::config::KEYS {
+            assert!(
+                text.contains(&format!("\n# {} = ", key.name))
+                    || text.contains(&format!("\n{} = ", key.name)),
+                "the template lacks `{}`",
+                key.name
+            );
+        }
     }
 }
