@@ -14,6 +14,11 @@ Cairn applies, rolls back and checks schema migrations on PostgreSQL, MySQL/Mari
 The database comes from --database-url, else CAIRN_DATABASE_URL, else DATABASE_URL, \
 else `database_url` in cairn.toml, else sqlite://cairn.db. Passwords are never printed.
 
+Every cairn.toml key can also be set by a variable, CAIRN_ and the key in capitals \
+(CAIRN_LOCK_TIMEOUT=2s), which wins over the file and loses to a flag. Variables are \
+also read from .env in the current directory (--no-dotenv skips it), under the real \
+environment. NO_COLOR turns colours off.
+
 Exit codes:
   0  success
   1  error (the message says what happened and what to do)

@@ -18,8 +18,27 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressFinish, 
 
 use crate::args::Format;
 
-/// How often plain lines are written, and how long a run goes on before the first.
+/// How often plain lines are written, and how long a run goes on before the
+/// first: 2 s, or `CAIRN_PROGRESS_INTERVAL` (a duration; `0s` writes a line
+/// for every step, which is what the tests use).
 pub const LINE_EVERY: Duration = Duration::from_secs(2);
+
+/// [`LINE_EVERY`], or `CAIRN_PROGRESS_INTERVAL`.
+fn line_every() -> Duration {
+    let Some(text) = std::env::var("CAIRN_PROGRESS_INTERVAL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return LINE_EVERY;
+    };
+    cairn::directive::parse_duration(&text).unwrap_or_else(|| {
+        tracing::warn!(
+            value = %text,
+            "CAIRN_PROGRESS_INTERVAL is not a duration (such as \"5s\"): using 2s"
+        );
+        LINE_EVERY
+    })
+}
 
 /// How progress is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +92,7 @@ pub struct Progress {
 
 #[derive(Debug)]
 struct State {
+    every: Duration,
     started: Instant,
     last_line: Option<Instant>,
     bar: Option<ProgressBar>,
@@ -84,6 +104,7 @@ impl Progress {
         Arc::new(Progress {
             mode,
             state: Mutex::new(State {
+                every: line_every(),
                 started: Instant::now(),
                 last_line: None,
                 bar: None,
@@ -133,10 +154,10 @@ impl State {
     /// The plain line for `step` at `now`, if one is due.
     fn line(&mut self, step: &Step<'_>, now: Instant) -> Option<String> {
         let elapsed = now.saturating_duration_since(self.started);
-        let due = elapsed >= LINE_EVERY
+        let due = elapsed >= self.every
             && self
                 .last_line
-                .is_none_or(|last| now.saturating_duration_since(last) >= LINE_EVERY);
+                .is_none_or(|last| now.saturating_duration_since(last) >= self.every);
         if !due {
             return None;
         }
@@ -242,6 +263,7 @@ mod tests {
     fn plain_lines_only_for_a_long_run_and_at_most_one_per_interval() {
         let start = Instant::now();
         let mut state = State {
+            every: LINE_EVERY,
             started: start,
             last_line: None,
             bar: None,

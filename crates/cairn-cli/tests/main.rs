@@ -24,6 +24,7 @@ mod support;
 
 mod backfill;
 mod cli;
+mod conveniences;
 mod crash;
 mod e2e;
 mod json;
