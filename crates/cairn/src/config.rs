@@ -19,6 +19,36 @@
 //! An empty environment variable counts as unset. The command line itself
 //! (clap, printing, `.env`) stays in the binary: it fills an [`Overrides`]
 //! and gives the [`Env`].
+//!
+//! An application resolves the same settings as `cairn` would, with its own
+//! environment (here a fixed one; [`ProcessEnv`] is the real one):
+//!
+//! ```
+//! use std::time::Duration;
+//! use cairn::config::{Env, Overrides, Settings};
+//!
+//! struct Vars;
+//! impl Env for Vars {
+//!     fn var(&self, key: &str) -> Option<String> {
+//!         match key {
+//!             "CAIRN_LOCK_WAIT" => Some("5s".to_owned()),
+//!             "CAIRN_MIGRATIONS_DIR" => Some("db/migrations".to_owned()),
+//!             _ => None,
+//!         }
+//!     }
+//! }
+//!
+//! let mut overrides = Overrides::default();
+//! overrides.needs_database = true;
+//! let settings = Settings::resolve(&overrides, &Vars)?;
+//! assert_eq!(settings.migrator.lock_wait, Duration::from_secs(5));
+//! assert_eq!(settings.migrations_dir, std::path::Path::new("db/migrations"));
+//! assert_eq!(
+//!     settings.database_url.unwrap().expose(),
+//!     cairn::config::DEFAULT_DATABASE_URL
+//! );
+//! # Ok::<(), cairn::config::ConfigError>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
