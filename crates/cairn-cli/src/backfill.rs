@@ -164,7 +164,7 @@ fn new_bar(p: &Progress<'_>) -> ProgressBar {
         p.checkpoint.table
     ));
     bar.set_position(p.checkpoint.rows_done.max(0) as u64);
-    bar
+    crate::progress::show(bar)
 }
 
 /// `backfill 20260101090400 (1/1) addresses: 12000/50000 rows (24%), 8000 rows/s, ETA 4s`.

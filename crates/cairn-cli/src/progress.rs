@@ -120,7 +120,7 @@ impl Progress {
         match self.mode {
             Mode::Quiet => {}
             Mode::Bar => {
-                let bar = state.bar.get_or_insert_with(|| new_bar(step.total));
+                let bar = state.bar.get_or_insert_with(|| new_bar(step));
                 bar.set_length(step.total as u64);
                 bar.set_position(step.index.saturating_sub(1) as u64);
                 bar.set_prefix(step.verb.to_owned());
@@ -181,21 +181,27 @@ fn bars() -> &'static MultiProgress {
     BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
 }
 
-/// A bar of `len` on stderr, drawn with the others (see [`bars`]).
+/// A bar of `len`, not drawn until [`show`]n: set its style first, so
+/// that its first frame is already the right one.
 pub fn bar(len: Option<u64>) -> ProgressBar {
-    bars().add(ProgressBar::with_draw_target(
-        len,
-        ProgressDrawTarget::hidden(),
-    ))
+    ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden())
 }
 
-fn new_bar(total: usize) -> ProgressBar {
-    let bar = bar(Some(total as u64)).with_finish(ProgressFinish::AndClear);
+/// Draws `bar` on stderr with the others (see [`bars`]).
+pub fn show(bar: ProgressBar) -> ProgressBar {
+    bars().add(bar)
+}
+
+fn new_bar(step: &Step<'_>) -> ProgressBar {
+    let bar = bar(Some(step.total as u64)).with_finish(ProgressFinish::AndClear);
     let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
-    bar
+    bar.set_prefix(step.verb.to_owned());
+    bar.set_message(format!("{} {}", step.version, step.name));
+    bar.set_position(step.index.saturating_sub(1) as u64);
+    show(bar)
 }
 
 /// Shows the migrations of `up`, `down` and `redo` as they start.

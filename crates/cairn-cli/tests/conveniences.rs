@@ -207,3 +207,63 @@ fn progress_is_plain_lines_off_a_terminal_and_nothing_in_json() {
     );
     run.code(0).stderr_has("verifying 3/3 3 table_3");
 }
+
+/// Runs `cairn <args>` on a pseudo-terminal (util-linux `script`), stdout and
+/// stderr both, and returns what the terminal got.
+#[cfg(target_os = "linux")]
+fn on_a_terminal(p: &Project, args: &str, env: &[(&str, &str)]) -> String {
+    let cairn = env!("CARGO_BIN_EXE_cairn");
+    let output = std::process::Command::new("script")
+        .args(["-qec", &format!("{cairn} {args}"), "/dev/null"])
+        .current_dir(p.path(""))
+        .env_remove("CAIRN_DATABASE_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("this test runs cairn on a pseudo-terminal with `script` from util-linux, which cannot be started ({e}): install util-linux")
+        });
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "cairn {args} failed:\n{text}");
+    text
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_a_bar_is_drawn_and_no_color_is_honoured() {
+    let p = Project::new();
+    for version in 1..=30 {
+        p.migration(
+            version,
+            &format!("table_{version}"),
+            &format!("CREATE TABLE t{version} (id INTEGER);\n"),
+            Some(&format!("DROP TABLE t{version};\n")),
+        );
+    }
+    let shown = on_a_terminal(&p, "up --to 20", &[]);
+    assert!(shown.contains("applying ["), "{shown:?}");
+    assert!(shown.contains("] 0/20 1 table_1"), "{shown:?}");
+    assert!(
+        shown.contains("\x1b[32mapplied\x1b[0m 1 table_1"),
+        "coloured: {shown:?}"
+    );
+    // The bar is cleared before the report.
+    let report = &shown[shown.find("applied").expect("the report")..];
+    assert!(!report.contains("applying ["), "{report:?}");
+    assert!(report.contains("20 migrations applied"), "{report:?}");
+
+    let shown = on_a_terminal(&p, "down --all", &[("NO_COLOR", "1")]);
+    assert!(shown.contains("rolling back ["), "{shown:?}");
+    assert!(shown.contains("rolled back 1 table_1"), "{shown:?}");
+    assert!(
+        !shown.contains("\x1b[3"),
+        "no colour with NO_COLOR: {shown:?}"
+    );
+
+    let shown = on_a_terminal(&p, "up --format json", &[]);
+    assert!(!shown.contains("applying"), "{shown:?}");
+    assert!(!shown.contains('\x1b'), "{shown:?}");
+}
