@@ -267,3 +267,71 @@ fn on_a_terminal_a_bar_is_drawn_and_no_color_is_honoured() {
     assert!(!shown.contains("applying"), "{shown:?}");
     assert!(!shown.contains('\x1b'), "{shown:?}");
 }
+
+/// On a server: the URL comes from `.env` (beside a `cairn.toml` without
+/// one), the history table from a real `CAIRN_*` variable, and the run
+/// applies where they say.
+async fn dotenv_and_variables_reach_the_server(db: cairn_testkit::TestDatabase) {
+    let dir = db.scratch_dir().join("conveniences");
+    std::fs::create_dir_all(dir.join("migrations/1_create_widgets")).unwrap();
+    std::fs::write(
+        dir.join("migrations/1_create_widgets/up.sql"),
+        "CREATE TABLE widgets (id INTEGER PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        format!("CAIRN_DATABASE_URL={}\n", db.url()),
+    )
+    .unwrap();
+    std::fs::write(dir.join("cairn.toml"), "lock_retries = 2\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["up", "--format", "json"])
+        .current_dir(&dir)
+        .env_remove("CAIRN_DATABASE_URL")
+        .env_remove("DATABASE_URL")
+        .env("CAIRN_HISTORY_TABLE", "env_history")
+        .output()
+        .expect("the cairn binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(json["migrations"][0]["version"], 1, "{json}");
+    let mut driver = crate::support::connect(&db).await;
+    for table in ["widgets", "env_history"] {
+        assert!(
+            cairn_testkit::conformance::table_exists(driver.as_mut(), table).await,
+            "{table} is missing"
+        );
+    }
+    assert!(
+        !cairn_testkit::conformance::table_exists(driver.as_mut(), "cairn_history").await,
+        "the default history table was used"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_dotenv_and_variables_reach_the_database() {
+    dotenv_and_variables_reach_the_server(cairn_testkit::TestDatabase::sqlite()).await;
+}
+
+#[cfg(feature = "servers")]
+mod postgres {
+    #[tokio::test]
+    async fn dotenv_and_variables_reach_the_server() {
+        super::dotenv_and_variables_reach_the_server(cairn_testkit::postgres::database().await)
+            .await;
+    }
+}
+
+#[cfg(feature = "servers")]
+mod mysql {
+    #[tokio::test]
+    async fn dotenv_and_variables_reach_the_server() {
+        super::dotenv_and_variables_reach_the_server(cairn_testkit::mysql::database().await).await;
+    }
+}
