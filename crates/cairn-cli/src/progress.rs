@@ -194,14 +194,18 @@ pub fn show(bar: ProgressBar) -> ProgressBar {
 
 fn new_bar(step: &Step<'_>) -> ProgressBar {
     let bar = bar(Some(step.total as u64)).with_finish(ProgressFinish::AndClear);
-    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed:>3} {wide_msg}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix(step.verb.to_owned());
     bar.set_message(format!("{} {}", step.version, step.name));
     bar.set_position(step.index.saturating_sub(1) as u64);
-    show(bar)
+    let bar = show(bar);
+    // The elapsed time keeps moving during one long migration.
+    bar.enable_steady_tick(Duration::from_millis(500));
+    bar
 }
 
 /// Shows the migrations of `up`, `down` and `redo` as they start.

@@ -245,7 +245,7 @@ fn on_a_terminal_a_bar_is_drawn_and_no_color_is_honoured() {
     }
     let shown = on_a_terminal(&p, "up --to 20", &[]);
     assert!(shown.contains("applying ["), "{shown:?}");
-    assert!(shown.contains("] 0/20 1 table_1"), "{shown:?}");
+    assert!(shown.contains("] 0/20  0s 1 table_1"), "{shown:?}");
     assert!(
         shown.contains("\x1b[32mapplied\x1b[0m 1 table_1"),
         "coloured: {shown:?}"
