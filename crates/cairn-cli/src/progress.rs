@@ -7,7 +7,8 @@
 //!   cleared before the report is printed;
 //! - stderr is not a terminal (CI, `kubectl logs`): plain lines, and only for
 //!   a run that has already taken [`LINE_EVERY`], then at most one per
-//!   [`LINE_EVERY`] — a quick run writes nothing;
+//!   [`LINE_EVERY`] — a quick run writes nothing; a heartbeat thread
+//!   repeats the line of a long migration;
 //! - `--format json`: nothing.
 
 use std::io::Write as _;
@@ -83,11 +84,22 @@ pub struct Step<'a> {
     pub name: &'a str,
 }
 
+/// Where plain lines go (stderr; a test collects them).
+type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The progress of one run, shared with the migrator's hooks.
-#[derive(Debug)]
 pub struct Progress {
     mode: Mode,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+    sink: Sink,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -96,19 +108,70 @@ struct State {
     started: Instant,
     last_line: Option<Instant>,
     bar: Option<ProgressBar>,
+    /// The step under way, for the heartbeat lines of a long one.
+    current: Option<OwnedStep>,
+    /// Whether the heartbeat thread runs.
+    ticking: bool,
+    /// Set by [`Progress::finish`]: nothing more is written.
+    finished: bool,
+}
+
+#[derive(Clone, Debug)]
+struct OwnedStep {
+    verb: String,
+    index: usize,
+    total: usize,
+    version: cairn::Version,
+    name: String,
+}
+
+impl OwnedStep {
+    fn of(step: &Step<'_>) -> OwnedStep {
+        OwnedStep {
+            verb: step.verb.to_owned(),
+            index: step.index,
+            total: step.total,
+            version: step.version,
+            name: step.name.to_owned(),
+        }
+    }
+
+    fn step(&self) -> Step<'_> {
+        Step {
+            verb: &self.verb,
+            index: self.index,
+            total: self.total,
+            version: self.version,
+            name: &self.name,
+        }
+    }
 }
 
 impl Progress {
     /// A display in `mode`, its clock started now.
     pub fn new(mode: Mode) -> Arc<Progress> {
+        Progress::with(
+            mode,
+            line_every(),
+            Arc::new(|line: &str| {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }),
+        )
+    }
+
+    fn with(mode: Mode, every: Duration, sink: Sink) -> Arc<Progress> {
         Arc::new(Progress {
             mode,
-            state: Mutex::new(State {
-                every: line_every(),
+            state: Arc::new(Mutex::new(State {
+                every,
                 started: Instant::now(),
                 last_line: None,
                 bar: None,
-            }),
+                current: None,
+                ticking: false,
+                finished: false,
+            })),
+            sink,
         })
     }
 
@@ -117,6 +180,9 @@ impl Progress {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
+        if state.finished {
+            return;
+        }
         match self.mode {
             Mode::Quiet => {}
             Mode::Bar => {
@@ -127,16 +193,52 @@ impl Progress {
                 bar.set_message(format!("{} {}", step.version, step.name));
             }
             Mode::Lines => {
+                state.current = Some(OwnedStep::of(step));
                 if let Some(line) = state.line(step, Instant::now()) {
-                    let _ = writeln!(std::io::stderr().lock(), "{line}");
+                    (self.sink)(&line);
+                }
+                if !state.ticking {
+                    state.ticking = true;
+                    self.heartbeat();
                 }
             }
         }
     }
 
-    /// Clears the bar, before the report is printed.
+    /// A thread that repeats the line of the step under way once it is due,
+    /// so that one long migration (an index build) still shows in a log.
+    fn heartbeat(&self) {
+        let state = Arc::clone(&self.state);
+        let sink = Arc::clone(&self.sink);
+        let spawned = std::thread::Builder::new()
+            .name("cairn-progress".to_owned())
+            .spawn(move || loop {
+                let pause = match state.lock() {
+                    Ok(s) => s.every.max(Duration::from_millis(100)),
+                    Err(_) => return,
+                };
+                std::thread::sleep(pause);
+                let Ok(mut s) = state.lock() else {
+                    return;
+                };
+                if s.finished {
+                    return;
+                }
+                if let Some(current) = s.current.clone() {
+                    if let Some(line) = s.line(&current.step(), Instant::now()) {
+                        sink(&line);
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::debug!(error = %e, "no progress heartbeat");
+        }
+    }
+
+    /// Clears the bar and stops the lines, before the report is printed.
     pub fn finish(&self) {
         if let Ok(mut state) = self.state.lock() {
+            state.finished = true;
             if let Some(bar) = state.bar.take() {
                 bar.finish_and_clear();
             }
@@ -277,6 +379,9 @@ mod tests {
             started: start,
             last_line: None,
             bar: None,
+            current: None,
+            ticking: false,
+            finished: false,
         };
         let at = |ms: u64| start + Duration::from_millis(ms);
         assert_eq!(
@@ -294,6 +399,40 @@ mod tests {
             state.line(&step(5), at(4_200)).as_deref(),
             Some("applying 5/40 20260101000005 add_users (4s so far)")
         );
+    }
+
+    #[test]
+    fn a_long_step_keeps_writing_lines_until_the_run_finishes() {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&lines);
+        let progress = Progress::with(
+            Mode::Lines,
+            Duration::from_millis(10),
+            Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_owned())),
+        );
+        progress.step(&step(1));
+        // The heartbeat wakes every 100 ms; give it a few chances.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while lines.lock().unwrap().len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        progress.finish();
+        let written = lines.lock().unwrap().clone();
+        assert!(written.len() >= 2, "{written:?}");
+        assert!(
+            written
+                .iter()
+                .all(|l| l.starts_with("applying 1/40 20260101000001 add_users (")),
+            "{written:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            lines.lock().unwrap().len(),
+            written.len(),
+            "nothing after finish"
+        );
+        progress.step(&step(2));
+        assert_eq!(lines.lock().unwrap().len(), written.len());
     }
 
     #[test]
