@@ -59,8 +59,8 @@ impl DotEnv {
                     );
                 }
                 Err(e) => {
-                    // Only substitution (`${VAR}`) errors remain; their text names the
-                    // variable, never a value.
+                    // dotenvy's other errors are I/O ones, which reading from memory
+                    // cannot produce; said plainly in case a version adds one.
                     anyhow::bail!(
                         "`{}`: {e} (pass --no-dotenv to ignore the file)",
                         path.display()
