@@ -41,11 +41,30 @@ test *args: containers
     CAIRN_TEST_MYSQL_URL="${CAIRN_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}" \
     cargo test --workspace --features servers {{args}}
 
-# Formatting and lints, as CI checks them: with and without the server suites.
+# Formatting, lints (with and without the server suites) and API docs, as CI checks them.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy --workspace --all-targets --features servers -- -D warnings
+    just doc
+
+# The examples in the docs are doctests, run by `cargo test`.
+# API docs (target/doc) as docs.rs builds them, warnings as errors.
+doc *args:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features {{args}}
+
+# The crates that are published (cairn-bench and the workspace's tests are not).
+publishable := "-p cairn-core -p cairn-sqlite -p cairn-postgres -p cairn-mysql -p cairn-testkit -p cairn -p cairn-cli"
+
+# Cargo orders them by their dependencies (docs/cli.md).
+# Pack the publishable crates into target/package/.
+package *args:
+    cargo package --no-verify {{publishable}} {{args}}
+
+# Needs crates.io for the dependencies, and takes minutes.
+# Pack the publishable crates and build each from its .crate, as crates.io would.
+package-verify *args:
+    cargo package {{publishable}} {{args}}
 
 # Everything CI checks: lint, then every test on every engine of the matrix.
 test-all: lint test-fast containers

@@ -503,3 +503,76 @@ fn one_version_of_each_database_client() {
         "Cargo.lock read wrong"
     );
 }
+
+/// Publishing: every crate that is published carries what crates.io and
+/// docs.rs show (docs/cli.md, "Publishing the crates"), and the `just package`
+/// recipe names each of them, so a new crate is neither unpublishable nor
+/// forgotten.
+#[test]
+fn every_published_crate_has_its_package_metadata() {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--offline",
+            "--format-version",
+            "1",
+            "--no-deps",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let justfile = std::fs::read_to_string(root().join("justfile")).expect("justfile");
+    let publishable = justfile
+        .lines()
+        .find(|l| l.starts_with("publishable :="))
+        .expect("the `publishable` list in the justfile");
+    let mut published = Vec::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let name = package["name"].as_str().expect("name");
+        // `publish = false` is an empty list of registries.
+        if package["publish"].as_array().is_some_and(Vec::is_empty) {
+            assert!(
+                !publishable.contains(&format!("-p {name} "))
+                    && !publishable.ends_with(&format!("-p {name}\"")),
+                "{name} has publish = false but the justfile packages it"
+            );
+            continue;
+        }
+        published.push(name.to_owned());
+        for field in [
+            "description",
+            "license",
+            "repository",
+            "readme",
+            "rust_version",
+        ] {
+            assert!(
+                package[field].as_str().is_some_and(|v| !v.is_empty()),
+                "{name}: `{field}` is missing from [package] (inherit it: `{}.workspace = true`)",
+                field.replace('_', "-")
+            );
+        }
+        for field in ["keywords", "categories"] {
+            assert!(
+                package[field].as_array().is_some_and(|v| !v.is_empty()),
+                "{name}: `{field}` is missing from [package] (`{field}.workspace = true`)"
+            );
+        }
+        assert!(
+            publishable.contains(&format!("-p {name} "))
+                || publishable.ends_with(&format!("-p {name}\"")),
+            "{name} is published but `publishable` in the justfile does not name it"
+        );
+    }
+    assert!(
+        published.contains(&"cairn".to_owned()) && published.len() >= 7,
+        "{published:?}"
+    );
+}

@@ -14,6 +14,11 @@ Cairn applies, rolls back and checks schema migrations on PostgreSQL, MySQL/Mari
 The database comes from --database-url, else CAIRN_DATABASE_URL, else DATABASE_URL, \
 else `database_url` in cairn.toml, else sqlite://cairn.db. Passwords are never printed.
 
+Every cairn.toml key can also be set by a variable, CAIRN_ and the key in capitals \
+(CAIRN_LOCK_TIMEOUT=2s), which wins over the file and loses to a flag. Variables are \
+also read from .env in the current directory (--no-dotenv skips it), under the real \
+environment. NO_COLOR turns colours off.
+
 Exit codes:
   0  success
   1  error (the message says what happened and what to do)
@@ -86,6 +91,9 @@ pub struct GlobalArgs {
     /// Log what Cairn does to stderr (-v info, -vv debug, -vvv trace; RUST_LOG overrides)
     #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Do not read `.env` from the current directory
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub no_dotenv: bool,
 }
 
 /// How reports are printed.
@@ -151,6 +159,22 @@ pub enum Command {
     /// Batched data migrations declared in migration.toml
     #[command(subcommand)]
     Backfill(BackfillCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    ///
+    /// bash: `cairn completions bash > ~/.local/share/bash-completion/completions/cairn`;
+    /// zsh: `cairn completions zsh > ~/.zfunc/_cairn` (with `fpath+=~/.zfunc`);
+    /// fish: `cairn completions fish > ~/.config/fish/completions/cairn.fish`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `cairn man > cairn.1`, or `cairn man | man -l -`
+    Man,
+}
+
+/// `cairn completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `cairn backfill …`.
@@ -209,7 +233,10 @@ pub struct DriftArgs {
 impl Command {
     /// Whether the command talks to a database (and so needs a valid URL).
     pub fn needs_database(&self) -> bool {
-        !matches!(self, Command::Init | Command::New(_))
+        !matches!(
+            self,
+            Command::Init | Command::New(_) | Command::Completions(_) | Command::Man
+        )
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use cairn::backfill::{Checkpoint, Progress, StopSignal};
 use cairn::url::DatabaseUrl;
 use cairn::{Driver, Migrator};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::Format;
 use crate::commands::Outcome;
@@ -149,10 +149,7 @@ impl Display {
 }
 
 fn new_bar(p: &Progress<'_>) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(
-        Some(p.checkpoint.rows_total.max(0) as u64),
-        ProgressDrawTarget::stderr(),
-    );
+    let bar = crate::progress::bar(Some(p.checkpoint.rows_total.max(0) as u64));
     let style = ProgressStyle::with_template(
         "{prefix} [{bar:30}] {human_pos}/{human_len} rows, {per_sec}, ETA {eta} {msg}",
     )
@@ -167,7 +164,7 @@ fn new_bar(p: &Progress<'_>) -> ProgressBar {
         p.checkpoint.table
     ));
     bar.set_position(p.checkpoint.rows_done.max(0) as u64);
-    bar
+    crate::progress::show(bar)
 }
 
 /// `backfill 20260101090400 (1/1) addresses: 12000/50000 rows (24%), 8000 rows/s, ETA 4s`.

@@ -1,13 +1,14 @@
 //! One function per command: load the migrations, connect, call the library,
 //! print the report. The algorithm itself lives in `cairn::Migrator`.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use cairn::schema;
 use cairn::url::DatabaseUrl;
-use cairn::verify::{self, scratch, VerifyEvent, VerifyOptions};
+use cairn::verify::{self, scratch, VerifyOptions};
 use cairn::{source, DownTarget, Driver, Error, Migrator, RunFailure, RunReport};
 use serde_json::json;
 
@@ -17,6 +18,7 @@ use crate::args::{
 };
 use crate::config::{Config, DEFAULT_MIGRATIONS_DIR};
 use crate::output::{self, Asked, Style};
+use crate::progress::{Mode, Progress};
 
 /// How a command that ran to its end went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +34,11 @@ pub fn run(command: &Command, config: &Config) -> anyhow::Result<Outcome> {
     match command {
         Command::Init => return init(config),
         Command::New(args) => return crate::new::new(config, args),
+        Command::Completions(_) | Command::Man => {
+            if let Some(result) = crate::generate::run(command) {
+                return result;
+            }
+        }
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -59,6 +66,12 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
     } else {
         crate::backfill::register(&mut migrator);
     }
+    let progress =
+        matches!(command, Command::Up(_) | Command::Down(_) | Command::Redo).then(|| {
+            let progress = Progress::new(Mode::detect(config.format));
+            crate::progress::attach(&mut migrator, &progress);
+            progress
+        });
     if let Command::Verify(args) = command {
         if !args.engines.is_empty() {
             // Disposable databases: the configured URL is not used.
@@ -80,6 +93,7 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         config,
         url,
         style: Style::new(config.color),
+        progress,
     };
     match command {
         Command::Status => ctx.status(&migrator, driver).await,
@@ -97,7 +111,11 @@ async fn run_with_database(command: &Command, config: &Config) -> anyhow::Result
         Command::Backfill(crate::args::BackfillCommand::Status) => {
             crate::backfill::status(&migrator, driver, config, url).await
         }
-        Command::Init | Command::New(_) | Command::Schema(_) => {
+        Command::Init
+        | Command::New(_)
+        | Command::Schema(_)
+        | Command::Completions(_)
+        | Command::Man => {
             unreachable!("handled before reading the migrations")
         }
     }
@@ -133,6 +151,8 @@ struct Ctx<'a> {
     config: &'a Config,
     url: &'a DatabaseUrl,
     style: Style,
+    /// The progress display of `up`, `down` and `redo`.
+    progress: Option<Arc<Progress>>,
 }
 
 impl Ctx<'_> {
@@ -249,6 +269,9 @@ impl Ctx<'_> {
         result: Result<RunReport, RunFailure>,
         asked: Asked,
     ) -> anyhow::Result<Outcome> {
+        if let Some(progress) = &self.progress {
+            progress.finish();
+        }
         let expanded = in_phase(migrator, driver).await;
         match result {
             Ok(report) => {
@@ -454,29 +477,6 @@ async fn schema_dump(config: &Config, driver: &mut dyn Driver) -> anyhow::Result
     Ok(Outcome::Success)
 }
 
-/// Shows verification progress on stderr, only when it is a terminal.
-pub(crate) fn progress_printer() -> impl FnMut(VerifyEvent) {
-    let terminal = std::io::stderr().is_terminal();
-    move |event| {
-        if !terminal {
-            return;
-        }
-        let line = match event {
-            VerifyEvent::Preparing { count } => {
-                format!("applying {count} older migration(s) without checks")
-            }
-            VerifyEvent::Verifying {
-                index,
-                total,
-                version,
-                name,
-            } => format!("verifying {index}/{total} {version} {name}"),
-            _ => return,
-        };
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
-    }
-}
-
 impl Ctx<'_> {
     async fn verify(
         &self,
@@ -490,8 +490,11 @@ impl Ctx<'_> {
             seed_data: args.seed_data,
             ignore_column_order: args.ignore_column_order,
         };
-        let mut progress = progress_printer();
-        let report = verify::verify(migrator, driver, &options, &mut progress).await?;
+        let report = {
+            // Dropped (its bar cleared) before the report is printed.
+            let mut progress = crate::progress::verify_printer(self.config.format);
+            verify::verify(migrator, driver, &options, &mut progress).await?
+        };
         if self.json() {
             print(&output::json_string(&output::verify_json(
                 &report, self.url,
@@ -566,8 +569,10 @@ impl Ctx<'_> {
 /// The `cairn.toml` that `init` writes: every key, commented.
 fn config_template(migrations_dir: &str) -> String {
     format!(
-        r#"# Cairn configuration. Every key is optional: --database-url, --dir and the
-# CAIRN_DATABASE_URL / DATABASE_URL environment variables take precedence.
+        r#"# Cairn configuration. Every key is optional. Each one can also be set by
+# an environment variable, CAIRN_ and the key in capitals (CAIRN_LOCK_TIMEOUT,
+# also from a .env file in the current directory), which wins over this file;
+# flags (--database-url, --dir, ...) win over both. DATABASE_URL works too.
 
 # Where the migrations live, relative to this file.
 migrations_dir = {migrations_dir}
@@ -595,6 +600,10 @@ migrations_dir = {migrations_dir}
 
 # Apply pending migrations older than the newest applied one.
 # allow_out_of_order = false
+
+# Replicas whose lag a backfill's max_replication_lag limits (up --replica-url
+# wins; CAIRN_REPLICA_URLS takes them comma-separated).
+# replica_urls = ["postgres://replica.example/app"]
 "#
     )
 }
@@ -724,5 +733,13 @@ mod tests {
         let value: toml::Table = toml::from_str(&text).unwrap();
         assert_eq!(value["migrations_dir"].as_str(), Some("db/migrations"));
         assert_eq!(value.len(), 1);
+        for key in cairn::config::KEYS {
+            assert!(
+                text.contains(&format!("\n# {} = ", key.name))
+                    || text.contains(&format!("\n{} = ", key.name)),
+                "the template lacks `{}`",
+                key.name
+            );
+        }
     }
 }

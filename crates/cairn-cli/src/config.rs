@@ -86,6 +86,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::path::Path;
     use std::time::Duration;
 
     use clap::Parser as _;
@@ -143,6 +144,91 @@ mod tests {
             url(resolve(&["status"], &env(&[]))),
             cairn::config::DEFAULT_DATABASE_URL
         );
+    }
+
+    /// flag > real environment variable > `.env` > cairn.toml > default,
+    /// for the database URL and for any other key.
+    #[test]
+    fn dotenv_sits_between_the_environment_and_the_file() {
+        use crate::dotenv::{DotEnv, Layered};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite://toml.db\"\nlock_wait = \"1s\"\nlock_retries = 1\n",
+        )
+        .unwrap();
+        let dotenv = || {
+            DotEnv::parse(
+                "CAIRN_DATABASE_URL=sqlite://dotenv.db\nCAIRN_LOCK_WAIT=2s\nCAIRN_LOCK_RETRIES=2\n",
+                Path::new(".env"),
+            )
+            .unwrap()
+        };
+        let run = |args: &[&str], process: FakeEnv, dotenv: DotEnv| {
+            let mut argv = vec!["cairn", "--config", path.to_str().unwrap()];
+            argv.extend_from_slice(args);
+            let cli = Cli::try_parse_from(argv).unwrap();
+            Config::resolve(&cli, &Layered { process, dotenv }, false).unwrap()
+        };
+        let url = |c: &Config| c.database_url.as_ref().unwrap().expose().to_owned();
+
+        let c = run(
+            &["--database-url", "sqlite://flag.db", "status"],
+            env(&[("CAIRN_DATABASE_URL", "sqlite://real.db")]),
+            dotenv(),
+        );
+        assert_eq!(url(&c), "sqlite://flag.db");
+        let c = run(
+            &["status"],
+            env(&[
+                ("CAIRN_DATABASE_URL", "sqlite://real.db"),
+                ("CAIRN_LOCK_WAIT", "3s"),
+            ]),
+            dotenv(),
+        );
+        assert_eq!(url(&c), "sqlite://real.db");
+        assert_eq!(c.migrator.lock_wait, Duration::from_secs(3));
+        assert_eq!(c.migrator.lock_retries, 2, ".env under the real variables");
+        let c = run(&["status"], env(&[]), dotenv());
+        assert_eq!(url(&c), "sqlite://dotenv.db");
+        assert_eq!(c.migrator.lock_wait, Duration::from_secs(2));
+        let c = run(&["status"], env(&[]), DotEnv::default());
+        assert_eq!(url(&c), "sqlite://toml.db");
+        assert_eq!(c.migrator.lock_wait, Duration::from_secs(1));
+        assert_eq!(c.migrator.lock_retries, 1);
+
+        // DATABASE_URL in the real environment still loses to CAIRN_DATABASE_URL in .env:
+        // the variables are looked up in order, each in the environment and then in .env.
+        let c = run(
+            &["status"],
+            env(&[("DATABASE_URL", "sqlite://plain.db")]),
+            dotenv(),
+        );
+        assert_eq!(url(&c), "sqlite://dotenv.db");
+
+        // No file, nothing set: the default.
+        let cli = Cli::try_parse_from(["cairn", "status"]).unwrap();
+        let c = Config::resolve(
+            &cli,
+            &Layered {
+                process: env(&[]),
+                dotenv: DotEnv::default(),
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(url(&c), cairn::config::DEFAULT_DATABASE_URL);
+    }
+
+    #[test]
+    fn no_color_from_dotenv_is_honoured() {
+        let cli = Cli::try_parse_from(["cairn", "init"]).unwrap();
+        let layered = crate::dotenv::Layered {
+            process: env(&[]),
+            dotenv: crate::dotenv::DotEnv::parse("NO_COLOR=1\n", Path::new(".env")).unwrap(),
+        };
+        assert!(!Config::resolve(&cli, &layered, true).unwrap().color);
     }
 
     #[test]

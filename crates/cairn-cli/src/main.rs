@@ -1,14 +1,18 @@
-//! `cairn`: parse the command line, resolve a validated [`config::Config`],
-//! run the command, and map the result to an exit code (see [`exit`]).
+//! `cairn`: parse the command line, resolve a validated [`config::Config`]
+//! (flags, the environment over `.env`, `cairn.toml`), run the command, and
+//! map the result to an exit code (see [`exit`]).
 #![forbid(unsafe_code)]
 
 mod args;
 mod backfill;
 mod commands;
 mod config;
+mod dotenv;
 mod exit;
+mod generate;
 mod new;
 mod output;
+mod progress;
 mod verify_engines;
 
 use std::io::IsTerminal as _;
@@ -19,9 +23,18 @@ use clap::Parser as _;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_logging(cli.global.verbose);
-    let result =
-        config::Config::resolve(&cli, &config::ProcessEnv, std::io::stdout().is_terminal())
-            .and_then(|config| commands::run(&cli.command, &config));
+    if let Some(result) = generate::run(&cli.command) {
+        return exit::finish(result);
+    }
+    let result = dotenv::DotEnv::load(cli.global.no_dotenv)
+        .and_then(|dotenv| {
+            let env = dotenv::Layered {
+                process: config::ProcessEnv,
+                dotenv,
+            };
+            config::Config::resolve(&cli, &env, std::io::stdout().is_terminal())
+        })
+        .and_then(|config| commands::run(&cli.command, &config));
     exit::finish(result)
 }
 

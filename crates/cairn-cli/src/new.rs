@@ -2,7 +2,7 @@
 //! the directory (Cairn folders in an empty one), from templates whose
 //! comments say what to write.
 //!
-//! The layout grammar is core's ([`source::survey`], [`NewShape::files`]):
+//! The layout grammar is core's ([`source::survey`], [`source::NewShape::files`]):
 //! the names written here are the names `cairn::source::read_dir` reads.
 
 use anyhow::{bail, Context as _};

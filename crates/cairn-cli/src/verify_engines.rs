@@ -17,7 +17,7 @@ use cairn::{Engine, Migrator};
 use serde_json::{json, Value};
 
 use crate::args::{Format, VerifyArgs};
-use crate::commands::{connect_driver, print, progress_printer, Outcome};
+use crate::commands::{connect_driver, print, Outcome};
 use crate::config::{Config, Env as _, ProcessEnv};
 use crate::output::{self, Style};
 
@@ -66,7 +66,7 @@ pub async fn run(
     };
     let mut runs = Vec::new();
     for (engine, source) in &sources {
-        runs.push(on_engine(*engine, source, migrator, &options).await);
+        runs.push(on_engine(*engine, source, migrator, &options, config.format).await);
     }
     let style = Style::new(config.color);
     if config.format == Format::Json {
@@ -94,8 +94,9 @@ async fn on_engine(
     source: &scratch::Source,
     migrator: &Migrator,
     options: &VerifyOptions,
+    format: Format,
 ) -> EngineRun {
-    let mut progress = progress_printer();
+    let mut progress = crate::progress::verify_printer(format);
     let run = verify::verify_on_scratch(
         migrator,
         engine,

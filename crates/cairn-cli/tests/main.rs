@@ -25,6 +25,7 @@ mod support;
 mod adopt;
 mod backfill;
 mod cli;
+mod conveniences;
 mod crash;
 mod e2e;
 mod flyway;

@@ -1,7 +1,7 @@
 //! The driver conformance suite: named cases every Cairn driver must pass.
 //!
 //! A driver crate proves itself by implementing [`Target`] (how to get a
-//! fresh database and connect to it) and expanding [`conformance_tests!`]
+//! fresh database and connect to it) and expanding [`conformance_tests!`](crate::conformance_tests)
 //! in one of its test files, which makes one `#[tokio::test]` per case:
 //!
 //! ```text
@@ -50,7 +50,7 @@ pub trait Database: Send + Sync {
     async fn connect(&self) -> Box<dyn Driver>;
 }
 
-/// The one list of conformance cases. [`CASES`] and [`conformance_tests!`]
+/// The one list of conformance cases. [`CASES`] and [`conformance_tests!`](crate::conformance_tests)
 /// are both generated from it, so a case cannot be listed and never run: a
 /// name here without a case function is a compile error in every crate that
 /// expands the tests, and a unit test of this crate fails on a case function
@@ -88,7 +88,7 @@ macro_rules! __conformance_cases {
 #[macro_export]
 macro_rules! __conformance_case_names {
     (; $($case:ident),* $(,)?) => {
-        /// The names of every case, in the order [`conformance_tests!`] expands them.
+        /// The names of every case, in the order [`conformance_tests!`](crate::conformance_tests) expands them.
         pub const CASES: &[&str] = &[$(stringify!($case)),*];
     };
 }
@@ -106,7 +106,7 @@ macro_rules! conformance_tests {
     };
 }
 
-/// The test functions of [`conformance_tests!`].
+/// The test functions of [`conformance_tests!`](crate::conformance_tests).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_test_fns {

@@ -12,7 +12,7 @@
 //!
 //! A driver crate runs it by implementing [`Server`] (how to see and end a
 //! session on its server) on its conformance [`Target`] and expanding
-//! [`fault_tests!`], which makes one `#[tokio::test]` per case in [`CASES`].
+//! [`fault_tests!`](crate::fault_tests), which makes one `#[tokio::test]` per case in [`CASES`].
 //! The cases are generated from one list, as the conformance suite's are.
 
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ pub trait Server: Target {
     }
 }
 
-/// The one list of fault cases: [`CASES`] and [`fault_tests!`] are both
+/// The one list of fault cases: [`CASES`] and [`fault_tests!`](crate::fault_tests) are both
 /// generated from it. It calls `$then!` with `$args`, a `;`, and the names.
 #[doc(hidden)]
 #[macro_export]
@@ -79,7 +79,7 @@ macro_rules! __fault_cases {
 #[macro_export]
 macro_rules! __fault_case_names {
     (; $($case:ident),* $(,)?) => {
-        /// The names of every fault case, in the order [`fault_tests!`] expands them.
+        /// The names of every fault case, in the order [`fault_tests!`](crate::fault_tests) expands them.
         pub const CASES: &[&str] = &[$(stringify!($case)),*];
     };
 }
@@ -97,7 +97,7 @@ macro_rules! fault_tests {
     };
 }
 
-/// The test functions of [`fault_tests!`].
+/// The test functions of [`fault_tests!`](crate::fault_tests).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __fault_test_fns {

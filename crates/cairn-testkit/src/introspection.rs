@@ -1,8 +1,8 @@
 //! Schema introspection cases every Cairn driver must pass: the snapshot of
 //! `cairn_core::schema` read through the real driver on a fresh database.
 //!
-//! A driver crate expands [`introspection_tests!`] with its
-//! [`Target`](crate::conformance::Target), as it does `conformance_tests!`:
+//! A driver crate expands [`introspection_tests!`](crate::introspection_tests) with its
+//! [`Target`], as it does `conformance_tests!`:
 //! one `#[tokio::test]` per case in [`CASES`].
 
 use std::time::Duration;
@@ -16,7 +16,7 @@ use cairn_core::{Driver, Flavour, Migrator, MigratorOptions};
 use crate::conformance::Target;
 use crate::fixture::Fixture;
 
-/// The names of every case, in the order [`introspection_tests!`] expands them.
+/// The names of every case, in the order [`introspection_tests!`](crate::introspection_tests) expands them.
 pub const CASES: &[&str] = &[
     "repeatable",
     "sees_every_object",

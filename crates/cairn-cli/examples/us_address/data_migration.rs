@@ -3,7 +3,7 @@
 //! (`"123 Main St, New York, NY 10001"`) into street, city, state and zip
 //! code, keeping the original.
 //!
-//! Rows that do not parse are not guessed at: [`UsAddress`] rejects them with
+//! Rows that do not parse are not guessed at: `UsAddress` rejects them with
 //! a reason, the runner reports their keys, and the columns stay NULL for a
 //! human to look at. Accepted forms, with any spacing around commas:
 //!

@@ -152,6 +152,8 @@ pub struct Hooks {
     pub progress: Option<Arc<ProgressFn>>,
     /// Replicas whose lag `max_replication_lag` limits.
     pub replicas: Vec<Replica>,
+    /// Told before each migration of a run starts (a progress display).
+    pub step: Option<Arc<crate::migrator::StepFn>>,
 }
 
 /// A connection to a replica of the database being migrated.
@@ -182,6 +184,7 @@ impl fmt::Debug for Hooks {
             .field("stop", &self.stop)
             .field("progress", &self.progress.is_some())
             .field("replicas", &self.replicas)
+            .field("step", &self.step.is_some())
             .finish()
     }
 }

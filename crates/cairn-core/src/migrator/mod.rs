@@ -72,6 +72,25 @@ pub use report::{
     RunReport, StatusReport,
 };
 
+/// What [`Migrator::on_step`] is told before each migration of a run.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct StepStart<'a> {
+    /// Which one of the run, from 1.
+    pub index: usize,
+    /// How many the run has.
+    pub total: usize,
+    /// The migration's version.
+    pub version: Version,
+    /// Its name.
+    pub name: &'a str,
+    /// Applied or rolled back.
+    pub direction: Direction,
+}
+
+/// Receives [`StepStart`] reports.
+pub type StepFn = dyn Fn(&StepStart<'_>) + Send + Sync;
+
 /// How the migrator behaves. Built once from the configuration and passed around.
 #[derive(Clone, Debug)]
 pub struct MigratorOptions {
@@ -183,6 +202,14 @@ impl Migrator {
     /// Receives a report when each backfill starts, after every batch and at its end.
     pub fn on_progress(&mut self, progress: std::sync::Arc<ProgressFn>) -> &mut Self {
         self.hooks.progress = Some(progress);
+        self
+    }
+
+    /// Is told before each migration of `up`, `down` and `redo` runs (not the
+    /// phases of a zero-downtime operation, which report their backfills
+    /// through [`Migrator::on_progress`]): what a progress bar needs.
+    pub fn on_step(&mut self, step: std::sync::Arc<StepFn>) -> &mut Self {
+        self.hooks.step = Some(step);
         self
     }
 
@@ -482,11 +509,20 @@ impl Migrator {
         self.ensure_version_text(driver, steps.iter().map(|step| step.migration.version))
             .await?;
         let mut session = None;
-        for step in &steps {
+        for (index, step) in steps.iter().enumerate() {
             if self.hooks.stop.is_stopped() {
                 return Err(Error::Stopped {
                     version: step.migration.version,
                     name: step.migration.name.clone(),
+                });
+            }
+            if let Some(on_step) = &self.hooks.step {
+                on_step(&StepStart {
+                    index: index + 1,
+                    total: steps.len(),
+                    version: step.migration.version,
+                    name: &step.migration.name,
+                    direction: step.direction,
                 });
             }
             let applied = self.run(driver, step, &mut session).await?;

@@ -545,3 +545,39 @@ async fn a_row_another_run_wrote_meanwhile_stops_the_run() {
     }
     assert!(driver.applied().is_empty(), "{:?}", driver.applied());
 }
+
+#[tokio::test]
+async fn on_step_is_told_before_each_migration_of_a_run() {
+    use std::sync::{Arc, Mutex};
+    let mut migrator = migrator(&[1, 2, 3]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    migrator.on_step(Arc::new(move |s: &super::StepStart<'_>| {
+        record.lock().unwrap().push((
+            s.index,
+            s.total,
+            s.version.key(),
+            s.name.to_owned(),
+            s.direction,
+        ));
+    }));
+    let mut driver = RecordingDriver::new(true);
+    migrator
+        .up(&mut driver, Some(crate::migration::Version::from(2)))
+        .await
+        .expect("up");
+    migrator
+        .down(&mut driver, DownTarget::All)
+        .await
+        .expect("down");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            (1, 2, 1, "m1".to_owned(), Direction::Up),
+            (2, 2, 2, "m2".to_owned(), Direction::Up),
+            (1, 2, 2, "m2".to_owned(), Direction::Down),
+            (2, 2, 1, "m1".to_owned(), Direction::Down),
+        ]
+    );
+}

@@ -4,7 +4,7 @@
 //!
 //! **Architecture invariant**: like the rest of the core, introspection uses no
 //! database client, and this module branches on no engine. Each product's
-//! catalog queries live in its dialect ([`Schema::read_schema`], under
+//! catalog queries live in its dialect ([`Schema::read_schema`](crate::dialect::Schema::read_schema), under
 //! `dialect/<family>/schema/`), run through [`Driver::query`] (every value
 //! comes back as text) and are decoded there with the helpers of this module,
 //! so every driver introspects the same way. What stays here is neutral: the

@@ -5,7 +5,7 @@
 //! On an **empty** database, for each migration in version order:
 //! snapshot `S0` → up → `S1` → down one step → `S2` (must equal `S0`) → up
 //! again → `S3` (must equal `S1`). The snapshots come from
-//! [`schema::introspect`](crate::schema::introspect), so the comparison sees
+//! [`schema::introspect`], so the comparison sees
 //! tables, columns, indexes, constraints, views, triggers, sequences and enums,
 //! but never Cairn's own history tables.
 //!
@@ -43,7 +43,7 @@
 //! The database is scratch, so commits do not wait for the disk (the
 //! dialect's [`relax_durability`](crate::dialect::Schema::relax_durability),
 //! for the connection only). [`scratch`] makes such databases on a server and
-//! drops them after the run; [`drift`] applies the migrations to one and
+//! drops them after the run; [`drift()`] applies the migrations to one and
 //! compares it with a live database.
 //!
 //! The library never prints: progress goes to a callback ([`VerifyEvent`]),
