@@ -128,13 +128,14 @@
 
 mod error;
 mod options;
+mod packet;
 
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_core::dialect::mysql::MysqlDialect;
-use cairn_core::driver::Rows;
+use cairn_core::driver::{PacketFailure, PacketStep, Rows};
 use cairn_core::lock::{self, Pauses, TryLock};
 use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
@@ -390,6 +391,113 @@ impl MySqlDriver {
         }
     }
 
+    /// The `SET SESSION` statement that applies `settings` and re-asserts
+    /// the session preconditions (a migration before may have changed them).
+    fn settings_statement(&self, settings: &SessionSettings) -> String {
+        let lock = settings.lock_timeout.map_or_else(
+            || "DEFAULT".to_owned(),
+            |t| lock_wait_seconds(t).to_string(),
+        );
+        let (variable, statement) = if self.is_mariadb() {
+            (
+                "max_statement_time",
+                settings.statement_timeout.map_or_else(
+                    || "DEFAULT".to_owned(),
+                    // Seconds with millisecond precision; never round a real timeout down to 0 (no limit).
+                    |t| {
+                        format!(
+                            "{:.3}",
+                            t.as_secs_f64().max(if t.is_zero() { 0.0 } else { 0.001 })
+                        )
+                    },
+                ),
+            )
+        } else {
+            (
+                "max_execution_time",
+                settings.statement_timeout.map_or_else(
+                    || "DEFAULT".to_owned(),
+                    |t| {
+                        let ms = t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 > 0);
+                        ms.min(u128::from(u32::MAX)).to_string()
+                    },
+                ),
+            )
+        };
+        let preconditions: String = self
+            .dialect
+            .session_preconditions()
+            .settings()
+            .iter()
+            .map(|s| format!(", SESSION {}", s.assignment))
+            .collect();
+        format!(
+            "SET SESSION lock_wait_timeout = {lock}, SESSION innodb_lock_wait_timeout = {lock}, SESSION {variable} = {statement}{preconditions}"
+        )
+    }
+
+    /// Notes what the server now bounds, once `settings` are applied.
+    fn settings_applied(&mut self, settings: &SessionSettings) {
+        // MySQL's max_execution_time stops SELECTs only: it bounds no DDL or DML.
+        self.statement_timeout = if self.is_mariadb() {
+            settings.statement_timeout
+        } else {
+            None
+        };
+    }
+
+    /// Sends `statements` as one multi-statement `COM_QUERY` and reads one
+    /// result per statement, each within the reply limit; on failure returns
+    /// the index of the statement whose result was not read (the server
+    /// stops a packet at its first error). Every statement but the last must
+    /// be [`packet::countable`]: the results after the last counted one are
+    /// all the last statement's.
+    async fn send_packet(&mut self, statements: &[&str]) -> Result<(), (usize, DriverError)> {
+        let server = self.dialect.flavour().name();
+        if self.abandoned {
+            return Err((0, timeouts::abandoned(server, &self.shown)));
+        }
+        let limit = self.reply_limit();
+        let after = limit.map(|l| l.after);
+        let last = statements.len().saturating_sub(1);
+        let sql = statements.join(";\n");
+        let conn = &mut self.conn;
+        let mut done = 0;
+        let outcome = match timeouts::within(after, conn.query_iter(sql.as_str())).await {
+            Ok(Ok(mut result)) => loop {
+                // One result read per statement: each `Ok(None)` moves to the next.
+                done += 1;
+                if result.is_empty() {
+                    break Ok(());
+                }
+                match timeouts::within(after, result.next()).await {
+                    Ok(Ok(None)) => {}
+                    // Rows of the last statement (a `SELECT`, a `CALL`): drain them.
+                    Ok(Ok(Some(_))) => done -= 1,
+                    Ok(Err(e)) => break Err(Ok(e)),
+                    Err(timeouts::TimedOut) => break Err(Err(timeouts::TimedOut)),
+                }
+            },
+            Ok(Err(e)) => Err(Ok(e)),
+            Err(timeouts::TimedOut) => Err(Err(timeouts::TimedOut)),
+        };
+        let index = done.min(last);
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Ok(e)) => Err((index, error::statement_error(e))),
+            Err(Err(timeouts::TimedOut)) => {
+                self.abandoned = true;
+                Err((
+                    index,
+                    match limit {
+                        Some(limit) => limit.error(server, &self.shown),
+                        None => timeouts::abandoned(server, &self.shown),
+                    },
+                ))
+            }
+        }
+    }
+
     /// The first value of the first row of `sql`.
     async fn scalar(&mut self, sql: &str) -> Result<Option<String>, DriverError> {
         Ok(self
@@ -568,7 +676,9 @@ impl Driver for MySqlDriver {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(false, LockKind::Session).with_run_lock()
+        Capabilities::new(false, LockKind::Session)
+            .with_run_lock()
+            .with_statement_packets()
     }
 
     async fn confirms_completed(&mut self, error: &DriverError) -> bool {
@@ -607,55 +717,57 @@ impl Driver for MySqlDriver {
     }
 
     async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
-        let lock = settings.lock_timeout.map_or_else(
-            || "DEFAULT".to_owned(),
-            |t| lock_wait_seconds(t).to_string(),
-        );
-        let (variable, statement) = if self.is_mariadb() {
-            (
-                "max_statement_time",
-                settings.statement_timeout.map_or_else(
-                    || "DEFAULT".to_owned(),
-                    // Seconds with millisecond precision; never round a real timeout down to 0 (no limit).
-                    |t| {
-                        format!(
-                            "{:.3}",
-                            t.as_secs_f64().max(if t.is_zero() { 0.0 } else { 0.001 })
-                        )
-                    },
-                ),
-            )
-        } else {
-            (
-                "max_execution_time",
-                settings.statement_timeout.map_or_else(
-                    || "DEFAULT".to_owned(),
-                    |t| {
-                        let ms = t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 > 0);
-                        ms.min(u128::from(u32::MAX)).to_string()
-                    },
-                ),
-            )
-        };
-        // The session preconditions again, in the same statement: a migration
-        // before may have changed them.
-        let preconditions: String = self
-            .dialect
-            .session_preconditions()
-            .settings()
-            .iter()
-            .map(|s| format!(", SESSION {}", s.assignment))
-            .collect();
-        self.execute(&format!(
-            "SET SESSION lock_wait_timeout = {lock}, SESSION innodb_lock_wait_timeout = {lock}, SESSION {variable} = {statement}{preconditions}"
-        ))
-        .await?;
-        // MySQL's max_execution_time stops SELECTs only: it bounds no DDL or DML.
-        self.statement_timeout = if self.is_mariadb() {
-            settings.statement_timeout
-        } else {
-            None
-        };
+        let statement = self.settings_statement(settings);
+        self.execute(&statement).await?;
+        self.settings_applied(settings);
+        Ok(())
+    }
+
+    async fn execute_packet(
+        &mut self,
+        settings: Option<&SessionSettings>,
+        statements: &[&str],
+    ) -> Result<(), PacketFailure> {
+        let rules = self.dialect.split_rules();
+        let set = settings.map(|s| self.settings_statement(s));
+        let lead = usize::from(set.is_some());
+        let mut start = 0;
+        let mut first = true;
+        while start < statements.len() || (first && set.is_some()) {
+            // A run of statements whose results can be counted, up to and
+            // including the first that cannot (its results all belong to it).
+            let mut end = start;
+            while end < statements.len() {
+                end += 1;
+                if !packet::countable(statements[end - 1], &rules) {
+                    break;
+                }
+            }
+            let mut texts: Vec<&str> = Vec::with_capacity(end - start + lead);
+            if first {
+                texts.extend(set.as_deref());
+            }
+            texts.extend_from_slice(&statements[start..end]);
+            let offset = if first { lead } else { 0 };
+            let outcome = self.send_packet(&texts).await;
+            if first {
+                if let Some(settings) = settings {
+                    if !matches!(outcome, Err((0, _))) {
+                        self.settings_applied(settings);
+                    }
+                }
+            }
+            if let Err((index, error)) = outcome {
+                let at = if index < offset {
+                    PacketStep::Settings
+                } else {
+                    PacketStep::Statement(start + index - offset)
+                };
+                return Err(PacketFailure { at, error });
+            }
+            first = false;
+            start = end;
+        }
         Ok(())
     }
 

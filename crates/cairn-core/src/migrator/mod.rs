@@ -45,6 +45,7 @@ mod dry_run;
 mod online;
 #[cfg(test)]
 mod online_tests;
+mod packet;
 mod prepare;
 #[cfg(test)]
 mod recording;
