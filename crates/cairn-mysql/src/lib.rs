@@ -462,18 +462,24 @@ impl MySqlDriver {
         let last = statements.len().saturating_sub(1);
         let sql = statements.join(";\n");
         let conn = &mut self.conn;
+        // The index of the statement whose result is being read: each
+        // `Ok(None)` of `next` moves to the next result, which may be the
+        // error that stopped the packet (mysql_async keeps it pending and
+        // returns it from the next call, or from `drop_result`).
         let mut done = 0;
         let outcome = match timeouts::within(after, conn.query_iter(sql.as_str())).await {
             Ok(Ok(mut result)) => loop {
-                // One result read per statement: each `Ok(None)` moves to the next.
-                done += 1;
                 if result.is_empty() {
-                    break Ok(());
+                    break match timeouts::within(after, result.drop_result()).await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(Ok(e)),
+                        Err(timeouts::TimedOut) => Err(Err(timeouts::TimedOut)),
+                    };
                 }
                 match timeouts::within(after, result.next()).await {
-                    Ok(Ok(None)) => {}
-                    // Rows of the last statement (a `SELECT`, a `CALL`): drain them.
-                    Ok(Ok(Some(_))) => done -= 1,
+                    Ok(Ok(None)) => done += 1,
+                    // Rows of the last statement (a `SELECT`, a `CALL`): read past them.
+                    Ok(Ok(Some(_))) => {}
                     Ok(Err(e)) => break Err(Ok(e)),
                     Err(timeouts::TimedOut) => break Err(Err(timeouts::TimedOut)),
                 }
@@ -729,44 +735,53 @@ impl Driver for MySqlDriver {
         statements: &[&str],
     ) -> Result<(), PacketFailure> {
         let rules = self.dialect.split_rules();
-        let set = settings.map(|s| self.settings_statement(s));
-        let lead = usize::from(set.is_some());
+        // Runs of countable statements, each in one packet; a statement
+        // whose results cannot be counted goes alone (see `packet`). The
+        // settings go first in the first packet.
+        let mut chunks: Vec<std::ops::Range<usize>> = Vec::new();
         let mut start = 0;
-        let mut first = true;
-        while start < statements.len() || (first && set.is_some()) {
-            // A run of statements whose results can be counted, up to and
-            // including the first that cannot (its results all belong to it).
-            let mut end = start;
-            while end < statements.len() {
-                end += 1;
-                if !packet::countable(statements[end - 1], &rules) {
-                    break;
+        while start < statements.len() {
+            let mut end = start + 1;
+            if packet::countable(statements[start], &rules) {
+                while end < statements.len() && packet::countable(statements[end], &rules) {
+                    end += 1;
                 }
             }
-            let mut texts: Vec<&str> = Vec::with_capacity(end - start + lead);
-            if first {
-                texts.extend(set.as_deref());
+            chunks.push(start..end);
+            start = end;
+        }
+        if let Some(settings) = settings {
+            let set = self.settings_statement(settings);
+            let previous = self.statement_timeout;
+            // The reply limits of this packet follow the new statement timeout.
+            self.settings_applied(settings);
+            let first = chunks
+                .first()
+                .filter(|c| packet::countable(statements[c.start], &rules))
+                .cloned();
+            let mut texts = vec![set.as_str()];
+            if let Some(first) = &first {
+                texts.extend_from_slice(&statements[first.clone()]);
+                chunks.remove(0);
             }
-            texts.extend_from_slice(&statements[start..end]);
-            let offset = if first { lead } else { 0 };
-            let outcome = self.send_packet(&texts).await;
-            if first {
-                if let Some(settings) = settings {
-                    if !matches!(outcome, Err((0, _))) {
-                        self.settings_applied(settings);
+            if let Err((index, error)) = self.send_packet(&texts).await {
+                let at = match index {
+                    0 => {
+                        self.statement_timeout = previous;
+                        PacketStep::Settings
                     }
-                }
-            }
-            if let Err((index, error)) = outcome {
-                let at = if index < offset {
-                    PacketStep::Settings
-                } else {
-                    PacketStep::Statement(start + index - offset)
+                    i => PacketStep::Statement(i - 1),
                 };
                 return Err(PacketFailure { at, error });
             }
-            first = false;
-            start = end;
+        }
+        for chunk in chunks {
+            if let Err((index, error)) = self.send_packet(&statements[chunk.clone()]).await {
+                return Err(PacketFailure {
+                    at: PacketStep::Statement(chunk.start + index),
+                    error,
+                });
+            }
         }
         Ok(())
     }

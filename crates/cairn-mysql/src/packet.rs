@@ -9,8 +9,8 @@
 //! [`ONE_RESULT`], without `RETURNING` (MariaDB's `INSERT … RETURNING` sends
 //! rows). Anything else (`SELECT`, `CALL`, `SHOW`, `ANALYZE`, a `WITH`, a
 //! `SET STATEMENT … FOR`, two statements a script grouped with `DELIMITER`)
-//! ends a packet: the results after the last counted statement are all its
-//! own, and the next statement starts a new packet.
+//! goes alone, in a round trip of its own, as [`cairn_core::Driver::execute`]
+//! would send it; the statements after it start a new packet.
 
 use cairn_core::split::{self, SplitRules};
 
