@@ -364,7 +364,8 @@ pub trait Driver: Send + fmt::Debug {
     /// statement whose results it could not count). On failure it returns
     /// the first step it could not confirm as completed: with a
     /// [`DriverErrorKind::Connection`] error that step, and any after it,
-    /// may or may not have run on the server. The default applies the
+    /// may or may not have run on the server ([`PacketFailure::last_sent`]
+    /// says how far the round trip went). The default applies the
     /// settings and runs the statements one by one with [`Driver::execute`].
     async fn execute_packet(
         &mut self,
@@ -377,6 +378,7 @@ pub trait Driver: Send + fmt::Debug {
                 .map_err(|error| PacketFailure {
                     at: PacketStep::Settings,
                     error,
+                    last_sent: None,
                 })?;
         }
         for (index, statement) in statements.iter().enumerate() {
@@ -385,6 +387,7 @@ pub trait Driver: Send + fmt::Debug {
                 .map_err(|error| PacketFailure {
                     at: PacketStep::Statement(index),
                     error,
+                    last_sent: None,
                 })?;
         }
         Ok(())
@@ -408,6 +411,12 @@ pub struct PacketFailure {
     pub at: PacketStep,
     /// What the driver saw there.
     pub error: DriverError,
+    /// The last statement (0-based) sent in the same round trip as the
+    /// failed step, when that is a later one: after a lost connection the
+    /// server may have run any statement up to it. `None` when nothing after
+    /// the failed step was sent (the outcome of every later step is known:
+    /// it did not run).
+    pub last_sent: Option<usize>,
 }
 
 /// The error for a driver whose [`Capabilities`] state no run lock: the

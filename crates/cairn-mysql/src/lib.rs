@@ -765,21 +765,28 @@ impl Driver for MySqlDriver {
                 chunks.remove(0);
             }
             if let Err((index, error)) = self.send_packet(&texts).await {
-                let at = match index {
+                let (at, failed) = match index {
                     0 => {
                         self.statement_timeout = previous;
-                        PacketStep::Settings
+                        (PacketStep::Settings, None)
                     }
-                    i => PacketStep::Statement(i - 1),
+                    i => (PacketStep::Statement(i - 1), Some(i - 1)),
                 };
-                return Err(PacketFailure { at, error });
+                let last = first.map(|c| c.end - 1);
+                return Err(PacketFailure {
+                    at,
+                    error,
+                    last_sent: last.filter(|&last| failed.is_none_or(|f| last > f)),
+                });
             }
         }
         for chunk in chunks {
             if let Err((index, error)) = self.send_packet(&statements[chunk.clone()]).await {
+                let failed = chunk.start + index;
                 return Err(PacketFailure {
-                    at: PacketStep::Statement(chunk.start + index),
+                    at: PacketStep::Statement(failed),
                     error,
+                    last_sent: Some(chunk.end - 1).filter(|&last| last > failed),
                 });
             }
         }

@@ -378,16 +378,11 @@ impl Migrator {
                 ));
             }
             Err(StepError::Statement(index, e)) => {
-                let lost = e.kind == DriverErrorKind::Connection;
-                let mut error = self
+                // In a packet too the index is exact here: a lost connection
+                // with more of the packet sent is `StepError::Failed`.
+                return Err(self
                     .fail_outside_transaction(driver, step, row, from, in_doubt, index, e, started)
-                    .await;
-                if packed && lost {
-                    if let Error::Statement { outcome, .. } = &mut error {
-                        outcome.push_str(packet::LOST_NOTE);
-                    }
-                }
-                return Err(error);
+                    .await);
             }
             Err(StepError::Failed(error)) => return Err(error),
             // Progress is recorded statement by statement, never in a batch.

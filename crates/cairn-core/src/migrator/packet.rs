@@ -31,9 +31,7 @@ use crate::driver::{
 };
 use crate::error::{Error, Result};
 use crate::history::{HistoryRow, HistorySql};
-
-/// Appended to the outcome of a statement whose connection was lost in a packet.
-pub(super) const LOST_NOTE: &str = " (Cairn had sent the rest of the migration and its progress writes with this statement in one packet, which the server may have gone on running: the history on the server says exactly how far it got, and `cairn status` on a new connection shows it)";
+use crate::migration::Direction;
 
 /// What a packet sends before the migration's statements: the settings and
 /// the claim, when the caller has not sent them already.
@@ -193,18 +191,60 @@ impl Migrator {
         driver.set_workload(Workload::User);
         let outcome = driver.execute_packet(lead.settings.as_ref(), &refs).await;
         driver.set_workload(Workload::Bookkeeping);
-        let Err(PacketFailure { at, error }) = outcome else {
+        let Err(PacketFailure {
+            at,
+            error,
+            last_sent,
+        }) = outcome
+        else {
             return Ok(());
         };
-        let index = match at {
-            PacketStep::Settings => {
-                return Err(StepError::Failed(Error::driver(
-                    engine,
-                    "setting lock and statement timeouts",
-                    error,
-                )));
-            }
-            PacketStep::Statement(index) => index,
+        // The connection was lost with more of the packet sent after the
+        // step that failed: the server may have run any of it, and only the
+        // history it holds says how far it got.
+        let failed = match at {
+            PacketStep::Settings => None,
+            PacketStep::Statement(index) => Some(index),
+        };
+        let lost = error.kind == DriverErrorKind::Connection;
+        if let Some(last) = last_sent.filter(|&last| lost && failed.is_none_or(|f| last > f)) {
+            let before = failed.unwrap_or(0).min(roles.len());
+            let confirmed = roles[..before]
+                .iter()
+                .filter(|r| matches!(r, Role::Statement(_)))
+                .count()
+                + next;
+            let sent = roles[..=last.min(roles.len().saturating_sub(1))]
+                .iter()
+                .rev()
+                .find_map(|r| match r {
+                    Role::Statement(i) => Some(*i + 1),
+                    _ => None,
+                })
+                .unwrap_or(confirmed);
+            set_done(row, step, confirmed);
+            let advice = match step.direction {
+                Direction::Up => crate::recovery::resume_in_doubt_advice(),
+                Direction::Down => crate::recovery::rollback_advice(),
+            };
+            return Err(StepError::Failed(Error::driver(
+                engine,
+                format!(
+                    "{} of migration {} ({}): the connection was lost while the server ran statements {} to {sent} of {count}, sent in one packet, each followed by the history write that records it; {confirmed} statement(s) are known completed, and the server may have run more of the packet before it noticed: the history on the server records exactly how far it got, and the statement after the last one it records is in doubt. On a new connection, `cairn status` shows it; {advice}",
+                    step.direction,
+                    step.migration.version,
+                    step.migration.name,
+                    (confirmed + 1).min(sent),
+                ),
+                error,
+            )));
+        }
+        let Some(index) = failed else {
+            return Err(StepError::Failed(Error::driver(
+                engine,
+                "setting lock and statement timeouts",
+                error,
+            )));
         };
         let Some(role) = roles.get(index).copied() else {
             return Err(StepError::Failed(Error::driver(
