@@ -86,12 +86,7 @@ fn find(env: &str, name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
             .map(|dir| dir.join(name))
             .find(|p| p.is_file())
     });
-    on_path.or_else(|| {
-        fallbacks
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-    })
+    on_path.or_else(|| fallbacks.iter().map(PathBuf::from).find(|p| p.is_file()))
 }
 
 fn key(engine: EngineChoice) -> &'static str {
@@ -426,7 +421,14 @@ impl Peers<'_> {
     }
 
     /// Times `op` of `tool` on the database at `url`.
-    fn time(&self, tool: &Tool, op: Op, layouts: &Layouts, url: &str, count: usize) -> Result<Duration> {
+    fn time(
+        &self,
+        tool: &Tool,
+        op: Op,
+        layouts: &Layouts,
+        url: &str,
+        count: usize,
+    ) -> Result<Duration> {
         let tool_url = self.tool_url(tool, url);
         match tool {
             Tool::Floor => {

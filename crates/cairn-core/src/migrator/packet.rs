@@ -340,3 +340,149 @@ fn bad_index(driver: &str, index: usize, count: usize, error: DriverError) -> Dr
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::super::recording::{Call, RecordingDriver};
+    use super::super::{Migrator, MigratorOptions};
+    use crate::driver::{Capabilities, DriverErrorKind, LockKind};
+    use crate::history::HistoryState;
+    use crate::migration::{Directives, Layout, Migration, Script, Scripts};
+
+    fn migration() -> Migration {
+        let script = |file: &str, text: &str| Script {
+            path: PathBuf::from(format!("migrations/1_m1/{file}")),
+            first_line: 1,
+            text: text.to_owned(),
+            directives: Directives::default(),
+        };
+        Migration {
+            version: 1,
+            name: "m1".to_owned(),
+            layout: Layout::Cairn,
+            location: PathBuf::from("migrations/1_m1"),
+            up: Scripts {
+                plain: Some(script(
+                    "up.sql",
+                    "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\nCREATE TABLE c (id INT);\n",
+                )),
+                overrides: BTreeMap::new(),
+            },
+            down: Scripts {
+                plain: Some(script("down.sql", "DROP TABLE c;\nDROP TABLE b;\nDROP TABLE a;\n")),
+                overrides: BTreeMap::new(),
+            },
+            declaration: None,
+        }
+    }
+
+    /// A driver without transactional DDL that takes packets (through the
+    /// trait's default `execute_packet`, which records each statement).
+    fn driver() -> RecordingDriver {
+        RecordingDriver::with_capabilities(
+            Capabilities::new(false, LockKind::Session)
+                .with_run_lock()
+                .with_statement_packets(),
+        )
+    }
+
+    fn progress_writes(driver: &RecordingDriver) -> Vec<String> {
+        driver
+            .calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Execute(sql)
+                    if sql.contains("statements_done = ") && sql.contains("'running'") =>
+                {
+                    let done = sql.split("statements_done = ").nth(1)?;
+                    Some(done.split(',').next()?.to_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// On a dialect without a packet transaction (the fake's, SQLite's) the
+    /// finish is recorded as on every driver, so every statement's progress
+    /// is written; the MariaDB tests cover the finish packet, which leaves
+    /// the last one to the final row.
+    #[tokio::test]
+    async fn packets_record_each_statement_and_send_the_settings_first() {
+        let migrator = Migrator::new(vec![migration()], MigratorOptions::default());
+        let mut driver = driver();
+        migrator.up(&mut driver, None).await.expect("up");
+        assert_eq!(progress_writes(&driver), ["1", "2", "3"]);
+        assert_eq!(driver.cell(1, "state").as_deref(), Some("applied"));
+        assert_eq!(driver.cell(1, "statements_done"), None);
+        // The settings go with the packet: applied once, before the claim.
+        let settings = driver
+            .calls
+            .iter()
+            .position(|c| *c == Call::ApplySettings)
+            .expect("settings");
+        let claim = driver
+            .calls
+            .iter()
+            .position(|c| matches!(c, Call::Execute(sql) if sql.starts_with("INSERT INTO \"cairn_history\"")))
+            .expect("claim");
+        assert!(settings < claim, "{:?}", driver.calls);
+    }
+
+    #[tokio::test]
+    async fn a_statement_failing_in_a_packet_is_recorded_after_the_ones_before_it() {
+        let migrator = Migrator::new(vec![migration()], MigratorOptions::default());
+        let mut driver = driver();
+        driver.fail_user_statement(2);
+        let failure = migrator.up(&mut driver, None).await.expect_err("failed");
+        assert!(
+            failure.error.to_string().contains("at statement 2 of 3"),
+            "{}",
+            failure.error
+        );
+        assert_eq!(driver.cell(1, "state").as_deref(), Some("failed"));
+        assert_eq!(driver.cell(1, "statements_done").as_deref(), Some("1"));
+        assert_eq!(driver.applied(), ["CREATE TABLE a (id INT)"]);
+        // `--resume` continues from statement 2.
+        migrator.up_resume(&mut driver, None).await.expect("resume");
+        assert_eq!(driver.cell(1, "state").as_deref(), Some("applied"));
+        assert_eq!(driver.applied_count("CREATE TABLE"), 3);
+    }
+
+    #[tokio::test]
+    async fn a_lock_timeout_in_a_packet_retries_from_that_statement() {
+        let migrator = Migrator::new(
+            vec![migration()],
+            MigratorOptions {
+                retry_backoff: std::time::Duration::from_millis(1),
+                ..MigratorOptions::default()
+            },
+        );
+        let mut driver = driver();
+        driver.fail_matching("TABLE b", DriverErrorKind::LockTimeout, 2);
+        migrator.up(&mut driver, None).await.expect("up");
+        assert_eq!(driver.applied_count("TABLE a"), 1);
+        assert_eq!(driver.applied_count("TABLE b"), 1);
+        assert_eq!(driver.applied_count("TABLE c"), 1);
+        assert_eq!(
+            driver.cell(1, "state").as_deref(),
+            Some(HistoryState::Applied.as_str())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rollback_in_packets_is_claimed_and_recorded() {
+        let migrator = Migrator::new(vec![migration()], MigratorOptions::default());
+        let mut driver = driver();
+        migrator.up(&mut driver, None).await.expect("up");
+        driver.fail_user_statement(2);
+        migrator
+            .down(&mut driver, crate::plan::DownTarget::All)
+            .await
+            .expect_err("the rollback failed");
+        assert_eq!(driver.cell(1, "state").as_deref(), Some("failed"));
+        assert_eq!(driver.cell(1, "statements_done").as_deref(), Some("1"));
+    }
+}
