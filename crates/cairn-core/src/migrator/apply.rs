@@ -337,9 +337,9 @@ impl Migrator {
         let packed = packet::enabled(driver);
         // The final row implies the last statement's progress when it is
         // written in Cairn's transaction right after (see `super::packet`).
+        // (A migration with backfills writes more around its final row.)
         let finish_packet = packed
-            && !self.backfills_up(step)
-            && !(step.direction == Direction::Down && !step.migration.backfills().is_empty())
+            && step.migration.backfills().is_empty()
             && sql.dialect().packet_transaction().is_some();
         let count = step.statements.len();
         let outcome = if packed {
