@@ -6,7 +6,8 @@
 //! `backfill` adds a section per engine for batched backfills; `--only` picks
 //! the suites; `verify` adds one section for `cairn verify` and introspection;
 //! `lockq` adds a section per server for the lock queue (issue 9); `zdt` a
-//! section per engine for zero-downtime operations (issue 11).
+//! section per engine for zero-downtime operations (issue 11); `peers` a
+//! section per engine beside sqlx-cli and dbmate (issue 14).
 #![forbid(unsafe_code)]
 
 mod backfill;
@@ -15,6 +16,7 @@ mod error;
 mod fixtures;
 mod lockq;
 mod options;
+mod peers;
 mod report;
 mod servers;
 mod sqlite;
@@ -110,6 +112,13 @@ fn run(options: &Options) -> error::Result<()> {
     if options.suites.contains(&Suite::ZeroDowntime) {
         for &engine in &options.engines {
             let section = zdt::run(options, &scratch, engine)?;
+            println!("{}", report::text(&section, &machine));
+            sections.push(section);
+        }
+    }
+    if options.suites.contains(&Suite::Peers) {
+        for &engine in &options.engines {
+            let section = peers::run(options, &cairn, &scratch, engine)?;
             println!("{}", report::text(&section, &machine));
             sections.push(section);
         }

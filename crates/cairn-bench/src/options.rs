@@ -23,7 +23,10 @@ Runs Cairn's benchmarks, each side by side with a baseline, and prints a table.
                   longest application wait behind a blocked migration, on
                   PostgreSQL and MariaDB) and zero-downtime (a rename_column
                   on 1,000,000 rows, SQLite 200,000, under old- and
-                  new-version clients) [default: all]
+                  new-version clients) and peers (`up`, `status` and
+                  `down --all` of 200 and 1,000 migrations as whole processes
+                  beside sqlx-cli and dbmate, when found: $CAIRN_BENCH_SQLX,
+                  $CAIRN_BENCH_DBMATE, else PATH) [default: all]
   --out FILE      rewrite FILE's sections between <!-- bench:<engine>:start -->
                   and <!-- bench:<engine>:end --> (FILE is created if missing)
   --cairn PATH    time this `cairn` binary instead of building it with
@@ -105,16 +108,19 @@ pub enum Suite {
     LockQueue,
     /// A `rename_column` operation under old- and new-version clients: the `zdt-<engine>` sections.
     ZeroDowntime,
+    /// `up`, `status` and `down --all` beside sqlx-cli, dbmate and the floor: the `peers-<engine>` sections.
+    Peers,
 }
 
 impl Suite {
     /// Every suite, in the order they run.
-    pub const ALL: [Suite; 5] = [
+    pub const ALL: [Suite; 6] = [
         Suite::Migrations,
         Suite::Backfill,
         Suite::Verify,
         Suite::LockQueue,
         Suite::ZeroDowntime,
+        Suite::Peers,
     ];
 
     fn parse_list(list: &str) -> Result<Vec<Suite>, String> {
@@ -126,9 +132,10 @@ impl Suite {
                 "verify" => Suite::Verify,
                 "lock-queue" | "lockq" => Suite::LockQueue,
                 "zero-downtime" | "zdt" => Suite::ZeroDowntime,
+                "peers" => Suite::Peers,
                 other => {
                     return Err(format!(
-                        "--only: unknown suite `{other}` (migrations, backfill, verify, lock-queue, zero-downtime)"
+                        "--only: unknown suite `{other}` (migrations, backfill, verify, lock-queue, zero-downtime, peers)"
                     ))
                 }
             };

@@ -79,9 +79,14 @@ impl Server {
     fn appliers(self) -> &'static [Applier] {
         match self {
             Server::Postgres => &[Applier::Floor, Applier::Cairn, Applier::CairnOneByOne],
-            // MySqlDriver keeps the default `execute_many`, and DDL runs outside
-            // transactions there anyway: a one-by-one run would time the same code.
-            Server::Mariadb => &[Applier::Floor, Applier::Cairn],
+            // MySqlDriver keeps the default `execute_many`; what differs there is
+            // how a migration's statements and progress travel (issue 14).
+            Server::Mariadb => &[
+                Applier::Floor,
+                Applier::Cairn,
+                Applier::CairnOneByOne,
+                Applier::CairnNoPackets,
+            ],
         }
     }
 }
@@ -94,8 +99,13 @@ enum Applier {
     /// Cairn's library with the driver as it is.
     Cairn,
     /// Cairn's library with the driver's `execute_many` replaced by the
-    /// trait's default, one statement per round trip.
+    /// trait's default, one statement per round trip (on MariaDB: the
+    /// packets' statements one per round trip, `Driver::execute_packet`'s default).
     CairnOneByOne,
+    /// Cairn's library on a driver that states no statement packets: the
+    /// MariaDB path before issue 14 (the claim, each statement and its
+    /// progress write, the final row, each in its own round trip).
+    CairnNoPackets,
 }
 
 impl fmt::Display for Applier {
@@ -104,6 +114,7 @@ impl fmt::Display for Applier {
             Applier::Floor => "floor",
             Applier::Cairn => "cairn",
             Applier::CairnOneByOne => "cairn-one-by-one",
+            Applier::CairnNoPackets => "cairn-no-packets",
         })
     }
 }
@@ -236,8 +247,9 @@ impl Bench<'_> {
                 let url = self.create_database(&name)?;
                 let time = match applier {
                     Applier::Floor => self.floor_apply(&floor_file, &url)?,
-                    Applier::Cairn => self.cairn_apply(dir, &url, false)?,
-                    Applier::CairnOneByOne => self.cairn_apply(dir, &url, true)?,
+                    Applier::Cairn => self.cairn_apply(dir, &url, None)?,
+                    Applier::CairnOneByOne => self.cairn_apply(dir, &url, Some(true))?,
+                    Applier::CairnNoPackets => self.cairn_apply(dir, &url, Some(false))?,
                 };
                 self.check_tables(&url, count)?;
                 eprintln!(
@@ -261,7 +273,19 @@ impl Bench<'_> {
         let floor = samples.next().unwrap_or_default();
         let cairn = samples.next().unwrap_or_default();
         let one_by_one = samples.next();
-        let findings = self.apply_findings(count, &floor, &cairn, one_by_one.as_ref());
+        let no_packets = samples.next();
+        let mut findings = self.apply_findings(count, &floor, &cairn, one_by_one.as_ref());
+        if let Some(no_packets) = &no_packets {
+            findings.insert(
+                1,
+                format!(
+                    "**Statement packets (issue 14) in this run.** Without them (the path before: every statement and history write in its own round trip, the last statement's progress written too) Cairn took {} per migration, within rounds {} the floor; with packets over without: {} (within rounds).",
+                    format_duration(no_packets.median() / u32::try_from(count.max(1)).unwrap_or(u32::MAX)),
+                    median_paired_ratio(no_packets, &floor).map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×")),
+                    median_paired_ratio(&cairn, no_packets).map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×")),
+                ),
+            );
+        }
         let client = self.server.client();
         let floor_measured = Measured {
             label: format!("floor: `{client}` one file"),
@@ -296,15 +320,40 @@ impl Bench<'_> {
             goal: Some(Goal::RatioAtMost(APPLY_GOAL)),
         }];
         if let Some(one_by_one) = one_by_one {
+            let (detail, label) = match self.server {
+                Server::Postgres => (
+                    "Cairn as above, with `PgDriver`'s `execute_many` replaced by the \
+                     trait's default (one round trip per statement, as before the driver \
+                     pipelined them), timed in the same rounds.",
+                    "Cairn, `execute_many` one by one",
+                ),
+                Server::Mariadb => (
+                    "Cairn as above, with `MySqlDriver`'s `execute_packet` replaced by the \
+                     trait's default: the same statements, history writes and commits, \
+                     one round trip each; timed in the same rounds.",
+                    "Cairn, packets one by one",
+                ),
+            };
             rows.push(Row {
                 name: format!("apply-{count}-one-by-one"),
-                detail: "Cairn as above, with `PgDriver`'s `execute_many` replaced by the \
-                         trait's default (one round trip per statement, as before the driver \
-                         pipelined them), timed in the same rounds."
+                detail: detail.to_owned(),
+                subject: Measured {
+                    label: label.to_owned(),
+                    samples: one_by_one,
+                },
+                baseline: Some(floor_measured.clone()),
+                goal: None,
+            });
+        }
+        if let Some(no_packets) = no_packets {
+            rows.push(Row {
+                name: format!("apply-{count}-no-packets"),
+                detail: "Cairn as above on a driver that states no statement packets: the \
+                         path before issue 14, timed in the same rounds."
                     .to_owned(),
                 subject: Measured {
-                    label: "Cairn, `execute_many` one by one".to_owned(),
-                    samples: one_by_one,
+                    label: "Cairn without packets".to_owned(),
+                    samples: no_packets,
                 },
                 baseline: Some(floor_measured),
                 goal: None,
@@ -353,16 +402,19 @@ impl Bench<'_> {
                     .to_owned(),
             ),
             Server::Mariadb => findings.push(
-                "**Why Cairn does more than the floor on MariaDB, by design.** MariaDB commits \
+                "**What Cairn does beyond the floor on MariaDB, by design.** MariaDB commits \
                  DDL implicitly, so Cairn cannot wrap a migration in a transaction; instead it \
                  records where it is, so that a failure leaves a precise `failed` row and \
-                 `cairn up --resume` can continue. Per migration that is `BEGIN`, the \
-                 `running` row, `COMMIT`; each statement followed by an autocommitted progress \
-                 `UPDATE`; then `BEGIN`, the final `UPDATE`, the log row, `COMMIT`: 11 round \
-                 trips and 6 durable commits (the claim, the 2 DDL statements, the 2 progress \
-                 updates, the final transaction), against the floor's 5 statements and 3 \
-                 commits (the DDL's implicit commits end its `BEGIN`, so its `INSERT` \
-                 autocommits and its `COMMIT` has nothing left to do). InnoDB creating a table and an index (a file per table) costs both the same; the extra round trips and durable commits are Cairn's overhead, so the goal of ≤ 1.0× is not reachable on MariaDB without giving up the progress rows (for instance by recording progress only for migrations with more than one statement, or in the same commit as the final row when no statement has failed)."
+                 `cairn up --resume` can continue. Since issue 14 a migration is two round \
+                 trips: one multi-statement packet with the session settings, the `running` \
+                 row, and each statement followed by its progress `UPDATE` (the last one's left \
+                 to the final row), then one with `START TRANSACTION`, the final `UPDATE`, the \
+                 log row and `COMMIT`. For the 2-statement migrations here that is 2 round trips \
+                 and 5 durable commits (the claim, the 2 DDL statements, 1 progress update, the \
+                 final transaction), against the floor's 5 statements and 3 commits, and 11 \
+                 round trips and 6 commits before. The durable commits that remain are what \
+                 statement-precise progress costs: the claim must be committed before the first \
+                 statement runs, and the progress of statement k before statement k + 1 does."
                     .to_owned(),
             ),
         }
@@ -403,15 +455,17 @@ impl Bench<'_> {
         Ok(time)
     }
 
-    fn cairn_apply(&self, dir: &Path, url: &str, one_by_one: bool) -> Result<Duration> {
+    /// `wrap`: `None` times the driver as it is; `Some(packets)` wraps it in
+    /// [`OneByOne`], stating statement packets only with `packets`.
+    fn cairn_apply(&self, dir: &Path, url: &str, wrap: Option<bool>) -> Result<Duration> {
         let started = Instant::now();
         let applied = self.runtime.block_on(async {
             let migrations = source::read_dir(dir)
                 .context(|| format!("reading migrations in {}", dir.display()))?;
             let migrator = Migrator::new(migrations, MigratorOptions::default());
             let mut driver = crate::error::connect(url).await?;
-            if one_by_one {
-                driver = Box::new(OneByOne(driver));
+            if let Some(packets) = wrap {
+                driver = Box::new(OneByOne(driver, packets));
             }
             let report = migrator
                 .up(driver.as_mut(), None)
@@ -732,11 +786,12 @@ fn client_version(client: &str) -> String {
         )
 }
 
-/// A driver with the trait's default [`Driver::execute_many`]: every other
-/// method goes to the wrapped driver, the optional ones included (its
-/// capabilities say it takes the run lock because the wrapped one does).
+/// A driver with the trait's defaults of [`Driver::execute_many`] and
+/// [`Driver::execute_packet`]: every other method goes to the wrapped
+/// driver, the optional ones included (its capabilities say it takes the run
+/// lock because the wrapped one does); statement packets only when `.1`.
 #[derive(Debug)]
-struct OneByOne(Box<dyn Driver>);
+struct OneByOne(Box<dyn Driver>, bool);
 
 #[async_trait]
 impl Driver for OneByOne {
@@ -745,7 +800,9 @@ impl Driver for OneByOne {
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.0.capabilities()
+        let mut capabilities = self.0.capabilities();
+        capabilities.statement_packets &= self.1;
+        capabilities
     }
 
     async fn lock(&mut self, timeout: Duration) -> std::result::Result<(), DriverError> {

@@ -49,6 +49,12 @@ pub struct Capabilities {
     /// [`Driver::unlock`]. The migrator refuses to run on a driver without it,
     /// before it changes anything.
     pub run_lock: bool,
+    /// Whether the driver implements [`Driver::execute_packet`] so that a
+    /// migration run outside a transaction sends its statements and Cairn's
+    /// progress writes together, in as few round trips as the driver can
+    /// (MySQL/MariaDB: multi-statement packets). Without it (the default)
+    /// the migrator sends them one by one.
+    pub statement_packets: bool,
 }
 
 impl Capabilities {
@@ -59,7 +65,15 @@ impl Capabilities {
             transactional_ddl,
             lock,
             run_lock: false,
+            statement_packets: false,
         }
+    }
+
+    /// The same capabilities, stating that the driver implements
+    /// [`Driver::execute_packet`] and wants the migrator to use it.
+    pub fn with_statement_packets(mut self) -> Self {
+        self.statement_packets = true;
+        self
     }
 
     /// The same capabilities, stating that the driver implements the run
@@ -335,6 +349,74 @@ pub trait Driver: Send + fmt::Debug {
 
     /// Runs one query; returns its rows with every value as text.
     async fn query(&mut self, sql: &str) -> Result<Rows, DriverError>;
+
+    /// Applies `settings` (when given, as [`Driver::apply_settings`] does),
+    /// then runs `statements` in order outside a transaction, each committed
+    /// as [`Driver::execute`] would, stopping at the first that fails: the
+    /// migrator's path for engines without transactional DDL when the
+    /// driver states [`Capabilities::statement_packets`]. The statements mix
+    /// a migration's own with Cairn's history writes, each write right after
+    /// the statement it records, so whatever prefix the server ran, the
+    /// history on the server says exactly how far it got.
+    ///
+    /// A driver sends them in as few round trips as it can while keeping
+    /// that outcome (MySQL: one multi-statement `COM_QUERY`, split before a
+    /// statement whose results it could not count). On failure it returns
+    /// the first step it could not confirm as completed: with a
+    /// [`DriverErrorKind::Connection`] error that step, and any after it,
+    /// may or may not have run on the server ([`PacketFailure::last_sent`]
+    /// says how far the round trip went). The default applies the
+    /// settings and runs the statements one by one with [`Driver::execute`].
+    async fn execute_packet(
+        &mut self,
+        settings: Option<&SessionSettings>,
+        statements: &[&str],
+    ) -> Result<(), PacketFailure> {
+        if let Some(settings) = settings {
+            self.apply_settings(settings)
+                .await
+                .map_err(|error| PacketFailure {
+                    at: PacketStep::Settings,
+                    error,
+                    last_sent: None,
+                })?;
+        }
+        for (index, statement) in statements.iter().enumerate() {
+            self.execute(statement)
+                .await
+                .map_err(|error| PacketFailure {
+                    at: PacketStep::Statement(index),
+                    error,
+                    last_sent: None,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a [`Driver::execute_packet`] stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketStep {
+    /// Applying the session settings; no statement ran.
+    Settings,
+    /// Statement `.0` (0-based, within the packet's statements): the ones
+    /// before it completed.
+    Statement(usize),
+}
+
+/// A failed [`Driver::execute_packet`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketFailure {
+    /// The first step not confirmed as completed.
+    pub at: PacketStep,
+    /// What the driver saw there.
+    pub error: DriverError,
+    /// The last statement (0-based) sent in the same round trip as the
+    /// failed step, when that is a later one: after a lost connection the
+    /// server may have run any statement up to it. `None` when nothing after
+    /// the failed step was sent (the outcome of every later step is known:
+    /// it did not run).
+    pub last_sent: Option<usize>,
 }
 
 /// The error for a driver whose [`Capabilities`] state no run lock: the

@@ -128,13 +128,14 @@
 
 mod error;
 mod options;
+mod packet;
 
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use cairn_core::dialect::mysql::MysqlDialect;
-use cairn_core::driver::Rows;
+use cairn_core::driver::{PacketFailure, PacketStep, Rows};
 use cairn_core::lock::{self, Pauses, TryLock};
 use cairn_core::timeouts::{self, Limit, Timeouts};
 use cairn_core::url::DatabaseUrl;
@@ -390,6 +391,119 @@ impl MySqlDriver {
         }
     }
 
+    /// The `SET SESSION` statement that applies `settings` and re-asserts
+    /// the session preconditions (a migration before may have changed them).
+    fn settings_statement(&self, settings: &SessionSettings) -> String {
+        let lock = settings.lock_timeout.map_or_else(
+            || "DEFAULT".to_owned(),
+            |t| lock_wait_seconds(t).to_string(),
+        );
+        let (variable, statement) = if self.is_mariadb() {
+            (
+                "max_statement_time",
+                settings.statement_timeout.map_or_else(
+                    || "DEFAULT".to_owned(),
+                    // Seconds with millisecond precision; never round a real timeout down to 0 (no limit).
+                    |t| {
+                        format!(
+                            "{:.3}",
+                            t.as_secs_f64().max(if t.is_zero() { 0.0 } else { 0.001 })
+                        )
+                    },
+                ),
+            )
+        } else {
+            (
+                "max_execution_time",
+                settings.statement_timeout.map_or_else(
+                    || "DEFAULT".to_owned(),
+                    |t| {
+                        let ms = t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 > 0);
+                        ms.min(u128::from(u32::MAX)).to_string()
+                    },
+                ),
+            )
+        };
+        let preconditions: String = self
+            .dialect
+            .session_preconditions()
+            .settings()
+            .iter()
+            .map(|s| format!(", SESSION {}", s.assignment))
+            .collect();
+        format!(
+            "SET SESSION lock_wait_timeout = {lock}, SESSION innodb_lock_wait_timeout = {lock}, SESSION {variable} = {statement}{preconditions}"
+        )
+    }
+
+    /// Notes what the server now bounds, once `settings` are applied.
+    fn settings_applied(&mut self, settings: &SessionSettings) {
+        // MySQL's max_execution_time stops SELECTs only: it bounds no DDL or DML.
+        self.statement_timeout = if self.is_mariadb() {
+            settings.statement_timeout
+        } else {
+            None
+        };
+    }
+
+    /// Sends `statements` as one multi-statement `COM_QUERY` and reads one
+    /// result per statement, each within the reply limit; on failure returns
+    /// the index of the statement whose result was not read (the server
+    /// stops a packet at its first error). Every statement but the last must
+    /// be [`packet::countable`]: the results after the last counted one are
+    /// all the last statement's.
+    async fn send_packet(&mut self, statements: &[&str]) -> Result<(), (usize, DriverError)> {
+        let server = self.dialect.flavour().name();
+        if self.abandoned {
+            return Err((0, timeouts::abandoned(server, &self.shown)));
+        }
+        let limit = self.reply_limit();
+        let after = limit.map(|l| l.after);
+        let last = statements.len().saturating_sub(1);
+        let sql = statements.join(";\n");
+        let conn = &mut self.conn;
+        // The index of the statement whose result is being read: each
+        // `Ok(None)` of `next` moves to the next result, which may be the
+        // error that stopped the packet (mysql_async keeps it pending and
+        // returns it from the next call, or from `drop_result`).
+        let mut done = 0;
+        let outcome = match timeouts::within(after, conn.query_iter(sql.as_str())).await {
+            Ok(Ok(mut result)) => loop {
+                if result.is_empty() {
+                    break match timeouts::within(after, result.drop_result()).await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(Ok(e)),
+                        Err(timeouts::TimedOut) => Err(Err(timeouts::TimedOut)),
+                    };
+                }
+                match timeouts::within(after, result.next()).await {
+                    Ok(Ok(None)) => done += 1,
+                    // Rows of the last statement (a `SELECT`, a `CALL`): read past them.
+                    Ok(Ok(Some(_))) => {}
+                    Ok(Err(e)) => break Err(Ok(e)),
+                    Err(timeouts::TimedOut) => break Err(Err(timeouts::TimedOut)),
+                }
+            },
+            Ok(Err(e)) => Err(Ok(e)),
+            Err(timeouts::TimedOut) => Err(Err(timeouts::TimedOut)),
+        };
+        let index = done.min(last);
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Ok(e)) => Err((index, error::statement_error(e))),
+            Err(Err(timeouts::TimedOut)) => {
+                self.abandoned = true;
+                Err((
+                    index,
+                    match limit {
+                        Some(limit) => limit.error(server, &self.shown),
+                        None => timeouts::abandoned(server, &self.shown),
+                    },
+                ))
+            }
+        }
+    }
+
     /// The first value of the first row of `sql`.
     async fn scalar(&mut self, sql: &str) -> Result<Option<String>, DriverError> {
         Ok(self
@@ -568,7 +682,9 @@ impl Driver for MySqlDriver {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new(false, LockKind::Session).with_run_lock()
+        Capabilities::new(false, LockKind::Session)
+            .with_run_lock()
+            .with_statement_packets()
     }
 
     async fn confirms_completed(&mut self, error: &DriverError) -> bool {
@@ -607,55 +723,73 @@ impl Driver for MySqlDriver {
     }
 
     async fn apply_settings(&mut self, settings: &SessionSettings) -> Result<(), DriverError> {
-        let lock = settings.lock_timeout.map_or_else(
-            || "DEFAULT".to_owned(),
-            |t| lock_wait_seconds(t).to_string(),
-        );
-        let (variable, statement) = if self.is_mariadb() {
-            (
-                "max_statement_time",
-                settings.statement_timeout.map_or_else(
-                    || "DEFAULT".to_owned(),
-                    // Seconds with millisecond precision; never round a real timeout down to 0 (no limit).
-                    |t| {
-                        format!(
-                            "{:.3}",
-                            t.as_secs_f64().max(if t.is_zero() { 0.0 } else { 0.001 })
-                        )
-                    },
-                ),
-            )
-        } else {
-            (
-                "max_execution_time",
-                settings.statement_timeout.map_or_else(
-                    || "DEFAULT".to_owned(),
-                    |t| {
-                        let ms = t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 > 0);
-                        ms.min(u128::from(u32::MAX)).to_string()
-                    },
-                ),
-            )
-        };
-        // The session preconditions again, in the same statement: a migration
-        // before may have changed them.
-        let preconditions: String = self
-            .dialect
-            .session_preconditions()
-            .settings()
-            .iter()
-            .map(|s| format!(", SESSION {}", s.assignment))
-            .collect();
-        self.execute(&format!(
-            "SET SESSION lock_wait_timeout = {lock}, SESSION innodb_lock_wait_timeout = {lock}, SESSION {variable} = {statement}{preconditions}"
-        ))
-        .await?;
-        // MySQL's max_execution_time stops SELECTs only: it bounds no DDL or DML.
-        self.statement_timeout = if self.is_mariadb() {
-            settings.statement_timeout
-        } else {
-            None
-        };
+        let statement = self.settings_statement(settings);
+        self.execute(&statement).await?;
+        self.settings_applied(settings);
+        Ok(())
+    }
+
+    async fn execute_packet(
+        &mut self,
+        settings: Option<&SessionSettings>,
+        statements: &[&str],
+    ) -> Result<(), PacketFailure> {
+        let rules = self.dialect.split_rules();
+        // Runs of countable statements, each in one packet; a statement
+        // whose results cannot be counted goes alone (see `packet`). The
+        // settings go first in the first packet.
+        let mut chunks: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut start = 0;
+        while start < statements.len() {
+            let mut end = start + 1;
+            if packet::countable(statements[start], &rules) {
+                while end < statements.len() && packet::countable(statements[end], &rules) {
+                    end += 1;
+                }
+            }
+            chunks.push(start..end);
+            start = end;
+        }
+        if let Some(settings) = settings {
+            let set = self.settings_statement(settings);
+            let previous = self.statement_timeout;
+            // The reply limits of this packet follow the new statement timeout.
+            self.settings_applied(settings);
+            let first = chunks
+                .first()
+                .filter(|c| packet::countable(statements[c.start], &rules))
+                .cloned();
+            let mut texts = vec![set.as_str()];
+            if let Some(first) = &first {
+                texts.extend_from_slice(&statements[first.clone()]);
+                chunks.remove(0);
+            }
+            if let Err((index, error)) = self.send_packet(&texts).await {
+                let (at, failed) = match index {
+                    0 => {
+                        self.statement_timeout = previous;
+                        (PacketStep::Settings, None)
+                    }
+                    i => (PacketStep::Statement(i - 1), Some(i - 1)),
+                };
+                let last = first.map(|c| c.end - 1);
+                return Err(PacketFailure {
+                    at,
+                    error,
+                    last_sent: last.filter(|&last| failed.is_none_or(|f| last > f)),
+                });
+            }
+        }
+        for chunk in chunks {
+            if let Err((index, error)) = self.send_packet(&statements[chunk.clone()]).await {
+                let failed = chunk.start + index;
+                return Err(PacketFailure {
+                    at: PacketStep::Statement(failed),
+                    error,
+                    last_sent: Some(chunk.end - 1).filter(|&last| last > failed),
+                });
+            }
+        }
         Ok(())
     }
 

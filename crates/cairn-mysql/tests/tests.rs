@@ -86,6 +86,7 @@ async fn server_has_tls(driver: &mut MySqlDriver) -> bool {
 mod conn;
 mod faults;
 mod online;
+mod packets;
 
 mod lifecycle;
 mod online_harness;

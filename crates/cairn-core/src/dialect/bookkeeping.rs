@@ -163,6 +163,14 @@ pub trait Bookkeeping {
         None
     }
 
+    /// The statements that open and commit a transaction when Cairn sends
+    /// it inside a statement packet (see `Driver::execute_packet`), where
+    /// the driver's own `begin` and `commit` cannot be called; `None` (the
+    /// default) when the product's drivers take no packets.
+    fn packet_transaction(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+
     /// Whether a composite key compares as a row value, `(a, b) > (1, 2)`,
     /// using the index; otherwise keyset bounds are written out as
     /// `a > 1 OR (a = 1 AND b > 2)` (the default, which every planner turns

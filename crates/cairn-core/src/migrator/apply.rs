@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use super::packet::{self, Lead};
 use super::{elapsed_ms, Applied, Migrator, Prepared};
 use crate::backfill;
 use crate::clock::UtcTime;
@@ -18,7 +19,7 @@ use crate::retry;
 
 /// Why running a migration's statements stopped.
 #[derive(Debug)]
-enum StepError {
+pub(super) enum StepError {
     /// Statement `.0` (0-based) failed.
     Statement(usize, DriverError),
     /// Statement `.0` completed, but recording that in the history failed.
@@ -26,6 +27,9 @@ enum StepError {
     /// A batch failed and the driver did not say which statement (see
     /// [`crate::driver::checked_execute_many`]).
     Batch(DriverError),
+    /// Something before the first statement failed (a packet's settings or
+    /// claim, see [`super::packet`]): nothing of the migration ran.
+    Failed(Error),
 }
 
 impl Migrator {
@@ -42,7 +46,11 @@ impl Migrator {
         // every migration: the driver also re-asserts session state there
         // (sql_mode) that a previous migration may have changed.
         let cache = driver.capabilities().transactional_ddl;
-        if !cache || *session != Some(step.settings) {
+        // With statement packets the settings go in the migration's first packet.
+        let packed = !step.transactional && packet::enabled(driver);
+        if packed {
+            *session = Some(step.settings);
+        } else if !cache || *session != Some(step.settings) {
             driver
                 .apply_settings(&step.settings)
                 .await
@@ -53,7 +61,8 @@ impl Migrator {
         let skipped = if step.transactional {
             self.run_transactional(driver, step, started).await?
         } else {
-            self.run_outside_transaction(driver, step, started).await?
+            self.run_outside_transaction(driver, step, started, packed)
+                .await?
         };
         let backfilled = if skipped || !self.backfills_up(step) {
             None
@@ -151,7 +160,11 @@ impl Migrator {
                 let _ = driver.rollback().await;
                 return Ok(true);
             }
-            match self.execute_statements(driver, step, 0, false, None).await {
+            let count = step.statements.len();
+            match self
+                .execute_statements(driver, step, 0, count, false, None)
+                .await
+            {
                 Ok(_) => {}
                 // Without progress recording only statements fail (at an
                 // index, or at one the driver could not name).
@@ -161,6 +174,7 @@ impl Migrator {
                             (Some(index), e)
                         }
                         StepError::Batch(e) => (None, e),
+                        StepError::Failed(error) => return Err(error),
                     };
                     // Claim a rollback only when the transaction was still open.
                     let open = match sql.transaction_probe() {
@@ -255,6 +269,7 @@ impl Migrator {
         driver: &mut dyn Driver,
         step: &Prepared<'_>,
         started: Instant,
+        packed: bool,
     ) -> Result<bool> {
         let engine = driver.dialect().engine();
         let sql = self.sql(driver);
@@ -278,7 +293,14 @@ impl Migrator {
             // Keep the applied row's identity; mark it running while it rolls back.
             Direction::Down => sql.update(&row),
         };
-        if driver.capabilities().lock == LockKind::Session {
+        let mut lead = Lead::default();
+        if packed {
+            // The settings and the claim go first in the packet of the statements.
+            lead = Lead {
+                settings: Some(step.settings),
+                claim: Some(claim),
+            };
+        } else if driver.capabilities().lock == LockKind::Session {
             // Under the session lock nobody else can claim it: one autocommitted write.
             driver
                 .execute(&claim)
@@ -307,7 +329,7 @@ impl Migrator {
                 .await
                 .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
         }
-        self.continue_outside_transaction(driver, step, row, 0, false, started)
+        self.continue_outside_transaction(driver, step, row, 0, false, started, lead)
             .await?;
         Ok(false)
     }
@@ -316,7 +338,9 @@ impl Migrator {
     /// `row` (already committed as `running`), and finishes or fails the row.
     /// With `in_doubt`, statement `from` is the one an interrupted run may
     /// have completed (see [`crate::recovery`]). Returns what was decided
-    /// about it.
+    /// about it. `lead` is what a packet sends first (empty unless the
+    /// driver takes packets, see [`super::packet`]).
+    #[allow(clippy::too_many_arguments)] // two call sites; the parts are the run's context
     pub(super) async fn continue_outside_transaction(
         &self,
         driver: &mut dyn Driver,
@@ -325,13 +349,35 @@ impl Migrator {
         from: usize,
         in_doubt: bool,
         started: Instant,
+        lead: Lead,
     ) -> Result<Option<String>> {
         let engine = driver.dialect().engine();
         let sql = self.sql(driver);
         let version = step.migration.version;
-        let outcome = self
-            .execute_statements(driver, step, from, in_doubt, Some((&sql, &mut row)))
-            .await;
+        let packed = packet::enabled(driver);
+        // The final row implies the last statement's progress when it is
+        // written in Cairn's transaction right after (see `super::packet`).
+        // (A migration with backfills writes more around its final row.)
+        let finish_packet = packed
+            && step.migration.backfills().is_empty()
+            && sql.dialect().packet_transaction().is_some();
+        let count = step.statements.len();
+        let outcome = if packed {
+            self.execute_packed(
+                driver,
+                step,
+                &sql,
+                &mut row,
+                from,
+                in_doubt,
+                lead,
+                finish_packet,
+            )
+            .await
+        } else {
+            self.execute_statements(driver, step, from, count, in_doubt, Some((&sql, &mut row)))
+                .await
+        };
         let recovered = match outcome {
             Ok(recovered) => recovered,
             Err(StepError::Progress(index, e)) => {
@@ -352,10 +398,13 @@ impl Migrator {
                 ));
             }
             Err(StepError::Statement(index, e)) => {
+                // In a packet too the index is exact here: a lost connection
+                // with more of the packet sent is `StepError::Failed`.
                 return Err(self
                     .fail_outside_transaction(driver, step, row, from, in_doubt, index, e, started)
                     .await);
             }
+            Err(StepError::Failed(error)) => return Err(error),
             // Progress is recorded statement by statement, never in a batch.
             Err(StepError::Batch(e)) => {
                 return Err(Error::driver(
@@ -365,6 +414,8 @@ impl Migrator {
                 ));
             }
         };
+        // The progress of every statement, for a finish packet that fails.
+        let progress = row.clone();
         let ms = elapsed_ms(started);
         let now = UtcTime::now().rfc3339();
         if self.backfills_up(step) {
@@ -400,8 +451,13 @@ impl Migrator {
             })?;
             finish.push(checkpoints.delete(version));
         }
-        self.in_transaction(driver, &finish, "recording the migration in the history")
-            .await?;
+        if finish_packet && count > 0 {
+            self.finish_packed(driver, step, &sql, &progress, &finish)
+                .await?;
+        } else {
+            self.in_transaction(driver, &finish, "recording the migration in the history")
+                .await?;
+        }
         Ok(recovered)
     }
 
@@ -527,11 +583,12 @@ impl Migrator {
     /// With `in_doubt`, statement `from` may have completed in an interrupted
     /// run: an error that the driver says means "already done" counts it as
     /// completed, and the returned note says so.
-    async fn execute_statements(
+    pub(super) async fn execute_statements(
         &self,
         driver: &mut dyn Driver,
         step: &Prepared<'_>,
         from: usize,
+        until: usize,
         in_doubt: bool,
         mut progress: Option<(&HistorySql, &mut HistoryRow)>,
     ) -> Result<Option<String>, StepError> {
@@ -555,7 +612,7 @@ impl Migrator {
             };
         }
         let mut recovered = None;
-        for (index, statement) in step.statements.iter().enumerate().skip(from) {
+        for (index, statement) in step.statements.iter().enumerate().take(until).skip(from) {
             let mut attempt = 0;
             loop {
                 driver.set_workload(Workload::User);

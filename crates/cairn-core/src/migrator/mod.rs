@@ -46,6 +46,7 @@ mod dry_run;
 mod online;
 #[cfg(test)]
 mod online_tests;
+mod packet;
 mod prepare;
 #[cfg(test)]
 mod recording;

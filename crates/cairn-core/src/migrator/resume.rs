@@ -176,7 +176,15 @@ impl Migrator {
             .await
             .map_err(|e| Error::driver(engine, "marking the migration as running again", e))?;
         let confirmed = self
-            .continue_outside_transaction(driver, &step, running, done, in_doubt, started)
+            .continue_outside_transaction(
+                driver,
+                &step,
+                running,
+                done,
+                in_doubt,
+                started,
+                super::packet::Lead::default(),
+            )
             .await?;
         let backfilled = if self.backfills_up(&step) {
             Some(self.run_backfills(driver, migration, started).await?)

@@ -133,6 +133,11 @@ impl Bookkeeping for MysqlDialect {
         }
     }
 
+    /// The same statements the driver's `begin` and `commit` send.
+    fn packet_transaction(&self) -> Option<(&'static str, &'static str)> {
+        Some(("START TRANSACTION", "COMMIT"))
+    }
+
     fn lock_blocker_hint(&self) -> &'static str {
         "find it with `SELECT * FROM information_schema.PROCESSLIST WHERE COMMAND = 'Sleep' OR STATE LIKE '%lock%'` and, for InnoDB transactions, `information_schema.INNODB_TRX`"
     }

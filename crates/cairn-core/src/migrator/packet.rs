@@ -1,0 +1,488 @@
+//! Statement packets (issue 14): a migration that runs outside a transaction,
+//! on a driver that states [`Capabilities::statement_packets`] (MySQL and
+//! MariaDB), goes to the server in two round trips instead of one per
+//! statement and per history write.
+//!
+//! The first packet holds the session settings, the claim (the `running`
+//! row), then each statement followed by the progress write that records it;
+//! the second, Cairn's transaction with the final row and the log entry. The
+//! server runs a packet in order and stops at the first statement that
+//! fails, so the history it holds always says exactly which statements
+//! completed: each progress write follows its statement in the same stream,
+//! whatever prefix of the packet the server ran before an error, a kill or a
+//! lost connection. The last statement's progress write is left out: the
+//! final row, written next, implies it, and a run that dies before writing it
+//! leaves that statement in doubt, which is what a run that dies between a
+//! statement and its progress write leaves too (see [`crate::recovery`]).
+//!
+//! What stays as before: a statement that times out on a lock is retried
+//! with backoff (the packet is sent again from it); the statement in doubt of
+//! `--resume` runs alone, so that its error can confirm it completed; a
+//! driver that cannot count a statement's results (MySQL `CALL`, a `SELECT`)
+//! sends it in a round trip of its own, inside [`Driver::execute_packet`].
+//!
+//! [`Capabilities::statement_packets`]: crate::driver::Capabilities::statement_packets
+
+use super::apply::StepError;
+use super::{Migrator, Prepared};
+use crate::driver::{
+    Driver, DriverError, DriverErrorKind, LockKind, PacketFailure, PacketStep, SessionSettings,
+    Workload,
+};
+use crate::error::{Error, Result};
+use crate::history::{HistoryRow, HistorySql};
+use crate::migration::Direction;
+
+/// What a packet sends before the migration's statements: the settings and
+/// the claim, when the caller has not sent them already.
+#[derive(Debug, Default)]
+pub(super) struct Lead {
+    /// The session settings of the migration.
+    pub(super) settings: Option<SessionSettings>,
+    /// The claim: the `running` row, committed before any statement runs.
+    pub(super) claim: Option<String>,
+}
+
+impl Lead {
+    fn is_empty(&self) -> bool {
+        self.settings.is_none() && self.claim.is_none()
+    }
+}
+
+/// What one statement of a packet is, to read a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Claim,
+    /// Statement `.0` of the migration.
+    Statement(usize),
+    /// The progress write after statement `.0`.
+    Progress(usize),
+}
+
+/// Whether the migrator sends statements in packets on `driver`.
+pub(super) fn enabled(driver: &dyn Driver) -> bool {
+    let capabilities = driver.capabilities();
+    capabilities.statement_packets && capabilities.lock == LockKind::Session
+}
+
+/// Sets `row`'s progress to `done` statements of `step`.
+pub(super) fn set_done(row: &mut HistoryRow, step: &Prepared<'_>, done: usize) {
+    row.statements_done = Some(done as i64);
+    row.statements_checksum = (done > 0).then(|| {
+        crate::checksum::statements_checksum(step.statements[..done].iter().map(|s| s.sql.as_str()))
+    });
+}
+
+impl Migrator {
+    /// Runs the statements of `step` from `from` on in packets, after what
+    /// `lead` holds, recording progress in `row` as [`Migrator::execute_statements`]
+    /// does; with `omit_last`, the last statement's progress write is left to
+    /// the final row. On return `row` counts the statements known completed.
+    #[allow(clippy::too_many_arguments)] // one call site; the parts are the run's context
+    pub(super) async fn execute_packed(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        sql: &HistorySql,
+        row: &mut HistoryRow,
+        from: usize,
+        in_doubt: bool,
+        mut lead: Lead,
+        omit_last: bool,
+    ) -> std::result::Result<Option<String>, StepError> {
+        let engine = driver.dialect().engine();
+        let count = step.statements.len();
+        let mut next = from;
+        let mut recovered = None;
+        if in_doubt && from < count {
+            // The statement in doubt runs alone: its error may confirm it completed.
+            if !lead.is_empty() {
+                self.send(
+                    driver,
+                    step,
+                    sql,
+                    row,
+                    from,
+                    std::mem::take(&mut lead),
+                    false,
+                )
+                .await?;
+            }
+            recovered = self
+                .execute_statements(driver, step, from, from + 1, true, Some((sql, &mut *row)))
+                .await?;
+            next = from + 1;
+        }
+        if next == count && lead.is_empty() {
+            return Ok(recovered);
+        }
+        let mut attempt = 0;
+        loop {
+            let failure = self
+                .send(
+                    driver,
+                    step,
+                    sql,
+                    row,
+                    next,
+                    std::mem::take(&mut lead),
+                    omit_last,
+                )
+                .await;
+            match failure {
+                Ok(()) => {
+                    set_done(row, step, count);
+                    return Ok(recovered);
+                }
+                // Outside a transaction a statement that timed out on a lock did nothing: retry it.
+                Err(StepError::Statement(index, e))
+                    if e.kind == DriverErrorKind::LockTimeout
+                        && attempt < self.options.lock_retries =>
+                {
+                    if index > next {
+                        attempt = 0;
+                    }
+                    self.backoff(attempt).await;
+                    attempt += 1;
+                    next = index;
+                }
+                Err(StepError::Statement(index, e)) => {
+                    let e = self.gave_up(engine, step, e, attempt);
+                    return Err(StepError::Statement(index, e));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
+    /// Sends one packet: `lead`, then the statements from `next` with their
+    /// progress writes. On failure `row` counts the statements the packet
+    /// confirmed, and the error says which step failed.
+    #[allow(clippy::too_many_arguments)] // private; the parts are the run's context
+    async fn send(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        sql: &HistorySql,
+        row: &mut HistoryRow,
+        next: usize,
+        lead: Lead,
+        omit_last: bool,
+    ) -> std::result::Result<(), StepError> {
+        let engine = driver.dialect().engine();
+        let count = step.statements.len();
+        let mut statements: Vec<String> = Vec::new();
+        let mut roles = Vec::new();
+        if let Some(claim) = lead.claim {
+            statements.push(claim);
+            roles.push(Role::Claim);
+        }
+        let mut progress = row.clone();
+        for index in next..count {
+            statements.push(step.statements[index].sql.clone());
+            roles.push(Role::Statement(index));
+            if !(omit_last && index + 1 == count) {
+                set_done(&mut progress, step, index + 1);
+                statements.push(sql.update(&progress));
+                roles.push(Role::Progress(index));
+            }
+        }
+        let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+        driver.set_workload(Workload::User);
+        let outcome = driver.execute_packet(lead.settings.as_ref(), &refs).await;
+        driver.set_workload(Workload::Bookkeeping);
+        let Err(PacketFailure {
+            at,
+            error,
+            last_sent,
+        }) = outcome
+        else {
+            return Ok(());
+        };
+        // The connection was lost with more of the packet sent after the
+        // step that failed: the server may have run any of it, and only the
+        // history it holds says how far it got.
+        let failed = match at {
+            PacketStep::Settings => None,
+            PacketStep::Statement(index) => Some(index),
+        };
+        let lost = error.kind == DriverErrorKind::Connection;
+        if let Some(last) = last_sent.filter(|&last| lost && failed.is_none_or(|f| last > f)) {
+            let before = failed.unwrap_or(0).min(roles.len());
+            let confirmed = roles[..before]
+                .iter()
+                .filter(|r| matches!(r, Role::Statement(_)))
+                .count()
+                + next;
+            let sent = roles[..=last.min(roles.len().saturating_sub(1))]
+                .iter()
+                .rev()
+                .find_map(|r| match r {
+                    Role::Statement(i) => Some(*i + 1),
+                    _ => None,
+                })
+                .unwrap_or(confirmed);
+            set_done(row, step, confirmed);
+            let advice = match step.direction {
+                Direction::Up => crate::recovery::resume_in_doubt_advice(),
+                Direction::Down => crate::recovery::rollback_advice(),
+            };
+            return Err(StepError::Failed(Error::driver(
+                engine,
+                format!(
+                    "{} of migration {} ({}): the connection was lost while the server ran statements {} to {sent} of {count}, sent in one packet, each followed by the history write that records it; {confirmed} statement(s) are known completed, and the server may have run more of the packet before it noticed: the history on the server records exactly how far it got, and the statement after the last one it records is in doubt. On a new connection, `cairn status` shows it; {advice}",
+                    step.direction,
+                    step.migration.version,
+                    step.migration.name,
+                    (confirmed + 1).min(sent),
+                ),
+                error,
+            )));
+        }
+        let Some(index) = failed else {
+            return Err(StepError::Failed(Error::driver(
+                engine,
+                "setting lock and statement timeouts",
+                error,
+            )));
+        };
+        let Some(role) = roles.get(index).copied() else {
+            return Err(StepError::Failed(Error::driver(
+                engine,
+                format!(
+                    "running migration {} ({})",
+                    step.migration.version, step.migration.name
+                ),
+                bad_index(driver.driver_name(), index, roles.len(), error),
+            )));
+        };
+        match role {
+            Role::Claim => Err(StepError::Failed(Error::driver(
+                engine,
+                "claiming the migration in the history",
+                error,
+            ))),
+            Role::Statement(statement) => {
+                set_done(row, step, statement);
+                Err(StepError::Statement(statement, error))
+            }
+            Role::Progress(statement) => {
+                set_done(row, step, statement);
+                Err(StepError::Progress(statement, error))
+            }
+        }
+    }
+}
+
+impl Migrator {
+    /// Records `step` as done with `finish` in Cairn's transaction, sent as
+    /// one packet. When that fails short of a lost connection, the
+    /// transaction is rolled back, the last statement's progress (left to
+    /// the final row) is written from `progress`, and `finish` is recorded
+    /// again as on every other driver, with its retries.
+    pub(super) async fn finish_packed(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        sql: &HistorySql,
+        progress: &HistoryRow,
+        finish: &[String],
+    ) -> Result<()> {
+        let engine = driver.dialect().engine();
+        let Some((begin, commit)) = sql.dialect().packet_transaction() else {
+            return self
+                .in_transaction(driver, finish, "recording the migration in the history")
+                .await;
+        };
+        let mut statements = vec![begin];
+        statements.extend(finish.iter().map(String::as_str));
+        statements.push(commit);
+        let Err(PacketFailure { error, .. }) = driver.execute_packet(None, &statements).await
+        else {
+            return Ok(());
+        };
+        let count = step.statements.len();
+        if error.kind == DriverErrorKind::Connection {
+            return Err(Error::driver(
+                engine,
+                format!(
+                    "recording {} of migration {} ({}) in the history after its {count} statement(s) completed: the connection was lost, so whether the final row was committed is unknown; on a new connection `cairn status` tells: if it shows the migration still running, statement {count} is in doubt and `cairn up --resume` confirms it",
+                    step.direction, step.migration.version, step.migration.name
+                ),
+                error,
+            ));
+        }
+        tracing::info!(%error, "recording the migration in one packet failed; recording it again step by step");
+        let _ = driver.rollback().await;
+        driver.execute(&sql.update(progress)).await.map_err(|e| {
+            Error::driver(
+                engine,
+                format!(
+                    "recording progress after statement {count} of {count} of migration {} (the statement completed, but the history still counts {} done, so the next run sees statement {count} as in doubt)",
+                    step.migration.version,
+                    count - 1
+                ),
+                e,
+            )
+        })?;
+        self.in_transaction(driver, finish, "recording the migration in the history")
+            .await
+    }
+}
+
+/// The error for a packet failure at an index outside the packet.
+fn bad_index(driver: &str, index: usize, count: usize, error: DriverError) -> DriverError {
+    DriverError::new(
+        error.kind,
+        format!(
+            "driver `{driver}` failed a packet of {count} statement(s) but named statement index {index}, outside the packet, so which statement failed is unknown (a bug in the driver's Driver::execute_packet); the history on the server says how far the migration got (`cairn status`); the driver's error: {}",
+            error.message
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::super::recording::{Call, RecordingDriver};
+    use super::super::{Migrator, MigratorOptions};
+    use crate::driver::{Capabilities, DriverErrorKind, LockKind};
+    use crate::history::HistoryState;
+    use crate::migration::{Directives, Layout, Migration, Script, Scripts};
+
+    fn migration() -> Migration {
+        let script = |file: &str, text: &str| Script {
+            path: PathBuf::from(format!("migrations/1_m1/{file}")),
+            first_line: 1,
+            text: text.to_owned(),
+            directives: Directives::default(),
+        };
+        Migration {
+            version: 1.into(),
+            name: "m1".to_owned(),
+            layout: Layout::Cairn,
+            location: PathBuf::from("migrations/1_m1"),
+            up: Scripts {
+                plain: Some(script(
+                    "up.sql",
+                    "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\nCREATE TABLE c (id INT);\n",
+                )),
+                overrides: BTreeMap::new(),
+            },
+            down: Scripts {
+                plain: Some(script("down.sql", "DROP TABLE c;\nDROP TABLE b;\nDROP TABLE a;\n")),
+                overrides: BTreeMap::new(),
+            },
+            declaration: None,
+        }
+    }
+
+    /// A driver without transactional DDL that takes packets (through the
+    /// trait's default `execute_packet`, which records each statement).
+    fn driver() -> RecordingDriver {
+        RecordingDriver::with_capabilities(
+            Capabilities::new(false, LockKind::Session)
+                .with_run_lock()
+                .with_statement_packets(),
+        )
+    }
+
+    fn progress_writes(driver: &RecordingDriver) -> Vec<String> {
+        driver
+            .calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Execute(sql)
+                    if sql.contains("statements_done = ") && sql.contains("'running'") =>
+                {
+                    let done = sql.split("statements_done = ").nth(1)?;
+                    Some(done.split(',').next()?.to_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// On a dialect without a packet transaction (the fake's, SQLite's) the
+    /// finish is recorded as on every driver, so every statement's progress
+    /// is written; the MariaDB tests cover the finish packet, which leaves
+    /// the last one to the final row.
+    #[tokio::test]
+    async fn packets_record_each_statement_and_send_the_settings_first() {
+        let migrator = Migrator::new(vec![migration()], MigratorOptions::default());
+        let mut driver = driver();
+        migrator.up(&mut driver, None).await.expect("up");
+        assert_eq!(progress_writes(&driver), ["1", "2", "3"]);
+        assert_eq!(driver.cell(1, "state").as_deref(), Some("applied"));
+        assert_eq!(driver.cell(1, "statements_done"), None);
+        // The settings go with the packet: applied once, before the claim.
+        let settings = driver
+            .calls
+            .iter()
+            .position(|c| *c == Call::ApplySettings)
+            .expect("settings");
+        let claim = driver
+            .calls
+            .iter()
+            .position(|c| matches!(c, Call::Execute(sql) if sql.starts_with("INSERT INTO \"cairn_history\"")))
+            .expect("claim");
+        assert!(settings < claim, "{:?}", driver.calls);
+    }
+
+    #[tokio::test]
+    async fn a_statement_failing_in_a_packet_is_recorded_after_the_ones_before_it() {
+        let migrator = Migrator::new(vec![migration()], MigratorOptions::default());
+        let mut driver = driver();
+        driver.fail_user_statement(2);
+        let failure = migrator.up(&mut driver, None).await.expect_err("failed");
+        assert!(
+            failure.error.to_string().contains("at statement 2 of 3"),
+            "{}",
+            failure.error
+        );
+        assert_eq!(driver.cell(1, "state").as_deref(), Some("failed"));
+        assert_eq!(driver.cell(1, "statements_done").as_deref(), Some("1"));
+        assert_eq!(driver.applied(), ["CREATE TABLE a (id INT)"]);
+        // `--resume` continues from statement 2.
+        migrator.up_resume(&mut driver, None).await.expect("resume");
+        assert_eq!(driver.cell(1, "state").as_deref(), Some("applied"));
+        assert_eq!(driver.applied_count("CREATE TABLE"), 3);
+    }
+
+    #[tokio::test]
+    async fn a_lock_timeout_in_a_packet_retries_from_that_statement() {
+        let migrator = Migrator::new(
+            vec![migration()],
+            MigratorOptions {
+                retry_backoff: std::time::Duration::from_millis(1),
+                ..MigratorOptions::default()
+            },
+        );
+        let mut driver = driver();
+        driver.fail_matching("TABLE b", DriverErrorKind::LockTimeout, 2);
+        migrator.up(&mut driver, None).await.expect("up");
+        assert_eq!(driver.applied_count("TABLE a"), 1);
+        assert_eq!(driver.applied_count("TABLE b"), 1);
+        assert_eq!(driver.applied_count("TABLE c"), 1);
+        assert_eq!(
+            driver.cell(1, "state").as_deref(),
+            Some(HistoryState::Applied.as_str())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rollback_in_packets_is_claimed_and_recorded() {
+        let migrator = Migrator::new(vec![migration()], MigratorOptions::default());
+        let mut driver = driver();
+        migrator.up(&mut driver, None).await.expect("up");
+        driver.fail_user_statement(2);
+        migrator
+            .down(&mut driver, crate::plan::DownTarget::All)
+            .await
+            .expect_err("the rollback failed");
+        assert_eq!(driver.cell(1, "state").as_deref(), Some("failed"));
+        assert_eq!(driver.cell(1, "statements_done").as_deref(), Some("1"));
+    }
+}
