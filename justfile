@@ -54,7 +54,7 @@ doc *args:
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features {{args}}
 
 # The crates that are published (cairn-bench and the workspace's tests are not).
-publishable := "-p cairn-core -p cairn-sqlite -p cairn-postgres -p cairn-mysql -p cairn-testkit -p cairn -p cairn-cli"
+publishable := "-p cairn-core -p cairn-sqlite -p cairn-postgres -p cairn-mysql -p cairn-testkit -p cairn-macros -p cairn-build -p cairn -p cairn-sqlx -p cairn-cli"
 
 # Cargo orders them by their dependencies (docs/cli.md).
 # Pack the publishable crates into target/package/.
