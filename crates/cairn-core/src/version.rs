@@ -12,7 +12,7 @@
 //! their names, which is the order Flyway applies them in.
 //!
 //! The type is `Copy` and opaque: build one with [`From<i64>`],
-//! [`FromStr`](std::str::FromStr), [`Version::from_parts`] or
+//! [`FromStr`], [`Version::from_parts`] or
 //! [`Version::repeatable`]; it is `Ord`, `Hash`, `Display`, and serializes as
 //! a JSON number when it is one integer, else as its text (`"1.1"`,
 //! `"R__views"`).

@@ -15,33 +15,6 @@ pub mod refinery;
 pub mod sqlx;
 pub mod typeorm;
 
-/// The first `n` words of a statement, upper-cased, skipping whitespace and
-/// `--`/`/* */` comments; stops at anything that is not a word. For the
-/// layouts' statement rules (which statements a tool runs outside a
-/// transaction).
-pub(crate) fn leading_words(sql: &str, n: usize) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut rest = sql;
-    while words.len() < n {
-        rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.split_once('\n').map_or("", |(_, tail)| tail);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map_or("", |(_, tail)| tail);
-        } else {
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            if end == 0 {
-                break;
-            }
-            words.push(rest[..end].to_ascii_uppercase());
-            rest = &rest[end..];
-        }
-    }
-    words
-}
-
 /// Whether `text` contains the word `needle` (ASCII, any case, not part of
 /// a longer identifier): a cheap test before a script is split.
 pub(crate) fn contains_word_ignore_case(text: &str, needle: &str) -> bool {

@@ -20,7 +20,7 @@
 //! diesel project.
 //!
 //! `metadata.toml` with `run_in_transaction = false` runs the folder's scripts
-//! outside a transaction ([`no_transaction`]).
+//! outside a transaction (`no_transaction`).
 
 pub mod history;
 
@@ -46,7 +46,7 @@ pub(crate) fn folder(name: &str) -> Option<Result<(Version, &str), String>> {
 /// The Cairn version of a version diesel wrote in its history table
 /// (`__diesel_schema_migrations.version`: the folder's prefix without its
 /// `-`): `20230115093000`, `20240131120000000a` (≥ 2.2) and `00000000000000`
-/// map as the folders do ([`folder`]); `None` for anything else.
+/// map as the folders do (`folder`); `None` for anything else.
 pub fn history_version(text: &str) -> Option<Version> {
     if text == &INITIAL_SETUP[..14] {
         return Some(Version::from(0_i64));

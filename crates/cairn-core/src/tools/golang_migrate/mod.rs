@@ -13,7 +13,7 @@
 //!   [`crate::split::transaction_control`]): inside Cairn's transaction its
 //!   `COMMIT` would commit Cairn's work half way;
 //! - a script holding a statement PostgreSQL cannot run inside a transaction
-//!   block ([`runs_as_written`]): `CREATE INDEX CONCURRENTLY` and the
+//!   block (`runs_as_written`): `CREATE INDEX CONCURRENTLY` and the
 //!   like, which golang-migrate projects keep in a file of their own.
 //!
 //! Every other script runs in Cairn's transaction where the engine has

@@ -9,10 +9,10 @@
 //! - `migration.sql` is run as Prisma runs it: Prisma adds no transaction, so a
 //!   script with its own `BEGIN;`/`COMMIT;`, or with a statement PostgreSQL
 //!   refuses in a transaction, runs outside Cairn's transaction (the rule of
-//!   [`crate::tools::golang_migrate::runs_as_written`]); any other script runs
+//!   `crate::tools::golang_migrate::runs_as_written`); any other script runs
 //!   in Cairn's transaction where the engine has transactional DDL.
 //! - `migration_lock.toml` names the provider the migrations were written for
-//!   (Prisma reads the first line starting with `provider`). [`check_provider`]
+//!   (Prisma reads the first line starting with `provider`). `check_provider`
 //!   (through [`crate::source::check_engine`]) refuses a database of another engine, before anything runs, with the line
 //!   of the file.
 //! - Prisma has no down scripts: `cairn down` refuses with a hint, and `cairn
