@@ -754,7 +754,7 @@ mod tests {
         failed.statements_done = Some(1);
         let mut running = applied(&ms[1]);
         running.state = HistoryState::Running;
-        let ghost = applied(&migration(crate::migration::Version::from(9), true));
+        let ghost = applied(&migration(9, true));
         let cases: Vec<(&str, Vec<HistoryRow>, Vec<Problem>)> = vec![
             ("clean", vec![applied(&ms[0])], vec![]),
             (
@@ -1005,11 +1005,7 @@ mod tests {
         let ms = source(&[1, 2, 3]);
         let mut modified = applied(&ms[1]);
         modified.checksum = "x".into();
-        let history = vec![
-            applied(&ms[0]),
-            modified,
-            applied(&migration(crate::migration::Version::from(5), true)),
-        ];
+        let history = vec![applied(&ms[0]), modified, applied(&migration(5, true))];
         let states: Vec<(i64, State)> = status(&ms, &history, E)
             .iter()
             .map(|s| (s.version.key(), s.state))

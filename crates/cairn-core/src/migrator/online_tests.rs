@@ -199,7 +199,8 @@ impl Dialect for TestOnline {
 
 // ----- migrations ----------------------------------------------------------
 
-fn script(version: Version, file: &str, text: &str) -> Script {
+fn script(version: impl Into<Version>, file: &str, text: &str) -> Script {
+    let version: Version = version.into();
     Script {
         path: PathBuf::from(format!("migrations/{version}_m{version}/{file}")),
         first_line: 1,
@@ -208,7 +209,8 @@ fn script(version: Version, file: &str, text: &str) -> Script {
     }
 }
 
-fn scripts(version: Version, file: &str, text: &str) -> Scripts {
+fn scripts(version: impl Into<Version>, file: &str, text: &str) -> Scripts {
+    let version: Version = version.into();
     Scripts {
         plain: Some(script(version, file, text)),
         overrides: BTreeMap::new(),
@@ -216,7 +218,8 @@ fn scripts(version: Version, file: &str, text: &str) -> Scripts {
 }
 
 /// A plain migration creating table `t<version>`.
-fn plain(version: Version) -> Migration {
+fn plain(version: impl Into<Version>) -> Migration {
+    let version: Version = version.into();
     Migration {
         version,
         name: format!("m{version}"),
@@ -234,7 +237,8 @@ fn plain(version: Version) -> Migration {
 
 /// A migration renaming `column` of `users` to `full_name`, with `up_sql`
 /// (and a down.sql undoing it) when given.
-fn rename(version: Version, column: &str, up_sql: Option<(&str, &str)>) -> Migration {
+fn rename(version: impl Into<Version>, column: &str, up_sql: Option<(&str, &str)>) -> Migration {
+    let version: Version = version.into();
     let toml = format!(
         "[[operation]]\nkind = \"rename_column\"\ntable = \"users\"\ncolumn = \"{column}\"\nto = \"full_name\"\n"
     );
@@ -280,7 +284,8 @@ fn driver(transactional: bool) -> (RecordingDriver, TestOnline) {
     (driver, dialect)
 }
 
-fn state(driver: &RecordingDriver, version: Version) -> Option<String> {
+fn state(driver: &RecordingDriver, version: impl Into<Version>) -> Option<String> {
+    let version: Version = version.into();
     driver.cell(version, "state")
 }
 
@@ -302,14 +307,7 @@ const EXPAND: [&str; 2] = [
 
 #[tokio::test]
 async fn up_expands_records_each_step_and_stops_before_later_migrations() {
-    let migrator = Migrator::new(
-        vec![
-            plain(crate::migration::Version::from(1)),
-            rename(crate::migration::Version::from(2), "name", None),
-            plain(crate::migration::Version::from(3)),
-        ],
-        options(),
-    );
+    let migrator = Migrator::new(vec![plain(1), rename(2, "name", None), plain(3)], options());
     let (mut driver, _) = driver(true);
     let report = migrator.up(&mut driver, None).await.expect("up");
 
@@ -323,25 +321,16 @@ async fn up_expands_records_each_step_and_stops_before_later_migrations() {
         driver.applied(),
         ["CREATE TABLE t1 (id INT)", EXPAND[0], EXPAND[1]]
     );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
     assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(3)),
+        state(&driver, 3),
         None,
         "3 is not applied over an expanded 2"
     );
-    assert_eq!(
-        driver.cell(crate::migration::Version::from(2), "statements_done"),
-        None
-    );
+    assert_eq!(driver.cell(2, "statements_done"), None);
     assert_eq!(
         log(&driver),
-        [
-            entry(crate::migration::Version::from(1), "up", "ok"),
-            entry(crate::migration::Version::from(2), "expand", "ok")
-        ]
+        [entry(1, "up", "ok"), entry(2, "expand", "ok")]
     );
     let held = report.held.expect("the run says where it stopped");
     assert_eq!(
@@ -370,13 +359,7 @@ async fn up_expands_records_each_step_and_stops_before_later_migrations() {
 
 #[tokio::test]
 async fn up_over_an_expanded_migration_refuses_naming_it_and_what_to_run() {
-    let migrator = Migrator::new(
-        vec![
-            rename(crate::migration::Version::from(2), "name", None),
-            plain(crate::migration::Version::from(3)),
-        ],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None), plain(3)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     let error = migrator
@@ -404,12 +387,9 @@ async fn up_over_an_expanded_migration_refuses_naming_it_and_what_to_run() {
     ] {
         assert!(message.contains(part), "{part}: {message}");
     }
-    assert_eq!(state(&driver, crate::migration::Version::from(3)), None);
+    assert_eq!(state(&driver, 3), None);
     // With nothing pending it is not an error, and says where it stands.
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let report = migrator.up(&mut driver, None).await.expect("nothing to do");
     assert!(report.migrations.is_empty());
     assert_eq!(report.held.map(|h| h.version.key()), Some(2));
@@ -417,13 +397,7 @@ async fn up_over_an_expanded_migration_refuses_naming_it_and_what_to_run() {
 
 #[tokio::test]
 async fn contract_runs_the_destructive_steps_then_up_goes_on() {
-    let migrator = Migrator::new(
-        vec![
-            rename(crate::migration::Version::from(2), "name", None),
-            plain(crate::migration::Version::from(3)),
-        ],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None), plain(3)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     let report = migrator
@@ -431,10 +405,7 @@ async fn contract_runs_the_destructive_steps_then_up_goes_on() {
         .await
         .expect("contract");
     assert_eq!(report.migrations[0].phase, Some(Phase::Contract));
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("applied")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("applied"));
     assert_eq!(
         driver.applied()[2..],
         [
@@ -443,26 +414,20 @@ async fn contract_runs_the_destructive_steps_then_up_goes_on() {
         ]
     );
     migrator.up(&mut driver, None).await.expect("up goes on");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(3)).as_deref(),
-        Some("applied")
-    );
+    assert_eq!(state(&driver, 3).as_deref(), Some("applied"));
     assert_eq!(
         log(&driver),
         [
-            entry(crate::migration::Version::from(2), "expand", "ok"),
-            entry(crate::migration::Version::from(2), "contract", "ok"),
-            entry(crate::migration::Version::from(3), "up", "ok")
+            entry(2, "expand", "ok"),
+            entry(2, "contract", "ok"),
+            entry(3, "up", "ok")
         ]
     );
 }
 
 #[tokio::test]
 async fn contract_compiles_from_the_shape_kept_at_expand() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, dialect) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     // The table changed since (the application, or expand itself): a fresh
@@ -472,10 +437,7 @@ async fn contract_compiles_from_the_shape_kept_at_expand() {
         .contract(&mut driver, Some(crate::migration::Version::from(2)))
         .await
         .expect("contract from the kept shape");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("applied")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("applied"));
 }
 
 #[tokio::test]
@@ -484,13 +446,7 @@ async fn up_with_contract_after_expand_contracts_at_once_and_goes_on() {
         contract_after_expand: true,
         ..options()
     };
-    let migrator = Migrator::new(
-        vec![
-            rename(crate::migration::Version::from(2), "name", None),
-            plain(crate::migration::Version::from(3)),
-        ],
-        options,
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None), plain(3)], options);
     let (mut driver, _) = driver(true);
     let report = migrator.up(&mut driver, None).await.expect("up --contract");
     let phases: Vec<(i64, Option<Phase>)> = report
@@ -506,19 +462,13 @@ async fn up_with_contract_after_expand_contracts_at_once_and_goes_on() {
             (3, None)
         ]
     );
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("applied")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("applied"));
     assert!(report.held.is_none());
 }
 
 #[tokio::test]
 async fn an_operation_that_does_not_compile_changes_nothing() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "nickname", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "nickname", None)], options());
     let (mut driver, _) = driver(true);
     let error = migrator
         .up(&mut driver, None)
@@ -552,10 +502,7 @@ async fn an_operation_that_does_not_compile_changes_nothing() {
 
 #[tokio::test]
 async fn a_failed_step_leaves_expanding_and_up_continues_from_that_step() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     driver.fail_matching("CREATE TRIGGER", DriverErrorKind::Statement, 1);
     let error = migrator
@@ -572,27 +519,10 @@ async fn a_failed_step_leaves_expanding_and_up_continues_from_that_step() {
     ] {
         assert!(message.contains(part), "{part}: {message}");
     }
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanding")
-    );
-    assert_eq!(
-        driver
-            .cell(crate::migration::Version::from(2), "statements_done")
-            .as_deref(),
-        Some("1")
-    );
-    assert!(driver
-        .cell(crate::migration::Version::from(2), "error")
-        .is_some_and(|e| e.contains("boom")));
-    assert_eq!(
-        log(&driver),
-        [entry(
-            crate::migration::Version::from(2),
-            "expand",
-            "failed"
-        )]
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanding"));
+    assert_eq!(driver.cell(2, "statements_done").as_deref(), Some("1"));
+    assert!(driver.cell(2, "error").is_some_and(|e| e.contains("boom")));
+    assert_eq!(log(&driver), [entry(2, "expand", "failed")]);
     assert_eq!(
         migrator
             .status(&mut driver)
@@ -605,14 +535,8 @@ async fn a_failed_step_leaves_expanding_and_up_continues_from_that_step() {
 
     migrator.up(&mut driver, None).await.expect("up continues");
     assert_eq!(driver.applied(), EXPAND);
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
-    assert_eq!(
-        driver.cell(crate::migration::Version::from(2), "error"),
-        None
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
+    assert_eq!(driver.cell(2, "error"), None);
 }
 
 #[tokio::test]
@@ -679,10 +603,7 @@ async fn ctrl_c_during_a_step_stops_the_phase_after_it_and_up_continues_from_the
 
 #[tokio::test]
 async fn a_step_whose_effect_is_there_is_skipped_by_its_guard() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     driver.fail_matching("CREATE TRIGGER", DriverErrorKind::Statement, 1);
     migrator
@@ -703,18 +624,12 @@ async fn a_step_whose_effect_is_there_is_skipped_by_its_guard() {
         "{:?}",
         driver.applied()
     );
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
 }
 
 #[tokio::test]
 async fn lock_timeouts_are_retried_then_fail_leaving_expanding() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     // Retried twice (lock_retries = 2): three timeouts give up.
     driver.fail_matching("ADD COLUMN", DriverErrorKind::LockTimeout, 3);
@@ -736,34 +651,20 @@ async fn lock_timeouts_are_retried_then_fail_leaving_expanding() {
     ] {
         assert!(message.contains(part), "{part}: {message}");
     }
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanding")
-    );
-    assert_eq!(
-        driver
-            .cell(crate::migration::Version::from(2), "statements_done")
-            .as_deref(),
-        Some("0")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanding"));
+    assert_eq!(driver.cell(2, "statements_done").as_deref(), Some("0"));
     assert!(driver.applied().is_empty());
 
     // Two timeouts are absorbed by the retries.
     driver.fail_matching("ADD COLUMN", DriverErrorKind::LockTimeout, 2);
     migrator.up(&mut driver, None).await.expect("retried");
     assert_eq!(driver.applied(), EXPAND);
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
 }
 
 #[tokio::test]
 async fn a_failed_contract_continues_from_its_step() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(false);
     migrator.up(&mut driver, None).await.expect("expand");
     driver.fail_matching("DROP COLUMN name", DriverErrorKind::Statement, 1);
@@ -773,16 +674,8 @@ async fn a_failed_contract_continues_from_its_step() {
         .expect_err("fails")
         .error;
     assert!(error.to_string().contains("cairn contract 2"), "{error}");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("contracting")
-    );
-    assert_eq!(
-        driver
-            .cell(crate::migration::Version::from(2), "statements_done")
-            .as_deref(),
-        Some("1")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("contracting"));
+    assert_eq!(driver.cell(2, "statements_done").as_deref(), Some("1"));
     // up refuses while it is contracting, and says what to run.
     let refused = migrator
         .up(&mut driver, None)
@@ -798,25 +691,15 @@ async fn a_failed_contract_continues_from_its_step() {
         .await
         .expect("continues");
     assert_eq!(driver.applied_count("DROP TRIGGER"), 1);
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("applied")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("applied"));
 }
 
 // ----- abort -----------------------------------------------------------------
 
 async fn assert_aborted(migrator: &Migrator, driver: &mut RecordingDriver) {
-    assert_eq!(
-        state(driver, crate::migration::Version::from(2)),
-        None,
-        "the row is gone"
-    );
+    assert_eq!(state(driver, 2), None, "the row is gone");
     assert!(driver.db.shapes.is_empty(), "the shape is forgotten");
-    assert_eq!(
-        log(driver).last(),
-        Some(&entry(crate::migration::Version::from(2), "abort", "ok"))
-    );
+    assert_eq!(log(driver).last(), Some(&entry(2, "abort", "ok")));
     assert_eq!(
         migrator
             .status(&mut *driver)
@@ -830,10 +713,7 @@ async fn assert_aborted(migrator: &Migrator, driver: &mut RecordingDriver) {
 
 #[tokio::test]
 async fn abort_undoes_an_expanded_migration() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     let report = migrator.abort(&mut driver, None).await.expect("abort");
@@ -849,18 +729,12 @@ async fn abort_undoes_an_expanded_migration() {
     assert_aborted(&migrator, &mut driver).await;
     // And it can be expanded again.
     migrator.up(&mut driver, None).await.expect("expand again");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
 }
 
 #[tokio::test]
 async fn abort_undoes_a_failed_expand() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(false);
     driver.fail_matching("CREATE TRIGGER", DriverErrorKind::Statement, 1);
     migrator.up(&mut driver, None).await.expect_err("fails");
@@ -874,10 +748,7 @@ async fn abort_undoes_a_failed_expand() {
 
 #[tokio::test]
 async fn abort_of_an_expand_that_did_nothing_only_forgets_it() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     driver.fail_matching("ADD COLUMN", DriverErrorKind::LockTimeout, 3);
     migrator.up(&mut driver, None).await.expect_err("gives up");
@@ -888,10 +759,7 @@ async fn abort_of_an_expand_that_did_nothing_only_forgets_it() {
 
 #[tokio::test]
 async fn abort_undoes_a_backfilling_migration() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     // As a run killed during its backfill leaves it.
@@ -909,10 +777,7 @@ async fn abort_undoes_a_backfilling_migration() {
 
 #[tokio::test]
 async fn a_failed_abort_continues_from_its_step() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     driver.fail_matching("DROP COLUMN IF EXISTS", DriverErrorKind::Statement, 1);
@@ -922,16 +787,8 @@ async fn a_failed_abort_continues_from_its_step() {
         .expect_err("fails")
         .error;
     assert!(error.to_string().contains("cairn abort 2"), "{error}");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("aborting")
-    );
-    assert_eq!(
-        driver
-            .cell(crate::migration::Version::from(2), "statements_done")
-            .as_deref(),
-        Some("1")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("aborting"));
+    assert_eq!(driver.cell(2, "statements_done").as_deref(), Some("1"));
     migrator.abort(&mut driver, None).await.expect("continues");
     assert_eq!(driver.applied_count("DROP TRIGGER IF EXISTS"), 1);
     assert_aborted(&migrator, &mut driver).await;
@@ -944,10 +801,7 @@ async fn up_sql_runs_before_the_operations_and_abort_runs_down_sql_after_them() 
             "CREATE TABLE audit (id INT);\nCREATE TABLE audit2 (id INT);\n",
             "DROP TABLE audit2;\nDROP TABLE audit;\n",
         );
-        let migrator = Migrator::new(
-            vec![rename(crate::migration::Version::from(2), "name", Some(up))],
-            options(),
-        );
+        let migrator = Migrator::new(vec![rename(2, "name", Some(up))], options());
         let (mut driver, _) = driver(transactional);
         let report = migrator.up(&mut driver, None).await.expect("expand");
         assert_eq!(report.migrations[0].statements, 4);
@@ -976,13 +830,7 @@ async fn up_sql_runs_before_the_operations_and_abort_runs_down_sql_after_them() 
 
 #[tokio::test]
 async fn commands_that_do_not_fit_the_state_are_refused_with_what_to_run() {
-    let migrator = Migrator::new(
-        vec![
-            rename(crate::migration::Version::from(2), "name", None),
-            plain(crate::migration::Version::from(3)),
-        ],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None), plain(3)], options());
     let (mut driver, _) = driver(true);
     let error = migrator
         .contract(&mut driver, None)
@@ -1053,13 +901,7 @@ async fn commands_that_do_not_fit_the_state_are_refused_with_what_to_run() {
 
 #[tokio::test]
 async fn down_of_a_contracted_migration_uncontracts_and_a_further_down_aborts() {
-    let migrator = Migrator::new(
-        vec![
-            plain(crate::migration::Version::from(1)),
-            rename(crate::migration::Version::from(2), "name", None),
-        ],
-        options(),
-    );
+    let migrator = Migrator::new(vec![plain(1), rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     migrator
@@ -1076,10 +918,7 @@ async fn down_of_a_contracted_migration_uncontracts_and_a_further_down_aborts() 
         report.held.as_ref().map(|h| h.state),
         Some(HistoryState::Expanded)
     );
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
     assert_eq!(
         driver.applied()[5..],
         [
@@ -1087,23 +926,16 @@ async fn down_of_a_contracted_migration_uncontracts_and_a_further_down_aborts() 
             "CREATE TRIGGER cairn_2_0_sync AGAIN"
         ]
     );
-    assert_eq!(
-        log(&driver).last(),
-        Some(&entry(
-            crate::migration::Version::from(2),
-            "uncontract",
-            "ok"
-        ))
-    );
+    assert_eq!(log(&driver).last(), Some(&entry(2, "uncontract", "ok")));
 
     let report = migrator
         .down(&mut driver, DownTarget::Steps(1))
         .await
         .expect("abort");
     assert_eq!(report.migrations[0].phase, Some(Phase::Abort));
-    assert_eq!(state(&driver, crate::migration::Version::from(2)), None);
+    assert_eq!(state(&driver, 2), None);
     assert_eq!(
-        state(&driver, crate::migration::Version::from(1)).as_deref(),
+        state(&driver, 1).as_deref(),
         Some("applied"),
         "one step only"
     );
@@ -1111,18 +943,12 @@ async fn down_of_a_contracted_migration_uncontracts_and_a_further_down_aborts() 
         .down(&mut driver, DownTarget::Steps(1))
         .await
         .expect("plain down");
-    assert_eq!(state(&driver, crate::migration::Version::from(1)), None);
+    assert_eq!(state(&driver, 1), None);
 }
 
 #[tokio::test]
 async fn down_all_takes_a_contracted_migration_all_the_way_back() {
-    let migrator = Migrator::new(
-        vec![
-            plain(crate::migration::Version::from(1)),
-            rename(crate::migration::Version::from(2), "name", None),
-        ],
-        options(),
-    );
+    let migrator = Migrator::new(vec![plain(1), rename(2, "name", None)], options());
     let (mut driver, _) = driver(false);
     migrator.up(&mut driver, None).await.expect("expand");
     migrator
@@ -1151,10 +977,7 @@ async fn down_all_takes_a_contracted_migration_all_the_way_back() {
 
 #[tokio::test]
 async fn a_failed_uncontract_continues_from_its_step_with_down() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     migrator
@@ -1168,36 +991,24 @@ async fn a_failed_uncontract_continues_from_its_step_with_down() {
         .expect_err("fails")
         .error;
     assert!(error.to_string().contains("cairn down"), "{error}");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("uncontracting")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("uncontracting"));
     migrator
         .down(&mut driver, DownTarget::Steps(1))
         .await
         .expect("continues");
     assert_eq!(driver.applied_count("ADD COLUMN name"), 1);
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
 }
 
 #[tokio::test]
 async fn redo_moves_an_operation_migration_one_phase_back_and_forth() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     let report = migrator.redo(&mut driver).await.expect("redo expanded");
     let phases: Vec<Option<Phase>> = report.migrations.iter().map(|m| m.phase).collect();
     assert_eq!(phases, [Some(Phase::Abort), Some(Phase::Expand)]);
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
     migrator
         .contract(&mut driver, None)
         .await
@@ -1205,20 +1016,14 @@ async fn redo_moves_an_operation_migration_one_phase_back_and_forth() {
     let report = migrator.redo(&mut driver).await.expect("redo applied");
     let phases: Vec<Option<Phase>> = report.migrations.iter().map(|m| m.phase).collect();
     assert_eq!(phases, [Some(Phase::Uncontract), Some(Phase::Contract)]);
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("applied")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("applied"));
 }
 
 // ----- status and dry runs ---------------------------------------------------
 
 #[tokio::test]
 async fn status_lists_the_expanded_migration_with_what_each_version_may_use() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     let status = migrator.status(&mut driver).await.expect("status");
@@ -1241,13 +1046,7 @@ async fn status_lists_the_expanded_migration_with_what_each_version_may_use() {
 
 #[tokio::test]
 async fn dry_runs_show_each_phase_and_write_nothing() {
-    let migrator = Migrator::new(
-        vec![
-            plain(crate::migration::Version::from(1)),
-            rename(crate::migration::Version::from(2), "name", None),
-        ],
-        options(),
-    );
+    let migrator = Migrator::new(vec![plain(1), rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     let planned = migrator.plan_up(&mut driver, None).await.expect("plan up");
     assert_eq!(planned.len(), 2);
@@ -1309,7 +1108,7 @@ async fn dry_runs_show_each_phase_and_write_nothing() {
         .sql
         .ends_with("ALTER TABLE users ADD COLUMN name"));
     assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
+        state(&driver, 2).as_deref(),
         Some("applied"),
         "dry runs changed nothing"
     );
@@ -1325,10 +1124,7 @@ async fn a_failing_up_sql_statement_stops_the_expand_where_up_and_abort_continue
     );
     // Outside a transaction: the first statement stays, abort refuses to
     // run a down.sql over half an up.sql, and up continues from the second.
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", Some(up))],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", Some(up))], options());
     let (mut driver, _) = driver(false);
     driver.fail_matching("audit2", DriverErrorKind::Statement, 1);
     let error = migrator
@@ -1348,16 +1144,8 @@ async fn a_failing_up_sql_statement_stops_the_expand_where_up_and_abort_continue
         "{error:?}"
     );
     assert!(error.to_string().contains("cairn up"), "{error}");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanding")
-    );
-    assert_eq!(
-        driver
-            .cell(crate::migration::Version::from(2), "statements_done")
-            .as_deref(),
-        Some("1")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanding"));
+    assert_eq!(driver.cell(2, "statements_done").as_deref(), Some("1"));
     let refused = migrator
         .abort(&mut driver, None)
         .await
@@ -1386,16 +1174,10 @@ async fn a_failing_up_sql_statement_stops_the_expand_where_up_and_abort_continue
         "each once: {:?}",
         driver.applied()
     );
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
 
     // In a transaction: nothing stays, and abort only forgets the row.
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", Some(up))],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", Some(up))], options());
     let (mut driver, _) = self::driver(true);
     driver.fail_matching("audit2", DriverErrorKind::Statement, 1);
     let error = migrator
@@ -1405,12 +1187,7 @@ async fn a_failing_up_sql_statement_stops_the_expand_where_up_and_abort_continue
         .error;
     assert!(error.to_string().contains("rolled back"), "{error}");
     assert!(driver.applied().is_empty());
-    assert_eq!(
-        driver
-            .cell(crate::migration::Version::from(2), "statements_done")
-            .as_deref(),
-        Some("0")
-    );
+    assert_eq!(driver.cell(2, "statements_done").as_deref(), Some("0"));
     migrator.abort(&mut driver, None).await.expect("abort");
     assert!(
         driver.applied().is_empty(),
@@ -1421,11 +1198,7 @@ async fn a_failing_up_sql_statement_stops_the_expand_where_up_and_abort_continue
 
 #[tokio::test]
 async fn abort_without_a_down_sql_for_its_up_sql_is_refused_changing_nothing() {
-    let mut m = rename(
-        crate::migration::Version::from(2),
-        "name",
-        Some(("CREATE TABLE audit (id INT);\n", "")),
-    );
+    let mut m = rename(2, "name", Some(("CREATE TABLE audit (id INT);\n", "")));
     m.down = Scripts::default();
     let migrator = Migrator::new(vec![m], options());
     let (mut driver, _) = driver(true);
@@ -1439,19 +1212,13 @@ async fn abort_without_a_down_sql_for_its_up_sql_is_refused_changing_nothing() {
         matches!(error, Error::NoDownScript { version, .. } if version == 2),
         "{error:?}"
     );
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
     assert_eq!(driver.applied().len(), 3);
 }
 
 #[tokio::test]
 async fn a_lost_or_unreadable_before_shape_is_named_with_what_to_do() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     let kept = driver.db.shapes.clone();
@@ -1478,7 +1245,7 @@ async fn a_lost_or_unreadable_before_shape_is_named_with_what_to_do() {
     assert!(error.to_string().contains("is not kept"), "{error}");
     assert!(error.to_string().contains("from a backup"), "{error}");
     assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
+        state(&driver, 2).as_deref(),
         Some("expanded"),
         "nothing changed"
     );
@@ -1491,13 +1258,10 @@ async fn a_lost_or_unreadable_before_shape_is_named_with_what_to_do() {
 
 #[tokio::test]
 async fn a_migration_in_a_phase_whose_files_are_gone_stops_every_command() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
-    let gone = Migrator::new(vec![plain(crate::migration::Version::from(3))], options());
+    let gone = Migrator::new(vec![plain(3)], options());
     let error = gone.up(&mut driver, None).await.expect_err("refused").error;
     assert!(
         matches!(error, Error::PhaseState { version, .. } if version == 2),
@@ -1510,15 +1274,12 @@ async fn a_migration_in_a_phase_whose_files_are_gone_stops_every_command() {
         .expect_err("refused")
         .error;
     assert!(error.to_string().contains("no longer on disk"), "{error}");
-    assert_eq!(state(&driver, crate::migration::Version::from(3)), None);
+    assert_eq!(state(&driver, 3), None);
 }
 
 #[tokio::test]
 async fn down_and_redo_refuse_states_they_cannot_move_and_say_what_to_run() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     driver.fail_matching("DROP COLUMN name", DriverErrorKind::Statement, 1);
@@ -1554,21 +1315,15 @@ async fn down_and_redo_refuse_states_they_cannot_move_and_say_what_to_run() {
             .contains("`cairn redo` needs it expanded or applied"),
         "{error}"
     );
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("contracting")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("contracting"));
 }
 
 #[tokio::test]
 async fn a_modified_migration_toml_refuses_contract_as_a_modified_migration() {
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
-    let mut changed = rename(crate::migration::Version::from(2), "name", None);
+    let mut changed = rename(2, "name", None);
     if let Some(declaration) = changed.declaration.as_mut() {
         declaration.text.push_str("# edited\n");
     }
@@ -1580,20 +1335,14 @@ async fn a_modified_migration_toml_refuses_contract_as_a_modified_migration() {
         .error;
     assert!(matches!(error, Error::Validation(_)), "{error:?}");
     assert!(error.to_string().contains("modified"), "{error}");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("expanded")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("expanded"));
 }
 
 #[tokio::test]
 async fn a_busy_history_table_is_retried_like_a_statement() {
     // SQLite: the application's writers hold the write lock when Cairn
     // records a step's progress or ends a phase; Cairn waits its turn.
-    let migrator = Migrator::new(
-        vec![rename(crate::migration::Version::from(2), "name", None)],
-        options(),
-    );
+    let migrator = Migrator::new(vec![rename(2, "name", None)], options());
     let (mut driver, _) = driver(true);
     migrator.up(&mut driver, None).await.expect("expand");
     driver.busy_history(2);
@@ -1601,10 +1350,7 @@ async fn a_busy_history_table_is_retried_like_a_statement() {
         .contract(&mut driver, None)
         .await
         .expect("the progress is recorded after two retries");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("applied")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("applied"));
 
     // Out of retries (lock_retries = 2): the phase stops, resumable.
     migrator
@@ -1622,8 +1368,5 @@ async fn a_busy_history_table_is_retried_like_a_statement() {
         .contract(&mut driver, None)
         .await
         .expect("contract continues once the history is free");
-    assert_eq!(
-        state(&driver, crate::migration::Version::from(2)).as_deref(),
-        Some("applied")
-    );
+    assert_eq!(state(&driver, 2).as_deref(), Some("applied"));
 }

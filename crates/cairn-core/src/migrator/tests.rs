@@ -80,12 +80,7 @@ async fn up_applies_in_order_and_records_rows() {
         .all(|m| m.transactional && m.statements == 3));
     assert_eq!(
         driver.applied(),
-        [
-            creates(crate::migration::Version::from(1)),
-            creates(crate::migration::Version::from(2)),
-            creates(crate::migration::Version::from(3))
-        ]
-        .concat()
+        [creates(1), creates(2), creates(3)].concat()
     );
     let history = migrator.history(&mut driver).await.expect("history");
     let rows: Vec<(i64, HistoryKind, HistoryState)> = history
@@ -96,12 +91,7 @@ async fn up_applies_in_order_and_records_rows() {
         rows,
         [1, 2, 3].map(|v| (v, HistoryKind::Sql, HistoryState::Applied))
     );
-    assert_eq!(
-        driver
-            .cell(crate::migration::Version::from(1), "kind")
-            .as_deref(),
-        Some("sql")
-    );
+    assert_eq!(driver.cell(1, "kind").as_deref(), Some("sql"));
     let log: Vec<(i64, &str, &str)> = driver
         .db
         .log
@@ -184,7 +174,7 @@ async fn a_failing_statement_in_a_transaction_rolls_back_and_records_nothing() {
     }
     assert_eq!(
         driver.applied(),
-        creates(crate::migration::Version::from(1)),
+        creates(1),
         "migration 2's first statement is undone"
     );
     assert!(driver.calls.contains(&Call::Rollback));
@@ -205,11 +195,7 @@ async fn a_failing_statement_outside_a_transaction_records_failed_with_statement
         "{:?}",
         failure.error
     );
-    assert_eq!(
-        driver.applied(),
-        &creates(crate::migration::Version::from(1))[..1],
-        "statement 1 stays"
-    );
+    assert_eq!(driver.applied(), &creates(1)[..1], "statement 1 stays");
     let history = migrator.history(&mut driver).await.expect("history");
     let row = &history[0];
     assert_eq!(row.state, HistoryState::Failed);
@@ -225,9 +211,7 @@ async fn a_failing_statement_outside_a_transaction_records_failed_with_statement
         ),
         other => panic!("unexpected {other:?}"),
     }
-    let stored = driver
-        .cell(crate::migration::Version::from(1), "error")
-        .expect("an error");
+    let stored = driver.cell(1, "error").expect("an error");
     assert!(stored.starts_with("up statement 2 of 3 ("), "{stored}");
 }
 
@@ -240,11 +224,7 @@ async fn resume_continues_from_the_failed_statement() {
     let report = migrator.up_resume(&mut driver, None).await.expect("resume");
 
     assert_eq!(report.migrations[0].statements, 2);
-    assert_eq!(
-        driver.applied(),
-        creates(crate::migration::Version::from(1)),
-        "statement 1 ran once"
-    );
+    assert_eq!(driver.applied(), creates(1), "statement 1 ran once");
     let history = migrator.history(&mut driver).await.expect("history");
     assert_eq!(history[0].state, HistoryState::Applied);
     assert_eq!(history[0].error, None);
@@ -376,7 +356,7 @@ async fn the_index_execute_many_returns_names_the_statement() {
         .collect();
     assert_eq!(
         batches.first(),
-        Some(&&creates(crate::migration::Version::from(1))),
+        Some(&&creates(1)),
         "one batch of the script"
     );
     let single = driver

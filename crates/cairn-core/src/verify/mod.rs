@@ -755,11 +755,7 @@ mod tests {
 
     #[test]
     fn from_and_to_split_the_migrations() {
-        let all = vec![
-            migration(crate::migration::Version::from(1), true),
-            migration(crate::migration::Version::from(2), false),
-            migration(crate::migration::Version::from(3), true),
-        ];
+        let all = vec![migration(1, true), migration(2, false), migration(3, true)];
         let options = VerifyOptions {
             from: Some(crate::migration::Version::from(2)),
             to: Some(crate::migration::Version::from(2)),
