@@ -26,7 +26,8 @@ Runs Cairn's benchmarks, each side by side with a baseline, and prints a table.
                   new-version clients) and peers (`up`, `status` and
                   `down --all` of 200 and 1,000 migrations as whole processes
                   beside sqlx-cli and dbmate, when found: $CAIRN_BENCH_SQLX,
-                  $CAIRN_BENCH_DBMATE, else PATH) [default: all]
+                  $CAIRN_BENCH_DBMATE, else PATH; sizes and rounds from
+                  $CAIRN_BENCH_PEER_SIZES, e.g. 200x3,1000x1) [default: all]
   --out FILE      rewrite FILE's sections between <!-- bench:<engine>:start -->
                   and <!-- bench:<engine>:end --> (FILE is created if missing)
   --cairn PATH    time this `cairn` binary instead of building it with

@@ -142,11 +142,7 @@ pub fn run(
         Some(path) => tools.push(Tool::Dbmate(path)),
         None => missing.push("dbmate"),
     }
-    let sizes: &[(usize, usize)] = if options.quick {
-        &[(30, 1)]
-    } else {
-        &[(200, 3), (1_000, 1)]
-    };
+    let sizes = sizes(options.quick)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -161,7 +157,7 @@ pub fn run(
     };
     let mut rows = Vec::new();
     let mut findings = Vec::new();
-    for &(count, rounds) in sizes {
+    for &(count, rounds) in &sizes {
         let (more_rows, finding) = bench.size(&tools, count, rounds)?;
         rows.extend(more_rows);
         findings.push(finding);
@@ -198,6 +194,29 @@ pub fn run(
         rows,
         findings,
     })
+}
+
+/// The sizes and rounds: `$CAIRN_BENCH_PEER_SIZES` (`200x3,1000x1`, the
+/// default; `30x1` with `--quick`), for a machine too loaded for the default.
+fn sizes(quick: bool) -> Result<Vec<(usize, usize)>> {
+    let Ok(text) = std::env::var("CAIRN_BENCH_PEER_SIZES") else {
+        return Ok(if quick {
+            vec![(30, 1)]
+        } else {
+            vec![(200, 3), (1_000, 1)]
+        });
+    };
+    text.split(',')
+        .map(|part| {
+            let (count, rounds) = part.trim().split_once('x').unwrap_or((part.trim(), "1"));
+            match (count.parse(), rounds.parse()) {
+                (Ok(count), Ok(rounds)) if count > 0 && rounds > 0 => Ok((count, rounds)),
+                _ => Err(BenchError::new(format!(
+                    "CAIRN_BENCH_PEER_SIZES: `{part}` is not <migrations>x<rounds> (e.g. `200x3,1000x1`)"
+                ))),
+            }
+        })
+        .collect()
 }
 
 fn floor_label(engine: EngineChoice) -> &'static str {

@@ -405,11 +405,12 @@ impl Bench<'_> {
                 "**What Cairn does beyond the floor on MariaDB, by design.** MariaDB commits \
                  DDL implicitly, so Cairn cannot wrap a migration in a transaction; instead it \
                  records where it is, so that a failure leaves a precise `failed` row and \
-                 `cairn up --resume` can continue. Since issue 14 a migration is two round \
-                 trips: one multi-statement packet with the session settings, the `running` \
-                 row, and each statement followed by its progress `UPDATE` (the last one's left \
-                 to the final row), then one with `START TRANSACTION`, the final `UPDATE`, the \
-                 log row and `COMMIT`. For the 2-statement migrations here that is 2 round trips \
+                 `cairn up --resume` can continue. Since issue 14 a migration of n statements is \
+                 n + 1 round trips: a multi-statement packet with the session settings, the \
+                 `running` row and statement 1, one per further statement with the progress \
+                 `UPDATE` of the one before (the last one's left to the final row), then one \
+                 with `START TRANSACTION`, the final `UPDATE`, the log row and `COMMIT`. For \
+                 the 2-statement migrations here that is 3 round trips \
                  and 5 durable commits (the claim, the 2 DDL statements, 1 progress update, the \
                  final transaction), against the floor's 5 statements and 3 commits, and 11 \
                  round trips and 6 commits before. The durable commits that remain are what \

@@ -1,19 +1,23 @@
 //! Statement packets (issue 14): a migration that runs outside a transaction,
 //! on a driver that states [`Capabilities::statement_packets`] (MySQL and
-//! MariaDB), goes to the server in two round trips instead of one per
-//! statement and per history write.
+//! MariaDB), goes to the server in one round trip per statement and one
+//! more, instead of one per statement and one per history write.
 //!
 //! The first packet holds the session settings, the claim (the `running`
-//! row), then each statement followed by the progress write that records it;
-//! the second, Cairn's transaction with the final row and the log entry. The
-//! server runs a packet in order and stops at the first statement that
-//! fails, so the history it holds always says exactly which statements
-//! completed: each progress write follows its statement in the same stream,
-//! whatever prefix of the packet the server ran before an error, a kill or a
-//! lost connection. The last statement's progress write is left out: the
-//! final row, written next, implies it, and a run that dies before writing it
-//! leaves that statement in doubt, which is what a run that dies between a
-//! statement and its progress write leaves too (see [`crate::recovery`]).
+//! row) and the first statement; each next one the progress write of the
+//! statement before and the next statement; the last, Cairn's transaction
+//! with the final row and the log entry. The server runs a packet in order
+//! and stops at the first statement that fails, so the history it holds
+//! always says exactly which statements completed. Every packet ends with a
+//! statement because a server sends a packet's replies only at its end: so
+//! the outcome of a statement is known before its progress is written, and a
+//! lost connection leaves at most one history write and one statement in
+//! doubt, which the error names (`cairn status` then tells which). The last
+//! statement's progress write is left out: the final row, written next,
+//! implies it, and a run that dies before writing it leaves that statement in
+//! doubt, which is what a run that dies between a statement and its progress
+//! write leaves too (see [`crate::recovery`]). A migration of n statements
+//! takes n + 1 round trips instead of 2n + 3.
 //!
 //! What stays as before: a statement that times out on a lock is retried
 //! with backoff (the packet is sent again from it); the statement in doubt of
@@ -78,6 +82,14 @@ impl Migrator {
     /// `lead` holds, recording progress in `row` as [`Migrator::execute_statements`]
     /// does; with `omit_last`, the last statement's progress write is left to
     /// the final row. On return `row` counts the statements known completed.
+    ///
+    /// Each packet ends with a statement of the migration: the first holds
+    /// `lead` and statement `from`, each next one the progress write of the
+    /// statement before and the statement itself. A server sends a packet's
+    /// replies only at its end, so ending every packet with a statement
+    /// means a statement's outcome is always known before its progress is
+    /// written, and after a lost connection at most one history write and
+    /// one statement are in doubt, which the error names.
     #[allow(clippy::too_many_arguments)] // one call site; the parts are the run's context
     pub(super) async fn execute_packed(
         &self,
@@ -102,9 +114,9 @@ impl Migrator {
                     step,
                     sql,
                     row,
-                    from,
                     std::mem::take(&mut lead),
-                    false,
+                    None,
+                    None,
                 )
                 .await?;
             }
@@ -113,51 +125,68 @@ impl Migrator {
                 .await?;
             next = from + 1;
         }
-        if next == count && lead.is_empty() {
-            return Ok(recovered);
+        if next == count && !lead.is_empty() {
+            self.send(
+                driver,
+                step,
+                sql,
+                row,
+                std::mem::take(&mut lead),
+                None,
+                None,
+            )
+            .await?;
         }
+        // The progress write of the statement before `index`, not yet sent.
+        let mut pending = None;
         let mut attempt = 0;
-        loop {
-            let failure = self
+        let mut index = next;
+        while index < count {
+            let outcome = self
                 .send(
                     driver,
                     step,
                     sql,
                     row,
-                    next,
                     std::mem::take(&mut lead),
-                    omit_last,
+                    pending.take(),
+                    Some(index),
                 )
                 .await;
-            match failure {
+            match outcome {
                 Ok(()) => {
-                    set_done(row, step, count);
-                    return Ok(recovered);
+                    attempt = 0;
+                    index += 1;
+                    pending = Some(index);
                 }
                 // Outside a transaction a statement that timed out on a lock did nothing: retry it.
-                Err(StepError::Statement(index, e))
+                Err(StepError::Statement(failed, e))
                     if e.kind == DriverErrorKind::LockTimeout
                         && attempt < self.options.lock_retries =>
                 {
-                    if index > next {
-                        attempt = 0;
-                    }
                     self.backoff(attempt).await;
                     attempt += 1;
-                    next = index;
+                    index = failed;
                 }
-                Err(StepError::Statement(index, e)) => {
+                Err(StepError::Statement(failed, e)) => {
                     let e = self.gave_up(engine, step, e, attempt);
-                    return Err(StepError::Statement(index, e));
+                    return Err(StepError::Statement(failed, e));
                 }
                 Err(other) => return Err(other),
             }
         }
+        if let Some(done) = pending.filter(|_| !omit_last) {
+            self.send(driver, step, sql, row, Lead::default(), Some(done), None)
+                .await?;
+        }
+        set_done(row, step, count);
+        Ok(recovered)
     }
 
-    /// Sends one packet: `lead`, then the statements from `next` with their
-    /// progress writes. On failure `row` counts the statements the packet
-    /// confirmed, and the error says which step failed.
+    /// Sends one packet: `lead`, then the progress write that counts
+    /// `progress` statements, then statement `statement`. On failure `row`
+    /// counts the statements known completed, and the error says which step
+    /// failed.
     #[allow(clippy::too_many_arguments)] // private; the parts are the run's context
     async fn send(
         &self,
@@ -165,27 +194,26 @@ impl Migrator {
         step: &Prepared<'_>,
         sql: &HistorySql,
         row: &mut HistoryRow,
-        next: usize,
         lead: Lead,
-        omit_last: bool,
+        progress: Option<usize>,
+        statement: Option<usize>,
     ) -> std::result::Result<(), StepError> {
         let engine = driver.dialect().engine();
-        let count = step.statements.len();
         let mut statements: Vec<String> = Vec::new();
         let mut roles = Vec::new();
         if let Some(claim) = lead.claim {
             statements.push(claim);
             roles.push(Role::Claim);
         }
-        let mut progress = row.clone();
-        for index in next..count {
+        if let Some(done) = progress {
+            let mut written = row.clone();
+            set_done(&mut written, step, done);
+            statements.push(sql.update(&written));
+            roles.push(Role::Progress(done - 1));
+        }
+        if let Some(index) = statement {
             statements.push(step.statements[index].sql.clone());
             roles.push(Role::Statement(index));
-            if !(omit_last && index + 1 == count) {
-                set_done(&mut progress, step, index + 1);
-                statements.push(sql.update(&progress));
-                roles.push(Role::Progress(index));
-            }
         }
         let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
         driver.set_workload(Workload::User);
@@ -197,47 +225,37 @@ impl Migrator {
             last_sent,
         }) = outcome
         else {
+            if let Some(done) = progress {
+                set_done(row, step, done);
+            }
             return Ok(());
         };
-        // The connection was lost with more of the packet sent after the
-        // step that failed: the server may have run any of it, and only the
-        // history it holds says how far it got.
         let failed = match at {
             PacketStep::Settings => None,
             PacketStep::Statement(index) => Some(index),
         };
+        // What completed before the failed step.
+        let known = roles[..failed.unwrap_or(0).min(roles.len())]
+            .iter()
+            .rev()
+            .find_map(|r| match r {
+                Role::Progress(i) => Some(i + 1),
+                _ => None,
+            });
+        if let Some(done) = known {
+            set_done(row, step, done);
+        }
         let lost = error.kind == DriverErrorKind::Connection;
+        // The connection was lost with later steps of the packet sent: the
+        // server may have run them, and only the history it holds says.
         if let Some(last) = last_sent.filter(|&last| lost && failed.is_none_or(|f| last > f)) {
-            let before = failed.unwrap_or(0).min(roles.len());
-            let confirmed = roles[..before]
-                .iter()
-                .filter(|r| matches!(r, Role::Statement(_)))
-                .count()
-                + next;
-            let sent = roles[..=last.min(roles.len().saturating_sub(1))]
-                .iter()
-                .rev()
-                .find_map(|r| match r {
-                    Role::Statement(i) => Some(*i + 1),
-                    _ => None,
-                })
-                .unwrap_or(confirmed);
-            set_done(row, step, confirmed);
-            let advice = match step.direction {
-                Direction::Up => crate::recovery::resume_in_doubt_advice(),
-                Direction::Down => crate::recovery::rollback_advice(),
-            };
-            return Err(StepError::Failed(Error::driver(
-                engine,
-                format!(
-                    "{} of migration {} ({}): the connection was lost while the server ran statements {} to {sent} of {count}, sent in one packet, each followed by the history write that records it; {confirmed} statement(s) are known completed, and the server may have run more of the packet before it noticed: the history on the server records exactly how far it got, and the statement after the last one it records is in doubt. On a new connection, `cairn status` shows it; {advice}",
-                    step.direction,
-                    step.migration.version,
-                    step.migration.name,
-                    (confirmed + 1).min(sent),
-                ),
-                error,
-            )));
+            let in_flight: Vec<Role> = roles
+                .get(failed.unwrap_or(0)..=last.min(roles.len().saturating_sub(1)))
+                .unwrap_or_default()
+                .to_vec();
+            return Err(StepError::Failed(
+                self.lost_in_packet(engine, step, &in_flight, error),
+            ));
         }
         let Some(index) = failed else {
             return Err(StepError::Failed(Error::driver(
@@ -262,15 +280,76 @@ impl Migrator {
                 "claiming the migration in the history",
                 error,
             ))),
-            Role::Statement(statement) => {
-                set_done(row, step, statement);
-                Err(StepError::Statement(statement, error))
-            }
-            Role::Progress(statement) => {
-                set_done(row, step, statement);
-                Err(StepError::Progress(statement, error))
-            }
+            Role::Statement(statement) => Err(StepError::Statement(statement, error)),
+            Role::Progress(statement) => Err(StepError::Progress(statement, error)),
         }
+    }
+
+    /// The error for a connection lost while the steps `in_flight` of one
+    /// packet (a history write, then a statement) were with the server.
+    fn lost_in_packet(
+        &self,
+        engine: crate::engine::Engine,
+        step: &Prepared<'_>,
+        in_flight: &[Role],
+        error: DriverError,
+    ) -> Error {
+        let count = step.statements.len();
+        let version = step.migration.version;
+        let named = |i: usize| {
+            let statement = &step.statements[i];
+            format!(
+                "statement {} ({}: `{}`)",
+                i + 1,
+                step.script.location(statement.line),
+                crate::recovery::first_line(&statement.sql)
+            )
+        };
+        let statement = in_flight.iter().find_map(|r| match r {
+            Role::Statement(i) => Some(*i),
+            _ => None,
+        });
+        let advice = match step.direction {
+            Direction::Up => crate::recovery::resume_in_doubt_advice(),
+            Direction::Down => crate::recovery::rollback_advice(),
+        };
+        let context = match (in_flight.first(), statement) {
+            (Some(Role::Progress(done)), Some(next)) => {
+                let skip = match step.direction {
+                    Direction::Up => format!(
+                        "if it is statement {}, run `cairn up --resume --skip-in-doubt`, which records it as completed without running it again",
+                        done + 1
+                    ),
+                    Direction::Down => crate::recovery::rollback_advice().to_owned(),
+                };
+                format!(
+                    "recording progress after statement {} of {count} of migration {version} ({}: `{}`): the statement completed, but the connection was lost before Cairn saw that history write's outcome, and {} was sent with it; on a new connection `cairn status` shows which statement is in doubt: {skip}; if it is statement {}, it may or may not have completed: {advice}",
+                    done + 1,
+                    step.script.location(step.statements[*done].line),
+                    crate::recovery::first_line(&step.statements[*done].sql),
+                    named(next),
+                    next + 1,
+                )
+            }
+            (_, Some(next)) => {
+                let (untouched, command) = match step.direction {
+                    Direction::Up => ("pending", "`cairn up` applies it"),
+                    Direction::Down => ("applied", "the same command rolls it back"),
+                };
+                format!(
+                    "{} of migration {version} ({}): the connection was lost while the server wrote the `running` row and ran {} sent with it; on a new connection `cairn status` tells which: if the migration is {untouched}, nothing of it ran and {command}; if it is running, {} is in doubt: {advice}",
+                    step.direction,
+                    step.migration.name,
+                    named(next),
+                    named(next),
+                )
+            }
+            _ => format!(
+                "{} of migration {version} ({}): the connection was lost while the server wrote to the history; on a new connection `cairn status` shows what it recorded",
+                step.direction, step.migration.name
+            ),
+        };
+        Error::driver(engine, context, error)
     }
 }
 
