@@ -391,7 +391,7 @@ mod tests {
         assert_eq!(
             run(&["--only", "lint"]),
             Err(
-                "--only: unknown suite `lint` (migrations, backfill, verify, lock-queue, zero-downtime)"
+                "--only: unknown suite `lint` (migrations, backfill, verify, lock-queue, zero-downtime, peers)"
                     .to_owned()
             )
         );

@@ -260,15 +260,19 @@ async fn concurrently(db: TestDatabase, dir: &Path) {
     );
 }
 
-/// Outside the Flyway layout nothing is detected: PostgreSQL's 25001 then
-/// says how to run the migration outside a transaction, in the layout's form.
+/// In Cairn's own layout nothing is detected: PostgreSQL's 25001 then says
+/// how to run the migration outside a transaction, in the layout's form.
+/// (The sqlx/golang-migrate layout runs such a file as written: see
+/// tests/layouts.rs.)
 async fn cannot_run_in_a_transaction_says_what_to_write(db: TestDatabase) {
-    let dir = db.scratch_dir().join("sqlx");
-    std::fs::create_dir_all(&dir).expect("the project folder");
-    write(&dir, "1_t.up.sql", "CREATE TABLE t (a INTEGER);\n");
+    let dir = db.scratch_dir().join("cairn");
+    for folder in ["1_t", "2_t_a"] {
+        std::fs::create_dir_all(dir.join(folder)).expect("a migration folder");
+    }
+    write(&dir, "1_t/up.sql", "CREATE TABLE t (a INTEGER);\n");
     write(
         &dir,
-        "2_t_a.up.sql",
+        "2_t_a/up.sql",
         "CREATE INDEX CONCURRENTLY t_a ON t (a);\n",
     );
     let failed = cairn(&db, &dir, &["up"]);
