@@ -609,6 +609,45 @@ async fn fixture_flyway_adopts_and_keeps_working(db: TestDatabase) {
     a_new_migration_applies_and_rolls_back(&p, "V3__notes.sql", "U3__notes.sql").await;
 }
 
+/// Flyway's dotted versions are adopted as Cairn's dotted versions (the
+/// history gains its `version_text` column first), and `up` then applies
+/// only what Flyway never ran, in Flyway's order.
+async fn fixture_flyway_dotted_versions_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    let a = "CREATE TABLE a (id INTEGER PRIMARY KEY);\n";
+    let b = "CREATE TABLE b (id INTEGER PRIMARY KEY);\n";
+    p.file("V1__a.sql", a);
+    p.file("V1.1__b.sql", b);
+    p.exec(&[
+        a.to_owned(),
+        b.to_owned(),
+        flyway_ddl(p.engine()),
+        flyway_row(
+            1,
+            Some("1"),
+            "a",
+            "SQL",
+            "V1__a.sql",
+            Some(checksums::flyway(a.as_bytes())),
+        ),
+        flyway_row(
+            2,
+            Some("1.1"),
+            "b",
+            "SQL",
+            "V1.1__b.sql",
+            Some(checksums::flyway(b.as_bytes())),
+        ),
+    ])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "flyway"]).await;
+    says(&run, "recorded 2 migrations");
+    adopted_and_nothing_left(&p, "flyway", &["1", "1.1"]).await;
+    // A later dotted version that Flyway never ran applies after them.
+    p.file("V1.2__c.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY);\n");
+    says(&p.cairn(&["up"]).await, "applied 1.2 c");
+}
+
 async fn fixture_flyway_checksum_mismatch_is_refused(db: TestDatabase) {
     let p = Project::new(db);
     let users = "CREATE TABLE users (id INTEGER PRIMARY KEY);\n";
@@ -1173,6 +1212,10 @@ macro_rules! adopt_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_flyway_adopts_and_keeps_working() {
             super::fixture_flyway_adopts_and_keeps_working($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_flyway_dotted_versions_adopt() {
+            super::fixture_flyway_dotted_versions_adopt($make).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_flyway_checksum_mismatch_is_refused() {

@@ -98,6 +98,10 @@ impl Migrator {
         let mut recorded = 0;
         if !request.dry_run && !new.is_empty() {
             self.ensure_tables(driver).await?;
+            // Flyway's dotted versions need the history's `version_text`
+            // column, added in place under the lock the first time.
+            self.ensure_version_text(driver, new.iter().map(|entry| entry.version))
+                .await?;
             let sql = self.sql(driver);
             let now = UtcTime::now().rfc3339();
             let actor = &self.options.actor;
