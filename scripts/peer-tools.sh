@@ -8,6 +8,7 @@
 #     bin/sqlx                      sqlx-cli (rustls; postgres, mysql, sqlite)
 #     npm/node_modules/.bin/dbmate  dbmate (its npm package ships the binary)
 #     npm/node_modules/.bin/knex    Knex, npm/node_modules/.bin/typeorm TypeORM
+#     venv/bin/alembic              Alembic with SQLAlchemy, psycopg2-binary, PyMySQL (PyPI)
 #
 # A tool already there at the pinned version is not installed again.
 # Prints the line to evaluate, e.g.  eval "$(scripts/peer-tools.sh)"
@@ -19,6 +20,8 @@ SQLX_VERSION=0.9.0
 DBMATE_VERSION=2.36.0
 # The npm packages, as `npm install` takes them.
 NPM_PACKAGES=(dbmate@2.36.0 knex@3.3.0 typeorm@0.3.31 pg@8.23.1 mysql2@3.24.6)
+# The PyPI packages, as `pip install` takes them (Alembic's venv).
+PIP_PACKAGES=(alembic==1.18.4 SQLAlchemy==2.0.44 psycopg2-binary==2.9.11 PyMySQL==1.1.2)
 ROOT="${CAIRN_PEER_TOOLS:-$HOME/.cache/cairn-peer-tools}"
 
 say() { echo "peer-tools.sh: $*" >&2; }
@@ -51,5 +54,24 @@ else
 fi
 "$ROOT/npm/node_modules/.bin/dbmate" --version 2>/dev/null | grep -q "version $DBMATE_VERSION" ||
     { say "dbmate $DBMATE_VERSION does not run from $ROOT/npm"; exit 1; }
+
+# Alembic: a venv of its own, installed again when a pinned version is missing.
+pip_installed() { # whether every pinned PyPI package is in $ROOT/venv
+    local frozen
+    frozen=$("$ROOT/venv/bin/python" -m pip freeze 2>/dev/null) || return 1
+    for package in "${PIP_PACKAGES[@]}"; do
+        grep -qix "$package" <<<"$frozen" || return 1
+    done
+}
+if pip_installed; then
+    say "${PIP_PACKAGES[*]} already in $ROOT/venv"
+else
+    command -v python3 >/dev/null 2>&1 || { say "python3 is missing: apt-get install -y python3-venv"; exit 1; }
+    say "installing ${PIP_PACKAGES[*]} into $ROOT/venv"
+    python3 -m venv "$ROOT/venv" >&2
+    "$ROOT/venv/bin/python" -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}" >&2
+fi
+"$ROOT/venv/bin/alembic" --version 2>/dev/null | grep -q "alembic ${PIP_PACKAGES[0]#alembic==}" ||
+    { say "alembic ${PIP_PACKAGES[0]#alembic==} does not run from $ROOT/venv"; exit 1; }
 
 echo "export CAIRN_PEER_TOOLS=$ROOT"

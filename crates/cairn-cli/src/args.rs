@@ -354,7 +354,7 @@ pub struct BaselineArgs {
 /// `cairn adopt`.
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
-    /// The tool that wrote the history: sqlx, refinery, flyway, golang-migrate, dbmate, diesel, prisma, liquibase, typeorm, knex, rails
+    /// The tool that wrote the history: sqlx, refinery, flyway, golang-migrate, dbmate, diesel, prisma, liquibase, typeorm, knex, rails, alembic
     #[arg(long, value_name = "TOOL", value_parser = parse_tool)]
     pub from: cairn::adopt::Tool,
     /// Its history table, when the project renamed it (NAME or SCHEMA.NAME) [default: the tool's]
@@ -363,6 +363,9 @@ pub struct AdoptArgs {
     /// Print what would be recorded; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Alembic: the directory of its revision files [default: `<script_location>/versions` of ./alembic.ini, else ./alembic/versions]
+    #[arg(long, value_name = "DIR")]
+    pub alembic_versions: Option<std::path::PathBuf>,
 }
 
 fn parse_tool(text: &str) -> Result<cairn::adopt::Tool, String> {

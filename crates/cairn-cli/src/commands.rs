@@ -382,6 +382,7 @@ impl Ctx<'_> {
             tool: args.from,
             table: args.table.clone(),
             dry_run: args.dry_run,
+            alembic_versions: args.alembic_versions.clone(),
         };
         let report = migrator.adopt(driver, &request).await?;
         if self.json() {

@@ -1308,3 +1308,278 @@ mod mysql {
     adopt_tests!(cairn_testkit::mysql::database().await);
     node_tests!(cairn_testkit::mysql::database().await);
 }
+
+// ---------------------------------------------------------------------------
+// Alembic: `alembic_version` holds the current head of a graph of Python
+// revisions, which become Cairn baselines at their position in the graph.
+
+/// An Alembic revision file as `alembic revision` writes it (Alembic 1.18's
+/// template: annotated assignments), running `sql` up and `undo` down.
+fn alembic_revision(id: &str, down: Option<&str>, sql: &str, undo: &str) -> String {
+    let down = down.map_or("None".to_owned(), |d| format!("'{d}'"));
+    format!(
+        "\"\"\"{id}\n\nRevision ID: {id}\nRevises: \nCreate Date: 2026-12-01 21:00:00.000000\n\n\"\"\"\nfrom typing import Sequence, Union\n\nfrom alembic import op\nimport sqlalchemy as sa\n\n\n# revision identifiers, used by Alembic.\nrevision: str = '{id}'\ndown_revision: Union[str, Sequence[str], None] = {down}\nbranch_labels: Union[str, Sequence[str], None] = None\ndepends_on: Union[str, Sequence[str], None] = None\n\n\ndef upgrade() -> None:\n    op.execute(\"{sql}\")\n\n\ndef downgrade() -> None:\n    op.execute(\"{undo}\")\n"
+    )
+}
+
+/// Three revisions in `<scratch>/alembic/versions` (where `cairn adopt`
+/// looks by default, from the current directory), ids out of graph order.
+fn alembic_project(p: &Project) -> PathBuf {
+    let versions = p.db.scratch_dir().join("alembic/versions");
+    std::fs::create_dir_all(&versions).expect("the versions directory");
+    for (file, text) in [
+        (
+            "f3a1c9e2b7d4_create_users.py",
+            alembic_revision(
+                "f3a1c9e2b7d4",
+                None,
+                "CREATE TABLE users (id INTEGER PRIMARY KEY)",
+                "DROP TABLE users",
+            ),
+        ),
+        (
+            "0b5d2e8a4c61_add_name.py",
+            alembic_revision(
+                "0b5d2e8a4c61",
+                Some("f3a1c9e2b7d4"),
+                "ALTER TABLE users ADD COLUMN name VARCHAR(100)",
+                "ALTER TABLE users DROP COLUMN name",
+            ),
+        ),
+        (
+            "7c9e4f1a2b38_create_posts.py",
+            alembic_revision(
+                "7c9e4f1a2b38",
+                Some("0b5d2e8a4c61"),
+                "CREATE TABLE posts (id INTEGER PRIMARY KEY)",
+                "DROP TABLE posts",
+            ),
+        ),
+    ] {
+        std::fs::write(versions.join(file), text).expect("a revision file");
+    }
+    versions
+}
+
+/// `alembic_version` as Alembic creates it, holding `head`.
+fn alembic_table(head: &str) -> Vec<String> {
+    vec![
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))".to_owned(),
+        format!("INSERT INTO alembic_version (version_num) VALUES ('{head}')"),
+    ]
+}
+
+async fn fixture_alembic_graph_becomes_baseline(db: TestDatabase) {
+    let p = Project::new(db);
+    alembic_project(&p);
+    p.exec(&[
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100))".to_owned(),
+        "CREATE TABLE posts (id INTEGER PRIMARY KEY)".to_owned(),
+    ])
+    .await;
+    p.exec(&alembic_table("7c9e4f1a2b38")).await;
+    let dry = p.cairn(&["adopt", "--from", "alembic", "--dry-run"]).await;
+    says(&dry, "would record 3 migrations");
+    let run = p.cairn(&["adopt", "--from", "alembic"]).await;
+    says(&run, "recorded 3 migrations");
+    says(
+        &run,
+        "1 create_users <- f3a1c9e2b7d4: baseline, code: no file",
+    );
+    says(&run, "2 add_name <- 0b5d2e8a4c61: baseline");
+    says(&run, "3 create_posts <- 7c9e4f1a2b38: baseline");
+    adopted_and_nothing_left(&p, "alembic", &["1", "2", "3"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+    assert_eq!(
+        p.count("SELECT count(*) FROM alembic_version").await,
+        1,
+        "the foreign table is left as it was"
+    );
+}
+
+/// Every refusal names what is wrong and leaves the database as it was.
+async fn fixture_alembic_refusals(db: TestDatabase) {
+    let p = Project::new(db);
+    let versions = alembic_project(&p);
+    p.exec(&alembic_table("0b5d2e8a4c61")).await;
+    let tables = p.tables().await;
+    let refused = |run: &Finished, needle: &str| fails_with(run, 1, needle);
+
+    // The head is behind the files: Cairn cannot run the rest.
+    let behind = p.cairn(&["adopt", "--from", "alembic"]).await;
+    refused(
+        &behind,
+        "1 of 3 Alembic revisions is not applied (7c9e4f1a2b38 (",
+    );
+    refused(
+        &behind,
+        "run `alembic upgrade head` first, then adopt again",
+    );
+
+    // A stored head with no file.
+    p.exec(&["UPDATE alembic_version SET version_num = 'deadbeef0000'".to_owned()])
+        .await;
+    let gone = p.cairn(&["adopt", "--from", "alembic"]).await;
+    refused(
+        &gone,
+        "`alembic_version` holds revision deadbeef0000, but no file in `",
+    );
+    p.exec(&["UPDATE alembic_version SET version_num = '7c9e4f1a2b38'".to_owned()])
+        .await;
+
+    // Two heads in the files.
+    let branch = versions.join("aa11bb22cc33_branch.py");
+    std::fs::write(
+        &branch,
+        alembic_revision("aa11bb22cc33", Some("0b5d2e8a4c61"), "SELECT 1", "SELECT 1"),
+    )
+    .expect("a branch");
+    let heads = p.cairn(&["adopt", "--from", "alembic"]).await;
+    refused(&heads, "the revisions have 2 heads: 7c9e4f1a2b38 (");
+    refused(&heads, "alembic merge heads");
+
+    // A value Cairn cannot read without running Python.
+    std::fs::write(
+        &branch,
+        "import os\nrevision = 'aa11bb22cc33'\ndown_revision = os.environ['DOWN']\n",
+    )
+    .expect("an unreadable revision");
+    let unreadable = p.cairn(&["adopt", "--from", "alembic"]).await;
+    refused(
+        &unreadable,
+        "aa11bb22cc33_branch.py:3: cannot read `down_revision = os.environ['DOWN']`",
+    );
+    std::fs::remove_file(&branch).expect("remove the branch");
+
+    // No versions directory where it was told to look.
+    let nowhere = p
+        .cairn(&[
+            "adopt",
+            "--from",
+            "alembic",
+            "--alembic-versions",
+            "nowhere",
+        ])
+        .await;
+    refused(
+        &nowhere,
+        "cannot read Alembic's versions directory `nowhere`",
+    );
+    assert_eq!(p.tables().await, tables, "a refusal created a table");
+
+    // Told where to look, it adopts.
+    let moved = p.db.scratch_dir().join("db/versions");
+    std::fs::create_dir_all(moved.parent().expect("a parent")).expect("db");
+    std::fs::rename(&versions, &moved).expect("move the versions");
+    let run = p
+        .cairn(&[
+            "adopt",
+            "--from",
+            "alembic",
+            "--alembic-versions",
+            &moved.display().to_string(),
+        ])
+        .await;
+    says(&run, "recorded 3 migrations");
+}
+
+/// The URL SQLAlchemy takes for this test database (psycopg2, PyMySQL).
+#[cfg(feature = "peer-tools")]
+fn sqlalchemy_url(p: &Project) -> String {
+    let url = p.db.url();
+    match p.engine() {
+        Engine::Sqlite => format!(
+            "sqlite:///{}",
+            p.db.sqlite_path().expect("a SQLite file").display()
+        ),
+        Engine::Postgres => format!(
+            "postgresql+psycopg2://{}",
+            url.split_once("://").expect("a URL").1
+        ),
+        _ => format!(
+            "mysql+pymysql://{}",
+            url.split_once("://").expect("a URL").1
+        ),
+    }
+}
+
+/// Alembic applies three Python revisions; Cairn adopts them as baselines
+/// (finding them through alembic.ini) and continues with SQL of its own.
+#[cfg(feature = "peer-tools")]
+async fn real_alembic_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    let scratch = p.db.scratch_dir().to_owned();
+    let versions = alembic_project(&p);
+    let script_dir = scratch.join("scripts");
+    std::fs::create_dir_all(&script_dir).expect("the script directory");
+    std::fs::rename(&versions, script_dir.join("versions")).expect("move the versions");
+    std::fs::write(
+        scratch.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/scripts\n",
+    )
+    .expect("alembic.ini");
+    let url = sqlalchemy_url(&p);
+    std::fs::write(
+        script_dir.join("env.py"),
+        format!("from alembic import context\nfrom sqlalchemy import create_engine\n\nwith create_engine({url:?}).connect() as connection:\n    context.configure(connection=connection)\n    with context.begin_transaction():\n        context.run_migrations()\n"),
+    )
+    .expect("env.py");
+    if p.engine() == Engine::Sqlite {
+        let path = p.db.sqlite_path().expect("a SQLite file");
+        std::fs::write(&path, b"").expect("create the SQLite file");
+    }
+    run_tool(
+        &peer_tool("venv/bin/alembic"),
+        &["upgrade", "head"],
+        &scratch,
+    );
+    assert_eq!(p.count("SELECT count(*) FROM alembic_version").await, 1);
+    assert_eq!(p.count("SELECT count(*) FROM posts").await, 0);
+    let run = p.cairn(&["adopt", "--from", "alembic"]).await;
+    says(&run, "recorded 3 migrations");
+    says(&run, "3 create_posts <- 7c9e4f1a2b38: baseline");
+    adopted_and_nothing_left(&p, "alembic", &["1", "2", "3"]).await;
+    a_new_migration_applies_and_rolls_back(
+        &p,
+        "20300101000000_notes/up.sql",
+        "20300101000000_notes/down.sql",
+    )
+    .await;
+}
+
+macro_rules! alembic_tests {
+    ($make:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_alembic_graph_becomes_baseline() {
+            super::fixture_alembic_graph_becomes_baseline($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_alembic_refusals() {
+            super::fixture_alembic_refusals($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_alembic_then_adopt() {
+            super::real_alembic_then_adopt($make).await;
+        }
+    };
+}
+
+mod alembic_sqlite {
+    alembic_tests!(cairn_testkit::TestDatabase::sqlite());
+}
+
+#[cfg(feature = "servers")]
+mod alembic_postgres {
+    alembic_tests!(cairn_testkit::postgres::database().await);
+}
+
+#[cfg(feature = "servers")]
+mod alembic_mysql {
+    alembic_tests!(cairn_testkit::mysql::database().await);
+}

@@ -22,8 +22,8 @@
 //!    checksum of the file, and one `adopt` log row each. The foreign table
 //!    is only read, never changed, so the team can still go back.
 //!
-//! Tools whose migrations are code Cairn cannot run (TypeORM, Knex, Flyway's
-//! Java migrations) are adopted as baseline rows: every version up to the
+//! Tools whose migrations are code Cairn cannot run (TypeORM, Knex, Rails,
+//! Alembic, Flyway's Java migrations) are adopted as baseline rows: every version up to the
 //! highest counts as applied, and new migrations continue in Cairn.
 //!
 //! docs/adopting.md is the user's side of this: per tool, what is read,
@@ -82,11 +82,13 @@ pub enum Tool {
     Knex,
     /// Rails (`schema_migrations` beside `ar_internal_metadata`; code migrations).
     Rails,
+    /// Alembic (`alembic_version`: the current heads of a revision graph; code migrations).
+    Alembic,
 }
 
 impl Tool {
     /// Every tool, in the order the docs list them.
-    pub const ALL: [Tool; 11] = [
+    pub const ALL: [Tool; 12] = [
         Tool::Sqlx,
         Tool::Refinery,
         Tool::Flyway,
@@ -98,6 +100,7 @@ impl Tool {
         Tool::Typeorm,
         Tool::Knex,
         Tool::Rails,
+        Tool::Alembic,
     ];
 
     /// The name `--from` takes.
@@ -114,6 +117,7 @@ impl Tool {
             Tool::Typeorm => "typeorm",
             Tool::Knex => "knex",
             Tool::Rails => "rails",
+            Tool::Alembic => "alembic",
         }
     }
 
@@ -131,6 +135,7 @@ impl Tool {
             Tool::Typeorm => tools::typeorm::history::TABLE,
             Tool::Knex => tools::knex::history::TABLE,
             Tool::Rails => tools::rails::history::TABLE,
+            Tool::Alembic => tools::alembic::history::TABLE,
         }
     }
 
@@ -561,6 +566,16 @@ pub enum AdoptError {
         /// The baseline above it.
         baseline: Version,
     },
+    /// Alembic's revision files cannot be adopted as its table records them.
+    #[error("cannot adopt from alembic on {engine}: {what}; nothing was changed. {advice}")]
+    Revisions {
+        /// The engine.
+        engine: Engine,
+        /// What is wrong, with file:line where there is one.
+        what: String,
+        /// What to do next.
+        advice: String,
+    },
     /// The tool's configuration file could not be read.
     #[error("cannot adopt from {tool}: `{}` is not valid: {message}; nothing was changed. Fix it as {tool} reads it, or move it away if {tool} does not use it", path.display())]
     Config {
@@ -793,6 +808,7 @@ pub async fn read(
     tool: Tool,
     driver: &mut dyn Driver,
     table: &ForeignTable,
+    options: &ToolOptions,
 ) -> Result<ForeignHistory> {
     let dialect = driver.dialect().shared();
     let engine = dialect.engine();
@@ -836,6 +852,7 @@ pub async fn read(
         Tool::Typeorm => tools::typeorm::history::select(&*dialect, &qualified),
         Tool::Knex => tools::knex::history::select(&*dialect, &qualified),
         Tool::Rails => tools::rails::history::select(&*dialect, &qualified),
+        Tool::Alembic => tools::alembic::history::select(&*dialect, &qualified),
     };
     let rows = driver
         .query(&select)
@@ -848,7 +865,7 @@ pub async fn read(
             hint,
             cause,
         })?;
-    decode(tool, rows).map_err(|bad| {
+    let bad_value = |bad: BadValue| -> Error {
         AdoptError::BadValue {
             tool,
             table: table.to_string(),
@@ -859,7 +876,32 @@ pub async fn read(
             expected: bad.expected,
         }
         .into()
-    })
+    };
+    if tool == Tool::Alembic {
+        let heads = tools::alembic::history::heads(&rows).map_err(bad_value)?;
+        return alembic(&heads, options, engine);
+    }
+    decode(tool, rows).map_err(bad_value)
+}
+
+/// Alembic's table holds only the current heads: the applied revisions are
+/// found by walking the graph of the revision files (see
+/// [`tools::alembic::history`]).
+fn alembic(heads: &[String], options: &ToolOptions, engine: Engine) -> Result<ForeignHistory> {
+    let dir = options.alembic_versions.clone().unwrap_or_else(|| {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        tools::alembic::default_versions_dir(&cwd)
+    });
+    let refused = |problem: tools::alembic::Problem| -> Error {
+        AdoptError::Revisions {
+            engine,
+            what: problem.what,
+            advice: problem.advice,
+        }
+        .into()
+    };
+    let revisions = tools::alembic::read_versions(&dir).map_err(refused)?;
+    tools::alembic::history::baseline(heads, &revisions, &dir).map_err(refused)
 }
 
 /// Decodes the rows `tool`'s select returned.
@@ -880,6 +922,8 @@ pub fn decode(tool: Tool, rows: Rows) -> std::result::Result<ForeignHistory, Bad
         Tool::Typeorm => tools::typeorm::history::decode(rows),
         Tool::Knex => tools::knex::history::decode(rows),
         Tool::Rails => tools::rails::history::decode(rows),
+        // Its rows are only the current heads: `read` walks the revision graph.
+        Tool::Alembic => tools::alembic::history::heads(&rows).map(|_| ForeignHistory::default()),
     }
 }
 
@@ -947,6 +991,10 @@ pub struct ToolOptions {
     /// sqlx 0.9's `[migrate] ignored-chars` (sqlx.toml): characters removed
     /// from a file before hashing.
     pub ignored_chars: Vec<char>,
+    /// Alembic's versions directory, where its revision files are
+    /// (`--alembic-versions`); `None`: [`tools::alembic::default_versions_dir`]
+    /// of the current directory.
+    pub alembic_versions: Option<PathBuf>,
 }
 
 /// Checks a row's stored checksum against the original bytes of its file.
@@ -971,7 +1019,8 @@ pub fn verify(
         | Tool::Diesel
         | Tool::Typeorm
         | Tool::Knex
-        | Tool::Rails => Verdict::NotKept,
+        | Tool::Rails
+        | Tool::Alembic => Verdict::NotKept,
     }
 }
 
@@ -1238,10 +1287,10 @@ mod tests {
             "Golang_Migrate".parse::<Tool>().ok(),
             Some(Tool::GolangMigrate)
         );
-        let error = "alembic".parse::<Tool>().unwrap_err();
+        let error = "sequelize".parse::<Tool>().unwrap_err();
         assert_eq!(
             error.to_string(),
-            "cannot adopt from `alembic`: Cairn adopts from sqlx, refinery, flyway, golang-migrate, dbmate, diesel, prisma, liquibase, typeorm, knex, rails; pass one of them to --from"
+            "cannot adopt from `sequelize`: Cairn adopts from sqlx, refinery, flyway, golang-migrate, dbmate, diesel, prisma, liquibase, typeorm, knex, rails, alembic; pass one of them to --from"
         );
     }
 

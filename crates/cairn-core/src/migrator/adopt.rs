@@ -23,14 +23,21 @@ pub struct AdoptRequest {
     pub table: Option<String>,
     /// `--dry-run`: say what would be recorded, change nothing.
     pub dry_run: bool,
+    /// `--alembic-versions`: Alembic's versions directory, where its
+    /// revision files are (`None`: found from the current directory).
+    pub alembic_versions: Option<std::path::PathBuf>,
 }
 
 impl Migrator {
     /// The tool's configuration that changes its checksums: for sqlx, the
     /// `sqlx.toml` beside the migrations directory (in the crate's root,
     /// where sqlx reads it).
-    fn tool_options(&self, tool: Tool) -> Result<ToolOptions> {
-        let mut options = ToolOptions::default();
+    fn tool_options(&self, request: &AdoptRequest) -> Result<ToolOptions> {
+        let tool = request.tool;
+        let mut options = ToolOptions {
+            alembic_versions: request.alembic_versions.clone(),
+            ..ToolOptions::default()
+        };
         if tool != Tool::Sqlx {
             return Ok(options);
         }
@@ -41,14 +48,13 @@ impl Migrator {
         let Ok(text) = std::fs::read_to_string(&path) else {
             return Ok(options);
         };
+        let invalid = |message| AdoptError::Config {
+            tool,
+            path: path.clone(),
+            message,
+        };
         options.ignored_chars =
-            crate::tools::sqlx::history::ignored_chars(&text).map_err(|message| {
-                AdoptError::Config {
-                    tool,
-                    path: path.clone(),
-                    message,
-                }
-            })?;
+            crate::tools::sqlx::history::ignored_chars(&text).map_err(invalid)?;
         Ok(options)
     }
 
@@ -79,8 +85,8 @@ impl Migrator {
         let tool = request.tool;
         let engine = driver.dialect().engine();
         let table = ForeignTable::new(tool, request.table.as_deref());
-        let foreign = adopt::read(tool, driver, &table).await?;
-        let options = self.tool_options(tool)?;
+        let options = self.tool_options(request)?;
+        let foreign = adopt::read(tool, driver, &table, &options).await?;
         let cairn = self.history(driver).await?;
         let input = PlanInput {
             tool,

@@ -3,6 +3,7 @@
 //! its `history` submodule, how `cairn adopt --from <tool>` imports the
 //! history table the tool wrote (see docs/adopting.md).
 
+pub mod alembic;
 pub mod dbmate;
 pub mod diesel;
 pub mod flyway;
