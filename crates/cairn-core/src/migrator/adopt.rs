@@ -86,7 +86,10 @@ impl Migrator {
         let engine = driver.dialect().engine();
         let table = ForeignTable::new(tool, request.table.as_deref());
         let options = self.tool_options(request)?;
-        let foreign = adopt::read(tool, driver, &table, &options).await?;
+        let mut foreign = adopt::read(tool, driver, &table, &options).await?;
+        if tool == Tool::Prisma {
+            crate::tools::prisma::history::match_folders(&mut foreign, &self.migrations);
+        }
         let cairn = self.history(driver).await?;
         let input = PlanInput {
             tool,

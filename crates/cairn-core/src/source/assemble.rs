@@ -175,6 +175,7 @@ impl Assembly {
         crate::tools::prisma::check_not_mixed(&migrations)?;
         // Stable: among equal versions, the first in directory order stays first.
         migrations.sort_by_key(|migration| migration.version);
+        crate::tools::prisma::number_duplicates(&mut migrations);
         for window in migrations.windows(2) {
             if let [first, second] = window {
                 if first.version == second.version {

@@ -9,6 +9,10 @@
 //! (`prisma migrate resolve --rolled-back`): left out; a later attempt of the
 //! same migration is a row of its own.
 //!
+//! Folders sharing a timestamp have versions `<timestamp>`, `<timestamp>.1`,
+//! … ([`super::number_duplicates`]): [`match_folders`] gives each row the
+//! version of the folder its `migration_name` names.
+//!
 //! The checksum is SHA-256 of `migration.sql` as 64 lower-case hex digits;
 //! Prisma also accepts the file with its line endings switched (LF ↔ CRLF),
 //! and old rows written without zero-padding of each byte.
@@ -17,9 +21,12 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::adopt::{self, BadValue, ForeignHistory, ForeignRow, ForeignState, Skipped, Verdict};
+use crate::adopt::{
+    self, BadValue, ForeignHistory, ForeignRow, ForeignState, Skipped, Target, Verdict,
+};
 use crate::dialect::Dialect;
 use crate::driver::Rows;
+use crate::migration::{Migration, Version};
 
 /// Prisma's table (not configurable).
 pub const TABLE: &str = "_prisma_migrations";
@@ -100,6 +107,22 @@ pub(crate) fn decode(rows: Rows) -> Result<ForeignHistory, BadValue> {
     rows.sort_by_key(|(order, _)| *order);
     history.rows = rows.into_iter().map(|(_, row)| row).collect();
     Ok(history)
+}
+
+/// Gives each row the version of the migration folder named
+/// `migration_name` in `migrations`, where there is one: a timestamp shared
+/// by several folders maps each row to its own folder. A row whose folder is
+/// not there keeps its timestamp (and is refused for having no file).
+pub fn match_folders(history: &mut ForeignHistory, migrations: &[Migration]) {
+    let by_folder: BTreeMap<&str, Version> = migrations
+        .iter()
+        .filter_map(|m| Some((m.location.file_name()?.to_str()?, m.version)))
+        .collect();
+    for row in &mut history.rows {
+        if let Some(version) = by_folder.get(row.key.as_str()) {
+            row.target = Target::Version(*version);
+        }
+    }
 }
 
 /// SHA-256 of `bytes` as Prisma writes it: 64 lower-case hex digits.
@@ -203,5 +226,32 @@ mod tests {
         assert!(matches!(history.rows[2].state, ForeignState::Failed(_)));
         assert_eq!(history.rows[0].name.as_deref(), Some("init"));
         assert_eq!(history.skipped.len(), 1);
+    }
+
+    #[test]
+    fn rows_of_one_timestamp_map_to_their_own_folders() {
+        let dir = crate::tools::test_support::tree(&[
+            ("20210313140442_init/migration.sql", "SELECT 1;\n"),
+            ("20210313140442_jobs/migration.sql", "SELECT 2;\n"),
+        ]);
+        let migrations = crate::tools::test_support::read(&dir);
+        let mut history = decode(vec![
+            row("20210313140442_init", true, false),
+            row("20210313140442_jobs", true, false),
+            row("20210313140442_gone", true, false),
+        ])
+        .unwrap();
+        match_folders(&mut history, &migrations);
+        let targets: Vec<String> = history
+            .rows
+            .iter()
+            .map(|row| match row.target {
+                Target::Version(v) | Target::UpTo(v) => v.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            targets,
+            ["20210313140442", "20210313140442.1", "20210313140442"]
+        );
     }
 }

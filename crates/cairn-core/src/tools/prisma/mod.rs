@@ -21,10 +21,12 @@
 //! - A folder may not hold both `migration.sql` and Cairn's `up.sql`, and a
 //!   directory may not mix Prisma folders with other layouts.
 //! - Two folders with one timestamp: Prisma accepts them (it orders by folder
-//!   name and matches its history by name), but Cairn's versions are unique, so
-//!   [`Error::DuplicateVersion`] names both folders; give the later one the next
-//!   free second. (Once versions may have parts, see the Flyway work, they can
-//!   become `<timestamp>` and `<timestamp>.1`.)
+//!   name and matches its history by name), so Cairn does too: in folder-name
+//!   order the first keeps version `<timestamp>`, the next ones become
+//!   `<timestamp>.1`, `<timestamp>.2`, … (dotted versions, as Flyway's), which
+//!   sort between `<timestamp>` and the next timestamp ([`number_duplicates`]).
+//!   `cairn adopt --from prisma` matches `_prisma_migrations.migration_name`
+//!   to the folder of that name ([`history::match_folders`]).
 
 pub mod history;
 
@@ -85,6 +87,30 @@ pub(crate) fn check_not_mixed(migrations: &[Migration]) -> Result<(), Error> {
             })
         }
         _ => Ok(()),
+    }
+}
+
+/// Gives Prisma folders that share a timestamp versions of their own: in
+/// `migrations` (sorted by version, and among equal versions in folder-name
+/// order), the second folder of a timestamp gets `<timestamp>.1`, the third
+/// `<timestamp>.2`, and so on. Other layouts are left as they are (their
+/// duplicates are refused).
+pub(crate) fn number_duplicates(migrations: &mut [Migration]) {
+    let mut index = 0;
+    while index < migrations.len() {
+        let version = migrations[index].version;
+        let run = migrations[index..]
+            .iter()
+            .take_while(|m| m.version == version && m.layout == Layout::Prisma)
+            .count();
+        if let (true, Some(timestamp)) = (run > 1, version.as_i64()) {
+            for (part, migration) in (1..).zip(&mut migrations[index + 1..index + run]) {
+                if let Ok(dotted) = crate::migration::Version::from_parts(&[timestamp, part]) {
+                    migration.version = dotted;
+                }
+            }
+        }
+        index += run.max(1);
     }
 }
 
@@ -286,13 +312,35 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_timestamps_name_both_folders() {
+    fn duplicate_timestamps_get_dotted_versions_in_folder_name_order() {
         let dir = tree(&[
             ("20210313140442_init/migration.sql", "SELECT 1;\n"),
             (
                 "20210313140442_added_job_title/migration.sql",
                 "SELECT 2;\n",
             ),
+            ("20210313140442_zz/migration.sql", "SELECT 3;\n"),
+            ("20210313140443_next/migration.sql", "SELECT 4;\n"),
+        ]);
+        let versions: Vec<(String, &str)> = read(&dir)
+            .iter()
+            .map(|m| (m.version.to_string(), ""))
+            .collect();
+        let names: Vec<String> = read(&dir).iter().map(|m| m.name.clone()).collect();
+        assert_eq!(
+            versions.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>(),
+            [
+                "20210313140442",
+                "20210313140442.1",
+                "20210313140442.2",
+                "20210313140443"
+            ]
+        );
+        assert_eq!(names, ["added_job_title", "init", "zz", "next"]);
+        // Other layouts still refuse a duplicate.
+        let dir = tree(&[
+            ("20210313140442_a/up.sql", "SELECT 1;\n"),
+            ("20210313140442_b/up.sql", "SELECT 2;\n"),
         ]);
         assert!(matches!(
             fail(&dir),
