@@ -1638,12 +1638,55 @@ async fn fixture_prisma_duplicate_timestamps_adopt(db: TestDatabase) {
     .await;
 }
 
+// ---------------------------------------------------------------------------
+// sqlx 0.9's `[migrate] table-name` (fixture).
+
+/// The table sqlx.toml names is read when --table is not given; --table wins.
+async fn fixture_sqlx_toml_table_name(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file("1_create_users.up.sql", USERS);
+    p.file("1_create_users.down.sql", "DROP TABLE users;\n");
+    let ddl = sqlx_ddl(p.engine()).replace("_sqlx_migrations", "app_migrations");
+    let row = sqlx_row(&p, 1, "create users", true, USERS.as_bytes())
+        .replace("_sqlx_migrations", "app_migrations");
+    p.exec(&[USERS.to_owned(), ddl, row]).await;
+    let toml = p.db.scratch_dir().join("sqlx.toml");
+    std::fs::write(&toml, "[migrate]\ntable-name = 42\n").expect("sqlx.toml");
+    let bad = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    fails_with(
+        &bad,
+        1,
+        "sqlx.toml` is not valid: `[migrate] table-name` is 42",
+    );
+    assert_eq!(p.tables().await, 2, "a refusal created a table");
+    std::fs::write(&toml, "[migrate]\ntable-name = \"app_migrations\"\n").expect("sqlx.toml");
+    let told = p
+        .cairn(&[
+            "adopt",
+            "--from",
+            "sqlx",
+            "--table",
+            "_sqlx_migrations",
+            "--dry-run",
+        ])
+        .await;
+    fails_with(&told, 1, "there is no table `_sqlx_migrations`");
+    let run = p.cairn(&["adopt", "--from", "sqlx"]).await;
+    says(&run, "(table app_migrations)");
+    says(&run, "recorded 1 migration");
+    adopted_and_nothing_left(&p, "sqlx", &["1"]).await;
+}
+
 /// Prisma, sqlx and Flyway cases added with the Alembic work, on every engine.
 macro_rules! interop_tests {
     ($make:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_prisma_duplicate_timestamps_adopt() {
             super::fixture_prisma_duplicate_timestamps_adopt($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_toml_table_name() {
+            super::fixture_sqlx_toml_table_name($make).await;
         }
     };
 }

@@ -995,6 +995,9 @@ pub struct ToolOptions {
     /// (`--alembic-versions`); `None`: [`tools::alembic::default_versions_dir`]
     /// of the current directory.
     pub alembic_versions: Option<PathBuf>,
+    /// The table the tool's configuration names (sqlx 0.9's `[migrate]
+    /// table-name`), read when `--table` is not given.
+    pub table: Option<String>,
 }
 
 /// Checks a row's stored checksum against the original bytes of its file.

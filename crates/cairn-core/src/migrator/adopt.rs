@@ -29,9 +29,9 @@ pub struct AdoptRequest {
 }
 
 impl Migrator {
-    /// The tool's configuration that changes its checksums: for sqlx, the
-    /// `sqlx.toml` beside the migrations directory (in the crate's root,
-    /// where sqlx reads it).
+    /// The tool's configuration that changes its checksums and its table:
+    /// for sqlx, the `sqlx.toml` beside the migrations directory (in the
+    /// crate's root, where sqlx reads it).
     fn tool_options(&self, request: &AdoptRequest) -> Result<ToolOptions> {
         let tool = request.tool;
         let mut options = ToolOptions {
@@ -55,6 +55,7 @@ impl Migrator {
         };
         options.ignored_chars =
             crate::tools::sqlx::history::ignored_chars(&text).map_err(invalid)?;
+        options.table = crate::tools::sqlx::history::table_name(&text).map_err(invalid)?;
         Ok(options)
     }
 
@@ -84,8 +85,9 @@ impl Migrator {
     ) -> Result<AdoptReport> {
         let tool = request.tool;
         let engine = driver.dialect().engine();
-        let table = ForeignTable::new(tool, request.table.as_deref());
         let options = self.tool_options(request)?;
+        // `--table` wins over the table the tool's configuration names.
+        let table = ForeignTable::new(tool, request.table.as_deref().or(options.table.as_deref()));
         let mut foreign = adopt::read(tool, driver, &table, &options).await?;
         if tool == Tool::Prisma {
             crate::tools::prisma::history::match_folders(&mut foreign, &self.migrations);

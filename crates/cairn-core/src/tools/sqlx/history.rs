@@ -108,6 +108,26 @@ pub fn ignored_chars(sqlx_toml: &str) -> Result<Vec<char>, String> {
         .collect()
 }
 
+/// The `[migrate] table-name` of a `sqlx.toml` (`None` when absent): the
+/// table sqlx 0.9 writes instead of `_sqlx_migrations`, maybe
+/// schema-qualified (`foo._sqlx_migrations`).
+///
+/// # Errors
+///
+/// What is wrong with the file, for a message that names it.
+pub fn table_name(sqlx_toml: &str) -> Result<Option<String>, String> {
+    let value: toml::Value = toml::from_str(sqlx_toml).map_err(|e| e.to_string())?;
+    let Some(name) = value.get("migrate").and_then(|m| m.get("table-name")) else {
+        return Ok(None);
+    };
+    match name.as_str().map(str::trim) {
+        Some(text) if !text.is_empty() => Ok(Some(text.to_owned())),
+        _ => Err(format!(
+            "`[migrate] table-name` is {name}, where sqlx takes a table name (`_sqlx_migrations` or `schema._sqlx_migrations`)"
+        )),
+    }
+}
+
 /// Checks the stored checksum (hex) against the file's original bytes, or
 /// with `ignored` characters removed when sqlx.toml sets them.
 pub(crate) fn verify(stored: &str, raw: &[u8], ignored: &[char]) -> Verdict {
@@ -173,6 +193,19 @@ mod tests {
             .unwrap_err()
             .contains("not one character"));
         assert!(ignored_chars("[migrate").is_err());
+    }
+
+    #[test]
+    fn the_table_name_comes_from_sqlx_toml() {
+        assert_eq!(table_name("").unwrap(), None);
+        assert_eq!(
+            table_name("[migrate]\ntable-name = \"app.history\"\n")
+                .unwrap()
+                .as_deref(),
+            Some("app.history")
+        );
+        let error = table_name("[migrate]\ntable-name = 5\n").unwrap_err();
+        assert!(error.contains("`[migrate] table-name` is 5"), "{error}");
     }
 
     #[test]
