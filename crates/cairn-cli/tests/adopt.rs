@@ -598,7 +598,7 @@ async fn fixture_flyway_adopts_and_keeps_working(db: TestDatabase) {
     let run = p.cairn(&["adopt", "--from", "flyway"]).await;
     says(&run, "recorded 2 migrations");
     says(&run, "CRC-32 verified");
-    says(&run, "skipped R__refresh.sql: a repeatable migration");
+    says(&run, "skipped R__refresh.sql: its file is gone");
     adopted_and_nothing_left(&p, "flyway", &["1", "2"]).await;
     // Flyway's installed_by is kept as Cairn's applied_by.
     assert_eq!(
@@ -1677,6 +1677,96 @@ async fn fixture_sqlx_toml_table_name(db: TestDatabase) {
     adopted_and_nothing_left(&p, "sqlx", &["1"]).await;
 }
 
+// ---------------------------------------------------------------------------
+// Flyway repeatables (fixture): adopted when unchanged, re-run when changed.
+
+async fn fixture_flyway_repeatables_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    let users = "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(100));\n";
+    let ids = "DROP VIEW IF EXISTS user_ids;\nCREATE VIEW user_ids AS SELECT id FROM users;\n";
+    let names_then =
+        "DROP VIEW IF EXISTS user_names;\nCREATE VIEW user_names AS SELECT name FROM users;\n";
+    let names_now =
+        "DROP VIEW IF EXISTS user_names;\nCREATE VIEW user_names AS SELECT id, name FROM users;\n";
+    p.file("V1__create_users.sql", users);
+    p.file("R__user_ids.sql", ids);
+    p.file("R__user_names.sql", names_now);
+    let mut setup = vec![users.to_owned()];
+    setup.extend(
+        [ids, names_then]
+            .iter()
+            .flat_map(|script| script.lines().map(str::to_owned)),
+    );
+    setup.extend([
+        flyway_ddl(p.engine()),
+        flyway_row(
+            1,
+            Some("1"),
+            "create users",
+            "SQL",
+            "V1__create_users.sql",
+            Some(checksums::flyway(users.as_bytes())),
+        ),
+        // R__user_ids ran twice: the latest run has the file's checksum.
+        flyway_row(
+            2,
+            None,
+            "user ids",
+            "SQL",
+            "R__user_ids.sql",
+            Some(checksums::flyway(b"SELECT 1;")),
+        ),
+        flyway_row(
+            3,
+            None,
+            "user ids",
+            "SQL",
+            "R__user_ids.sql",
+            Some(checksums::flyway(ids.as_bytes())),
+        ),
+        flyway_row(
+            4,
+            None,
+            "user names",
+            "SQL",
+            "R__user_names.sql",
+            Some(checksums::flyway(names_then.as_bytes())),
+        ),
+    ]);
+    p.exec(&setup).await;
+    let dry = p.cairn(&["adopt", "--from", "flyway", "--dry-run"]).await;
+    says(&dry, "would record 2 migrations");
+    says(
+        &dry,
+        "R__user_ids user_ids <- R__user_ids.sql: applied, CRC-32 verified",
+    );
+    says(
+        &dry,
+        "skipped R__user_names.sql: changed since Flyway last ran it",
+    );
+    says(&dry, "Cairn applies it on the next `cairn up`");
+    let run = p.cairn(&["adopt", "--from", "flyway"]).await;
+    says(&run, "recorded 2 migrations");
+    let status = p.cairn(&["status"]).await;
+    says(&status, "R__user_names");
+    let up = p.cairn(&["up"]).await;
+    says(&up, "user_names");
+    assert!(
+        !up.stdout.contains("user_ids"),
+        "an unchanged repeatable ran again\n{up}"
+    );
+    assert_eq!(
+        p.count("SELECT count(*) FROM user_names WHERE id IS NULL")
+            .await,
+        0
+    );
+    says(&p.cairn(&["up"]).await, "nothing to apply");
+    assert_eq!(
+        p.count("SELECT count(*) FROM flyway_schema_history").await,
+        4
+    );
+}
+
 /// Prisma, sqlx and Flyway cases added with the Alembic work, on every engine.
 macro_rules! interop_tests {
     ($make:expr) => {
@@ -1687,6 +1777,10 @@ macro_rules! interop_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_sqlx_toml_table_name() {
             super::fixture_sqlx_toml_table_name($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_flyway_repeatables_adopt() {
+            super::fixture_flyway_repeatables_adopt($make).await;
         }
     };
 }

@@ -92,6 +92,14 @@ impl Migrator {
         if tool == Tool::Prisma {
             crate::tools::prisma::history::match_folders(&mut foreign, &self.migrations);
         }
+        if tool == Tool::Flyway {
+            crate::tools::flyway::history::settle_repeatables(
+                &mut foreign,
+                &self.migrations,
+                &mut |path| std::fs::read(path),
+            )
+            .map_err(|(path, cause)| AdoptError::ReadFile { tool, path, cause })?;
+        }
         let cairn = self.history(driver).await?;
         let input = PlanInput {
             tool,

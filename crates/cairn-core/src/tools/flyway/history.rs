@@ -7,8 +7,15 @@
 //! rows apply their version (`success = false`: failed), `DELETE` and
 //! successful `UNDO_*` rows take it back out, `BASELINE`/`SQL_BASELINE` and
 //! Java (`JDBC`, `SPRING_JDBC`, `SCRIPT`, `CUSTOM`) rows become Cairn
-//! baselines (Cairn cannot run them), `SCHEMA` markers and repeatable rows
-//! (no version) are left out.
+//! baselines (Cairn cannot run them), `SCHEMA` markers are left out.
+//!
+//! Repeatable rows (`R__<description>.sql`: no version, one row per run) are
+//! folded into the latest run of each script, adopted at the repeatable's
+//! Cairn version. [`settle_repeatables`] then keeps only those whose stored
+//! checksum matches the file as it is now, so `cairn up` re-runs none of
+//! them; one that changed since (or whose last run failed, or whose file is
+//! gone) is left out with the reason, and Cairn applies it on the next
+//! `cairn up`, as Flyway would have.
 //!
 //! The checksum is CRC-32 over the UTF-8 bytes of each line as Java's
 //! `BufferedReader.readLine` returns it — line terminators dropped, the BOM
@@ -17,11 +24,14 @@
 
 use std::collections::BTreeMap;
 
+use std::path::Path;
+
 use crate::adopt::{
-    self, BadValue, ForeignHistory, ForeignRow, ForeignState, RowKind, Skipped, Verdict,
+    self, BadValue, ForeignHistory, ForeignRow, ForeignState, RowKind, Skipped, Target, Verdict,
 };
 use crate::dialect::Dialect;
 use crate::driver::Rows;
+use crate::migration::{Migration, Version};
 
 /// Flyway's default table.
 pub const TABLE: &str = "flyway_schema_history";
@@ -58,17 +68,41 @@ pub(crate) fn decode(rows: Rows) -> Result<ForeignHistory, BadValue> {
     let mut history = ForeignHistory::default();
     // By version text, in the order versions were first applied.
     let mut current: BTreeMap<String, (usize, ForeignRow)> = BTreeMap::new();
+    // By description: the latest run of each repeatable.
+    let mut repeatables: BTreeMap<String, ForeignRow> = BTreeMap::new();
     for (index, row) in rows.iter().enumerate() {
         let position = adopt::positional(index);
         let rank = adopt::required(row, 0, &position, "installed_rank", "an integer")?;
         let script = adopt::value(row, 4).unwrap_or_default().to_owned();
         let kind = adopt::required(row, 3, rank, "type", "a migration type")?.to_owned();
         let Some(version_text) = adopt::value(row, 1).map(str::trim) else {
+            if let Some(description) = repeatable_description(&script).filter(|_| kind == "SQL") {
+                let success = adopt::boolean(
+                    adopt::required(row, 9, &script, "success", "a boolean")?,
+                    &script,
+                    "success",
+                )?;
+                let mut foreign =
+                    ForeignRow::applied(script.clone(), Version::repeatable(description));
+                foreign.name = Some(description.to_owned());
+                foreign.checksum = adopt::value(row, 5).map(|s| s.trim().to_owned());
+                foreign.applied_by = adopt::value(row, 6).map(str::to_owned);
+                foreign.applied_at = adopt::value(row, 7).and_then(adopt::timestamp);
+                foreign.execution_ms = adopt::value(row, 8).and_then(|ms| ms.trim().parse().ok());
+                if !success {
+                    foreign.state = ForeignState::Failed("success = false".to_owned());
+                }
+                // The latest run of each repeatable is the one that counts.
+                repeatables.insert(description.to_owned(), foreign);
+                continue;
+            }
             history.skipped.push(Skipped {
                 key: script,
                 reason: match kind.as_str() {
                     "SCHEMA" => "Flyway's schema-creation marker".to_owned(),
-                    _ => "a repeatable migration (R__): it runs again when it changes, and is not part of the versioned history".to_owned(),
+                    _ => format!(
+                        "a row of type {kind} without a version, which Cairn has no migration for"
+                    ),
                 },
             });
             continue;
@@ -117,7 +151,74 @@ pub(crate) fn decode(rows: Rows) -> Result<ForeignHistory, BadValue> {
     let mut rows: Vec<(usize, ForeignRow)> = current.into_values().collect();
     rows.sort_by_key(|(order, _)| *order);
     history.rows = rows.into_iter().map(|(_, row)| row).collect();
+    history.rows.extend(repeatables.into_values());
     Ok(history)
+}
+
+/// The description of a repeatable script (`R__views.sql`, maybe in a
+/// sub-folder of the location: `db/R__views.sql`), as Cairn names it.
+fn repeatable_description(script: &str) -> Option<&str> {
+    let file = script.rsplit(['/', '\\']).next()?;
+    file.strip_prefix("R__")?
+        .strip_suffix(".sql")
+        .filter(|d| !d.is_empty())
+}
+
+/// Keeps the repeatable rows whose stored checksum matches the file as it
+/// is now (so nothing re-runs) and moves the others to `skipped`, saying
+/// why: Cairn applies those on the next `cairn up`. Versioned rows are left
+/// for [`crate::adopt::plan`] to check (a mismatch there is refused).
+///
+/// # Errors
+///
+/// The error of `read_raw` for a repeatable's file, with its path.
+pub fn settle_repeatables(
+    history: &mut ForeignHistory,
+    migrations: &[Migration],
+    read_raw: &mut dyn FnMut(&Path) -> std::io::Result<Vec<u8>>,
+) -> Result<(), (std::path::PathBuf, std::io::Error)> {
+    let mut kept = Vec::with_capacity(history.rows.len());
+    for row in std::mem::take(&mut history.rows) {
+        let Target::Version(version) = row.target else {
+            kept.push(row);
+            continue;
+        };
+        if !version.is_repeatable() {
+            kept.push(row);
+            continue;
+        }
+        let path = migrations
+            .iter()
+            .find(|m| m.version == version)
+            .and_then(|m| m.up.plain.as_ref())
+            .map(|script| script.path.clone());
+        let reason = match (&path, &row.state) {
+            (None, _) => Some("its file is gone: there is nothing to run again".to_owned()),
+            (Some(_), ForeignState::Failed(_)) => Some(
+                "its last Flyway run failed (success = false): Cairn applies it on the next `cairn up`".to_owned(),
+            ),
+            (Some(path), ForeignState::Applied) => {
+                let raw = read_raw(path).map_err(|cause| (path.clone(), cause))?;
+                match row.checksum.as_deref().map(|stored| verify(stored, &raw)) {
+                    Some(Verdict::Match(_)) => None,
+                    _ => Some(format!(
+                        "changed since Flyway last ran it (checksum {} in the table, {} for the file): Cairn applies it on the next `cairn up`",
+                        row.checksum.as_deref().unwrap_or("NULL"),
+                        checksum(&raw)
+                    )),
+                }
+            }
+        };
+        match reason {
+            None => kept.push(row),
+            Some(reason) => history.skipped.push(Skipped {
+                key: row.key,
+                reason,
+            }),
+        }
+    }
+    history.rows = kept;
+    Ok(())
 }
 
 /// Flyway's checksum of a file's bytes.
@@ -208,5 +309,61 @@ mod tests {
         assert_eq!(history.rows[2].kind, RowKind::Code);
         assert!(matches!(history.rows[3].state, ForeignState::Failed(_)));
         assert_eq!(history.skipped.len(), 2);
+    }
+
+    fn repeatable(rank: &str, script: &str, checksum: i32, success: &str) -> Vec<Option<String>> {
+        let mut row = row(rank, None, "SQL", success);
+        row[4] = Some(script.into());
+        row[5] = Some(checksum.to_string());
+        row
+    }
+
+    #[test]
+    fn repeatables_are_adopted_when_unchanged_and_left_to_run_when_changed() {
+        const VIEW: &str = "CREATE VIEW v AS SELECT 1;\n";
+        const PROC: &str = "CREATE VIEW p AS SELECT 2;\n";
+        let dir = crate::tools::test_support::tree(&[
+            ("V1__init.sql", "CREATE TABLE t (id int);\n"),
+            ("R__views.sql", VIEW),
+            ("R__procs.sql", PROC),
+            ("R__failed.sql", PROC),
+        ]);
+        let migrations = crate::tools::test_support::read(&dir);
+        let mut history = decode(vec![
+            row("1", Some("1"), "SQL", "t"),
+            // An earlier run of R__views with other text, then the current one.
+            repeatable("2", "R__views.sql", checksum(b"old"), "t"),
+            repeatable("3", "R__views.sql", checksum(VIEW.as_bytes()), "t"),
+            repeatable("4", "sub/R__procs.sql", checksum(b"old"), "t"),
+            repeatable("5", "R__failed.sql", checksum(PROC.as_bytes()), "f"),
+            repeatable("6", "R__gone.sql", 1, "t"),
+        ])
+        .unwrap();
+        assert_eq!(history.rows.len(), 5);
+        settle_repeatables(&mut history, &migrations, &mut |path| std::fs::read(path)).unwrap();
+        let kept: Vec<_> = history.rows.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(kept, ["1", "R__views.sql"]);
+        assert_eq!(
+            history.rows[1].target,
+            Target::Version(Version::repeatable("views"))
+        );
+        let skipped: Vec<_> = history
+            .skipped
+            .iter()
+            .map(|s| {
+                (
+                    s.key.as_str(),
+                    s.reason.split(' ').take(3).collect::<Vec<_>>().join(" "),
+                )
+            })
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                ("R__failed.sql", "its last Flyway".to_owned()),
+                ("R__gone.sql", "its file is".to_owned()),
+                ("sub/R__procs.sql", "changed since Flyway".to_owned()),
+            ]
+        );
     }
 }
