@@ -26,6 +26,12 @@ pub fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
             dir.display()
         );
     }
+    // Liquibase: a changeset appended to the last changelog.
+    if let Some((changelog, position)) = source::liquibase_changelog(dir)
+        .with_context(|| format!("cannot read the migrations in `{}`", dir.display()))?
+    {
+        return append_changeset(config, &changelog, position, &name);
+    }
     // From entry names (and dbmate's marker lines) only: a new, still empty
     // migration must not stop the next `cairn new`.
     let survey = source::survey(dir)
@@ -107,6 +113,103 @@ pub fn new(config: &Config, args: &NewArgs) -> anyhow::Result<Outcome> {
             .map(|path| format!("{created} {}\n", path.display()))
             .collect();
         print(&lines);
+    }
+    Ok(Outcome::Success)
+}
+
+/// Versions per Liquibase changelog file (`<file> × 100000 + <changeset>`,
+/// see `cairn::tools::liquibase`).
+const LIQUIBASE_FILE: i64 = 100_000;
+
+/// `cairn new` in a Liquibase formatted-SQL directory: appends `--changeset
+/// <author>:<name>` to the last changelog (the file at `position` among the
+/// directory's changelogs), which is what Liquibase users do and changes no
+/// existing version, where a new file could sort before an existing one and
+/// renumber it. The author is the user (`$USER`), else `cairn`.
+fn append_changeset(
+    config: &Config,
+    changelog: &std::path::Path,
+    position: usize,
+    name: &str,
+) -> anyhow::Result<Outcome> {
+    let text = std::fs::read_to_string(changelog)
+        .with_context(|| format!("cannot read `{}`", changelog.display()))?;
+    let author: String = ["USER", "USERNAME"]
+        .iter()
+        .find_map(|key| std::env::var(key).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "cairn".to_owned())
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || c == ':' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let headers: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let rest = line.trim_start().strip_prefix("--")?.trim_start();
+            let lower = rest.get(..9)?.to_ascii_lowercase();
+            (lower == "changeset").then(|| (index + 1, rest[9..].trim()))
+        })
+        .collect();
+    let id = format!("{author}:{name}");
+    if let Some((line, _)) = headers
+        .iter()
+        .find(|(_, header)| header.split_whitespace().next() == Some(id.as_str()))
+    {
+        bail!(
+            "changeset `{id}` is already in `{}` (line {line}): Liquibase identifies a changeset by author and id, so choose another name",
+            changelog.display()
+        );
+    }
+    let file = i64::try_from(position).unwrap_or(i64::MAX);
+    let count = i64::try_from(headers.len()).unwrap_or(i64::MAX);
+    let version = file
+        .checked_mul(LIQUIBASE_FILE)
+        .and_then(|base| base.checked_add(count + 1))
+        .filter(|_| count + 1 < LIQUIBASE_FILE)
+        .map(Version::from)
+        .with_context(|| {
+            format!(
+                "`{}` holds {count} changesets, the most one changelog file numbers: start a new changelog file after it",
+                changelog.display()
+            )
+        })?;
+    // No blank line before the header: it would end the previous changeset's
+    // body, and so change its checksum.
+    let separator = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    let changeset = format!(
+        "{separator}--changeset {id}\n-- {version} {name}: the SQL of this changeset; end each statement with `;`.\n-- Attributes go on the line above (`runInTransaction:false`, `dbms:postgresql`);\n-- undo it with `--rollback <SQL>` lines after the statements.\n-- Until a statement follows, `cairn validate` and `cairn up` refuse it as\n-- an empty changeset.\n"
+    );
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(changelog)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, changeset.as_bytes()))
+        .with_context(|| format!("cannot append to `{}`", changelog.display()))?;
+    if config.format == Format::Json {
+        print(&output::json_string(&json!({
+            "version": version,
+            "name": name,
+            "layout": "liquibase",
+            "changeset": id,
+            "path": changelog.display().to_string(),
+            "files": [changelog.display().to_string()],
+        })));
+    } else {
+        let appended = Style::new(config.color).green("appended");
+        print(&format!(
+            "{appended} changeset {id} (version {version}) to {}\n",
+            changelog.display()
+        ));
     }
     Ok(Outcome::Success)
 }

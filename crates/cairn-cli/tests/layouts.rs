@@ -302,6 +302,79 @@ mod sqlite {
         liquibase_changelog(TestDatabase::sqlite()).await;
     }
 
+    /// A changelog whose next changeset would need a version of the next
+    /// file (`<file> × 100000 + 100000`) is refused: start a new file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_refuses_a_full_liquibase_changelog() {
+        let p = Project::new(TestDatabase::sqlite());
+        let mut text = String::from("--liquibase formatted sql\n");
+        for id in 1..100_000 {
+            text.push_str(&format!("--changeset ann:{id}\nSELECT 1;\n"));
+        }
+        p.file("changelog.sql", &text);
+        let full = p.cairn(&["new", "one_more"]).await;
+        assert_eq!(full.code(), Some(1), "{full}");
+        assert!(
+            full.stderr.contains("holds 99999 changesets, the most one changelog file numbers: start a new changelog file after it"),
+            "{full}"
+        );
+        let after = std::fs::read_to_string(p.path().join("changelog.sql")).expect("changelog");
+        assert_eq!(after, text, "a refused `cairn new` changed the changelog");
+    }
+
+    /// `cairn new` in a Liquibase directory appends a changeset to the last
+    /// changelog (no existing version moves); a taken author:id is refused.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_appends_a_changeset_to_the_last_liquibase_changelog() {
+        let p = Project::new(TestDatabase::sqlite());
+        p.file(
+            "001-init.sql",
+            "--liquibase formatted sql\n--changeset ann:1\nCREATE TABLE a (id INT);\n--rollback DROP TABLE a;\n",
+        );
+        p.file(
+            "002-more.sql",
+            "--liquibase formatted sql\n\n--changeset ann:2\n--rollback DROP TABLE b;\nCREATE TABLE b (id INT);",
+        );
+        let last = p.path().join("002-more.sql");
+        p.cairn(&["up"]).await.success();
+        let new = p.cairn(&["new", "add notes", "--format", "json"]).await;
+        let json: serde_json::Value = serde_json::from_str(new.success()).expect("JSON");
+        assert_eq!(json["version"], 200002, "{json}");
+        assert_eq!(json["layout"], "liquibase", "{json}");
+        let id = json["changeset"].as_str().expect("a changeset").to_owned();
+        assert!(id.ends_with(":add_notes"), "{json}");
+        let text = std::fs::read_to_string(&last).expect("the changelog");
+        assert!(
+            text.contains(&format!("CREATE TABLE b (id INT);\n--changeset {id}\n")),
+            "{text}"
+        );
+        // The last line had no line break: one is added, and no existing
+        // changeset's checksum changes (the run below would refuse it).
+        // Until a statement is written, the empty changeset is refused.
+        let empty = p.cairn(&["up"]).await;
+        assert_ne!(empty.code(), Some(0), "{empty}");
+        std::fs::write(
+            &last,
+            format!("{text}CREATE TABLE notes (id INT);\n--rollback DROP TABLE notes;\n"),
+        )
+        .expect("write the changeset");
+        p.cairn(&["up"]).await.success();
+        assert_eq!(p.count("SELECT COUNT(*) FROM notes").await, 0);
+        let states = p.states().await;
+        assert_eq!(states.len(), 3, "{states:?}");
+        p.cairn(&["down"]).await.success();
+        let mut driver = support::connect(&p.db).await;
+        assert!(!cairn_testkit::conformance::table_exists(driver.as_mut(), "notes").await);
+        let again = p.cairn(&["new", "add_notes"]).await;
+        assert_eq!(again.code(), Some(1), "{again}");
+        assert!(
+            again
+                .stderr
+                .contains(&format!("changeset `{id}` is already in")),
+            "{again}"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn prisma_folders_lock_file_and_no_down() {
         prisma_project(TestDatabase::sqlite(), TestDatabase::sqlite()).await;

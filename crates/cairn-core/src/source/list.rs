@@ -221,6 +221,35 @@ pub fn survey(dir: &Path) -> Result<Survey, Error> {
     })
 }
 
+/// The Liquibase changelog a new changeset goes to: the last formatted-SQL
+/// file of `dir` in name order (the order Cairn numbers them in), with its
+/// position among them (from 1), if there is one.
+/// `cairn new` appends to it, which changes no existing version (see
+/// [`crate::tools::liquibase`]).
+///
+/// # Errors
+///
+/// [`Error::Io`] if `dir` or a `.sql` file cannot be read, [`Error::NotUtf8`]
+/// for a `.sql` file that is not UTF-8.
+pub fn liquibase_changelog(dir: &Path) -> Result<Option<(PathBuf, usize)>, Error> {
+    let mut last = None;
+    let mut position = 0;
+    for Entry { name, path, kind } in sorted_entries(dir)? {
+        let is_sql = name
+            .to_str()
+            .is_some_and(|n| n.ends_with(".sql") && !is_ignored(n));
+        if !is_sql || kind.is_dir(&path)? {
+            continue;
+        }
+        kind.check_regular(&path)?;
+        if crate::tools::liquibase::is_formatted(&read_text(&path)?) {
+            position += 1;
+            last = Some(path);
+        }
+    }
+    Ok(last.map(|path| (path, position)))
+}
+
 /// Reads a Cairn or diesel migration folder.
 fn read_folder(unit: Unit) -> Result<Migration, Error> {
     let dir = unit.path.clone();

@@ -93,7 +93,9 @@ use crate::{checksum, error::Error, migration::Migration};
 
 pub use crate::tools::liquibase::Selection;
 pub use layout::{NewFiles, NewScript, NewShape};
-pub use list::{check_engine, detect_layout, read_dir, read_dir_with, survey, Survey};
+pub use list::{
+    check_engine, detect_layout, liquibase_changelog, read_dir, read_dir_with, survey, Survey,
+};
 pub use memory::read_files;
 
 #[cfg(test)]
