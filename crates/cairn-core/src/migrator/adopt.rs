@@ -78,7 +78,7 @@ impl Migrator {
     ) -> Result<AdoptReport> {
         let tool = request.tool;
         let engine = driver.dialect().engine();
-        let table = ForeignTable::new(tool, request.table.as_deref());
+        let table = adopt::locate(tool, driver, ForeignTable::new(tool, request.table.as_deref())).await?;
         let foreign = adopt::read(tool, driver, &table).await?;
         let options = self.tool_options(tool)?;
         let cairn = self.history(driver).await?;
