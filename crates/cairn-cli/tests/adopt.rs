@@ -1333,19 +1333,29 @@ const LIQUIBASE_SUMS: [&str; 3] = [
 /// Liquibase's two tables as it creates them (unquoted names: lower case on
 /// PostgreSQL, upper case elsewhere), with the lock row it inserts.
 fn liquibase_ddl(engine: Engine, locked: bool) -> Vec<String> {
-    let (time, locked) = match engine {
-        Engine::Postgres => ("TIMESTAMP WITHOUT TIME ZONE", if locked { "TRUE" } else { "FALSE" }),
+    let (time, flag) = match engine {
+        Engine::Postgres => (
+            "TIMESTAMP WITHOUT TIME ZONE",
+            if locked { "TRUE" } else { "FALSE" },
+        ),
         Engine::Mysql => ("DATETIME", if locked { "1" } else { "0" }),
         _ => ("TEXT", if locked { "1" } else { "0" }),
     };
     vec![
         format!("CREATE TABLE DATABASECHANGELOG (ID VARCHAR(255) NOT NULL, AUTHOR VARCHAR(255) NOT NULL, FILENAME VARCHAR(255) NOT NULL, DATEEXECUTED {time} NOT NULL, ORDEREXECUTED INT NOT NULL, EXECTYPE VARCHAR(10) NOT NULL, MD5SUM VARCHAR(35), DESCRIPTION VARCHAR(255), COMMENTS VARCHAR(255), TAG VARCHAR(255), LIQUIBASE VARCHAR(20), CONTEXTS VARCHAR(255), LABELS VARCHAR(255), DEPLOYMENT_ID VARCHAR(10))"),
         format!("CREATE TABLE DATABASECHANGELOGLOCK (ID INT NOT NULL PRIMARY KEY, LOCKED BOOLEAN NOT NULL, LOCKGRANTED {time}, LOCKEDBY VARCHAR(255))"),
-        format!("INSERT INTO DATABASECHANGELOGLOCK (ID, LOCKED, LOCKEDBY) VALUES (1, {locked}, {})", if locked { "'ci-runner (10.0.0.7)'" } else { "NULL" }),
+        format!("INSERT INTO DATABASECHANGELOGLOCK (ID, LOCKED, LOCKEDBY) VALUES (1, {flag}, {})", if locked { "'ci-runner (10.0.0.7)'" } else { "NULL" }),
     ]
 }
 
-fn liquibase_row(order: i64, id: &str, author: &str, filename: &str, exectype: &str, sum: &str) -> String {
+fn liquibase_row(
+    order: i64,
+    id: &str,
+    author: &str,
+    filename: &str,
+    exectype: &str,
+    sum: &str,
+) -> String {
     format!(
         "INSERT INTO DATABASECHANGELOG (ID, AUTHOR, FILENAME, DATEEXECUTED, ORDEREXECUTED, EXECTYPE, MD5SUM, LIQUIBASE, DEPLOYMENT_ID) VALUES ('{id}', '{author}', '{filename}', '2026-11-30 10:00:0{order}', {order}, '{exectype}', '{sum}', '4.28.1', '4731200000')"
     )
@@ -1361,9 +1371,30 @@ async fn liquibase_project(p: &Project, locked: bool) {
         "CREATE TABLE pet (id INTEGER PRIMARY KEY)".to_owned(),
     ];
     statements.extend(liquibase_ddl(p.engine(), locked));
-    statements.push(liquibase_row(1, "1", "alice", "changelog.sql", "EXECUTED", LIQUIBASE_SUMS[0]));
-    statements.push(liquibase_row(2, "2", "Alice", "db/changelog/changelog.sql", "EXECUTED", LIQUIBASE_SUMS[1]));
-    statements.push(liquibase_row(3, "3", "bob", "changelog.sql", "EXECUTED", LIQUIBASE_SUMS[2]));
+    statements.push(liquibase_row(
+        1,
+        "1",
+        "alice",
+        "changelog.sql",
+        "EXECUTED",
+        LIQUIBASE_SUMS[0],
+    ));
+    statements.push(liquibase_row(
+        2,
+        "2",
+        "Alice",
+        "db/changelog/changelog.sql",
+        "EXECUTED",
+        LIQUIBASE_SUMS[1],
+    ));
+    statements.push(liquibase_row(
+        3,
+        "3",
+        "bob",
+        "changelog.sql",
+        "EXECUTED",
+        LIQUIBASE_SUMS[2],
+    ));
     p.exec(&statements).await;
 }
 
@@ -1387,13 +1418,19 @@ async fn liquibase_appended_changeset_applies_and_rolls_back(p: &Project) {
     p.cairn(&["down"]).await.success();
     let status = p.cairn(&["status"]).await;
     assert!(status.success().contains("pending"), "{status}");
-    assert_eq!(p.count("SELECT count(*) FROM pet").await, 0, "the adopted changesets stay");
+    assert_eq!(
+        p.count("SELECT count(*) FROM pet").await,
+        0,
+        "the adopted changesets stay"
+    );
 }
 
 async fn fixture_liquibase_adopts_and_keeps_working(db: TestDatabase) {
     let p = Project::new(db);
     liquibase_project(&p, false).await;
-    let dry = p.cairn(&["adopt", "--from", "liquibase", "--dry-run"]).await;
+    let dry = p
+        .cairn(&["adopt", "--from", "liquibase", "--dry-run"])
+        .await;
     says(&dry, "would record 3 migrations");
     says(&dry, "Liquibase MD5 (9:) verified");
     says(&dry, "Liquibase MD5 (8:) verified");
@@ -1403,19 +1440,30 @@ async fn fixture_liquibase_adopts_and_keeps_working(db: TestDatabase) {
     adopted_and_nothing_left(&p, "liquibase", &["100001", "100002", "100003"]).await;
     liquibase_appended_changeset_applies_and_rolls_back(&p).await;
     let table = liquibase_table(p.engine());
-    assert_eq!(p.count(&format!("SELECT count(*) FROM {table}")).await, 3, "Liquibase's table is untouched");
+    assert_eq!(
+        p.count(&format!("SELECT count(*) FROM {table}")).await,
+        3,
+        "Liquibase's table is untouched"
+    );
 }
 
 async fn fixture_liquibase_checksum_mismatch_is_refused(db: TestDatabase) {
     let p = Project::new(db);
     liquibase_project(&p, false).await;
     // Whitespace does not count for `9:`, a changed type does.
-    p.file("changelog.sql", &LIQUIBASE_CHANGELOG.replace("name VARCHAR(100)", "name  VARCHAR(200)"));
+    p.file(
+        "changelog.sql",
+        &LIQUIBASE_CHANGELOG.replace("name VARCHAR(100)", "name  VARCHAR(200)"),
+    );
     let tables = p.tables().await;
     let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
     fails_with(&run, 1, "migration 100001 (");
     fails_with(&run, 1, "was changed after liquibase applied it");
-    fails_with(&run, 1, "Liquibase MD5 (9:) 9:0551ca0e4f11a8d1e4e94c060d769715");
+    fails_with(
+        &run,
+        1,
+        "Liquibase MD5 (9:) 9:0551ca0e4f11a8d1e4e94c060d769715",
+    );
     fails_with(&run, 1, "nothing was changed");
     assert_eq!(p.tables().await, tables, "no Cairn table created");
 }
@@ -1423,11 +1471,23 @@ async fn fixture_liquibase_checksum_mismatch_is_refused(db: TestDatabase) {
 async fn fixture_liquibase_row_without_changeset_is_refused(db: TestDatabase) {
     let p = Project::new(db);
     liquibase_project(&p, false).await;
-    p.exec(&[liquibase_row(4, "9", "alice", "changelog.sql", "EXECUTED", "9:00")]).await;
+    p.exec(&[liquibase_row(
+        4,
+        "9",
+        "alice",
+        "changelog.sql",
+        "EXECUTED",
+        "9:00",
+    )])
+    .await;
     let tables = p.tables().await;
     let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
     fails_with(&run, 1, "records changeset changelog.sql::9::alice");
-    fails_with(&run, 1, "no Liquibase file of the migrations directory has a `--changeset alice:9`");
+    fails_with(
+        &run,
+        1,
+        "no Liquibase file of the migrations directory has a `--changeset alice:9`",
+    );
     fails_with(&run, 1, "Restore the changeset");
     assert_eq!(p.tables().await, tables);
 }
@@ -1436,10 +1496,17 @@ async fn fixture_liquibase_other_file_is_refused(db: TestDatabase) {
     let p = Project::new(db);
     liquibase_project(&p, false).await;
     let table = liquibase_table(p.engine());
-    p.exec(&[format!("UPDATE {table} SET FILENAME = 'db/other.sql' WHERE ID = '3'")]).await;
+    p.exec(&[format!(
+        "UPDATE {table} SET FILENAME = 'db/other.sql' WHERE ID = '3'"
+    )])
+    .await;
     let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
     fails_with(&run, 1, "records changeset db/other.sql::3::bob");
-    fails_with(&run, 1, "changelog.sql`, not in a file `db/other.sql` names");
+    fails_with(
+        &run,
+        1,
+        "changelog.sql`, not in a file `db/other.sql` names",
+    );
 }
 
 async fn fixture_liquibase_lock_held_is_refused(db: TestDatabase) {
@@ -1447,7 +1514,11 @@ async fn fixture_liquibase_lock_held_is_refused(db: TestDatabase) {
     liquibase_project(&p, true).await;
     let tables = p.tables().await;
     let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    fails_with(&run, 1, "says Liquibase holds its lock (LOCKEDBY ci-runner (10.0.0.7))");
+    fails_with(
+        &run,
+        1,
+        "says Liquibase holds its lock (LOCKEDBY ci-runner (10.0.0.7))",
+    );
     fails_with(&run, 1, "liquibase release-locks");
     fails_with(&run, 1, "nothing was changed");
     assert_eq!(p.tables().await, tables);
@@ -1466,11 +1537,18 @@ async fn fixture_liquibase_failed_and_skipped_rows(db: TestDatabase) {
     says(&run, "failed (run `cairn repair` after review)");
     says(&run, "SKIPPED");
     let status = p.cairn(&["status"]).await;
-    assert_eq!(status.code(), Some(3), "status reports the failed changeset\n{status}");
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "status reports the failed changeset\n{status}"
+    );
     assert!(status.stdout.contains("failed"), "{status}");
     let bad = p.cairn(&["adopt", "--from", "liquibase"]).await;
     says(&bad, "recorded 0 migrations");
-    p.exec(&[format!("UPDATE {table} SET EXECTYPE = 'GONE' WHERE ID = '1'")]).await;
+    p.exec(&[format!(
+        "UPDATE {table} SET EXECTYPE = 'GONE' WHERE ID = '1'"
+    )])
+    .await;
     let bad = p.cairn(&["adopt", "--from", "liquibase"]).await;
     fails_with(&bad, 1, "EXECTYPE = GONE");
 }
@@ -1478,7 +1556,9 @@ async fn fixture_liquibase_failed_and_skipped_rows(db: TestDatabase) {
 /// Where a Liquibase version from npm was installed by scripts/peer-tools.sh.
 #[cfg(feature = "peer-tools")]
 fn liquibase_bin(version: &str) -> PathBuf {
-    peer_tool(&format!("liquibase-{version}/node_modules/liquibase/dist/liquibase/liquibase"))
+    peer_tool(&format!(
+        "liquibase-{version}/node_modules/liquibase/dist/liquibase/liquibase"
+    ))
 }
 
 /// Runs Liquibase `update` on the project's changelog, from its directory
@@ -1488,7 +1568,10 @@ fn liquibase_bin(version: &str) -> PathBuf {
 fn liquibase_update(p: &Project, version: &str) {
     let (url, user, password) = match p.engine() {
         Engine::Sqlite => (
-            format!("jdbc:sqlite:{}", p.db.sqlite_path().expect("a SQLite file").display()),
+            format!(
+                "jdbc:sqlite:{}",
+                p.db.sqlite_path().expect("a SQLite file").display()
+            ),
             String::new(),
             String::new(),
         ),
@@ -1497,13 +1580,25 @@ fn liquibase_update(p: &Project, version: &str) {
             let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
             let (credentials, location) = rest.rsplit_once('@').unwrap_or(("", rest));
             let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
-            let scheme = if engine == Engine::Postgres { "postgresql" } else { "mariadb" };
-            (format!("jdbc:{scheme}://{location}"), user.to_owned(), password.to_owned())
+            let scheme = if engine == Engine::Postgres {
+                "postgresql"
+            } else {
+                "mariadb"
+            };
+            (
+                format!("jdbc:{scheme}://{location}"),
+                user.to_owned(),
+                password.to_owned(),
+            )
         }
     };
     let program = liquibase_bin(version);
     let output = std::process::Command::new(&program)
-        .args(["--changelog-file=changelog.sql", &format!("--url={url}"), "update"])
+        .args([
+            "--changelog-file=changelog.sql",
+            &format!("--url={url}"),
+            "update",
+        ])
         .env("LIQUIBASE_COMMAND_USERNAME", &user)
         .env("LIQUIBASE_COMMAND_PASSWORD", &password)
         .env("LIQUIBASE_USERNAME", &user)

@@ -78,7 +78,12 @@ impl Migrator {
     ) -> Result<AdoptReport> {
         let tool = request.tool;
         let engine = driver.dialect().engine();
-        let table = adopt::locate(tool, driver, ForeignTable::new(tool, request.table.as_deref())).await?;
+        let table = adopt::locate(
+            tool,
+            driver,
+            ForeignTable::new(tool, request.table.as_deref()),
+        )
+        .await?;
         let foreign = adopt::read(tool, driver, &table).await?;
         let options = self.tool_options(tool)?;
         let cairn = self.history(driver).await?;

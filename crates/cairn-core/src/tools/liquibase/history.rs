@@ -239,9 +239,9 @@ pub(crate) fn resolve(
         let (id, author) = rest.rsplit_once("::").unwrap_or((rest, ""));
         let same = |m: &&Migration| {
             m.layout == Layout::Liquibase
-                && m.name.split_once(':').is_some_and(|(a, i)| {
-                    i == id && a.eq_ignore_ascii_case(author)
-                })
+                && m.name
+                    .split_once(':')
+                    .is_some_and(|(a, i)| i == id && a.eq_ignore_ascii_case(author))
         };
         let candidates: Vec<&Migration> = migrations.iter().filter(same).collect();
         let in_file: Vec<&&Migration> = candidates
@@ -457,9 +457,7 @@ fn changeset_line(line: &str) -> Option<(String, String, V8Attributes)> {
     };
     let end_delimiter = lower
         .match_indices("enddelimiter:")
-        .find(|(at, _)| {
-            *at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric()
-        })
+        .find(|(at, _)| *at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric())
         .map(|(at, _)| {
             let start = at + "enddelimiter:".len();
             line[start..]
@@ -486,7 +484,10 @@ fn rollback_block_start(lower: &str) -> bool {
         .map(str::trim_start)
         .and_then(|rest| rest.strip_prefix("liquibase"))
         .map(str::trim_start)
-        .is_some_and(|rest| rest.strip_prefix("rollback").is_some_and(|r| r.trim().is_empty()))
+        .is_some_and(|rest| {
+            rest.strip_prefix("rollback")
+                .is_some_and(|r| r.trim().is_empty())
+        })
 }
 
 /// The lines of a changeset that are no part of its SQL for Liquibase
@@ -570,7 +571,10 @@ mod tests {
         assert_eq!(sql, "CREATE TABLE person (id INT PRIMARY KEY, name TEXT);");
         assert_eq!(checksum_v9(&sql), "9:a97ece4229db49f6ef36283eba116ec3");
         let (sql, _) = changeset_sql(CHANGELOG.as_bytes(), "ALICE:2", false).unwrap();
-        assert_eq!(sql, "-- a plain comment\nINSERT INTO person VALUES (1, 'Ada');");
+        assert_eq!(
+            sql,
+            "-- a plain comment\nINSERT INTO person VALUES (1, 'Ada');"
+        );
         assert_eq!(checksum_v9(&sql), "9:ad78e5dc54cbe499f1ad0a80c547274a");
         assert_eq!(changeset_sql(CHANGELOG.as_bytes(), "alice:3", false), None);
     }
@@ -592,7 +596,10 @@ mod tests {
             "8:d82cccebefd594707c6ccc0631c39bf3"
         );
         assert_eq!(
-            checksum_v8("CREATE  TABLE\tperson\n(id INT PRIMARY KEY, name TEXT);  ", &attributes),
+            checksum_v8(
+                "CREATE  TABLE\tperson\n(id INT PRIMARY KEY, name TEXT);  ",
+                &attributes
+            ),
             "8:d82cccebefd594707c6ccc0631c39bf3"
         );
         let text = "--liquibase formatted sql\n--changeset a:1 endDelimiter:/ splitStatements:false\nSELECT 1/\n";
@@ -622,15 +629,27 @@ mod tests {
         };
         let raw = CHANGELOG.as_bytes();
         assert_eq!(
-            verify("8:140ae2fcd80c5ab8c7396b3b09239f3e", &migration("alice:2"), raw),
+            verify(
+                "8:140ae2fcd80c5ab8c7396b3b09239f3e",
+                &migration("alice:2"),
+                raw
+            ),
             Verdict::Match("Liquibase MD5 (8:)")
         );
         assert_eq!(
-            verify("9:ad78e5dc54cbe499f1ad0a80c547274a", &migration("alice:2"), raw),
+            verify(
+                "9:ad78e5dc54cbe499f1ad0a80c547274a",
+                &migration("alice:2"),
+                raw
+            ),
             Verdict::Match("Liquibase MD5 (9:)")
         );
         assert!(matches!(
-            verify("9:00000000000000000000000000000000", &migration("alice:2"), raw),
+            verify(
+                "9:00000000000000000000000000000000",
+                &migration("alice:2"),
+                raw
+            ),
             Verdict::Mismatch { .. }
         ));
         assert_eq!(
@@ -648,10 +667,19 @@ mod tests {
 
     #[test]
     fn paths_normalise_as_liquibase_does() {
-        assert_eq!(normalize_path("classpath:db/changelog.sql"), "db/changelog.sql");
-        assert_eq!(normalize_path("C:\\work\\db\\changelog.sql"), "work/db/changelog.sql");
+        assert_eq!(
+            normalize_path("classpath:db/changelog.sql"),
+            "db/changelog.sql"
+        );
+        assert_eq!(
+            normalize_path("C:\\work\\db\\changelog.sql"),
+            "work/db/changelog.sql"
+        );
         assert_eq!(normalize_path("/abs/changelog.sql"), "abs/changelog.sql");
         assert_eq!(normalize_path("./changelog.sql"), "changelog.sql");
-        assert_eq!(spellings("databasechangelog"), ["databasechangelog", "DATABASECHANGELOG"]);
+        assert_eq!(
+            spellings("databasechangelog"),
+            ["databasechangelog", "DATABASECHANGELOG"]
+        );
     }
 }
