@@ -72,8 +72,11 @@ for version in "${LIQUIBASE_VERSIONS[@]}"; do
     [ -f "$SLF4J/slf4j-api.jar" ] || { say "slf4j is missing: apt-get install -y libslf4j-java"; exit 1; }
     cp "$SLF4J/slf4j-api.jar" "$SLF4J/slf4j-nop.jar" "$prefix/node_modules/liquibase/dist/liquibase/lib/"
 done
-cp "$ROOT/liquibase-4.28.1/node_modules/liquibase/dist/liquibase/internal/lib/sqlite-jdbc.jar" \
-    "$ROOT/liquibase-4.4.0/node_modules/liquibase/dist/liquibase/lib/"
+# 4.4.0's lib/ holds no JDBC driver: its npm package's PostgreSQL and MariaDB
+# drivers, and 4.28.1's SQLite driver, go there.
+old_lib="$ROOT/liquibase-4.4.0/node_modules/liquibase/dist/liquibase/lib"
+cp "$ROOT/liquibase-4.28.1/node_modules/liquibase/dist/liquibase/internal/lib/sqlite-jdbc.jar" "$old_lib/"
+cp "$ROOT"/liquibase-4.4.0/node_modules/liquibase/dist/drivers/{postgresql,mariadb-java-client}-*.jar "$old_lib/"
 command -v java >/dev/null 2>&1 || { say "java is missing (Liquibase needs it): apt-get install -y openjdk-17-jre-headless"; exit 1; }
 "$ROOT/liquibase-4.28.1/node_modules/liquibase/dist/liquibase/liquibase" --version 2>/dev/null | grep -q "Liquibase Version: 4.28" ||
     { say "liquibase 4.28 does not run from $ROOT/liquibase-4.28.1"; exit 1; }

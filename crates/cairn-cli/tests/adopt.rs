@@ -1676,6 +1676,11 @@ macro_rules! liquibase_tests {
         async fn real_liquibase_then_adopt() {
             super::real_liquibase_then_adopt($make).await;
         }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_liquibase_v8_then_adopt() {
+            super::real_liquibase_v8_then_adopt($make).await;
+        }
     };
 }
 
@@ -1683,12 +1688,6 @@ mod liquibase_sqlite {
     use super::*;
 
     liquibase_tests!(TestDatabase::sqlite());
-
-    #[cfg(feature = "peer-tools")]
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn real_liquibase_v8_then_adopt() {
-        super::real_liquibase_v8_then_adopt(TestDatabase::sqlite()).await;
-    }
 }
 
 #[cfg(feature = "servers")]

@@ -113,15 +113,15 @@ pub(crate) fn select(dialect: &dyn Dialect, table: &str) -> (String, &'static st
     )
 }
 
-/// The query of the lock table: `LOCKED` and `LOCKEDBY` of every row.
+/// The query of the lock table: `LOCKED` (as 1 or 0) and `LOCKEDBY` of
+/// every row. `LOCKED` is read through `CASE` because its type differs:
+/// `BOOLEAN` on PostgreSQL, `TINYINT(1)` or (Liquibase 4.4 on MariaDB)
+/// `BIT(1)` on MySQL, an integer on SQLite.
 pub(crate) fn select_lock(dialect: &dyn Dialect, lock: &str) -> String {
     let engine = dialect.engine();
-    adopt::select(
-        dialect,
-        lock,
-        &[&column(engine, "LOCKED"), &column(engine, "LOCKEDBY")],
-        None,
-    )
+    let locked = dialect.quote_ident(&column(engine, "LOCKED"));
+    let by = dialect.quote_ident(&column(engine, "LOCKEDBY"));
+    format!("SELECT CASE WHEN l.{locked} THEN 1 ELSE 0 END, l.{by} FROM {lock} l")
 }
 
 /// Who holds Liquibase's lock, if a row of the lock table says it is held.
