@@ -1096,15 +1096,14 @@ pub fn plan(
     // Liquibase rows name a changeset, not a version: find it first.
     let resolved;
     let foreign = if tool == Tool::Liquibase {
-        resolved =
-            tools::liquibase::history::resolve(foreign, migrations).map_err(|unmatched| {
-                AdoptError::NoChangeset {
-                    table: table.to_string(),
-                    engine,
-                    key: unmatched.key,
-                    why: unmatched.why,
-                }
-            })?;
+        resolved = tools::liquibase::history::resolve(foreign, migrations, read_raw).map_err(
+            |unmatched| AdoptError::NoChangeset {
+                table: table.to_string(),
+                engine,
+                key: unmatched.key,
+                why: unmatched.why,
+            },
+        )?;
         &resolved
     } else {
         foreign

@@ -17,7 +17,9 @@
 //! (`changelog.sql`, Liquibase run beside it), or a path ending in `/<name>`
 //! (`db/changelog/changelog.sql`, Liquibase run from the project root).
 //! Cairn's Liquibase files sit directly in the migrations directory, so the
-//! relative path is the file name and the match is unique. The row then stands
+//! relative path is the file name and the match is unique. A changeset with
+//! a `logicalFilePath:` (its own, else its file header's) matches only a
+//! `FILENAME` equal to it, since Liquibase records that path instead. The row then stands
 //! for that changeset's Cairn version (`<file> × 100000 + <changeset>`, see
 //! [`super`]).
 //!
@@ -48,6 +50,9 @@
 //!
 //! `DATABASECHANGELOGLOCK` with `LOCKED` true means a Liquibase run holds (or
 //! a crashed one left) the lock: adopt refuses until it is released.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 
@@ -204,9 +209,13 @@ pub(crate) fn normalize_path(path: &str) -> String {
     path.trim_start_matches('/').to_owned()
 }
 
-/// Whether `filename` (normalised) names the file of `migration`: its file
-/// name, or a path ending in `/<file name>`.
-fn names_file(filename: &str, migration: &Migration) -> bool {
+/// Whether `filename` (normalised) names the file of `migration`: the
+/// changeset's `logicalFilePath` (its own, else its file's header's) when it
+/// has one, else its file name or a path ending in `/<file name>`.
+fn names_file(filename: &str, migration: &Migration, logical: Option<&str>) -> bool {
+    if let Some(logical) = logical {
+        return normalize_path(logical) == filename;
+    }
     let Some(name) = migration.location.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
@@ -230,7 +239,17 @@ pub(crate) struct Unmatched {
 pub(crate) fn resolve(
     foreign: &ForeignHistory,
     migrations: &[Migration],
+    read_raw: &mut dyn FnMut(&Path) -> std::io::Result<Vec<u8>>,
 ) -> Result<ForeignHistory, Unmatched> {
+    // The files' bytes, read once each, for `logicalFilePath` (a file that
+    // cannot be read has none here; reading it for its checksum reports it).
+    let mut raws: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
+    let mut logical = |migration: &Migration| -> Option<String> {
+        let raw = raws
+            .entry(migration.location.clone())
+            .or_insert_with(|| read_raw(&migration.location).unwrap_or_default());
+        logical_file_path(raw, &migration.name)
+    };
     let mut resolved = foreign.clone();
     for row in &mut resolved.rows {
         let mut parts = row.key.splitn(2, "::");
@@ -246,7 +265,7 @@ pub(crate) fn resolve(
         let candidates: Vec<&Migration> = migrations.iter().filter(same).collect();
         let in_file: Vec<&&Migration> = candidates
             .iter()
-            .filter(|m| names_file(&filename, m))
+            .filter(|m| names_file(&filename, m, logical(m).as_deref()))
             .collect();
         match in_file.as_slice() {
             [only] => row.target = adopt::Target::Version(only.version),
@@ -476,6 +495,42 @@ fn changeset_line(line: &str) -> Option<(String, String, V8Attributes)> {
     ))
 }
 
+/// The `logicalFilePath:` Liquibase records as `FILENAME` for changeset
+/// `author:id` of a file's original bytes: the changeset's own, else the
+/// one on the file's `--liquibase formatted sql` line.
+pub(crate) fn logical_file_path(raw: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let (wanted_author, wanted_id) = name.split_once(':')?;
+    let mut file_level = None;
+    for line in java_lines(text) {
+        if let Some((author, id, _)) = changeset_line(line) {
+            if id == wanted_id && author.eq_ignore_ascii_case(wanted_author) {
+                return attribute(line, "logicalfilepath:").or(file_level);
+            }
+        } else if file_level.is_none() && super::is_formatted(line) {
+            file_level = attribute(line, "logicalfilepath:");
+        }
+    }
+    None
+}
+
+/// The value of `name` (lower case, ending in `:`) on `line`, up to the next
+/// whitespace, where `name` does not continue a longer word.
+fn attribute(line: &str, name: &str) -> Option<String> {
+    let lower = line.to_ascii_lowercase();
+    lower
+        .match_indices(name)
+        .find(|(at, _)| *at == 0 || !lower.as_bytes()[at - 1].is_ascii_alphanumeric())
+        .map(|(at, _)| {
+            line[at + name.len()..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect::<String>()
+        })
+        .filter(|value| !value.is_empty())
+}
+
 /// `/* liquibase rollback` alone on its line (`lower` is lower case).
 fn rollback_block_start(lower: &str) -> bool {
     lower
@@ -663,6 +718,73 @@ mod tests {
         let text = "--liquibase formatted sql\n--changeset a:1\n--comment: why\n--validCheckSum: 1:any\nSELECT 1;\n--ignoreLines:1\nSELECT 'skipped';\n--rollback SELECT 2;\n--changeset a:2\nSELECT 3;\n";
         let (sql, _) = changeset_sql(text.as_bytes(), "a:1", false).unwrap();
         assert_eq!(sql, "SELECT 1;");
+    }
+
+    fn changeset(name: &str, file: &str) -> Migration {
+        Migration {
+            version: Version::from(100_001),
+            name: name.to_owned(),
+            layout: Layout::Liquibase,
+            location: file.into(),
+            up: crate::migration::Scripts::default(),
+            down: crate::migration::Scripts::default(),
+            declaration: None,
+        }
+    }
+
+    fn row(filename: &str, id: &str, author: &str) -> ForeignHistory {
+        ForeignHistory {
+            rows: vec![ForeignRow::applied(
+                key(filename, id, author),
+                Version::from(0),
+            )],
+            skipped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rows_match_by_id_author_and_file_or_logical_path() {
+        let plain = "--liquibase formatted sql\n--changeset a:1\nSELECT 1;\n";
+        let logical = "--liquibase formatted sql logicalFilePath:app/main.sql\n--changeset a:1\nSELECT 1;\n--changeset a:2 logicalFilePath:other\nSELECT 2;\n";
+        let files: BTreeMap<PathBuf, &str> = [
+            (PathBuf::from("/m/001.sql"), plain),
+            (PathBuf::from("/m/002.sql"), logical),
+        ]
+        .into();
+        let migrations = [
+            changeset("a:1", "/m/001.sql"),
+            Migration {
+                version: Version::from(200_001),
+                ..changeset("a:1", "/m/002.sql")
+            },
+            Migration {
+                version: Version::from(200_002),
+                ..changeset("a:2", "/m/002.sql")
+            },
+        ];
+        let mut read = |path: &Path| {
+            files
+                .get(path)
+                .map(|text| text.as_bytes().to_vec())
+                .ok_or_else(|| std::io::Error::other("gone"))
+        };
+        let version = |history: &ForeignHistory| history.rows[0].target;
+        let mut found = |filename: &str, id: &str, author: &str| {
+            resolve(&row(filename, id, author), &migrations, &mut read).map(|h| version(&h))
+        };
+        let at = |v: i64| Ok(adopt::Target::Version(Version::from(v)));
+        assert_eq!(found("001.sql", "1", "A"), at(100_001));
+        assert_eq!(
+            found("classpath:db/changelog/001.sql", "1", "a"),
+            at(100_001)
+        );
+        assert_eq!(found("app/main.sql", "1", "a"), at(200_001));
+        assert_eq!(found("other", "2", "a"), at(200_002));
+        // A file with a logical path is not matched by its name.
+        assert!(found("002.sql", "1", "a").is_err());
+        assert!(found("x001.sql", "1", "a").is_err());
+        let error = found("001.sql", "3", "a").unwrap_err();
+        assert!(error.why.contains("`--changeset a:3`"), "{}", error.why);
     }
 
     #[test]
