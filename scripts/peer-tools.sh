@@ -9,6 +9,7 @@
 #     npm/node_modules/.bin/dbmate  dbmate (its npm package ships the binary)
 #     npm/node_modules/.bin/knex    Knex, npm/node_modules/.bin/typeorm TypeORM
 #     venv/bin/alembic              Alembic with SQLAlchemy, psycopg2-binary, PyMySQL (PyPI)
+#     liquibase-<version>/node_modules/liquibase/dist/liquibase/liquibase  Liquibase
 #
 # A tool already there at the pinned version is not installed again.
 # Prints the line to evaluate, e.g.  eval "$(scripts/peer-tools.sh)"
@@ -73,5 +74,32 @@ else
 fi
 "$ROOT/venv/bin/alembic" --version 2>/dev/null | grep -q "alembic ${PIP_PACKAGES[0]#alembic==}" ||
     { say "alembic ${PIP_PACKAGES[0]#alembic==} does not run from $ROOT/venv"; exit 1; }
+# Liquibase from npm, each version in its own prefix: 4.28.1 (checksums `9:`)
+# (whose bundled core is 4.28.0) and 4.4.0 (`8:`, the newest `8:` release on npm). Both run on Java 17. The
+# SQLite JDBC driver (bundled by 4.28.1, copied into 4.4.0) needs slf4j, which
+# Debian's libslf4j-java provides; Liquibase loads every jar of its lib/.
+LIQUIBASE_VERSIONS=(4.28.1 4.4.0)
+SLF4J=/usr/share/java
+for version in "${LIQUIBASE_VERSIONS[@]}"; do
+    prefix="$ROOT/liquibase-$version"
+    if [ -f "$prefix/node_modules/liquibase/package.json" ] &&
+        grep -q "\"version\": \"$version\"" "$prefix/node_modules/liquibase/package.json"; then
+        say "liquibase $version already in $prefix"
+    else
+        say "installing liquibase $version into $prefix"
+        mkdir -p "$prefix"
+        npm install --silent --no-audit --no-fund --prefix "$prefix" "liquibase@$version" >&2
+    fi
+    [ -f "$SLF4J/slf4j-api.jar" ] || { say "slf4j is missing: apt-get install -y libslf4j-java"; exit 1; }
+    cp "$SLF4J/slf4j-api.jar" "$SLF4J/slf4j-nop.jar" "$prefix/node_modules/liquibase/dist/liquibase/lib/"
+done
+# 4.4.0's lib/ holds no JDBC driver: its npm package's PostgreSQL and MariaDB
+# drivers, and 4.28.1's SQLite driver, go there.
+old_lib="$ROOT/liquibase-4.4.0/node_modules/liquibase/dist/liquibase/lib"
+cp "$ROOT/liquibase-4.28.1/node_modules/liquibase/dist/liquibase/internal/lib/sqlite-jdbc.jar" "$old_lib/"
+cp "$ROOT"/liquibase-4.4.0/node_modules/liquibase/dist/drivers/{postgresql,mariadb-java-client}-*.jar "$old_lib/"
+command -v java >/dev/null 2>&1 || { say "java is missing (Liquibase needs it): apt-get install -y openjdk-17-jre-headless"; exit 1; }
+"$ROOT/liquibase-4.28.1/node_modules/liquibase/dist/liquibase/liquibase" --version 2>/dev/null | grep -q "Liquibase Version: 4.28" ||
+    { say "liquibase 4.28 does not run from $ROOT/liquibase-4.28.1"; exit 1; }
 
 echo "export CAIRN_PEER_TOOLS=$ROOT"

@@ -48,6 +48,10 @@ use crate::tools;
 /// of a file's original bytes (and, for refinery, its name and version).
 pub mod checksums {
     pub use crate::tools::flyway::history::checksum as flyway;
+    pub use crate::tools::liquibase::history::changeset_sql as liquibase_sql;
+    pub use crate::tools::liquibase::history::checksum_v8 as liquibase_v8;
+    pub use crate::tools::liquibase::history::checksum_v9 as liquibase_v9;
+    pub use crate::tools::liquibase::history::V8Attributes as LiquibaseV8Attributes;
     pub use crate::tools::prisma::history::checksum as prisma;
     pub use crate::tools::refinery::history::checksum_i32 as refinery;
     pub use crate::tools::refinery::history::checksum_i64 as refinery_int8;
@@ -586,6 +590,18 @@ pub enum AdoptError {
         /// What is wrong.
         message: String,
     },
+    /// A Liquibase row matches no changeset of the migrations directory.
+    #[error("cannot adopt from liquibase on {engine}: `{table}` records changeset {key}, but {why}; nothing was changed. Restore the changeset (from version control), point --dir at the directory Liquibase ran, or pass the --contexts/--label-filter it ran with")]
+    NoChangeset {
+        /// The table.
+        table: String,
+        /// The engine.
+        engine: Engine,
+        /// The row (`FILENAME::ID::AUTHOR`).
+        key: String,
+        /// Why it matches nothing.
+        why: String,
+    },
     /// What the tool recorded cannot be adopted (yet).
     #[error("cannot adopt from {tool} on {engine}: {what}; nothing was changed. {advice}")]
     Unsupported {
@@ -825,15 +841,7 @@ pub async fn read(
         .into());
     }
     if tool == Tool::Liquibase {
-        return Err(AdoptError::Unsupported {
-            tool,
-            engine,
-            what: format!(
-                "table `{table}` is there, but Cairn does not read Liquibase changesets as migrations yet, so its rows have nothing to map onto"
-            ),
-            advice: "Keep running Liquibase for now, or convert the changelog to Cairn migrations and record what is applied with `cairn baseline VERSION`",
-        }
-        .into());
+        liquibase_lock(driver, &*dialect, table).await?;
     }
     // `schema_migrations` is written by three tools: refuse the wrong one.
     if let Some(ambiguity) = probe(tool, driver, &*dialect, table).await {
@@ -902,6 +910,78 @@ fn alembic(heads: &[String], options: &ToolOptions, engine: Engine) -> Result<Fo
     };
     let revisions = tools::alembic::read_versions(&dir).map_err(refused)?;
     tools::alembic::history::baseline(heads, &revisions, &dir).map_err(refused)
+}
+
+/// `table` as the database spells it: Liquibase's unquoted names are lower
+/// case on PostgreSQL and upper case on MySQL and SQLite, so its default
+/// table is looked for in both. Other tools' tables are taken as given.
+///
+/// # Errors
+///
+/// A driver error while looking.
+pub async fn locate(
+    tool: Tool,
+    driver: &mut dyn Driver,
+    table: ForeignTable,
+) -> Result<ForeignTable> {
+    if tool != Tool::Liquibase || !table.name.eq_ignore_ascii_case(tool.default_table()) {
+        return Ok(table);
+    }
+    let dialect = driver.dialect().shared();
+    for name in tools::liquibase::history::spellings(&table.name) {
+        let exists = driver
+            .query(&dialect.table_exists(table.schema.as_deref(), &name))
+            .await
+            .map_err(|e| {
+                Error::driver(
+                    dialect.engine(),
+                    format!("looking for {tool}'s table `{name}`"),
+                    e,
+                )
+            })?;
+        if !exists.is_empty() {
+            return Ok(ForeignTable { name, ..table });
+        }
+    }
+    Ok(table)
+}
+
+/// Refuses while `DATABASECHANGELOGLOCK` beside `table` says a Liquibase
+/// run holds the lock (a crashed run leaves it held).
+async fn liquibase_lock(
+    driver: &mut dyn Driver,
+    dialect: &dyn Dialect,
+    table: &ForeignTable,
+) -> Result<()> {
+    let lock = ForeignTable {
+        schema: table.schema.clone(),
+        name: tools::liquibase::history::lock_table(&table.name),
+    };
+    let exists = driver
+        .query(&dialect.table_exists(lock.schema.as_deref(), &lock.name))
+        .await
+        .is_ok_and(|rows| !rows.is_empty());
+    if !exists {
+        return Ok(());
+    }
+    let select = tools::liquibase::history::select_lock(dialect, &lock.sql(dialect));
+    let rows = driver.query(&select).await.map_err(|e| {
+        Error::driver(
+            dialect.engine(),
+            format!("reading Liquibase's lock table `{lock}`"),
+            e,
+        )
+    })?;
+    match tools::liquibase::history::lock_holder(&rows) {
+        Some(holder) => Err(AdoptError::Unsupported {
+            tool: Tool::Liquibase,
+            engine: dialect.engine(),
+            what: format!("`{lock}` says Liquibase holds its lock (LOCKEDBY {holder}), so a Liquibase run may be changing the database now"),
+            advice: "Wait for that run to finish; if none is running (a crashed run leaves the lock held), release it with `liquibase release-locks`, then adopt again",
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// Decodes the rows `tool`'s select returned.
@@ -1016,8 +1096,8 @@ pub fn verify(
         Tool::Refinery => tools::refinery::history::verify(stored, row, migration, raw),
         Tool::Flyway => tools::flyway::history::verify(stored, raw),
         Tool::Prisma => tools::prisma::history::verify(stored, raw),
-        Tool::Liquibase
-        | Tool::GolangMigrate
+        Tool::Liquibase => tools::liquibase::history::verify(stored, migration, raw),
+        Tool::GolangMigrate
         | Tool::Dbmate
         | Tool::Diesel
         | Tool::Typeorm
@@ -1065,6 +1145,21 @@ pub fn plan(
         cairn,
         options,
     } = *input;
+    // Liquibase rows name a changeset, not a version: find it first.
+    let resolved;
+    let foreign = if tool == Tool::Liquibase {
+        resolved = tools::liquibase::history::resolve(foreign, migrations, read_raw).map_err(
+            |unmatched| AdoptError::NoChangeset {
+                table: table.to_string(),
+                engine,
+                key: unmatched.key,
+                why: unmatched.why,
+            },
+        )?;
+        &resolved
+    } else {
+        foreign
+    };
     let source: BTreeMap<Version, &Migration> = migrations
         .iter()
         .filter(|m| m.applies_to(engine))

@@ -87,7 +87,12 @@ impl Migrator {
         let engine = driver.dialect().engine();
         let options = self.tool_options(request)?;
         // `--table` wins over the table the tool's configuration names.
-        let table = ForeignTable::new(tool, request.table.as_deref().or(options.table.as_deref()));
+        let table = adopt::locate(
+            tool,
+            driver,
+            ForeignTable::new(tool, request.table.as_deref().or(options.table.as_deref())),
+        )
+        .await?;
         let mut foreign = adopt::read(tool, driver, &table, &options).await?;
         if tool == Tool::Prisma {
             crate::tools::prisma::history::match_folders(&mut foreign, &self.migrations);

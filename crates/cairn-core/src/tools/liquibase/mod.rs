@@ -631,6 +631,13 @@ fn into_migration(path: &Path, version: Version, changeset: Changeset) -> Result
         rollback,
     } = changeset;
     let name = format!("{author}:{id}");
+    // Blank lines at the end (before the next changeset, or a rollback
+    // line's place) are no part of it: appending a changeset after a blank
+    // line must not change this one's checksum.
+    let mut body = body;
+    while body.last().is_some_and(|line| line.trim().is_empty()) {
+        body.pop();
+    }
     let mut up_text = body.join("\n");
     up_text.push('\n');
     if first_code(&up_text).is_none() {
@@ -789,6 +796,23 @@ ALTER TABLE person ADD COLUMN note TEXT;
         assert!(migrations[3].applies_to(Engine::Mysql));
         assert!(!migrations[3].applies_to(Engine::Postgres));
         assert_eq!(down(3).text, "ALTER TABLE person\nDROP COLUMN note;\n");
+    }
+
+    #[test]
+    fn appending_a_changeset_changes_no_checksum_of_those_before() {
+        let before = tree(&[("changelog.sql", CHANGELOG)]);
+        let after = tree(&[(
+            "changelog.sql",
+            &format!("{CHANGELOG}\n\n--changeset carol:5\nSELECT 5;\n"),
+        )]);
+        let sums = |dir| -> Vec<String> {
+            read(dir)
+                .iter()
+                .take(4)
+                .map(|m| m.checksum(Engine::Mysql).unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(sums(&before), sums(&after));
     }
 
     #[test]
