@@ -134,7 +134,7 @@ impl TryLock for UserLock<'_> {
     }
 
     async fn holder(&mut self) -> Result<String, DriverError> {
-        cairn_core::dialect::mysql::lock::lock_holder(self.driver, self.name).await
+        cairn::dialect::mysql::lock::lock_holder(self.driver, self.name).await
     }
 }
 
@@ -237,7 +237,7 @@ impl Backend for MySql {
             // GET_LOCK nests on one session; Cairn's lock does not.
             return Ok(());
         }
-        let name = cairn_core::dialect::mysql::lock::lock_name(driver).await?;
+        let name = cairn::dialect::mysql::lock::lock_name(driver).await?;
         let literal = driver.session().dialect.string_literal(&name);
         let mut user_lock = UserLock {
             driver: &mut *driver,
