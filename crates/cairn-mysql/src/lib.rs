@@ -300,23 +300,52 @@ impl MySqlDriver {
 
     /// Reads the server's flavour and version, and establishes and checks
     /// the session preconditions (`sql_mode` without `NO_BACKSLASH_ESCAPES`).
+    ///
+    /// One round trip: the preconditions are the family's (the same for
+    /// MySQL and MariaDB), so they are set before the version is known, in
+    /// the packet whose `SELECT` reads the version and the settings back.
     async fn prepare_session(&mut self) -> Result<(), DriverError> {
-        let rows = self
-            .query("SELECT VERSION(), CONNECTION_ID(), DATABASE()")
-            .await?;
-        let row = rows.into_iter().next().unwrap_or_default();
+        /// What the `SELECT` reads before the settings.
+        const IDENTITY: usize = 3;
+        let preconditions = MysqlDialect::DEFAULT.session_preconditions();
+        let (establish, check) = (preconditions.establish(), preconditions.check());
+        let select = match &check {
+            Some(check) => format!(
+                "SELECT VERSION(), CONNECTION_ID(), DATABASE(), {}",
+                check.trim_start_matches("SELECT ")
+            ),
+            None => "SELECT VERSION(), CONNECTION_ID(), DATABASE()".to_owned(),
+        };
+        let rows = match &establish {
+            Some(establish) => {
+                let sql = format!("{establish};\n{select}");
+                let rows: Vec<Row> = self
+                    .round_trip(|conn| async move {
+                        let mut result = conn.query_iter(sql).await?;
+                        // The `SET` has no rows; the `SELECT` is the second result.
+                        let _: Vec<Row> = result.collect().await?;
+                        let rows: Vec<Row> = result.collect().await?;
+                        result.drop_result().await?;
+                        Ok(rows)
+                    })
+                    .await?;
+                rows.into_iter()
+                    .map(|row| row.unwrap().into_iter().map(text).collect())
+                    .collect()
+            }
+            None => self.query(&select).await?,
+        };
+        let row: Vec<Option<String>> = rows.into_iter().next().unwrap_or_default();
         let version = row.first().cloned().flatten().unwrap_or_default();
         if let Some(id) = row.get(1).cloned().flatten().and_then(|id| id.parse().ok()) {
             self.connection_id = id;
         }
         self.database = row.get(2).cloned().flatten();
         self.dialect = MysqlDialect::from_version(&version);
-        let preconditions = self.dialect.session_preconditions();
-        if let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check()) {
-            self.execute(&establish).await?;
-            let rows = self.query(&check).await?;
+        if check.is_some() {
+            let read = vec![row.get(IDENTITY..).unwrap_or_default().to_vec()];
             preconditions
-                .verify(&rows)
+                .verify(&read)
                 .map_err(|why| precondition_error(&why))?;
         }
         Ok(())
