@@ -657,11 +657,11 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let applied = format!("'applied'");
+        let applied = "'applied'";
         let end = calls
             .iter()
             .position(|sql| {
-                sql.contains(&applied) && sql.ends_with(&format!("WHERE version = {version}"))
+                sql.contains(applied) && sql.ends_with(&format!("WHERE version = {version}"))
             })
             .unwrap_or_else(|| panic!("no final row for {version}: {calls:#?}"));
         let begin = calls[..end]
