@@ -300,23 +300,52 @@ impl MySqlDriver {
 
     /// Reads the server's flavour and version, and establishes and checks
     /// the session preconditions (`sql_mode` without `NO_BACKSLASH_ESCAPES`).
+    ///
+    /// One round trip: the preconditions are the family's (the same for
+    /// MySQL and MariaDB), so they are set before the version is known, in
+    /// the packet whose `SELECT` reads the version and the settings back.
     async fn prepare_session(&mut self) -> Result<(), DriverError> {
-        let rows = self
-            .query("SELECT VERSION(), CONNECTION_ID(), DATABASE()")
-            .await?;
-        let row = rows.into_iter().next().unwrap_or_default();
+        /// What the `SELECT` reads before the settings.
+        const IDENTITY: usize = 3;
+        let preconditions = MysqlDialect::DEFAULT.session_preconditions();
+        let (establish, check) = (preconditions.establish(), preconditions.check());
+        let select = match &check {
+            Some(check) => format!(
+                "SELECT VERSION(), CONNECTION_ID(), DATABASE(), {}",
+                check.trim_start_matches("SELECT ")
+            ),
+            None => "SELECT VERSION(), CONNECTION_ID(), DATABASE()".to_owned(),
+        };
+        let rows = match &establish {
+            Some(establish) => {
+                let sql = format!("{establish};\n{select}");
+                let rows: Vec<Row> = self
+                    .round_trip(|conn| async move {
+                        let mut result = conn.query_iter(sql).await?;
+                        // The `SET` has no rows; the `SELECT` is the second result.
+                        let _: Vec<Row> = result.collect().await?;
+                        let rows: Vec<Row> = result.collect().await?;
+                        result.drop_result().await?;
+                        Ok(rows)
+                    })
+                    .await?;
+                rows.into_iter()
+                    .map(|row| row.unwrap().into_iter().map(text).collect())
+                    .collect()
+            }
+            None => self.query(&select).await?,
+        };
+        let row: Vec<Option<String>> = rows.into_iter().next().unwrap_or_default();
         let version = row.first().cloned().flatten().unwrap_or_default();
         if let Some(id) = row.get(1).cloned().flatten().and_then(|id| id.parse().ok()) {
             self.connection_id = id;
         }
         self.database = row.get(2).cloned().flatten();
         self.dialect = MysqlDialect::from_version(&version);
-        let preconditions = self.dialect.session_preconditions();
-        if let (Some(establish), Some(check)) = (preconditions.establish(), preconditions.check()) {
-            self.execute(&establish).await?;
-            let rows = self.query(&check).await?;
+        if check.is_some() {
+            let read = vec![row.get(IDENTITY..).unwrap_or_default().to_vec()];
             preconditions
-                .verify(&rows)
+                .verify(&read)
                 .map_err(|why| precondition_error(&why))?;
         }
         Ok(())
@@ -514,68 +543,6 @@ impl MySqlDriver {
             .and_then(|row| row.into_iter().next())
             .flatten())
     }
-
-    /// `cairn:<database>`, or `cairn:<md5>` when that is longer than 64 characters.
-    async fn lock_name(&mut self) -> Result<String, DriverError> {
-        let rows = self
-            .query("SELECT CONCAT('cairn:', IFNULL(DATABASE(), '')), CONCAT('cairn:', MD5(CONCAT('cairn:', IFNULL(DATABASE(), ''))))")
-            .await?;
-        let mut row = rows
-            .into_iter()
-            .next()
-            .unwrap_or_default()
-            .into_iter()
-            .flatten();
-        match (row.next(), row.next()) {
-            (Some(name), _) if name.chars().count() <= 64 => Ok(name),
-            (_, Some(hashed)) => Ok(hashed),
-            _ => Err(DriverError::new(
-                DriverErrorKind::Other,
-                "the server returned no name for the migration lock",
-            )),
-        }
-    }
-
-    /// Who holds lock `name`, in words.
-    async fn holder(&mut self, name: &str) -> Result<String, DriverError> {
-        let literal = self.dialect.string_literal(name);
-        let Some(id) = self
-            .scalar(&format!("SELECT IS_USED_LOCK({literal})"))
-            .await?
-        else {
-            return Ok(format!(
-                "the migration lock `{name}` was taken by another session and released just as the wait ended; try again"
-            ));
-        };
-        let server = self.dialect.flavour().name();
-        let rows = self
-            .query(&format!(
-                "SELECT USER, HOST, IFNULL(DB, ''), COMMAND, TIME, IFNULL(STATE, '') FROM information_schema.PROCESSLIST WHERE ID = {}",
-                id.parse::<u64>().unwrap_or(0)
-            ))
-            .await?;
-        let details = match rows.into_iter().next() {
-            Some(row) => {
-                let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-                let state = match field(5) {
-                    state if state.is_empty() => String::new(),
-                    state => format!(", state `{state}`"),
-                };
-                format!(
-                    " (user {}, host {}, database `{}`, command {} for {} s{state})",
-                    field(0),
-                    field(1),
-                    field(2),
-                    field(3),
-                    field(4)
-                )
-            }
-            None => " (its details are hidden: this user lacks the PROCESS privilege)".to_owned(),
-        };
-        Ok(format!(
-            "the migration lock `{name}` is held by {server} connection {id}{details}; if that run is dead, end it with `KILL {id}`"
-        ))
-    }
 }
 
 /// The named lock `GET_LOCK` takes, as [`lock::poll`] tries it: each try
@@ -600,7 +567,7 @@ impl TryLock for UserLock<'_> {
     }
 
     async fn holder(&mut self) -> Result<String, DriverError> {
-        self.driver.holder(self.name).await
+        cairn_core::dialect::mysql::lock::lock_holder(self.driver, self.name).await
     }
 }
 
@@ -696,7 +663,7 @@ impl Driver for MySqlDriver {
             // GET_LOCK nests on one session; Cairn's lock does not.
             return Ok(());
         }
-        let name = self.lock_name().await?;
+        let name = cairn_core::dialect::mysql::lock::lock_name(self).await?;
         let literal = self.dialect.string_literal(&name);
         let mut user_lock = UserLock {
             driver: self,

@@ -114,64 +114,6 @@ fn number(error: &DriverError) -> Option<u16> {
         .and_then(|n| n.trim().parse().ok())
 }
 
-/// `cairn:<database>`, or `cairn:<md5>` when longer than 64 characters.
-async fn lock_name(driver: &mut SqlxDriver<MySql>) -> Result<String, DriverError> {
-    let rows = driver
-        .rows("SELECT CONCAT('cairn:', IFNULL(DATABASE(), '')), CONCAT('cairn:', MD5(CONCAT('cairn:', IFNULL(DATABASE(), ''))))")
-        .await?;
-    let mut row = rows
-        .into_iter()
-        .next()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten();
-    match (row.next(), row.next()) {
-        (Some(name), _) if name.chars().count() <= 64 => Ok(name),
-        (_, Some(hashed)) => Ok(hashed),
-        _ => Err(DriverError::new(
-            DriverErrorKind::Other,
-            "the server returned no name for the migration lock",
-        )),
-    }
-}
-
-/// Who holds lock `name`, in words.
-async fn holder(driver: &mut SqlxDriver<MySql>, name: &str) -> Result<String, DriverError> {
-    let literal = driver.session().dialect.string_literal(name);
-    let Some(id) = driver
-        .scalar(&format!("SELECT IS_USED_LOCK({literal})"))
-        .await?
-    else {
-        return Ok(format!(
-            "the migration lock `{name}` was taken by another session and released just as the wait ended; try again"
-        ));
-    };
-    let server = driver.session().dialect.flavour().name();
-    let rows = driver
-        .rows(&format!(
-            "SELECT USER, HOST, IFNULL(DB, ''), COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = {}",
-            id.parse::<u64>().unwrap_or(0)
-        ))
-        .await?;
-    let details = match rows.into_iter().next() {
-        Some(row) => {
-            let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-            format!(
-                " (user {}, host {}, database `{}`, command {} for {} s)",
-                field(0),
-                field(1),
-                field(2),
-                field(3),
-                field(4)
-            )
-        }
-        None => " (its details are hidden: this user lacks the PROCESS privilege)".to_owned(),
-    };
-    Ok(format!(
-        "the migration lock `{name}` is held by {server} connection {id}{details}; if that run is dead, end it with `KILL {id}`"
-    ))
-}
-
 struct UserLock<'d> {
     driver: &'d mut SqlxDriver<MySql>,
     name: &'d str,
@@ -192,7 +134,7 @@ impl TryLock for UserLock<'_> {
     }
 
     async fn holder(&mut self) -> Result<String, DriverError> {
-        holder(self.driver, self.name).await
+        cairn::dialect::mysql::lock::lock_holder(self.driver, self.name).await
     }
 }
 
@@ -295,7 +237,7 @@ impl Backend for MySql {
             // GET_LOCK nests on one session; Cairn's lock does not.
             return Ok(());
         }
-        let name = lock_name(driver).await?;
+        let name = cairn::dialect::mysql::lock::lock_name(driver).await?;
         let literal = driver.session().dialect.string_literal(&name);
         let mut user_lock = UserLock {
             driver: &mut *driver,

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::packet::{self, Lead};
+use super::packet::{self, Claim, Lead};
 use super::{elapsed_ms, Applied, Migrator, Prepared};
 use crate::backfill;
 use crate::clock::UtcTime;
@@ -41,6 +41,21 @@ impl Migrator {
         step: &Prepared<'_>,
         session: &mut Option<SessionSettings>,
     ) -> Result<Applied> {
+        Ok(self.run_handing(driver, step, session, None, None).await?.0)
+    }
+
+    /// Runs one step of a run whose next step is `next`: where the driver
+    /// takes packets, the claim of `next` may be written with this step's
+    /// final row, and is returned to be handed to `next`'s run as `claimed`
+    /// (see [`Claim`]).
+    pub(super) async fn run_handing(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        session: &mut Option<SessionSettings>,
+        claimed: Option<Claim>,
+        next: Option<&Prepared<'_>>,
+    ) -> Result<(Applied, Option<Claim>)> {
         let engine = driver.dialect().engine();
         // Engines without transactional DDL (MySQL) get the settings before
         // every migration: the driver also re-asserts session state there
@@ -58,10 +73,10 @@ impl Migrator {
             *session = Some(step.settings);
         }
         let started = Instant::now();
-        let skipped = if step.transactional {
-            self.run_transactional(driver, step, started).await?
+        let (skipped, handed) = if step.transactional {
+            (self.run_transactional(driver, step, started).await?, None)
         } else {
-            self.run_outside_transaction(driver, step, started, packed)
+            self.run_outside_transaction(driver, step, started, packed, claimed, next)
                 .await?
         };
         let backfilled = if skipped || !self.backfills_up(step) {
@@ -69,7 +84,7 @@ impl Migrator {
         } else {
             Some(self.run_backfills(driver, step.migration, started).await?)
         };
-        Ok(Applied {
+        let applied = Applied {
             version: step.migration.version,
             name: step.migration.name.clone(),
             direction: step.direction,
@@ -80,7 +95,8 @@ impl Migrator {
             backfilled,
             recovered: None,
             phase: None,
-        })
+        };
+        Ok((applied, handed))
     }
 
     /// Whether another runner already did this step (checked under the write lock).
@@ -264,16 +280,8 @@ impl Migrator {
         }
     }
 
-    async fn run_outside_transaction(
-        &self,
-        driver: &mut dyn Driver,
-        step: &Prepared<'_>,
-        started: Instant,
-        packed: bool,
-    ) -> Result<bool> {
-        let engine = driver.dialect().engine();
-        let sql = self.sql(driver);
-        // Claim the migration with a `running` row, committed before any statement runs.
+    /// The `running` row that claims `step` before any statement runs.
+    pub(super) fn claim_row(&self, step: &Prepared<'_>, engine: Engine) -> HistoryRow {
         let mut row = self.row(step, engine, HistoryState::Running, 0);
         row.statements_done = Some(0);
         if step.direction == Direction::Down {
@@ -281,6 +289,38 @@ impl Migrator {
             // mistakes it for an interrupted up.
             row.error = Some(RowError::RollbackInProgress);
         }
+        row
+    }
+
+    /// Returns whether the step was skipped because another runner did it,
+    /// and the claim of `next` when it was written with this step's final row.
+    async fn run_outside_transaction(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        started: Instant,
+        packed: bool,
+        claimed: Option<Claim>,
+        next: Option<&Prepared<'_>>,
+    ) -> Result<(bool, Option<Claim>)> {
+        let engine = driver.dialect().engine();
+        let sql = self.sql(driver);
+        if let Some(claim) = claimed.filter(|_| packed) {
+            // Claimed with the final row of the migration before: the
+            // settings go first in the packet of the statements.
+            let lead = Lead {
+                settings: Some(step.settings),
+                claim: None,
+                undo: Some(claim.undo),
+            };
+            let handed = self
+                .continue_handing(driver, step, claim.row, 0, false, started, lead, next)
+                .await?
+                .1;
+            return Ok((false, handed));
+        }
+        // Claim the migration with a `running` row, committed before any statement runs.
+        let row = self.claim_row(step, engine);
         if step.direction == Direction::Up && step.migration.version.is_repeatable() {
             // A repeatable applied again: its previous row gives way to the claim.
             driver
@@ -299,6 +339,7 @@ impl Migrator {
             lead = Lead {
                 settings: Some(step.settings),
                 claim: Some(claim),
+                undo: None,
             };
         } else if driver.capabilities().lock == LockKind::Session {
             // Under the session lock nobody else can claim it: one autocommitted write.
@@ -314,7 +355,7 @@ impl Migrator {
                 .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
             if self.done_by_other(driver, step).await? {
                 let _ = driver.rollback().await;
-                return Ok(true);
+                return Ok((true, None));
             }
             if let Err(e) = driver.execute(&claim).await {
                 let _ = driver.rollback().await;
@@ -329,9 +370,11 @@ impl Migrator {
                 .await
                 .map_err(|e| Error::driver(engine, "claiming the migration", e))?;
         }
-        self.continue_outside_transaction(driver, step, row, 0, false, started, lead)
-            .await?;
-        Ok(false)
+        let handed = self
+            .continue_handing(driver, step, row, 0, false, started, lead, next)
+            .await?
+            .1;
+        Ok((false, handed))
     }
 
     /// Runs the statements of `step` from `from` on, recording progress in
@@ -345,12 +388,33 @@ impl Migrator {
         &self,
         driver: &mut dyn Driver,
         step: &Prepared<'_>,
-        mut row: HistoryRow,
+        row: HistoryRow,
         from: usize,
         in_doubt: bool,
         started: Instant,
         lead: Lead,
     ) -> Result<Option<String>> {
+        Ok(self
+            .continue_handing(driver, step, row, from, in_doubt, started, lead, None)
+            .await?
+            .0)
+    }
+
+    /// [`Migrator::continue_outside_transaction`], writing the claim of
+    /// `next` with the final row where the driver takes packets (see
+    /// [`Claim`]); returns it when it was committed.
+    #[allow(clippy::too_many_arguments)] // private; the parts are the run's context
+    async fn continue_handing(
+        &self,
+        driver: &mut dyn Driver,
+        step: &Prepared<'_>,
+        mut row: HistoryRow,
+        from: usize,
+        in_doubt: bool,
+        started: Instant,
+        lead: Lead,
+        next: Option<&Prepared<'_>>,
+    ) -> Result<(Option<String>, Option<Claim>)> {
         let engine = driver.dialect().engine();
         let sql = self.sql(driver);
         let version = step.migration.version;
@@ -426,7 +490,7 @@ impl Migrator {
                 .execute(&sql.update(&row))
                 .await
                 .map_err(|e| Error::driver(engine, "recording the migration in the history", e))?;
-            return Ok(recovered);
+            return Ok((recovered, None));
         }
         let mut finish = vec![match step.direction {
             Direction::Up => {
@@ -451,14 +515,24 @@ impl Migrator {
             })?;
             finish.push(checkpoints.delete(version));
         }
+        let mut handed = None;
         if finish_packet && count > 0 {
-            self.finish_packed(driver, step, &sql, &progress, &finish)
-                .await?;
+            // The next migration's claim rides in this transaction, unless
+            // the run was asked to stop here or it takes another path.
+            let claim = next
+                .filter(|next| !next.transactional && !self.hooks.stop.is_stopped())
+                .and_then(|next| self.carried_claim(next, &sql));
+            if self
+                .finish_packed(driver, step, &sql, &progress, &finish, claim.as_ref())
+                .await?
+            {
+                handed = claim;
+            }
         } else {
             self.in_transaction(driver, &finish, "recording the migration in the history")
                 .await?;
         }
-        Ok(recovered)
+        Ok((recovered, handed))
     }
 
     /// Records that statement `index` of `step` failed outside a transaction

@@ -510,8 +510,23 @@ impl Migrator {
         self.ensure_version_text(driver, steps.iter().map(|step| step.migration.version))
             .await?;
         let mut session = None;
+        // A claim written with the final row of the step before (packet.rs).
+        let mut claimed: Option<packet::Claim> = None;
         for (index, step) in steps.iter().enumerate() {
             if self.hooks.stop.is_stopped() {
+                if let Some(claim) = claimed.take() {
+                    // Stopped between the two commits: the claim goes back.
+                    driver.execute(&claim.undo).await.map_err(|e| {
+                        Error::driver(
+                            engine,
+                            format!(
+                                "giving back the claim of migration {} after the run was stopped (the history shows it running with no statement done, and none ran: `cairn up --resume` runs it)",
+                                step.migration.version
+                            ),
+                            e,
+                        )
+                    })?;
+                }
                 return Err(Error::Stopped {
                     version: step.migration.version,
                     name: step.migration.name.clone(),
@@ -526,7 +541,16 @@ impl Migrator {
                     direction: step.direction,
                 });
             }
-            let applied = self.run(driver, step, &mut session).await?;
+            let (applied, handed) = self
+                .run_handing(
+                    driver,
+                    step,
+                    &mut session,
+                    claimed.take(),
+                    steps.get(index + 1),
+                )
+                .await?;
+            claimed = handed;
             report.migrations.push(applied);
         }
         Ok(())

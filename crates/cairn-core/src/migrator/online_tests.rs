@@ -30,12 +30,23 @@ use crate::split::SplitRules;
 /// SQLite's dialect, but `read_schema` answers from `snapshot` and
 /// `rename_column` compiles into recognisable steps.
 #[derive(Clone, Debug)]
-struct TestOnline {
+pub(super) struct TestOnline {
     inner: SqliteDialect,
     snapshot: Arc<Mutex<Snapshot>>,
+    /// Whether it sends Cairn's transaction as one packet, as MySQL's does
+    /// (`BEGIN` … `COMMIT`), for the packet tests (packet.rs).
+    packets: bool,
 }
 
 impl TestOnline {
+    /// The test dialect with MySQL's packet transaction.
+    pub(super) fn with_packets() -> Self {
+        TestOnline {
+            packets: true,
+            ..TestOnline::new()
+        }
+    }
+
     fn new() -> Self {
         let mut users = Table::default();
         for name in ["id", "name"] {
@@ -51,6 +62,7 @@ impl TestOnline {
         TestOnline {
             inner: SqliteDialect::DEFAULT,
             snapshot: Arc::new(Mutex::new(snapshot)),
+            packets: false,
         }
     }
 }
@@ -169,6 +181,9 @@ impl Bookkeeping for TestOnline {
     }
     fn split_rules(&self) -> SplitRules {
         self.inner.split_rules()
+    }
+    fn packet_transaction(&self) -> Option<(&'static str, &'static str)> {
+        self.packets.then_some(("BEGIN", "COMMIT"))
     }
 }
 

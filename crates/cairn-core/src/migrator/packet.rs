@@ -45,11 +45,63 @@ pub(super) struct Lead {
     pub(super) settings: Option<SessionSettings>,
     /// The claim: the `running` row, committed before any statement runs.
     pub(super) claim: Option<String>,
+    /// What gives back a claim committed before this packet (with the
+    /// migration before, see [`Claim`]) when the settings fail and no
+    /// statement runs.
+    pub(super) undo: Option<String>,
+}
+
+/// A migration's claim (its `running` row), written in the final
+/// transaction of the migration before it in the same run, so that the two
+/// history writes take one durable commit instead of two (issue 14). Only
+/// where that transaction is sent as one packet, and only for a claim that
+/// can be given back exactly ([`Claim::undo`]): a run stopped (Ctrl-C)
+/// between the two migrations, or whose settings fail before the first
+/// statement, undoes it, so the history then says what it said before.
+#[derive(Clone, Debug)]
+pub(super) struct Claim {
+    /// The row as claimed: `running`, no statement done.
+    pub(super) row: HistoryRow,
+    /// The statements that write it.
+    pub(super) statements: Vec<String>,
+    /// The statement that gives it back: deletes the row of an up, writes
+    /// back the applied row of a rollback.
+    pub(super) undo: String,
 }
 
 impl Lead {
     fn is_empty(&self) -> bool {
         self.settings.is_none() && self.claim.is_none()
+    }
+}
+
+impl Migrator {
+    /// The claim of `next`, to be written with the final row of the
+    /// migration before it, or `None` where it could not be given back
+    /// exactly: a repeatable applied again (its previous row gives way to the
+    /// claim) and a rollback of a migration whose applied row is unknown.
+    pub(super) fn carried_claim(&self, next: &Prepared<'_>, sql: &HistorySql) -> Option<Claim> {
+        let engine = sql.dialect().engine();
+        let version = next.migration.version;
+        let (row, write, undo) = match next.direction {
+            Direction::Up if version.is_repeatable() => return None,
+            Direction::Up => {
+                let row = self.claim_row(next, engine);
+                let write = sql.insert(&row);
+                (row, write, sql.delete(version))
+            }
+            Direction::Down => {
+                let applied = next.applied_row.as_ref()?;
+                let row = self.claim_row(next, engine);
+                let write = sql.update(&row);
+                (row, write, sql.update(applied))
+            }
+        };
+        Some(Claim {
+            row,
+            statements: vec![write],
+            undo,
+        })
     }
 }
 
@@ -194,14 +246,14 @@ impl Migrator {
         step: &Prepared<'_>,
         sql: &HistorySql,
         row: &mut HistoryRow,
-        lead: Lead,
+        mut lead: Lead,
         progress: Option<usize>,
         statement: Option<usize>,
     ) -> std::result::Result<(), StepError> {
         let engine = driver.dialect().engine();
         let mut statements: Vec<String> = Vec::new();
         let mut roles = Vec::new();
-        if let Some(claim) = lead.claim {
+        if let Some(claim) = lead.claim.take() {
             statements.push(claim);
             roles.push(Role::Claim);
         }
@@ -258,9 +310,17 @@ impl Migrator {
             ));
         }
         let Some(index) = failed else {
+            // No statement ran: a claim committed with the migration before goes back.
+            let undone = match &lead.undo {
+                Some(undo) => match driver.execute(undo).await {
+                    Ok(_) => " (nothing of the migration ran, and its claim in the history was given back)",
+                    Err(_) => " (nothing of the migration ran, but its claim in the history could not be given back: `cairn status` shows it running with statement 1 in doubt; `cairn up --resume` runs it)",
+                },
+                None => "",
+            };
             return Err(StepError::Failed(Error::driver(
                 engine,
-                "setting lock and statement timeouts",
+                format!("setting lock and statement timeouts{undone}"),
                 error,
             )));
         };
@@ -355,10 +415,12 @@ impl Migrator {
 
 impl Migrator {
     /// Records `step` as done with `finish` in Cairn's transaction, sent as
-    /// one packet. When that fails short of a lost connection, the
-    /// transaction is rolled back, the last statement's progress (left to
-    /// the final row) is written from `progress`, and `finish` is recorded
-    /// again as on every other driver, with its retries.
+    /// one packet, with the claim of the next migration when `next` holds one
+    /// (see [`Claim`]); returns whether that claim was committed. When the
+    /// packet fails short of a lost connection, the transaction is rolled
+    /// back, the last statement's progress (left to the final row) is written
+    /// from `progress`, and `finish` is recorded again as on every other
+    /// driver, with its retries, and without the next claim.
     pub(super) async fn finish_packed(
         &self,
         driver: &mut dyn Driver,
@@ -366,26 +428,37 @@ impl Migrator {
         sql: &HistorySql,
         progress: &HistoryRow,
         finish: &[String],
-    ) -> Result<()> {
+        next: Option<&Claim>,
+    ) -> Result<bool> {
         let engine = driver.dialect().engine();
         let Some((begin, commit)) = sql.dialect().packet_transaction() else {
-            return self
-                .in_transaction(driver, finish, "recording the migration in the history")
-                .await;
+            self.in_transaction(driver, finish, "recording the migration in the history")
+                .await?;
+            return Ok(false);
         };
         let mut statements = vec![begin];
         statements.extend(finish.iter().map(String::as_str));
+        if let Some(claim) = next {
+            statements.extend(claim.statements.iter().map(String::as_str));
+        }
         statements.push(commit);
         let Err(PacketFailure { error, .. }) = driver.execute_packet(None, &statements).await
         else {
-            return Ok(());
+            return Ok(next.is_some());
         };
         let count = step.statements.len();
         if error.kind == DriverErrorKind::Connection {
+            let claimed = match next {
+                Some(claim) => format!(
+                    "; the same transaction claimed migration {} ({}), none of whose statements was sent: if `cairn status` shows it running, `cairn up --resume` runs it from its first statement",
+                    claim.row.version, claim.row.name
+                ),
+                None => String::new(),
+            };
             return Err(Error::driver(
                 engine,
                 format!(
-                    "recording {} of migration {} ({}) in the history after its {count} statement(s) completed: the connection was lost, so whether the final row was committed is unknown; on a new connection `cairn status` tells: if it shows the migration still running, statement {count} is in doubt and `cairn up --resume` confirms it",
+                    "recording {} of migration {} ({}) in the history after its {count} statement(s) completed: the connection was lost, so whether the final row was committed is unknown; on a new connection `cairn status` tells: if it shows the migration still running, statement {count} is in doubt and `cairn up --resume` confirms it{claimed}",
                     step.direction, step.migration.version, step.migration.name
                 ),
                 error,
@@ -405,7 +478,8 @@ impl Migrator {
             )
         })?;
         self.in_transaction(driver, finish, "recording the migration in the history")
-            .await
+            .await?;
+        Ok(false)
     }
 }
 
@@ -549,6 +623,162 @@ mod tests {
             driver.cell(1, "state").as_deref(),
             Some(HistoryState::Applied.as_str())
         );
+    }
+
+    /// Three one-table migrations, versions 1 to 3.
+    fn three() -> Vec<Migration> {
+        (1..=3)
+            .map(|v: i64| {
+                let mut m = migration();
+                m.version = v.into();
+                m.name = format!("m{v}");
+                m.up.plain.as_mut().expect("up").text = format!("CREATE TABLE t{v} (id INT);\n");
+                m.down.plain.as_mut().expect("down").text = format!("DROP TABLE t{v};\n");
+                m
+            })
+            .collect()
+    }
+
+    /// A driver as [`driver`], whose dialect sends Cairn's transaction as
+    /// one packet (`BEGIN` … `COMMIT`), as MySQL's does.
+    fn mysql_like() -> RecordingDriver {
+        driver().with_dialect(std::sync::Arc::new(
+            super::super::online_tests::TestOnline::with_packets(),
+        ))
+    }
+
+    /// The statements of the transaction that recorded `version` applied.
+    fn finish_of(driver: &RecordingDriver, version: i64) -> Vec<String> {
+        let calls: Vec<&str> = driver
+            .calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Execute(sql) => Some(sql.as_str()),
+                _ => None,
+            })
+            .collect();
+        let applied = "'applied'";
+        let end = calls
+            .iter()
+            .position(|sql| {
+                sql.contains(applied) && sql.ends_with(&format!("WHERE version = {version}"))
+            })
+            .unwrap_or_else(|| panic!("no final row for {version}: {calls:#?}"));
+        let begin = calls[..end]
+            .iter()
+            .rposition(|sql| *sql == "BEGIN")
+            .expect("BEGIN");
+        let commit = end
+            + calls[end..]
+                .iter()
+                .position(|sql| *sql == "COMMIT")
+                .expect("COMMIT");
+        calls[begin + 1..commit]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// The claim of each migration but the first goes in the final
+    /// transaction of the one before: one durable commit fewer each.
+    #[tokio::test]
+    async fn the_next_claim_rides_in_the_final_transaction() {
+        let migrator = Migrator::new(three(), MigratorOptions::default());
+        let mut driver = mysql_like();
+        migrator.up(&mut driver, None).await.expect("up");
+        for version in 1..=3 {
+            assert_eq!(driver.cell(version, "state").as_deref(), Some("applied"));
+        }
+        let first = finish_of(&driver, 1);
+        assert_eq!(first.len(), 3, "{first:#?}");
+        assert!(
+            first[1].starts_with("INSERT INTO \"cairn_history_log\""),
+            "{first:#?}"
+        );
+        assert!(
+            first[2].starts_with("INSERT INTO \"cairn_history\""),
+            "{first:#?}"
+        );
+        assert!(
+            first[2].contains("'running'") && first[2].contains("VALUES (2,"),
+            "{first:#?}"
+        );
+        // The last has no next to claim.
+        assert_eq!(finish_of(&driver, 3).len(), 2);
+        // Each claim written once, the first alone and the others with a final row.
+        let alone = driver
+            .calls
+            .iter()
+            .filter(|c| matches!(c, Call::Execute(sql) if sql.starts_with("INSERT INTO \"cairn_history\"")))
+            .count();
+        assert_eq!(alone, 3);
+        assert_eq!(driver.applied_count("CREATE TABLE"), 3);
+    }
+
+    /// Stopped while the final transaction that claimed the next migration
+    /// was with the server: the claim is given back, so the history says
+    /// what a run stopped between two migrations says.
+    #[tokio::test]
+    async fn a_stop_after_the_claim_was_carried_gives_it_back() {
+        let stop = crate::backfill::StopSignal::new();
+        let mut migrator = Migrator::new(three(), MigratorOptions::default());
+        migrator.set_stop_signal(stop.clone());
+        let mut driver = mysql_like();
+        driver.stop_on("COMMIT", stop);
+        let failure = migrator.up(&mut driver, None).await.expect_err("stopped");
+        assert!(
+            matches!(failure.error, crate::error::Error::Stopped { version, .. } if version == 2),
+            "{}",
+            failure.error
+        );
+        assert_eq!(driver.cell(1, "state").as_deref(), Some("applied"));
+        assert_eq!(driver.cell(2, "state"), None, "the claim of 2 stayed");
+        assert_eq!(driver.applied(), ["CREATE TABLE t1 (id INT)"]);
+    }
+
+    /// A rollback of several migrations carries each next claim too, and a
+    /// stop gives it back as the applied row it was.
+    #[tokio::test]
+    async fn rollbacks_carry_the_next_claim_and_give_it_back_on_a_stop() {
+        let migrator = Migrator::new(three(), MigratorOptions::default());
+        let mut driver = mysql_like();
+        migrator.up(&mut driver, None).await.expect("up");
+        let before: Vec<_> = [
+            "state",
+            "applied_at",
+            "checksum",
+            "error",
+            "statements_done",
+        ]
+        .iter()
+        .map(|column| driver.cell(2, column))
+        .collect();
+        let stop = crate::backfill::StopSignal::new();
+        let mut stopping = Migrator::new(three(), MigratorOptions::default());
+        stopping.set_stop_signal(stop.clone());
+        driver.stop_on("COMMIT", stop);
+        stopping
+            .down(&mut driver, crate::plan::DownTarget::All)
+            .await
+            .expect_err("stopped");
+        assert_eq!(driver.cell(3, "state"), None, "3 was rolled back");
+        let after: Vec<_> = [
+            "state",
+            "applied_at",
+            "checksum",
+            "error",
+            "statements_done",
+        ]
+        .iter()
+        .map(|column| driver.cell(2, column))
+        .collect();
+        assert_eq!(after, before, "the claim of 2 was given back as it was");
+        migrator
+            .down(&mut driver, crate::plan::DownTarget::All)
+            .await
+            .expect("down");
+        assert_eq!(driver.cell(1, "state"), None);
+        assert_eq!(driver.applied_count("DROP TABLE"), 3);
     }
 
     #[tokio::test]

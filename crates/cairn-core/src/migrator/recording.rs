@@ -212,6 +212,16 @@ impl RecordingDriver {
             self.saved = Some(self.db.clone());
             return Ok(0);
         }
+        if sql == "COMMIT" {
+            // The end of a packet's transaction (see `super::packet`).
+            if let Some((pattern, stop)) = &self.stop_on {
+                if pattern == "COMMIT" {
+                    stop.stop();
+                }
+            }
+            assert!(self.saved.take().is_some(), "COMMIT without a transaction");
+            return Ok(0);
+        }
         if sql.starts_with(&format!("CREATE TABLE IF NOT EXISTS {SHAPES}")) {
             self.db.shapes_table = true;
             return Ok(0);

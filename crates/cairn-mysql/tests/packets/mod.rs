@@ -276,6 +276,137 @@ async fn packet_killed_during_the_final_transaction() {
     );
 }
 
+/// Killed in the final transaction of a migration that also claims the next
+/// one (issue 14: the next claim rides in it): the transaction died with the
+/// session, so the migration stays `running` with its last statement in
+/// doubt and the next one has no row; `--resume` finishes both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packet_killed_during_the_final_transaction_with_the_next_claim() {
+    let db = cairn_testkit::mysql::database().await;
+    let dir = Fixture::new()
+        .migration(1, "first", "CREATE TABLE t (id INT);\n", None)
+        .migration(
+            2,
+            "two_tables",
+            "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\n",
+            None,
+        )
+        .migration(3, "third", "CREATE TABLE c (id INT);\n", None)
+        .build();
+    let migrator = migrator(&dir);
+    let mut setup = connect(db.url()).await;
+    migrator
+        .up(&mut setup, Some(1.into()))
+        .await
+        .expect("migration 1");
+    setup
+        .execute(
+            "CREATE TRIGGER slow_log BEFORE INSERT ON cairn_history_log FOR EACH ROW \
+             BEGIN IF NEW.version = 2 THEN DO SLEEP(30); END IF; END",
+        )
+        .await
+        .expect("the trigger");
+    let error = up_killed(db.url(), &migrator).await;
+    let shown = error.to_string();
+    match &error {
+        Error::Driver { context, cause, .. } => {
+            for needle in [
+                "recording up of migration 2 (two_tables) in the history after its 2 statement(s) completed",
+                "the same transaction claimed migration 3 (third), none of whose statements was sent",
+                "`cairn up --resume` runs it from its first statement",
+            ] {
+                assert!(context.contains(needle), "{needle}: {shown}");
+            }
+            assert_eq!(cause.kind, DriverErrorKind::Connection, "{shown}");
+        }
+        other => panic!("expected a driver error, got {other:?}"),
+    }
+    let mut fresh = connect(db.url()).await;
+    fresh
+        .execute("DROP TRIGGER slow_log")
+        .await
+        .expect("drop the trigger");
+    assert_eq!(
+        row(&migrator, &mut fresh, 2).await,
+        (HistoryState::Running, Some(1))
+    );
+    let history = migrator.history(&mut fresh).await.expect("history");
+    assert!(
+        history.iter().all(|r| r.version != 3),
+        "the claim of 3 outlived its transaction: {history:?}"
+    );
+    let report = migrator
+        .up_resume(&mut fresh, None)
+        .await
+        .unwrap_or_else(|f| panic!("the resume failed: {f}"));
+    let versions: Vec<_> = report.migrations.iter().map(|m| m.version.key()).collect();
+    assert_eq!(versions, [2, 3], "{report:?}");
+    for version in [2, 3] {
+        assert_eq!(
+            row(&migrator, &mut fresh, version).await,
+            (HistoryState::Applied, None)
+        );
+    }
+    assert_eq!(
+        count(
+            &mut fresh,
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('a', 'b', 'c')"
+        )
+        .await,
+        3
+    );
+}
+
+/// After a run of several migrations the history is what one migration at a
+/// time writes: every row applied, with one log entry each, and no claim
+/// left behind (the claims rode in the final transactions).
+#[tokio::test]
+async fn packet_carried_claims_leave_the_history_of_single_runs() {
+    let db = cairn_testkit::mysql::database().await;
+    let mut fixture = Fixture::new();
+    for version in 1..=4 {
+        fixture = fixture.migration(
+            version,
+            &format!("m{version}"),
+            &format!(
+                "CREATE TABLE t{version} (id INT);\nCREATE INDEX i{version} ON t{version} (id);\n"
+            ),
+            Some(&format!("DROP TABLE t{version};\n")),
+        );
+    }
+    let dir = fixture.build();
+    let migrator = migrator(&dir);
+    let mut driver = connect(db.url()).await;
+    let report = migrator.up(&mut driver, None).await.expect("up");
+    assert_eq!(report.migrations.len(), 4);
+    let states = "SELECT COUNT(*) FROM cairn_history WHERE state = 'applied' AND statements_done IS NULL AND error IS NULL";
+    assert_eq!(count(&mut driver, states).await, 4);
+    assert_eq!(
+        count(
+            &mut driver,
+            "SELECT COUNT(*) FROM cairn_history_log WHERE action = 'up' AND outcome = 'ok'"
+        )
+        .await,
+        4
+    );
+    migrator
+        .down(&mut driver, cairn_core::DownTarget::All)
+        .await
+        .expect("down");
+    assert_eq!(
+        count(&mut driver, "SELECT COUNT(*) FROM cairn_history").await,
+        0
+    );
+    assert_eq!(
+        count(
+            &mut driver,
+            "SELECT COUNT(*) FROM cairn_history_log WHERE action = 'down' AND outcome = 'ok'"
+        )
+        .await,
+        4
+    );
+}
+
 /// A statement fails in the middle of a packet: the server stops there, the
 /// history marks the migration failed after the statements before it, the
 /// ones after it never ran, and `--resume` after the fix continues from it.

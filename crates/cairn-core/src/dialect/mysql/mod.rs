@@ -6,6 +6,7 @@ use super::{Dialect, Flavour, ServerVersion};
 use crate::engine::Engine;
 
 mod bookkeeping;
+pub mod lock;
 mod online;
 mod schema;
 
