@@ -1293,6 +1293,414 @@ mod mysql {
 }
 
 // ---------------------------------------------------------------------------
+// Liquibase formatted SQL: fixtures built from its table format (checksums
+// computed independently of Cairn, as literals) and the real Liquibase.
+
+/// Three changesets, rollbacks as a line and as a block.
+const LIQUIBASE_CHANGELOG: &str = "--liquibase formatted sql
+
+--changeset alice:1
+CREATE TABLE person (id INTEGER PRIMARY KEY, name VARCHAR(100));
+--rollback DROP TABLE person;
+
+--changeset alice:2
+-- seed
+INSERT INTO person VALUES (1, 'Ada');
+/* liquibase rollback
+DELETE FROM person WHERE id = 1;
+*/
+
+--changeset bob:3
+CREATE TABLE pet (id INTEGER PRIMARY KEY);
+--rollback DROP TABLE pet;
+";
+
+/// The changeset a test appends after adopting.
+const LIQUIBASE_NOTES: &str = "
+--changeset carol:4
+CREATE TABLE notes (id INTEGER PRIMARY KEY);
+--rollback DROP TABLE notes;
+";
+
+/// MD5SUMs of the changelog's changesets by Liquibase's documented
+/// algorithms, computed outside Cairn: `9:` for 1 and 2, `8:` for 3.
+const LIQUIBASE_SUMS: [&str; 3] = [
+    "9:0551ca0e4f11a8d1e4e94c060d769715",
+    "9:b38a086be84aae4f2c986be4683f363b",
+    "8:9d206de9451e2a5d2af78f8fa574aa17",
+];
+
+/// Liquibase's two tables as it creates them (unquoted names: lower case on
+/// PostgreSQL, upper case elsewhere), with the lock row it inserts.
+fn liquibase_ddl(engine: Engine, locked: bool) -> Vec<String> {
+    let (time, flag) = match engine {
+        Engine::Postgres => (
+            "TIMESTAMP WITHOUT TIME ZONE",
+            if locked { "TRUE" } else { "FALSE" },
+        ),
+        Engine::Mysql => ("DATETIME", if locked { "1" } else { "0" }),
+        _ => ("TEXT", if locked { "1" } else { "0" }),
+    };
+    vec![
+        format!("CREATE TABLE DATABASECHANGELOG (ID VARCHAR(255) NOT NULL, AUTHOR VARCHAR(255) NOT NULL, FILENAME VARCHAR(255) NOT NULL, DATEEXECUTED {time} NOT NULL, ORDEREXECUTED INT NOT NULL, EXECTYPE VARCHAR(10) NOT NULL, MD5SUM VARCHAR(35), DESCRIPTION VARCHAR(255), COMMENTS VARCHAR(255), TAG VARCHAR(255), LIQUIBASE VARCHAR(20), CONTEXTS VARCHAR(255), LABELS VARCHAR(255), DEPLOYMENT_ID VARCHAR(10))"),
+        format!("CREATE TABLE DATABASECHANGELOGLOCK (ID INT NOT NULL PRIMARY KEY, LOCKED BOOLEAN NOT NULL, LOCKGRANTED {time}, LOCKEDBY VARCHAR(255))"),
+        format!("INSERT INTO DATABASECHANGELOGLOCK (ID, LOCKED, LOCKEDBY) VALUES (1, {flag}, {})", if locked { "'ci-runner (10.0.0.7)'" } else { "NULL" }),
+    ]
+}
+
+fn liquibase_row(
+    order: i64,
+    id: &str,
+    author: &str,
+    filename: &str,
+    exectype: &str,
+    sum: &str,
+) -> String {
+    format!(
+        "INSERT INTO DATABASECHANGELOG (ID, AUTHOR, FILENAME, DATEEXECUTED, ORDEREXECUTED, EXECTYPE, MD5SUM, LIQUIBASE, DEPLOYMENT_ID) VALUES ('{id}', '{author}', '{filename}', '2026-11-30 10:00:0{order}', {order}, '{exectype}', '{sum}', '4.28.1', '4731200000')"
+    )
+}
+
+/// Liquibase applied the changelog (changeset 2 recorded under the path
+/// Liquibase was given from the project root); the lock is free.
+async fn liquibase_project(p: &Project, locked: bool) {
+    p.file("changelog.sql", LIQUIBASE_CHANGELOG);
+    let mut statements = vec![
+        "CREATE TABLE person (id INTEGER PRIMARY KEY, name VARCHAR(100))".to_owned(),
+        "INSERT INTO person VALUES (1, 'Ada')".to_owned(),
+        "CREATE TABLE pet (id INTEGER PRIMARY KEY)".to_owned(),
+    ];
+    statements.extend(liquibase_ddl(p.engine(), locked));
+    statements.push(liquibase_row(
+        1,
+        "1",
+        "alice",
+        "changelog.sql",
+        "EXECUTED",
+        LIQUIBASE_SUMS[0],
+    ));
+    statements.push(liquibase_row(
+        2,
+        "2",
+        "Alice",
+        "db/changelog/changelog.sql",
+        "EXECUTED",
+        LIQUIBASE_SUMS[1],
+    ));
+    statements.push(liquibase_row(
+        3,
+        "3",
+        "bob",
+        "changelog.sql",
+        "EXECUTED",
+        LIQUIBASE_SUMS[2],
+    ));
+    p.exec(&statements).await;
+}
+
+/// The name Liquibase's table has on this engine.
+fn liquibase_table(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Postgres => "databasechangelog",
+        _ => "DATABASECHANGELOG",
+    }
+}
+
+/// After adopting: a changeset appended to the changelog applies and rolls back.
+async fn liquibase_appended_changeset_applies_and_rolls_back(p: &Project) {
+    let path = p.dir.join("changelog.sql");
+    let mut text = std::fs::read_to_string(&path).expect("the changelog");
+    text.push_str(LIQUIBASE_NOTES);
+    std::fs::write(&path, text).expect("append a changeset");
+    let up = p.cairn(&["up"]).await;
+    says(&up, "carol:4");
+    assert_eq!(p.count("SELECT count(*) FROM notes").await, 0);
+    p.cairn(&["down"]).await.success();
+    let status = p.cairn(&["status"]).await;
+    assert!(status.success().contains("pending"), "{status}");
+    assert_eq!(
+        p.count("SELECT count(*) FROM pet").await,
+        0,
+        "the adopted changesets stay"
+    );
+}
+
+async fn fixture_liquibase_adopts_and_keeps_working(db: TestDatabase) {
+    let p = Project::new(db);
+    liquibase_project(&p, false).await;
+    let dry = p
+        .cairn(&["adopt", "--from", "liquibase", "--dry-run"])
+        .await;
+    says(&dry, "would record 3 migrations");
+    says(&dry, "Liquibase MD5 (9:) verified");
+    says(&dry, "Liquibase MD5 (8:) verified");
+    says(&dry, "db/changelog/changelog.sql::2::Alice");
+    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    says(&run, "recorded 3 migrations");
+    adopted_and_nothing_left(&p, "liquibase", &["100001", "100002", "100003"]).await;
+    liquibase_appended_changeset_applies_and_rolls_back(&p).await;
+    let table = liquibase_table(p.engine());
+    assert_eq!(
+        p.count(&format!("SELECT count(*) FROM {table}")).await,
+        3,
+        "Liquibase's table is untouched"
+    );
+}
+
+async fn fixture_liquibase_checksum_mismatch_is_refused(db: TestDatabase) {
+    let p = Project::new(db);
+    liquibase_project(&p, false).await;
+    // Whitespace does not count for `9:`, a changed type does.
+    p.file(
+        "changelog.sql",
+        &LIQUIBASE_CHANGELOG.replace("name VARCHAR(100)", "name  VARCHAR(200)"),
+    );
+    let tables = p.tables().await;
+    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    fails_with(&run, 1, "migration 100001 (");
+    fails_with(&run, 1, "was changed after liquibase applied it");
+    fails_with(
+        &run,
+        1,
+        "Liquibase MD5 (9:) 9:0551ca0e4f11a8d1e4e94c060d769715",
+    );
+    fails_with(&run, 1, "nothing was changed");
+    assert_eq!(p.tables().await, tables, "no Cairn table created");
+}
+
+async fn fixture_liquibase_row_without_changeset_is_refused(db: TestDatabase) {
+    let p = Project::new(db);
+    liquibase_project(&p, false).await;
+    p.exec(&[liquibase_row(
+        4,
+        "9",
+        "alice",
+        "changelog.sql",
+        "EXECUTED",
+        "9:00",
+    )])
+    .await;
+    let tables = p.tables().await;
+    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    fails_with(&run, 1, "records changeset changelog.sql::9::alice");
+    fails_with(
+        &run,
+        1,
+        "no Liquibase file of the migrations directory has a `--changeset alice:9`",
+    );
+    fails_with(&run, 1, "Restore the changeset");
+    assert_eq!(p.tables().await, tables);
+}
+
+async fn fixture_liquibase_other_file_is_refused(db: TestDatabase) {
+    let p = Project::new(db);
+    liquibase_project(&p, false).await;
+    let table = liquibase_table(p.engine());
+    p.exec(&[format!(
+        "UPDATE {table} SET FILENAME = 'db/other.sql' WHERE ID = '3'"
+    )])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    fails_with(&run, 1, "records changeset db/other.sql::3::bob");
+    fails_with(
+        &run,
+        1,
+        "changelog.sql`, not in a file `db/other.sql` names",
+    );
+}
+
+async fn fixture_liquibase_lock_held_is_refused(db: TestDatabase) {
+    let p = Project::new(db);
+    liquibase_project(&p, true).await;
+    let tables = p.tables().await;
+    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    fails_with(
+        &run,
+        1,
+        "says Liquibase holds its lock (LOCKEDBY ci-runner (10.0.0.7))",
+    );
+    fails_with(&run, 1, "liquibase release-locks");
+    fails_with(&run, 1, "nothing was changed");
+    assert_eq!(p.tables().await, tables);
+}
+
+async fn fixture_liquibase_failed_and_skipped_rows(db: TestDatabase) {
+    let p = Project::new(db);
+    liquibase_project(&p, false).await;
+    let table = liquibase_table(p.engine());
+    p.exec(&[
+        format!("UPDATE {table} SET EXECTYPE = 'FAILED' WHERE ID = '3'"),
+        format!("UPDATE {table} SET EXECTYPE = 'SKIPPED' WHERE ID = '2'"),
+    ])
+    .await;
+    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    says(&run, "failed (run `cairn repair` after review)");
+    says(&run, "SKIPPED");
+    let status = p.cairn(&["status"]).await;
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "status reports the failed changeset\n{status}"
+    );
+    assert!(status.stdout.contains("failed"), "{status}");
+    let bad = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    says(&bad, "recorded 0 migrations");
+    p.exec(&[format!(
+        "UPDATE {table} SET EXECTYPE = 'GONE' WHERE ID = '1'"
+    )])
+    .await;
+    let bad = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    fails_with(&bad, 1, "EXECTYPE = GONE");
+}
+
+/// Where a Liquibase version from npm was installed by scripts/peer-tools.sh.
+#[cfg(feature = "peer-tools")]
+fn liquibase_bin(version: &str) -> PathBuf {
+    peer_tool(&format!(
+        "liquibase-{version}/node_modules/liquibase/dist/liquibase/liquibase"
+    ))
+}
+
+/// Runs Liquibase `update` on the project's changelog, from its directory
+/// (so FILENAME is `changelog.sql`); user and password go through the
+/// environment, never the command line.
+#[cfg(feature = "peer-tools")]
+fn liquibase_update(p: &Project, version: &str) {
+    let (url, user, password) = match p.engine() {
+        Engine::Sqlite => (
+            format!(
+                "jdbc:sqlite:{}",
+                p.db.sqlite_path().expect("a SQLite file").display()
+            ),
+            String::new(),
+            String::new(),
+        ),
+        engine => {
+            let url = p.db.url();
+            let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+            let (credentials, location) = rest.rsplit_once('@').unwrap_or(("", rest));
+            let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+            let scheme = if engine == Engine::Postgres {
+                "postgresql"
+            } else {
+                "mariadb"
+            };
+            (
+                format!("jdbc:{scheme}://{location}"),
+                user.to_owned(),
+                password.to_owned(),
+            )
+        }
+    };
+    let program = liquibase_bin(version);
+    let output = std::process::Command::new(&program)
+        .args([
+            "--changelog-file=changelog.sql",
+            &format!("--url={url}"),
+            "update",
+        ])
+        .env("LIQUIBASE_COMMAND_USERNAME", &user)
+        .env("LIQUIBASE_COMMAND_PASSWORD", &password)
+        .env("LIQUIBASE_USERNAME", &user)
+        .env("LIQUIBASE_PASSWORD", &password)
+        .current_dir(&p.dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "liquibase {version} update failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Liquibase 4.28.1 (`9:` sums) applies the changelog; Cairn adopts it and
+/// keeps working with a changeset appended to the same file.
+#[cfg(feature = "peer-tools")]
+async fn real_liquibase_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file("changelog.sql", LIQUIBASE_CHANGELOG);
+    liquibase_update(&p, "4.28.1");
+    let table = liquibase_table(p.engine());
+    assert_eq!(p.count(&format!("SELECT count(*) FROM {table}")).await, 3);
+    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    says(&run, "recorded 3 migrations");
+    says(&run, "Liquibase MD5 (9:) verified");
+    adopted_and_nothing_left(&p, "liquibase", &["100001", "100002", "100003"]).await;
+    liquibase_appended_changeset_applies_and_rolls_back(&p).await;
+    assert_eq!(p.count(&format!("SELECT count(*) FROM {table}")).await, 3);
+}
+
+/// Liquibase 4.4.0 (`8:` sums, rollback blocks hashed as SQL) applies the
+/// changelog; Cairn verifies its sums and adopts.
+#[cfg(feature = "peer-tools")]
+async fn real_liquibase_v8_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    p.file("changelog.sql", LIQUIBASE_CHANGELOG);
+    liquibase_update(&p, "4.4.0");
+    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
+    says(&run, "recorded 3 migrations");
+    says(&run, "Liquibase MD5 (8:) verified");
+    adopted_and_nothing_left(&p, "liquibase", &["100001", "100002", "100003"]).await;
+    liquibase_appended_changeset_applies_and_rolls_back(&p).await;
+}
+
+macro_rules! liquibase_tests {
+    ($make:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_adopts_and_keeps_working() {
+            super::fixture_liquibase_adopts_and_keeps_working($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_checksum_mismatch_is_refused() {
+            super::fixture_liquibase_checksum_mismatch_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_row_without_changeset_is_refused() {
+            super::fixture_liquibase_row_without_changeset_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_other_file_is_refused() {
+            super::fixture_liquibase_other_file_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_lock_held_is_refused() {
+            super::fixture_liquibase_lock_held_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_failed_and_skipped_rows() {
+            super::fixture_liquibase_failed_and_skipped_rows($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_liquibase_then_adopt() {
+            super::real_liquibase_then_adopt($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_liquibase_v8_then_adopt() {
+            super::real_liquibase_v8_then_adopt($make).await;
+        }
+    };
+}
+
+mod liquibase_sqlite {
+    use super::*;
+
+    liquibase_tests!(TestDatabase::sqlite());
+}
+
+#[cfg(feature = "servers")]
+mod liquibase_postgres {
+    liquibase_tests!(cairn_testkit::postgres::database().await);
+}
+
+#[cfg(feature = "servers")]
+mod liquibase_mysql {
+    liquibase_tests!(cairn_testkit::mysql::database().await);
+}
+
+// ---------------------------------------------------------------------------
 // Alembic: `alembic_version` holds the current head of a graph of Python
 // revisions, which become Cairn baselines at their position in the graph.
 
@@ -1764,393 +2172,6 @@ macro_rules! interop_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn fixture_flyway_repeatables_adopt() {
             super::fixture_flyway_repeatables_adopt($make).await;
-// Liquibase formatted SQL: fixtures built from its table format (checksums
-// computed independently of Cairn, as literals) and the real Liquibase.
-
-/// Three changesets, rollbacks as a line and as a block.
-const LIQUIBASE_CHANGELOG: &str = "--liquibase formatted sql
-
---changeset alice:1
-CREATE TABLE person (id INTEGER PRIMARY KEY, name VARCHAR(100));
---rollback DROP TABLE person;
-
---changeset alice:2
--- seed
-INSERT INTO person VALUES (1, 'Ada');
-/* liquibase rollback
-DELETE FROM person WHERE id = 1;
-*/
-
---changeset bob:3
-CREATE TABLE pet (id INTEGER PRIMARY KEY);
---rollback DROP TABLE pet;
-";
-
-/// The changeset a test appends after adopting.
-const LIQUIBASE_NOTES: &str = "
---changeset carol:4
-CREATE TABLE notes (id INTEGER PRIMARY KEY);
---rollback DROP TABLE notes;
-";
-
-/// MD5SUMs of the changelog's changesets by Liquibase's documented
-/// algorithms, computed outside Cairn: `9:` for 1 and 2, `8:` for 3.
-const LIQUIBASE_SUMS: [&str; 3] = [
-    "9:0551ca0e4f11a8d1e4e94c060d769715",
-    "9:b38a086be84aae4f2c986be4683f363b",
-    "8:9d206de9451e2a5d2af78f8fa574aa17",
-];
-
-/// Liquibase's two tables as it creates them (unquoted names: lower case on
-/// PostgreSQL, upper case elsewhere), with the lock row it inserts.
-fn liquibase_ddl(engine: Engine, locked: bool) -> Vec<String> {
-    let (time, flag) = match engine {
-        Engine::Postgres => (
-            "TIMESTAMP WITHOUT TIME ZONE",
-            if locked { "TRUE" } else { "FALSE" },
-        ),
-        Engine::Mysql => ("DATETIME", if locked { "1" } else { "0" }),
-        _ => ("TEXT", if locked { "1" } else { "0" }),
-    };
-    vec![
-        format!("CREATE TABLE DATABASECHANGELOG (ID VARCHAR(255) NOT NULL, AUTHOR VARCHAR(255) NOT NULL, FILENAME VARCHAR(255) NOT NULL, DATEEXECUTED {time} NOT NULL, ORDEREXECUTED INT NOT NULL, EXECTYPE VARCHAR(10) NOT NULL, MD5SUM VARCHAR(35), DESCRIPTION VARCHAR(255), COMMENTS VARCHAR(255), TAG VARCHAR(255), LIQUIBASE VARCHAR(20), CONTEXTS VARCHAR(255), LABELS VARCHAR(255), DEPLOYMENT_ID VARCHAR(10))"),
-        format!("CREATE TABLE DATABASECHANGELOGLOCK (ID INT NOT NULL PRIMARY KEY, LOCKED BOOLEAN NOT NULL, LOCKGRANTED {time}, LOCKEDBY VARCHAR(255))"),
-        format!("INSERT INTO DATABASECHANGELOGLOCK (ID, LOCKED, LOCKEDBY) VALUES (1, {flag}, {})", if locked { "'ci-runner (10.0.0.7)'" } else { "NULL" }),
-    ]
-}
-
-fn liquibase_row(
-    order: i64,
-    id: &str,
-    author: &str,
-    filename: &str,
-    exectype: &str,
-    sum: &str,
-) -> String {
-    format!(
-        "INSERT INTO DATABASECHANGELOG (ID, AUTHOR, FILENAME, DATEEXECUTED, ORDEREXECUTED, EXECTYPE, MD5SUM, LIQUIBASE, DEPLOYMENT_ID) VALUES ('{id}', '{author}', '{filename}', '2026-11-30 10:00:0{order}', {order}, '{exectype}', '{sum}', '4.28.1', '4731200000')"
-    )
-}
-
-/// Liquibase applied the changelog (changeset 2 recorded under the path
-/// Liquibase was given from the project root); the lock is free.
-async fn liquibase_project(p: &Project, locked: bool) {
-    p.file("changelog.sql", LIQUIBASE_CHANGELOG);
-    let mut statements = vec![
-        "CREATE TABLE person (id INTEGER PRIMARY KEY, name VARCHAR(100))".to_owned(),
-        "INSERT INTO person VALUES (1, 'Ada')".to_owned(),
-        "CREATE TABLE pet (id INTEGER PRIMARY KEY)".to_owned(),
-    ];
-    statements.extend(liquibase_ddl(p.engine(), locked));
-    statements.push(liquibase_row(
-        1,
-        "1",
-        "alice",
-        "changelog.sql",
-        "EXECUTED",
-        LIQUIBASE_SUMS[0],
-    ));
-    statements.push(liquibase_row(
-        2,
-        "2",
-        "Alice",
-        "db/changelog/changelog.sql",
-        "EXECUTED",
-        LIQUIBASE_SUMS[1],
-    ));
-    statements.push(liquibase_row(
-        3,
-        "3",
-        "bob",
-        "changelog.sql",
-        "EXECUTED",
-        LIQUIBASE_SUMS[2],
-    ));
-    p.exec(&statements).await;
-}
-
-/// The name Liquibase's table has on this engine.
-fn liquibase_table(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Postgres => "databasechangelog",
-        _ => "DATABASECHANGELOG",
-    }
-}
-
-/// After adopting: a changeset appended to the changelog applies and rolls back.
-async fn liquibase_appended_changeset_applies_and_rolls_back(p: &Project) {
-    let path = p.dir.join("changelog.sql");
-    let mut text = std::fs::read_to_string(&path).expect("the changelog");
-    text.push_str(LIQUIBASE_NOTES);
-    std::fs::write(&path, text).expect("append a changeset");
-    let up = p.cairn(&["up"]).await;
-    says(&up, "carol:4");
-    assert_eq!(p.count("SELECT count(*) FROM notes").await, 0);
-    p.cairn(&["down"]).await.success();
-    let status = p.cairn(&["status"]).await;
-    assert!(status.success().contains("pending"), "{status}");
-    assert_eq!(
-        p.count("SELECT count(*) FROM pet").await,
-        0,
-        "the adopted changesets stay"
-    );
-}
-
-async fn fixture_liquibase_adopts_and_keeps_working(db: TestDatabase) {
-    let p = Project::new(db);
-    liquibase_project(&p, false).await;
-    let dry = p
-        .cairn(&["adopt", "--from", "liquibase", "--dry-run"])
-        .await;
-    says(&dry, "would record 3 migrations");
-    says(&dry, "Liquibase MD5 (9:) verified");
-    says(&dry, "Liquibase MD5 (8:) verified");
-    says(&dry, "db/changelog/changelog.sql::2::Alice");
-    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    says(&run, "recorded 3 migrations");
-    adopted_and_nothing_left(&p, "liquibase", &["100001", "100002", "100003"]).await;
-    liquibase_appended_changeset_applies_and_rolls_back(&p).await;
-    let table = liquibase_table(p.engine());
-    assert_eq!(
-        p.count(&format!("SELECT count(*) FROM {table}")).await,
-        3,
-        "Liquibase's table is untouched"
-    );
-}
-
-async fn fixture_liquibase_checksum_mismatch_is_refused(db: TestDatabase) {
-    let p = Project::new(db);
-    liquibase_project(&p, false).await;
-    // Whitespace does not count for `9:`, a changed type does.
-    p.file(
-        "changelog.sql",
-        &LIQUIBASE_CHANGELOG.replace("name VARCHAR(100)", "name  VARCHAR(200)"),
-    );
-    let tables = p.tables().await;
-    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    fails_with(&run, 1, "migration 100001 (");
-    fails_with(&run, 1, "was changed after liquibase applied it");
-    fails_with(
-        &run,
-        1,
-        "Liquibase MD5 (9:) 9:0551ca0e4f11a8d1e4e94c060d769715",
-    );
-    fails_with(&run, 1, "nothing was changed");
-    assert_eq!(p.tables().await, tables, "no Cairn table created");
-}
-
-async fn fixture_liquibase_row_without_changeset_is_refused(db: TestDatabase) {
-    let p = Project::new(db);
-    liquibase_project(&p, false).await;
-    p.exec(&[liquibase_row(
-        4,
-        "9",
-        "alice",
-        "changelog.sql",
-        "EXECUTED",
-        "9:00",
-    )])
-    .await;
-    let tables = p.tables().await;
-    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    fails_with(&run, 1, "records changeset changelog.sql::9::alice");
-    fails_with(
-        &run,
-        1,
-        "no Liquibase file of the migrations directory has a `--changeset alice:9`",
-    );
-    fails_with(&run, 1, "Restore the changeset");
-    assert_eq!(p.tables().await, tables);
-}
-
-async fn fixture_liquibase_other_file_is_refused(db: TestDatabase) {
-    let p = Project::new(db);
-    liquibase_project(&p, false).await;
-    let table = liquibase_table(p.engine());
-    p.exec(&[format!(
-        "UPDATE {table} SET FILENAME = 'db/other.sql' WHERE ID = '3'"
-    )])
-    .await;
-    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    fails_with(&run, 1, "records changeset db/other.sql::3::bob");
-    fails_with(
-        &run,
-        1,
-        "changelog.sql`, not in a file `db/other.sql` names",
-    );
-}
-
-async fn fixture_liquibase_lock_held_is_refused(db: TestDatabase) {
-    let p = Project::new(db);
-    liquibase_project(&p, true).await;
-    let tables = p.tables().await;
-    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    fails_with(
-        &run,
-        1,
-        "says Liquibase holds its lock (LOCKEDBY ci-runner (10.0.0.7))",
-    );
-    fails_with(&run, 1, "liquibase release-locks");
-    fails_with(&run, 1, "nothing was changed");
-    assert_eq!(p.tables().await, tables);
-}
-
-async fn fixture_liquibase_failed_and_skipped_rows(db: TestDatabase) {
-    let p = Project::new(db);
-    liquibase_project(&p, false).await;
-    let table = liquibase_table(p.engine());
-    p.exec(&[
-        format!("UPDATE {table} SET EXECTYPE = 'FAILED' WHERE ID = '3'"),
-        format!("UPDATE {table} SET EXECTYPE = 'SKIPPED' WHERE ID = '2'"),
-    ])
-    .await;
-    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    says(&run, "failed (run `cairn repair` after review)");
-    says(&run, "SKIPPED");
-    let status = p.cairn(&["status"]).await;
-    assert_eq!(
-        status.code(),
-        Some(3),
-        "status reports the failed changeset\n{status}"
-    );
-    assert!(status.stdout.contains("failed"), "{status}");
-    let bad = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    says(&bad, "recorded 0 migrations");
-    p.exec(&[format!(
-        "UPDATE {table} SET EXECTYPE = 'GONE' WHERE ID = '1'"
-    )])
-    .await;
-    let bad = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    fails_with(&bad, 1, "EXECTYPE = GONE");
-}
-
-/// Where a Liquibase version from npm was installed by scripts/peer-tools.sh.
-#[cfg(feature = "peer-tools")]
-fn liquibase_bin(version: &str) -> PathBuf {
-    peer_tool(&format!(
-        "liquibase-{version}/node_modules/liquibase/dist/liquibase/liquibase"
-    ))
-}
-
-/// Runs Liquibase `update` on the project's changelog, from its directory
-/// (so FILENAME is `changelog.sql`); user and password go through the
-/// environment, never the command line.
-#[cfg(feature = "peer-tools")]
-fn liquibase_update(p: &Project, version: &str) {
-    let (url, user, password) = match p.engine() {
-        Engine::Sqlite => (
-            format!(
-                "jdbc:sqlite:{}",
-                p.db.sqlite_path().expect("a SQLite file").display()
-            ),
-            String::new(),
-            String::new(),
-        ),
-        engine => {
-            let url = p.db.url();
-            let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-            let (credentials, location) = rest.rsplit_once('@').unwrap_or(("", rest));
-            let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
-            let scheme = if engine == Engine::Postgres {
-                "postgresql"
-            } else {
-                "mariadb"
-            };
-            (
-                format!("jdbc:{scheme}://{location}"),
-                user.to_owned(),
-                password.to_owned(),
-            )
-        }
-    };
-    let program = liquibase_bin(version);
-    let output = std::process::Command::new(&program)
-        .args([
-            "--changelog-file=changelog.sql",
-            &format!("--url={url}"),
-            "update",
-        ])
-        .env("LIQUIBASE_COMMAND_USERNAME", &user)
-        .env("LIQUIBASE_COMMAND_PASSWORD", &password)
-        .env("LIQUIBASE_USERNAME", &user)
-        .env("LIQUIBASE_PASSWORD", &password)
-        .current_dir(&p.dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
-    assert!(
-        output.status.success(),
-        "liquibase {version} update failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Liquibase 4.28.1 (`9:` sums) applies the changelog; Cairn adopts it and
-/// keeps working with a changeset appended to the same file.
-#[cfg(feature = "peer-tools")]
-async fn real_liquibase_then_adopt(db: TestDatabase) {
-    let p = Project::new(db);
-    p.file("changelog.sql", LIQUIBASE_CHANGELOG);
-    liquibase_update(&p, "4.28.1");
-    let table = liquibase_table(p.engine());
-    assert_eq!(p.count(&format!("SELECT count(*) FROM {table}")).await, 3);
-    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    says(&run, "recorded 3 migrations");
-    says(&run, "Liquibase MD5 (9:) verified");
-    adopted_and_nothing_left(&p, "liquibase", &["100001", "100002", "100003"]).await;
-    liquibase_appended_changeset_applies_and_rolls_back(&p).await;
-    assert_eq!(p.count(&format!("SELECT count(*) FROM {table}")).await, 3);
-}
-
-/// Liquibase 4.4.0 (`8:` sums, rollback blocks hashed as SQL) applies the
-/// changelog; Cairn verifies its sums and adopts.
-#[cfg(feature = "peer-tools")]
-async fn real_liquibase_v8_then_adopt(db: TestDatabase) {
-    let p = Project::new(db);
-    p.file("changelog.sql", LIQUIBASE_CHANGELOG);
-    liquibase_update(&p, "4.4.0");
-    let run = p.cairn(&["adopt", "--from", "liquibase"]).await;
-    says(&run, "recorded 3 migrations");
-    says(&run, "Liquibase MD5 (8:) verified");
-    adopted_and_nothing_left(&p, "liquibase", &["100001", "100002", "100003"]).await;
-    liquibase_appended_changeset_applies_and_rolls_back(&p).await;
-}
-
-macro_rules! liquibase_tests {
-    ($make:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_adopts_and_keeps_working() {
-            super::fixture_liquibase_adopts_and_keeps_working($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_checksum_mismatch_is_refused() {
-            super::fixture_liquibase_checksum_mismatch_is_refused($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_row_without_changeset_is_refused() {
-            super::fixture_liquibase_row_without_changeset_is_refused($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_other_file_is_refused() {
-            super::fixture_liquibase_other_file_is_refused($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_lock_held_is_refused() {
-            super::fixture_liquibase_lock_held_is_refused($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_failed_and_skipped_rows() {
-            super::fixture_liquibase_failed_and_skipped_rows($make).await;
-        }
-        #[cfg(feature = "peer-tools")]
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn real_liquibase_then_adopt() {
-            super::real_liquibase_then_adopt($make).await;
-        }
-        #[cfg(feature = "peer-tools")]
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn real_liquibase_v8_then_adopt() {
-            super::real_liquibase_v8_then_adopt($make).await;
         }
     };
 }
@@ -2167,18 +2188,4 @@ mod interop_postgres {
 #[cfg(feature = "servers")]
 mod interop_mysql {
     interop_tests!(cairn_testkit::mysql::database().await);
-mod liquibase_sqlite {
-    use super::*;
-
-    liquibase_tests!(TestDatabase::sqlite());
-}
-
-#[cfg(feature = "servers")]
-mod liquibase_postgres {
-    liquibase_tests!(cairn_testkit::postgres::database().await);
-}
-
-#[cfg(feature = "servers")]
-mod liquibase_mysql {
-    liquibase_tests!(cairn_testkit::mysql::database().await);
 }
