@@ -67,6 +67,14 @@ pub struct ColumnTypes {
 
 /// The SQL of Cairn's own bookkeeping on one product.
 pub trait Bookkeeping {
+    /// The name an unquoted identifier `ident` is stored under, as another
+    /// tool's DDL left it (Liquibase creates `DATABASECHANGELOG` unquoted).
+    /// The default keeps it as written (MySQL, SQLite); PostgreSQL folds it
+    /// to lower case.
+    fn fold_unquoted(&self, ident: &str) -> String {
+        ident.to_owned()
+    }
+
     /// Quotes an identifier. The default is standard SQL: `"..."` with `"` doubled.
     fn quote_ident(&self, ident: &str) -> String {
         format!("\"{}\"", ident.replace('"', "\"\""))

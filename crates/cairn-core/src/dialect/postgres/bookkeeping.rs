@@ -54,6 +54,11 @@ const SPLIT_RULES: SplitRules = SplitRules {
 };
 
 impl Bookkeeping for PostgresDialect {
+    /// PostgreSQL folds unquoted identifiers to lower case.
+    fn fold_unquoted(&self, ident: &str) -> String {
+        ident.to_ascii_lowercase()
+    }
+
     fn string_literal(&self, value: &str) -> String {
         if !value.contains(['\\', '\0']) {
             return quoted(value);

@@ -59,7 +59,6 @@ use md5::{Digest, Md5};
 use crate::adopt::{self, BadValue, ForeignHistory, ForeignRow, ForeignState, Skipped, Verdict};
 use crate::dialect::Dialect;
 use crate::driver::Rows;
-use crate::engine::Engine;
 use crate::migration::{Layout, Migration, Version};
 
 /// Liquibase's default table, as PostgreSQL folds it.
@@ -88,12 +87,9 @@ pub(crate) fn spellings(name: &str) -> Vec<String> {
     names
 }
 
-/// A column name as Liquibase created it on `engine`.
-fn column(engine: Engine, name: &'static str) -> String {
-    match engine {
-        Engine::Postgres => name.to_ascii_lowercase(),
-        _ => name.to_owned(),
-    }
+/// A column name as Liquibase created it (unquoted) on `dialect`'s engine.
+fn column(dialect: &dyn Dialect, name: &'static str) -> String {
+    dialect.fold_unquoted(name)
 }
 
 const COLUMNS: [&str; 6] = [
@@ -107,10 +103,9 @@ const COLUMNS: [&str; 6] = [
 
 /// The query, the columns it needs and a hint when they are missing.
 pub(crate) fn select(dialect: &dyn Dialect, table: &str) -> (String, &'static str, &'static str) {
-    let engine = dialect.engine();
-    let columns: Vec<String> = COLUMNS.iter().map(|name| column(engine, name)).collect();
+    let columns: Vec<String> = COLUMNS.iter().map(|name| column(dialect, name)).collect();
     let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-    let order = column(engine, "ORDEREXECUTED");
+    let order = column(dialect, "ORDEREXECUTED");
     (
         adopt::select(dialect, table, &columns, Some(&order)),
         "ID, AUTHOR, FILENAME, DATEEXECUTED, ORDEREXECUTED, EXECTYPE, MD5SUM",
@@ -123,9 +118,8 @@ pub(crate) fn select(dialect: &dyn Dialect, table: &str) -> (String, &'static st
 /// `BOOLEAN` on PostgreSQL, `TINYINT(1)` or (Liquibase 4.4 on MariaDB)
 /// `BIT(1)` on MySQL, an integer on SQLite.
 pub(crate) fn select_lock(dialect: &dyn Dialect, lock: &str) -> String {
-    let engine = dialect.engine();
-    let locked = dialect.quote_ident(&column(engine, "LOCKED"));
-    let by = dialect.quote_ident(&column(engine, "LOCKEDBY"));
+    let locked = dialect.quote_ident(&column(dialect, "LOCKED"));
+    let by = dialect.quote_ident(&column(dialect, "LOCKEDBY"));
     format!("SELECT CASE WHEN l.{locked} THEN 1 ELSE 0 END, l.{by} FROM {lock} l")
 }
 
