@@ -6,6 +6,7 @@
 #
 #   $CAIRN_PEER_TOOLS (default: ~/.cache/cairn-peer-tools)
 #     bin/sqlx                      sqlx-cli (rustls; postgres, mysql, sqlite)
+#     bin/refinery                  refinery_cli (postgresql, mysql, sqlite-bundled)
 #     npm/node_modules/.bin/dbmate  dbmate (its npm package ships the binary)
 #     npm/node_modules/.bin/knex    Knex, npm/node_modules/.bin/typeorm TypeORM
 #     venv/bin/alembic              Alembic with SQLAlchemy, psycopg2-binary, PyMySQL (PyPI)
@@ -18,6 +19,7 @@
 set -euo pipefail
 
 SQLX_VERSION=0.9.0
+REFINERY_VERSION=0.9.2
 DBMATE_VERSION=2.36.0
 # The npm packages, as `npm install` takes them.
 NPM_PACKAGES=(dbmate@2.36.0 knex@3.3.0 typeorm@0.3.31 pg@8.23.1 mysql2@3.24.6)
@@ -34,6 +36,14 @@ else
     say "installing sqlx-cli $SQLX_VERSION into $ROOT (a few minutes of CPU, once)"
     CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" cargo install sqlx-cli --version "$SQLX_VERSION" \
         --locked --no-default-features --features rustls,postgres,mysql,sqlite \
+        --root "$ROOT" >&2
+fi
+if "$ROOT/bin/refinery" --version 2>/dev/null | grep -qx "refinery_cli $REFINERY_VERSION"; then
+    say "refinery_cli $REFINERY_VERSION already in $ROOT/bin"
+else
+    say "installing refinery_cli $REFINERY_VERSION into $ROOT (a few minutes of CPU, once)"
+    CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" cargo install refinery_cli --version "$REFINERY_VERSION" \
+        --locked --no-default-features --features postgresql,mysql,sqlite-bundled \
         --root "$ROOT" >&2
 fi
 

@@ -942,6 +942,54 @@ async fn real_sqlx_then_adopt(db: TestDatabase) {
     a_new_migration_applies_and_rolls_back(&p, "3_notes.up.sql", "3_notes.down.sql").await;
 }
 
+/// refinery_cli applied two migrations (the first with CRLF line endings,
+/// which refinery hashes as read), its URL in `-e`'s environment variable.
+#[cfg(feature = "peer-tools")]
+async fn real_refinery_then_adopt(db: TestDatabase) {
+    let p = Project::new(db);
+    // refinery's `U` prefix is an unversioned migration, not an undo: the
+    // project has only `V` files.
+    p.file("V1__create_users.sql", USERS);
+    p.file("V2__users_name.sql", USERS_INDEX);
+    let url = match p.engine() {
+        Engine::Sqlite => {
+            let path = p.db.sqlite_path().expect("a SQLite file");
+            std::fs::write(&path, b"").expect("create the SQLite file");
+            format!("sqlite://{}", path.display())
+        }
+        _ => p.db.url().to_owned(),
+    };
+    let program = peer_tool("bin/refinery");
+    let dir = p.dir.display().to_string();
+    let output = std::process::Command::new(&program)
+        .args(["migrate", "-e", "CAIRN_REFINERY_URL", "-p", &dir])
+        .env("CAIRN_REFINERY_URL", &url)
+        .current_dir(p.db.scratch_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
+    assert!(
+        output.status.success(),
+        "refinery migrate failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        p.count("SELECT count(*) FROM refinery_schema_history")
+            .await,
+        2
+    );
+    let run = p.cairn(&["adopt", "--from", "refinery"]).await;
+    says(&run, "recorded 2 migrations");
+    says(&run, "SipHash-1-3 verified");
+    adopted_and_nothing_left(&p, "refinery", &["1", "2"]).await;
+    a_new_migration_applies_and_rolls_back(&p, "V3__notes.sql", "U3__notes.sql").await;
+    assert_eq!(
+        p.count("SELECT count(*) FROM refinery_schema_history")
+            .await,
+        2
+    );
+}
+
 #[cfg(feature = "peer-tools")]
 async fn real_dbmate_then_adopt(db: TestDatabase) {
     let p = Project::new(db);
@@ -1236,6 +1284,11 @@ macro_rules! adopt_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn real_sqlx_then_adopt() {
             super::real_sqlx_then_adopt($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_refinery_then_adopt() {
+            super::real_refinery_then_adopt($make).await;
         }
         #[cfg(feature = "peer-tools")]
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
