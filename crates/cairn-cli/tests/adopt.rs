@@ -1295,6 +1295,65 @@ macro_rules! adopt_tests {
         async fn real_dbmate_then_adopt() {
             super::real_dbmate_then_adopt($make).await;
         }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_adopts_and_keeps_working() {
+            super::fixture_liquibase_adopts_and_keeps_working($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_checksum_mismatch_is_refused() {
+            super::fixture_liquibase_checksum_mismatch_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_row_without_changeset_is_refused() {
+            super::fixture_liquibase_row_without_changeset_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_other_file_is_refused() {
+            super::fixture_liquibase_other_file_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_lock_held_is_refused() {
+            super::fixture_liquibase_lock_held_is_refused($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_liquibase_failed_and_skipped_rows() {
+            super::fixture_liquibase_failed_and_skipped_rows($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_liquibase_then_adopt() {
+            super::real_liquibase_then_adopt($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_liquibase_v8_then_adopt() {
+            super::real_liquibase_v8_then_adopt($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_alembic_graph_becomes_baseline() {
+            super::fixture_alembic_graph_becomes_baseline($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_alembic_refusals() {
+            super::fixture_alembic_refusals($make).await;
+        }
+        #[cfg(feature = "peer-tools")]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn real_alembic_then_adopt() {
+            super::real_alembic_then_adopt($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_prisma_duplicate_timestamps_adopt() {
+            super::fixture_prisma_duplicate_timestamps_adopt($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_sqlx_toml_table_name() {
+            super::fixture_sqlx_toml_table_name($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fixture_flyway_repeatables_adopt() {
+            super::fixture_flyway_repeatables_adopt($make).await;
+        }
     };
 }
 
@@ -1698,61 +1757,6 @@ async fn real_liquibase_v8_then_adopt(db: TestDatabase) {
     liquibase_appended_changeset_applies_and_rolls_back(&p).await;
 }
 
-macro_rules! liquibase_tests {
-    ($make:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_adopts_and_keeps_working() {
-            super::fixture_liquibase_adopts_and_keeps_working($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_checksum_mismatch_is_refused() {
-            super::fixture_liquibase_checksum_mismatch_is_refused($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_row_without_changeset_is_refused() {
-            super::fixture_liquibase_row_without_changeset_is_refused($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_other_file_is_refused() {
-            super::fixture_liquibase_other_file_is_refused($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_lock_held_is_refused() {
-            super::fixture_liquibase_lock_held_is_refused($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_liquibase_failed_and_skipped_rows() {
-            super::fixture_liquibase_failed_and_skipped_rows($make).await;
-        }
-        #[cfg(feature = "peer-tools")]
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn real_liquibase_then_adopt() {
-            super::real_liquibase_then_adopt($make).await;
-        }
-        #[cfg(feature = "peer-tools")]
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn real_liquibase_v8_then_adopt() {
-            super::real_liquibase_v8_then_adopt($make).await;
-        }
-    };
-}
-
-mod liquibase_sqlite {
-    use super::*;
-
-    liquibase_tests!(TestDatabase::sqlite());
-}
-
-#[cfg(feature = "servers")]
-mod liquibase_postgres {
-    liquibase_tests!(cairn_testkit::postgres::database().await);
-}
-
-#[cfg(feature = "servers")]
-mod liquibase_mysql {
-    liquibase_tests!(cairn_testkit::mysql::database().await);
-}
-
 // ---------------------------------------------------------------------------
 // Alembic: `alembic_version` holds the current head of a graph of Python
 // revisions, which become Cairn baselines at their position in the graph.
@@ -1996,38 +2000,6 @@ async fn real_alembic_then_adopt(db: TestDatabase) {
     .await;
 }
 
-macro_rules! alembic_tests {
-    ($make:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_alembic_graph_becomes_baseline() {
-            super::fixture_alembic_graph_becomes_baseline($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_alembic_refusals() {
-            super::fixture_alembic_refusals($make).await;
-        }
-        #[cfg(feature = "peer-tools")]
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn real_alembic_then_adopt() {
-            super::real_alembic_then_adopt($make).await;
-        }
-    };
-}
-
-mod alembic_sqlite {
-    alembic_tests!(cairn_testkit::TestDatabase::sqlite());
-}
-
-#[cfg(feature = "servers")]
-mod alembic_postgres {
-    alembic_tests!(cairn_testkit::postgres::database().await);
-}
-
-#[cfg(feature = "servers")]
-mod alembic_mysql {
-    alembic_tests!(cairn_testkit::mysql::database().await);
-}
-
 // ---------------------------------------------------------------------------
 // Prisma folders sharing a timestamp (fixture, Prisma's own layout).
 
@@ -2209,36 +2181,4 @@ async fn fixture_flyway_repeatables_adopt(db: TestDatabase) {
         p.count("SELECT count(*) FROM flyway_schema_history").await,
         4
     );
-}
-
-/// Prisma, sqlx and Flyway cases added with the Alembic work, on every engine.
-macro_rules! interop_tests {
-    ($make:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_prisma_duplicate_timestamps_adopt() {
-            super::fixture_prisma_duplicate_timestamps_adopt($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_sqlx_toml_table_name() {
-            super::fixture_sqlx_toml_table_name($make).await;
-        }
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn fixture_flyway_repeatables_adopt() {
-            super::fixture_flyway_repeatables_adopt($make).await;
-        }
-    };
-}
-
-mod interop_sqlite {
-    interop_tests!(cairn_testkit::TestDatabase::sqlite());
-}
-
-#[cfg(feature = "servers")]
-mod interop_postgres {
-    interop_tests!(cairn_testkit::postgres::database().await);
-}
-
-#[cfg(feature = "servers")]
-mod interop_mysql {
-    interop_tests!(cairn_testkit::mysql::database().await);
 }
