@@ -5,7 +5,7 @@
 //! `DATABASECHANGELOG (ID, AUTHOR, FILENAME, DATEEXECUTED, ORDEREXECUTED,
 //! EXECTYPE, MD5SUM, ...)`, created unquoted, so PostgreSQL folds it (and its
 //! columns) to lower case while MySQL and SQLite keep upper case; the default
-//! table is found in either spelling ([`spellings`]). One row per changeset
+//! table is found in either spelling (`spellings`). One row per changeset
 //! run, keyed by `(ID, AUTHOR, FILENAME)`, no primary key, no integer version.
 //!
 //! # Rows → changesets

@@ -10,7 +10,7 @@
 //! same migration is a row of its own.
 //!
 //! Folders sharing a timestamp have versions `<timestamp>`, `<timestamp>.1`,
-//! … ([`super::number_duplicates`]): [`match_folders`] gives each row the
+//! … (`number_duplicates`): [`match_folders`] gives each row the
 //! version of the folder its `migration_name` names.
 //!
 //! The checksum is SHA-256 of `migration.sql` as 64 lower-case hex digits;

@@ -24,7 +24,7 @@
 //!   name and matches its history by name), so Cairn does too: in folder-name
 //!   order the first keeps version `<timestamp>`, the next ones become
 //!   `<timestamp>.1`, `<timestamp>.2`, … (dotted versions, as Flyway's), which
-//!   sort between `<timestamp>` and the next timestamp ([`number_duplicates`]).
+//!   sort between `<timestamp>` and the next timestamp (`number_duplicates`).
 //!   `cairn adopt --from prisma` matches `_prisma_migrations.migration_name`
 //!   to the folder of that name ([`history::match_folders`]).
 
